@@ -1,0 +1,80 @@
+"""The double-entry ledger: the only place value moves.
+
+Other contexts use these functions and never touch the ledger's tables. This package
+imports no web framework.
+"""
+
+from ledger.accounts import (
+    BANK_CITY,
+    BANK_SETTLEMENT,
+    PLATFORM_FEES,
+    SYSTEM_ACCOUNTS,
+    campaign_breakage,
+    campaign_budget,
+    merchant_payable,
+    merchant_payout,
+    resident_money,
+    resident_points,
+    spec_for,
+)
+from ledger.balances import (
+    balance_as_of,
+    compact_hot_account,
+    get_balance,
+    get_balances,
+    open_account,
+    open_accounts,
+)
+from ledger.errors import (
+    AlreadyReversed,
+    IdempotencyConflict,
+    InsufficientFunds,
+    LedgerBusy,
+    LedgerError,
+    UnbalancedEntry,
+    UnknownAccount,
+    UnknownEntry,
+)
+from ledger.posting import Leg, PostedEntry, credit, debit, post_entry, reverse_entry
+from ledger.sealer import SealResult, run_sealer_forever, seal_pending_entries
+from ledger.verify import Finding, VerifyReport, verify_ledger
+
+__all__ = [
+    "BANK_CITY",
+    "BANK_SETTLEMENT",
+    "PLATFORM_FEES",
+    "SYSTEM_ACCOUNTS",
+    "AlreadyReversed",
+    "Finding",
+    "IdempotencyConflict",
+    "InsufficientFunds",
+    "LedgerBusy",
+    "LedgerError",
+    "Leg",
+    "PostedEntry",
+    "SealResult",
+    "UnbalancedEntry",
+    "UnknownAccount",
+    "UnknownEntry",
+    "VerifyReport",
+    "balance_as_of",
+    "campaign_breakage",
+    "campaign_budget",
+    "compact_hot_account",
+    "credit",
+    "debit",
+    "get_balance",
+    "get_balances",
+    "merchant_payable",
+    "merchant_payout",
+    "open_account",
+    "open_accounts",
+    "post_entry",
+    "resident_money",
+    "resident_points",
+    "reverse_entry",
+    "run_sealer_forever",
+    "seal_pending_entries",
+    "spec_for",
+    "verify_ledger",
+]

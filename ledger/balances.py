@@ -1,0 +1,180 @@
+"""Reading balances: now, at a past moment, and folding hot accounts into checkpoints."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from sqlalchemy import case, func, insert, select, text, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ledger.accounts import spec_for
+from ledger.errors import UnknownAccount
+from ledger.models import Account, Checkpoint, Posting
+from machipay.timeutil import utcnow
+
+
+def delta_for(normal_side: str, amount: int) -> int:
+    """How a signed posting (debit > 0) moves a balance kept on the account's normal side."""
+    return amount if normal_side == "debit" else -amount
+
+
+def _signed_delta() -> object:
+    return case((Account.normal_side == "debit", Posting.amount), else_=-Posting.amount)
+
+
+async def open_accounts(session: AsyncSession, codes: Iterable[str]) -> None:
+    """Create the named accounts if they do not exist yet (safe under concurrency)."""
+    rows = []
+    for code in dict.fromkeys(codes):
+        spec = spec_for(code)
+        rows.append(
+            {
+                "code": code,
+                "kind": spec.kind,
+                "normal_side": spec.normal_side,
+                "non_negative": spec.non_negative,
+                "hot": spec.hot,
+                "balance": 0,
+                "version": 0,
+                "checkpoint_posting_id": 0,
+                "created_at": utcnow(),
+            }
+        )
+    if not rows:
+        return
+    dialect = session.get_bind().dialect.name
+    make_insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    for start in range(0, len(rows), 1000):
+        stmt = make_insert(Account).values(rows[start : start + 1000])
+        await session.execute(stmt.on_conflict_do_nothing(index_elements=["code"]))
+
+
+async def open_account(session: AsyncSession, code: str) -> None:
+    await open_accounts(session, [code])
+
+
+async def get_balances(session: AsyncSession, codes: Iterable[str]) -> dict[str, int]:
+    """Live balances on each account's normal side; hot accounts include postings since checkpoint."""
+    wanted = list(dict.fromkeys(codes))
+    since_checkpoint = (
+        select(func.coalesce(func.sum(_signed_delta()), 0))
+        .where(Posting.account_id == Account.id, Posting.id > Account.checkpoint_posting_id)
+        .correlate(Account)
+        .scalar_subquery()
+    )
+    live = case((Account.hot, Account.balance + since_checkpoint), else_=Account.balance)
+    rows = (await session.execute(select(Account.code, live).where(Account.code.in_(wanted)))).all()
+    found = {code: int(balance) for code, balance in rows}
+    for code in wanted:
+        if code not in found:
+            raise UnknownAccount(code)
+    return found
+
+
+async def get_balance(session: AsyncSession, code: str) -> int:
+    return (await get_balances(session, [code]))[code]
+
+
+async def _checkpoint_of(session: AsyncSession, account_id: int) -> tuple[str, int, int]:
+    # Columns, not entities: the session's identity map may hold a stale balance.
+    row = (
+        await session.execute(
+            select(Account.normal_side, Account.balance, Account.checkpoint_posting_id).where(
+                Account.id == account_id
+            )
+        )
+    ).one()
+    return str(row[0]), int(row[1]), int(row[2])
+
+
+async def hot_balance_sqlite(session: AsyncSession, account_id: int) -> int:
+    normal_side, balance, checkpoint = await _checkpoint_of(session, account_id)
+    since = (
+        await session.execute(
+            select(func.coalesce(func.sum(Posting.amount), 0)).where(
+                Posting.account_id == account_id, Posting.id > checkpoint
+            )
+        )
+    ).scalar_one()
+    return balance + delta_for(normal_side, int(since))
+
+
+async def balance_as_of(session: AsyncSession, code: str, moment: datetime) -> int:
+    """The balance as it stood at ``moment``.
+
+    A normal account: the ``balance_after`` of its last posting by then (one indexed
+    lookup). A hot account: the last checkpoint by then plus the postings since.
+    """
+    account = (await session.execute(select(Account).where(Account.code == code))).scalar_one_or_none()
+    if account is None:
+        raise UnknownAccount(code)
+    if not account.hot:
+        value = (
+            await session.execute(
+                select(Posting.balance_after)
+                .where(Posting.account_id == account.id, Posting.created_at <= moment)
+                .order_by(Posting.created_at.desc(), Posting.account_version.desc())
+                .limit(1)
+            )
+        ).scalar_one_or_none()
+        return int(value or 0)
+    checkpoint = (
+        await session.execute(
+            select(Checkpoint.balance, Checkpoint.through_posting_id)
+            .where(Checkpoint.account_id == account.id, Checkpoint.created_at <= moment)
+            .order_by(Checkpoint.created_at.desc(), Checkpoint.id.desc())
+            .limit(1)
+        )
+    ).one_or_none()
+    base, through = (int(checkpoint[0]), int(checkpoint[1])) if checkpoint else (0, 0)
+    since = (
+        await session.execute(
+            select(func.coalesce(func.sum(Posting.amount), 0)).where(
+                Posting.account_id == account.id,
+                Posting.id > through,
+                Posting.created_at <= moment,
+            )
+        )
+    ).scalar_one()
+    return base + delta_for(account.normal_side, int(since))
+
+
+async def compact_hot_account(session: AsyncSession, code: str) -> int:
+    """Fold a hot account's postings into its checkpoint; returns the balance."""
+    account_id = (
+        await session.execute(select(Account.id).where(Account.code == code, Account.hot))
+    ).scalar_one_or_none()
+    if account_id is None:
+        raise UnknownAccount(code)
+    if session.get_bind().dialect.name == "postgresql":
+        balance = (
+            await session.execute(text("SELECT ledger_compact(:id)"), {"id": account_id})
+        ).scalar_one()
+        return int(balance)
+    # SQLite: one writer at a time, so nothing can be in flight while we fold.
+    normal_side, balance, checkpoint = await _checkpoint_of(session, account_id)
+    through, total = (
+        await session.execute(
+            select(func.max(Posting.id), func.coalesce(func.sum(Posting.amount), 0)).where(
+                Posting.account_id == account_id, Posting.id > checkpoint
+            )
+        )
+    ).one()
+    if through is None:
+        return balance
+    new_balance = balance + delta_for(normal_side, int(total))
+    await session.execute(
+        update(Account)
+        .where(Account.id == account_id)
+        .values(balance=new_balance, checkpoint_posting_id=through)
+        .execution_options(synchronize_session=False)
+    )
+    await session.execute(
+        insert(Checkpoint).values(
+            account_id=account_id, balance=new_balance, through_posting_id=through, created_at=utcnow()
+        )
+    )
+    return new_balance

@@ -1,0 +1,254 @@
+"""Posting entries: the only way value moves.
+
+An entry is built from named accounts and signed amounts (a debit positive, a credit
+negative) that sum to zero, and carries an idempotency key: the same key with the same
+content returns the first entry; the same key with other content is refused.
+
+On PostgreSQL the whole posting is one call of the ``ledger_post`` function (one round
+trip, locks taken in account-id order); on SQLite, whose single writer serialises every
+transaction, the same steps run as plain statements. A failed posting leaves the
+surrounding transaction unusable: the caller's unit of work rolls back (or wraps the call
+in a savepoint to carry on).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import bindparam, insert, select, text, update
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.types import BigInteger, String
+
+from ledger import _dberrors
+from ledger.balances import delta_for, hot_balance_sqlite
+from ledger.errors import (
+    IdempotencyConflict,
+    InsufficientFunds,
+    UnbalancedEntry,
+    UnknownAccount,
+    UnknownEntry,
+)
+from ledger.hashing import entry_fingerprint, entry_hash
+from ledger.models import Account, Entry, Posting
+from machipay.timeutil import utcnow
+
+MAX_LEGS = 64
+MAX_ABS_AMOUNT = 10**15  # far above any real movement; keeps every sum inside bigint
+
+
+@dataclass(frozen=True, slots=True)
+class Leg:
+    account: str
+    amount: int  # signed: a debit is positive, a credit negative
+
+
+def debit(account: str, amount: int) -> Leg:
+    return Leg(account, amount)
+
+
+def credit(account: str, amount: int) -> Leg:
+    return Leg(account, -amount)
+
+
+@dataclass(frozen=True, slots=True)
+class PostedEntry:
+    id: int
+    created: bool  # False: the key had been posted before with this content (a replay)
+
+
+@dataclass(frozen=True, slots=True)
+class _Draft:
+    key: str
+    kind: str
+    memo: str | None
+    reverses: int | None
+    fingerprint: str
+    content_hash: str
+    created_at: datetime
+    legs: Sequence[Leg]
+
+
+def _validate(idempotency_key: str, kind: str, legs: Sequence[Leg]) -> None:
+    if not idempotency_key or len(idempotency_key) > 200:
+        raise UnbalancedEntry("An entry needs an idempotency key of 1 to 200 characters.")
+    if not kind or len(kind) > 40:
+        raise UnbalancedEntry("An entry needs a kind of 1 to 40 characters.")
+    if not 2 <= len(legs) <= MAX_LEGS:
+        raise UnbalancedEntry(f"An entry has 2 to {MAX_LEGS} legs, not {len(legs)}.")
+    for leg in legs:
+        if type(leg.amount) is not int or leg.amount == 0 or abs(leg.amount) > MAX_ABS_AMOUNT:
+            raise UnbalancedEntry(f"Leg amounts are non-zero integer yen, not {leg.amount!r}.")
+    if sum(leg.amount for leg in legs) != 0:
+        raise UnbalancedEntry("The legs of an entry must sum to zero.")
+
+
+async def post_entry(
+    session: AsyncSession,
+    *,
+    idempotency_key: str,
+    kind: str,
+    legs: Sequence[Leg],
+    memo: str | None = None,
+    reverses_entry_id: int | None = None,
+) -> PostedEntry:
+    """Post one balanced entry inside the caller's transaction (never commits)."""
+    _validate(idempotency_key, kind, legs)
+    fingerprint = entry_fingerprint(
+        idempotency_key=idempotency_key,
+        kind=kind,
+        memo=memo,
+        reverses_entry_id=reverses_entry_id,
+        legs=[(leg.account, leg.amount) for leg in legs],
+    )
+    created_at = utcnow()
+    draft = _Draft(
+        idempotency_key,
+        kind,
+        memo,
+        reverses_entry_id,
+        fingerprint,
+        entry_hash(fingerprint, created_at),
+        created_at,
+        legs,
+    )
+    try:
+        if session.get_bind().dialect.name == "postgresql":
+            return await _post_postgres(session, draft)
+        return await _post_sqlite(session, draft)
+    except DBAPIError as exc:
+        translated = _dberrors.translate(exc)
+        if translated is not None:
+            raise translated from exc
+        raise
+
+
+_POST_SQL = text(
+    "SELECT entry_id, created FROM ledger_post("
+    ":key, :kind, :memo, :reverses, :fingerprint, :hash, :created_at, :codes, :amounts)"
+).bindparams(
+    bindparam("codes", type_=ARRAY(String())),
+    bindparam("amounts", type_=ARRAY(BigInteger())),
+)
+
+
+async def _post_postgres(session: AsyncSession, draft: _Draft) -> PostedEntry:
+    params = {
+        "key": draft.key,
+        "kind": draft.kind,
+        "memo": draft.memo,
+        "reverses": draft.reverses,
+        "fingerprint": draft.fingerprint,
+        "hash": draft.content_hash,
+        "created_at": draft.created_at,
+        "codes": [leg.account for leg in draft.legs],
+        "amounts": [leg.amount for leg in draft.legs],
+    }
+    row = (await session.execute(_POST_SQL, params)).one()
+    return PostedEntry(int(row.entry_id), bool(row.created))
+
+
+async def _post_sqlite(session: AsyncSession, draft: _Draft) -> PostedEntry:
+    existing = (
+        await session.execute(
+            select(Entry.id, Entry.fingerprint).where(Entry.idempotency_key == draft.key)
+        )
+    ).one_or_none()
+    if existing is not None:
+        if existing.fingerprint != draft.fingerprint:
+            raise IdempotencyConflict(
+                f"Idempotency key {draft.key!r} was used for a different movement."
+            )
+        return PostedEntry(int(existing.id), False)
+
+    codes = {leg.account for leg in draft.legs}
+    # Columns, not entities: the session's identity map may hold a stale balance.
+    accounts = {
+        a.code: a
+        for a in await session.execute(
+            select(Account.id, Account.code, Account.normal_side, Account.non_negative, Account.hot)
+            .where(Account.code.in_(codes))
+        )
+    }
+    for code in codes - accounts.keys():
+        raise UnknownAccount(code)
+
+    entry_id = (
+        await session.execute(
+            insert(Entry)
+            .values(
+                idempotency_key=draft.key,
+                kind=draft.kind,
+                memo=draft.memo,
+                reverses_entry_id=draft.reverses,
+                fingerprint=draft.fingerprint,
+                content_hash=draft.content_hash,
+                created_at=draft.created_at,
+            )
+            .returning(Entry.id)
+        )
+    ).scalar_one()
+
+    for leg in sorted(draft.legs, key=lambda leg: accounts[leg.account].id):
+        account = accounts[leg.account]
+        delta = delta_for(account.normal_side, leg.amount)
+        balance_after: int | None = None
+        version: int | None = None
+        if account.hot:
+            if delta < 0 and account.non_negative:
+                live = await hot_balance_sqlite(session, account.id)
+                if live + delta < 0:
+                    raise InsufficientFunds(account.code)
+        else:
+            guard = Account.balance + delta >= 0 if account.non_negative else True
+            row = (
+                await session.execute(
+                    update(Account)
+                    .where(Account.id == account.id, guard)
+                    .values(balance=Account.balance + delta, version=Account.version + 1)
+                    .returning(Account.balance, Account.version)
+                    .execution_options(synchronize_session=False)
+                )
+            ).one_or_none()
+            if row is None:
+                raise InsufficientFunds(account.code)
+            balance_after, version = int(row.balance), int(row.version)
+        await session.execute(
+            insert(Posting).values(
+                entry_id=entry_id,
+                account_id=account.id,
+                amount=leg.amount,
+                balance_after=balance_after,
+                account_version=version,
+                created_at=utcnow(),
+            )
+        )
+    return PostedEntry(int(entry_id), True)
+
+
+async def reverse_entry(
+    session: AsyncSession, entry_id: int, *, idempotency_key: str, memo: str | None = None
+) -> PostedEntry:
+    """Post the mirror image of an entry, pointing at it. An entry is reversed at most once."""
+    rows = (
+        await session.execute(
+            select(Account.code, Posting.amount)
+            .join(Account, Account.id == Posting.account_id)
+            .where(Posting.entry_id == entry_id)
+            .order_by(Posting.id)
+        )
+    ).all()
+    if not rows:
+        raise UnknownEntry(entry_id)
+    legs = [Leg(code, -amount) for code, amount in rows]
+    return await post_entry(
+        session,
+        idempotency_key=idempotency_key,
+        kind="reversal",
+        legs=legs,
+        memo=memo,
+        reverses_entry_id=entry_id,
+    )

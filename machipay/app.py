@@ -1,0 +1,73 @@
+"""The application factory: one FastAPI app serving every context's routes."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI
+
+from ledger import run_sealer_forever
+from machipay import health
+from machipay.cache import make_cache
+from machipay.db import create_engine, make_sessionmaker
+from machipay.logging import configure_logging
+from machipay.metrics import MetricsMiddleware, metrics_endpoint
+from machipay.migrate import assert_migrated
+from machipay.problems import install_error_handlers
+from machipay.requestlog import RequestContextMiddleware
+from machipay.settings import Settings, get_settings
+
+log = logging.getLogger("machipay.app")
+
+
+def create_app(settings: Settings | None = None, *, configure_logs: bool = True) -> FastAPI:
+    settings = settings or get_settings()
+    settings.assert_safe_for_production()
+    if configure_logs:
+        configure_logging(settings.log_level, settings.log_json)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = create_engine(settings)
+        cache = make_cache(settings.redis_url)
+        sealer: asyncio.Task[None] | None = None
+        try:
+            await assert_migrated(engine)
+            app.state.settings = settings
+            app.state.engine = engine
+            app.state.sessionmaker = make_sessionmaker(engine)
+            app.state.cache = cache
+            if settings.sealer_enabled:
+                sealer = asyncio.create_task(
+                    run_sealer_forever(
+                        app.state.sessionmaker,
+                        settings.sealer_interval_seconds,
+                        settings.sealer_max_entries_per_block,
+                    ),
+                    name="ledger-sealer",
+                )
+            log.info("machipay started", extra={"database": engine.dialect.name, "cache": type(cache).__name__})
+            yield
+        finally:
+            if sealer is not None:
+                sealer.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await sealer
+            await cache.close()
+            await engine.dispose()
+
+    app = FastAPI(
+        title="machipay",
+        version="0.1.0",
+        summary="Regional cashless payments for a Japanese ward (まちペイ).",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    app.add_middleware(MetricsMiddleware)
+    app.add_middleware(RequestContextMiddleware)
+    app.include_router(health.router)
+    app.add_route("/metrics", metrics_endpoint, include_in_schema=False)
+    return app

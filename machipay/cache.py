@@ -1,0 +1,144 @@
+"""Cache and rate-limit backend: Redis when ``MACHIPAY_REDIS_URL`` is set, in-memory otherwise.
+
+Both implementations keep the same semantics (TTL in seconds, atomic counters, set-if-absent),
+so features built on them (rate limits, token deny-lists, one-time codes) behave the same in
+the embedded demo and in production. The in-memory one is per process: fine for one worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from typing import Protocol
+
+from redis.asyncio import Redis
+
+from machipay.errors import RateLimited
+
+
+class CacheBackend(Protocol):
+    async def get(self, key: str) -> str | None: ...
+    async def set(self, key: str, value: str, ttl_seconds: int | None = None) -> None: ...
+    async def set_if_absent(self, key: str, value: str, ttl_seconds: int) -> bool: ...
+    async def delete(self, key: str) -> None: ...
+    async def incr_window(self, key: str, window_seconds: int) -> int: ...
+    async def ping(self) -> bool: ...
+    async def close(self) -> None: ...
+
+
+class MemoryCache:
+    def __init__(self) -> None:
+        self._data: dict[str, tuple[str, float | None]] = {}
+        self._lock = asyncio.Lock()
+
+    def _live(self, key: str) -> str | None:
+        item = self._data.get(key)
+        if item is None:
+            return None
+        value, expires = item
+        if expires is not None and expires <= time.monotonic():
+            del self._data[key]
+            return None
+        return value
+
+    async def get(self, key: str) -> str | None:
+        return self._live(key)
+
+    async def set(self, key: str, value: str, ttl_seconds: int | None = None) -> None:
+        expires = time.monotonic() + ttl_seconds if ttl_seconds else None
+        self._data[key] = (value, expires)
+        if len(self._data) % 1024 == 0:
+            self._sweep()
+
+    async def set_if_absent(self, key: str, value: str, ttl_seconds: int) -> bool:
+        async with self._lock:
+            if self._live(key) is not None:
+                return False
+            await self.set(key, value, ttl_seconds)
+            return True
+
+    async def delete(self, key: str) -> None:
+        self._data.pop(key, None)
+
+    async def incr_window(self, key: str, window_seconds: int) -> int:
+        async with self._lock:
+            current = self._live(key)
+            if current is None:
+                await self.set(key, "1", window_seconds)
+                return 1
+            _, expires = self._data[key]
+            count = int(current) + 1
+            self._data[key] = (str(count), expires)
+            return count
+
+    async def ping(self) -> bool:
+        return True
+
+    async def close(self) -> None:
+        self._data.clear()
+
+    def _sweep(self) -> None:
+        now = time.monotonic()
+        for key in [k for k, (_, exp) in self._data.items() if exp is not None and exp <= now]:
+            del self._data[key]
+
+
+class RedisCache:
+    def __init__(self, url: str) -> None:
+        self._redis: Redis = Redis.from_url(
+            url, decode_responses=True, socket_connect_timeout=2, socket_timeout=2
+        )
+
+    async def get(self, key: str) -> str | None:
+        value = await self._redis.get(key)
+        return None if value is None else str(value)
+
+    async def set(self, key: str, value: str, ttl_seconds: int | None = None) -> None:
+        await self._redis.set(key, value, ex=ttl_seconds)
+
+    async def set_if_absent(self, key: str, value: str, ttl_seconds: int) -> bool:
+        return bool(await self._redis.set(key, value, ex=ttl_seconds, nx=True))
+
+    async def delete(self, key: str) -> None:
+        await self._redis.delete(key)
+
+    async def incr_window(self, key: str, window_seconds: int) -> int:
+        # INCR then EXPIRE NX in one round trip: the window starts at the first hit.
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.incr(key)
+            pipe.expire(key, window_seconds, nx=True)
+            count, _ = await pipe.execute()
+        return int(count)
+
+    async def ping(self) -> bool:
+        try:
+            return bool(await self._redis.ping())
+        except Exception:
+            return False
+
+    async def close(self) -> None:
+        await self._redis.aclose()
+
+
+def make_cache(redis_url: str | None) -> CacheBackend:
+    return RedisCache(redis_url) if redis_url else MemoryCache()
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """A fixed-window limit: at most ``limit`` hits per ``window_seconds`` per key."""
+
+    name: str
+    limit: int
+    window_seconds: int = 60
+
+    async def hit(self, cache: CacheBackend, subject: str) -> None:
+        window = int(time.time()) // self.window_seconds
+        count = await cache.incr_window(f"rl:{self.name}:{subject}:{window}", self.window_seconds)
+        if count > self.limit:
+            retry_after = self.window_seconds - int(time.time()) % self.window_seconds
+            raise RateLimited(
+                f"Too many {self.name} requests; try again in {retry_after} s.",
+                retry_after=retry_after,
+            )

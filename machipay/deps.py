@@ -1,0 +1,35 @@
+"""FastAPI dependencies shared by every context: the request's unit of work and the cache."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from machipay.cache import CacheBackend
+from machipay.db import session_scope
+from machipay.settings import Settings
+
+
+async def _request_session(request: Request) -> AsyncIterator[AsyncSession]:
+    async for session in session_scope(request.app.state.sessionmaker):
+        yield session
+
+
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def _cache(request: Request) -> CacheBackend:
+    cache: CacheBackend = request.app.state.cache
+    return cache
+
+
+# scope="function": commit when the endpoint returns, *before* the response is sent, so a
+# client never sees 201 for a payment whose commit then failed.
+DbSession = Annotated[AsyncSession, Depends(_request_session, scope="function")]
+AppSettings = Annotated[Settings, Depends(_settings)]
+Cache = Annotated[CacheBackend, Depends(_cache)]

@@ -1,0 +1,90 @@
+"""The one place settings come from: environment variables prefixed ``MACHIPAY_`` and a ``.env``.
+
+Nothing else in the code base reads ``os.environ`` for configuration; every module asks
+:func:`get_settings`.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_SQLITE_PATH = Path("var") / "machipay.db"
+DEV_SECRET = "dev-only-secret-change-me-0123456789abcdef"  # noqa: S105 - refused in production
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="MACHIPAY_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    environment: Literal["development", "test", "production"] = "development"
+
+    # Storage. The embedded default is a SQLite file (WAL) so that `machipay demo` needs nothing.
+    database_url: str = f"sqlite+aiosqlite:///{DEFAULT_SQLITE_PATH}"
+    db_pool_size: int = Field(20, ge=1, le=500)
+    db_max_overflow: int = Field(10, ge=0, le=500)
+    # A payment must never wait long on a lock held by someone else: fail fast and retry.
+    db_lock_timeout_ms: int = Field(2_000, ge=1)
+    db_statement_timeout_ms: int = Field(15_000, ge=1)
+    sqlite_busy_timeout_ms: int = Field(10_000, ge=1)
+    redis_url: str | None = None
+
+    # Secrets. The development defaults are refused when environment=production.
+    secret_key: str = DEV_SECRET
+    funding_webhook_secret: str = DEV_SECRET
+
+    # HTTP
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    workers: int = Field(1, ge=1, le=64)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_json: bool = True
+    timezone: str = "Asia/Tokyo"
+    requests_per_ip_per_minute: int = Field(600, ge=1)
+    login_attempts_per_account_per_minute: int = Field(10, ge=1)
+
+    # Money limits (integer yen).
+    max_amount: int = Field(1_000_000, ge=1)
+
+    # Ledger background work.
+    sealer_enabled: bool = True
+    sealer_interval_seconds: float = Field(1.0, gt=0)
+    sealer_max_entries_per_block: int = Field(10_000, ge=1)
+
+    @field_validator("database_url")
+    @classmethod
+    def _async_driver(cls, value: str) -> str:
+        # People paste the URL their other tools use; map it to the async driver we ship.
+        if value.startswith("postgres://"):
+            value = "postgresql://" + value.removeprefix("postgres://")
+        if value.startswith("postgresql://"):
+            value = "postgresql+asyncpg://" + value.removeprefix("postgresql://")
+        if value.startswith("sqlite:///"):
+            value = "sqlite+aiosqlite:///" + value.removeprefix("sqlite:///")
+        return value
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    def assert_safe_for_production(self) -> None:
+        if self.environment != "production":
+            return
+        weak = [
+            name
+            for name in ("secret_key", "funding_webhook_secret")
+            if getattr(self, name) == DEV_SECRET or len(getattr(self, name)) < 32
+        ]
+        if weak:
+            names = ", ".join(f"MACHIPAY_{n.upper()}" for n in weak)
+            raise RuntimeError(f"refusing to start in production with weak secrets: {names}")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
