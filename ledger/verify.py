@@ -135,11 +135,27 @@ async def verify_ledger(session: AsyncSession, *, max_findings: int = 1000) -> V
     for check, sql, template in _CHECKS:
         for row in await session.execute(text(sql)):
             subject, detail = template.format(*row).split("|", 1)
+            if check == "entry-balance":
+                detail += await _posting_list(session, int(row[0]))
             add(check, subject, detail)
 
     entry_hashes = await _check_entry_hashes(session, add)
     await _check_chain(session, entry_hashes, add)
     return report
+
+
+async def _posting_list(session: AsyncSession, entry_id: int) -> str:
+    """Which rows to look at: an unbalanced entry's postings, with their accounts."""
+    rows = (
+        await session.execute(
+            text(
+                "SELECT p.id, a.code, p.amount FROM ledger_postings p"
+                " JOIN ledger_accounts a ON a.id = p.account_id WHERE p.entry_id = :e ORDER BY p.id"
+            ),
+            {"e": entry_id},
+        )
+    ).all()
+    return " (" + ", ".join(f"posting {pid} {code} {amount:+}" for pid, code, amount in rows) + ")"
 
 
 async def _check_entry_hashes(session: AsyncSession, add: _Add) -> dict[int, str]:

@@ -1,0 +1,139 @@
+"""Test fixtures: a scratch PostgreSQL database and a SQLite file per run, both migrated.
+
+PostgreSQL comes from ``MACHIPAY_TEST_DATABASE_URL`` (any database on the server: the run
+creates its own ``machipay_test_*`` database beside it and drops it at the end) and Redis
+from ``MACHIPAY_TEST_REDIS_URL``. Without them, tests that need them skip locally; under
+``CI=true`` a missing service is an error, never a silent skip.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from machipay.db import create_engine, make_sessionmaker
+from machipay.migrate import upgrade
+from machipay.settings import Settings
+
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+PG_URL = os.environ.get("MACHIPAY_TEST_DATABASE_URL")
+REDIS_URL = os.environ.get("MACHIPAY_TEST_REDIS_URL")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if IN_CI and not (PG_URL and REDIS_URL):
+        raise pytest.UsageError(
+            "CI=true but MACHIPAY_TEST_DATABASE_URL / MACHIPAY_TEST_REDIS_URL are not both set: "
+            "the suite must run against PostgreSQL and Redis in CI"
+        )
+
+
+def require_postgres() -> str:
+    if not PG_URL:
+        pytest.skip("MACHIPAY_TEST_DATABASE_URL not set (PostgreSQL tests run in CI)")
+    return PG_URL
+
+
+def require_redis() -> str:
+    if not REDIS_URL:
+        pytest.skip("MACHIPAY_TEST_REDIS_URL not set (Redis tests run in CI)")
+    return REDIS_URL
+
+
+def _asyncpg_dsn(url: str, database: str | None = None) -> str:
+    parsed = make_url(url).set(drivername="postgresql")
+    if database is not None:
+        parsed = parsed.set(database=database)
+    return parsed.render_as_string(hide_password=False)
+
+
+async def create_scratch_postgres(prefix: str = "machipay_test") -> str:
+    """Create an empty database on the test server; returns its asyncpg SQLAlchemy URL."""
+    assert PG_URL
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    admin = await asyncpg.connect(_asyncpg_dsn(PG_URL))
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    return make_url(PG_URL).set(drivername="postgresql+asyncpg", database=name).render_as_string(
+        hide_password=False
+    )
+
+
+async def drop_scratch_postgres(url: str) -> None:
+    assert PG_URL
+    name = make_url(url).database
+    admin = await asyncpg.connect(_asyncpg_dsn(PG_URL))
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+async def migrated_engine(url: str, **overrides: object) -> AsyncEngine:
+    await asyncio.to_thread(upgrade, url)
+    return create_engine(Settings(database_url=url, environment="test"), **overrides)
+
+
+@pytest.fixture(scope="session")
+def tmp_sqlite_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("sqlite")
+
+
+@pytest.fixture(scope="session")
+async def sqlite_engine(tmp_sqlite_dir: Path) -> AsyncIterator[AsyncEngine]:
+    url = f"sqlite+aiosqlite:///{tmp_sqlite_dir / 'machipay-test.db'}"
+    engine = await migrated_engine(url)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+async def postgres_url() -> AsyncIterator[str]:
+    require_postgres()
+    url = await create_scratch_postgres()
+    await asyncio.to_thread(upgrade, url)
+    yield url
+    await drop_scratch_postgres(url)
+
+
+@pytest.fixture(scope="session")
+async def postgres_engine(postgres_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(
+        Settings(database_url=postgres_url, environment="test"), pool_size=60, max_overflow=20
+    )
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgres"])
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture(scope="session")
+def engine(backend: str, request: pytest.FixtureRequest) -> AsyncEngine:
+    """The ledger suite runs on both databases."""
+    value = request.getfixturevalue("sqlite_engine" if backend == "sqlite" else "postgres_engine")
+    assert isinstance(value, AsyncEngine)
+    return value
+
+
+@pytest.fixture(scope="session")
+def sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return make_sessionmaker(engine)
+
+
+@pytest.fixture
+def unique() -> Iterator[str]:
+    """A short unique token for account ids and idempotency keys, so tests never collide."""
+    yield uuid.uuid4().hex[:12]
