@@ -57,7 +57,7 @@ async def open_account(session: AsyncSession, code: str) -> None:
 
 
 async def get_balances(session: AsyncSession, codes: Iterable[str]) -> dict[str, int]:
-    """Live balances on each account's normal side; hot accounts include postings since checkpoint."""
+    """Live balances on each account's normal side (hot: checkpoint plus postings since)."""
     wanted = list(dict.fromkeys(codes))
     since_checkpoint = (
         select(func.coalesce(func.sum(_signed_delta()), 0))
@@ -108,7 +108,9 @@ async def balance_as_of(session: AsyncSession, code: str, moment: datetime) -> i
     A normal account: the ``balance_after`` of its last posting by then (one indexed
     lookup). A hot account: the last checkpoint by then plus the postings since.
     """
-    account = (await session.execute(select(Account).where(Account.code == code))).scalar_one_or_none()
+    account = (
+        await session.execute(select(Account).where(Account.code == code))
+    ).scalar_one_or_none()
     if account is None:
         raise UnknownAccount(code)
     if not account.hot:
@@ -174,7 +176,10 @@ async def compact_hot_account(session: AsyncSession, code: str) -> int:
     )
     await session.execute(
         insert(Checkpoint).values(
-            account_id=account_id, balance=new_balance, through_posting_id=through, created_at=utcnow()
+            account_id=account_id,
+            balance=new_balance,
+            through_posting_id=through,
+            created_at=utcnow(),
         )
     )
     return new_balance

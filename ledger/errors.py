@@ -16,7 +16,9 @@ class InsufficientFunds(LedgerError):
     title = "Insufficient funds"
 
     def __init__(self, account: str) -> None:
-        super().__init__(f"Account {account} does not hold enough for this movement.", account=account)
+        super().__init__(
+            f"Account {account} does not hold enough for this movement.", account=account
+        )
         self.account = account
 
 

@@ -95,7 +95,7 @@ class Checkpoint(Base):
 
 
 class Block(Base):
-    """A sealed block: the hash of its entries' hashes in id order, chained to the previous block."""
+    """A sealed block: its entries' hashes in id order, chained to the previous block's hash."""
 
     __tablename__ = "ledger_blocks"
 

@@ -169,8 +169,9 @@ async def _post_sqlite(session: AsyncSession, draft: _Draft) -> PostedEntry:
     accounts = {
         a.code: a
         for a in await session.execute(
-            select(Account.id, Account.code, Account.normal_side, Account.non_negative, Account.hot)
-            .where(Account.code.in_(codes))
+            select(
+                Account.id, Account.code, Account.normal_side, Account.non_negative, Account.hot
+            ).where(Account.code.in_(codes))
         )
     }
     for code in codes - accounts.keys():
@@ -203,11 +204,13 @@ async def _post_sqlite(session: AsyncSession, draft: _Draft) -> PostedEntry:
                 if live + delta < 0:
                     raise InsufficientFunds(account.code)
         else:
-            guard = Account.balance + delta >= 0 if account.non_negative else True
+            conditions = [Account.id == account.id]
+            if account.non_negative:
+                conditions.append(Account.balance + delta >= 0)
             row = (
                 await session.execute(
                     update(Account)
-                    .where(Account.id == account.id, guard)
+                    .where(*conditions)
                     .values(balance=Account.balance + delta, version=Account.version + 1)
                     .returning(Account.balance, Account.version)
                     .execution_options(synchronize_session=False)

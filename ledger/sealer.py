@@ -51,7 +51,8 @@ async def _horizon_postgres(engine: AsyncEngine) -> int | None:
             running = (
                 await conn.execute(
                     text(
-                        "SELECT count(*) FROM pg_snapshot_xip(CAST(CAST(:s AS text) AS pg_snapshot)) AS x "
+                        "SELECT count(*)"
+                        " FROM pg_snapshot_xip(CAST(CAST(:s AS text) AS pg_snapshot)) AS x "
                         "WHERE pg_xact_status(x) = 'in progress'"
                     ),
                     {"s": snapshot},
@@ -61,7 +62,9 @@ async def _horizon_postgres(engine: AsyncEngine) -> int | None:
             if running == 0:
                 return int(max_id)
             if asyncio.get_running_loop().time() > deadline:
-                log.warning("sealer horizon held back by long transactions", extra={"running": running})
+                log.warning(
+                    "sealer horizon held back by long transactions", extra={"running": running}
+                )
                 return None
             await asyncio.sleep(0.02)
 
@@ -79,18 +82,26 @@ async def seal_pending_entries(
             if horizon is None:
                 return SealResult(0, 0)
             got_lock = (
-                await session.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": SEALER_LOCK_KEY})
+                await session.execute(
+                    text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": SEALER_LOCK_KEY}
+                )
             ).scalar_one()
             if not got_lock:
                 return SealResult(0, 0)
         else:
-            horizon = int((await session.execute(select(func.coalesce(func.max(Entry.id), 0)))).scalar_one())
+            horizon = int(
+                (await session.execute(select(func.coalesce(func.max(Entry.id), 0)))).scalar_one()
+            )
         last = (
             await session.execute(
-                select(Block.id, Block.last_entry_id, Block.block_hash).order_by(Block.id.desc()).limit(1)
+                select(Block.id, Block.last_entry_id, Block.block_hash)
+                .order_by(Block.id.desc())
+                .limit(1)
             )
         ).one_or_none()
-        block_id, after_id, prev_hash = (int(last[0]), int(last[1]), str(last[2])) if last else (0, 0, GENESIS_HASH)
+        block_id, after_id, prev_hash = (
+            (int(last[0]), int(last[1]), str(last[2])) if last else (0, 0, GENESIS_HASH)
+        )
         while after_id < horizon:
             rows = (
                 await session.execute(
@@ -124,13 +135,20 @@ async def seal_pending_entries(
 
 
 async def run_sealer_forever(
-    sessionmaker: async_sessionmaker[AsyncSession], interval_seconds: float, max_entries_per_block: int
+    sessionmaker: async_sessionmaker[AsyncSession],
+    interval_seconds: float,
+    max_entries_per_block: int,
 ) -> None:
     while True:
         try:
-            result = await seal_pending_entries(sessionmaker, max_entries_per_block=max_entries_per_block)
+            result = await seal_pending_entries(
+                sessionmaker, max_entries_per_block=max_entries_per_block
+            )
             if result.blocks:
-                log.info("sealed ledger blocks", extra={"blocks": result.blocks, "entries": result.entries})
+                log.info(
+                    "sealed ledger blocks",
+                    extra={"blocks": result.blocks, "entries": result.entries},
+                )
         except asyncio.CancelledError:
             raise
         except Exception:

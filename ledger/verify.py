@@ -120,13 +120,16 @@ async def verify_ledger(session: AsyncSession, *, max_findings: int = 1000) -> V
     counts = (
         await session.execute(
             text(
-                "SELECT (SELECT count(*) FROM ledger_accounts), (SELECT count(*) FROM ledger_entries),"
+                "SELECT (SELECT count(*) FROM ledger_accounts),"
+                " (SELECT count(*) FROM ledger_entries),"
                 " (SELECT count(*) FROM ledger_postings), (SELECT count(*) FROM ledger_blocks),"
                 " (SELECT coalesce(sum(entry_count), 0) FROM ledger_blocks)"
             )
         )
     ).one()
-    report.accounts, report.entries, report.postings, report.blocks, report.sealed_entries = map(int, counts)
+    report.accounts, report.entries, report.postings, report.blocks, report.sealed_entries = map(
+        int, counts
+    )
 
     def add(check: str, subject: str, detail: str) -> None:
         if len(report.findings) < max_findings:
@@ -186,7 +189,11 @@ async def _check_entry_hashes(session: AsyncSession, add: _Add) -> dict[int, str
             legs=legs,
         )
         if recomputed != current.fingerprint:
-            add("entry-hash", f"entry {current.id}", "its postings or fields no longer match its fingerprint")
+            add(
+                "entry-hash",
+                f"entry {current.id}",
+                "its postings or fields no longer match its fingerprint",
+            )
         elif entry_hash(current.fingerprint, current.created_at) != current.content_hash:
             add("entry-hash", f"entry {current.id}", "content hash does not match its content")
 
@@ -194,8 +201,14 @@ async def _check_entry_hashes(session: AsyncSession, add: _Add) -> dict[int, str
         if current is None or row[0] != current.id:
             finish()
             current = _StoredEntry(
-                int(row[0]), str(row[1]), str(row[2]), row[3],
-                None if row[4] is None else int(row[4]), str(row[5]), str(row[6]), row[7],
+                int(row[0]),
+                str(row[1]),
+                str(row[2]),
+                row[3],
+                None if row[4] is None else int(row[4]),
+                str(row[5]),
+                str(row[6]),
+                row[7],
             )
             legs = []
         if row[8] is not None:
@@ -229,9 +242,17 @@ async def _check_chain(session: AsyncSession, entry_hashes: dict[int, str], add:
                 members.append((entry_id, entry_hashes[entry_id]))
             cursor += 1
         if not members or members[0][0] != first_id or len(members) != count:
-            add("chain", subject, f"covers {count} entries from {first_id} to {last_id}, found {len(members)}")
+            add(
+                "chain",
+                subject,
+                f"covers {count} entries from {first_id} to {last_id}, found {len(members)}",
+            )
         if block_hash(prev_hash, members) != stored_hash:
-            add("chain", subject, "block hash does not match its entries: an entry was altered, added or removed")
+            add(
+                "chain",
+                subject,
+                "block hash does not match its entries: an entry was altered, added or removed",
+            )
         expected_prev, expected_id, after = stored_hash, block_id + 1, last_id
 
 

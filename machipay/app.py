@@ -49,7 +49,10 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
                     ),
                     name="ledger-sealer",
                 )
-            log.info("machipay started", extra={"database": engine.dialect.name, "cache": type(cache).__name__})
+            log.info(
+                "machipay started",
+                extra={"database": engine.dialect.name, "cache": type(cache).__name__},
+            )
             yield
         finally:
             if sealer is not None:

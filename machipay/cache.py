@@ -120,6 +120,10 @@ class RedisCache:
     async def close(self) -> None:
         await self._redis.aclose()
 
+    async def flush(self) -> None:
+        """Empty this Redis database (tests use a dedicated db number)."""
+        await self._redis.flushdb()
+
 
 def make_cache(redis_url: str | None) -> CacheBackend:
     return RedisCache(redis_url) if redis_url else MemoryCache()

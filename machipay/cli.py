@@ -30,7 +30,9 @@ def migrate() -> None:
 
     settings = _settings()
     migrations.upgrade(settings.database_url)
-    typer.echo(f"database migrated to {migrations.head_revision()} ({_redacted(settings.database_url)})")
+    typer.echo(
+        f"database migrated to {migrations.head_revision()} ({_redacted(settings.database_url)})"
+    )
 
 
 @app.command()
@@ -46,8 +48,8 @@ def serve(
     workers = workers or settings.workers
     if workers > 1 and settings.redis_url is None:
         typer.echo(
-            "warning: several workers with the in-memory cache: rate limits and sessions are per worker; "
-            "set MACHIPAY_REDIS_URL",
+            "warning: several workers with the in-memory cache: rate limits and sessions "
+            "are per worker; set MACHIPAY_REDIS_URL",
             err=True,
         )
     uvicorn.run(
@@ -73,7 +75,10 @@ def demo(
     get_settings.cache_clear()
     settings = _settings()
     if not settings.is_sqlite:
-        typer.echo("machipay demo runs on the embedded SQLite default; unset MACHIPAY_DATABASE_URL", err=True)
+        typer.echo(
+            "machipay demo runs on the embedded SQLite default; unset MACHIPAY_DATABASE_URL",
+            err=True,
+        )
         raise typer.Exit(2)
     migrate()
     base = f"http://{host}:{port}"
@@ -89,7 +94,9 @@ def demo(
 
 @app.command()
 def verify(
-    max_findings: Annotated[int, typer.Option(help="Stop listing after this many findings.")] = 1000,
+    max_findings: Annotated[
+        int, typer.Option(help="Stop listing after this many findings.")
+    ] = 1000,
 ) -> None:
     """Recompute every balance, entry sum and hash; exit 1 on any discrepancy."""
     from ledger import verify_ledger
@@ -124,7 +131,8 @@ def seal() -> None:
         engine = create_engine(settings)
         try:
             result = await seal_pending_entries(
-                make_sessionmaker(engine), max_entries_per_block=settings.sealer_max_entries_per_block
+                make_sessionmaker(engine),
+                max_entries_per_block=settings.sealer_max_entries_per_block,
             )
         finally:
             await engine.dispose()

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import time
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 REGISTRY = CollectorRegistry(auto_describe=True)
@@ -28,13 +33,10 @@ LATENCY = Histogram(
 
 
 def _route_template(scope: Scope) -> str:
-    # Label by template (/api/v1/merchants/{id}), never the raw path: ids would explode cardinality.
-    app = scope.get("app")
-    for route in getattr(getattr(app, "router", None), "routes", []):
-        match, _ = route.matches(scope)
-        if match == Match.FULL:
-            return str(getattr(route, "path", "unmatched"))
-    return "unmatched"
+    # Label by template (/api/v1/merchants/{id}), never the raw path: ids would explode
+    # cardinality. The router records the matched route in the scope.
+    route = scope.get("route")
+    return str(getattr(route, "path", None) or "unmatched")
 
 
 class MetricsMiddleware:

@@ -1,4 +1,4 @@
-"""Run and check Alembic migrations (``machipay migrate``; the app refuses an unmigrated database)."""
+"""Run and check Alembic migrations; the app refuses to start on an unmigrated database."""
 
 from __future__ import annotations
 

@@ -48,15 +48,23 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
-        error = ValidationFailed("The request does not match the schema.", errors=_field_errors(exc.errors()))
+        error = ValidationFailed(
+            "The request does not match the schema.", errors=_field_errors(exc.errors())
+        )
         return problem_response(error, request)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         error = MachipayError(str(exc.detail))
         body = error.to_problem(instance=request.url.path)
-        body.update(status=exc.status_code, title=_reason(exc.status_code), type=TYPE_BASE + "http-" + str(exc.status_code))
-        return JSONResponse(body, status_code=exc.status_code, media_type=PROBLEM_MEDIA_TYPE, headers=exc.headers)
+        body.update(
+            status=exc.status_code,
+            title=_reason(exc.status_code),
+            type=TYPE_BASE + "http-" + str(exc.status_code),
+        )
+        return JSONResponse(
+            body, status_code=exc.status_code, media_type=PROBLEM_MEDIA_TYPE, headers=exc.headers
+        )
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

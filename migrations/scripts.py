@@ -13,4 +13,5 @@ def run_postgres_script(sql: str) -> None:
     command; its plain ``execute`` uses the simple-query protocol, which takes many.
     """
     driver_connection = op.get_bind().connection.driver_connection
+    assert driver_connection is not None
     await_only(driver_connection.execute(sql))

@@ -19,6 +19,7 @@ import pytest
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from machipay.cache import RedisCache
 from machipay.db import create_engine, make_sessionmaker
 from machipay.migrate import upgrade
 from machipay.settings import Settings
@@ -64,8 +65,10 @@ async def create_scratch_postgres(prefix: str = "machipay_test") -> str:
         await admin.execute(f'CREATE DATABASE "{name}"')
     finally:
         await admin.close()
-    return make_url(PG_URL).set(drivername="postgresql+asyncpg", database=name).render_as_string(
-        hide_password=False
+    return (
+        make_url(PG_URL)
+        .set(drivername="postgresql+asyncpg", database=name)
+        .render_as_string(hide_password=False)
     )
 
 
@@ -90,9 +93,15 @@ def tmp_sqlite_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-async def sqlite_engine(tmp_sqlite_dir: Path) -> AsyncIterator[AsyncEngine]:
+async def sqlite_url(tmp_sqlite_dir: Path) -> str:
     url = f"sqlite+aiosqlite:///{tmp_sqlite_dir / 'machipay-test.db'}"
-    engine = await migrated_engine(url)
+    await asyncio.to_thread(upgrade, url)
+    return url
+
+
+@pytest.fixture(scope="session")
+async def sqlite_engine(sqlite_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(Settings(database_url=sqlite_url, environment="test"))
     yield engine
     await engine.dispose()
 
@@ -131,6 +140,23 @@ def engine(backend: str, request: pytest.FixtureRequest) -> AsyncEngine:
 @pytest.fixture(scope="session")
 def sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return make_sessionmaker(engine)
+
+
+@pytest.fixture(scope="session")
+def database_url_for(backend: str, request: pytest.FixtureRequest) -> str:
+    return str(request.getfixturevalue("sqlite_url" if backend == "sqlite" else "postgres_url"))
+
+
+@pytest.fixture
+async def redis_url() -> str:
+    """Redis on a dedicated db number, flushed before each test that uses it."""
+    url = require_redis()
+    cache = RedisCache(url)
+    try:
+        await cache.flush()
+    finally:
+        await cache.close()
+    return url
 
 
 @pytest.fixture

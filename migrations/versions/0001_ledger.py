@@ -268,8 +268,12 @@ def upgrade() -> None:
         sa.Column("created_at", TS, nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_ledger_accounts")),
         sa.UniqueConstraint("code", name=op.f("uq_ledger_accounts_code")),
-        sa.CheckConstraint("normal_side IN ('debit', 'credit')", name=op.f("ck_ledger_accounts_normal_side")),
-        sa.CheckConstraint("NOT non_negative OR balance >= 0", name=op.f("ck_ledger_accounts_non_negative_balance")),
+        sa.CheckConstraint(
+            "normal_side IN ('debit', 'credit')", name=op.f("ck_ledger_accounts_normal_side")
+        ),
+        sa.CheckConstraint(
+            "NOT non_negative OR balance >= 0", name=op.f("ck_ledger_accounts_non_negative_balance")
+        ),
     )
     op.create_table(
         "ledger_entries",
@@ -285,7 +289,8 @@ def upgrade() -> None:
         sa.UniqueConstraint("idempotency_key", name=op.f("uq_ledger_entries_idempotency_key")),
         sa.UniqueConstraint("reverses_entry_id", name=op.f("uq_ledger_entries_reverses_entry_id")),
         sa.ForeignKeyConstraint(
-            ["reverses_entry_id"], ["ledger_entries.id"],
+            ["reverses_entry_id"],
+            ["ledger_entries.id"],
             name=op.f("fk_ledger_entries_reverses_entry_id_ledger_entries"),
         ),
     )
@@ -300,13 +305,28 @@ def upgrade() -> None:
         sa.Column("created_at", TS, nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_ledger_postings")),
         sa.CheckConstraint("amount <> 0", name=op.f("ck_ledger_postings_amount_not_zero")),
-        sa.ForeignKeyConstraint(["entry_id"], ["ledger_entries.id"], name=op.f("fk_ledger_postings_entry_id_ledger_entries")),
-        sa.ForeignKeyConstraint(["account_id"], ["ledger_accounts.id"], name=op.f("fk_ledger_postings_account_id_ledger_accounts")),
+        sa.ForeignKeyConstraint(
+            ["entry_id"],
+            ["ledger_entries.id"],
+            name=op.f("fk_ledger_postings_entry_id_ledger_entries"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["account_id"],
+            ["ledger_accounts.id"],
+            name=op.f("fk_ledger_postings_account_id_ledger_accounts"),
+        ),
     )
     op.create_index(op.f("ix_ledger_postings_entry_id"), "ledger_postings", ["entry_id"])
-    op.create_index("ix_ledger_postings_account_version", "ledger_postings", ["account_id", "account_version"], unique=True)
+    op.create_index(
+        "ix_ledger_postings_account_version",
+        "ledger_postings",
+        ["account_id", "account_version"],
+        unique=True,
+    )
     op.create_index("ix_ledger_postings_account_id_id", "ledger_postings", ["account_id", "id"])
-    op.create_index("ix_ledger_postings_account_created", "ledger_postings", ["account_id", "created_at"])
+    op.create_index(
+        "ix_ledger_postings_account_created", "ledger_postings", ["account_id", "created_at"]
+    )
     op.create_table(
         "ledger_checkpoints",
         sa.Column("id", BigId, primary_key=True, autoincrement=True),
@@ -315,9 +335,15 @@ def upgrade() -> None:
         sa.Column("through_posting_id", sa.BigInteger(), nullable=False),
         sa.Column("created_at", TS, nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_ledger_checkpoints")),
-        sa.ForeignKeyConstraint(["account_id"], ["ledger_accounts.id"], name=op.f("fk_ledger_checkpoints_account_id_ledger_accounts")),
+        sa.ForeignKeyConstraint(
+            ["account_id"],
+            ["ledger_accounts.id"],
+            name=op.f("fk_ledger_checkpoints_account_id_ledger_accounts"),
+        ),
     )
-    op.create_index("ix_ledger_checkpoints_account_created", "ledger_checkpoints", ["account_id", "created_at"])
+    op.create_index(
+        "ix_ledger_checkpoints_account_created", "ledger_checkpoints", ["account_id", "created_at"]
+    )
     op.create_table(
         "ledger_blocks",
         sa.Column("id", sa.Integer(), primary_key=True, autoincrement=False),
@@ -344,9 +370,30 @@ def upgrade() -> None:
     op.bulk_insert(
         accounts,
         [
-            {"code": "bank:settlement", "kind": "asset", "normal_side": "debit", "non_negative": True, "hot": True, "created_at": now},
-            {"code": "bank:city", "kind": "asset", "normal_side": "debit", "non_negative": True, "hot": False, "created_at": now},
-            {"code": "platform:fees", "kind": "income", "normal_side": "credit", "non_negative": True, "hot": False, "created_at": now},
+            {
+                "code": "bank:settlement",
+                "kind": "asset",
+                "normal_side": "debit",
+                "non_negative": True,
+                "hot": True,
+                "created_at": now,
+            },
+            {
+                "code": "bank:city",
+                "kind": "asset",
+                "normal_side": "debit",
+                "non_negative": True,
+                "hot": False,
+                "created_at": now,
+            },
+            {
+                "code": "platform:fees",
+                "kind": "income",
+                "normal_side": "credit",
+                "non_negative": True,
+                "hot": False,
+                "created_at": now,
+            },
         ],
     )
 
@@ -366,5 +413,11 @@ def downgrade() -> None:
     else:
         for table, verb in SQLITE_APPEND_ONLY:
             op.execute(f"DROP TRIGGER IF EXISTS {table}_no_{verb.lower()}")
-    for table in ("ledger_blocks", "ledger_checkpoints", "ledger_postings", "ledger_entries", "ledger_accounts"):
+    for table in (
+        "ledger_blocks",
+        "ledger_checkpoints",
+        "ledger_postings",
+        "ledger_entries",
+        "ledger_accounts",
+    ):
         op.drop_table(table)

@@ -27,7 +27,11 @@ async def open_and_fund(
 
 
 async def transfer(
-    sessionmaker: async_sessionmaker[AsyncSession], src: str, dst: str, amount: int, key: str | None = None
+    sessionmaker: async_sessionmaker[AsyncSession],
+    src: str,
+    dst: str,
+    amount: int,
+    key: str | None = None,
 ) -> ledger.PostedEntry:
     """Move money in its own committed transaction; raises (after rollback) on refusal."""
     async with sessionmaker() as session:

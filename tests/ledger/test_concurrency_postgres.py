@@ -31,7 +31,9 @@ async def _attempt(sm: async_sessionmaker[AsyncSession], src: str, dst: str, amo
         return "busy"
 
 
-async def test_fifty_concurrent_spends_never_overspend(pg: async_sessionmaker[AsyncSession], unique: str) -> None:
+async def test_fifty_concurrent_spends_never_overspend(
+    pg: async_sessionmaker[AsyncSession], unique: str
+) -> None:
     src, dst = f"resident:{unique}s:money", f"resident:{unique}d:money"
     await open_and_fund(pg, {src: 1_000, dst: 0})
     outcomes = await asyncio.gather(*(_attempt(pg, src, dst, 100) for _ in range(50)))
@@ -40,7 +42,9 @@ async def test_fifty_concurrent_spends_never_overspend(pg: async_sessionmaker[As
     assert await balances(pg, src, dst) == [0, 1_000]
 
 
-async def test_opposite_transfers_do_not_deadlock(pg: async_sessionmaker[AsyncSession], unique: str) -> None:
+async def test_opposite_transfers_do_not_deadlock(
+    pg: async_sessionmaker[AsyncSession], unique: str
+) -> None:
     a, b = f"resident:{unique}a:money", f"resident:{unique}b:money"
     await open_and_fund(pg, {a: 10_000, b: 10_000})
     jobs = [_attempt(pg, a, b, 7) if i % 2 else _attempt(pg, b, a, 7) for i in range(200)]
@@ -62,7 +66,10 @@ async def test_hot_merchant_credits_take_no_row_lock(
                 session,
                 idempotency_key=f"fund-{unique}-{start}",
                 kind="topup",
-                legs=[debit(ledger.BANK_SETTLEMENT, 1_000 * len(chunk)), *(credit(r, 1_000) for r in chunk)],
+                legs=[
+                    debit(ledger.BANK_SETTLEMENT, 1_000 * len(chunk)),
+                    *(credit(r, 1_000) for r in chunk),
+                ],
             )
         await session.commit()
 
@@ -93,7 +100,9 @@ async def test_hot_merchant_credits_take_no_row_lock(
         await session.commit()
 
 
-async def test_a_hot_debit_waits_for_inflight_credits(pg: async_sessionmaker[AsyncSession], unique: str) -> None:
+async def test_a_hot_debit_waits_for_inflight_credits(
+    pg: async_sessionmaker[AsyncSession], unique: str
+) -> None:
     """A refund from a payable sees every committed payment, so it can spend exactly the total."""
     merchant, resident = f"merchant:{unique}:payable", f"resident:{unique}:money"
     await open_and_fund(pg, {merchant: 0, resident: 10_000})

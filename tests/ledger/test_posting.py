@@ -17,7 +17,9 @@ from tests.ledger.helpers import balances, open_and_fund, transfer
 SM = async_sessionmaker[AsyncSession]
 
 
-async def test_transfer_moves_money_and_records_running_balances(sessionmaker: SM, unique: str) -> None:
+async def test_transfer_moves_money_and_records_running_balances(
+    sessionmaker: SM, unique: str
+) -> None:
     a, b = f"resident:{unique}a:money", f"resident:{unique}b:money"
     await open_and_fund(sessionmaker, {a: 1_000, b: 0})
     posted = await transfer(sessionmaker, a, b, 300)
@@ -36,7 +38,9 @@ async def test_transfer_moves_money_and_records_running_balances(sessionmaker: S
     assert [tuple(r) for r in rows] == [(a, 300, 700, 2), (b, -300, 300, 1)]
 
 
-async def test_replay_with_same_key_returns_first_entry_and_moves_nothing(sessionmaker: SM, unique: str) -> None:
+async def test_replay_with_same_key_returns_first_entry_and_moves_nothing(
+    sessionmaker: SM, unique: str
+) -> None:
     a, b = f"resident:{unique}a:money", f"resident:{unique}b:money"
     await open_and_fund(sessionmaker, {a: 1_000, b: 0})
     first = await transfer(sessionmaker, a, b, 250, key=f"k-{unique}")
@@ -76,7 +80,9 @@ async def test_overdraft_is_refused_and_writes_nothing(sessionmaker: SM, unique:
         [Leg("bank:settlement", 1.0), Leg("bank:city", -1)],  # type: ignore[arg-type]
     ],
 )
-async def test_malformed_entries_are_refused_before_the_database(sessionmaker: SM, legs: list[Leg]) -> None:
+async def test_malformed_entries_are_refused_before_the_database(
+    sessionmaker: SM, legs: list[Leg]
+) -> None:
     async with sessionmaker() as session:
         with pytest.raises(ledger.UnbalancedEntry):
             await ledger.post_entry(session, idempotency_key="never", kind="test", legs=legs)
@@ -112,7 +118,8 @@ async def test_reversal_points_at_original_and_happens_once(sessionmaker: SM, un
         await session.commit()
         stored = (
             await session.execute(
-                text("SELECT reverses_entry_id FROM ledger_entries WHERE id = :id"), {"id": reversal.id}
+                text("SELECT reverses_entry_id FROM ledger_entries WHERE id = :id"),
+                {"id": reversal.id},
             )
         ).scalar_one()
     assert stored == paid.id
@@ -135,7 +142,9 @@ async def test_hot_account_takes_credits_and_guards_debits(sessionmaker: SM, uni
     assert await balances(sessionmaker, a, m) == [1_000, 0]
 
 
-async def test_compaction_folds_hot_postings_without_changing_balance(sessionmaker: SM, unique: str) -> None:
+async def test_compaction_folds_hot_postings_without_changing_balance(
+    sessionmaker: SM, unique: str
+) -> None:
     a, m = f"resident:{unique}:money", f"merchant:{unique}:payable"
     await open_and_fund(sessionmaker, {a: 1_000, m: 0})
     await transfer(sessionmaker, a, m, 120)
@@ -146,7 +155,9 @@ async def test_compaction_folds_hot_postings_without_changing_balance(sessionmak
     assert await balances(sessionmaker, m) == [150]
     async with sessionmaker() as session:
         checkpoint = (
-            await session.execute(text("SELECT balance FROM ledger_accounts WHERE code = :c"), {"c": m})
+            await session.execute(
+                text("SELECT balance FROM ledger_accounts WHERE code = :c"), {"c": m}
+            )
         ).scalar_one()
     assert checkpoint == 120
 
@@ -170,7 +181,9 @@ async def test_balance_as_of_a_past_moment(sessionmaker: SM, unique: str) -> Non
         assert await ledger.balance_as_of(session, m, utcnow()) == 350
 
 
-@pytest.mark.parametrize("statement", ["UPDATE ledger_postings SET amount = amount", "DELETE FROM ledger_entries"])
+@pytest.mark.parametrize(
+    "statement", ["UPDATE ledger_postings SET amount = amount", "DELETE FROM ledger_entries"]
+)
 async def test_entries_and_postings_are_append_only(sessionmaker: SM, statement: str) -> None:
     async with sessionmaker() as session:
         with pytest.raises(DBAPIError, match="append-only"):
@@ -178,12 +191,16 @@ async def test_entries_and_postings_are_append_only(sessionmaker: SM, statement:
         await session.rollback()
 
 
-async def test_raw_sql_cannot_drive_a_protected_balance_negative(sessionmaker: SM, unique: str) -> None:
+async def test_raw_sql_cannot_drive_a_protected_balance_negative(
+    sessionmaker: SM, unique: str
+) -> None:
     a = f"resident:{unique}:money"
     await open_and_fund(sessionmaker, {a: 10})
     async with sessionmaker() as session:
-        with pytest.raises(DBAPIError, match="non_negative_balance|CHECK constraint"):
-            await session.execute(text("UPDATE ledger_accounts SET balance = -1 WHERE code = :c"), {"c": a})
+        with pytest.raises(DBAPIError, match=r"non_negative_balance|CHECK constraint"):
+            await session.execute(
+                text("UPDATE ledger_accounts SET balance = -1 WHERE code = :c"), {"c": a}
+            )
         await session.rollback()
 
 
@@ -199,7 +216,9 @@ async def test_sealer_chains_blocks_and_verify_passes(sessionmaker: SM, unique: 
     async with sessionmaker() as session:
         report = await ledger.verify_ledger(session)
         latest, earlier = (
-            await session.execute(text("SELECT prev_hash, block_hash FROM ledger_blocks ORDER BY id DESC LIMIT 2"))
+            await session.execute(
+                text("SELECT prev_hash, block_hash FROM ledger_blocks ORDER BY id DESC LIMIT 2")
+            )
         ).all()
     assert report.ok, report.findings
     assert report.unsealed_entries == 0

@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -26,7 +27,12 @@ import ledger
 from ledger import credit, debit
 from machipay.db import create_engine, make_sessionmaker
 from machipay.settings import Settings
-from tests.conftest import create_scratch_postgres, drop_scratch_postgres, migrated_engine, require_postgres
+from tests.conftest import (
+    create_scratch_postgres,
+    drop_scratch_postgres,
+    migrated_engine,
+    require_postgres,
+)
 
 RESIDENTS = 4
 HOT_MERCHANT = "m"
@@ -44,7 +50,9 @@ replays = st.tuples(st.just("replay"), st.integers(0, 50), st.booleans())
 compactions = st.tuples(st.just("compact"))
 seals = st.tuples(st.just("seal"))
 operations = st.lists(
-    st.one_of(transfers, transfers, topups, reversals, replays, compactions, seals), min_size=1, max_size=25
+    st.one_of(transfers, transfers, topups, reversals, replays, compactions, seals),
+    min_size=1,
+    max_size=25,
 )
 
 
@@ -53,7 +61,9 @@ class Model:
     """What the balances must be, computed without the ledger."""
 
     balances: dict[str, int]
-    posted: list[tuple[str, list[ledger.Leg], int]] = field(default_factory=list)  # key, legs, entry id
+    posted: list[tuple[str, list[ledger.Leg], int]] = field(
+        default_factory=list
+    )  # key, legs, entry id
     reversed: set[int] = field(default_factory=set)
 
     def apply(self, legs: list[ledger.Leg]) -> None:
@@ -68,13 +78,28 @@ class Model:
 
 
 def _account(index: int, tag: str) -> str:
-    return f"merchant:{tag}{HOT_MERCHANT}:payable" if index == RESIDENTS else f"resident:{tag}r{index}:money"
+    return (
+        f"merchant:{tag}{HOT_MERCHANT}:payable"
+        if index == RESIDENTS
+        else f"resident:{tag}r{index}:money"
+    )
 
 
-async def _post(sm: async_sessionmaker[AsyncSession], key: str, legs: list[ledger.Leg], **kw: object) -> ledger.PostedEntry:
+async def _post(
+    sm: async_sessionmaker[AsyncSession],
+    key: str,
+    legs: list[ledger.Leg],
+    reverses_entry_id: int | None = None,
+) -> ledger.PostedEntry:
     async with sm() as session:
         try:
-            posted = await ledger.post_entry(session, idempotency_key=key, kind="prop", legs=legs, **kw)  # type: ignore[arg-type]
+            posted = await ledger.post_entry(
+                session,
+                idempotency_key=key,
+                kind="prop",
+                legs=legs,
+                reverses_entry_id=reverses_entry_id,
+            )
             await session.commit()
             return posted
         except BaseException:
@@ -82,7 +107,7 @@ async def _post(sm: async_sessionmaker[AsyncSession], key: str, legs: list[ledge
             raise
 
 
-async def run_sequence(sm: async_sessionmaker[AsyncSession], ops: list[tuple[object, ...]]) -> None:
+async def run_sequence(sm: async_sessionmaker[AsyncSession], ops: list[tuple[Any, ...]]) -> None:
     tag = uuid.uuid4().hex[:8]
     codes = [_account(i, tag) for i in range(RESIDENTS + 1)]
     async with sm() as session:
@@ -90,7 +115,9 @@ async def run_sequence(sm: async_sessionmaker[AsyncSession], ops: list[tuple[obj
         await session.commit()
     model = Model({code: 0 for code in codes} | {ledger.BANK_SETTLEMENT: 0})
     async with sm() as session:
-        model.balances[ledger.BANK_SETTLEMENT] = await ledger.get_balance(session, ledger.BANK_SETTLEMENT)
+        model.balances[ledger.BANK_SETTLEMENT] = await ledger.get_balance(
+            session, ledger.BANK_SETTLEMENT
+        )
 
     for op in ops:
         kind = op[0]
@@ -99,10 +126,10 @@ async def run_sequence(sm: async_sessionmaker[AsyncSession], ops: list[tuple[obj
                 _, src, dst, amount = op
                 if src == dst:
                     continue
-                legs = [debit(codes[src], amount), credit(codes[dst], amount)]  # type: ignore[index,arg-type]
+                legs = [debit(codes[src], amount), credit(codes[dst], amount)]
             else:
                 _, dst, amount = op
-                legs = [debit(ledger.BANK_SETTLEMENT, amount), credit(codes[dst], amount)]  # type: ignore[index,arg-type]
+                legs = [debit(ledger.BANK_SETTLEMENT, amount), credit(codes[dst], amount)]
             key = f"{tag}-{len(model.posted)}-{uuid.uuid4().hex[:6]}"
             if model.allows([leg for leg in legs if leg.account != ledger.BANK_SETTLEMENT]):
                 posted = await _post(sm, key, legs)
@@ -113,7 +140,7 @@ async def run_sequence(sm: async_sessionmaker[AsyncSession], ops: list[tuple[obj
                 with pytest.raises(ledger.InsufficientFunds):
                     await _post(sm, key, legs)
         elif kind == "reverse" and model.posted:
-            key, legs, entry_id = model.posted[op[1] % len(model.posted)]  # type: ignore[operator]
+            key, legs, entry_id = model.posted[op[1] % len(model.posted)]
             mirror = [ledger.Leg(leg.account, -leg.amount) for leg in legs]
             if entry_id in model.reversed:
                 with pytest.raises(ledger.AlreadyReversed):
@@ -126,12 +153,15 @@ async def run_sequence(sm: async_sessionmaker[AsyncSession], ops: list[tuple[obj
                 with pytest.raises(ledger.InsufficientFunds):
                     await _post(sm, f"rev-{key}", mirror, reverses_entry_id=entry_id)
         elif kind == "replay" and model.posted:
-            key, legs, entry_id = model.posted[op[1] % len(model.posted)]  # type: ignore[operator]
+            key, legs, entry_id = model.posted[op[1] % len(model.posted)]
             if op[2]:
                 again = await _post(sm, key, legs)
                 assert (again.id, again.created) == (entry_id, False)
             else:
-                changed = [ledger.Leg(legs[0].account, legs[0].amount + 1), ledger.Leg(legs[1].account, legs[1].amount - 1)]
+                changed = [
+                    ledger.Leg(legs[0].account, legs[0].amount + 1),
+                    ledger.Leg(legs[1].account, legs[1].amount - 1),
+                ]
                 with pytest.raises(ledger.IdempotencyConflict):
                     await _post(sm, key, changed)
         elif kind == "compact":
@@ -169,10 +199,13 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return str(request.getfixturevalue("postgres_url"))
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(ops=operations)
-def test_random_sequences_keep_the_books(database_url: str, ops: list[tuple[object, ...]]) -> None:
+def test_random_sequences_keep_the_books(database_url: str, ops: list[tuple[Any, ...]]) -> None:
     with own_loop() as loop:
+
         async def run() -> None:
             if database_url.startswith("sqlite"):
                 engine = await migrated_engine(database_url)
@@ -195,9 +228,24 @@ async def _tamper_and_verify(engine: AsyncEngine, posting_offset: int, delta: in
     a, b, m = f"resident:{tag}a:money", f"resident:{tag}b:money", f"merchant:{tag}:payable"
     async with sm() as session:
         await ledger.open_accounts(session, [a, b, m])
-        await ledger.post_entry(session, idempotency_key=f"{tag}-1", kind="topup", legs=[debit(ledger.BANK_SETTLEMENT, 5_000), credit(a, 5_000)])
-        await ledger.post_entry(session, idempotency_key=f"{tag}-2", kind="p2p", legs=[debit(a, 1_200), credit(b, 1_200)])
-        await ledger.post_entry(session, idempotency_key=f"{tag}-3", kind="payment", legs=[debit(b, 700), credit(m, 700)])
+        await ledger.post_entry(
+            session,
+            idempotency_key=f"{tag}-1",
+            kind="topup",
+            legs=[debit(ledger.BANK_SETTLEMENT, 5_000), credit(a, 5_000)],
+        )
+        await ledger.post_entry(
+            session,
+            idempotency_key=f"{tag}-2",
+            kind="p2p",
+            legs=[debit(a, 1_200), credit(b, 1_200)],
+        )
+        await ledger.post_entry(
+            session,
+            idempotency_key=f"{tag}-3",
+            kind="payment",
+            legs=[debit(b, 700), credit(m, 700)],
+        )
         await session.commit()
     await ledger.seal_pending_entries(sm)
     async with sm() as session:
@@ -212,7 +260,10 @@ async def _tamper_and_verify(engine: AsyncEngine, posting_offset: int, delta: in
         ).all()
         posting_id, entry_id = posting_ids[posting_offset % len(posting_ids)]
         await _bypass_triggers(session)
-        await session.execute(text("UPDATE ledger_postings SET amount = amount + :d WHERE id = :id"), {"d": delta, "id": posting_id})
+        await session.execute(
+            text("UPDATE ledger_postings SET amount = amount + :d WHERE id = :id"),
+            {"d": delta, "id": posting_id},
+        )
         await session.commit()
     async with sm() as session:
         report = await ledger.verify_ledger(session)
@@ -220,7 +271,10 @@ async def _tamper_and_verify(engine: AsyncEngine, posting_offset: int, delta: in
     # Put it back for the next example (this database is private to the test).
     async with sm() as session:
         await _bypass_triggers(session)
-        await session.execute(text("UPDATE ledger_postings SET amount = amount - :d WHERE id = :id"), {"d": delta, "id": posting_id})
+        await session.execute(
+            text("UPDATE ledger_postings SET amount = amount - :d WHERE id = :id"),
+            {"d": delta, "id": posting_id},
+        )
         await session.commit()
     assert not report.ok
     assert f"entry {entry_id}" in named
@@ -248,10 +302,15 @@ def scratch_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]
         loop.run_until_complete(drop_scratch_postgres(url))
 
 
-@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(posting_offset=st.integers(0, 5), delta=st.integers(-10_000, 10_000).filter(bool))
-def test_tampering_with_one_posting_is_named_by_verify(scratch_url: str, posting_offset: int, delta: int) -> None:
+def test_tampering_with_one_posting_is_named_by_verify(
+    scratch_url: str, posting_offset: int, delta: int
+) -> None:
     with own_loop() as loop:
+
         async def run() -> None:
             engine = await migrated_engine(scratch_url)
             try:

@@ -1,0 +1,3 @@
+from machipay.cli import main
+
+main()

@@ -1,0 +1,216 @@
+"""The ``machipay`` command through its real entry point (a subprocess), on both databases."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+import ledger
+from ledger import credit, debit
+from ledger.hashing import entry_fingerprint, entry_hash
+from ledger.models import Entry
+from machipay.db import create_engine, make_sessionmaker
+from machipay.settings import Settings
+from tests.conftest import (
+    REDIS_URL,
+    create_scratch_postgres,
+    drop_scratch_postgres,
+    require_postgres,
+)
+
+MACHIPAY = [sys.executable, "-m", "machipay"]
+
+
+def run_cli(
+    *args: str, database_url: str, redis_url: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MACHIPAY_")}
+    env["MACHIPAY_DATABASE_URL"] = database_url
+    env["MACHIPAY_LOG_JSON"] = "true"
+    if redis_url:
+        env["MACHIPAY_REDIS_URL"] = redis_url
+    return subprocess.run(
+        [*MACHIPAY, *args], env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def scratch_database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"
+        return
+    require_postgres()
+    url = await create_scratch_postgres("machipay_cli")
+    yield url
+    await drop_scratch_postgres(url)
+
+
+def test_help_lists_the_operations_commands() -> None:
+    result = subprocess.run(
+        [*MACHIPAY, "--help"], capture_output=True, text=True, timeout=60, check=True
+    )
+    for command in ("demo", "serve", "migrate", "verify", "seal"):
+        assert command in result.stdout
+
+
+async def test_migrate_then_verify_then_tamper(scratch_database: str) -> None:
+    migrated = await asyncio.to_thread(run_cli, "migrate", database_url=scratch_database)
+    assert migrated.returncode == 0, migrated.stderr
+    assert "migrated to" in migrated.stdout
+    again = await asyncio.to_thread(run_cli, "migrate", database_url=scratch_database)
+    assert again.returncode == 0, again.stderr  # idempotent
+
+    engine = create_engine(Settings(database_url=scratch_database))
+    sm = make_sessionmaker(engine)
+    try:
+        async with sm() as session:
+            await ledger.open_accounts(session, ["resident:cli1:money", "merchant:cli1:payable"])
+            await ledger.post_entry(
+                session,
+                idempotency_key="cli-topup",
+                kind="topup",
+                legs=[debit(ledger.BANK_SETTLEMENT, 3_000), credit("resident:cli1:money", 3_000)],
+            )
+            paid = await ledger.post_entry(
+                session,
+                idempotency_key="cli-pay",
+                kind="payment",
+                legs=[debit("resident:cli1:money", 800), credit("merchant:cli1:payable", 800)],
+            )
+            await session.commit()
+
+        sealed = await asyncio.to_thread(run_cli, "seal", database_url=scratch_database)
+        assert "sealed 2 entries" in sealed.stdout, sealed.stdout + sealed.stderr
+        clean = await asyncio.to_thread(run_cli, "verify", database_url=scratch_database)
+        assert clean.returncode == 0, clean.stdout + clean.stderr
+        assert "ledger verify: OK" in clean.stdout
+
+        # A clumsy forgery: one posting changed. verify names the posting and its account.
+        async with sm() as session:
+            await _bypass_append_only(session)
+            posting_id = (
+                await session.execute(
+                    text("SELECT id FROM ledger_postings WHERE entry_id = :e AND amount > 0"),
+                    {"e": paid.id},
+                )
+            ).scalar_one()
+            await session.execute(
+                text("UPDATE ledger_postings SET amount = 80 WHERE id = :id"), {"id": posting_id}
+            )
+            await session.commit()
+        tampered = await asyncio.to_thread(run_cli, "verify", database_url=scratch_database)
+        assert tampered.returncode == 1
+        assert "FAILED" in tampered.stdout
+        assert f"posting {posting_id} " in tampered.stdout
+        assert "resident:cli1:money" in tampered.stdout
+
+        # A careful forgery: both legs, the balances and the entry's own hashes rewritten to
+        # agree. Only the sealed chain still knows, and verify names the block.
+        async with sm() as session:
+            await _bypass_append_only(session)
+            await session.execute(
+                text("UPDATE ledger_postings SET amount = -80 WHERE entry_id = :e AND amount < 0"),
+                {"e": paid.id},
+            )
+            await session.execute(
+                text("UPDATE ledger_postings SET balance_after = 2920 WHERE id = :id"),
+                {"id": posting_id},
+            )
+            await session.execute(
+                text("UPDATE ledger_accounts SET balance = 2920 WHERE code = 'resident:cli1:money'")
+            )
+            created_at = (
+                await session.execute(select(Entry.created_at).where(Entry.id == paid.id))
+            ).scalar_one()
+            fingerprint = entry_fingerprint(
+                idempotency_key="cli-pay",
+                kind="payment",
+                memo=None,
+                reverses_entry_id=None,
+                legs=[("resident:cli1:money", 80), ("merchant:cli1:payable", -80)],
+            )
+            await session.execute(
+                text("UPDATE ledger_entries SET fingerprint = :f, content_hash = :h WHERE id = :e"),
+                {"f": fingerprint, "h": entry_hash(fingerprint, created_at), "e": paid.id},
+            )
+            await session.commit()
+    finally:
+        await engine.dispose()
+
+    forged = await asyncio.to_thread(run_cli, "verify", database_url=scratch_database)
+    assert forged.returncode == 1, forged.stdout
+    assert "[chain] block 1" in forged.stdout
+    findings = [line for line in forged.stdout.splitlines() if line.strip().startswith("[")]
+    assert findings == [
+        line for line in findings if line.strip().startswith("[chain]")
+    ]  # rows look right
+
+
+async def _bypass_append_only(session: AsyncSession) -> None:
+    """What someone with superuser rights would do first."""
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(text("SET LOCAL session_replication_role = replica"))
+    else:
+        for table in ("ledger_postings", "ledger_entries"):
+            await session.execute(text(f"DROP TRIGGER IF EXISTS {table}_no_update"))
+
+
+async def test_verify_refuses_an_unmigrated_database(tmp_path: Path) -> None:
+    result = await asyncio.to_thread(
+        run_cli, "verify", database_url=f"sqlite+aiosqlite:///{tmp_path}/none.db"
+    )
+    assert result.returncode != 0
+    assert "machipay migrate" in result.stderr + result.stdout
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def test_serve_answers_health_and_readiness(scratch_database: str) -> None:
+    redis_url = REDIS_URL if scratch_database.startswith("postgresql") else None
+    assert (
+        await asyncio.to_thread(run_cli, "migrate", database_url=scratch_database)
+    ).returncode == 0
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MACHIPAY_")}
+    env.update(MACHIPAY_DATABASE_URL=scratch_database, MACHIPAY_LOG_LEVEL="WARNING")
+    if redis_url:
+        env["MACHIPAY_REDIS_URL"] = redis_url
+    server = subprocess.Popen(  # noqa: ASYNC220 - a long-lived child, polled below
+        [*MACHIPAY, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "2"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=2) as client:
+            while True:
+                try:
+                    ready = await client.get("/readyz")
+                    break
+                except httpx.TransportError:
+                    assert server.poll() is None, "server exited early"
+                    assert time.monotonic() < deadline, "server did not start within 30 s"
+                    await asyncio.sleep(0.2)
+            assert ready.status_code == 200, ready.text
+            assert (await client.get("/healthz")).json() == {"status": "ok"}
+    finally:
+        server.terminate()
+        output, _ = server.communicate(timeout=30)
+    assert server.returncode in (0, -15), output

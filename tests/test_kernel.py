@@ -1,0 +1,101 @@
+"""Settings, time handling and the cache / rate-limit backends."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
+
+import pytest
+from sqlalchemy.dialects import sqlite
+from sqlalchemy.engine import Dialect
+
+from machipay.cache import CacheBackend, MemoryCache, RateLimit, RedisCache
+from machipay.db import UTCDateTime
+from machipay.errors import RateLimited
+from machipay.settings import Settings
+from machipay.timeutil import to_tokyo
+
+
+def test_database_urls_are_mapped_to_the_async_drivers() -> None:
+    assert Settings(database_url="postgres://u@h/db").database_url == "postgresql+asyncpg://u@h/db"
+    assert (
+        Settings(database_url="postgresql://u@h/db").database_url == "postgresql+asyncpg://u@h/db"
+    )
+    assert Settings(database_url="sqlite:///x.db").database_url == "sqlite+aiosqlite:///x.db"
+    assert Settings().is_sqlite
+
+
+def test_settings_come_from_machipay_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MACHIPAY_MAX_AMOUNT", "5000")
+    monkeypatch.setenv("MACHIPAY_REDIS_URL", "redis://127.0.0.1:6379/3")
+    settings = Settings()
+    assert settings.max_amount == 5000
+    assert settings.redis_url == "redis://127.0.0.1:6379/3"
+
+
+def test_production_refuses_development_secrets() -> None:
+    with pytest.raises(RuntimeError, match="MACHIPAY_SECRET_KEY"):
+        Settings(environment="production").assert_safe_for_production()
+    Settings(
+        environment="production", secret_key="s" * 40, funding_webhook_secret="w" * 40
+    ).assert_safe_for_production()
+
+
+def test_times_are_utc_in_storage_and_tokyo_on_display() -> None:
+    column = UTCDateTime()
+    with pytest.raises(ValueError, match="naive"):
+        column.process_bind_param(datetime(2026, 11, 23, 9, 0), dialect=_sqlite())  # noqa: DTZ001
+    stored = column.process_result_value(datetime(2026, 11, 23, 15, 0), dialect=_sqlite())  # noqa: DTZ001
+    assert stored is not None
+    shown = to_tokyo(stored)
+    assert (shown.day, shown.hour) == (24, 0)
+    assert shown.utcoffset() == timedelta(hours=9)
+
+
+def _sqlite() -> Dialect:
+    return sqlite.dialect()
+
+
+@pytest.fixture(params=["memory", "redis"])
+def cache_url(request: pytest.FixtureRequest) -> str | None:
+    return None if request.param == "memory" else str(request.getfixturevalue("redis_url"))
+
+
+@pytest.fixture
+async def cache(cache_url: str | None) -> AsyncIterator[CacheBackend]:
+    backend: CacheBackend = RedisCache(cache_url) if cache_url else MemoryCache()
+    yield backend
+    await backend.close()
+
+
+async def test_cache_get_set_ttl_and_delete(cache: CacheBackend) -> None:
+    await cache.set("k", "v", ttl_seconds=1)
+    assert await cache.get("k") == "v"
+    await cache.delete("k")
+    assert await cache.get("k") is None
+    await cache.set("short", "v", ttl_seconds=1)
+    await asyncio.sleep(1.1)
+    assert await cache.get("short") is None
+
+
+async def test_set_if_absent_is_first_writer_wins(cache: CacheBackend) -> None:
+    results = await asyncio.gather(*(cache.set_if_absent("once", str(i), 30) for i in range(20)))
+    assert results.count(True) == 1
+
+
+async def test_rate_limit_refuses_beyond_the_limit(cache: CacheBackend) -> None:
+    limit = RateLimit("login", limit=3, window_seconds=60)
+    for _ in range(3):
+        await limit.hit(cache, "1.2.3.4")
+    with pytest.raises(RateLimited) as refused:
+        await limit.hit(cache, "1.2.3.4")
+    assert 0 < refused.value.extra["retry_after"] <= 60
+    await limit.hit(cache, "5.6.7.8")  # other subjects are unaffected
+
+
+async def test_ping(cache: CacheBackend) -> None:
+    assert await cache.ping()
+    dead = RedisCache("redis://127.0.0.1:1/0")
+    assert not await dead.ping()
+    await dead.close()
