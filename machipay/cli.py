@@ -52,6 +52,8 @@ def serve(
             "are per worker; set MACHIPAY_REDIS_URL",
             err=True,
         )
+    if workers > 1:
+        _prepare_multiprocess_metrics()
     uvicorn.run(
         "machipay.app:create_app",
         factory=True,
@@ -139,6 +141,19 @@ def seal() -> None:
         typer.echo(f"sealed {result.entries} entries into {result.blocks} blocks")
 
     asyncio.run(run())
+
+
+def _prepare_multiprocess_metrics() -> None:
+    """Give the workers a shared, empty directory for their Prometheus samples."""
+    import shutil
+    import tempfile
+
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or tempfile.mkdtemp(
+        prefix="machipay-metrics-"
+    )
+    shutil.rmtree(directory, ignore_errors=True)  # samples of a previous run would be added up
+    os.makedirs(directory, exist_ok=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
 
 
 def _redacted(url: str) -> str:

@@ -1,7 +1,13 @@
-"""Prometheus metrics: request counts and latency histograms by route template."""
+"""Prometheus metrics: request counts and latency histograms by route template.
+
+With several worker processes (``machipay serve --workers N``) each worker writes its
+samples to files in ``PROMETHEUS_MULTIPROC_DIR`` (set by the CLI before the workers start)
+and ``/metrics`` adds them up, so a scrape sees the whole server, not one worker.
+"""
 
 from __future__ import annotations
 
+import os
 import time
 
 from prometheus_client import (
@@ -10,6 +16,7 @@ from prometheus_client import (
     Counter,
     Histogram,
     generate_latest,
+    multiprocess,
 )
 from starlette.requests import Request
 from starlette.responses import Response
@@ -66,4 +73,8 @@ class MetricsMiddleware:
 
 
 async def metrics_endpoint(_request: Request) -> Response:
-    return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
+    registry = REGISTRY
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

@@ -209,7 +209,11 @@ async def test_serve_answers_health_and_readiness(scratch_database: str) -> None
                     assert time.monotonic() < deadline, "server did not start within 30 s"
                     await asyncio.sleep(0.2)
             assert ready.status_code == 200, ready.text
-            assert (await client.get("/healthz")).json() == {"status": "ok"}
+            for _ in range(12):
+                assert (await client.get("/healthz")).json() == {"status": "ok"}
+            # Two workers, one scrape: the counts of both are added up.
+            metrics = (await client.get("/metrics")).text
+            assert 'route="/healthz",status="200"} 12.0' in metrics, metrics[-2000:]
     finally:
         server.terminate()
         output, _ = server.communicate(timeout=30)
