@@ -16,6 +16,7 @@ app = typer.Typer(
     help="machipay: a ward's cashless payment platform (まちペイ).",
     no_args_is_help=True,
     add_completion=False,
+    pretty_exceptions_enable=False,
 )
 
 
@@ -73,12 +74,12 @@ def demo(
 ) -> None:
     """Run machipay on the embedded default (SQLite file + in-memory cache) and serve it."""
     os.environ.pop("MACHIPAY_REDIS_URL", None)
-    os.environ.setdefault("MACHIPAY_DATABASE_URL", "sqlite+aiosqlite:///var/demo.db")
     get_settings.cache_clear()
     settings = _settings()
     if not settings.is_sqlite:
         typer.echo(
-            "machipay demo runs on the embedded SQLite default; unset MACHIPAY_DATABASE_URL",
+            "machipay demo runs on the embedded default (a SQLite file); "
+            "unset MACHIPAY_DATABASE_URL or point it at a sqlite file",
             err=True,
         )
         raise typer.Exit(2)
@@ -164,7 +165,12 @@ def _redacted(url: str) -> str:
 
 
 def main() -> None:
+    from machipay.migrate import DatabaseNotMigrated
+
     try:
         app()
+    except DatabaseNotMigrated as exc:
+        typer.echo(f"error: {exc}", err=True)
+        sys.exit(2)
     except KeyboardInterrupt:
         sys.exit(130)
