@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from ledger import run_sealer_forever
 from machipay import health
+from machipay.auth import routes as auth_routes
 from machipay.cache import make_cache
 from machipay.db import create_engine, make_sessionmaker
 from machipay.logging import configure_logging
@@ -19,6 +20,8 @@ from machipay.migrate import assert_migrated
 from machipay.problems import install_error_handlers
 from machipay.requestlog import RequestContextMiddleware
 from machipay.settings import Settings, get_settings
+from machipay.ward import routes as ward_routes
+from wallet_api import routes as wallet_routes
 
 log = logging.getLogger("machipay.app")
 
@@ -72,5 +75,8 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
     app.add_middleware(MetricsMiddleware)
     app.add_middleware(RequestContextMiddleware)
     app.include_router(health.router)
+    app.include_router(auth_routes.router)
+    app.include_router(ward_routes.router)
+    app.include_router(wallet_routes.router)
     app.add_route("/metrics", metrics_endpoint, include_in_schema=False)
     return app

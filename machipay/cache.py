@@ -137,9 +137,12 @@ class RateLimit:
     limit: int
     window_seconds: int = 60
 
-    async def hit(self, cache: CacheBackend, subject: str) -> None:
+    def key_for(self, subject: str) -> str:
         window = int(time.time()) // self.window_seconds
-        count = await cache.incr_window(f"rl:{self.name}:{subject}:{window}", self.window_seconds)
+        return f"rl:{self.name}:{subject}:{window}"
+
+    async def hit(self, cache: CacheBackend, subject: str) -> None:
+        count = await cache.incr_window(self.key_for(subject), self.window_seconds)
         if count > self.limit:
             retry_after = self.window_seconds - int(time.time()) % self.window_seconds
             raise RateLimited(

@@ -5,11 +5,15 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-from typing import Annotated
+from collections.abc import Awaitable, Callable
+from typing import Annotated, TypeVar
 
 import typer
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from machipay.settings import Settings, get_settings
+
+T = TypeVar("T")
 
 app = typer.Typer(
     name="machipay",
@@ -142,6 +146,112 @@ def seal() -> None:
         typer.echo(f"sealed {result.entries} entries into {result.blocks} blocks")
 
     asyncio.run(run())
+
+
+users_app = typer.Typer(help="Staff and resident user accounts.", no_args_is_help=True)
+app.add_typer(users_app, name="users")
+
+
+@users_app.command("create")
+def users_create(
+    role: Annotated[
+        str,
+        typer.Option(help="officer, approver, analyst, operator, merchant_owner, merchant_staff"),
+    ],
+    username: Annotated[str, typer.Option(help="Login name: 3-64 of a-z 0-9 . _ -")],
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)],
+    merchant_id: Annotated[int | None, typer.Option(help="For merchant roles: the shop.")] = None,
+) -> None:
+    """Create a staff user (residents register through the app)."""
+    from machipay.auth import MERCHANT_ROLES, STAFF_ROLES, Role, create_user
+    from machipay.errors import MachipayError
+
+    try:
+        chosen = Role(role)
+    except ValueError:
+        raise typer.BadParameter(f"unknown role {role!r}", param_hint="--role") from None
+    if chosen not in STAFF_ROLES:
+        raise typer.BadParameter(
+            "residents register through POST /api/v1/residents", param_hint="--role"
+        )
+    if (chosen in MERCHANT_ROLES) != (merchant_id is not None):
+        raise typer.BadParameter("--merchant-id goes with merchant roles, and only with them")
+
+    async def create(session: AsyncSession) -> int:
+        user = await create_user(
+            session, username=username, password=password, role=chosen, merchant_id=merchant_id
+        )
+        return user.id
+
+    try:
+        user_id = asyncio.run(_in_unit_of_work(create))
+    except MachipayError as exc:
+        typer.echo(f"error: {exc.detail}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"created {chosen.value} {username!r} (user id {user_id})")
+
+
+@app.command("expire-points")
+def expire_points_command() -> None:
+    """Expire points lots past their date (Dr resident points / Cr campaign breakage)."""
+    from machipay.timeutil import utcnow
+    from wallet_api import expire_points
+
+    async def run(session: AsyncSession) -> int:
+        return await expire_points(session, now=utcnow())
+
+    typer.echo(f"expired {asyncio.run(_in_unit_of_work(run))} points lots")
+
+
+@app.command("simulate-topup")
+def simulate_topup(
+    wallet_id: Annotated[str, typer.Option(help="The resident's wallet id (w_...).")],
+    amount: Annotated[int, typer.Option(min=1, help="Yen.")],
+    source: Annotated[str, typer.Option(help="bank, atm, konbini, ...")] = "bank",
+    url: Annotated[str, typer.Option(help="The machipay server.")] = "http://127.0.0.1:8000",
+    event_id: Annotated[str | None, typer.Option(help="Default: a new uuid.")] = None,
+) -> None:
+    """Play the funding network: send a signed top-up webhook to a running server."""
+    import json
+    import uuid
+
+    import httpx
+
+    from machipay.timeutil import utcnow
+    from wallet_api.funding import HEADER, sign
+
+    body = json.dumps(
+        {
+            "event_id": event_id or uuid.uuid4().hex,
+            "wallet_id": wallet_id,
+            "amount": amount,
+            "source": source,
+            "occurred_at": utcnow().isoformat(),
+        }
+    ).encode()
+    response = httpx.post(
+        f"{url.rstrip('/')}/api/v1/funding/webhook",
+        content=body,
+        headers={
+            "Content-Type": "application/json",
+            HEADER: sign(_settings().funding_webhook_secret, body),
+        },
+        timeout=10,
+    )
+    typer.echo(f"{response.status_code} {response.text}")
+    if response.status_code != 200:
+        raise typer.Exit(1)
+
+
+async def _in_unit_of_work(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    from machipay.db import create_engine, make_sessionmaker, unit_of_work
+
+    engine = create_engine(_settings())
+    try:
+        async with unit_of_work(make_sessionmaker(engine)) as session:
+            return await work(session)
+    finally:
+        await engine.dispose()
 
 
 def _prepare_multiprocess_metrics() -> None:

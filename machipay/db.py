@@ -6,6 +6,7 @@ One metadata object and one Alembic history serve both.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,6 +23,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
+from machipay.errors import MachipayError
 from machipay.settings import Settings
 
 # Stable constraint names on both databases, so migrations can refer to them.
@@ -118,7 +120,8 @@ def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
 
 
-async def session_scope(
+@contextlib.asynccontextmanager
+async def unit_of_work(
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> AsyncIterator[AsyncSession]:
     """One unit of work: commit at the end if nothing raised, else roll back.
@@ -129,6 +132,12 @@ async def session_scope(
         try:
             yield session
             await session.commit()
+        except MachipayError as exc:
+            if exc.keep_changes:
+                await session.commit()
+            else:
+                await session.rollback()
+            raise
         except BaseException:
             await session.rollback()
             raise

@@ -9,12 +9,12 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from machipay.cache import CacheBackend
-from machipay.db import session_scope
+from machipay.db import unit_of_work
 from machipay.settings import Settings
 
 
 async def _request_session(request: Request) -> AsyncIterator[AsyncSession]:
-    async for session in session_scope(request.app.state.sessionmaker):
+    async with unit_of_work(request.app.state.sessionmaker) as session:
         yield session
 
 

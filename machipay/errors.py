@@ -27,6 +27,9 @@ class MachipayError(Exception):
     status: ClassVar[int] = 500
     type_slug: ClassVar[str] = "internal-error"
     title: ClassVar[str] = "Internal error"
+    # Most errors undo the unit of work. A few must keep what was written before they were
+    # raised: revoking a refresh-token family on reuse is the point of refusing it.
+    keep_changes: ClassVar[bool] = False
 
     def __init__(self, detail: str | None = None, **extra: Any) -> None:
         self.detail = detail or self.title

@@ -12,7 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from machipay.errors import TYPE_BASE, MachipayError, ValidationFailed
+from machipay.errors import TYPE_BASE, MachipayError, RateLimited, Unauthorized, ValidationFailed
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 
@@ -30,10 +30,10 @@ def problem_response(
     )
 
 
-def _field_errors(errors: Sequence[Any]) -> list[dict[str, Any]]:
+def field_errors(errors: Sequence[Any], *prefix: str) -> list[dict[str, Any]]:
     out = []
     for err in errors:
-        loc = [str(p) for p in err.get("loc", ())]
+        loc = [*prefix, *(str(p) for p in err.get("loc", ()))]
         # A JSON pointer into the request, e.g. /body/amount.
         out.append({"pointer": "/" + "/".join(loc), "message": err.get("msg", "invalid")})
     return out
@@ -44,12 +44,17 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _machipay(request: Request, exc: MachipayError) -> JSONResponse:
         if exc.status >= 500:
             log.error("request failed", exc_info=exc)
-        return problem_response(exc, request)
+        headers = None
+        if isinstance(exc, Unauthorized):
+            headers = {"WWW-Authenticate": "Bearer"}
+        elif isinstance(exc, RateLimited):
+            headers = {"Retry-After": str(exc.extra.get("retry_after", 60))}
+        return problem_response(exc, request, headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         error = ValidationFailed(
-            "The request does not match the schema.", errors=_field_errors(exc.errors())
+            "The request does not match the schema.", errors=field_errors(exc.errors())
         )
         return problem_response(error, request)
 

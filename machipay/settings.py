@@ -48,8 +48,17 @@ class Settings(BaseSettings):
     requests_per_ip_per_minute: int = Field(600, ge=1)
     login_attempts_per_account_per_minute: int = Field(10, ge=1)
 
+    # Tokens
+    access_token_ttl_seconds: int = Field(900, ge=30, le=86_400)
+    refresh_token_ttl_seconds: int = Field(30 * 86_400, ge=300)
+    funding_webhook_tolerance_seconds: int = Field(300, ge=1, le=3_600)
+
     # Money limits (integer yen).
     max_amount: int = Field(1_000_000, ge=1)
+    wallet_balance_cap: int = Field(300_000, ge=1)
+    p2p_max_per_transfer: int = Field(50_000, ge=1)
+    p2p_daily_cap: int = Field(100_000, ge=1)
+    p2p_monthly_cap: int = Field(300_000, ge=1)
 
     # Ledger background work.
     sealer_enabled: bool = True

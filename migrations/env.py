@@ -3,16 +3,25 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Literal
 
 from alembic import context
+from alembic.autogenerate.api import AutogenContext
 from sqlalchemy.engine import Connection
 
-from machipay.db import Base, create_engine
+from machipay.db import Base, UTCDateTime, create_engine
 from machipay.models import import_all_models
 from machipay.settings import get_settings
 
 import_all_models()
 target_metadata = Base.metadata
+
+
+def _render_item(type_: str, obj: object, autogen_context: AutogenContext) -> str | Literal[False]:
+    # Migrations must not import our column types: render UTCDateTime as what it stores.
+    if type_ == "type" and isinstance(obj, UTCDateTime):
+        return "sa.DateTime(timezone=True)"
+    return False
 
 
 def _run(connection: Connection) -> None:
@@ -21,6 +30,7 @@ def _run(connection: Connection) -> None:
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        render_item=_render_item,
     )
     with context.begin_transaction():
         context.run_migrations()

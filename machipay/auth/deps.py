@@ -1,0 +1,48 @@
+"""Who is calling: the bearer token, checked against the deny-list, and role guards."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from machipay.auth.roles import Role
+from machipay.auth.service import deny_key
+from machipay.auth.tokens import AccessClaims, decode_access_token
+from machipay.deps import AppSettings, Cache
+from machipay.errors import Forbidden, Unauthorized
+
+_bearer = HTTPBearer(auto_error=False, description="An access token from POST /api/v1/auth/token")
+
+
+async def current_claims(
+    settings: AppSettings,
+    cache: Cache,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> AccessClaims:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise Unauthorized("Send an access token as 'Authorization: Bearer <token>'.")
+    claims = decode_access_token(settings.secret_key, credentials.credentials)
+    if await cache.get(deny_key(claims.jti)) is not None:
+        raise Unauthorized("This access token was signed out.")
+    return claims
+
+
+Caller = Annotated[AccessClaims, Depends(current_claims)]
+
+
+def require_roles(*roles: Role) -> Callable[[AccessClaims], Awaitable[AccessClaims]]:
+    allowed = frozenset(role.value for role in roles)
+
+    async def guard(claims: Caller) -> AccessClaims:
+        if claims.role not in allowed:
+            raise Forbidden("Your role may not do this.")
+        return claims
+
+    return guard
+
+
+def client_ip(request: Request) -> str:
+    return request.client.host if request.client else "unknown"

@@ -1,0 +1,23 @@
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from machipay.schemas import StrictModel
+
+
+class TokenRequest(StrictModel):
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=256)
+
+
+class RefreshRequest(StrictModel):
+    refresh_token: str = Field(min_length=1, max_length=256)
+
+
+class TokenResponse(StrictModel):
+    access_token: str
+    refresh_token: str
+    token_type: Literal["bearer"] = "bearer"  # noqa: S105 - the OAuth2 token type, not a secret
+    expires_in: int

@@ -1,0 +1,201 @@
+"""Sign-in, token rotation with reuse detection, logout, and staff accounts."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from machipay.auth.models import RefreshToken, User
+from machipay.auth.passwords import hash_password, password_problems, verify_password
+from machipay.auth.roles import STAFF_ROLES, Role
+from machipay.auth.tokens import (
+    AccessClaims,
+    hash_refresh_token,
+    issue_access_token,
+    new_refresh_token,
+)
+from machipay.cache import CacheBackend, RateLimit
+from machipay.errors import Conflict, Unauthorized, ValidationFailed
+from machipay.phone import normalize_phone
+from machipay.settings import Settings
+from machipay.timeutil import utcnow
+
+STAFF_USERNAME = re.compile(r"[a-z0-9][a-z0-9_.-]{2,63}")
+
+
+class RefreshTokenReused(Unauthorized):
+    type_slug = "refresh-token-reused"
+    title = "Refresh token reused"
+    keep_changes = True  # the family's revocation must survive the refusal
+
+
+class InvalidCredentials(Unauthorized):
+    type_slug = "invalid-credentials"
+    title = "Invalid username or password"
+
+
+@dataclass(frozen=True, slots=True)
+class TokenPair:
+    access_token: str
+    refresh_token: str
+    expires_in: int
+
+
+def login_name(username: str) -> str:
+    """Residents sign in with their phone number in any common notation."""
+    candidate = username.strip()
+    if candidate[:1] in "+0" and sum(ch.isdigit() for ch in candidate) >= 10:
+        try:
+            return normalize_phone(candidate)
+        except ValueError:
+            return candidate
+    return candidate.lower()
+
+
+def ip_limit(settings: Settings) -> RateLimit:
+    return RateLimit("auth-ip", settings.requests_per_ip_per_minute)
+
+
+async def authenticate(
+    session: AsyncSession,
+    cache: CacheBackend,
+    settings: Settings,
+    *,
+    username: str,
+    password: str,
+    ip: str,
+) -> TokenPair:
+    await ip_limit(settings).hit(cache, ip)
+    name = login_name(username)
+    failures = RateLimit("login-failures", settings.login_attempts_per_account_per_minute)
+    # Refuse before checking the password once an account is being guessed at.
+    if int(await cache.get(failures.key_for(name)) or 0) >= failures.limit:
+        await failures.hit(cache, name)
+    user = (await session.execute(select(User).where(User.username == name))).scalar_one_or_none()
+    if not verify_password(user.password_hash if user else None, password) or user is None:
+        await failures.hit(cache, name)
+        raise InvalidCredentials("The username or password is not right.")
+    if user.status != "active":
+        raise InvalidCredentials("This account is disabled.")
+    return await _issue_pair(session, settings, user, family_id=uuid.uuid4().hex)
+
+
+async def _issue_pair(
+    session: AsyncSession, settings: Settings, user: User, *, family_id: str
+) -> TokenPair:
+    access, _ = issue_access_token(
+        settings.secret_key,
+        user_id=user.id,
+        role=user.role,
+        ttl_seconds=settings.access_token_ttl_seconds,
+        merchant_id=user.merchant_id,
+    )
+    refresh, refresh_hash = new_refresh_token()
+    now = utcnow()
+    session.add(
+        RefreshToken(
+            token_hash=refresh_hash,
+            family_id=family_id,
+            user_id=user.id,
+            issued_at=now,
+            expires_at=now + timedelta(seconds=settings.refresh_token_ttl_seconds),
+        )
+    )
+    await session.flush()
+    return TokenPair(access, refresh, settings.access_token_ttl_seconds)
+
+
+async def rotate_refresh_token(session: AsyncSession, settings: Settings, token: str) -> TokenPair:
+    """Trade a refresh token for a new pair. A token used twice revokes its whole family:
+    one of the two users of it is a thief, and we cannot tell which."""
+    now = utcnow()
+    token_hash = hash_refresh_token(token)
+    claimed = (
+        await session.execute(
+            update(RefreshToken)
+            .where(
+                RefreshToken.token_hash == token_hash,
+                RefreshToken.used_at.is_(None),
+                RefreshToken.revoked_at.is_(None),
+                RefreshToken.expires_at > now,
+            )
+            .values(used_at=now)
+            .returning(RefreshToken.family_id, RefreshToken.user_id)
+            .execution_options(synchronize_session=False)
+        )
+    ).one_or_none()
+    if claimed is None:
+        known = (
+            await session.execute(
+                select(RefreshToken.family_id, RefreshToken.used_at).where(
+                    RefreshToken.token_hash == token_hash
+                )
+            )
+        ).one_or_none()
+        if known is not None and known.used_at is not None:
+            await session.execute(
+                update(RefreshToken)
+                .where(RefreshToken.family_id == known.family_id, RefreshToken.revoked_at.is_(None))
+                .values(revoked_at=now)
+                .execution_options(synchronize_session=False)
+            )
+            raise RefreshTokenReused(
+                "This refresh token was already used; every session it began is now closed."
+            )
+        raise Unauthorized("The refresh token is invalid, expired or revoked.")
+    user = (await session.execute(select(User).where(User.id == claimed.user_id))).scalar_one()
+    if user.status != "active":
+        raise Unauthorized("This account is disabled.")
+    return await _issue_pair(session, settings, user, family_id=claimed.family_id)
+
+
+async def revoke_access_token(cache: CacheBackend, claims: AccessClaims) -> None:
+    """Put the token's id on the deny-list until it would have expired anyway."""
+    ttl = int((claims.expires_at - utcnow()).total_seconds()) + 1
+    if ttl > 0:
+        await cache.set(deny_key(claims.jti), "1", ttl_seconds=ttl)
+
+
+def deny_key(jti: str) -> str:
+    return f"auth:deny:{jti}"
+
+
+async def create_user(
+    session: AsyncSession,
+    *,
+    username: str,
+    password: str,
+    role: Role,
+    merchant_id: int | None = None,
+) -> User:
+    """Create a user of any role (residents register through the wallet; staff through the CLI)."""
+    if role in STAFF_ROLES and not STAFF_USERNAME.fullmatch(username):
+        raise ValidationFailed(
+            "A staff username is 3 to 64 lowercase letters, digits, '.', '_' or '-'."
+        )
+    problems = password_problems(password, username=username)
+    if problems:
+        raise ValidationFailed(
+            "The password must be " + "; ".join(problems) + ".", field="password"
+        )
+    user = User(
+        username=username,
+        password_hash=hash_password(password),
+        role=role.value,
+        status="active",
+        merchant_id=merchant_id,
+        created_at=utcnow(),
+    )
+    session.add(user)
+    try:
+        async with session.begin_nested():
+            await session.flush()
+    except IntegrityError as exc:
+        raise Conflict(f"The username {username!r} is already taken.") from exc
+    return user

@@ -1,0 +1,82 @@
+"""Access tokens (short-lived JWT, HS256, algorithm pinned) and opaque refresh tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import jwt
+
+from machipay.errors import Unauthorized
+from machipay.timeutil import utcnow
+
+ALGORITHM = "HS256"
+ISSUER = "machipay"
+AUDIENCE = "machipay-api"
+
+
+@dataclass(frozen=True, slots=True)
+class AccessClaims:
+    user_id: int
+    role: str
+    jti: str
+    expires_at: datetime
+    merchant_id: int | None = None
+
+
+def issue_access_token(
+    secret: str, *, user_id: int, role: str, ttl_seconds: int, merchant_id: int | None = None
+) -> tuple[str, AccessClaims]:
+    now = utcnow()
+    claims = AccessClaims(
+        user_id, role, uuid.uuid4().hex, now + timedelta(seconds=ttl_seconds), merchant_id
+    )
+    payload: dict[str, object] = {
+        "iss": ISSUER,
+        "aud": AUDIENCE,
+        "sub": str(user_id),
+        "role": role,
+        "jti": claims.jti,
+        "iat": int(now.timestamp()),
+        "exp": int(claims.expires_at.timestamp()),
+    }
+    if merchant_id is not None:
+        payload["mid"] = merchant_id
+    return jwt.encode(payload, secret, algorithm=ALGORITHM), claims
+
+
+def decode_access_token(secret: str, token: str) -> AccessClaims:
+    """Verify signature, algorithm, issuer, audience and expiry; anything off is a 401."""
+    try:
+        # algorithms is pinned: a token claiming "none" or another algorithm is refused.
+        payload = jwt.decode(
+            token,
+            secret,
+            algorithms=[ALGORITHM],
+            audience=AUDIENCE,
+            issuer=ISSUER,
+            options={"require": ["exp", "iat", "sub", "jti", "iss", "aud"]},
+        )
+        mid = payload.get("mid")
+        return AccessClaims(
+            user_id=int(payload["sub"]),
+            role=str(payload["role"]),
+            jti=str(payload["jti"]),
+            expires_at=datetime.fromtimestamp(int(payload["exp"]), tz=utcnow().tzinfo),
+            merchant_id=None if mid is None else int(mid),
+        )
+    except (jwt.PyJWTError, KeyError, ValueError, TypeError) as exc:
+        raise Unauthorized("The access token is invalid or has expired.") from exc
+
+
+def new_refresh_token() -> tuple[str, str]:
+    """A fresh opaque refresh token and the hash we store (never the token itself)."""
+    token = secrets.token_urlsafe(32)
+    return token, hash_refresh_token(token)
+
+
+def hash_refresh_token(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()

@@ -1,0 +1,126 @@
+"""HTTP idempotency for money-moving endpoints (the ``Idempotency-Key`` header).
+
+The key is scoped to the caller and stored with a hash of the request, in the same
+transaction as the work it protects. A replay returns the stored status and body; the same
+key with another request is refused (422). Two concurrent requests with one key: the
+second one's INSERT waits on the unique index until the first commits, then replays it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import Header
+from sqlalchemy import BigInteger, Integer, String, Text, UniqueConstraint, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
+
+from machipay.db import Base, BigId, UTCDateTime
+from machipay.errors import BadRequest, Conflict, ValidationFailed
+from machipay.timeutil import utcnow
+
+_KEY = re.compile(r"[\x21-\x7e]{1,200}")  # printable ASCII, no spaces
+
+
+class IdempotencyRecord(Base):
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (UniqueConstraint("scope", "key"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    scope: Mapped[str] = mapped_column(String(64))
+    key: Mapped[str] = mapped_column(String(200))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    response_body: Mapped[str | None] = mapped_column(Text)
+    resource_id: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class IdempotencyKeyReused(ValidationFailed):
+    type_slug = "idempotency-key-reused"
+    title = "Idempotency key reused with a different request"
+
+
+async def idempotency_key_header(
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            description="A unique key per intended operation (e.g. a UUID); retries reuse it.",
+        ),
+    ] = None,
+) -> str:
+    if idempotency_key is None:
+        raise BadRequest(
+            "This request moves money: send an Idempotency-Key header.", field="Idempotency-Key"
+        )
+    if not _KEY.fullmatch(idempotency_key):
+        raise BadRequest("The Idempotency-Key must be 1 to 200 printable ASCII characters.")
+    return idempotency_key
+
+
+def request_hash(method: str, path: str, body: Any) -> str:
+    canonical = json.dumps(
+        [method, path, body], sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    )
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class StoredResponse:
+    status_code: int
+    body: Any
+    replayed: bool
+
+
+async def run_idempotent(
+    session: AsyncSession,
+    *,
+    scope: str,
+    key: str,
+    fingerprint: str,
+    produce: Callable[[], Awaitable[tuple[int, Any]]],
+) -> StoredResponse:
+    """Run ``produce`` once per (scope, key); store and replay its (status, JSON body)."""
+    dialect = session.get_bind().dialect.name
+    make_insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    inserted = (
+        await session.execute(
+            make_insert(IdempotencyRecord)
+            .values(scope=scope, key=key, request_hash=fingerprint, created_at=utcnow())
+            .on_conflict_do_nothing(index_elements=["scope", "key"])
+            .returning(IdempotencyRecord.id)
+        )
+    ).scalar_one_or_none()
+    if inserted is None:
+        stored = (
+            await session.execute(
+                select(
+                    IdempotencyRecord.request_hash,
+                    IdempotencyRecord.status_code,
+                    IdempotencyRecord.response_body,
+                ).where(IdempotencyRecord.scope == scope, IdempotencyRecord.key == key)
+            )
+        ).one()
+        if stored.request_hash != fingerprint:
+            raise IdempotencyKeyReused("This Idempotency-Key was used for a different request.")
+        if stored.status_code is None or stored.response_body is None:
+            raise Conflict("A request with this Idempotency-Key is still being processed.")
+        return StoredResponse(stored.status_code, json.loads(stored.response_body), replayed=True)
+
+    status_code, body = await produce()
+    await session.execute(
+        update(IdempotencyRecord)
+        .where(IdempotencyRecord.id == inserted)
+        .values(status_code=status_code, response_body=json.dumps(body, ensure_ascii=False))
+        .execution_options(synchronize_session=False)
+    )
+    return StoredResponse(status_code, body, replayed=False)

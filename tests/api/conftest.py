@@ -1,0 +1,101 @@
+"""An HTTP client on the real app (lifespan run), on SQLite and on PostgreSQL + Redis."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from machipay.app import create_app
+from machipay.settings import Settings
+from wallet_api.funding import HEADER, sign
+
+WEBHOOK_SECRET = "test-webhook-secret-0123456789abcdef"
+
+
+@pytest.fixture
+def app_settings(database_url_for: str, backend: str, request: pytest.FixtureRequest) -> Settings:
+    # PostgreSQL runs pair with Redis (flushed per test, so rate-limit windows start empty).
+    redis_url = str(request.getfixturevalue("redis_url")) if backend == "postgres" else None
+    return Settings(
+        database_url=database_url_for,
+        redis_url=redis_url,
+        environment="test",
+        sealer_enabled=False,
+        funding_webhook_secret=WEBHOOK_SECRET,
+        requests_per_ip_per_minute=100_000,
+    )
+
+
+@pytest.fixture
+async def app(app_settings: Settings) -> AsyncIterator[FastAPI]:
+    application = create_app(app_settings, configure_logs=False)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+        yield c
+
+
+def new_phone() -> str:
+    value = uuid.uuid4().int
+    digits = f"{1 + value % 9}{value // 9 % 10**7:07d}"  # 090-0xxx is not an allocated range
+    return f"090-{digits[:4]}-{digits[4:]}"
+
+
+@dataclass
+class ResidentHandle:
+    id: int
+    wallet_id: str
+    phone: str
+    password: str
+    access: str
+    refresh: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.access}"}
+
+
+async def register(
+    client: httpx.AsyncClient, *, name: str = "山田 花子", district: str = "kitazawa"
+) -> ResidentHandle:
+    phone, password = new_phone(), f"pw-{uuid.uuid4().hex[:12]}"
+    created = await client.post(
+        "/api/v1/residents",
+        json={"phone": phone, "password": password, "display_name": name, "birth_year": 1985, "district": district},
+    )
+    assert created.status_code == 201, created.text
+    token = await client.post("/api/v1/auth/token", json={"username": phone, "password": password})
+    assert token.status_code == 200, token.text
+    body = created.json()
+    return ResidentHandle(
+        body["id"], body["wallet_id"], phone, password, token.json()["access_token"], token.json()["refresh_token"]
+    )
+
+
+def signed_webhook(body: dict[str, object], *, secret: str = WEBHOOK_SECRET, timestamp: int | None = None) -> tuple[bytes, dict[str, str]]:
+    raw = json.dumps(body).encode()
+    return raw, {"Content-Type": "application/json", HEADER: sign(secret, raw, timestamp)}
+
+
+async def top_up(client: httpx.AsyncClient, wallet_id: str, amount: int, event_id: str | None = None) -> httpx.Response:
+    raw, headers = signed_webhook(
+        {
+            "event_id": event_id or uuid.uuid4().hex,
+            "wallet_id": wallet_id,
+            "amount": amount,
+            "source": "bank",
+            "occurred_at": "2026-11-23T09:00:00+09:00",
+        }
+    )
+    return await client.post("/api/v1/funding/webhook", content=raw, headers=headers)

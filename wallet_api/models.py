@@ -1,0 +1,66 @@
+"""Residents, their points lots and their wallet history."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, ForeignKey, Index, SmallInteger, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from machipay.db import Base, BigId, UTCDateTime
+
+
+class Resident(Base):
+    __tablename__ = "residents"
+
+    user_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("users.id"), primary_key=True)
+    wallet_id: Mapped[str] = mapped_column(String(32), unique=True)
+    phone: Mapped[str] = mapped_column(String(16), unique=True)  # E.164
+    display_name: Mapped[str] = mapped_column(String(40))
+    birth_year: Mapped[int] = mapped_column(SmallInteger)
+    district_id: Mapped[str] = mapped_column(String(32), ForeignKey("ward_districts.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class PointsLot(Base):
+    """Points granted together, spent oldest-expiry first and expired as a lot.
+
+    The resident's points account balance equals the sum of ``remaining`` over all lots
+    (the expiry job zeroes an expired lot as it posts the breakage).
+    """
+
+    __tablename__ = "wallet_points_lots"
+    __table_args__ = (
+        Index("ix_wallet_points_lots_resident_expiry", "resident_id", "expires_at", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    resident_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("residents.user_id"))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    remaining: Mapped[int] = mapped_column(BigInteger)
+    granted_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    campaign_id: Mapped[int] = mapped_column(BigInteger)
+    entry_id: Mapped[int] = mapped_column(BigInteger)
+
+
+class WalletTransaction(Base):
+    """One line of a resident's history, written with the ledger entry it describes."""
+
+    __tablename__ = "wallet_transactions"
+    __table_args__ = (
+        Index("ix_wallet_transactions_resident_id", "resident_id", "id"),
+        Index("ix_wallet_transactions_resident_kind_created", "resident_id", "kind", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    resident_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("residents.user_id"))
+    reference: Mapped[str] = mapped_column(String(40))
+    kind: Mapped[str] = mapped_column(String(20))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    money_change: Mapped[int] = mapped_column(BigInteger)
+    points_change: Mapped[int] = mapped_column(BigInteger)
+    counterparty: Mapped[str | None] = mapped_column(String(80))
+    message: Mapped[str | None] = mapped_column(String(200))
+    entry_id: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)

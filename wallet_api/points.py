@@ -1,0 +1,173 @@
+"""Points lots: granted by campaigns, spent oldest-expiry first, expired lot by lot.
+
+Points are not a prepaid instrument (they are free, from the ward's campaign budget), so
+they live in their own ledger account and never move between residents.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+import ledger
+from ledger import credit, debit
+from machipay.timeutil import utcnow
+from wallet_api.errors import InsufficientPoints
+from wallet_api.models import PointsLot, WalletTransaction
+
+
+@dataclass(frozen=True, slots=True)
+class LotTake:
+    lot_id: int
+    amount: int
+
+
+async def grant_points(
+    session: AsyncSession,
+    *,
+    resident_id: int,
+    amount: int,
+    campaign_id: int,
+    expires_at: datetime,
+    idempotency_key: str,
+    counterparty: str,
+) -> PointsLot | None:
+    """Credit points from the campaign's budget as a new lot; None if the key was posted before."""
+    posted = await ledger.post_entry(
+        session,
+        idempotency_key=idempotency_key,
+        kind="points_grant",
+        legs=[
+            debit(ledger.campaign_budget(campaign_id), amount),
+            credit(ledger.resident_points(resident_id), amount),
+        ],
+    )
+    if not posted.created:
+        return None
+    now = utcnow()
+    lot = PointsLot(
+        resident_id=resident_id,
+        amount=amount,
+        remaining=amount,
+        granted_at=now,
+        expires_at=expires_at,
+        campaign_id=campaign_id,
+        entry_id=posted.id,
+    )
+    session.add(lot)
+    session.add(
+        WalletTransaction(
+            resident_id=resident_id,
+            reference=f"pg_{posted.id}",
+            kind="points_grant",
+            amount=amount,
+            money_change=0,
+            points_change=amount,
+            counterparty=counterparty,
+            entry_id=posted.id,
+            created_at=now,
+        )
+    )
+    await session.flush()
+    return lot
+
+
+async def take_points(
+    session: AsyncSession, resident_id: int, amount: int, *, now: datetime
+) -> list[LotTake]:
+    """Use ``amount`` points from live lots, oldest expiry first (the caller posts the entry)."""
+    lots = (
+        await session.execute(
+            select(PointsLot.id, PointsLot.remaining)
+            .where(
+                PointsLot.resident_id == resident_id,
+                PointsLot.remaining > 0,
+                PointsLot.expires_at > now,
+            )
+            .order_by(PointsLot.expires_at, PointsLot.id)
+            .with_for_update()
+        )
+    ).all()
+    takes: list[LotTake] = []
+    needed = amount
+    for lot_id, remaining in lots:
+        if needed == 0:
+            break
+        used = min(int(remaining), needed)
+        takes.append(LotTake(int(lot_id), used))
+        needed -= used
+    if needed:
+        raise InsufficientPoints(f"Only {amount - needed} points are available.")
+    for take in takes:
+        await session.execute(
+            update(PointsLot)
+            .where(PointsLot.id == take.lot_id, PointsLot.remaining >= take.amount)
+            .values(remaining=PointsLot.remaining - take.amount)
+            .execution_options(synchronize_session=False)
+        )
+    return takes
+
+
+async def live_lots(session: AsyncSession, resident_id: int, *, now: datetime) -> list[PointsLot]:
+    return list(
+        (
+            await session.execute(
+                select(PointsLot)
+                .where(
+                    PointsLot.resident_id == resident_id,
+                    PointsLot.remaining > 0,
+                    PointsLot.expires_at > now,
+                )
+                .order_by(PointsLot.expires_at, PointsLot.id)
+            )
+        ).scalars()
+    )
+
+
+async def expire_points(session: AsyncSession, *, now: datetime, limit: int = 10_000) -> int:
+    """Expire lots past their date: Dr resident points / Cr the campaign's breakage, per lot."""
+    lots = (
+        await session.execute(
+            select(PointsLot.id, PointsLot.resident_id, PointsLot.remaining, PointsLot.campaign_id)
+            .where(PointsLot.remaining > 0, PointsLot.expires_at <= now)
+            .order_by(PointsLot.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+    ).all()
+    for lot_id, resident_id, remaining, campaign_id in lots:
+        breakage = ledger.campaign_breakage(campaign_id)
+        await ledger.open_account(session, breakage)
+        posted = await ledger.post_entry(
+            session,
+            idempotency_key=f"points-expiry:{lot_id}",
+            kind="points_expiry",
+            legs=[
+                debit(ledger.resident_points(resident_id), int(remaining)),
+                credit(breakage, int(remaining)),
+            ],
+        )
+        await session.execute(
+            update(PointsLot)
+            .where(PointsLot.id == lot_id)
+            .values(remaining=0)
+            .execution_options(synchronize_session=False)
+        )
+        session.add(
+            WalletTransaction(
+                resident_id=resident_id,
+                reference=f"px_{lot_id}",
+                kind="points_expiry",
+                amount=int(remaining),
+                money_change=0,
+                points_change=-int(remaining),
+                counterparty=None,
+                entry_id=posted.id,
+                created_at=now,
+            )
+        )
+    await session.flush()
+    return len(lots)

@@ -1,0 +1,206 @@
+"""Residents' HTTP API (API.md: Auth, Wallet, Funding). Thin: parse, call a service, shape."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+
+from machipay.auth import AccessClaims, Role, client_ip, require_roles
+from machipay.deps import AppSettings, Cache, DbSession
+from machipay.errors import ValidationFailed
+from machipay.idempotency import idempotency_key_header, request_hash, run_idempotent
+from machipay.problems import field_errors
+from machipay.timeutil import to_tokyo
+from wallet_api import funding, service
+from wallet_api.schemas import (
+    Counterparty,
+    FundingEvent,
+    FundingResult,
+    PointsLotOut,
+    ResidentCreated,
+    ResidentRegistration,
+    TransactionOut,
+    TransactionPage,
+    TransferOut,
+    TransferRequest,
+    WalletOut,
+)
+
+router = APIRouter(prefix="/api/v1", tags=["residents"])
+
+ResidentCaller = Annotated[AccessClaims, Depends(require_roles(Role.RESIDENT))]
+IdempotencyKey = Annotated[str, Depends(idempotency_key_header)]
+
+
+@router.post("/residents", status_code=201, response_model=ResidentCreated)
+async def register(
+    body: ResidentRegistration,
+    request: Request,
+    session: DbSession,
+    cache: Cache,
+    settings: AppSettings,
+) -> ResidentCreated:
+    """Register a resident: a user, a wallet, and money and points accounts."""
+    resident = await service.register_resident(
+        session,
+        cache,
+        settings,
+        phone=body.phone,
+        password=body.password,
+        display_name=body.display_name,
+        birth_year=body.birth_year,
+        district=body.district,
+        ip=client_ip(request),
+    )
+    return ResidentCreated(id=resident.user_id, wallet_id=resident.wallet_id)
+
+
+@router.get("/wallet", response_model=WalletOut)
+async def wallet(caller: ResidentCaller, session: DbSession, settings: AppSettings) -> WalletOut:
+    """Money and points (with each lot's expiry) and the limits that apply."""
+    view = await service.wallet_view(
+        session, settings, await service.resident_of(session, caller.user_id)
+    )
+    lots = [
+        PointsLotOut(amount=lot.remaining, expires_at=to_tokyo(lot.expires_at)) for lot in view.lots
+    ]
+    return WalletOut(
+        wallet_id=view.wallet_id,
+        money=view.money,
+        points=view.points,
+        points_lots=lots,
+        next_points_expiry=lots[0].expires_at if lots else None,
+        limits=view.limits,
+    )
+
+
+def _decode_cursor(cursor: str | None) -> int | None:
+    if cursor is None:
+        return None
+    try:
+        value = int(base64.urlsafe_b64decode(cursor.encode("ascii") + b"==").decode("ascii"))
+    except (ValueError, UnicodeError, binascii.Error) as exc:
+        raise ValidationFailed("Invalid cursor.", field="cursor") from exc
+    if value < 1:
+        raise ValidationFailed("Invalid cursor.", field="cursor")
+    return value
+
+
+def _encode_cursor(value: int | None) -> str | None:
+    return (
+        None
+        if value is None
+        else base64.urlsafe_b64encode(str(value).encode()).decode().rstrip("=")
+    )
+
+
+@router.get("/wallet/transactions", response_model=TransactionPage)
+async def transactions(
+    caller: ResidentCaller,
+    session: DbSession,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: Annotated[str | None, Query(max_length=40)] = None,
+) -> TransactionPage:
+    """The caller's history, newest first; pass ``next_cursor`` back as ``cursor`` for more."""
+    rows, next_id = await service.transactions_page(
+        session, caller.user_id, limit=limit, before_id=_decode_cursor(cursor)
+    )
+    items = [
+        TransactionOut(
+            id=row.reference,
+            kind=row.kind,
+            amount=row.amount,
+            money_change=row.money_change,
+            points_change=row.points_change,
+            counterparty=row.counterparty,
+            message=row.message,
+            created_at=to_tokyo(row.created_at),
+        )
+        for row in rows
+    ]
+    return TransactionPage(items=items, next_cursor=_encode_cursor(next_id))
+
+
+@router.post(
+    "/funding/webhook",
+    response_model=FundingResult,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": FundingEvent.model_json_schema()}},
+        }
+    },
+)
+async def funding_webhook(
+    request: Request, session: DbSession, settings: AppSettings
+) -> FundingResult:
+    """Called by the bank / ATM / convenience-store network, signed with the shared secret."""
+    raw = await request.body()
+    funding.verify(
+        settings.funding_webhook_secret,
+        request.headers.get(funding.HEADER),
+        raw,
+        tolerance_seconds=settings.funding_webhook_tolerance_seconds,
+    )
+    try:
+        event = FundingEvent.model_validate_json(raw)
+    except ValidationError as exc:
+        raise ValidationFailed(
+            "The funding event does not match the schema.",
+            errors=field_errors(exc.errors(), "body"),
+        ) from exc
+    credited = await service.credit_top_up(
+        session,
+        settings,
+        event_id=event.event_id,
+        wallet_id=event.wallet_id,
+        amount=event.amount,
+        source=event.source,
+    )
+    return FundingResult(status="credited" if credited else "duplicate")
+
+
+@router.post("/transfers", status_code=201, response_model=TransferOut)
+async def transfer(
+    body: TransferRequest,
+    caller: ResidentCaller,
+    key: IdempotencyKey,
+    request: Request,
+    session: DbSession,
+    settings: AppSettings,
+) -> JSONResponse:
+    """Send money (never points) to another resident by phone number."""
+
+    async def produce() -> tuple[int, object]:
+        done = await service.transfer_money(
+            session,
+            settings,
+            sender_id=caller.user_id,
+            to_phone=body.to_phone,
+            amount=body.amount,
+            message=body.message,
+            idempotency_key=key,
+        )
+        out = TransferOut(
+            id=done.reference,
+            amount=done.amount,
+            to=Counterparty(display_name=done.recipient_name, phone=done.recipient_phone),
+            message=done.message,
+            created_at=to_tokyo(done.created_at),
+        )
+        return 201, out.model_dump(mode="json")
+
+    stored = await run_idempotent(
+        session,
+        scope=f"user:{caller.user_id}",
+        key=key,
+        fingerprint=request_hash("POST", "/api/v1/transfers", body.model_dump(mode="json")),
+        produce=produce,
+    )
+    headers = {"Idempotent-Replayed": "true"} if stored.replayed else None
+    return JSONResponse(stored.body, status_code=stored.status_code, headers=headers)

@@ -1,0 +1,310 @@
+"""Residents: registration, the wallet, top-ups from the funding network, P2P transfers.
+
+Money rules (DESIGN.md 3): every movement is one ledger entry posted with an idempotency
+key; a wallet never holds more than the balance cap; points never move between residents.
+Nothing here commits: the request's unit of work does.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+import ledger
+from ledger import credit, debit
+from machipay.auth import Role, create_user, ip_limit
+from machipay.cache import CacheBackend
+from machipay.errors import Forbidden, ValidationFailed
+from machipay.phone import mask_phone, normalize_phone
+from machipay.settings import Settings
+from machipay.timeutil import TOKYO, utcnow
+from machipay.ward import district_exists
+from wallet_api.errors import (
+    BalanceCapExceeded,
+    RecipientNotFound,
+    TransferLimitExceeded,
+    WalletNotFound,
+)
+from wallet_api.models import PointsLot, Resident, WalletTransaction
+from wallet_api.points import live_lots
+
+OLDEST_BIRTH_YEAR = 1900
+
+
+def _new_wallet_id() -> str:
+    return "w_" + secrets.token_hex(8)
+
+
+def _new_reference(prefix: str) -> str:
+    return f"{prefix}_{secrets.token_hex(10)}"
+
+
+async def register_resident(
+    session: AsyncSession,
+    cache: CacheBackend,
+    settings: Settings,
+    *,
+    phone: str,
+    password: str,
+    display_name: str,
+    birth_year: int,
+    district: str,
+    ip: str,
+) -> Resident:
+    await ip_limit(settings).hit(cache, ip)
+    try:
+        e164 = normalize_phone(phone)
+    except ValueError as exc:
+        raise ValidationFailed(
+            "Enter a Japanese phone number, e.g. 090-1234-5678.", field="phone"
+        ) from exc
+    this_year = utcnow().astimezone(TOKYO).year
+    if not OLDEST_BIRTH_YEAR <= birth_year <= this_year:
+        raise ValidationFailed(
+            f"birth_year must be between {OLDEST_BIRTH_YEAR} and {this_year}.", field="birth_year"
+        )
+    if not display_name.strip():
+        raise ValidationFailed("display_name must not be blank.", field="display_name")
+    if not await district_exists(session, district):
+        raise ValidationFailed(
+            f"Unknown district {district!r}; see GET /api/v1/districts.", field="district"
+        )
+    user = await create_user(session, username=e164, password=password, role=Role.RESIDENT)
+    resident = Resident(
+        user_id=user.id,
+        wallet_id=_new_wallet_id(),
+        phone=e164,
+        display_name=display_name.strip(),
+        birth_year=birth_year,
+        district_id=district,
+        created_at=utcnow(),
+    )
+    session.add(resident)
+    await session.flush()
+    await ledger.open_accounts(
+        session, [ledger.resident_money(user.id), ledger.resident_points(user.id)]
+    )
+    return resident
+
+
+async def resident_of(session: AsyncSession, user_id: int) -> Resident:
+    resident = await session.get(Resident, user_id)
+    if resident is None:
+        raise Forbidden("Only residents have a wallet.")
+    return resident
+
+
+@dataclass(frozen=True, slots=True)
+class WalletView:
+    wallet_id: str
+    money: int
+    points: int
+    lots: list[PointsLot]
+    limits: dict[str, int]
+
+
+async def _p2p_sent_since(session: AsyncSession, resident_id: int, since: datetime) -> int:
+    total = (
+        await session.execute(
+            select(func.coalesce(func.sum(WalletTransaction.amount), 0)).where(
+                WalletTransaction.resident_id == resident_id,
+                WalletTransaction.kind == "p2p_out",
+                WalletTransaction.created_at >= since,
+            )
+        )
+    ).scalar_one()
+    return int(total)
+
+
+def _tokyo_day_and_month_start(now: datetime) -> tuple[datetime, datetime]:
+    local = now.astimezone(TOKYO)
+    day = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    return day, day.replace(day=1)
+
+
+async def wallet_view(session: AsyncSession, settings: Settings, resident: Resident) -> WalletView:
+    now = utcnow()
+    balances = await ledger.get_balances(
+        session, [ledger.resident_money(resident.user_id), ledger.resident_points(resident.user_id)]
+    )
+    lots = await live_lots(session, resident.user_id, now=now)
+    day, month = _tokyo_day_and_month_start(now)
+    sent_today = await _p2p_sent_since(session, resident.user_id, day)
+    sent_month = await _p2p_sent_since(session, resident.user_id, month)
+    return WalletView(
+        wallet_id=resident.wallet_id,
+        money=balances[ledger.resident_money(resident.user_id)],
+        points=sum(lot.remaining for lot in lots),
+        lots=lots,
+        limits={
+            "balance_cap": settings.wallet_balance_cap,
+            "max_payment": settings.max_amount,
+            "p2p_per_transfer": settings.p2p_max_per_transfer,
+            "p2p_daily_cap": settings.p2p_daily_cap,
+            "p2p_daily_remaining": max(0, settings.p2p_daily_cap - sent_today),
+            "p2p_monthly_cap": settings.p2p_monthly_cap,
+            "p2p_monthly_remaining": max(0, settings.p2p_monthly_cap - sent_month),
+        },
+    )
+
+
+async def transactions_page(
+    session: AsyncSession, resident_id: int, *, limit: int, before_id: int | None
+) -> tuple[list[WalletTransaction], int | None]:
+    """Newest first; the cursor is the id of the last item shown."""
+    query = select(WalletTransaction).where(WalletTransaction.resident_id == resident_id)
+    if before_id is not None:
+        query = query.where(WalletTransaction.id < before_id)
+    rows = list(
+        (
+            await session.execute(query.order_by(WalletTransaction.id.desc()).limit(limit + 1))
+        ).scalars()
+    )
+    next_cursor = rows[limit - 1].id if len(rows) > limit else None
+    return rows[:limit], next_cursor
+
+
+async def _assert_under_cap(session: AsyncSession, settings: Settings, resident_id: int) -> None:
+    # Read after our own update: the row is locked by this transaction, so concurrent
+    # credits to the same wallet queue behind us and each sees the others' amounts.
+    balance = await ledger.get_balance(session, ledger.resident_money(resident_id))
+    if balance > settings.wallet_balance_cap:
+        raise BalanceCapExceeded(
+            f"A wallet holds at most ¥{settings.wallet_balance_cap:,}; "
+            f"this would make it ¥{balance:,}.",
+            balance_cap=settings.wallet_balance_cap,
+        )
+
+
+async def credit_top_up(
+    session: AsyncSession,
+    settings: Settings,
+    *,
+    event_id: str,
+    wallet_id: str,
+    amount: int,
+    source: str,
+) -> bool:
+    """Credit a funding event; False when this event_id was credited before (a replay)."""
+    resident = (
+        await session.execute(select(Resident).where(Resident.wallet_id == wallet_id))
+    ).scalar_one_or_none()
+    if resident is None:
+        raise WalletNotFound(f"No wallet {wallet_id!r}.")
+    money = ledger.resident_money(resident.user_id)
+    posted = await ledger.post_entry(
+        session,
+        idempotency_key=f"funding:{event_id}",
+        kind="topup",
+        legs=[debit(ledger.BANK_SETTLEMENT, amount), credit(money, amount)],
+        memo=source,
+    )
+    if not posted.created:
+        return False
+    await _assert_under_cap(session, settings, resident.user_id)
+    session.add(
+        WalletTransaction(
+            resident_id=resident.user_id,
+            reference=f"tu_{posted.id}",
+            kind="topup",
+            amount=amount,
+            money_change=amount,
+            points_change=0,
+            counterparty=source,
+            entry_id=posted.id,
+            created_at=utcnow(),
+        )
+    )
+    await session.flush()
+    return True
+
+
+@dataclass(frozen=True, slots=True)
+class TransferDone:
+    reference: str
+    amount: int
+    recipient_name: str
+    recipient_phone: str
+    message: str | None
+    created_at: datetime
+
+
+async def transfer_money(
+    session: AsyncSession,
+    settings: Settings,
+    *,
+    sender_id: int,
+    to_phone: str,
+    amount: int,
+    message: str | None,
+    idempotency_key: str,
+) -> TransferDone:
+    """Send prepaid money to another resident by phone number (money only, never points)."""
+    try:
+        e164 = normalize_phone(to_phone)
+    except ValueError as exc:
+        raise ValidationFailed(
+            "Enter the recipient's Japanese phone number.", field="to_phone"
+        ) from exc
+    # Lock the sender first: caps are sums over their past transfers, so two transfers of
+    # one resident must not both pass the check at once.
+    sender = (
+        await session.execute(
+            select(Resident).where(Resident.user_id == sender_id).with_for_update()
+        )
+    ).scalar_one()
+    recipient = (
+        await session.execute(select(Resident).where(Resident.phone == e164))
+    ).scalar_one_or_none()
+    if recipient is None:
+        raise RecipientNotFound("No resident is registered with that phone number.")
+    if recipient.user_id == sender.user_id:
+        raise ValidationFailed("You cannot send money to yourself.", field="to_phone")
+    if amount > settings.p2p_max_per_transfer:
+        raise TransferLimitExceeded(f"One transfer is at most ¥{settings.p2p_max_per_transfer:,}.")
+    now = utcnow()
+    day, month = _tokyo_day_and_month_start(now)
+    if await _p2p_sent_since(session, sender.user_id, day) + amount > settings.p2p_daily_cap:
+        raise TransferLimitExceeded(f"You can send at most ¥{settings.p2p_daily_cap:,} a day.")
+    if await _p2p_sent_since(session, sender.user_id, month) + amount > settings.p2p_monthly_cap:
+        raise TransferLimitExceeded(f"You can send at most ¥{settings.p2p_monthly_cap:,} a month.")
+
+    posted = await ledger.post_entry(
+        session,
+        idempotency_key=f"p2p:{sender.user_id}:{idempotency_key}",
+        kind="p2p",
+        legs=[
+            debit(ledger.resident_money(sender.user_id), amount),
+            credit(ledger.resident_money(recipient.user_id), amount),
+        ],
+        memo=message,
+    )
+    reference = _new_reference("tr")
+    if posted.created:
+        await _assert_under_cap(session, settings, recipient.user_id)
+        for resident, kind, change, other in (
+            (sender, "p2p_out", -amount, recipient),
+            (recipient, "p2p_in", amount, sender),
+        ):
+            session.add(
+                WalletTransaction(
+                    resident_id=resident.user_id,
+                    reference=reference,
+                    kind=kind,
+                    amount=amount,
+                    money_change=change,
+                    points_change=0,
+                    counterparty=other.display_name,
+                    message=message,
+                    entry_id=posted.id,
+                    created_at=now,
+                )
+            )
+        await session.flush()
+    return TransferDone(
+        reference, amount, recipient.display_name, mask_phone(recipient.phone), message, now
+    )
