@@ -72,23 +72,38 @@ async def register(
     phone, password = new_phone(), f"pw-{uuid.uuid4().hex[:12]}"
     created = await client.post(
         "/api/v1/residents",
-        json={"phone": phone, "password": password, "display_name": name, "birth_year": 1985, "district": district},
+        json={
+            "phone": phone,
+            "password": password,
+            "display_name": name,
+            "birth_year": 1985,
+            "district": district,
+        },
     )
     assert created.status_code == 201, created.text
     token = await client.post("/api/v1/auth/token", json={"username": phone, "password": password})
     assert token.status_code == 200, token.text
     body = created.json()
     return ResidentHandle(
-        body["id"], body["wallet_id"], phone, password, token.json()["access_token"], token.json()["refresh_token"]
+        body["id"],
+        body["wallet_id"],
+        phone,
+        password,
+        token.json()["access_token"],
+        token.json()["refresh_token"],
     )
 
 
-def signed_webhook(body: dict[str, object], *, secret: str = WEBHOOK_SECRET, timestamp: int | None = None) -> tuple[bytes, dict[str, str]]:
+def signed_webhook(
+    body: dict[str, object], *, secret: str = WEBHOOK_SECRET, timestamp: int | None = None
+) -> tuple[bytes, dict[str, str]]:
     raw = json.dumps(body).encode()
     return raw, {"Content-Type": "application/json", HEADER: sign(secret, raw, timestamp)}
 
 
-async def top_up(client: httpx.AsyncClient, wallet_id: str, amount: int, event_id: str | None = None) -> httpx.Response:
+async def top_up(
+    client: httpx.AsyncClient, wallet_id: str, amount: int, event_id: str | None = None
+) -> httpx.Response:
     raw, headers = signed_webhook(
         {
             "event_id": event_id or uuid.uuid4().hex,

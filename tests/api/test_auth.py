@@ -26,14 +26,20 @@ async def test_phone_is_normalised_so_any_notation_signs_in(client: httpx.AsyncC
     resident = await register(client)
     digits = resident.phone.replace("-", "")
     for username in (digits, "+81" + digits[1:], "+81 " + resident.phone[1:]):
-        response = await client.post("/api/v1/auth/token", json={"username": username, "password": resident.password})
+        response = await client.post(
+            "/api/v1/auth/token", json={"username": username, "password": resident.password}
+        )
         assert response.status_code == 200, (username, response.text)
 
 
 async def test_bad_credentials_are_401_problem(client: httpx.AsyncClient) -> None:
     resident = await register(client)
-    wrong = await client.post("/api/v1/auth/token", json={"username": resident.phone, "password": "nope-nope-nope"})
-    unknown = await client.post("/api/v1/auth/token", json={"username": new_phone(), "password": "whatever-123"})
+    wrong = await client.post(
+        "/api/v1/auth/token", json={"username": resident.phone, "password": "nope-nope-nope"}
+    )
+    unknown = await client.post(
+        "/api/v1/auth/token", json={"username": new_phone(), "password": "whatever-123"}
+    )
     for response in (wrong, unknown):
         assert response.status_code == 401
         assert response.headers["content-type"] == "application/problem+json"
@@ -54,8 +60,14 @@ async def test_refresh_rotates_and_reuse_revokes_the_family(client: httpx.AsyncC
     after = await client.post("/api/v1/auth/refresh", json={"refresh_token": second_refresh})
     assert after.status_code == 401
     # Signing in again starts a new family that works.
-    again = await client.post("/api/v1/auth/token", json={"username": resident.phone, "password": resident.password})
-    assert (await client.post("/api/v1/auth/refresh", json={"refresh_token": again.json()["refresh_token"]})).status_code == 200
+    again = await client.post(
+        "/api/v1/auth/token", json={"username": resident.phone, "password": resident.password}
+    )
+    assert (
+        await client.post(
+            "/api/v1/auth/refresh", json={"refresh_token": again.json()["refresh_token"]}
+        )
+    ).status_code == 200
 
 
 async def test_logout_stops_the_access_token(client: httpx.AsyncClient) -> None:
@@ -77,13 +89,19 @@ def _unsigned(claims: dict[str, object]) -> str:
     return f"{b64({'alg': 'none', 'typ': 'JWT'})}.{b64(claims)}."
 
 
-async def test_tampered_tokens_are_refused(client: httpx.AsyncClient, app_settings: Settings) -> None:
+async def test_tampered_tokens_are_refused(
+    client: httpx.AsyncClient, app_settings: Settings
+) -> None:
     resident = await register(client)
-    genuine = jwt.decode(resident.access, app_settings.secret_key, algorithms=["HS256"], audience=AUDIENCE)
+    genuine = jwt.decode(
+        resident.access, app_settings.secret_key, algorithms=["HS256"], audience=AUDIENCE
+    )
     now = int(time.time())
     as_operator = {**genuine, "role": "operator"}
-    header, payload, signature = resident.access.split(".")
-    swapped_payload = base64.urlsafe_b64encode(json.dumps(as_operator).encode()).decode().rstrip("=")
+    header, _payload, signature = resident.access.split(".")
+    swapped_payload = (
+        base64.urlsafe_b64encode(json.dumps(as_operator).encode()).decode().rstrip("=")
+    )
     candidates = {
         "changed role, old signature": f"{header}.{swapped_payload}.{signature}",
         "alg none": _unsigned(as_operator),
@@ -97,13 +115,28 @@ async def test_tampered_tokens_are_refused(client: httpx.AsyncClient, app_settin
         response = await client.get("/api/v1/wallet", headers={"Authorization": f"Bearer {token}"})
         assert response.status_code == 401, label
     assert (await client.get("/api/v1/wallet")).status_code == 401
-    assert jwt.decode(resident.access, app_settings.secret_key, algorithms=["HS256"], audience=AUDIENCE, issuer=ISSUER)
+    assert jwt.decode(
+        resident.access,
+        app_settings.secret_key,
+        algorithms=["HS256"],
+        audience=AUDIENCE,
+        issuer=ISSUER,
+    )
 
 
-async def test_staff_cannot_use_the_resident_wallet(client: httpx.AsyncClient, app_settings: Settings) -> None:
+async def test_staff_cannot_use_the_resident_wallet(
+    client: httpx.AsyncClient, app_settings: Settings
+) -> None:
     officer = _forge(
-        {"iss": ISSUER, "aud": AUDIENCE, "sub": "999999", "role": "officer", "jti": "x" * 32,
-         "iat": int(time.time()), "exp": int(time.time()) + 60},
+        {
+            "iss": ISSUER,
+            "aud": AUDIENCE,
+            "sub": "999999",
+            "role": "officer",
+            "jti": "x" * 32,
+            "iat": int(time.time()),
+            "exp": int(time.time()) + 60,
+        },
         app_settings.secret_key,
     )
     response = await client.get("/api/v1/wallet", headers={"Authorization": f"Bearer {officer}"})
@@ -116,24 +149,39 @@ def strict_limits(app_settings: Settings) -> Settings:
     return app_settings
 
 
-async def test_failed_logins_per_account_are_rate_limited(strict_limits: Settings, client: httpx.AsyncClient) -> None:
+async def test_failed_logins_per_account_are_rate_limited(
+    strict_limits: Settings, client: httpx.AsyncClient
+) -> None:
     resident = await register(client)
     statuses = [
-        (await client.post("/api/v1/auth/token", json={"username": resident.phone, "password": "wrong-password-1"})).status_code
+        (
+            await client.post(
+                "/api/v1/auth/token",
+                json={"username": resident.phone, "password": "wrong-password-1"},
+            )
+        ).status_code
         for _ in range(5)
     ]
     assert statuses[:3] == [401, 401, 401]
     assert statuses[3:] == [429, 429]
     # Even the right password waits out the window now: the account is being guessed at.
-    locked = await client.post("/api/v1/auth/token", json={"username": resident.phone, "password": resident.password})
+    locked = await client.post(
+        "/api/v1/auth/token", json={"username": resident.phone, "password": resident.password}
+    )
     assert locked.status_code == 429
     assert int(locked.headers["retry-after"]) > 0
 
 
-async def test_requests_per_ip_are_rate_limited(app_settings: Settings, client: httpx.AsyncClient) -> None:
+async def test_requests_per_ip_are_rate_limited(
+    app_settings: Settings, client: httpx.AsyncClient
+) -> None:
     app_settings.requests_per_ip_per_minute = 4
     statuses = [
-        (await client.post("/api/v1/auth/token", json={"username": new_phone(), "password": "whatever-123"})).status_code
+        (
+            await client.post(
+                "/api/v1/auth/token", json={"username": new_phone(), "password": "whatever-123"}
+            )
+        ).status_code
         for _ in range(6)
     ]
     assert statuses.count(429) >= 2
