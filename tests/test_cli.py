@@ -187,7 +187,11 @@ async def test_serve_answers_health_and_readiness(scratch_database: str) -> None
     ).returncode == 0
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("MACHIPAY_")}
-    env.update(MACHIPAY_DATABASE_URL=scratch_database, MACHIPAY_LOG_LEVEL="WARNING")
+    env.update(
+        MACHIPAY_DATABASE_URL=scratch_database,
+        MACHIPAY_LOG_LEVEL="WARNING",
+        MACHIPAY_SEALER_INTERVAL_SECONDS="0.2",
+    )
     if redis_url:
         env["MACHIPAY_REDIS_URL"] = redis_url
     server = subprocess.Popen(  # noqa: ASYNC220 - a long-lived child, polled below
@@ -211,6 +215,89 @@ async def test_serve_answers_health_and_readiness(scratch_database: str) -> None
             assert ready.status_code == 200, ready.text
             for _ in range(12):
                 assert (await client.get("/healthz")).json() == {"status": "ok"}
+
+            # The bank simulator signs like the funding network and the server credits it.
+            phone, password = "080-2345-6789", "a-long-passphrase"
+            created = await client.post(
+                "/api/v1/residents",
+                json={
+                    "phone": phone,
+                    "password": password,
+                    "display_name": "CLI",
+                    "birth_year": 1970,
+                    "district": "kitazawa",
+                },
+            )
+            assert created.status_code == 201, created.text
+            wallet_id = created.json()["wallet_id"]
+            topup = await asyncio.to_thread(
+                run_cli,
+                "simulate-topup",
+                "--wallet-id",
+                wallet_id,
+                "--amount",
+                "4321",
+                "--url",
+                f"http://127.0.0.1:{port}",
+                database_url=scratch_database,
+            )
+            assert topup.returncode == 0, topup.stdout + topup.stderr
+            assert '"credited"' in topup.stdout
+            token = (
+                await client.post(
+                    "/api/v1/auth/token", json={"username": phone, "password": password}
+                )
+            ).json()
+            wallet = await client.get(
+                "/api/v1/wallet", headers={"Authorization": f"Bearer {token['access_token']}"}
+            )
+            assert wallet.json()["money"] == 4321
+
+            # Staff users come from the CLI and can sign in.
+            made = await asyncio.to_thread(
+                run_cli,
+                "users",
+                "create",
+                "--role",
+                "officer",
+                "--username",
+                "ward.officer",
+                "--password",
+                "officer-passphrase-1",
+                database_url=scratch_database,
+            )
+            assert made.returncode == 0, made.stderr
+            again = await asyncio.to_thread(
+                run_cli,
+                "users",
+                "create",
+                "--role",
+                "officer",
+                "--username",
+                "ward.officer",
+                "--password",
+                "officer-passphrase-1",
+                database_url=scratch_database,
+            )
+            assert again.returncode == 1 and "already taken" in again.stderr
+            bad_role = await asyncio.to_thread(
+                run_cli,
+                "users",
+                "create",
+                "--role",
+                "resident",
+                "--username",
+                "someone",
+                "--password",
+                "officer-passphrase-1",
+                database_url=scratch_database,
+            )
+            assert bad_role.returncode == 2
+            signed_in = await client.post(
+                "/api/v1/auth/token",
+                json={"username": "ward.officer", "password": "officer-passphrase-1"},
+            )
+            assert signed_in.status_code == 200
             # Two workers, one scrape: the counts of both are added up.
             metrics = (await client.get("/metrics")).text
             assert 'route="/healthz",status="200"} 12.0' in metrics, metrics[-2000:]
@@ -218,3 +305,5 @@ async def test_serve_answers_health_and_readiness(scratch_database: str) -> None
         server.terminate()
         output, _ = server.communicate(timeout=30)
     assert server.returncode in (0, -15), output
+    verified = await asyncio.to_thread(run_cli, "verify", database_url=scratch_database)
+    assert verified.returncode == 0, verified.stdout
