@@ -4,6 +4,10 @@ The key is scoped to the caller and stored with a hash of the request, in the sa
 transaction as the work it protects. A replay returns the stored status and body; the same
 key with another request is refused (422). Two concurrent requests with one key: the
 second one's INSERT waits on the unique index until the first commits, then replays it.
+
+A refusal (a 4xx such as insufficient funds) is stored too, as payment APIs do: a retry
+with the same key gets the same answer instead of quietly becoming a new payment once the
+wallet has been topped up. Server-side failures (5xx) are not stored, so they can be retried.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Header
+from fastapi.responses import JSONResponse
 from sqlalchemy import BigInteger, Integer, String, Text, UniqueConstraint, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -24,7 +29,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from machipay.db import Base, BigId, UTCDateTime
-from machipay.errors import BadRequest, Conflict, ValidationFailed
+from machipay.errors import BadRequest, Conflict, MachipayError, ValidationFailed
+from machipay.problems import PROBLEM_MEDIA_TYPE
 from machipay.timeutil import utcnow
 
 _KEY = re.compile(r"[\x21-\x7e]{1,200}")  # printable ASCII, no spaces
@@ -80,26 +86,28 @@ class StoredResponse:
     body: Any
     replayed: bool
 
+    def as_response(self) -> JSONResponse:
+        return JSONResponse(
+            self.body,
+            status_code=self.status_code,
+            media_type=PROBLEM_MEDIA_TYPE if self.status_code >= 400 else None,
+            headers={"Idempotent-Replayed": "true"} if self.replayed else None,
+        )
+
 
 async def run_idempotent(
     session: AsyncSession,
     *,
     scope: str,
     key: str,
-    fingerprint: str,
+    method: str,
+    path: str,
+    body: Any,
     produce: Callable[[], Awaitable[tuple[int, Any]]],
 ) -> StoredResponse:
     """Run ``produce`` once per (scope, key); store and replay its (status, JSON body)."""
-    dialect = session.get_bind().dialect.name
-    make_insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    inserted = (
-        await session.execute(
-            make_insert(IdempotencyRecord)
-            .values(scope=scope, key=key, request_hash=fingerprint, created_at=utcnow())
-            .on_conflict_do_nothing(index_elements=["scope", "key"])
-            .returning(IdempotencyRecord.id)
-        )
-    ).scalar_one_or_none()
+    fingerprint = request_hash(method, path, body)
+    inserted = await _claim(session, scope, key, fingerprint)
     if inserted is None:
         stored = (
             await session.execute(
@@ -116,11 +124,41 @@ async def run_idempotent(
             raise Conflict("A request with this Idempotency-Key is still being processed.")
         return StoredResponse(stored.status_code, json.loads(stored.response_body), replayed=True)
 
-    status_code, body = await produce()
+    try:
+        status_code, body = await produce()
+    except MachipayError as refusal:
+        if not 400 <= refusal.status < 500:
+            raise
+        # Undo the work, keep the answer: the refusal is this key's result from now on.
+        await session.rollback()
+        claimed = await _claim(session, scope, key, fingerprint)
+        if claimed is not None:
+            await _store(session, claimed, refusal.status, refusal.to_problem(instance=path))
+            refusal.keep_changes = True  # type: ignore[misc]
+        raise
+    await _store(session, inserted, status_code, body)
+    return StoredResponse(status_code, body, replayed=False)
+
+
+async def _claim(session: AsyncSession, scope: str, key: str, fingerprint: str) -> int | None:
+    """Insert the key's row; None when it exists (after waiting for an in-flight holder)."""
+    dialect = session.get_bind().dialect.name
+    make_insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    inserted = (
+        await session.execute(
+            make_insert(IdempotencyRecord)
+            .values(scope=scope, key=key, request_hash=fingerprint, created_at=utcnow())
+            .on_conflict_do_nothing(index_elements=["scope", "key"])
+            .returning(IdempotencyRecord.id)
+        )
+    ).scalar_one_or_none()
+    return None if inserted is None else int(inserted)
+
+
+async def _store(session: AsyncSession, record_id: int, status_code: int, body: Any) -> None:
     await session.execute(
         update(IdempotencyRecord)
-        .where(IdempotencyRecord.id == inserted)
+        .where(IdempotencyRecord.id == record_id)
         .values(status_code=status_code, response_body=json.dumps(body, ensure_ascii=False))
         .execution_options(synchronize_session=False)
     )
-    return StoredResponse(status_code, body, replayed=False)

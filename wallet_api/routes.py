@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from machipay.auth import AccessClaims, Role, client_ip, require_roles
 from machipay.deps import AppSettings, Cache, DbSession
 from machipay.errors import ValidationFailed
-from machipay.idempotency import idempotency_key_header, request_hash, run_idempotent
+from machipay.idempotency import idempotency_key_header, run_idempotent
 from machipay.problems import field_errors
 from machipay.timeutil import to_tokyo
 from wallet_api import funding, service
@@ -199,8 +199,9 @@ async def transfer(
         session,
         scope=f"user:{caller.user_id}",
         key=key,
-        fingerprint=request_hash("POST", "/api/v1/transfers", body.model_dump(mode="json")),
+        method="POST",
+        path=request.url.path,
+        body=body.model_dump(mode="json"),
         produce=produce,
     )
-    headers = {"Idempotent-Replayed": "true"} if stored.replayed else None
-    return JSONResponse(stored.body, status_code=stored.status_code, headers=headers)
+    return stored.as_response()

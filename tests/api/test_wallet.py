@@ -466,3 +466,18 @@ async def test_history_pages_newest_first_and_only_your_own(client: httpx.AsyncC
         "/api/v1/wallet/transactions", params={"cursor": "!!"}, headers=alice.headers
     )
     assert bad.status_code == 422
+
+
+async def test_a_refusal_is_the_keys_answer_even_after_a_top_up(client: httpx.AsyncClient) -> None:
+    alice, bob = await register(client), await register(client)
+    key = uuid.uuid4().hex
+    refused = await send(client, alice, bob, 500, key=key)
+    assert refused.status_code == 402
+    await top_up(client, alice.wallet_id, 1_000)
+    retried = await send(client, alice, bob, 500, key=key)
+    assert (retried.status_code, retried.json()) == (402, refused.json())
+    assert retried.headers["content-type"] == PROBLEM
+    assert retried.headers["idempotent-replayed"] == "true"
+    assert [await balance(client, alice), await balance(client, bob)] == [1_000, 0]
+    # A new key is a new request.
+    assert (await send(client, alice, bob, 500)).status_code == 201

@@ -1,0 +1,1 @@
+"""Load and throughput benchmarks (not part of the installed package)."""

@@ -1,0 +1,407 @@
+"""Ledger throughput, measured against pgbench on the same PostgreSQL server.
+
+``python -m loadtest.ledger_bench`` answers one question: how many committed two-leg
+transfers per second does ``ledger.post_entry`` sustain here, and how does that compare
+with what this server does for a classic small write transaction? pgbench's tpcb-like
+script (three UPDATEs, a SELECT and an INSERT in one transaction, from a C client) is the
+reference: it prices the machine's CPU, disk and commit fsync with no application code in
+the way, so ``transfers/s ÷ pgbench tps`` says how much of the database's capacity the
+ledger (its SQL function and triggers, SQLAlchemy, asyncpg, Python) turns into transfers.
+
+Both loads use the same client count and duration, run one after the other (never
+together: they would fight over the same cores), each in its own scratch database. Every
+transfer is a real ``post_entry`` call in its own committed transaction: two distinct
+random funded residents, a random ¥1..¥500, a fresh idempotency key. The ledger database
+must pass ``verify_ledger`` afterwards; both scratch databases are dropped even on failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import multiprocessing as mp
+import os
+import queue
+import random
+import re
+import subprocess
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+import ledger
+from machipay.db import create_engine, make_sessionmaker
+from machipay.migrate import upgrade
+from machipay.settings import Settings
+
+DEFAULT_URL = "postgresql://root@127.0.0.1:5432/postgres"
+FUNDING_YEN = 1_000_000
+FUNDING_BATCH = 63  # credits per funding entry; with the bank's debit, post_entry's 64 legs
+HARD_CAP = 5_000_000  # transfers in all, so a run stops even if the clock never does
+PGBENCH_SCALE = 10
+TPS_LINE = re.compile(r"^tps = ([0-9.]+) \(without initial connection time\)", re.MULTILINE)
+
+
+def account_code(i: int) -> str:
+    return ledger.resident_money(f"bench{i}")
+
+
+def database_url(base: str, database: str, driver: str = "postgresql+asyncpg") -> str:
+    url = make_url(base).set(drivername=driver, database=database)
+    return url.render_as_string(hide_password=False)
+
+
+async def admin_execute(base: str, sql: str) -> None:
+    """Run one statement on the URL's own database (CREATE/DROP DATABASE, CHECKPOINT)."""
+    conn = await asyncpg.connect(
+        database_url(base, make_url(base).database or "postgres", "postgresql")
+    )
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+async def seed_ledger(url: str, accounts: int) -> None:
+    """Open the bench accounts and fund each with FUNDING_YEN, 63 accounts per entry."""
+    engine = create_engine(Settings(database_url=url))
+    try:
+        codes = [account_code(i) for i in range(accounts)]
+        async with make_sessionmaker(engine)() as session:
+            await ledger.open_accounts(session, codes)
+            for n, start in enumerate(range(0, accounts, FUNDING_BATCH)):
+                batch = codes[start : start + FUNDING_BATCH]
+                legs = [ledger.debit(ledger.BANK_SETTLEMENT, FUNDING_YEN * len(batch))]
+                legs += [ledger.credit(code, FUNDING_YEN) for code in batch]
+                await ledger.post_entry(
+                    session, idempotency_key=f"bench-funding-{n}", kind="topup", legs=legs
+                )
+            await session.commit()
+        async with engine.connect() as conn:
+            autocommit = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await autocommit.execute(text("VACUUM ANALYZE"))  # as pgbench -i does for its tables
+    finally:
+        await engine.dispose()
+
+
+def run_pgbench(base: str, database: str, clients: int, seconds: int) -> float:
+    """``pgbench -i -s 10`` then a tpcb-like run; returns tps without connection time."""
+    url = make_url(base)
+    conn = ["-h", url.host or "127.0.0.1", "-p", str(url.port or 5432)]
+    conn += ["-U", url.username or "postgres", database]
+    env = {**os.environ, **({"PGPASSWORD": str(url.password)} if url.password else {})}
+    runs = [
+        ["pgbench", "-i", "-q", "-s", str(PGBENCH_SCALE), *conn],
+        ["pgbench", "-c", str(clients), "-j", str(min(2, clients)), "-T", str(seconds), *conn],
+    ]
+    for command in runs:
+        done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+        if done.returncode != 0:
+            raise RuntimeError(f"{' '.join(command[:2])} failed:\n{done.stderr}")
+    match = TPS_LINE.search(done.stdout)
+    if match is None:
+        raise RuntimeError(f"no tps line in pgbench output:\n{done.stdout}")
+    return float(match.group(1))
+
+
+@dataclass
+class Stats:
+    ok: int = 0
+    insufficient: int = 0
+    errors: int = 0
+    elapsed: float = 0.0
+    latencies: list[float] = field(default_factory=list)  # seconds, committed transfers
+    error_samples: list[str] = field(default_factory=list)
+
+    @property
+    def attempts(self) -> int:
+        return self.ok + self.insufficient + self.errors
+
+    def merge(self, other: Stats) -> None:
+        self.ok += other.ok
+        self.insufficient += other.insufficient
+        self.errors += other.errors
+        self.elapsed = max(self.elapsed, other.elapsed)
+        self.latencies += other.latencies
+        self.error_samples += other.error_samples[: 5 - len(self.error_samples)]
+
+
+@dataclass
+class Clock:
+    """Every worker connects first; the clock starts when all processes are ready."""
+
+    ready: asyncio.Barrier
+    go: asyncio.Event = field(default_factory=asyncio.Event)
+    deadline: float = 0.0
+
+    async def start(self) -> None:
+        await self.ready.wait()
+        await self.go.wait()
+
+    def running(self) -> bool:
+        return time.perf_counter() < self.deadline
+
+
+async def transfer(
+    session: AsyncSession, rng: random.Random, codes: list[str], stats: Stats
+) -> None:
+    payer, payee = rng.sample(codes, 2)
+    amount = rng.randint(1, 500)
+    started = time.perf_counter()
+    try:
+        await ledger.post_entry(
+            session,
+            idempotency_key=uuid.uuid4().hex,
+            kind="p2p",
+            legs=[ledger.debit(payer, amount), ledger.credit(payee, amount)],
+        )
+        await session.commit()
+    except ledger.InsufficientFunds:
+        await session.rollback()
+        stats.insufficient += 1
+    except Exception as exc:
+        with contextlib.suppress(Exception):
+            await session.rollback()
+        stats.errors += 1
+        if len(stats.error_samples) < 5:
+            stats.error_samples.append(repr(exc)[:300])
+    else:
+        stats.ok += 1
+        stats.latencies.append(time.perf_counter() - started)
+
+
+async def worker(
+    engine: AsyncEngine, pinned: bool, seed: int, accounts: int, cap: int, clock: Clock
+) -> Stats:
+    rng, stats = random.Random(seed), Stats()
+    codes = [account_code(i) for i in range(accounts)]
+    if pinned:  # one connection for the whole run; a session bound to it, one BEGIN per transfer
+        async with engine.connect() as conn:
+            session = AsyncSession(bind=conn, expire_on_commit=False, autoflush=False)
+            await clock.start()
+            while clock.running() and stats.attempts < cap:
+                await transfer(session, rng, codes, stats)
+            await session.close()
+    else:  # what the app does: a fresh session per unit of work, connection from the pool
+        sessionmaker = make_sessionmaker(engine)
+        await clock.start()
+        while clock.running() and stats.attempts < cap:
+            async with sessionmaker() as session:
+                await transfer(session, rng, codes, stats)
+    return stats
+
+
+async def drive(
+    url: str, clients: int, seconds: float, args: dict[str, Any], barrier: Any
+) -> Stats:
+    engine = create_engine(Settings(database_url=url), pool_size=clients, max_overflow=0)
+    try:
+        warm = [await engine.connect() for _ in range(clients)]  # fill the pool before timing
+        for conn in warm:
+            await conn.close()
+        clock = Clock(asyncio.Barrier(clients + 1))
+        cap = -(-HARD_CAP // args["total_clients"])
+        tasks = [
+            asyncio.create_task(
+                worker(engine, args["pinned"], args["seed"] + i, args["accounts"], cap, clock)
+            )
+            for i in range(clients)
+        ]
+        async with asyncio.timeout(60):
+            await clock.ready.wait()
+        await asyncio.to_thread(barrier.wait, 120)  # line up with the other processes
+        started = time.perf_counter()
+        clock.deadline = started + seconds
+        clock.go.set()
+        total = Stats()
+        for stats in await asyncio.gather(*tasks):
+            total.merge(stats)
+        total.elapsed = time.perf_counter() - started
+        return total
+    finally:
+        await engine.dispose()
+
+
+def process_main(
+    url: str, clients: int, seconds: float, args: dict[str, Any], barrier: Any, results: Any
+) -> None:
+    results.put(asyncio.run(drive(url, clients, seconds, args, barrier)))
+
+
+def run_ledger_load(url: str, ns: argparse.Namespace) -> Stats:
+    """CLIENTS workers split over --processes spawned processes, each with its own loop."""
+    ctx = mp.get_context("spawn")
+    shares = [
+        ns.clients // ns.processes + (i < ns.clients % ns.processes) for i in range(ns.processes)
+    ]
+    shares = [share for share in shares if share]
+    barrier, results = ctx.Barrier(len(shares)), ctx.Queue()
+    procs = []
+    for n, share in enumerate(shares):
+        args = {
+            "pinned": ns.client == "connection",
+            "seed": ns.seed + 1000 * n,
+            "accounts": ns.accounts,
+            "total_clients": ns.clients,
+        }
+        procs.append(
+            ctx.Process(target=process_main, args=(url, share, ns.seconds, args, barrier, results))
+        )
+    total = Stats()
+    try:
+        for proc in procs:
+            proc.start()
+        for _ in procs:
+            while True:
+                try:
+                    total.merge(results.get(timeout=1.0))
+                    break
+                except queue.Empty:
+                    if any(proc.exitcode not in (None, 0) for proc in procs):
+                        raise RuntimeError(
+                            "a ledger load process failed (see its traceback)"
+                        ) from None
+        for proc in procs:
+            proc.join()
+    finally:
+        for proc in procs:
+            if proc.is_alive():
+                proc.terminate()
+    return total
+
+
+async def verify(url: str) -> ledger.VerifyReport:
+    engine = create_engine(Settings(database_url=url))
+    try:
+        async with make_sessionmaker(engine)() as session:
+            return await ledger.verify_ledger(session)
+    finally:
+        await engine.dispose()
+
+
+def percentile_ms(ordered: list[float], p: float) -> float:
+    if not ordered:
+        return float("nan")
+    return 1000 * ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))]
+
+
+def summarize(
+    ns: argparse.Namespace, load: Stats, tps: float, seed_seconds: float
+) -> dict[str, Any]:
+    lat = sorted(load.latencies)
+    rate = load.ok / load.elapsed if load.elapsed else 0.0
+    return {
+        "transfers_per_s": round(rate, 1),
+        "p50_ms": round(percentile_ms(lat, 50), 2),
+        "p95_ms": round(percentile_ms(lat, 95), 2),
+        "p99_ms": round(percentile_ms(lat, 99), 2),
+        "transfers": load.ok,
+        "insufficient_funds": load.insufficient,
+        "errors": load.errors,
+        "pgbench_tps": round(tps, 1),
+        "ratio": round(rate / tps, 3) if tps else None,
+        "clients": ns.clients,
+        "processes": ns.processes,
+        "client_mode": ns.client,
+        "duration_s": round(load.elapsed, 2),
+        "accounts": ns.accounts,
+        "seed_s": round(seed_seconds, 1),
+        "error_samples": load.error_samples,
+    }
+
+
+def print_table(summary: dict[str, Any]) -> None:
+    rows = [
+        ("transfers/s", f"{summary['transfers_per_s']:,.1f}"),
+        (
+            "latency p50/p95/p99",
+            f"{summary['p50_ms']} / {summary['p95_ms']} / {summary['p99_ms']} ms",
+        ),
+        ("transfers committed", f"{summary['transfers']:,}"),
+        ("errors (insufficient / other)", f"{summary['insufficient_funds']} / {summary['errors']}"),
+        ("pgbench tps (tpcb-like)", f"{summary['pgbench_tps']:,.1f}"),
+        ("ratio transfers/s ÷ tps", f"{summary['ratio']}"),
+        (
+            "clients",
+            f"{summary['clients']} ({summary['processes']} processes, {summary['client_mode']})",
+        ),
+        ("duration", f"{summary['duration_s']} s"),
+    ]
+    width = max(len(name) for name, _ in rows)
+    print("\n".join(f"  {name:<{width}}  {value}" for name, value in rows))
+    for sample in summary["error_samples"]:
+        print(f"  error: {sample}")
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m loadtest.ledger_bench", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument("--seconds", type=int, default=30)
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--accounts", type=int, default=10_000)
+    parser.add_argument("--processes", type=int, default=2)
+    parser.add_argument(
+        "--client",
+        choices=["connection", "session"],
+        default="connection",
+        help="connection: each worker pins one connection; session: a pooled session per transfer",
+    )
+    parser.add_argument("--database-url", default=DEFAULT_URL)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--json-out")
+    ns = parser.parse_args(argv)
+    if ns.clients < 1 or ns.processes < 1 or ns.seconds < 1 or ns.accounts < 2:
+        parser.error("--clients, --processes and --seconds must be >= 1, --accounts >= 2")
+    return ns
+
+
+def main(argv: list[str] | None = None) -> int:
+    ns = parse_args(argv)
+    tag = uuid.uuid4().hex[:10]
+    ledger_db, pgbench_db = f"machipay_ledgerbench_{tag}", f"machipay_pgbench_{tag}"
+    ledger_url = database_url(ns.database_url, ledger_db)
+    created: list[str] = []
+    try:
+        for name in (ledger_db, pgbench_db):
+            asyncio.run(admin_execute(ns.database_url, f'CREATE DATABASE "{name}"'))
+            created.append(name)
+        upgrade(ledger_url)
+        started = time.perf_counter()
+        asyncio.run(seed_ledger(ledger_url, ns.accounts))
+        seed_seconds = time.perf_counter() - started
+        print(f"ledger: {ns.accounts:,} accounts funded in {seed_seconds:.1f} s; running pgbench")
+        asyncio.run(admin_execute(ns.database_url, "CHECKPOINT"))
+        tps = run_pgbench(ns.database_url, pgbench_db, ns.clients, ns.seconds)
+        print(f"pgbench: {tps:,.1f} tps; running the ledger load")
+        asyncio.run(admin_execute(ns.database_url, "CHECKPOINT"))
+        load = run_ledger_load(ledger_url, ns)
+        report = asyncio.run(verify(ledger_url))
+    finally:
+        for name in created:
+            asyncio.run(
+                admin_execute(ns.database_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            )
+    summary = summarize(ns, load, tps, seed_seconds)
+    summary["verify_ok"] = report.ok
+    print_table(summary)
+    print(report.summary())
+    if ns.json_out:
+        with open(ns.json_out, "w", encoding="utf-8") as out:
+            json.dump(summary, out, indent=2)
+    return 0 if report.ok and load.ok else 1
+
+
+if __name__ == "__main__":
+    # Run the imported module, not __main__: spawned processes unpickle its classes by name.
+    from loadtest.ledger_bench import main as bench_main
+
+    raise SystemExit(bench_main())
