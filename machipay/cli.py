@@ -94,7 +94,9 @@ def demo(
         f"  API docs (OpenAPI)  {base}/docs\n"
         f"  health              {base}/healthz   readiness {base}/readyz   metrics {base}/metrics\n"
         f"  database            {_redacted(settings.database_url)} (in-memory cache)\n"
-        "  verify the books    machipay verify   (with the same MACHIPAY_DATABASE_URL)\n"
+        "  register a resident POST /api/v1/residents, sign in with POST /api/v1/auth/token\n"
+        "  top up (as the bank) machipay simulate-topup --wallet-id w_... --amount 5000\n"
+        "  verify the books    machipay verify\n"
     )
     serve(host=host, port=port, workers=1)
 
