@@ -397,6 +397,11 @@ async def test_malformed_json_and_unknown_fields_are_422(client: httpx.AsyncClie
         headers=alice.headers | {"Idempotency-Key": "k1", "Content-Type": "application/json"},
     )
     assert broken.status_code == 422 and broken.headers["content-type"] == PROBLEM
+    missing = await client.post(
+        "/api/v1/transfers", json={"to_phone": bob.phone}, headers=alice.headers | {"Idempotency-Key": "k2"}
+    )
+    assert missing.status_code == 422
+    assert any(e["pointer"] == "/body/amount" for e in missing.json()["errors"])
     extra = await send(client, alice, bob, 10, fee=0)
     assert extra.status_code == 422
     assert any(e["pointer"] == "/body/fee" for e in extra.json()["errors"])
