@@ -398,7 +398,9 @@ async def test_malformed_json_and_unknown_fields_are_422(client: httpx.AsyncClie
     )
     assert broken.status_code == 422 and broken.headers["content-type"] == PROBLEM
     missing = await client.post(
-        "/api/v1/transfers", json={"to_phone": bob.phone}, headers=alice.headers | {"Idempotency-Key": "k2"}
+        "/api/v1/transfers",
+        json={"to_phone": bob.phone},
+        headers=alice.headers | {"Idempotency-Key": "k2"},
     )
     assert missing.status_code == 422
     assert any(e["pointer"] == "/body/amount" for e in missing.json()["errors"])
