@@ -14,6 +14,7 @@ from machipay import health
 from machipay.auth import routes as auth_routes
 from machipay.cache import make_cache
 from machipay.db import create_engine, make_sessionmaker
+from machipay.events import make_broker
 from machipay.logging import configure_logging
 from machipay.metrics import MetricsMiddleware, metrics_endpoint
 from machipay.migrate import assert_migrated
@@ -21,7 +22,9 @@ from machipay.problems import install_error_handlers
 from machipay.requestlog import RequestContextMiddleware
 from machipay.settings import Settings, get_settings
 from machipay.ward import routes as ward_routes
+from merchant_api import routes as merchant_routes
 from wallet_api import routes as wallet_routes
+from wallet_api.rewards import no_campaign_rewards
 
 log = logging.getLogger("machipay.app")
 
@@ -36,6 +39,7 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = create_engine(settings)
         cache = make_cache(settings.redis_url)
+        broker = make_broker(settings.redis_url)
         sealer: asyncio.Task[None] | None = None
         try:
             await assert_migrated(engine)
@@ -43,6 +47,9 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
             app.state.engine = engine
             app.state.sessionmaker = make_sessionmaker(engine)
             app.state.cache = cache
+            app.state.broker = broker
+            # The campaign engine replaces this policy; until then payments earn nothing.
+            app.state.campaign_rewards = no_campaign_rewards
             if settings.sealer_enabled:
                 sealer = asyncio.create_task(
                     run_sealer_forever(
@@ -63,6 +70,7 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
                 with contextlib.suppress(asyncio.CancelledError):
                     await sealer
             await cache.close()
+            await broker.close()
             await engine.dispose()
 
     app = FastAPI(
@@ -78,5 +86,6 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
     app.include_router(auth_routes.router)
     app.include_router(ward_routes.router)
     app.include_router(wallet_routes.router)
+    app.include_router(merchant_routes.router)
     app.add_route("/metrics", metrics_endpoint, include_in_schema=False)
     return app

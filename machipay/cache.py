@@ -22,6 +22,7 @@ class CacheBackend(Protocol):
     async def set(self, key: str, value: str, ttl_seconds: int | None = None) -> None: ...
     async def set_if_absent(self, key: str, value: str, ttl_seconds: int) -> bool: ...
     async def delete(self, key: str) -> None: ...
+    async def take(self, key: str) -> str | None: ...
     async def incr_window(self, key: str, window_seconds: int) -> int: ...
     async def ping(self) -> bool: ...
     async def close(self) -> None: ...
@@ -60,6 +61,12 @@ class MemoryCache:
 
     async def delete(self, key: str) -> None:
         self._data.pop(key, None)
+
+    async def take(self, key: str) -> str | None:
+        """Get and delete at once: a one-time code can be taken by one caller only."""
+        value = self._live(key)
+        self._data.pop(key, None)
+        return value
 
     async def incr_window(self, key: str, window_seconds: int) -> int:
         async with self._lock:
@@ -102,6 +109,10 @@ class RedisCache:
 
     async def delete(self, key: str) -> None:
         await self._redis.delete(key)
+
+    async def take(self, key: str) -> str | None:
+        value = await self._redis.getdel(key)
+        return None if value is None else str(value)
 
     async def incr_window(self, key: str, window_seconds: int) -> int:
         # INCR then EXPIRE NX in one round trip: the window starts at the first hit.

@@ -24,6 +24,7 @@ from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
 from machipay.errors import MachipayError
+from machipay.events import Broker, discard_pending, flush_pending
 from machipay.settings import Settings
 
 # Stable constraint names on both databases, so migrations can refer to them.
@@ -122,9 +123,10 @@ def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 
 @contextlib.asynccontextmanager
 async def unit_of_work(
-    sessionmaker: async_sessionmaker[AsyncSession],
+    sessionmaker: async_sessionmaker[AsyncSession], broker: Broker | None = None
 ) -> AsyncIterator[AsyncSession]:
-    """One unit of work: commit at the end if nothing raised, else roll back.
+    """One unit of work: commit at the end if nothing raised, else roll back; then publish
+    the live events the work queued (only ever after a commit).
 
     Services never commit; the request (or the CLI command) that owns the session does.
     """
@@ -136,11 +138,14 @@ async def unit_of_work(
             if exc.keep_changes:
                 await session.commit()
             else:
+                discard_pending(session)
                 await session.rollback()
             raise
         except BaseException:
+            discard_pending(session)
             await session.rollback()
             raise
+        await flush_pending(session, broker)
 
 
 async def database_ready(engine: AsyncEngine) -> bool:

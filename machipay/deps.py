@@ -10,17 +10,23 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from machipay.cache import CacheBackend
 from machipay.db import unit_of_work
+from machipay.events import Broker
 from machipay.settings import Settings
 
 
 async def _request_session(request: Request) -> AsyncIterator[AsyncSession]:
-    async with unit_of_work(request.app.state.sessionmaker) as session:
+    async with unit_of_work(request.app.state.sessionmaker, request.app.state.broker) as session:
         yield session
 
 
 def _settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
+
+
+def _broker(request: Request) -> Broker:
+    broker: Broker = request.app.state.broker
+    return broker
 
 
 def _cache(request: Request) -> CacheBackend:
@@ -33,3 +39,4 @@ def _cache(request: Request) -> CacheBackend:
 DbSession = Annotated[AsyncSession, Depends(_request_session, scope="function")]
 AppSettings = Annotated[Settings, Depends(_settings)]
 Cache = Annotated[CacheBackend, Depends(_cache)]
+EventBroker = Annotated[Broker, Depends(_broker)]

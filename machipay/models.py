@@ -4,8 +4,4 @@ from __future__ import annotations
 
 
 def import_all_models() -> None:
-    import ledger.models  # noqa: F401
-    import machipay.auth.models
-    import machipay.idempotency
-    import machipay.ward.models  # noqa: F401
     import wallet_api.models  # noqa: F401

@@ -56,6 +56,11 @@ class Settings(BaseSettings):
     # Money limits (integer yen).
     max_amount: int = Field(1_000_000, ge=1)
     wallet_balance_cap: int = Field(300_000, ge=1)
+    max_payment: int = Field(300_000, ge=1)
+    refund_window_days: int = Field(90, ge=1)
+    charge_ttl_seconds: int = Field(300, ge=10, le=3_600)
+    one_time_code_ttl_seconds: int = Field(60, ge=1, le=600)
+    one_time_codes_per_minute: int = Field(10, ge=1)
     p2p_max_per_transfer: int = Field(50_000, ge=1)
     p2p_daily_cap: int = Field(100_000, ge=1)
     p2p_monthly_cap: int = Field(300_000, ge=1)

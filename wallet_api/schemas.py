@@ -84,3 +84,51 @@ class TransferOut(StrictModel):
     to: Counterparty
     message: str | None
     created_at: datetime
+
+
+class QrResolveRequest(StrictModel):
+    payload: str = Field(min_length=1, max_length=512)
+
+
+class MerchantOut(StrictModel):
+    id: int
+    name: str
+    shopping_street: str | None
+
+
+class QrResolved(StrictModel):
+    merchant: MerchantOut
+    amount: int | None
+    charge_id: str | None
+
+
+class PaymentRequest(StrictModel):
+    qr_payload: str = Field(min_length=1, max_length=512)
+    amount: Amount | None = None
+
+
+class PaidWith(StrictModel):
+    points: int
+    money: int
+
+
+class RewardsOut(StrictModel):
+    resident_points: int
+    merchant_cashback: int
+    granted: bool
+
+
+class PaymentOut(StrictModel):
+    id: str
+    status: Literal["completed"] = "completed"
+    amount: int
+    paid_with: PaidWith
+    rewards: RewardsOut
+    merchant: MerchantOut
+    created_at: datetime
+
+
+class OneTimeCode(StrictModel):
+    code: str
+    qr_payload: str
+    expires_at: datetime

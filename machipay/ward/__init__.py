@@ -1,6 +1,27 @@
 """The ward's reference data, shared by every context."""
 
 from machipay.ward.data import ward_reference
-from machipay.ward.service import district_exists, list_districts
+from machipay.ward.models import District, MerchantCategory, ShoppingStreet
+from machipay.ward.service import (
+    create_shopping_street,
+    district_exists,
+    get_category,
+    get_shopping_street,
+    list_categories,
+    list_districts,
+    list_shopping_streets,
+)
 
-__all__ = ["district_exists", "list_districts", "ward_reference"]
+__all__ = [
+    "District",
+    "MerchantCategory",
+    "ShoppingStreet",
+    "create_shopping_street",
+    "district_exists",
+    "get_category",
+    "get_shopping_street",
+    "list_categories",
+    "list_districts",
+    "list_shopping_streets",
+    "ward_reference",
+]

@@ -1,7 +1,11 @@
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
 
+from fastapi import APIRouter, Depends
+from pydantic import Field
+
+from machipay.auth import AccessClaims, Role, require_roles
 from machipay.deps import DbSession
 from machipay.schemas import StrictModel
 from machipay.ward import service
@@ -15,10 +19,62 @@ class DistrictOut(StrictModel):
     name_en: str
 
 
+class ShoppingStreetIn(StrictModel):
+    name: str = Field(min_length=1, max_length=64)
+    name_en: str = Field(min_length=1, max_length=64)
+    district_id: str = Field(min_length=1, max_length=32)
+
+
+class ShoppingStreetOut(StrictModel):
+    id: int
+    name: str
+    name_en: str
+    district_id: str
+
+
+class CategoryOut(StrictModel):
+    code: str
+    name: str
+    name_en: str
+    mcc: str
+
+
 @router.get("/districts", response_model=list[DistrictOut])
 async def districts(session: DbSession) -> list[DistrictOut]:
     """The ward's districts (町丁) residents choose from at registration."""
     return [
         DistrictOut(id=d.id, name=d.name, name_en=d.name_en)
         for d in await service.list_districts(session)
+    ]
+
+
+@router.get("/shopping-streets", response_model=list[ShoppingStreetOut])
+async def shopping_streets(session: DbSession) -> list[ShoppingStreetOut]:
+    """The ward's shopping streets (商店街)."""
+    return [
+        ShoppingStreetOut(id=s.id, name=s.name, name_en=s.name_en, district_id=s.district_id)
+        for s in await service.list_shopping_streets(session)
+    ]
+
+
+@router.post("/shopping-streets", status_code=201, response_model=ShoppingStreetOut)
+async def create_shopping_street(
+    body: ShoppingStreetIn,
+    caller: Annotated[AccessClaims, Depends(require_roles(Role.OFFICER, Role.OPERATOR))],
+    session: DbSession,
+) -> ShoppingStreetOut:
+    street = await service.create_shopping_street(
+        session, name=body.name, name_en=body.name_en, district_id=body.district_id
+    )
+    return ShoppingStreetOut(
+        id=street.id, name=street.name, name_en=street.name_en, district_id=street.district_id
+    )
+
+
+@router.get("/merchant-categories", response_model=list[CategoryOut])
+async def merchant_categories(session: DbSession) -> list[CategoryOut]:
+    """Shop categories with their MCC (ISO 18245)."""
+    return [
+        CategoryOut(code=c.code, name=c.name, name_en=c.name_en, mcc=c.mcc)
+        for c in await service.list_categories(session)
     ]

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from machipay.ward.models import District
+from machipay.errors import Conflict, ValidationFailed
+from machipay.ward.models import District, MerchantCategory, ShoppingStreet
 
 
 async def list_districts(session: AsyncSession) -> list[District]:
@@ -14,3 +16,38 @@ async def district_exists(session: AsyncSession, district_id: str) -> bool:
     return (
         await session.execute(select(District.id).where(District.id == district_id))
     ).first() is not None
+
+
+async def list_shopping_streets(session: AsyncSession) -> list[ShoppingStreet]:
+    return list(
+        (await session.execute(select(ShoppingStreet).order_by(ShoppingStreet.id))).scalars()
+    )
+
+
+async def get_shopping_street(session: AsyncSession, street_id: int) -> ShoppingStreet | None:
+    return await session.get(ShoppingStreet, street_id)
+
+
+async def create_shopping_street(
+    session: AsyncSession, *, name: str, name_en: str, district_id: str
+) -> ShoppingStreet:
+    if not await district_exists(session, district_id):
+        raise ValidationFailed(f"Unknown district {district_id!r}.", field="district_id")
+    street = ShoppingStreet(name=name.strip(), name_en=name_en.strip(), district_id=district_id)
+    session.add(street)
+    try:
+        async with session.begin_nested():
+            await session.flush()
+    except IntegrityError as exc:
+        raise Conflict(f"A shopping street named {name!r} already exists.") from exc
+    return street
+
+
+async def list_categories(session: AsyncSession) -> list[MerchantCategory]:
+    return list(
+        (await session.execute(select(MerchantCategory).order_by(MerchantCategory.code))).scalars()
+    )
+
+
+async def get_category(session: AsyncSession, code: str) -> MerchantCategory | None:
+    return await session.get(MerchantCategory, code)

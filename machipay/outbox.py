@@ -1,0 +1,35 @@
+"""The transactional outbox: facts for other systems, written in the same transaction as
+the change they describe, so analytics can never see a payment that was rolled back nor
+miss one that committed."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import String, Text
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
+
+from machipay.db import Base, BigId, UTCDateTime
+from machipay.timeutil import utcnow
+
+
+class OutboxEvent(Base):
+    __tablename__ = "outbox_events"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    topic: Mapped[str] = mapped_column(String(40))
+    payload: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+def add_outbox_event(session: AsyncSession, topic: str, payload: dict[str, Any]) -> None:
+    session.add(
+        OutboxEvent(
+            topic=topic,
+            payload=json.dumps(payload, ensure_ascii=False, sort_keys=True),
+            created_at=utcnow(),
+        )
+    )

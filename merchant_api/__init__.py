@@ -1,0 +1,28 @@
+"""Merchants: onboarding, EMVCo QR codes, dynamic charges (and, through routes, CPM capture,
+refunds, live events and statements)."""
+
+from merchant_api.service import (
+    MerchantView,
+    ResolvedQr,
+    approve,
+    create_charge,
+    mark_charge_paid,
+    merchant_by_id,
+    merchant_of,
+    resolve_payload,
+    static_payload,
+    view_of,
+)
+
+__all__ = [
+    "MerchantView",
+    "ResolvedQr",
+    "approve",
+    "create_charge",
+    "mark_charge_paid",
+    "merchant_by_id",
+    "merchant_of",
+    "resolve_payload",
+    "static_payload",
+    "view_of",
+]

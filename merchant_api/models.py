@@ -1,0 +1,55 @@
+"""Merchants (加盟店) and their dynamic charges."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from machipay.db import Base, BigId, UTCDateTime
+
+
+class Merchant(Base):
+    __tablename__ = "merchants"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    # What the QR token carries: random, so a sticker never reveals or guesses a database id.
+    public_id: Mapped[str] = mapped_column(String(12), unique=True)
+    name: Mapped[str] = mapped_column(String(60))
+    name_kana: Mapped[str] = mapped_column(String(80))
+    name_latin: Mapped[str] = mapped_column(String(25))
+    category_code: Mapped[str] = mapped_column(
+        String(32), ForeignKey("ward_merchant_categories.code")
+    )
+    store_type: Mapped[str] = mapped_column(String(8))
+    shopping_street_id: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("ward_shopping_streets.id")
+    )
+    postal_code: Mapped[str] = mapped_column(String(7))
+    address: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(12))  # pending, active, suspended, rejected
+    bank_code: Mapped[str] = mapped_column(String(4))
+    branch_code: Mapped[str] = mapped_column(String(3))
+    account_type: Mapped[str] = mapped_column(String(8))
+    account_number: Mapped[str] = mapped_column(String(7))
+    account_name_kana: Mapped[str] = mapped_column(String(60))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    approved_by: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class Charge(Base):
+    """A dynamic QR: one amount, one payment, a few minutes."""
+
+    __tablename__ = "merchant_charges"
+    __table_args__ = (Index("ix_merchant_charges_merchant_created", "merchant_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    reference: Mapped[str] = mapped_column(String(25), unique=True)
+    merchant_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("merchants.id"))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(8))  # open, paid
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    payment_id: Mapped[int | None] = mapped_column(BigInteger)

@@ -1,0 +1,324 @@
+"""Merchants: application, approval, suspension, QR codes and dynamic charges."""
+
+from __future__ import annotations
+
+import re
+import secrets
+import unicodedata
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import cache
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+import ledger
+from machipay.auth import Role, create_user
+from machipay.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from machipay.settings import Settings
+from machipay.timeutil import utcnow
+from machipay.ward import get_category, get_shopping_street, ward_reference
+from merchant_api.models import Charge, Merchant
+from merchant_api.qr import InvalidQr, MerchantQrData, ParsedQr, build_payload, parse_payload
+
+STORE_TYPES = ("small", "chain", "large")
+ACCOUNT_TYPES = ("ordinary", "current", "savings")
+_KANA = re.compile(r"[\u30A0-\u30FF\u3000 A-Z0-9().,/\-]+")  # Zengin's character set, after NFKC
+
+
+class MerchantNotFound(NotFound):
+    type_slug = "merchant-not-found"
+    title = "Unknown merchant"
+
+
+class MerchantNotActive(Conflict):
+    type_slug = "merchant-not-active"
+    title = "The shop cannot take payments"
+
+
+class ChargeUnusable(InvalidQr):
+    type_slug = "charge-unusable"
+    title = "This payment code has expired or was already paid"
+
+
+@dataclass(frozen=True, slots=True)
+class BankAccount:
+    bank_code: str
+    branch_code: str
+    account_type: str
+    account_number: str
+    account_name_kana: str
+
+
+@dataclass(frozen=True, slots=True)
+class MerchantApplication:
+    name: str
+    name_kana: str
+    category: str
+    store_type: str
+    shopping_street_id: int | None
+    postal_code: str
+    address: str
+    owner_username: str
+    owner_password: str
+    bank: BankAccount
+
+
+@cache
+def _kakasi() -> object:
+    import pykakasi
+
+    return pykakasi.kakasi()  # type: ignore[no-untyped-call]
+
+
+def romanize(kana: str) -> str:
+    """A Latin name for EMVCo tag 59 (≤25 characters): the kana reading in Hepburn."""
+    converted = " ".join(part["hepburn"] for part in _kakasi().convert(kana))  # type: ignore[attr-defined]
+    latin = re.sub(r"[^A-Z0-9 ]", "", converted.upper())
+    return re.sub(r" +", " ", latin).strip()[:25] or "MACHIPAY SHOP"
+
+
+def _normalize_postal(postal: str) -> str:
+    digits = postal.replace("-", "").replace("〒", "").strip()
+    prefixes = tuple(ward_reference()["ward"]["postal_prefixes"])
+    if not re.fullmatch(r"\d{7}", digits):
+        raise ValidationFailed("postal_code is 7 digits, e.g. 155-0031.", field="postal_code")
+    if not digits.startswith(prefixes):
+        raise ValidationFailed(
+            "The shop must be in the ward (postal code 154-158).", field="postal_code"
+        )
+    return digits
+
+
+def _validate_bank(bank: BankAccount) -> BankAccount:
+    name = unicodedata.normalize("NFKC", bank.account_name_kana).strip().upper()
+    checks = [
+        (re.fullmatch(r"\d{4}", bank.bank_code), "bank.bank_code is 4 digits"),
+        (re.fullmatch(r"\d{3}", bank.branch_code), "bank.branch_code is 3 digits"),
+        (
+            bank.account_type in ACCOUNT_TYPES,
+            f"bank.account_type is one of {', '.join(ACCOUNT_TYPES)}",
+        ),
+        (re.fullmatch(r"\d{1,7}", bank.account_number), "bank.account_number is up to 7 digits"),
+        (
+            name and len(name) <= 48 and _KANA.fullmatch(name),
+            "bank.account_name_kana is katakana as on the passbook",
+        ),
+    ]
+    for ok, message in checks:
+        if not ok:
+            raise ValidationFailed(message + ".", field=message.split(" ", 1)[0])
+    return BankAccount(
+        bank.bank_code, bank.branch_code, bank.account_type, bank.account_number.zfill(7), name
+    )
+
+
+async def apply(session: AsyncSession, application: MerchantApplication) -> Merchant:
+    """A public application: the shop and its owner's account; payments wait for approval."""
+    category = await get_category(session, application.category)
+    if category is None:
+        raise ValidationFailed(f"Unknown category {application.category!r}.", field="category")
+    if application.store_type not in STORE_TYPES:
+        raise ValidationFailed("store_type is small, chain or large.", field="store_type")
+    if (
+        application.shopping_street_id is not None
+        and await get_shopping_street(session, application.shopping_street_id) is None
+    ):
+        raise ValidationFailed("Unknown shopping street.", field="shopping_street_id")
+    kana = unicodedata.normalize("NFKC", application.name_kana).strip()
+    if not kana or not re.fullmatch(r"[\u30A0-\u30FF\u3000 ]+", kana):
+        raise ValidationFailed("name_kana is the shop's name in katakana.", field="name_kana")
+    bank = _validate_bank(application.bank)
+    merchant = Merchant(
+        public_id=secrets.token_hex(6),
+        name=application.name.strip(),
+        name_kana=kana,
+        name_latin=romanize(kana),
+        category_code=category.code,
+        store_type=application.store_type,
+        shopping_street_id=application.shopping_street_id,
+        postal_code=_normalize_postal(application.postal_code),
+        address=application.address.strip(),
+        status="pending",
+        bank_code=bank.bank_code,
+        branch_code=bank.branch_code,
+        account_type=bank.account_type,
+        account_number=bank.account_number,
+        account_name_kana=bank.account_name_kana,
+        created_at=utcnow(),
+    )
+    session.add(merchant)
+    await session.flush()
+    await create_user(
+        session,
+        username=application.owner_username,
+        password=application.owner_password,
+        role=Role.MERCHANT_OWNER,
+        merchant_id=merchant.id,
+    )
+    return merchant
+
+
+async def _merchant_for_update(session: AsyncSession, merchant_id: int) -> Merchant:
+    merchant = (
+        await session.execute(select(Merchant).where(Merchant.id == merchant_id).with_for_update())
+    ).scalar_one_or_none()
+    if merchant is None:
+        raise MerchantNotFound(f"No merchant {merchant_id}.")
+    return merchant
+
+
+async def approve(session: AsyncSession, merchant_id: int, *, approver_id: int) -> Merchant:
+    merchant = await _merchant_for_update(session, merchant_id)
+    if merchant.status != "pending":
+        raise Conflict(f"Merchant {merchant_id} is {merchant.status}, not pending.")
+    merchant.status, merchant.approved_at, merchant.approved_by = "active", utcnow(), approver_id
+    await ledger.open_accounts(
+        session, [ledger.merchant_payable(merchant.id), ledger.merchant_payout(merchant.id)]
+    )
+    await session.flush()
+    return merchant
+
+
+async def set_suspended(session: AsyncSession, merchant_id: int, *, suspended: bool) -> Merchant:
+    merchant = await _merchant_for_update(session, merchant_id)
+    expected = "active" if suspended else "suspended"
+    if merchant.status != expected:
+        raise Conflict(f"Merchant {merchant_id} is {merchant.status}.")
+    merchant.status = "suspended" if suspended else "active"
+    await session.flush()
+    return merchant
+
+
+async def merchant_of(
+    session: AsyncSession, merchant_id: int | None, *, active: bool = True
+) -> Merchant:
+    """The caller's own shop (from their token); never another's."""
+    merchant = None if merchant_id is None else await session.get(Merchant, merchant_id)
+    if merchant is None:
+        raise Forbidden("This account belongs to no shop.")
+    if active and merchant.status != "active":
+        raise MerchantNotActive(f"The shop is {merchant.status}.")
+    return merchant
+
+
+@dataclass(frozen=True, slots=True)
+class MerchantView:
+    id: int
+    name: str
+    shopping_street: str | None
+    shopping_street_id: int | None
+    category: str
+    store_type: str
+    district_id: str | None
+
+
+async def view_of(session: AsyncSession, merchant: Merchant) -> MerchantView:
+    street = (
+        None
+        if merchant.shopping_street_id is None
+        else await get_shopping_street(session, merchant.shopping_street_id)
+    )
+    return MerchantView(
+        merchant.id,
+        merchant.name,
+        street.name if street else None,
+        merchant.shopping_street_id,
+        merchant.category_code,
+        merchant.store_type,
+        street.district_id if street else None,
+    )
+
+
+async def qr_data(session: AsyncSession, merchant: Merchant) -> MerchantQrData:
+    category = await get_category(session, merchant.category_code)
+    ward = ward_reference()["ward"]
+    return MerchantQrData(
+        public_id=merchant.public_id,
+        mcc=category.mcc if category else "5999",
+        name_latin=merchant.name_latin,
+        city_latin=ward["name_en"].split()[0].upper()[:15],
+        postal_code=merchant.postal_code,
+        name_ja=merchant.name[:25],
+        city_ja=ward["name"][:15],
+    )
+
+
+async def static_payload(session: AsyncSession, settings: Settings, merchant: Merchant) -> str:
+    return build_payload(settings.secret_key, await qr_data(session, merchant))
+
+
+async def create_charge(
+    session: AsyncSession, settings: Settings, merchant: Merchant, amount: int
+) -> tuple[Charge, str]:
+    now = utcnow()
+    charge = Charge(
+        reference="ch" + secrets.token_hex(10),
+        merchant_id=merchant.id,
+        amount=amount,
+        status="open",
+        expires_at=now + timedelta(seconds=settings.charge_ttl_seconds),
+        created_at=now,
+    )
+    session.add(charge)
+    await session.flush()
+    payload = build_payload(
+        settings.secret_key,
+        await qr_data(session, merchant),
+        amount=amount,
+        charge_reference=charge.reference,
+    )
+    return charge, payload
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedQr:
+    merchant: Merchant
+    parsed: ParsedQr
+    charge: Charge | None
+
+
+async def resolve_payload(
+    session: AsyncSession,
+    settings: Settings,
+    payload: str,
+    *,
+    lock_charge: bool = False,
+    now: datetime | None = None,
+) -> ResolvedQr:
+    """Who a scanned code pays, and for a dynamic code the open charge it names."""
+    parsed = parse_payload(settings.secret_key, payload)
+    merchant = (
+        await session.execute(
+            select(Merchant).where(Merchant.public_id == parsed.merchant_public_id)
+        )
+    ).scalar_one_or_none()
+    if merchant is None:
+        raise InvalidQr("This QR code names no machipay shop.")
+    if merchant.status != "active":
+        raise InvalidQr("This shop cannot take payments at the moment.")
+    charge = None
+    if parsed.dynamic:
+        query = select(Charge).where(Charge.reference == parsed.charge_reference)
+        charge = (
+            await session.execute(query.with_for_update() if lock_charge else query)
+        ).scalar_one_or_none()
+        if charge is None or charge.merchant_id != merchant.id or charge.amount != parsed.amount:
+            raise InvalidQr("This payment code was not issued by this shop.")
+        if charge.status != "open":
+            raise ChargeUnusable("This payment code was already paid.")
+        if charge.expires_at <= (now or utcnow()):
+            raise ChargeUnusable("This payment code has expired; ask the shop for a new one.")
+    return ResolvedQr(merchant, parsed, charge)
+
+
+async def mark_charge_paid(session: AsyncSession, charge: Charge, payment_id: int) -> None:
+    charge.status, charge.payment_id = "paid", payment_id
+    await session.flush()
+
+
+async def merchant_by_id(session: AsyncSession, merchant_id: int) -> Merchant:
+    merchant = await session.get(Merchant, merchant_id)
+    if merchant is None:
+        raise MerchantNotFound(f"No merchant {merchant_id}.")
+    return merchant

@@ -1,0 +1,49 @@
+"""Consumer-presented codes (CPM): the resident shows a one-time number, the shop captures it.
+
+An 18-digit code lives in the cache for 60 seconds, bound to one resident, and is taken
+(get-and-delete) by the first capture, so it can pay once at most.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timedelta
+
+from machipay.cache import CacheBackend, RateLimit
+from machipay.errors import ValidationFailed
+from machipay.settings import Settings
+from machipay.timeutil import utcnow
+
+CODE_PREFIX = "98"  # keeps codes apart from other schemes' numbers at a shared till
+
+
+class CodeUnusable(ValidationFailed):
+    type_slug = "code-unusable"
+    title = "This payment code is unknown, expired or already used"
+
+
+def _key(code: str) -> str:
+    return f"cpm:{code}"
+
+
+async def issue_code(
+    cache: CacheBackend, settings: Settings, resident_id: int
+) -> tuple[str, datetime]:
+    await RateLimit("one-time-code", settings.one_time_codes_per_minute).hit(
+        cache, str(resident_id)
+    )
+    ttl = settings.one_time_code_ttl_seconds
+    while True:
+        code = CODE_PREFIX + f"{secrets.randbelow(10**16):016d}"
+        if await cache.set_if_absent(_key(code), str(resident_id), ttl):
+            return code, utcnow() + timedelta(seconds=ttl)
+
+
+async def take_code(cache: CacheBackend, code: str) -> int:
+    """The resident a code belongs to; the code is gone afterwards."""
+    if not (len(code) == 18 and code.isdigit()):
+        raise CodeUnusable("A payment code is 18 digits.")
+    owner = await cache.take(_key(code))
+    if owner is None:
+        raise CodeUnusable("This payment code is unknown, has expired or was already used.")
+    return int(owner)

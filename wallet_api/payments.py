@@ -1,0 +1,334 @@
+"""Paying a shop and refunding a payment.
+
+A payment is one ledger entry: Dr the resident's points (oldest expiry first), Dr their
+money for the rest / Cr the shop's payable (a hot account: no row lock, so a popular shop
+never makes payments queue). Refunds give back points and money in the proportion the
+payment was paid, each refund its own entry pointing (by payment) at the original.
+Both write an outbox row in the same transaction and notify the shop after commit.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+import ledger
+from ledger import Leg, credit, debit
+from machipay.errors import Conflict, NotFound, ValidationFailed
+from machipay.events import publish_after_commit
+from machipay.outbox import add_outbox_event
+from machipay.settings import Settings
+from machipay.timeutil import utcnow
+from merchant_api import MerchantView
+from wallet_api.models import Payment, PaymentLotUse, PointsLot, Refund, Resident, WalletTransaction
+from wallet_api.points import take_points
+from wallet_api.rewards import CampaignRewards, PaymentFacts, Rewards, no_campaign_rewards
+
+
+class PaymentLimitExceeded(ValidationFailed):
+    type_slug = "payment-limit-exceeded"
+    title = "Payment above the single payment limit"
+
+
+class PaymentNotFound(NotFound):
+    type_slug = "payment-not-found"
+    title = "Unknown payment"
+
+
+class RefundRefused(Conflict):
+    type_slug = "refund-refused"
+    title = "This refund is not possible"
+
+
+def merchant_channel(merchant_id: int) -> str:
+    return f"merchant-events:{merchant_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentDone:
+    payment: Payment
+    merchant: MerchantView
+    rewards: Rewards
+
+
+async def _available_points(session: AsyncSession, resident_id: int, now: datetime) -> int:
+    total = (
+        await session.execute(
+            select(func.coalesce(func.sum(PointsLot.remaining), 0)).where(
+                PointsLot.resident_id == resident_id,
+                PointsLot.remaining > 0,
+                PointsLot.expires_at > now,
+            )
+        )
+    ).scalar_one()
+    return int(total)
+
+
+async def pay(
+    session: AsyncSession,
+    settings: Settings,
+    *,
+    resident_id: int,
+    merchant: MerchantView,
+    amount: int,
+    method: str,
+    idempotency_key: str,
+    charge_id: int | None = None,
+    rewards: CampaignRewards = no_campaign_rewards,
+) -> PaymentDone:
+    if amount > settings.max_payment:
+        raise PaymentLimitExceeded(f"One payment is at most ¥{settings.max_payment:,}.")
+    now = utcnow()
+    # One resident's payments run one at a time: points lots and (later) campaign caps are
+    # read, then written.
+    resident = (
+        await session.execute(
+            select(Resident).where(Resident.user_id == resident_id).with_for_update()
+        )
+    ).scalar_one()
+    points = min(await _available_points(session, resident_id, now), amount)
+    money = amount - points
+    takes = await take_points(session, resident_id, points, now=now) if points else []
+    legs: list[Leg] = []
+    if points:
+        legs.append(debit(ledger.resident_points(resident_id), points))
+    if money:
+        legs.append(debit(ledger.resident_money(resident_id), money))
+    legs.append(credit(ledger.merchant_payable(merchant.id), amount))
+    posted = await ledger.post_entry(
+        session, idempotency_key=f"pay:{resident_id}:{idempotency_key}", kind="payment", legs=legs
+    )
+    payment = Payment(
+        reference="pay_" + secrets.token_hex(10),
+        resident_id=resident_id,
+        merchant_id=merchant.id,
+        amount=amount,
+        points_used=points,
+        money_used=money,
+        method=method,
+        charge_id=charge_id,
+        entry_id=posted.id,
+        resident_reward=0,
+        merchant_cashback=0,
+        rewards_granted=True,
+        refunded_amount=0,
+        refunded_points=0,
+        created_at=now,
+    )
+    session.add(payment)
+    await session.flush()
+    session.add_all(
+        PaymentLotUse(payment_id=payment.id, lot_id=t.lot_id, amount=t.amount, returned=0)
+        for t in takes
+    )
+    earned = await rewards(
+        session,
+        PaymentFacts(
+            payment.id,
+            resident_id,
+            merchant.id,
+            merchant.shopping_street_id,
+            merchant.category,
+            merchant.store_type,
+            amount,
+            points,
+            money,
+            now,
+        ),
+    )
+    payment.resident_reward, payment.merchant_cashback = (
+        earned.resident_points,
+        earned.merchant_cashback,
+    )
+    payment.rewards_granted = earned.granted
+    session.add(
+        WalletTransaction(
+            resident_id=resident_id,
+            reference=payment.reference,
+            kind="payment",
+            amount=amount,
+            money_change=-money,
+            points_change=-points,
+            counterparty=merchant.name,
+            entry_id=posted.id,
+            created_at=now,
+        )
+    )
+    fact = {
+        "payment": payment.reference,
+        "resident_id": resident.user_id,
+        "merchant_id": merchant.id,
+        "amount": amount,
+        "points_used": points,
+        "money_used": money,
+        "resident_reward": earned.resident_points,
+        "merchant_cashback": earned.merchant_cashback,
+        "method": method,
+        "at": now.isoformat(),
+    }
+    add_outbox_event(session, "payment.completed", fact)
+    publish_after_commit(
+        session,
+        merchant_channel(merchant.id),
+        {
+            "type": "payment",
+            "id": payment.reference,
+            "amount": amount,
+            "method": method,
+            "at": now.isoformat(),
+        },
+    )
+    await session.flush()
+    return PaymentDone(payment, merchant, earned)
+
+
+@dataclass(frozen=True, slots=True)
+class RefundDone:
+    refund: Refund
+    payment: Payment
+
+
+async def refund(
+    session: AsyncSession,
+    settings: Settings,
+    *,
+    merchant_id: int,
+    payment_reference: str,
+    amount: int,
+    idempotency_key: str,
+) -> RefundDone:
+    """Refund all or part of a payment; only the shop that was paid may, within the window."""
+    payment = (
+        await session.execute(
+            select(Payment).where(Payment.reference == payment_reference).with_for_update()
+        )
+    ).scalar_one_or_none()
+    if payment is None or payment.merchant_id != merchant_id:
+        # Another shop's payment is simply not there for this caller.
+        raise PaymentNotFound(f"No payment {payment_reference!r} at this shop.")
+    now = utcnow()
+    if payment.created_at < now - timedelta(days=settings.refund_window_days):
+        raise RefundRefused(f"Payments can be refunded for {settings.refund_window_days} days.")
+    remaining = payment.amount - payment.refunded_amount
+    if amount > remaining:
+        raise RefundRefused(f"At most ¥{remaining:,} of this payment is left to refund.")
+    # Points come back in the payment's own proportion; counting on the running total
+    # makes partial refunds add up to exactly what was paid in points.
+    points_total_after = (payment.refunded_amount + amount) * payment.points_used // payment.amount
+    points_back = points_total_after - payment.refunded_points
+    money_back = amount - points_back
+    legs: list[Leg] = [debit(ledger.merchant_payable(merchant_id), amount)]
+    if points_back:
+        legs.append(credit(ledger.resident_points(payment.resident_id), points_back))
+    if money_back:
+        legs.append(credit(ledger.resident_money(payment.resident_id), money_back))
+    posted = await ledger.post_entry(
+        session, idempotency_key=f"refund:{merchant_id}:{idempotency_key}", kind="refund", legs=legs
+    )
+    await _return_points(session, payment.id, points_back)
+    record = Refund(
+        reference="rf_" + secrets.token_hex(10),
+        payment_id=payment.id,
+        amount=amount,
+        points_back=points_back,
+        money_back=money_back,
+        entry_id=posted.id,
+        created_at=now,
+    )
+    session.add(record)
+    payment.refunded_amount += amount
+    payment.refunded_points += points_back
+    session.add(
+        WalletTransaction(
+            resident_id=payment.resident_id,
+            reference=record.reference,
+            kind="refund",
+            amount=amount,
+            money_change=money_back,
+            points_change=points_back,
+            counterparty=None,
+            entry_id=posted.id,
+            created_at=now,
+        )
+    )
+    add_outbox_event(
+        session,
+        "payment.refunded",
+        {
+            "refund": record.reference,
+            "payment": payment.reference,
+            "resident_id": payment.resident_id,
+            "merchant_id": merchant_id,
+            "amount": amount,
+            "points_back": points_back,
+            "money_back": money_back,
+            "at": now.isoformat(),
+        },
+    )
+    publish_after_commit(
+        session,
+        merchant_channel(merchant_id),
+        {
+            "type": "refund",
+            "id": record.reference,
+            "payment": payment.reference,
+            "amount": amount,
+            "at": now.isoformat(),
+        },
+    )
+    await session.flush()
+    return RefundDone(record, payment)
+
+
+async def _return_points(session: AsyncSession, payment_id: int, points: int) -> None:
+    """Give points back to the lots they came from, latest expiry first (no lot is extended)."""
+    if not points:
+        return
+    uses = (
+        await session.execute(
+            select(PaymentLotUse, PointsLot.expires_at)
+            .join(PointsLot, PointsLot.id == PaymentLotUse.lot_id)
+            .where(PaymentLotUse.payment_id == payment_id)
+            .order_by(PointsLot.expires_at.desc(), PointsLot.id.desc())
+            .with_for_update(of=PaymentLotUse)
+        )
+    ).all()
+    left = points
+    for use, _expires in uses:
+        give = min(use.amount - use.returned, left)
+        if give <= 0:
+            continue
+        use.returned += give
+        await session.execute(
+            update(PointsLot)
+            .where(PointsLot.id == use.lot_id)
+            .values(remaining=PointsLot.remaining + give)
+            .execution_options(synchronize_session=False)
+        )
+        left -= give
+        if left == 0:
+            break
+    if left:
+        raise RuntimeError(f"payment {payment_id}: {left} refunded points have no lot to return to")
+
+
+async def payments_on(
+    session: AsyncSession, merchant_id: int, start: datetime, end: datetime
+) -> list[Payment]:
+    return list(
+        (
+            await session.execute(
+                select(Payment)
+                .where(
+                    Payment.merchant_id == merchant_id,
+                    Payment.created_at >= start,
+                    Payment.created_at < end,
+                )
+                .order_by(Payment.id.desc())
+            )
+        ).scalars()
+    )
