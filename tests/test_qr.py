@@ -93,7 +93,7 @@ def test_pointing_a_genuine_signature_at_another_merchant_is_refused() -> None:
 
 
 def test_unknown_gui_is_refused() -> None:
-    body = strip_crc(build_payload(SECRET, SHOP)).replace("0011jp.machipay", "0011jp.otherpy")
+    body = strip_crc(build_payload(SECRET, SHOP)).replace("0011jp.machipay", "0011jp.otherpay")
     _refused(with_crc(body), "another payment scheme")
 
 
