@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
+import uvloop
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
@@ -118,6 +119,7 @@ class Stats:
     insufficient: int = 0
     errors: int = 0
     elapsed: float = 0.0
+    cpu: float = 0.0  # client CPU seconds over the timed window, all processes
     latencies: list[float] = field(default_factory=list)  # seconds, committed transfers
     error_samples: list[str] = field(default_factory=list)
 
@@ -130,8 +132,23 @@ class Stats:
         self.insufficient += other.insufficient
         self.errors += other.errors
         self.elapsed = max(self.elapsed, other.elapsed)
+        self.cpu += other.cpu
         self.latencies += other.latencies
         self.error_samples += other.error_samples[: 5 - len(self.error_samples)]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What one load process does (picklable: it crosses the spawn boundary)."""
+
+    url: str
+    clients: int
+    seconds: float
+    client: str
+    loop: str
+    accounts: int
+    seed: int
+    cap: int  # transfers per worker
 
 
 @dataclass
@@ -178,62 +195,60 @@ async def transfer(
         stats.latencies.append(time.perf_counter() - started)
 
 
-async def worker(
-    engine: AsyncEngine, pinned: bool, seed: int, accounts: int, cap: int, clock: Clock
-) -> Stats:
-    rng, stats = random.Random(seed), Stats()
-    codes = [account_code(i) for i in range(accounts)]
-    if pinned:  # one connection for the whole run; a session bound to it, one BEGIN per transfer
-        async with engine.connect() as conn:
-            session = AsyncSession(bind=conn, expire_on_commit=False, autoflush=False)
-            await clock.start()
-            while clock.running() and stats.attempts < cap:
-                await transfer(session, rng, codes, stats)
-            await session.close()
-    else:  # what the app does: a fresh session per unit of work, connection from the pool
+async def worker(engine: AsyncEngine, plan: Plan, n: int, codes: list[str], clock: Clock) -> Stats:
+    rng, stats = random.Random(plan.seed + n), Stats()
+    if plan.client == "session":  # as the app does: a session per unit of work, pooled conn
         sessionmaker = make_sessionmaker(engine)
         await clock.start()
-        while clock.running() and stats.attempts < cap:
+        while clock.running() and stats.attempts < plan.cap:
             async with sessionmaker() as session:
                 await transfer(session, rng, codes, stats)
+        return stats
+    # One connection for the whole run and a session bound to it: BEGIN ... COMMIT per
+    # transfer, or (autocommit) the ledger_post statement is the whole transaction.
+    async with engine.connect() as conn:
+        if plan.client == "autocommit":
+            await conn.execution_options(isolation_level="AUTOCOMMIT")
+        session = AsyncSession(bind=conn, expire_on_commit=False, autoflush=False)
+        await clock.start()
+        while clock.running() and stats.attempts < plan.cap:
+            await transfer(session, rng, codes, stats)
+        await session.close()
     return stats
 
 
-async def drive(
-    url: str, clients: int, seconds: float, args: dict[str, Any], barrier: Any
-) -> Stats:
-    engine = create_engine(Settings(database_url=url), pool_size=clients, max_overflow=0)
+async def drive(plan: Plan, barrier: Any) -> Stats:
+    engine = create_engine(Settings(database_url=plan.url), pool_size=plan.clients, max_overflow=0)
     try:
-        warm = [await engine.connect() for _ in range(clients)]  # fill the pool before timing
+        warm = [await engine.connect() for _ in range(plan.clients)]  # fill the pool first
         for conn in warm:
             await conn.close()
-        clock = Clock(asyncio.Barrier(clients + 1))
-        cap = -(-HARD_CAP // args["total_clients"])
+        codes = [account_code(i) for i in range(plan.accounts)]
+        clock = Clock(asyncio.Barrier(plan.clients + 1))
         tasks = [
-            asyncio.create_task(
-                worker(engine, args["pinned"], args["seed"] + i, args["accounts"], cap, clock)
-            )
-            for i in range(clients)
+            asyncio.create_task(worker(engine, plan, n, codes, clock)) for n in range(plan.clients)
         ]
         async with asyncio.timeout(60):
             await clock.ready.wait()
         await asyncio.to_thread(barrier.wait, 120)  # line up with the other processes
-        started = time.perf_counter()
-        clock.deadline = started + seconds
+        started, cpu = time.perf_counter(), time.process_time()
+        clock.deadline = started + plan.seconds
         clock.go.set()
         total = Stats()
         for stats in await asyncio.gather(*tasks):
             total.merge(stats)
         total.elapsed = time.perf_counter() - started
+        total.cpu = time.process_time() - cpu
         return total
     finally:
         await engine.dispose()
 
 
-def process_main(
-    url: str, clients: int, seconds: float, args: dict[str, Any], barrier: Any, results: Any
-) -> None:
-    results.put(asyncio.run(drive(url, clients, seconds, args, barrier)))
+def process_main(plan: Plan, barrier: Any, results: Any) -> None:
+    if plan.loop == "uvloop":
+        results.put(uvloop.run(drive(plan, barrier)))
+    else:
+        results.put(asyncio.run(drive(plan, barrier)))
 
 
 def run_ledger_load(url: str, ns: argparse.Namespace) -> Stats:
@@ -244,17 +259,20 @@ def run_ledger_load(url: str, ns: argparse.Namespace) -> Stats:
     ]
     shares = [share for share in shares if share]
     barrier, results = ctx.Barrier(len(shares)), ctx.Queue()
-    procs = []
-    for n, share in enumerate(shares):
-        args = {
-            "pinned": ns.client == "connection",
-            "seed": ns.seed + 1000 * n,
-            "accounts": ns.accounts,
-            "total_clients": ns.clients,
-        }
-        procs.append(
-            ctx.Process(target=process_main, args=(url, share, ns.seconds, args, barrier, results))
+    cap = -(-HARD_CAP // ns.clients)
+    procs = [
+        ctx.Process(
+            target=process_main,
+            args=(
+                Plan(
+                    url, share, ns.seconds, ns.client, ns.loop, ns.accounts, ns.seed + 1000 * n, cap
+                ),
+                barrier,
+                results,
+            ),
         )
+        for n, share in enumerate(shares)
+    ]
     total = Stats()
     try:
         for proc in procs:
@@ -293,9 +311,7 @@ def percentile_ms(ordered: list[float], p: float) -> float:
     return 1000 * ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))]
 
 
-def summarize(
-    ns: argparse.Namespace, load: Stats, tps: float, seed_seconds: float
-) -> dict[str, Any]:
+def summarize(ns: argparse.Namespace, load: Stats, tps: float) -> dict[str, Any]:
     lat = sorted(load.latencies)
     rate = load.ok / load.elapsed if load.elapsed else 0.0
     return {
@@ -308,36 +324,31 @@ def summarize(
         "errors": load.errors,
         "pgbench_tps": round(tps, 1),
         "ratio": round(rate / tps, 3) if tps else None,
+        "client_cpu_ms_per_transfer": round(1000 * load.cpu / load.ok, 3) if load.ok else None,
         "clients": ns.clients,
         "processes": ns.processes,
-        "client_mode": ns.client,
+        "client": ns.client,
+        "loop": ns.loop,
         "duration_s": round(load.elapsed, 2),
         "accounts": ns.accounts,
-        "seed_s": round(seed_seconds, 1),
         "error_samples": load.error_samples,
     }
 
 
-def print_table(summary: dict[str, Any]) -> None:
+def print_table(s: dict[str, Any]) -> None:
     rows = [
-        ("transfers/s", f"{summary['transfers_per_s']:,.1f}"),
-        (
-            "latency p50/p95/p99",
-            f"{summary['p50_ms']} / {summary['p95_ms']} / {summary['p99_ms']} ms",
-        ),
-        ("transfers committed", f"{summary['transfers']:,}"),
-        ("errors (insufficient / other)", f"{summary['insufficient_funds']} / {summary['errors']}"),
-        ("pgbench tps (tpcb-like)", f"{summary['pgbench_tps']:,.1f}"),
-        ("ratio transfers/s ÷ tps", f"{summary['ratio']}"),
-        (
-            "clients",
-            f"{summary['clients']} ({summary['processes']} processes, {summary['client_mode']})",
-        ),
-        ("duration", f"{summary['duration_s']} s"),
+        ("transfers/s", f"{s['transfers_per_s']:,.1f}"),
+        ("latency p50/p95/p99", f"{s['p50_ms']} / {s['p95_ms']} / {s['p99_ms']} ms"),
+        ("errors (insufficient / other)", f"{s['insufficient_funds']} / {s['errors']}"),
+        ("pgbench tps (tpcb-like)", f"{s['pgbench_tps']:,.1f}"),
+        ("ratio transfers/s ÷ tps", f"{s['ratio']}"),
+        ("client CPU per transfer", f"{s['client_cpu_ms_per_transfer']} ms"),
+        ("clients", f"{s['clients']} in {s['processes']} processes ({s['client']}, {s['loop']})"),
+        ("duration", f"{s['duration_s']} s, {s['transfers']:,} transfers committed"),
     ]
     width = max(len(name) for name, _ in rows)
     print("\n".join(f"  {name:<{width}}  {value}" for name, value in rows))
-    for sample in summary["error_samples"]:
+    for sample in s["error_samples"]:
         print(f"  error: {sample}")
 
 
@@ -351,10 +362,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument(
         "--client",
-        choices=["connection", "session"],
+        choices=["connection", "session", "autocommit"],
         default="connection",
-        help="connection: each worker pins one connection; session: a pooled session per transfer",
+        help="connection: each worker holds one connection, BEGIN/COMMIT per transfer;"
+        " session: a pooled session per transfer; autocommit: no BEGIN/COMMIT round trips",
     )
+    parser.add_argument("--loop", choices=["uvloop", "asyncio"], default="uvloop")
     parser.add_argument("--database-url", default=DEFAULT_URL)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--json-out")
@@ -390,7 +403,7 @@ def main(argv: list[str] | None = None) -> int:
             asyncio.run(
                 admin_execute(ns.database_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
             )
-    summary = summarize(ns, load, tps, seed_seconds)
+    summary = summarize(ns, load, tps)
     summary["verify_ok"] = report.ok
     print_table(summary)
     print(report.summary())

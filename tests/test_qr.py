@@ -20,7 +20,9 @@ from merchant_api.qr import (
 )
 
 SECRET = "test-secret-for-qr-0123456789abcdef"
-SHOP = MerchantQrData("ab12cd34ef56", "5411", "SHIMOKITAZAWA YAOYA", "SETAGAYA", "1550031", "下北沢八百屋", "世田谷区")
+SHOP = MerchantQrData(
+    "ab12cd34ef56", "5411", "SHIMOKITAZAWA YAOYA", "SETAGAYA", "1550031", "下北沢八百屋", "世田谷区"
+)
 
 
 def with_crc(body_without_crc: str) -> str:
@@ -34,13 +36,21 @@ def strip_crc(payload: str) -> str:
 
 @pytest.mark.parametrize("dynamic", [False, True])
 def test_an_independent_emvco_parser_accepts_our_payloads(dynamic: bool) -> None:
-    payload = build_payload(SECRET, SHOP, amount=1500, charge_reference="ch1234") if dynamic else build_payload(SECRET, SHOP)
+    payload = (
+        build_payload(SECRET, SHOP, amount=1500, charge_reference="ch1234")
+        if dynamic
+        else build_payload(SECRET, SHOP)
+    )
     parsed = cemacqr.parse_payload(payload)
     assert parsed.crc_ok
     report = cemacqr.validate(parsed)
     assert report.ok, report
     ours = parse_payload(SECRET, payload)
-    assert (ours.merchant_public_id, ours.dynamic, ours.amount) == ("ab12cd34ef56", dynamic, 1500 if dynamic else None)
+    assert (ours.merchant_public_id, ours.dynamic, ours.amount) == (
+        "ab12cd34ef56",
+        dynamic,
+        1500 if dynamic else None,
+    )
 
 
 def test_the_png_decodes_back_to_the_payload_with_an_independent_decoder() -> None:
