@@ -17,6 +17,7 @@ COPY machipay/ machipay/
 COPY ledger/ ledger/
 COPY migrations/ migrations/
 COPY wallet_api/ wallet_api/
+COPY merchant_api/ merchant_api/
 RUN pip install --no-cache-dir . \
     && rm -rf build ./*.egg-info
 

@@ -20,8 +20,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import Header
+from fastapi import Header, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from sqlalchemy import BigInteger, Integer, String, Text, UniqueConstraint, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -162,3 +163,25 @@ async def _store(session: AsyncSession, record_id: int, status_code: int, body: 
         .values(status_code=status_code, response_body=json.dumps(body, ensure_ascii=False))
         .execution_options(synchronize_session=False)
     )
+
+
+async def respond_idempotently(
+    session: AsyncSession,
+    request: Request,
+    *,
+    scope: str,
+    key: str,
+    body: BaseModel,
+    produce: Callable[[], Awaitable[tuple[int, Any]]],
+) -> JSONResponse:
+    """The usual route shape: run ``produce`` under the caller's key, answer (or replay)."""
+    stored = await run_idempotent(
+        session,
+        scope=scope,
+        key=key,
+        method=request.method,
+        path=request.url.path,
+        body=body.model_dump(mode="json"),
+        produce=produce,
+    )
+    return stored.as_response()

@@ -19,7 +19,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingRes
 from machipay.auth import AccessClaims, Role, require_roles
 from machipay.deps import AppSettings, Cache, DbSession, EventBroker
 from machipay.errors import ValidationFailed
-from machipay.idempotency import idempotency_key_header, run_idempotent
+from machipay.idempotency import idempotency_key_header, respond_idempotently
 from machipay.timeutil import TOKYO, to_tokyo
 from merchant_api import service
 from merchant_api.schemas import (
@@ -200,16 +200,9 @@ async def capture_code(
         )
         return 201, payment_out(done)
 
-    stored = await run_idempotent(
-        session,
-        scope=f"merchant:{merchant.id}",
-        key=key,
-        method="POST",
-        path=request.url.path,
-        body=body.model_dump(mode="json"),
-        produce=produce,
+    return await respond_idempotently(
+        session, request, scope=f"merchant:{merchant.id}", key=key, body=body, produce=produce
     )
-    return stored.as_response()
 
 
 @router.post("/merchant/payments/{payment_id}/refunds", status_code=201, response_model=RefundOut)
@@ -244,16 +237,9 @@ async def refund(
         )
         return 201, out.model_dump(mode="json")
 
-    stored = await run_idempotent(
-        session,
-        scope=f"merchant:{merchant.id}",
-        key=key,
-        method="POST",
-        path=request.url.path,
-        body=body.model_dump(mode="json"),
-        produce=produce,
+    return await respond_idempotently(
+        session, request, scope=f"merchant:{merchant.id}", key=key, body=body, produce=produce
     )
-    return stored.as_response()
 
 
 def _tokyo_day(day: date | None) -> tuple[date, datetime, datetime]:

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from machipay.auth import AccessClaims, Role, client_ip, require_roles
 from machipay.deps import AppSettings, Cache, DbSession
 from machipay.errors import ValidationFailed
-from machipay.idempotency import idempotency_key_header, run_idempotent
+from machipay.idempotency import idempotency_key_header, respond_idempotently
 from machipay.problems import field_errors
 from machipay.timeutil import to_tokyo
 from merchant_api import mark_charge_paid, resolve_payload, view_of
@@ -205,16 +205,9 @@ async def transfer(
         )
         return 201, out.model_dump(mode="json")
 
-    stored = await run_idempotent(
-        session,
-        scope=f"user:{caller.user_id}",
-        key=key,
-        method="POST",
-        path=request.url.path,
-        body=body.model_dump(mode="json"),
-        produce=produce,
+    return await respond_idempotently(
+        session, request, scope=f"user:{caller.user_id}", key=key, body=body, produce=produce
     )
-    return stored.as_response()
 
 
 def payment_out(done: PaymentDone) -> dict[str, object]:
@@ -290,16 +283,9 @@ async def create_payment(
             await mark_charge_paid(session, resolved.charge, done.payment.id)
         return 201, payment_out(done)
 
-    stored = await run_idempotent(
-        session,
-        scope=f"user:{caller.user_id}",
-        key=key,
-        method="POST",
-        path=request.url.path,
-        body=body.model_dump(mode="json"),
-        produce=produce,
+    return await respond_idempotently(
+        session, request, scope=f"user:{caller.user_id}", key=key, body=body, produce=produce
     )
-    return stored.as_response()
 
 
 @router.post("/wallet/one-time-code", status_code=201, response_model=OneTimeCode)
