@@ -6,17 +6,42 @@ booleans, zero, negatives and larger values are refused with 422, never coerced.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict, model_validator
 
 from machipay.settings import get_settings
 
 
 class StrictModel(BaseModel):
-    """Unknown fields are an error, not silently dropped."""
+    """Unknown fields are an error, not silently dropped; text is storable UTF-8."""
 
     model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _storable_text(cls, data: Any) -> Any:
+        # PostgreSQL refuses NUL characters and lone surrogates in text; refuse them here
+        # with a 422 rather than meet them as a database error.
+        _check_text(data)
+        return data
+
+
+def _check_text(value: Any) -> None:
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ValueError("text must not contain NUL characters")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise ValueError("text must be valid Unicode") from exc
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_text(key)
+            _check_text(item)
+    elif isinstance(value, list):
+        for item in value:
+            _check_text(item)
 
 
 def _within_max_amount(value: int) -> int:

@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 
 import qrcode
 import qrcode.image.svg
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 
 from machipay.auth import AccessClaims, Role, require_roles
@@ -207,7 +207,7 @@ async def capture_code(
 
 @router.post("/merchant/payments/{payment_id}/refunds", status_code=201, response_model=RefundOut)
 async def refund(
-    payment_id: str,
+    payment_id: Annotated[str, Path(pattern=r"^pay_[0-9a-f]{20}$")],
     body: RefundIn,
     caller: MerchantCaller,
     key: IdempotencyKey,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 import uuid
 from datetime import timedelta
@@ -488,3 +489,14 @@ async def test_a_refusal_is_the_keys_answer_even_after_a_top_up(client: httpx.As
     assert [await balance(client, alice), await balance(client, bob)] == [1_000, 0]
     # A new key is a new request.
     assert (await send(client, alice, bob, 500)).status_code == 201
+
+
+@pytest.mark.parametrize("text", ["bad\x00name", "lone \ud800 surrogate"])
+async def test_text_that_postgres_cannot_store_is_422(client: httpx.AsyncClient, text: str) -> None:
+    # Found by the schema fuzzer: a NUL in a username reached PostgreSQL as a 500.
+    raw = json.dumps({"username": text, "password": "whatever-123"}).encode()
+    response = await client.post(
+        "/api/v1/auth/token", content=raw, headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == PROBLEM
