@@ -19,6 +19,7 @@ import pytest
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+import ledger
 from machipay.cache import RedisCache
 from machipay.db import create_engine, make_sessionmaker
 from machipay.migrate import upgrade
@@ -99,10 +100,18 @@ async def sqlite_url(tmp_sqlite_dir: Path) -> str:
     return url
 
 
+async def assert_books_verify(engine: AsyncEngine) -> None:
+    """After every scenario of the run: the run's database must still prove its books."""
+    async with make_sessionmaker(engine)() as session:
+        report = await ledger.verify_ledger(session)
+    assert report.ok, [str(f) for f in report.findings[:20]]
+
+
 @pytest.fixture(scope="session")
 async def sqlite_engine(sqlite_url: str) -> AsyncIterator[AsyncEngine]:
     engine = create_engine(Settings(database_url=sqlite_url, environment="test"))
     yield engine
+    await assert_books_verify(engine)
     await engine.dispose()
 
 
@@ -121,6 +130,7 @@ async def postgres_engine(postgres_url: str) -> AsyncIterator[AsyncEngine]:
         Settings(database_url=postgres_url, environment="test"), pool_size=60, max_overflow=20
     )
     yield engine
+    await assert_books_verify(engine)
     await engine.dispose()
 
 

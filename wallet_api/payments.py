@@ -227,7 +227,11 @@ async def refund(
     if money_back:
         legs.append(credit(ledger.resident_money(payment.resident_id), money_back))
     posted = await ledger.post_entry(
-        session, idempotency_key=f"refund:{merchant_id}:{idempotency_key}", kind="refund", legs=legs
+        session,
+        idempotency_key=f"refund:{merchant_id}:{idempotency_key}",
+        kind="refund",
+        legs=legs,
+        memo=f"refund of {payment.reference} (entry {payment.entry_id})",
     )
     await _return_points(session, payment.id, points_back)
     record = Refund(
