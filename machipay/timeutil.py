@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 TOKYO = ZoneInfo("Asia/Tokyo")
@@ -21,3 +21,13 @@ def as_utc(value: datetime) -> datetime:
 
 def to_tokyo(value: datetime) -> datetime:
     return as_utc(value).astimezone(TOKYO)
+
+
+def tokyo_day_start(moment: datetime) -> datetime:
+    """Midnight in Tokyo of the day ``moment`` falls on (days and months are cut in Tokyo)."""
+    return to_tokyo(moment).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def tokyo_day_bounds(day: date) -> tuple[datetime, datetime]:
+    start = datetime(day.year, day.month, day.day, tzinfo=TOKYO)
+    return start, start + timedelta(days=1)

@@ -8,7 +8,7 @@ import html
 import io
 import json
 from collections.abc import AsyncIterator
-from datetime import date, datetime, timedelta
+from datetime import date
 from typing import Annotated, Literal
 
 import qrcode
@@ -20,7 +20,7 @@ from machipay.auth import AccessClaims, Role, require_roles
 from machipay.deps import AppSettings, Cache, DbSession, EventBroker
 from machipay.errors import ValidationFailed
 from machipay.idempotency import idempotency_key_header, respond_idempotently
-from machipay.timeutil import TOKYO, to_tokyo
+from machipay.timeutil import to_tokyo, tokyo_day_bounds, utcnow
 from merchant_api import service
 from merchant_api.schemas import (
     ChargeIn,
@@ -242,14 +242,9 @@ async def refund(
     )
 
 
-def _tokyo_day(day: date | None) -> tuple[date, datetime, datetime]:
-    day = day or datetime.now(TOKYO).date()
-    start = datetime(day.year, day.month, day.day, tzinfo=TOKYO)
-    return day, start, start + timedelta(days=1)
-
-
 async def _day(session: DbSession, merchant_id: int, day: date | None) -> MerchantDayOut:
-    the_day, start, end = _tokyo_day(day)
+    the_day = day or to_tokyo(utcnow()).date()
+    start, end = tokyo_day_bounds(the_day)
     rows = await payments.payments_on(session, merchant_id, start, end)
     items = [
         MerchantPaymentOut(

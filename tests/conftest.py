@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -36,6 +37,13 @@ def pytest_configure(config: pytest.Config) -> None:
             "CI=true but MACHIPAY_TEST_DATABASE_URL / MACHIPAY_TEST_REDIS_URL are not both set: "
             "the suite must run against PostgreSQL and Redis in CI"
         )
+
+
+def free_port() -> int:
+    """A port on loopback for a server a test starts."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def require_postgres() -> str:

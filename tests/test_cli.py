@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -26,6 +25,7 @@ from tests.conftest import (
     REDIS_URL,
     create_scratch_postgres,
     drop_scratch_postgres,
+    free_port,
     require_postgres,
 )
 
@@ -174,18 +174,12 @@ async def test_verify_refuses_an_unmigrated_database(tmp_path: Path) -> None:
     assert "machipay migrate" in result.stderr + result.stdout
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 async def test_serve_answers_health_and_readiness(scratch_database: str) -> None:
     redis_url = REDIS_URL if scratch_database.startswith("postgresql") else None
     assert (
         await asyncio.to_thread(run_cli, "migrate", database_url=scratch_database)
     ).returncode == 0
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("MACHIPAY_")}
     env.update(
         MACHIPAY_DATABASE_URL=scratch_database,

@@ -13,7 +13,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import ledger
@@ -55,19 +55,6 @@ class PaymentDone:
     rewards: Rewards
 
 
-async def _available_points(session: AsyncSession, resident_id: int, now: datetime) -> int:
-    total = (
-        await session.execute(
-            select(func.coalesce(func.sum(PointsLot.remaining), 0)).where(
-                PointsLot.resident_id == resident_id,
-                PointsLot.remaining > 0,
-                PointsLot.expires_at > now,
-            )
-        )
-    ).scalar_one()
-    return int(total)
-
-
 async def pay(
     session: AsyncSession,
     settings: Settings,
@@ -90,9 +77,9 @@ async def pay(
             select(Resident).where(Resident.user_id == resident_id).with_for_update()
         )
     ).scalar_one()
-    points = min(await _available_points(session, resident_id, now), amount)
+    takes = await take_points(session, resident_id, amount, now=now, at_most=True)
+    points = sum(take.amount for take in takes)
     money = amount - points
-    takes = await take_points(session, resident_id, points, now=now) if points else []
     legs: list[Leg] = []
     if points:
         legs.append(debit(ledger.resident_points(resident_id), points))

@@ -76,9 +76,12 @@ async def grant_points(
 
 
 async def take_points(
-    session: AsyncSession, resident_id: int, amount: int, *, now: datetime
+    session: AsyncSession, resident_id: int, amount: int, *, now: datetime, at_most: bool = False
 ) -> list[LotTake]:
-    """Use ``amount`` points from live lots, oldest expiry first (the caller posts the entry)."""
+    """Use ``amount`` points from live lots, oldest expiry first (the caller posts the entry).
+
+    With ``at_most`` it takes what there is, up to ``amount``, instead of refusing.
+    """
     lots = (
         await session.execute(
             select(PointsLot.id, PointsLot.remaining)
@@ -99,7 +102,7 @@ async def take_points(
         used = min(int(remaining), needed)
         takes.append(LotTake(int(lot_id), used))
         needed -= used
-    if needed:
+    if needed and not at_most:
         raise InsufficientPoints(f"Only {amount - needed} points are available.")
     for take in takes:
         await session.execute(

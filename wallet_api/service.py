@@ -21,7 +21,7 @@ from machipay.cache import CacheBackend
 from machipay.errors import Forbidden, ValidationFailed
 from machipay.phone import mask_phone, normalize_phone
 from machipay.settings import Settings
-from machipay.timeutil import TOKYO, utcnow
+from machipay.timeutil import TOKYO, tokyo_day_start, utcnow
 from machipay.ward import district_exists
 from wallet_api.errors import (
     BalanceCapExceeded,
@@ -121,8 +121,7 @@ async def _p2p_sent_since(session: AsyncSession, resident_id: int, since: dateti
 
 
 def _tokyo_day_and_month_start(now: datetime) -> tuple[datetime, datetime]:
-    local = now.astimezone(TOKYO)
-    day = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    day = tokyo_day_start(now)
     return day, day.replace(day=1)
 
 

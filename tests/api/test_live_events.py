@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -18,18 +17,13 @@ from machipay.app import create_app
 from machipay.settings import Settings
 from tests.api.conftest import register, top_up
 from tests.api.shops import open_shop, sticker_payload
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.conftest import free_port
 
 
 @pytest.fixture
 async def live_server(app_settings: Settings) -> AsyncIterator[tuple[str, object]]:
     app = create_app(app_settings, configure_logs=False)
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on")
     )

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -21,15 +20,9 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 
-from tests.conftest import IN_CI, PG_URL, REDIS_URL
+from tests.conftest import IN_CI, PG_URL, REDIS_URL, free_port
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +44,7 @@ def server(
     subprocess.run(
         [sys.executable, "-m", "machipay", "migrate"], env=env, check=True, capture_output=True
     )
-    port = _free_port()
+    port = free_port()
     log = Path(tmp_path_factory.mktemp("fuzzlog")) / "server.log"
     with log.open("w") as out:
         process = subprocess.Popen(
