@@ -18,6 +18,7 @@ COPY ledger/ ledger/
 COPY migrations/ migrations/
 COPY wallet_api/ wallet_api/
 COPY merchant_api/ merchant_api/
+COPY campaigns/ campaigns/
 RUN pip install --no-cache-dir . \
     && rm -rf build ./*.egg-info
 

@@ -28,6 +28,11 @@ class AccountSpec:
     # Hot accounts take postings that raise their balance without locking their row:
     # every payment credits a merchant payable, every top-up debits the trust account.
     hot: bool
+    # Debits were reserved beforehand by the account's owner (a campaign budget is split
+    # into shards with a conditional UPDATE, DESIGN.md 3.3), so the ledger takes them
+    # without the exclusive lock that would make every reward of a campaign queue.
+    # `machipay verify` still proves the account never went below zero.
+    debits_reserved: bool = False
 
 
 _SPECS: list[tuple[re.Pattern[str], AccountSpec]] = [
@@ -37,7 +42,10 @@ _SPECS: list[tuple[re.Pattern[str], AccountSpec]] = [
     (re.compile(rf"resident:{_ID}:points"), AccountSpec("liability", "credit", True, False)),
     (re.compile(rf"merchant:{_ID}:payable"), AccountSpec("liability", "credit", True, True)),
     (re.compile(rf"merchant:{_ID}:payout"), AccountSpec("liability", "credit", True, False)),
-    (re.compile(rf"campaign:{_ID}:budget"), AccountSpec("liability", "credit", True, False)),
+    (
+        re.compile(rf"campaign:{_ID}:budget"),
+        AccountSpec("liability", "credit", True, True, debits_reserved=True),
+    ),
     (re.compile(rf"campaign:{_ID}:breakage"), AccountSpec("income", "credit", True, False)),
     (re.compile(r"platform:fees"), AccountSpec("income", "credit", True, False)),
 ]

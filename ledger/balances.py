@@ -37,6 +37,7 @@ async def open_accounts(session: AsyncSession, codes: Iterable[str]) -> None:
                 "normal_side": spec.normal_side,
                 "non_negative": spec.non_negative,
                 "hot": spec.hot,
+                "debits_reserved": spec.debits_reserved,
                 "balance": 0,
                 "version": 0,
                 "checkpoint_posting_id": 0,

@@ -39,6 +39,7 @@ class Account(Base):
     normal_side: Mapped[str] = mapped_column(String(6))
     non_negative: Mapped[bool] = mapped_column(Boolean)
     hot: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    debits_reserved: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
     balance: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
     version: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
     # Hot accounts: the last posting id folded into ``balance`` by compaction.

@@ -170,7 +170,12 @@ async def _post_sqlite(session: AsyncSession, draft: _Draft) -> PostedEntry:
         a.code: a
         for a in await session.execute(
             select(
-                Account.id, Account.code, Account.normal_side, Account.non_negative, Account.hot
+                Account.id,
+                Account.code,
+                Account.normal_side,
+                Account.non_negative,
+                Account.hot,
+                Account.debits_reserved,
             ).where(Account.code.in_(codes))
         )
     }
@@ -199,7 +204,7 @@ async def _post_sqlite(session: AsyncSession, draft: _Draft) -> PostedEntry:
         balance_after: int | None = None
         version: int | None = None
         if account.hot:
-            if delta < 0 and account.non_negative:
+            if delta < 0 and account.non_negative and not account.debits_reserved:
                 live = await hot_balance_sqlite(session, account.id)
                 if live + delta < 0:
                     raise InsufficientFunds(account.code)

@@ -9,6 +9,8 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 
+from campaigns import CampaignEngine
+from campaigns import routes as campaign_routes
 from ledger import run_sealer_forever
 from machipay import health
 from machipay.auth import routes as auth_routes
@@ -24,7 +26,6 @@ from machipay.settings import Settings, get_settings
 from machipay.ward import routes as ward_routes
 from merchant_api import routes as merchant_routes
 from wallet_api import routes as wallet_routes
-from wallet_api.rewards import no_campaign_rewards
 
 log = logging.getLogger("machipay.app")
 
@@ -48,8 +49,11 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
             app.state.sessionmaker = make_sessionmaker(engine)
             app.state.cache = cache
             app.state.broker = broker
-            # The campaign engine replaces this policy; until then payments earn nothing.
-            app.state.campaign_rewards = no_campaign_rewards
+            # What each payment earns (and each refund takes back) from running campaigns.
+            app.state.campaign_rewards = CampaignEngine(
+                shards=settings.campaign_budget_shards,
+                refresh_seconds=settings.campaign_refresh_seconds,
+            )
             if settings.sealer_enabled:
                 sealer = asyncio.create_task(
                     run_sealer_forever(
@@ -87,5 +91,6 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
     app.include_router(ward_routes.router)
     app.include_router(wallet_routes.router)
     app.include_router(merchant_routes.router)
+    app.include_router(campaign_routes.router)
     app.add_route("/metrics", metrics_endpoint, include_in_schema=False)
     return app

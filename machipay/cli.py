@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated, TypeVar
 
 import typer
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from machipay.db import unit_of_work
 from machipay.settings import Settings, get_settings
 
 T = TypeVar("T")
@@ -108,18 +110,13 @@ def verify(
     ] = 1000,
 ) -> None:
     """Recompute every balance, entry sum and hash; exit 1 on any discrepancy."""
+    from campaigns import verify_campaign_budgets
     from ledger import verify_ledger
-    from machipay.db import create_engine, make_sessionmaker
-    from machipay.migrate import assert_migrated
 
     async def run() -> bool:
-        engine = create_engine(_settings())
-        try:
-            await assert_migrated(engine)
-            async with make_sessionmaker(engine)() as session:
-                report = await verify_ledger(session, max_findings=max_findings)
-        finally:
-            await engine.dispose()
+        async with _database() as sessionmaker, sessionmaker() as session:
+            report = await verify_ledger(session, max_findings=max_findings)
+            report.findings.extend(await verify_campaign_budgets(session))
         typer.echo(report.summary())
         for finding in report.findings:
             typer.echo(f"  {finding}")
@@ -194,15 +191,69 @@ def users_create(
 
 
 @app.command("expire-points")
-def expire_points_command() -> None:
-    """Expire points lots past their date (Dr resident points / Cr campaign breakage)."""
+def expire_points_command(
+    batch: Annotated[int, typer.Option(min=1, max=10_000, help="Lots per transaction.")] = 1000,
+) -> None:
+    """Expire points lots past their date (Dr resident points / Cr campaign breakage).
+
+    Runs in transactions of ``--batch`` lots until none is left; safe to re-run or to run
+    twice at once (a lot is expired once).
+    """
     from machipay.timeutil import utcnow
     from wallet_api import expire_points
 
-    async def run(session: AsyncSession) -> int:
-        return await expire_points(session, now=utcnow())
+    async def run() -> int:
+        now = utcnow()
+        total = 0
+        async with _database() as sessionmaker:
+            while True:
+                async with unit_of_work(sessionmaker) as session:
+                    done = await expire_points(session, now=now, limit=batch)
+                total += done
+                if done < batch:
+                    return total
 
-    typer.echo(f"expired {asyncio.run(_in_unit_of_work(run))} points lots")
+    typer.echo(f"expired {asyncio.run(run())} points lots")
+
+
+@app.command("grant-deferred")
+def grant_deferred(
+    batch: Annotated[int, typer.Option(min=1, max=10_000, help="Grants per transaction.")] = 500,
+) -> None:
+    """Grant the deferred rewards of campaigns whose period is over, then close them.
+
+    Each grant is posted once whatever happens (re-running grants nothing twice). A closed
+    campaign's unspent budget goes back to the ward (Cr bank:city).
+    """
+    from campaigns import campaigns_due, close_if_done, grant_pending_batch
+    from machipay.timeutil import utcnow
+
+    async def run() -> tuple[int, int, int, int]:
+        now = utcnow()
+        granted = points = cashback = closed = 0
+        async with _database() as sessionmaker:
+            async with sessionmaker() as session:
+                due = await campaigns_due(session, now)
+            for campaign_id in due:
+                while True:
+                    async with unit_of_work(sessionmaker) as session:
+                        result = await grant_pending_batch(
+                            session, campaign_id, now=now, limit=batch
+                        )
+                    granted += result.granted
+                    points += result.points
+                    cashback += result.cashback
+                    if result.granted < batch:
+                        break
+                async with unit_of_work(sessionmaker) as session:
+                    closed += await close_if_done(session, campaign_id, now=now)
+        return granted, points, cashback, closed
+
+    granted, points, cashback, closed = asyncio.run(run())
+    typer.echo(
+        f"granted {granted} deferred rewards ({points} points, ¥{cashback} cashback);"
+        f" closed {closed} campaigns"
+    )
 
 
 @app.command("simulate-topup")
@@ -245,15 +296,22 @@ def simulate_topup(
         raise typer.Exit(1)
 
 
-async def _in_unit_of_work(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
-    from machipay.db import create_engine, make_sessionmaker, unit_of_work
+@contextlib.asynccontextmanager
+async def _database() -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    from machipay.db import create_engine, make_sessionmaker
+    from machipay.migrate import assert_migrated
 
     engine = create_engine(_settings())
     try:
-        async with unit_of_work(make_sessionmaker(engine)) as session:
-            return await work(session)
+        await assert_migrated(engine)
+        yield make_sessionmaker(engine)
     finally:
         await engine.dispose()
+
+
+async def _in_unit_of_work(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    async with _database() as sessionmaker, unit_of_work(sessionmaker) as session:
+        return await work(session)
 
 
 def _prepare_multiprocess_metrics() -> None:

@@ -65,6 +65,13 @@ class Settings(BaseSettings):
     p2p_daily_cap: int = Field(100_000, ge=1)
     p2p_monthly_cap: int = Field(300_000, ge=1)
 
+    # Campaigns. More shards let more payments reserve budget at once; the shard count of
+    # a campaign is fixed when it is approved.
+    campaign_budget_shards: int = Field(16, ge=1, le=256)
+    campaign_refresh_seconds: float = Field(1.0, gt=0, le=60)
+    # Aggregates about fewer residents than this are never shown (analytics, reports).
+    analytics_min_residents: int = Field(10, ge=2)
+
     # Ledger background work.
     sealer_enabled: bool = True
     sealer_interval_seconds: float = Field(1.0, gt=0)

@@ -4,6 +4,7 @@ refunds, live events and statements)."""
 from merchant_api.service import (
     MerchantView,
     ResolvedQr,
+    active_merchant_views,
     approve,
     create_charge,
     mark_charge_paid,
@@ -17,6 +18,7 @@ from merchant_api.service import (
 __all__ = [
     "MerchantView",
     "ResolvedQr",
+    "active_merchant_views",
     "approve",
     "create_charge",
     "mark_charge_paid",

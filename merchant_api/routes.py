@@ -32,6 +32,7 @@ from merchant_api.schemas import (
     MerchantStatusOut,
     RefundIn,
     RefundOut,
+    RevokedRewardsOut,
 )
 from wallet_api import codes, payments
 from wallet_api.routes import payment_out
@@ -226,6 +227,7 @@ async def refund(
             payment_reference=payment_id,
             amount=body.amount,
             idempotency_key=key,
+            rewards=request.app.state.campaign_rewards,
         )
         out = RefundOut(
             id=done.refund.reference,
@@ -233,6 +235,12 @@ async def refund(
             payment_id=done.payment.reference,
             points_back=done.refund.points_back,
             money_back=done.refund.money_back,
+            rewards_revoked=RevokedRewardsOut(
+                resident_points=done.revocation.points_taken + done.revocation.money_taken,
+                from_money=done.revocation.money_taken,
+                unrecovered=done.revocation.unrecovered,
+                merchant_cashback=done.revocation.cashback_taken,
+            ),
             created_at=to_tokyo(done.refund.created_at),
         )
         return 201, out.model_dump(mode="json")

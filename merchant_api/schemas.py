@@ -54,12 +54,22 @@ class RefundIn(StrictModel):
     amount: Amount
 
 
+class RevokedRewardsOut(StrictModel):
+    """The refunded part's campaign rewards, taken back with the refund."""
+
+    resident_points: int  # points revoked in all, of which
+    from_money: int  # were already spent and came out of the refunded money
+    unrecovered: int  # spent and not coverable by this refund (the campaign bears them)
+    merchant_cashback: int
+
+
 class RefundOut(StrictModel):
     id: str
     amount: int
     payment_id: str
     points_back: int
     money_back: int
+    rewards_revoked: RevokedRewardsOut
     created_at: datetime
 
 

@@ -17,7 +17,7 @@ from machipay.auth import Role, create_user
 from machipay.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from machipay.settings import Settings
 from machipay.timeutil import utcnow
-from machipay.ward import get_category, get_shopping_street, ward_reference
+from machipay.ward import ShoppingStreet, get_category, get_shopping_street, ward_reference
 from merchant_api.models import Charge, Merchant
 from merchant_api.qr import InvalidQr, MerchantQrData, ParsedQr, build_payload, parse_payload
 
@@ -228,6 +228,22 @@ async def view_of(session: AsyncSession, merchant: Merchant) -> MerchantView:
         merchant.store_type,
         street.district_id if street else None,
     )
+
+
+async def active_merchant_views(session: AsyncSession) -> list[MerchantView]:
+    """Every active shop with its street, category, store type and district."""
+    rows = await session.execute(
+        select(Merchant, ShoppingStreet.name, ShoppingStreet.district_id)
+        .outerjoin(ShoppingStreet, ShoppingStreet.id == Merchant.shopping_street_id)
+        .where(Merchant.status == "active")
+        .order_by(Merchant.id)
+    )
+    return [
+        MerchantView(
+            m.id, m.name, street, m.shopping_street_id, m.category_code, m.store_type, district
+        )
+        for m, street, district in rows
+    ]
 
 
 async def qr_data(session: AsyncSession, merchant: Merchant) -> MerchantQrData:

@@ -21,6 +21,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 import ledger
+from campaigns import verify_campaign_budgets
 from machipay.cache import RedisCache
 from machipay.db import create_engine, make_sessionmaker
 from machipay.migrate import upgrade
@@ -112,6 +113,7 @@ async def assert_books_verify(engine: AsyncEngine) -> None:
     """After every scenario of the run: the run's database must still prove its books."""
     async with make_sessionmaker(engine)() as session:
         report = await ledger.verify_ledger(session)
+        report.findings.extend(await verify_campaign_budgets(session))
     assert report.ok, [str(f) for f in report.findings[:20]]
 
 

@@ -1,6 +1,22 @@
 """Residents: registration, wallet, top-up webhook, P2P transfers, history, points lots."""
 
-from wallet_api.points import LotTake, expire_points, grant_points, live_lots, take_points
+from wallet_api.points import (
+    LotTake,
+    add_points_lot,
+    expire_points,
+    grant_points,
+    live_lots,
+    take_back_from_lot,
+    take_points,
+)
+from wallet_api.rewards import (
+    CampaignRewards,
+    PaymentFacts,
+    RefundFacts,
+    Revocation,
+    RewardPlan,
+    no_campaign_rewards,
+)
 from wallet_api.service import (
     credit_top_up,
     register_resident,
@@ -8,15 +24,28 @@ from wallet_api.service import (
     transfer_money,
     wallet_view,
 )
+from wallet_api.spend import MerchantSpend, distinct_payers, new_to_shop, spend_by_merchant
 
 __all__ = [
+    "CampaignRewards",
     "LotTake",
+    "MerchantSpend",
+    "PaymentFacts",
+    "RefundFacts",
+    "Revocation",
+    "RewardPlan",
+    "add_points_lot",
     "credit_top_up",
+    "distinct_payers",
     "expire_points",
     "grant_points",
     "live_lots",
+    "new_to_shop",
+    "no_campaign_rewards",
     "register_resident",
     "resident_of",
+    "spend_by_merchant",
+    "take_back_from_lot",
     "take_points",
     "transfer_money",
     "wallet_view",

@@ -26,7 +26,14 @@ from machipay.timeutil import utcnow
 from merchant_api import MerchantView
 from wallet_api.models import Payment, PaymentLotUse, PointsLot, Refund, Resident, WalletTransaction
 from wallet_api.points import take_points
-from wallet_api.rewards import CampaignRewards, PaymentFacts, Rewards, no_campaign_rewards
+from wallet_api.rewards import (
+    CampaignRewards,
+    PaymentFacts,
+    RefundFacts,
+    Revocation,
+    RewardPlan,
+    no_campaign_rewards,
+)
 
 
 class PaymentLimitExceeded(ValidationFailed):
@@ -52,7 +59,7 @@ def merchant_channel(merchant_id: int) -> str:
 class PaymentDone:
     payment: Payment
     merchant: MerchantView
-    rewards: Rewards
+    rewards: RewardPlan
 
 
 async def pay(
@@ -80,14 +87,36 @@ async def pay(
     takes = await take_points(session, resident_id, amount, now=now, at_most=True)
     points = sum(take.amount for take in takes)
     money = amount - points
+    # The campaign engine reserves its budget and hands back the reward legs, so payment
+    # and rewards are one entry and commit (or fail) together.
+    plan = await rewards.plan(
+        session,
+        PaymentFacts(
+            resident_id=resident_id,
+            merchant_id=merchant.id,
+            shopping_street_id=merchant.shopping_street_id,
+            district_id=merchant.district_id,
+            category=merchant.category,
+            store_type=merchant.store_type,
+            amount=amount,
+            points_used=points,
+            money_used=money,
+            paid_at=now,
+        ),
+    )
     legs: list[Leg] = []
     if points:
         legs.append(debit(ledger.resident_points(resident_id), points))
     if money:
         legs.append(debit(ledger.resident_money(resident_id), money))
     legs.append(credit(ledger.merchant_payable(merchant.id), amount))
+    legs.extend(plan.legs)
     posted = await ledger.post_entry(
-        session, idempotency_key=f"pay:{resident_id}:{idempotency_key}", kind="payment", legs=legs
+        session,
+        idempotency_key=f"pay:{resident_id}:{idempotency_key}",
+        kind="payment",
+        legs=legs,
+        memo=plan.memo,
     )
     payment = Payment(
         reference="pay_" + secrets.token_hex(10),
@@ -99,9 +128,9 @@ async def pay(
         method=method,
         charge_id=charge_id,
         entry_id=posted.id,
-        resident_reward=0,
-        merchant_cashback=0,
-        rewards_granted=True,
+        resident_reward=plan.resident_points,
+        merchant_cashback=plan.merchant_cashback,
+        rewards_granted=plan.granted,
         refunded_amount=0,
         refunded_points=0,
         created_at=now,
@@ -112,26 +141,7 @@ async def pay(
         PaymentLotUse(payment_id=payment.id, lot_id=t.lot_id, amount=t.amount, returned=0)
         for t in takes
     )
-    earned = await rewards(
-        session,
-        PaymentFacts(
-            payment.id,
-            resident_id,
-            merchant.id,
-            merchant.shopping_street_id,
-            merchant.category,
-            merchant.store_type,
-            amount,
-            points,
-            money,
-            now,
-        ),
-    )
-    payment.resident_reward, payment.merchant_cashback = (
-        earned.resident_points,
-        earned.merchant_cashback,
-    )
-    payment.rewards_granted = earned.granted
+    await rewards.record(session, plan, payment_id=payment.id, entry_id=posted.id)
     session.add(
         WalletTransaction(
             resident_id=resident_id,
@@ -152,8 +162,9 @@ async def pay(
         "amount": amount,
         "points_used": points,
         "money_used": money,
-        "resident_reward": earned.resident_points,
-        "merchant_cashback": earned.merchant_cashback,
+        "resident_reward": plan.resident_points,
+        "merchant_cashback": plan.merchant_cashback,
+        "rewards_granted": plan.granted,
         "method": method,
         "at": now.isoformat(),
     }
@@ -170,13 +181,14 @@ async def pay(
         },
     )
     await session.flush()
-    return PaymentDone(payment, merchant, earned)
+    return PaymentDone(payment, merchant, plan)
 
 
 @dataclass(frozen=True, slots=True)
 class RefundDone:
     refund: Refund
     payment: Payment
+    revocation: Revocation
 
 
 async def refund(
@@ -187,6 +199,7 @@ async def refund(
     payment_reference: str,
     amount: int,
     idempotency_key: str,
+    rewards: CampaignRewards = no_campaign_rewards,
 ) -> RefundDone:
     """Refund all or part of a payment; only the shop that was paid may, within the window."""
     payment = (
@@ -208,19 +221,35 @@ async def refund(
     points_total_after = (payment.refunded_amount + amount) * payment.points_used // payment.amount
     points_back = points_total_after - payment.refunded_points
     money_back = amount - points_back
+    await _return_points(session, payment.id, points_back)
+    # The refunded part's rewards go back too, in the same entry (DESIGN.md 3.2).
+    revocation = await rewards.revoke(
+        session,
+        RefundFacts(
+            payment_id=payment.id,
+            resident_id=payment.resident_id,
+            merchant_id=merchant_id,
+            payment_amount=payment.amount,
+            refunded_before=payment.refunded_amount,
+            refund_amount=amount,
+            money_back=money_back,
+            at=now,
+        ),
+    )
     legs: list[Leg] = [debit(ledger.merchant_payable(merchant_id), amount)]
     if points_back:
         legs.append(credit(ledger.resident_points(payment.resident_id), points_back))
     if money_back:
         legs.append(credit(ledger.resident_money(payment.resident_id), money_back))
+    legs.extend(revocation.legs)
+    memo = f"refund of {payment.reference} (entry {payment.entry_id})"
     posted = await ledger.post_entry(
         session,
         idempotency_key=f"refund:{merchant_id}:{idempotency_key}",
         kind="refund",
         legs=legs,
-        memo=f"refund of {payment.reference} (entry {payment.entry_id})",
+        memo=f"{memo}; {revocation.memo}" if revocation.memo else memo,
     )
-    await _return_points(session, payment.id, points_back)
     record = Refund(
         reference="rf_" + secrets.token_hex(10),
         payment_id=payment.id,
@@ -239,8 +268,8 @@ async def refund(
             reference=record.reference,
             kind="refund",
             amount=amount,
-            money_change=money_back,
-            points_change=points_back,
+            money_change=money_back - revocation.money_taken,
+            points_change=points_back - revocation.points_taken,
             counterparty=None,
             entry_id=posted.id,
             created_at=now,
@@ -257,6 +286,9 @@ async def refund(
             "amount": amount,
             "points_back": points_back,
             "money_back": money_back,
+            "reward_points_revoked": revocation.points_taken + revocation.money_taken,
+            "reward_points_unrecovered": revocation.unrecovered,
+            "merchant_cashback_revoked": revocation.cashback_taken,
             "at": now.isoformat(),
         },
     )
@@ -272,7 +304,7 @@ async def refund(
         },
     )
     await session.flush()
-    return RefundDone(record, payment)
+    return RefundDone(record, payment, revocation)
 
 
 async def _return_points(session: AsyncSession, payment_id: int, points: int) -> None:

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 import ledger
 from ledger import credit, debit
-from machipay.timeutil import utcnow
+from machipay.timeutil import as_utc, utcnow
 from wallet_api.errors import InsufficientPoints
 from wallet_api.models import PointsLot, WalletTransaction
 
@@ -47,32 +47,85 @@ async def grant_points(
     )
     if not posted.created:
         return None
-    now = utcnow()
+    return await add_points_lot(
+        session,
+        resident_id=resident_id,
+        amount=amount,
+        campaign_id=campaign_id,
+        expires_at=expires_at,
+        entry_id=posted.id,
+        counterparty=counterparty,
+        at=utcnow(),
+    )
+
+
+async def add_points_lot(
+    session: AsyncSession,
+    *,
+    resident_id: int,
+    amount: int,
+    campaign_id: int,
+    expires_at: datetime,
+    entry_id: int,
+    counterparty: str,
+    at: datetime,
+    reference: str | None = None,
+) -> PointsLot:
+    """Record points already credited by ``entry_id`` as a lot, and show it in the history."""
     lot = PointsLot(
         resident_id=resident_id,
         amount=amount,
         remaining=amount,
-        granted_at=now,
+        granted_at=at,
         expires_at=expires_at,
         campaign_id=campaign_id,
-        entry_id=posted.id,
+        entry_id=entry_id,
     )
     session.add(lot)
     session.add(
         WalletTransaction(
             resident_id=resident_id,
-            reference=f"pg_{posted.id}",
+            reference=reference or f"pg_{entry_id}",
             kind="points_grant",
             amount=amount,
             money_change=0,
             points_change=amount,
             counterparty=counterparty,
-            entry_id=posted.id,
-            created_at=now,
+            entry_id=entry_id,
+            created_at=at,
         )
     )
     await session.flush()
     return lot
+
+
+async def take_back_from_lot(
+    session: AsyncSession, lot_id: int, amount: int, *, now: datetime
+) -> tuple[int, bool]:
+    """Take up to ``amount`` unspent points back from one lot (a revoked reward).
+
+    Returns what was taken and whether the lot had already expired (its points then went
+    to the campaign's breakage; they were not the resident's to spend any more).
+    """
+    row = (
+        await session.execute(
+            select(PointsLot.remaining, PointsLot.expires_at)
+            .where(PointsLot.id == lot_id)
+            .with_for_update()
+        )
+    ).one_or_none()
+    if row is None:
+        return 0, False
+    expired = as_utc(row.expires_at) <= now
+    taken = min(int(row.remaining), amount)
+    if taken:
+        await session.execute(
+            update(PointsLot)
+            .where(PointsLot.id == lot_id)
+            .values(remaining=PointsLot.remaining - taken)
+            .execution_options(synchronize_session=False)
+        )
+    return taken, expired
 
 
 async def take_points(

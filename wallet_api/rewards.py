@@ -1,25 +1,31 @@
 """The campaign rewards extension point.
 
-Every payment asks a :class:`CampaignRewards` policy what it earns, inside the payment's
-transaction. The campaign engine provides the real policy; until it is installed the
-platform runs :func:`no_campaign_rewards` and every payment earns nothing.
+A payment asks a :class:`CampaignRewards` policy what it earns, inside the payment's
+transaction and before the payment's entry is posted: the policy reserves the budget and
+hands back the legs to add to that entry (immediate grants), or records pending grants
+(deferred). A refund asks the same policy what to take back, again as legs for the refund's
+own entry. The wallet knows nothing about campaigns beyond this protocol; the campaign
+engine (``campaigns``) implements it, and :data:`no_campaign_rewards` is the policy of a
+platform without campaigns.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from ledger import Leg
 
 
 @dataclass(frozen=True, slots=True)
 class PaymentFacts:
-    payment_id: int
     resident_id: int
     merchant_id: int
     shopping_street_id: int | None
+    district_id: str | None
     category: str
     store_type: str
     amount: int
@@ -29,15 +35,60 @@ class PaymentFacts:
 
 
 @dataclass(frozen=True, slots=True)
-class Rewards:
+class RewardPlan:
     resident_points: int = 0
     merchant_cashback: int = 0
-    granted: bool = True  # False: recorded as pending grants, paid by `machipay grant-deferred`
+    granted: bool = True  # False: pending grants, paid by `machipay grant-deferred`
+    legs: tuple[Leg, ...] = ()  # added to the payment's own entry
+    memo: str | None = None
+    detail: Any = field(default=None, compare=False)  # the policy's own, back in record()
+
+
+@dataclass(frozen=True, slots=True)
+class RefundFacts:
+    payment_id: int
+    resident_id: int
+    merchant_id: int
+    payment_amount: int
+    refunded_before: int
+    refund_amount: int
+    money_back: int  # what the refund gives back in money: spent reward points come out of it
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Revocation:
+    points_taken: int = 0  # reward points taken back from the resident's points
+    money_taken: int = 0  # reward points already spent, taken from the refunded money
+    unrecovered: int = 0  # spent and not coverable by this refund: recorded, never hidden
+    cashback_taken: int = 0
+    legs: tuple[Leg, ...] = ()  # added to the refund's own entry
+    memo: str | None = None
 
 
 class CampaignRewards(Protocol):
-    async def __call__(self, session: AsyncSession, facts: PaymentFacts) -> Rewards: ...
+    async def plan(self, session: AsyncSession, facts: PaymentFacts) -> RewardPlan: ...
+
+    async def record(
+        self, session: AsyncSession, plan: RewardPlan, *, payment_id: int, entry_id: int
+    ) -> None: ...
+
+    async def revoke(self, session: AsyncSession, facts: RefundFacts) -> Revocation: ...
 
 
-async def no_campaign_rewards(session: AsyncSession, facts: PaymentFacts) -> Rewards:
-    return Rewards()
+class NoCampaignRewards:
+    """A platform without campaigns: no payment earns anything."""
+
+    async def plan(self, session: AsyncSession, facts: PaymentFacts) -> RewardPlan:
+        return RewardPlan()
+
+    async def record(
+        self, session: AsyncSession, plan: RewardPlan, *, payment_id: int, entry_id: int
+    ) -> None:
+        return None
+
+    async def revoke(self, session: AsyncSession, facts: RefundFacts) -> Revocation:
+        return Revocation()
+
+
+no_campaign_rewards: CampaignRewards = NoCampaignRewards()

@@ -1,0 +1,350 @@
+"""The reward engine: what each payment earns, and what each refund takes back.
+
+It implements the wallet's :class:`wallet_api.CampaignRewards` policy. Per payment it reads
+no campaign row (approved campaigns are kept in memory for at most a second, and reloaded
+at once after a change committed in this process), reads the resident's tallies only when
+the winning campaign caps residents, and reserves the budget from one shard.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+import ledger
+from campaigns import budget
+from campaigns.models import Campaign, CampaignReward, ResidentTally
+from campaigns.rules import (
+    CampaignRules,
+    best_merchant_offer,
+    best_resident_offer,
+    capped_resident_points,
+    share,
+    tokyo_month,
+)
+from campaigns.status import changes_seen, end_campaign
+from ledger import Leg, credit, debit
+from wallet_api import (
+    PaymentFacts,
+    RefundFacts,
+    Revocation,
+    RewardPlan,
+    add_points_lot,
+    take_back_from_lot,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _Grant:
+    campaign: CampaignRules
+    kind: str  # resident | merchant
+    amount: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Planned:
+    facts: PaymentFacts
+    grants: tuple[_Grant, ...]
+
+
+class CampaignEngine:
+    def __init__(self, *, shards: int, refresh_seconds: float = 1.0) -> None:
+        self.shards = shards
+        self.refresh_seconds = refresh_seconds
+        self._campaigns: tuple[CampaignRules, ...] = ()
+        self._loaded_at = -1e9
+        self._loaded_generation = -1
+        self._exhausted: set[int] = set()
+
+    async def approved_campaigns(
+        self, session: AsyncSession, now: datetime
+    ) -> tuple[CampaignRules, ...]:
+        clock = time.monotonic()
+        if (
+            clock - self._loaded_at > self.refresh_seconds
+            or self._loaded_generation != changes_seen()
+        ):
+            generation = changes_seen()
+            rows = (
+                await session.execute(
+                    select(Campaign).where(Campaign.status == "approved", Campaign.ends_at > now)
+                )
+            ).scalars()
+            self._campaigns = tuple(CampaignRules.of(c) for c in rows)
+            self._exhausted.clear()
+            self._loaded_at, self._loaded_generation = clock, generation
+        return tuple(c for c in self._campaigns if c.id not in self._exhausted)
+
+    # -- payments ---------------------------------------------------------------------------
+
+    async def plan(self, session: AsyncSession, facts: PaymentFacts) -> RewardPlan:
+        campaigns = await self.approved_campaigns(session, facts.paid_at)
+        if not campaigns:
+            return RewardPlan()
+        resident_offer = best_resident_offer(campaigns, facts)
+        merchant_offer = best_merchant_offer(campaigns, facts)
+        asks: dict[int, list[int]] = {}  # campaign id -> [points, cashback]
+        rules: dict[int, CampaignRules] = {}
+        if resident_offer is not None:
+            wanted = share(facts.money_used, resident_offer.rate_bp)  # points earn no points
+            offer = resident_offer.rules
+            month = total = 0
+            capped = (
+                offer.per_resident_cap is not None or offer.per_resident_monthly_cap is not None
+            )
+            if wanted and capped:
+                month, total = await self._tallies(session, offer.id, facts)
+            wanted = capped_resident_points(
+                offer, wanted, earned_this_month=month, earned_in_campaign=total
+            )
+            if wanted:
+                asks.setdefault(offer.id, [0, 0])[0] = wanted
+                rules[offer.id] = offer
+        if merchant_offer is not None:
+            cashback = share(facts.amount, merchant_offer.rate_bp)
+            if cashback:
+                asks.setdefault(merchant_offer.rules.id, [0, 0])[1] = cashback
+                rules[merchant_offer.rules.id] = merchant_offer.rules
+        grants: list[_Grant] = []
+        # Campaigns in id order: two payments never wait on each other's shards crosswise.
+        for campaign_id in sorted(asks):
+            points, cashback = asks[campaign_id]
+            got = await budget.reserve(
+                session,
+                campaign_id,
+                points + cashback,
+                shards=self.shards,
+                home=facts.resident_id,
+            )
+            if got.exhausted:
+                await end_campaign(session, campaign_id, reason="budget", actor_id=None)
+                self._exhausted.add(campaign_id)
+            # Short of budget: the resident's points first, the shop's cashback from the rest.
+            points_granted = min(points, got.amount)
+            cashback_granted = got.amount - points_granted
+            if points_granted:
+                grants.append(_Grant(rules[campaign_id], "resident", points_granted))
+            if cashback_granted:
+                grants.append(_Grant(rules[campaign_id], "merchant", cashback_granted))
+        if not grants:
+            return RewardPlan()
+        legs: list[Leg] = []
+        notes: list[str] = []
+        for grant in grants:
+            if grant.campaign.deferred:
+                notes.append(f"campaign {grant.campaign.id}: {grant.kind} {grant.amount} pending")
+                continue
+            source = debit(ledger.campaign_budget(grant.campaign.id), grant.amount)
+            if grant.kind == "resident":
+                legs += [source, credit(ledger.resident_points(facts.resident_id), grant.amount)]
+                notes.append(f"campaign {grant.campaign.id}: {grant.amount} points")
+            else:
+                legs += [source, credit(ledger.merchant_payable(facts.merchant_id), grant.amount)]
+                notes.append(f"campaign {grant.campaign.id}: ¥{grant.amount} cashback")
+        return RewardPlan(
+            resident_points=sum(g.amount for g in grants if g.kind == "resident"),
+            merchant_cashback=sum(g.amount for g in grants if g.kind == "merchant"),
+            granted=not any(g.campaign.deferred for g in grants),
+            legs=tuple(legs),
+            memo="; ".join(notes),
+            detail=_Planned(facts, tuple(grants)),
+        )
+
+    async def _tallies(
+        self, session: AsyncSession, campaign_id: int, facts: PaymentFacts
+    ) -> tuple[int, int]:
+        rows = (
+            await session.execute(
+                select(ResidentTally.month, ResidentTally.amount).where(
+                    ResidentTally.campaign_id == campaign_id,
+                    ResidentTally.resident_id == facts.resident_id,
+                )
+            )
+        ).all()
+        month = tokyo_month(facts.paid_at)
+        return (
+            sum(int(a) for m, a in rows if m == month),
+            sum(int(a) for _, a in rows),
+        )
+
+    async def record(
+        self, session: AsyncSession, plan: RewardPlan, *, payment_id: int, entry_id: int
+    ) -> None:
+        planned = plan.detail
+        if not isinstance(planned, _Planned):
+            return
+        facts = planned.facts
+        month = tokyo_month(facts.paid_at)
+        for grant in planned.grants:
+            lot_id: int | None = None
+            immediate = not grant.campaign.deferred
+            if grant.kind == "resident":
+                if immediate:
+                    lot = await add_points_lot(
+                        session,
+                        resident_id=facts.resident_id,
+                        amount=grant.amount,
+                        campaign_id=grant.campaign.id,
+                        expires_at=grant.campaign.points_expiry(facts.paid_at),
+                        entry_id=entry_id,
+                        counterparty=grant.campaign.name[:80],
+                        at=facts.paid_at,
+                        reference=f"cr_{payment_id}",
+                    )
+                    lot_id = lot.id
+                await add_to_tally(
+                    session, grant.campaign.id, facts.resident_id, month, grant.amount
+                )
+            session.add(
+                CampaignReward(
+                    campaign_id=grant.campaign.id,
+                    payment_id=payment_id,
+                    kind=grant.kind,
+                    status="granted" if immediate else "pending",
+                    resident_id=facts.resident_id,
+                    merchant_id=facts.merchant_id,
+                    shopping_street_id=facts.shopping_street_id,
+                    category=facts.category,
+                    store_type=facts.store_type,
+                    district_id=facts.district_id,
+                    payment_amount=facts.amount,
+                    amount=grant.amount,
+                    revoked=0,
+                    unrecovered=0,
+                    month=month,
+                    paid_at=facts.paid_at,
+                    granted_at=facts.paid_at if immediate else None,
+                    entry_id=entry_id if immediate else None,
+                    lot_id=lot_id,
+                )
+            )
+
+    # -- refunds ----------------------------------------------------------------------------
+
+    async def revoke(self, session: AsyncSession, facts: RefundFacts) -> Revocation:
+        """Take back the refunded part's rewards, in proportion (cumulatively rounded, so a
+        full refund in parts takes back exactly everything).
+
+        Points still in the reward's lot come back from it; points already spent come out of
+        the refunded money; what even that cannot cover is recorded as unrecovered. The
+        value goes back to the campaign's budget, or to its breakage once it is closed.
+        """
+        rewards = list(
+            (
+                await session.execute(
+                    select(CampaignReward)
+                    .where(CampaignReward.payment_id == facts.payment_id)
+                    .order_by(CampaignReward.id)
+                    .with_for_update()
+                )
+            ).scalars()
+        )
+        if not rewards:
+            return Revocation()
+        statuses: dict[int, str] = {
+            int(c): str(status)
+            for c, status in (
+                await session.execute(
+                    select(Campaign.id, Campaign.status).where(
+                        Campaign.id.in_({r.campaign_id for r in rewards})
+                    )
+                )
+            ).all()
+        }
+        refunded_after = facts.refunded_before + facts.refund_amount
+        money_left = facts.money_back
+        legs: list[Leg] = []
+        notes: list[str] = []
+        points_taken = money_taken = unrecovered_total = cashback_taken = 0
+        for reward in rewards:
+            due = reward.amount * refunded_after // facts.payment_amount
+            delta = due - reward.revoked - reward.unrecovered
+            if delta <= 0:
+                continue
+            closed = statuses.get(reward.campaign_id) == "closed"
+            if reward.status == "pending":
+                # Never granted: the pending grant shrinks and the budget gets it back.
+                reward.revoked += delta
+                await budget.give_back(
+                    session, reward.campaign_id, delta, home=facts.resident_id % self.shards
+                )
+                if reward.kind == "resident":
+                    await add_to_tally(
+                        session, reward.campaign_id, reward.resident_id, reward.month, -delta
+                    )
+                notes.append(f"campaign {reward.campaign_id}: pending {reward.kind} -{delta}")
+                continue
+            if reward.kind == "resident":
+                taken, expired = (
+                    await take_back_from_lot(session, reward.lot_id, delta, now=facts.at)
+                    if reward.lot_id is not None
+                    else (0, False)
+                )
+                from_money = 0 if expired else min(delta - taken, money_left)
+                money_left -= from_money
+                unrecovered = delta - taken - from_money
+                recovered = taken + from_money
+                if taken:
+                    legs.append(debit(ledger.resident_points(reward.resident_id), taken))
+                if from_money:
+                    legs.append(debit(ledger.resident_money(reward.resident_id), from_money))
+                points_taken += taken
+                money_taken += from_money
+                unrecovered_total += unrecovered
+                reward.unrecovered += unrecovered
+                await add_to_tally(
+                    session, reward.campaign_id, reward.resident_id, reward.month, -delta
+                )
+                notes.append(
+                    f"campaign {reward.campaign_id}: points -{delta}"
+                    f" ({taken} from points, {from_money} from money, {unrecovered} unrecovered)"
+                )
+            else:
+                recovered = delta
+                legs.append(debit(ledger.merchant_payable(reward.merchant_id), delta))
+                cashback_taken += delta
+                notes.append(f"campaign {reward.campaign_id}: cashback -¥{delta}")
+            reward.revoked += recovered
+            if not recovered:
+                continue
+            if closed:
+                breakage = ledger.campaign_breakage(reward.campaign_id)
+                await ledger.open_account(session, breakage)
+                legs.append(credit(breakage, recovered))
+            else:
+                legs.append(credit(ledger.campaign_budget(reward.campaign_id), recovered))
+                await budget.give_back(
+                    session, reward.campaign_id, recovered, home=facts.resident_id % self.shards
+                )
+        return Revocation(
+            points_taken=points_taken,
+            money_taken=money_taken,
+            unrecovered=unrecovered_total,
+            cashback_taken=cashback_taken,
+            legs=tuple(legs),
+            memo="rewards revoked: " + "; ".join(notes) if notes else None,
+        )
+
+
+async def add_to_tally(
+    session: AsyncSession, campaign_id: int, resident_id: int, month: str, amount: int
+) -> None:
+    if not amount:
+        return
+    dialect = session.get_bind().dialect.name
+    make_insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    stmt = make_insert(ResidentTally).values(
+        campaign_id=campaign_id, resident_id=resident_id, month=month, amount=max(amount, 0)
+    )
+    await session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["campaign_id", "resident_id", "month"],
+            set_={"amount": ResidentTally.amount + amount},
+        )
+    )

@@ -1,0 +1,172 @@
+"""Before a campaign, what it may cost; after it, what it did (DESIGN.md 5).
+
+Both read aggregated spend only, per shop, and show streets (商店街) only when enough
+distinct residents stand behind a figure (``MACHIPAY_ANALYTICS_MIN_RESIDENTS``).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from campaigns import budget
+from campaigns.models import Campaign
+from campaigns.rules import CampaignRules, share
+from campaigns.service import reward_totals
+from campaigns.status import live_status
+from machipay.timeutil import as_utc, to_tokyo
+from merchant_api import MerchantView, active_merchant_views
+from wallet_api import PaymentFacts, distinct_payers, new_to_shop, spend_by_merchant
+
+BASELINE_DAYS = 28
+
+
+async def _eligible_shops(session: AsyncSession, rules: CampaignRules) -> dict[int, MerchantView]:
+    return {
+        shop.id: shop
+        for shop in await active_merchant_views(session)
+        if rules.covers_shop(
+            shop.shopping_street_id, shop.category, shop.store_type, shop.district_id
+        )
+    }
+
+
+async def estimate(
+    session: AsyncSession, campaign: Campaign, *, now: datetime, uplift_percent: int = 0
+) -> dict[str, Any]:
+    """Project the campaign's cost from the last four weeks of spend at eligible shops.
+
+    Each shop's money spend is paid back at the rate its tier gives, the per-payment cap
+    applied to its average ticket; the resident caps and the minimum payment are not
+    modelled, so the figure is an upper bound for the spend assumed.
+    """
+    rules = CampaignRules.of(campaign)
+    base_end = min(now, rules.starts_at)
+    base_start = base_end - timedelta(days=BASELINE_DAYS)
+    shops = await _eligible_shops(session, rules)
+    window_days = (rules.ends_at - rules.starts_at).total_seconds() / 86_400
+    scale = window_days / BASELINE_DAYS * (100 + uplift_percent) / 100
+    spend = points = cashback = 0
+    for row in await spend_by_merchant(session, base_start, base_end):
+        shop = shops.get(row.merchant_id)
+        if shop is None or row.payments == 0:
+            continue
+        facts = PaymentFacts(
+            resident_id=0,
+            merchant_id=shop.id,
+            shopping_street_id=shop.shopping_street_id,
+            district_id=shop.district_id,
+            category=shop.category,
+            store_type=shop.store_type,
+            amount=row.amount // row.payments,
+            points_used=0,
+            money_used=row.money_used // row.payments,
+            paid_at=rules.starts_at,
+        )
+        shop_points = share(row.money_used, rules.resident_rate_for(facts))
+        if rules.per_payment_cap is not None:
+            shop_points = min(shop_points, rules.per_payment_cap * row.payments)
+        spend += row.amount
+        points += shop_points
+        cashback += share(row.amount, rules.merchant_rate_bp)
+    cost = round((points + cashback) * scale)
+    daily = cost / window_days if window_days else 0
+    return {
+        "campaign_id": campaign.id,
+        "baseline": {"from": to_tokyo(base_start), "to": to_tokyo(base_end), "days": BASELINE_DAYS},
+        "eligible_shops": len(shops),
+        "baseline_spend": spend,
+        "uplift_percent": uplift_percent,
+        "expected_spend": round(spend * scale),
+        "expected_resident_points": round(points * scale),
+        "expected_merchant_cashback": round(cashback * scale),
+        "expected_cost": cost,
+        "budget": campaign.budget,
+        "budget_covers_expected_cost": cost <= campaign.budget,
+        "budget_lasts_days": round(campaign.budget / daily, 1) if daily else None,
+        "method": (
+            "spend at eligible shops over the last 28 days, scaled to the campaign's window"
+            " and the assumed uplift; rates by tier, per-payment cap on the average ticket;"
+            " resident caps and minimum payment not modelled (an upper bound)"
+        ),
+    }
+
+
+async def effect_report(
+    session: AsyncSession, campaign: Campaign, *, now: datetime, min_residents: int
+) -> dict[str, Any]:
+    """Spend and payments at eligible shops during the campaign against the same length of
+    time just before it, by street; residents new to a shop; budget used; cost per yen of
+    uplift. Final once the campaign is closed."""
+    rules = CampaignRules.of(campaign)
+    ended = as_utc(campaign.ended_at) if campaign.ended_at else rules.ends_at
+    window_end = max(rules.starts_at, min(now, ended, rules.ends_at))
+    length = window_end - rules.starts_at
+    base_start = rules.starts_at - length
+    shops = await _eligible_shops(session, rules)
+    during = {
+        s.merchant_id: s for s in await spend_by_merchant(session, rules.starts_at, window_end)
+    }
+    before = {
+        s.merchant_id: s for s in await spend_by_merchant(session, base_start, rules.starts_at)
+    }
+    by_street: dict[int | None, list[int]] = defaultdict(list)
+    for shop in shops.values():
+        by_street[shop.shopping_street_id].append(shop.id)
+    names = {shop.shopping_street_id: shop.shopping_street for shop in shops.values()}
+    rows: list[dict[str, Any]] = []
+    suppressed = 0
+    for street_id, ids in sorted(by_street.items(), key=lambda kv: (kv[0] is None, kv[0] or 0)):
+        residents = await distinct_payers(session, ids, rules.starts_at, window_end)
+        row: dict[str, Any] = {
+            "shopping_street_id": street_id,
+            "name": names.get(street_id),
+            "suppressed": residents < min_residents,
+        }
+        if row["suppressed"]:
+            suppressed += 1
+            row.update(spend=None, payments=None, baseline_spend=None, baseline_payments=None)
+        else:
+            row.update(
+                spend=sum(during[i].amount for i in ids if i in during),
+                payments=sum(during[i].payments for i in ids if i in during),
+                baseline_spend=sum(before[i].amount for i in ids if i in before),
+                baseline_payments=sum(before[i].payments for i in ids if i in before),
+            )
+        rows.append(row)
+    spend = sum(s.amount for i, s in during.items() if i in shops)
+    baseline = sum(s.amount for i, s in before.items() if i in shops)
+    totals = (await reward_totals(session, [campaign.id]))[campaign.id]
+    cost = totals.resident_points + totals.merchant_cashback
+    uplift = spend - baseline
+    remaining = (await budget.remaining_budgets(session, [campaign.id]))[campaign.id]
+    status = live_status(campaign, now)
+    return {
+        "campaign_id": campaign.id,
+        "status": status,
+        "final": status == "closed",
+        "period": {"from": to_tokyo(rules.starts_at), "to": to_tokyo(window_end)},
+        "baseline": {"from": to_tokyo(base_start), "to": to_tokyo(rules.starts_at)},
+        "eligible_shops": len(shops),
+        "spend": spend,
+        "baseline_spend": baseline,
+        "payments": sum(s.payments for i, s in during.items() if i in shops),
+        "baseline_payments": sum(s.payments for i, s in before.items() if i in shops),
+        "uplift": uplift,
+        "uplift_percent": round(uplift * 100 / baseline, 1) if baseline else None,
+        "new_to_shop": await new_to_shop(session, list(shops), rules.starts_at, window_end),
+        "budget": campaign.budget,
+        "budget_used": cost,
+        "budget_remaining": remaining,
+        "resident_points": totals.resident_points,
+        "merchant_cashback": totals.merchant_cashback,
+        "pending_grants": totals.pending,
+        "unrecovered_revocations": totals.unrecovered,
+        "cost_per_yen_of_uplift": round(cost / uplift, 3) if uplift > 0 else None,
+        "by_shopping_street": rows,
+        "suppressed": suppressed,
+        "min_residents": min_residents,
+    }

@@ -1,0 +1,402 @@
+"""Campaigns: definitions, budget shards, rewards, per-resident tallies, audit trail; and
+ledger accounts whose debits are reserved beforehand (campaign budgets, DESIGN.md 3.3).
+
+On PostgreSQL ``ledger_post`` and the hot-account guard learn the new flag: a reserved
+debit takes the shared advisory lock like a credit, so a campaign's rewards never queue on
+its budget account. Campaign budget accounts opened before this revision (with no postings)
+become hot and reserved; any with postings stay as they were, row-locked and correct.
+
+Revision ID: 0004_campaigns
+Revises: 0003_merchants_payments
+Create Date: 2026-11-23 11:19:02.286717
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+from migrations.scripts import run_postgres_script
+
+revision = "0004_campaigns"
+down_revision = "0003_merchants_payments"
+branch_labels = None
+depends_on = None
+
+BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+POSTGRES_UP = r"""
+-- A debit to an account flagged debits_reserved was reserved by the account's owner (a
+-- campaign budget's shards): like a credit, it takes only the shared advisory lock.
+CREATE OR REPLACE FUNCTION ledger_post(
+    p_key text, p_kind text, p_memo text, p_reverses bigint, p_fingerprint text,
+    p_hash text, p_created_at timestamptz, p_codes text[], p_amounts bigint[]
+) RETURNS TABLE (entry_id bigint, created boolean) LANGUAGE plpgsql AS $$
+DECLARE
+    v_entry bigint;
+    v_existing text;
+    v_delta bigint;
+    v_balance bigint;
+    v_version bigint;
+    r record;
+BEGIN
+    -- Take the transaction id before the entry id: the block sealer relies on every
+    -- entry id having been allocated by a transaction that snapshots already show.
+    PERFORM pg_current_xact_id();
+
+    INSERT INTO ledger_entries AS e
+           (idempotency_key, kind, memo, reverses_entry_id, fingerprint, content_hash, created_at)
+    VALUES (p_key, p_kind, p_memo, p_reverses, p_fingerprint, p_hash, p_created_at)
+    ON CONFLICT (idempotency_key) DO NOTHING
+    RETURNING e.id INTO v_entry;
+
+    IF v_entry IS NULL THEN
+        SELECT e.id, e.fingerprint INTO v_entry, v_existing FROM ledger_entries e
+         WHERE e.idempotency_key = p_key;
+        IF v_existing IS DISTINCT FROM p_fingerprint THEN
+            RAISE EXCEPTION USING ERRCODE = 'ML002',
+                MESSAGE = 'idempotency key reused with different content', DETAIL = p_key;
+        END IF;
+        entry_id := v_entry;
+        created := false;
+        RETURN NEXT;
+        RETURN;
+    END IF;
+
+    FOR r IN
+        SELECT l.code, l.amount, l.ord, a.id, a.normal_side, a.non_negative, a.hot, a.debits_reserved
+          FROM unnest(p_codes, p_amounts) WITH ORDINALITY AS l(code, amount, ord)
+          LEFT JOIN ledger_accounts a ON a.code = l.code
+         ORDER BY a.id NULLS FIRST, l.ord
+    LOOP
+        IF r.id IS NULL THEN
+            RAISE EXCEPTION USING ERRCODE = 'ML003',
+                MESSAGE = format('unknown account %s', r.code), DETAIL = r.code;
+        END IF;
+        v_delta := CASE WHEN r.normal_side = 'debit' THEN r.amount ELSE -r.amount END;
+        IF r.hot THEN
+            IF v_delta > 0 OR r.debits_reserved THEN
+                PERFORM pg_advisory_xact_lock_shared(r.id);
+            ELSE
+                PERFORM pg_advisory_xact_lock(r.id);
+                IF r.non_negative AND ledger_hot_balance(r.id) + v_delta < 0 THEN
+                    RAISE EXCEPTION USING ERRCODE = 'ML001',
+                        MESSAGE = format('insufficient funds in %s', r.code), DETAIL = r.code;
+                END IF;
+            END IF;
+            INSERT INTO ledger_postings (entry_id, account_id, amount, balance_after, account_version, created_at)
+            VALUES (v_entry, r.id, r.amount, NULL, NULL, clock_timestamp());
+        ELSE
+            UPDATE ledger_accounts
+               SET balance = balance + v_delta, version = version + 1
+             WHERE id = r.id AND (NOT non_negative OR balance + v_delta >= 0)
+            RETURNING balance, version INTO v_balance, v_version;
+            IF NOT FOUND THEN
+                RAISE EXCEPTION USING ERRCODE = 'ML001',
+                    MESSAGE = format('insufficient funds in %s', r.code), DETAIL = r.code;
+            END IF;
+            INSERT INTO ledger_postings (entry_id, account_id, amount, balance_after, account_version, created_at)
+            VALUES (v_entry, r.id, r.amount, v_balance, v_version, clock_timestamp());
+        END IF;
+    END LOOP;
+
+    entry_id := v_entry;
+    created := true;
+    RETURN NEXT;
+END $$;
+
+CREATE OR REPLACE FUNCTION ledger_check_hot_not_negative() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    a record;
+    v_balance bigint;
+BEGIN
+    SELECT id, code, normal_side, non_negative, debits_reserved INTO a
+      FROM ledger_accounts WHERE id = NEW.account_id;
+    -- Reserved debits were checked by their owner before posting (campaign budget shards).
+    IF NOT a.non_negative OR a.debits_reserved THEN
+        RETURN NULL;
+    END IF;
+    -- Postings that raise the balance cannot overdraw it; skip the sum for them.
+    IF (a.normal_side = 'debit' AND NEW.amount > 0) OR (a.normal_side = 'credit' AND NEW.amount < 0) THEN
+        RETURN NULL;
+    END IF;
+    v_balance := ledger_hot_balance(a.id);
+    IF v_balance < 0 THEN
+        RAISE EXCEPTION USING ERRCODE = 'ML001',
+            MESSAGE = format('insufficient funds in %s', a.code), DETAIL = a.code;
+    END IF;
+    RETURN NULL;
+END $$;
+"""
+
+# The functions as revision 0001 created them.
+POSTGRES_DOWN = r"""
+CREATE OR REPLACE FUNCTION ledger_post(
+    p_key text, p_kind text, p_memo text, p_reverses bigint, p_fingerprint text,
+    p_hash text, p_created_at timestamptz, p_codes text[], p_amounts bigint[]
+) RETURNS TABLE (entry_id bigint, created boolean) LANGUAGE plpgsql AS $$
+DECLARE
+    v_entry bigint;
+    v_existing text;
+    v_delta bigint;
+    v_balance bigint;
+    v_version bigint;
+    r record;
+BEGIN
+    -- Take the transaction id before the entry id: the block sealer relies on every
+    -- entry id having been allocated by a transaction that snapshots already show.
+    PERFORM pg_current_xact_id();
+
+    INSERT INTO ledger_entries AS e
+           (idempotency_key, kind, memo, reverses_entry_id, fingerprint, content_hash, created_at)
+    VALUES (p_key, p_kind, p_memo, p_reverses, p_fingerprint, p_hash, p_created_at)
+    ON CONFLICT (idempotency_key) DO NOTHING
+    RETURNING e.id INTO v_entry;
+
+    IF v_entry IS NULL THEN
+        SELECT e.id, e.fingerprint INTO v_entry, v_existing FROM ledger_entries e
+         WHERE e.idempotency_key = p_key;
+        IF v_existing IS DISTINCT FROM p_fingerprint THEN
+            RAISE EXCEPTION USING ERRCODE = 'ML002',
+                MESSAGE = 'idempotency key reused with different content', DETAIL = p_key;
+        END IF;
+        entry_id := v_entry;
+        created := false;
+        RETURN NEXT;
+        RETURN;
+    END IF;
+
+    FOR r IN
+        SELECT l.code, l.amount, l.ord, a.id, a.normal_side, a.non_negative, a.hot
+          FROM unnest(p_codes, p_amounts) WITH ORDINALITY AS l(code, amount, ord)
+          LEFT JOIN ledger_accounts a ON a.code = l.code
+         ORDER BY a.id NULLS FIRST, l.ord
+    LOOP
+        IF r.id IS NULL THEN
+            RAISE EXCEPTION USING ERRCODE = 'ML003',
+                MESSAGE = format('unknown account %s', r.code), DETAIL = r.code;
+        END IF;
+        v_delta := CASE WHEN r.normal_side = 'debit' THEN r.amount ELSE -r.amount END;
+        IF r.hot THEN
+            IF v_delta > 0 THEN
+                PERFORM pg_advisory_xact_lock_shared(r.id);
+            ELSE
+                PERFORM pg_advisory_xact_lock(r.id);
+                IF r.non_negative AND ledger_hot_balance(r.id) + v_delta < 0 THEN
+                    RAISE EXCEPTION USING ERRCODE = 'ML001',
+                        MESSAGE = format('insufficient funds in %s', r.code), DETAIL = r.code;
+                END IF;
+            END IF;
+            INSERT INTO ledger_postings (entry_id, account_id, amount, balance_after, account_version, created_at)
+            VALUES (v_entry, r.id, r.amount, NULL, NULL, clock_timestamp());
+        ELSE
+            UPDATE ledger_accounts
+               SET balance = balance + v_delta, version = version + 1
+             WHERE id = r.id AND (NOT non_negative OR balance + v_delta >= 0)
+            RETURNING balance, version INTO v_balance, v_version;
+            IF NOT FOUND THEN
+                RAISE EXCEPTION USING ERRCODE = 'ML001',
+                    MESSAGE = format('insufficient funds in %s', r.code), DETAIL = r.code;
+            END IF;
+            INSERT INTO ledger_postings (entry_id, account_id, amount, balance_after, account_version, created_at)
+            VALUES (v_entry, r.id, r.amount, v_balance, v_version, clock_timestamp());
+        END IF;
+    END LOOP;
+
+    entry_id := v_entry;
+    created := true;
+    RETURN NEXT;
+END $$;
+
+CREATE OR REPLACE FUNCTION ledger_check_hot_not_negative() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    a record;
+    v_balance bigint;
+BEGIN
+    SELECT id, code, normal_side, non_negative INTO a FROM ledger_accounts WHERE id = NEW.account_id;
+    IF NOT a.non_negative THEN
+        RETURN NULL;
+    END IF;
+    -- Postings that raise the balance cannot overdraw it; skip the sum for them.
+    IF (a.normal_side = 'debit' AND NEW.amount > 0) OR (a.normal_side = 'credit' AND NEW.amount < 0) THEN
+        RETURN NULL;
+    END IF;
+    v_balance := ledger_hot_balance(a.id);
+    IF v_balance < 0 THEN
+        RAISE EXCEPTION USING ERRCODE = 'ML001',
+            MESSAGE = format('insufficient funds in %s', a.code), DETAIL = a.code;
+    END IF;
+    RETURN NULL;
+END $$;
+"""
+
+# Budget accounts opened before this revision and never posted to can simply change kind.
+RESERVE_UNUSED_BUDGETS = """
+UPDATE ledger_accounts SET hot = true, debits_reserved = true
+ WHERE code LIKE :pattern
+   AND NOT EXISTS (SELECT 1 FROM ledger_postings p WHERE p.account_id = ledger_accounts.id)
+"""
+
+
+def upgrade() -> None:
+    op.create_table(
+        "campaign_audit",
+        sa.Column("id", BigId, autoincrement=True, nullable=False),
+        sa.Column("campaign_id", sa.BigInteger(), nullable=False),
+        sa.Column("actor_id", sa.BigInteger(), nullable=True),
+        sa.Column("action", sa.String(length=20), nullable=False),
+        sa.Column("changes", sa.JSON(), nullable=False),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_campaign_audit")),
+    )
+    with op.batch_alter_table("campaign_audit", schema=None) as batch_op:
+        batch_op.create_index("ix_campaign_audit_campaign", ["campaign_id", "id"], unique=False)
+
+    op.create_table(
+        "campaign_budget_shards",
+        sa.Column("campaign_id", sa.BigInteger(), nullable=False),
+        sa.Column("shard", sa.SmallInteger(), nullable=False),
+        sa.Column("remaining", sa.BigInteger(), nullable=False),
+        sa.CheckConstraint(
+            "remaining >= 0", name=op.f("ck_campaign_budget_shards_remaining_not_negative")
+        ),
+        sa.PrimaryKeyConstraint("campaign_id", "shard", name=op.f("pk_campaign_budget_shards")),
+    )
+    op.create_table(
+        "campaign_resident_tallies",
+        sa.Column("campaign_id", sa.BigInteger(), nullable=False),
+        sa.Column("resident_id", sa.BigInteger(), nullable=False),
+        sa.Column("month", sa.String(length=7), nullable=False),
+        sa.Column("amount", sa.BigInteger(), nullable=False),
+        sa.CheckConstraint(
+            "amount >= 0", name=op.f("ck_campaign_resident_tallies_amount_not_negative")
+        ),
+        sa.PrimaryKeyConstraint(
+            "campaign_id", "resident_id", "month", name=op.f("pk_campaign_resident_tallies")
+        ),
+    )
+    op.create_table(
+        "campaign_rewards",
+        sa.Column("id", BigId, autoincrement=True, nullable=False),
+        sa.Column("campaign_id", sa.BigInteger(), nullable=False),
+        sa.Column("payment_id", sa.BigInteger(), nullable=False),
+        sa.Column("kind", sa.String(length=10), nullable=False),
+        sa.Column("status", sa.String(length=10), nullable=False),
+        sa.Column("resident_id", sa.BigInteger(), nullable=False),
+        sa.Column("merchant_id", sa.BigInteger(), nullable=False),
+        sa.Column("shopping_street_id", sa.BigInteger(), nullable=True),
+        sa.Column("category", sa.String(length=32), nullable=False),
+        sa.Column("store_type", sa.String(length=10), nullable=False),
+        sa.Column("district_id", sa.String(length=32), nullable=True),
+        sa.Column("payment_amount", sa.BigInteger(), nullable=False),
+        sa.Column("amount", sa.BigInteger(), nullable=False),
+        sa.Column("revoked", sa.BigInteger(), nullable=False),
+        sa.Column("unrecovered", sa.BigInteger(), nullable=False),
+        sa.Column("month", sa.String(length=7), nullable=False),
+        sa.Column("paid_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("granted_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("entry_id", sa.BigInteger(), nullable=True),
+        sa.Column("lot_id", sa.BigInteger(), nullable=True),
+        sa.CheckConstraint(
+            "kind IN ('resident', 'merchant')", name=op.f("ck_campaign_rewards_kind")
+        ),
+        sa.CheckConstraint(
+            "status IN ('pending', 'granted')", name=op.f("ck_campaign_rewards_status")
+        ),
+        sa.CheckConstraint(
+            "amount >= 0 AND revoked >= 0 AND unrecovered >= 0",
+            name=op.f("ck_campaign_rewards_amounts"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_campaign_rewards")),
+    )
+    with op.batch_alter_table("campaign_rewards", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_campaign_rewards_campaign_status", ["campaign_id", "status", "id"], unique=False
+        )
+        batch_op.create_index("ix_campaign_rewards_payment", ["payment_id"], unique=False)
+
+    op.create_table(
+        "campaigns",
+        sa.Column("id", BigId, autoincrement=True, nullable=False),
+        sa.Column("name", sa.String(length=80), nullable=False),
+        sa.Column("status", sa.String(length=12), nullable=False),
+        sa.Column("starts_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("ends_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("resident_rate_bp", sa.Integer(), nullable=False),
+        sa.Column("merchant_rate_bp", sa.Integer(), nullable=False),
+        sa.Column("budget", sa.BigInteger(), nullable=False),
+        sa.Column("per_payment_cap", sa.BigInteger(), nullable=True),
+        sa.Column("per_resident_cap", sa.BigInteger(), nullable=True),
+        sa.Column("per_resident_monthly_cap", sa.BigInteger(), nullable=True),
+        sa.Column("min_payment", sa.BigInteger(), nullable=False),
+        sa.Column("grant_timing", sa.String(length=10), nullable=False),
+        sa.Column("points_expiry_days", sa.Integer(), nullable=False),
+        sa.Column("eligibility", sa.JSON(), nullable=False),
+        sa.Column("tiers", sa.JSON(), nullable=False),
+        sa.Column("created_by", sa.BigInteger(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("submitted_by", sa.BigInteger(), nullable=True),
+        sa.Column("submitted_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("approved_by", sa.BigInteger(), nullable=True),
+        sa.Column("approved_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("ended_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("end_reason", sa.String(length=20), nullable=True),
+        sa.Column("closed_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("funding_entry_id", sa.BigInteger(), nullable=True),
+        sa.Column("return_entry_id", sa.BigInteger(), nullable=True),
+        sa.CheckConstraint(
+            "grant_timing IN ('immediate', 'deferred')", name=op.f("ck_campaigns_grant_timing")
+        ),
+        sa.CheckConstraint(
+            "status IN ('draft', 'submitted', 'approved', 'ended', 'closed')",
+            name=op.f("ck_campaigns_status"),
+        ),
+        sa.CheckConstraint("budget > 0", name=op.f("ck_campaigns_budget_positive")),
+        sa.CheckConstraint("ends_at > starts_at", name=op.f("ck_campaigns_window")),
+        sa.CheckConstraint(
+            "merchant_rate_bp BETWEEN 0 AND 10000", name=op.f("ck_campaigns_merchant_rate")
+        ),
+        sa.CheckConstraint(
+            "resident_rate_bp BETWEEN 0 AND 10000", name=op.f("ck_campaigns_resident_rate")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_campaigns")),
+    )
+    with op.batch_alter_table("campaigns", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_campaigns_status_window", ["status", "starts_at", "ends_at"], unique=False
+        )
+
+    with op.batch_alter_table("ledger_accounts", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("debits_reserved", sa.Boolean(), server_default=sa.false(), nullable=False)
+        )
+    op.execute(sa.text(RESERVE_UNUSED_BUDGETS).bindparams(pattern="campaign:%:budget"))
+    if op.get_bind().dialect.name == "postgresql":
+        run_postgres_script(POSTGRES_UP)
+
+
+def downgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        run_postgres_script(POSTGRES_DOWN)
+    op.execute(
+        "UPDATE ledger_accounts SET hot = false WHERE debits_reserved"
+        " AND NOT EXISTS (SELECT 1 FROM ledger_postings p WHERE p.account_id = ledger_accounts.id)"
+    )
+    with op.batch_alter_table("ledger_accounts", schema=None) as batch_op:
+        batch_op.drop_column("debits_reserved")
+
+    with op.batch_alter_table("campaigns", schema=None) as batch_op:
+        batch_op.drop_index("ix_campaigns_status_window")
+
+    op.drop_table("campaigns")
+    with op.batch_alter_table("campaign_rewards", schema=None) as batch_op:
+        batch_op.drop_index("ix_campaign_rewards_payment")
+        batch_op.drop_index("ix_campaign_rewards_campaign_status")
+
+    op.drop_table("campaign_rewards")
+    op.drop_table("campaign_resident_tallies")
+    op.drop_table("campaign_budget_shards")
+    with op.batch_alter_table("campaign_audit", schema=None) as batch_op:
+        batch_op.drop_index("ix_campaign_audit_campaign")
+
+    op.drop_table("campaign_audit")
