@@ -5,10 +5,12 @@ above zero. A reward takes its amount from one shard with a conditional UPDATE:
 
 1. the first shard, counting from the resident's own, that has enough and that no other
    transaction holds right now (``FOR UPDATE SKIP LOCKED``): the usual case, never waits;
-2. else the resident's shard, waiting for it: all the others were busy;
-3. else every shard, locked in shard order: what is left is less than the reward (or
-   scattered in crumbs). The reward gets what there is, the last yen exactly once, and a
-   budget that reaches zero ends the campaign.
+2. else every shard, locked in shard order: the others were busy, or what is left is less
+   than the reward (or scattered in crumbs). The reward gets what there is, the last yen
+   exactly once, and a budget that reaches zero ends the campaign.
+
+On PostgreSQL both steps are one call of ``campaign_reserve`` (migration 0004); the first
+runs in a subtransaction so that no stray row lock is held while the second waits.
 
 Only approved campaigns give: each reservation re-reads the status, so a campaign ended by
 hand or by its budget stops granting at the commit that ended it.
@@ -49,32 +51,16 @@ async def reserve(
     if amount <= 0:
         return Reservation(0, False)
     home %= shards
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        # Pick and take in one statement; a shard another payment holds is skipped.
-        taken = (
+    if session.get_bind().dialect.name == "postgresql":
+        # The same steps, in one round trip (migration 0004: campaign_reserve).
+        row = (
             await session.execute(
-                text(
-                    """
-                    UPDATE campaign_budget_shards s SET remaining = s.remaining - :amount
-                      FROM (SELECT shard FROM campaign_budget_shards
-                             WHERE campaign_id = :campaign AND remaining >= :amount
-                               AND EXISTS (SELECT 1 FROM campaigns
-                                            WHERE id = :campaign AND status = 'approved')
-                             ORDER BY (shard - :home + :shards) % :shards
-                             LIMIT 1 FOR UPDATE SKIP LOCKED) pick
-                     WHERE s.campaign_id = :campaign AND s.shard = pick.shard
-                       AND s.remaining >= :amount
-                    RETURNING s.shard
-                    """
-                ),
-                {"campaign": campaign_id, "amount": amount, "home": home, "shards": shards},
+                text("SELECT reserved, exhausted FROM campaign_reserve(:c, :a, :h, :n)"),
+                {"c": campaign_id, "a": amount, "h": home, "n": shards},
             )
-        ).first()
-        if taken is not None:
-            return Reservation(amount, False)
-    # Every shard with enough was busy (or this is SQLite, where one writer runs at a time):
-    # wait for the home shard.
+        ).one()
+        return Reservation(int(row.reserved), bool(row.exhausted))
+    # SQLite has one writer at a time: nothing to skip or wait for.
     taken = (
         await session.execute(
             update(BudgetShard)

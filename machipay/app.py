@@ -39,7 +39,7 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = create_engine(settings)
-        cache = make_cache(settings.redis_url)
+        cache = make_cache(settings.redis_url, max_connections=settings.redis_max_connections)
         broker = make_broker(settings.redis_url)
         sealer: asyncio.Task[None] | None = None
         try:

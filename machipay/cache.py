@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 from typing import Protocol
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 
 from machipay.errors import RateLimited
 
@@ -92,10 +92,18 @@ class MemoryCache:
 
 
 class RedisCache:
-    def __init__(self, url: str) -> None:
-        self._redis: Redis = Redis.from_url(
-            url, decode_responses=True, socket_connect_timeout=2, socket_timeout=2
+    def __init__(self, url: str, *, max_connections: int = 100) -> None:
+        # A blocking pool: at a campaign peak a request waits a moment for a connection
+        # instead of failing with "too many connections" (redis-py's default pool raises).
+        pool = BlockingConnectionPool.from_url(
+            url,
+            max_connections=max_connections,
+            timeout=2,
+            decode_responses=True,
+            socket_connect_timeout=2,
+            socket_timeout=2,
         )
+        self._redis: Redis = Redis(connection_pool=pool)
 
     async def get(self, key: str) -> str | None:
         value = await self._redis.get(key)
@@ -129,15 +137,15 @@ class RedisCache:
             return False
 
     async def close(self) -> None:
-        await self._redis.aclose()
+        await self._redis.aclose(close_connection_pool=True)
 
     async def flush(self) -> None:
         """Empty this Redis database (tests use a dedicated db number)."""
         await self._redis.flushdb()
 
 
-def make_cache(redis_url: str | None) -> CacheBackend:
-    return RedisCache(redis_url) if redis_url else MemoryCache()
+def make_cache(redis_url: str | None, *, max_connections: int = 100) -> CacheBackend:
+    return RedisCache(redis_url, max_connections=max_connections) if redis_url else MemoryCache()
 
 
 @dataclass(frozen=True)

@@ -59,7 +59,8 @@ class MemoryBroker:
 
 class RedisBroker:
     def __init__(self, url: str) -> None:
-        self._redis: Redis = Redis.from_url(url, decode_responses=True)
+        # Every live-event subscriber (a shop's open dashboard) holds a connection of its own.
+        self._redis: Redis = Redis.from_url(url, decode_responses=True, max_connections=10_000)
 
     async def publish(self, channel: str, message: dict[str, Any]) -> None:
         await self._redis.publish(channel, json.dumps(message, ensure_ascii=False))

@@ -28,6 +28,9 @@ class Settings(BaseSettings):
     database_url: str = f"sqlite+aiosqlite:///{DEFAULT_SQLITE_PATH}"
     db_pool_size: int = Field(20, ge=1, le=500)
     db_max_overflow: int = Field(10, ge=0, le=500)
+    # Redis connections per worker for cache, rate limits and sessions; a request waits up
+    # to 2 s for a free one.
+    redis_max_connections: int = Field(100, ge=1, le=10_000)
     # A payment must never wait long on a lock held by someone else: fail fast and retry.
     db_lock_timeout_ms: int = Field(2_000, ge=1)
     db_statement_timeout_ms: int = Field(15_000, ge=1)

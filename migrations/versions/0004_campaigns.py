@@ -230,6 +230,71 @@ BEGIN
 END $$;
 """
 
+# Reserve a reward from a campaign's budget shards in one round trip (DESIGN.md 3.3).
+CAMPAIGN_RESERVE = r"""
+CREATE FUNCTION campaign_reserve(p_campaign bigint, p_amount bigint, p_home int, p_shards int)
+RETURNS TABLE (reserved bigint, exhausted boolean) LANGUAGE plpgsql AS $$
+DECLARE
+    v_shard int;
+    v_needed bigint := p_amount;
+    v_left bigint := 0;
+    v_take bigint;
+    r record;
+BEGIN
+    reserved := 0;
+    exhausted := false;
+    IF NOT EXISTS (SELECT 1 FROM campaigns WHERE id = p_campaign AND status = 'approved') THEN
+        RETURN NEXT;
+        RETURN;
+    END IF;
+    -- The usual case: the first shard, counting from the payer's own, that has enough and
+    -- that no other transaction holds (never waits). In a subtransaction: a row locked and
+    -- then found short on recheck is unlocked again when it is rolled back, so no stray
+    -- lock is held while the slow path below waits for shards in order.
+    BEGIN
+        UPDATE campaign_budget_shards s SET remaining = s.remaining - p_amount
+          FROM (SELECT c.shard FROM campaign_budget_shards c
+                 WHERE c.campaign_id = p_campaign AND c.remaining >= p_amount
+                 ORDER BY (c.shard - p_home + p_shards) % p_shards
+                 LIMIT 1 FOR UPDATE SKIP LOCKED) pick
+         WHERE s.campaign_id = p_campaign AND s.shard = pick.shard AND s.remaining >= p_amount
+        RETURNING s.shard INTO v_shard;
+        IF FOUND THEN
+            reserved := p_amount;
+            RETURN NEXT;
+            RETURN;
+        END IF;
+        RAISE EXCEPTION USING ERRCODE = 'MC001';
+    EXCEPTION WHEN SQLSTATE 'MC001' THEN
+        NULL;
+    END;
+    -- Every shard with enough is busy, or what is left is short or in crumbs: lock all the
+    -- shards in shard order (so two of us never wait crosswise), then take what is needed,
+    -- or all there is. The last yen goes exactly once.
+    FOR r IN SELECT c.shard FROM campaign_budget_shards c
+              WHERE c.campaign_id = p_campaign ORDER BY c.shard FOR UPDATE LOOP
+    END LOOP;
+    -- Re-read after the wait: the campaign may have been ended meanwhile.
+    IF NOT EXISTS (SELECT 1 FROM campaigns WHERE id = p_campaign AND status = 'approved') THEN
+        RETURN NEXT;
+        RETURN;
+    END IF;
+    FOR r IN SELECT c.shard, c.remaining FROM campaign_budget_shards c
+              WHERE c.campaign_id = p_campaign ORDER BY c.shard LOOP
+        v_take := least(r.remaining, v_needed);
+        IF v_take > 0 THEN
+            UPDATE campaign_budget_shards SET remaining = remaining - v_take
+             WHERE campaign_id = p_campaign AND shard = r.shard;
+            v_needed := v_needed - v_take;
+        END IF;
+        v_left := v_left + r.remaining - v_take;
+    END LOOP;
+    reserved := p_amount - v_needed;
+    exhausted := v_left = 0;
+    RETURN NEXT;
+END $$;
+"""
+
 # Budget accounts opened before this revision and never posted to can simply change kind.
 RESERVE_UNUSED_BUDGETS = """
 UPDATE ledger_accounts SET hot = true, debits_reserved = true
@@ -373,11 +438,13 @@ def upgrade() -> None:
     op.execute(sa.text(RESERVE_UNUSED_BUDGETS).bindparams(pattern="campaign:%:budget"))
     if op.get_bind().dialect.name == "postgresql":
         run_postgres_script(POSTGRES_UP)
+        run_postgres_script(CAMPAIGN_RESERVE)
 
 
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         run_postgres_script(POSTGRES_DOWN)
+        op.execute("DROP FUNCTION IF EXISTS campaign_reserve(bigint, bigint, int, int)")
     op.execute(
         "UPDATE ledger_accounts SET hot = false WHERE debits_reserved"
         " AND NOT EXISTS (SELECT 1 FROM ledger_postings p WHERE p.account_id = ledger_accounts.id)"
