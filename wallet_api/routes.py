@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -15,7 +16,7 @@ from machipay.deps import AppSettings, Cache, DbSession
 from machipay.errors import ValidationFailed
 from machipay.idempotency import idempotency_key_header, respond_idempotently
 from machipay.problems import field_errors
-from machipay.timeutil import to_tokyo
+from machipay.timeutil import to_tokyo, utcnow
 from merchant_api import mark_charge_paid, resolve_payload, view_of
 from wallet_api import codes, funding, payments, service
 from wallet_api.payments import PaymentDone
@@ -40,6 +41,8 @@ from wallet_api.schemas import (
     TransferRequest,
     WalletOut,
 )
+
+EXPIRING_SOON = timedelta(days=30)
 
 router = APIRouter(prefix="/api/v1", tags=["residents"])
 
@@ -85,6 +88,9 @@ async def wallet(caller: ResidentCaller, session: DbSession, settings: AppSettin
         points=view.points,
         points_lots=lots,
         next_points_expiry=lots[0].expires_at if lots else None,
+        points_expiring_soon=sum(
+            lot.amount for lot in lots if lot.expires_at <= utcnow() + EXPIRING_SOON
+        ),
         limits=view.limits,
     )
 

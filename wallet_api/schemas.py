@@ -32,6 +32,8 @@ class WalletOut(StrictModel):
     points: int
     points_lots: list[PointsLotOut]
     next_points_expiry: datetime | None
+    # Points whose lot expires within the next 30 days (spend them first: payments do).
+    points_expiring_soon: int
     limits: dict[str, int]
 
 

@@ -239,6 +239,7 @@ DECLARE
     v_needed bigint := p_amount;
     v_left bigint := 0;
     v_take bigint;
+    v_timeout text;
     r record;
 BEGIN
     reserved := 0;
@@ -271,9 +272,14 @@ BEGIN
     -- Every shard with enough is busy, or what is left is short or in crumbs: lock all the
     -- shards in shard order (so two of us never wait crosswise), then take what is needed,
     -- or all there is. The last yen goes exactly once.
+    -- Near the end of a budget these waits queue up one behind the other for a moment;
+    -- give them longer than the usual lock_timeout before calling it busy.
+    v_timeout := current_setting('lock_timeout');
+    PERFORM set_config('lock_timeout', '10s', true);
     FOR r IN SELECT c.shard FROM campaign_budget_shards c
               WHERE c.campaign_id = p_campaign ORDER BY c.shard FOR UPDATE LOOP
     END LOOP;
+    PERFORM set_config('lock_timeout', v_timeout, true);
     -- Re-read after the wait: the campaign may have been ended meanwhile.
     IF NOT EXISTS (SELECT 1 FROM campaigns WHERE id = p_campaign AND status = 'approved') THEN
         RETURN NEXT;

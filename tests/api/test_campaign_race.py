@@ -47,7 +47,8 @@ def _app(database: str, redis_url: str) -> Settings:
         sealer_enabled=False,
         funding_webhook_secret=WEBHOOK_SECRET,
         requests_per_ip_per_minute=1_000_000,
-        db_pool_size=20,
+        db_pool_size=12,
+        db_max_overflow=0,
     )
 
 

@@ -637,3 +637,93 @@ async def test_list_totals_estimate_and_report(
     # Two residents are fewer than the privacy threshold: the street's row is suppressed.
     [row] = report["by_shopping_street"]
     assert row["suppressed"] is True and row["spend"] is None
+
+
+async def test_a_refund_before_a_deferred_grant_shrinks_the_grant(
+    client: httpx.AsyncClient,
+    app: FastAPI,
+    ward: Ward,
+    database_url_for: str,
+    app_settings: Settings,
+) -> None:
+    campaign = await ward.launch(grant="deferred", budget=50_000)
+    shop = await ward.shop()
+    resident = await funded_resident(client)
+    payment = await paid(client, resident, await sticker_payload(client, shop), 2_000)
+    part = await refund(client, shop.headers, payment["id"], 500)
+    assert part.status_code == 201, part.text
+    # Nothing was granted yet, so nothing is taken from the resident or the shop.
+    assert part.json()["rewards_revoked"] == {
+        "resident_points": 0,
+        "from_money": 0,
+        "unrecovered": 0,
+        "merchant_cashback": 0,
+    }
+    await app.state.cache.delete(f"campaign-budget:{campaign['id']}")
+    view = await ward.get(campaign["id"])
+    assert view["rewards"]["pending"] == 450 + 75
+    assert view["budget_remaining"] == 50_000 - 525
+    await client.post(f"/api/v1/campaigns/{campaign['id']}/end", headers=ward.officer)
+    done = run_cli(
+        "grant-deferred", database_url=database_url_for, redis_url=app_settings.redis_url
+    )
+    assert done.returncode == 0, done.stderr
+    assert await money_points(client, resident) == (48_500, 450)
+    assert await balance(app, ledger.merchant_payable(shop.id)) == 1_500 + 75
+
+
+async def test_after_closing_revoked_rewards_go_to_breakage(
+    client: httpx.AsyncClient,
+    app: FastAPI,
+    ward: Ward,
+    database_url_for: str,
+    app_settings: Settings,
+) -> None:
+    campaign = await ward.launch(budget=10_000)
+    shop = await ward.shop()
+    resident = await funded_resident(client)
+    payment = await paid(client, resident, await sticker_payload(client, shop), 1_000)
+    await client.post(f"/api/v1/campaigns/{campaign['id']}/end", headers=ward.officer)
+    closed = run_cli(
+        "grant-deferred", database_url=database_url_for, redis_url=app_settings.redis_url
+    )
+    assert closed.returncode == 0, closed.stderr
+    assert (await ward.get(campaign["id"]))["status"] == "closed"
+    assert await balance(app, ledger.campaign_budget(campaign["id"])) == 0
+
+    full = await refund(client, shop.headers, payment["id"], 1_000)
+    assert full.status_code == 201, full.text
+    assert full.json()["rewards_revoked"]["resident_points"] == 300
+    assert await balance(app, ledger.campaign_breakage(campaign["id"])) == 350
+    assert await balance(app, ledger.campaign_budget(campaign["id"])) == 0
+
+
+async def test_revoking_points_that_already_expired_is_recorded_not_charged(
+    client: httpx.AsyncClient, app: FastAPI, ward: Ward
+) -> None:
+    campaign = await ward.launch(budget=10_000, merchant_rate_bp=0)
+    shop = await ward.shop()
+    resident = await funded_resident(client, 1_000)
+    payment = await paid(client, resident, await sticker_payload(client, shop), 1_000)
+    from wallet_api import expire_points
+
+    async with app.state.sessionmaker() as session:
+        await session.execute(
+            update(PointsLot)
+            .where(PointsLot.resident_id == resident.id)
+            .values(expires_at=utcnow() - timedelta(seconds=1))
+        )
+        assert await expire_points(session, now=utcnow()) >= 1
+        await session.commit()
+    full = await refund(client, shop.headers, payment["id"], 1_000)
+    # The 300 points went to the campaign's breakage when they expired: the refund gives
+    # back the whole 1,000 and records the 300 as unrecovered.
+    assert full.json()["rewards_revoked"] == {
+        "resident_points": 0,
+        "from_money": 0,
+        "unrecovered": 300,
+        "merchant_cashback": 0,
+    }
+    assert await money_points(client, resident) == (1_000, 0)
+    await app.state.cache.delete(f"campaign-budget:{campaign['id']}")
+    assert (await ward.get(campaign["id"]))["rewards"]["unrecovered"] == 300

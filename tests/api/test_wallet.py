@@ -427,7 +427,7 @@ async def test_points_lots_are_listed_oldest_expiry_first_and_never_transferable
             kind="campaign_funding",
             legs=[debit(ledger.BANK_CITY, 10_000), credit(budget, 10_000)],
         )
-        soon, later = utcnow() + timedelta(days=30), utcnow() + timedelta(days=90)
+        soon, later = utcnow() + timedelta(days=29), utcnow() + timedelta(days=90)
         for amount, expires in ((300, later), (200, soon)):
             await grant_points(
                 session,
@@ -443,6 +443,7 @@ async def test_points_lots_are_listed_oldest_expiry_first_and_never_transferable
     assert wallet["points"] == 500 and wallet["money"] == 0
     assert [lot["amount"] for lot in wallet["points_lots"]] == [200, 300]
     assert wallet["next_points_expiry"] == wallet["points_lots"][0]["expires_at"]
+    assert wallet["points_expiring_soon"] == 200  # within 30 days
     # Points are not money: a resident with only points cannot send any.
     refused = await send(client, alice, bob, 100)
     assert refused.status_code == 402
