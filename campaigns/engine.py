@@ -182,11 +182,10 @@ class CampaignEngine:
         facts = planned.facts
         month = tokyo_month(facts.paid_at)
         for grant in planned.grants:
-            lot_id: int | None = None
             immediate = not grant.campaign.deferred
             if grant.kind == "resident":
                 if immediate:
-                    lot = await add_points_lot(
+                    await add_points_lot(
                         session,
                         resident_id=facts.resident_id,
                         amount=grant.amount,
@@ -197,7 +196,6 @@ class CampaignEngine:
                         at=facts.paid_at,
                         reference=f"cr_{payment_id}",
                     )
-                    lot_id = lot.id
                 await add_to_tally(
                     session, grant.campaign.id, facts.resident_id, month, grant.amount
                 )
@@ -221,7 +219,6 @@ class CampaignEngine:
                     paid_at=facts.paid_at,
                     granted_at=facts.paid_at if immediate else None,
                     entry_id=entry_id if immediate else None,
-                    lot_id=lot_id,
                 )
             )
 
@@ -281,10 +278,12 @@ class CampaignEngine:
                 notes.append(f"campaign {reward.campaign_id}: pending {reward.kind} -{delta}")
                 continue
             if reward.kind == "resident":
-                taken, expired = (
-                    await take_back_from_lot(session, reward.lot_id, delta, now=facts.at)
-                    if reward.lot_id is not None
-                    else (0, False)
+                taken, expired = await take_back_from_lot(
+                    session,
+                    resident_id=reward.resident_id,
+                    entry_id=reward.entry_id or 0,
+                    amount=delta,
+                    now=facts.at,
                 )
                 from_money = 0 if expired else min(delta - taken, money_left)
                 money_left -= from_money

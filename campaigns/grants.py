@@ -96,7 +96,7 @@ async def grant_pending_batch(
         )
         reward.entry_id = posted.id
         if reward.kind == "resident":
-            lot = await add_points_lot(
+            await add_points_lot(
                 session,
                 resident_id=reward.resident_id,
                 amount=amount,
@@ -106,7 +106,6 @@ async def grant_pending_batch(
                 counterparty=campaign.name[:80],
                 at=now,
             )
-            reward.lot_id = lot.id
             points += amount
         else:
             cashback += amount

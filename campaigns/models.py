@@ -82,8 +82,10 @@ class BudgetShard(Base):
 class CampaignReward(Base):
     """One reward of one payment: resident points or merchant cashback.
 
-    ``amount`` is what the reward stands at now (revocations lower it); ``status`` is
-    ``granted`` once posted to the ledger, ``pending`` while a deferred grant waits.
+    ``amount`` is the reward as granted (or reserved); ``revoked`` what refunds took back
+    and ``unrecovered`` what they could not; ``status`` is ``granted`` once posted to the
+    ledger (``entry_id``; a resident reward's points lot carries the same entry id),
+    ``pending`` while a deferred grant waits.
     The shop's street, category and store type are copied so the admin totals need no
     join across contexts.
     """
@@ -117,7 +119,6 @@ class CampaignReward(Base):
     paid_at: Mapped[datetime] = mapped_column(UTCDateTime)
     granted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     entry_id: Mapped[int | None] = mapped_column(BigInteger)
-    lot_id: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class ResidentTally(Base):

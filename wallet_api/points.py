@@ -47,7 +47,7 @@ async def grant_points(
     )
     if not posted.created:
         return None
-    return await add_points_lot(
+    lot = await add_points_lot(
         session,
         resident_id=resident_id,
         amount=amount,
@@ -57,6 +57,8 @@ async def grant_points(
         counterparty=counterparty,
         at=utcnow(),
     )
+    await session.flush()
+    return lot
 
 
 async def add_points_lot(
@@ -71,7 +73,10 @@ async def add_points_lot(
     at: datetime,
     reference: str | None = None,
 ) -> PointsLot:
-    """Record points already credited by ``entry_id`` as a lot, and show it in the history."""
+    """Record points already credited by ``entry_id`` as a lot, and show it in the history.
+
+    Not flushed: the payment's own flush writes it with everything else.
+    """
     lot = PointsLot(
         resident_id=resident_id,
         amount=amount,
@@ -95,25 +100,25 @@ async def add_points_lot(
             created_at=at,
         )
     )
-    await session.flush()
     return lot
 
 
 async def take_back_from_lot(
-    session: AsyncSession, lot_id: int, amount: int, *, now: datetime
+    session: AsyncSession, *, resident_id: int, entry_id: int, amount: int, now: datetime
 ) -> tuple[int, bool]:
-    """Take up to ``amount`` unspent points back from one lot (a revoked reward).
+    """Take up to ``amount`` unspent points back from the lot granted by ``entry_id`` (a
+    revoked reward).
 
     Returns what was taken and whether the lot had already expired (its points then went
     to the campaign's breakage; they were not the resident's to spend any more).
     """
     row = (
         await session.execute(
-            select(PointsLot.remaining, PointsLot.expires_at)
-            .where(PointsLot.id == lot_id)
+            select(PointsLot.id, PointsLot.remaining, PointsLot.expires_at)
+            .where(PointsLot.resident_id == resident_id, PointsLot.entry_id == entry_id)
             .with_for_update()
         )
-    ).one_or_none()
+    ).first()
     if row is None:
         return 0, False
     expired = as_utc(row.expires_at) <= now
@@ -121,7 +126,7 @@ async def take_back_from_lot(
     if taken:
         await session.execute(
             update(PointsLot)
-            .where(PointsLot.id == lot_id)
+            .where(PointsLot.id == row.id)
             .values(remaining=PointsLot.remaining - taken)
             .execution_options(synchronize_session=False)
         )

@@ -367,7 +367,6 @@ def upgrade() -> None:
         sa.Column("paid_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("granted_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("entry_id", sa.BigInteger(), nullable=True),
-        sa.Column("lot_id", sa.BigInteger(), nullable=True),
         sa.CheckConstraint(
             "kind IN ('resident', 'merchant')", name=op.f("ck_campaign_rewards_kind")
         ),
