@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -45,6 +45,48 @@ class _Grant:
     campaign: CampaignRules
     kind: str  # resident | merchant
     amount: int
+
+
+@dataclass(slots=True)
+class _Ask:
+    facts: PaymentFacts
+    month: str
+    points_rules: CampaignRules | None = None
+    points: int = 0
+    cashback_rules: CampaignRules | None = None
+    cashback: int = 0
+
+
+_GRANT = text(
+    "SELECT points, cashback, exhausted FROM campaign_grant("
+    ":payment, :resident, :merchant, :street, :category, :store_type, :district, :amount,"
+    " :paid_at, :month, :shards, :points_campaign, :points, :points_deferred, :monthly_cap,"
+    " :campaign_cap, :cashback_campaign, :cashback, :cashback_deferred)"
+)
+
+
+def _reward_row(
+    facts: PaymentFacts, month: str, rules: CampaignRules, kind: str, amount: int
+) -> CampaignReward:
+    return CampaignReward(
+        campaign_id=rules.id,
+        payment_reference=facts.payment_reference,
+        kind=kind,
+        status="pending" if rules.deferred else "granted",
+        resident_id=facts.resident_id,
+        merchant_id=facts.merchant_id,
+        shopping_street_id=facts.shopping_street_id,
+        category=facts.category,
+        store_type=facts.store_type,
+        district_id=facts.district_id,
+        payment_amount=facts.amount,
+        amount=amount,
+        revoked=0,
+        unrecovered=0,
+        month=month,
+        paid_at=facts.paid_at,
+        granted_at=None if rules.deferred else facts.paid_at,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,49 +131,33 @@ class CampaignEngine:
             return RewardPlan()
         resident_offer = best_resident_offer(campaigns, facts)
         merchant_offer = best_merchant_offer(campaigns, facts)
-        asks: dict[int, list[int]] = {}  # campaign id -> [points, cashback]
-        rules: dict[int, CampaignRules] = {}
+        ask = _Ask(facts=facts, month=tokyo_month(facts.paid_at))
         if resident_offer is not None:
-            wanted = share(facts.money_used, resident_offer.rate_bp)  # points earn no points
-            offer = resident_offer.rules
-            month = total = 0
-            capped = (
-                offer.per_resident_cap is not None or offer.per_resident_monthly_cap is not None
+            ask.points_rules = resident_offer.rules
+            # Points spent earn no points; the per-payment cap first, the others with the tallies.
+            ask.points = capped_resident_points(
+                resident_offer.rules,
+                share(facts.money_used, resident_offer.rate_bp),
+                earned_this_month=0,
+                earned_in_campaign=0,
             )
-            if wanted and capped:
-                month, total = await self._tallies(session, offer.id, facts)
-            wanted = capped_resident_points(
-                offer, wanted, earned_this_month=month, earned_in_campaign=total
-            )
-            if wanted:
-                asks.setdefault(offer.id, [0, 0])[0] = wanted
-                rules[offer.id] = offer
         if merchant_offer is not None:
-            cashback = share(facts.amount, merchant_offer.rate_bp)
-            if cashback:
-                asks.setdefault(merchant_offer.rules.id, [0, 0])[1] = cashback
-                rules[merchant_offer.rules.id] = merchant_offer.rules
+            ask.cashback_rules = merchant_offer.rules
+            ask.cashback = share(facts.amount, merchant_offer.rate_bp)
+        if ask.points <= 0 and ask.cashback <= 0:
+            return RewardPlan()
+        if session.get_bind().dialect.name == "postgresql":
+            points, cashback, exhausted = await self._grant_in_database(session, ask)
+        else:
+            points, cashback, exhausted = await self._grant_here(session, ask)
+        for campaign_id in exhausted:
+            await end_campaign(session, campaign_id, reason="budget", actor_id=None)
+            self._exhausted.add(campaign_id)
         grants: list[_Grant] = []
-        # Campaigns in id order: two payments never wait on each other's shards crosswise.
-        for campaign_id in sorted(asks):
-            points, cashback = asks[campaign_id]
-            got = await budget.reserve(
-                session,
-                campaign_id,
-                points + cashback,
-                shards=self.shards,
-                home=facts.resident_id,
-            )
-            if got.exhausted:
-                await end_campaign(session, campaign_id, reason="budget", actor_id=None)
-                self._exhausted.add(campaign_id)
-            # Short of budget: the resident's points first, the shop's cashback from the rest.
-            points_granted = min(points, got.amount)
-            cashback_granted = got.amount - points_granted
-            if points_granted:
-                grants.append(_Grant(rules[campaign_id], "resident", points_granted))
-            if cashback_granted:
-                grants.append(_Grant(rules[campaign_id], "merchant", cashback_granted))
+        if points and ask.points_rules is not None:
+            grants.append(_Grant(ask.points_rules, "resident", points))
+        if cashback and ask.cashback_rules is not None:
+            grants.append(_Grant(ask.cashback_rules, "merchant", cashback))
         if not grants:
             return RewardPlan()
         legs: list[Leg] = []
@@ -148,16 +174,97 @@ class CampaignEngine:
                 legs += [source, credit(ledger.merchant_payable(facts.merchant_id), grant.amount)]
                 notes.append(f"campaign {grant.campaign.id}: ¥{grant.amount} cashback")
         return RewardPlan(
-            resident_points=sum(g.amount for g in grants if g.kind == "resident"),
-            merchant_cashback=sum(g.amount for g in grants if g.kind == "merchant"),
+            resident_points=points,
+            merchant_cashback=cashback,
             granted=not any(g.campaign.deferred for g in grants),
             legs=tuple(legs),
             memo="; ".join(notes),
             detail=_Planned(facts, tuple(grants)),
         )
 
+    async def _grant_in_database(
+        self, session: AsyncSession, ask: _Ask
+    ) -> tuple[int, int, list[int]]:
+        """Caps, reservations, tallies and reward rows: one call of ``campaign_grant``."""
+        facts, points_rules, cashback_rules = ask.facts, ask.points_rules, ask.cashback_rules
+        row = (
+            await session.execute(
+                _GRANT,
+                {
+                    "payment": facts.payment_reference,
+                    "resident": facts.resident_id,
+                    "merchant": facts.merchant_id,
+                    "street": facts.shopping_street_id,
+                    "category": facts.category,
+                    "store_type": facts.store_type,
+                    "district": facts.district_id,
+                    "amount": facts.amount,
+                    "paid_at": facts.paid_at,
+                    "month": ask.month,
+                    "shards": self.shards,
+                    "points_campaign": points_rules.id if points_rules and ask.points else None,
+                    "points": ask.points,
+                    "points_deferred": bool(points_rules and points_rules.deferred),
+                    "monthly_cap": points_rules.per_resident_monthly_cap if points_rules else None,
+                    "campaign_cap": points_rules.per_resident_cap if points_rules else None,
+                    "cashback_campaign": (
+                        cashback_rules.id if cashback_rules and ask.cashback else None
+                    ),
+                    "cashback": ask.cashback,
+                    "cashback_deferred": bool(cashback_rules and cashback_rules.deferred),
+                },
+            )
+        ).one()
+        return int(row.points), int(row.cashback), [int(c) for c in row.exhausted]
+
+    async def _grant_here(self, session: AsyncSession, ask: _Ask) -> tuple[int, int, list[int]]:
+        """The same steps as ``campaign_grant``, as statements (SQLite: one writer at a time)."""
+        facts = ask.facts
+        points_rules, cashback_rules = ask.points_rules, ask.cashback_rules
+        wanted_points = ask.points
+        capped = points_rules is not None and (
+            points_rules.per_resident_cap is not None
+            or points_rules.per_resident_monthly_cap is not None
+        )
+        if points_rules is not None and wanted_points > 0 and capped:
+            month, total = await self._tallies(session, points_rules.id, facts, ask.month)
+            wanted_points = capped_resident_points(
+                points_rules, wanted_points, earned_this_month=month, earned_in_campaign=total
+            )
+        asks: dict[int, list[int]] = {}
+        if points_rules is not None and wanted_points > 0:
+            asks.setdefault(points_rules.id, [0, 0])[0] = wanted_points
+        if cashback_rules is not None and ask.cashback > 0:
+            asks.setdefault(cashback_rules.id, [0, 0])[1] = ask.cashback
+        points = cashback = 0
+        exhausted: list[int] = []
+        for campaign_id in sorted(asks):
+            want_points, want_cashback = asks[campaign_id]
+            got = await budget.reserve(
+                session,
+                campaign_id,
+                want_points + want_cashback,
+                shards=self.shards,
+                home=facts.resident_id,
+            )
+            if got.exhausted:
+                exhausted.append(campaign_id)
+            granted_points = min(want_points, got.amount)
+            granted_cashback = got.amount - granted_points
+            if granted_points and points_rules is not None:
+                points = granted_points
+                if capped:
+                    await add_to_tally(
+                        session, campaign_id, facts.resident_id, ask.month, granted_points
+                    )
+                session.add(_reward_row(facts, ask.month, points_rules, "resident", points))
+            if granted_cashback and cashback_rules is not None:
+                cashback = granted_cashback
+                session.add(_reward_row(facts, ask.month, cashback_rules, "merchant", cashback))
+        return points, cashback, exhausted
+
     async def _tallies(
-        self, session: AsyncSession, campaign_id: int, facts: PaymentFacts
+        self, session: AsyncSession, campaign_id: int, facts: PaymentFacts, month: str
     ) -> tuple[int, int]:
         rows = (
             await session.execute(
@@ -167,60 +274,32 @@ class CampaignEngine:
                 )
             )
         ).all()
-        month = tokyo_month(facts.paid_at)
         return (
             sum(int(a) for m, a in rows if m == month),
             sum(int(a) for _, a in rows),
         )
 
-    async def record(
-        self, session: AsyncSession, plan: RewardPlan, *, payment_id: int, entry_id: int
-    ) -> None:
+    async def record(self, session: AsyncSession, plan: RewardPlan, *, entry_id: int) -> None:
+        """The points of an immediate resident reward become a lot, expiring with the campaign's
+        rule (the reward rows were written when the budget was reserved)."""
         planned = plan.detail
         if not isinstance(planned, _Planned):
             return
         facts = planned.facts
-        month = tokyo_month(facts.paid_at)
         for grant in planned.grants:
-            immediate = not grant.campaign.deferred
-            if grant.kind == "resident":
-                if immediate:
-                    await add_points_lot(
-                        session,
-                        resident_id=facts.resident_id,
-                        amount=grant.amount,
-                        campaign_id=grant.campaign.id,
-                        expires_at=grant.campaign.points_expiry(facts.paid_at),
-                        entry_id=entry_id,
-                        counterparty=grant.campaign.name[:80],
-                        at=facts.paid_at,
-                        reference=f"cr_{payment_id}",
-                    )
-                await add_to_tally(
-                    session, grant.campaign.id, facts.resident_id, month, grant.amount
-                )
-            session.add(
-                CampaignReward(
-                    campaign_id=grant.campaign.id,
-                    payment_id=payment_id,
-                    kind=grant.kind,
-                    status="granted" if immediate else "pending",
+            if grant.kind == "resident" and not grant.campaign.deferred:
+                await add_points_lot(
+                    session,
                     resident_id=facts.resident_id,
-                    merchant_id=facts.merchant_id,
-                    shopping_street_id=facts.shopping_street_id,
-                    category=facts.category,
-                    store_type=facts.store_type,
-                    district_id=facts.district_id,
-                    payment_amount=facts.amount,
                     amount=grant.amount,
-                    revoked=0,
-                    unrecovered=0,
-                    month=month,
-                    paid_at=facts.paid_at,
-                    granted_at=facts.paid_at if immediate else None,
-                    entry_id=entry_id if immediate else None,
+                    campaign_id=grant.campaign.id,
+                    expires_at=grant.campaign.points_expiry(facts.paid_at),
+                    entry_id=entry_id,
+                    counterparty=grant.campaign.name[:80],
+                    at=facts.paid_at,
+                    reference="cr_" + facts.payment_reference,
+                    source_reference=facts.payment_reference,
                 )
-            )
 
     # -- refunds ----------------------------------------------------------------------------
 
@@ -236,7 +315,7 @@ class CampaignEngine:
             (
                 await session.execute(
                     select(CampaignReward)
-                    .where(CampaignReward.payment_id == facts.payment_id)
+                    .where(CampaignReward.payment_reference == facts.payment_reference)
                     .order_by(CampaignReward.id)
                     .with_for_update()
                 )
@@ -272,8 +351,8 @@ class CampaignEngine:
                     session, reward.campaign_id, delta, home=facts.resident_id % self.shards
                 )
                 if reward.kind == "resident":
-                    await add_to_tally(
-                        session, reward.campaign_id, reward.resident_id, reward.month, -delta
+                    await take_from_tally(
+                        session, reward.campaign_id, reward.resident_id, reward.month, delta
                     )
                 notes.append(f"campaign {reward.campaign_id}: pending {reward.kind} -{delta}")
                 continue
@@ -281,7 +360,7 @@ class CampaignEngine:
                 taken, expired = await take_back_from_lot(
                     session,
                     resident_id=reward.resident_id,
-                    entry_id=reward.entry_id or 0,
+                    source_reference=reward.payment_reference,
                     amount=delta,
                     now=facts.at,
                 )
@@ -297,8 +376,8 @@ class CampaignEngine:
                 money_taken += from_money
                 unrecovered_total += unrecovered
                 reward.unrecovered += unrecovered
-                await add_to_tally(
-                    session, reward.campaign_id, reward.resident_id, reward.month, -delta
+                await take_from_tally(
+                    session, reward.campaign_id, reward.resident_id, reward.month, delta
                 )
                 notes.append(
                     f"campaign {reward.campaign_id}: points -{delta}"
@@ -331,6 +410,23 @@ class CampaignEngine:
         )
 
 
+async def take_from_tally(
+    session: AsyncSession, campaign_id: int, resident_id: int, month: str, amount: int
+) -> None:
+    """Revoked points no longer count towards the caps (campaigns without caps keep no
+    tally, and this changes nothing)."""
+    await session.execute(
+        update(ResidentTally)
+        .where(
+            ResidentTally.campaign_id == campaign_id,
+            ResidentTally.resident_id == resident_id,
+            ResidentTally.month == month,
+        )
+        .values(amount=ResidentTally.amount - amount)
+        .execution_options(synchronize_session=False)
+    )
+
+
 async def add_to_tally(
     session: AsyncSession, campaign_id: int, resident_id: int, month: str, amount: int
 ) -> None:
@@ -339,7 +435,7 @@ async def add_to_tally(
     dialect = session.get_bind().dialect.name
     make_insert = pg_insert if dialect == "postgresql" else sqlite_insert
     stmt = make_insert(ResidentTally).values(
-        campaign_id=campaign_id, resident_id=resident_id, month=month, amount=max(amount, 0)
+        campaign_id=campaign_id, resident_id=resident_id, month=month, amount=amount
     )
     await session.execute(
         stmt.on_conflict_do_update(

@@ -105,6 +105,7 @@ async def grant_pending_batch(
                 entry_id=posted.id,
                 counterparty=campaign.name[:80],
                 at=now,
+                source_reference=reward.payment_reference,
             )
             points += amount
         else:

@@ -84,8 +84,9 @@ class CampaignReward(Base):
 
     ``amount`` is the reward as granted (or reserved); ``revoked`` what refunds took back
     and ``unrecovered`` what they could not; ``status`` is ``granted`` once posted to the
-    ledger (``entry_id``; a resident reward's points lot carries the same entry id),
-    ``pending`` while a deferred grant waits.
+    ledger, ``pending`` while a deferred grant waits. An immediate reward is legs of its
+    payment's entry; a deferred one gets an entry of its own (``entry_id``). A resident
+    reward's points lot carries the payment's reference.
     The shop's street, category and store type are copied so the admin totals need no
     join across contexts.
     """
@@ -95,13 +96,13 @@ class CampaignReward(Base):
         CheckConstraint("kind IN ('resident', 'merchant')", name="kind"),
         CheckConstraint("status IN ('pending', 'granted')", name="status"),
         CheckConstraint("amount >= 0 AND revoked >= 0 AND unrecovered >= 0", name="amounts"),
-        Index("ix_campaign_rewards_payment", "payment_id"),
+        Index("ix_campaign_rewards_payment", "payment_reference"),
         Index("ix_campaign_rewards_campaign_status", "campaign_id", "status", "id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     campaign_id: Mapped[int] = mapped_column(BigInteger)
-    payment_id: Mapped[int] = mapped_column(BigInteger)
+    payment_reference: Mapped[str] = mapped_column(String(32))  # the payment's pay_… id
     kind: Mapped[str] = mapped_column(String(10))
     status: Mapped[str] = mapped_column(String(10))
     resident_id: Mapped[int] = mapped_column(BigInteger)

@@ -55,6 +55,7 @@ async def estimate(
         if shop is None or row.payments == 0:
             continue
         facts = PaymentFacts(
+            payment_reference="estimate",
             resident_id=0,
             merchant_id=shop.id,
             shopping_street_id=shop.shopping_street_id,

@@ -282,7 +282,7 @@ async def reward_totals(session: AsyncSession, campaign_ids: list[int]) -> dict[
     rows = await session.execute(
         select(
             CampaignReward.campaign_id,
-            func.count(func.distinct(CampaignReward.payment_id)),
+            func.count(func.distinct(CampaignReward.payment_reference)),
             func.sum(case((CampaignReward.kind == "resident", net), else_=0)),
             func.sum(case((CampaignReward.kind == "merchant", net), else_=0)),
             func.sum(case((CampaignReward.status == "pending", net), else_=0)),
@@ -309,7 +309,7 @@ async def reward_totals_by(
     rows = await session.execute(
         select(
             column,
-            func.count(func.distinct(CampaignReward.payment_id)),
+            func.count(func.distinct(CampaignReward.payment_reference)),
             func.sum(case((CampaignReward.kind == "resident", net), else_=0)),
             func.sum(case((CampaignReward.kind == "merchant", net), else_=0)),
         )

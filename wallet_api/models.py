@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, Index, SmallInteger, String
+from sqlalchemy import BigInteger, ForeignKey, Index, SmallInteger, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from machipay.db import Base, BigId, UTCDateTime
@@ -32,6 +32,15 @@ class PointsLot(Base):
     __tablename__ = "wallet_points_lots"
     __table_args__ = (
         Index("ix_wallet_points_lots_resident_expiry", "resident_id", "expires_at", "id"),
+        # The lots a payment may spend from: spent lots pile up, this index stays small.
+        Index(
+            "ix_wallet_points_lots_live",
+            "resident_id",
+            "expires_at",
+            "id",
+            postgresql_where=text("remaining > 0"),
+            sqlite_where=text("remaining > 0"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -42,6 +51,8 @@ class PointsLot(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     campaign_id: Mapped[int] = mapped_column(BigInteger)
     entry_id: Mapped[int] = mapped_column(BigInteger)
+    # The payment whose campaign reward this lot is (pay_…), so a refund can take it back.
+    source_reference: Mapped[str | None] = mapped_column(String(32))
 
 
 class WalletTransaction(Base):

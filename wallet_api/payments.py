@@ -89,9 +89,11 @@ async def pay(
     money = amount - points
     # The campaign engine reserves its budget and hands back the reward legs, so payment
     # and rewards are one entry and commit (or fail) together.
+    reference = "pay_" + secrets.token_hex(10)
     plan = await rewards.plan(
         session,
         PaymentFacts(
+            payment_reference=reference,
             resident_id=resident_id,
             merchant_id=merchant.id,
             shopping_street_id=merchant.shopping_street_id,
@@ -119,7 +121,7 @@ async def pay(
         memo=plan.memo,
     )
     payment = Payment(
-        reference="pay_" + secrets.token_hex(10),
+        reference=reference,
         resident_id=resident_id,
         merchant_id=merchant.id,
         amount=amount,
@@ -141,7 +143,7 @@ async def pay(
         PaymentLotUse(payment_id=payment.id, lot_id=t.lot_id, amount=t.amount, returned=0)
         for t in takes
     )
-    await rewards.record(session, plan, payment_id=payment.id, entry_id=posted.id)
+    await rewards.record(session, plan, entry_id=posted.id)
     session.add(
         WalletTransaction(
             resident_id=resident_id,
@@ -226,7 +228,7 @@ async def refund(
     revocation = await rewards.revoke(
         session,
         RefundFacts(
-            payment_id=payment.id,
+            payment_reference=payment.reference,
             resident_id=payment.resident_id,
             merchant_id=merchant_id,
             payment_amount=payment.amount,

@@ -72,6 +72,7 @@ async def add_points_lot(
     counterparty: str,
     at: datetime,
     reference: str | None = None,
+    source_reference: str | None = None,
 ) -> PointsLot:
     """Record points already credited by ``entry_id`` as a lot, and show it in the history.
 
@@ -85,6 +86,7 @@ async def add_points_lot(
         expires_at=expires_at,
         campaign_id=campaign_id,
         entry_id=entry_id,
+        source_reference=source_reference,
     )
     session.add(lot)
     session.add(
@@ -104,10 +106,10 @@ async def add_points_lot(
 
 
 async def take_back_from_lot(
-    session: AsyncSession, *, resident_id: int, entry_id: int, amount: int, now: datetime
+    session: AsyncSession, *, resident_id: int, source_reference: str, amount: int, now: datetime
 ) -> tuple[int, bool]:
-    """Take up to ``amount`` unspent points back from the lot granted by ``entry_id`` (a
-    revoked reward).
+    """Take up to ``amount`` unspent points back from the lot a payment's reward granted (a
+    revoked reward; ``source_reference`` is the payment's reference).
 
     Returns what was taken and whether the lot had already expired (its points then went
     to the campaign's breakage; they were not the resident's to spend any more).
@@ -115,7 +117,10 @@ async def take_back_from_lot(
     row = (
         await session.execute(
             select(PointsLot.id, PointsLot.remaining, PointsLot.expires_at)
-            .where(PointsLot.resident_id == resident_id, PointsLot.entry_id == entry_id)
+            .where(
+                PointsLot.resident_id == resident_id,
+                PointsLot.source_reference == source_reference,
+            )
             .with_for_update()
         )
     ).first()

@@ -22,6 +22,7 @@ from ledger import Leg
 
 @dataclass(frozen=True, slots=True)
 class PaymentFacts:
+    payment_reference: str  # the payment's pay_… id, chosen before anything is written
     resident_id: int
     merchant_id: int
     shopping_street_id: int | None
@@ -46,7 +47,7 @@ class RewardPlan:
 
 @dataclass(frozen=True, slots=True)
 class RefundFacts:
-    payment_id: int
+    payment_reference: str
     resident_id: int
     merchant_id: int
     payment_amount: int
@@ -69,9 +70,7 @@ class Revocation:
 class CampaignRewards(Protocol):
     async def plan(self, session: AsyncSession, facts: PaymentFacts) -> RewardPlan: ...
 
-    async def record(
-        self, session: AsyncSession, plan: RewardPlan, *, payment_id: int, entry_id: int
-    ) -> None: ...
+    async def record(self, session: AsyncSession, plan: RewardPlan, *, entry_id: int) -> None: ...
 
     async def revoke(self, session: AsyncSession, facts: RefundFacts) -> Revocation: ...
 
@@ -82,9 +81,7 @@ class NoCampaignRewards:
     async def plan(self, session: AsyncSession, facts: PaymentFacts) -> RewardPlan:
         return RewardPlan()
 
-    async def record(
-        self, session: AsyncSession, plan: RewardPlan, *, payment_id: int, entry_id: int
-    ) -> None:
+    async def record(self, session: AsyncSession, plan: RewardPlan, *, entry_id: int) -> None:
         return None
 
     async def revoke(self, session: AsyncSession, facts: RefundFacts) -> Revocation:
