@@ -82,6 +82,7 @@ import campaigns
 import ledger
 import machipay.auth.service as auth_service
 from campaigns.schemas import CampaignIn
+from loadtest.ledger_bench import admin_execute, database_url
 from machipay.auth.passwords import hash_password
 from machipay.cache import MemoryCache
 from machipay.db import create_engine, make_sessionmaker, unit_of_work
@@ -111,22 +112,6 @@ SLOTS = ("baseline", "campaign", "campaign", "baseline")
 POLICIES = ("baseline", "campaign")
 LABELS = {"baseline": "no campaign", "campaign": "campaign"}
 NOISE_CORES = 0.25  # other processes' load in a slot above which its figure is flagged
-
-
-def database_url(base: str, database: str, driver: str = "postgresql+asyncpg") -> str:
-    url = make_url(base).set(drivername=driver, database=database)
-    return url.render_as_string(hide_password=False)
-
-
-async def admin_execute(base: str, sql: str) -> None:
-    """Run one statement on the URL's own database (CREATE/DROP DATABASE)."""
-    conn = await asyncpg.connect(
-        database_url(base, make_url(base).database or "postgres", "postgresql")
-    )
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
 
 
 # -- measuring ---------------------------------------------------------------------------

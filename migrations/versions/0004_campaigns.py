@@ -13,6 +13,8 @@ Create Date: 2026-11-23 11:19:02.286717
 
 from __future__ import annotations
 
+import importlib
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -25,210 +27,48 @@ depends_on = None
 
 BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
-POSTGRES_UP = r"""
--- A debit to an account flagged debits_reserved was reserved by the account's owner (a
--- campaign budget's shards): like a credit, it takes only the shared advisory lock.
-CREATE OR REPLACE FUNCTION ledger_post(
-    p_key text, p_kind text, p_memo text, p_reverses bigint, p_fingerprint text,
-    p_hash text, p_created_at timestamptz, p_codes text[], p_amounts bigint[]
-) RETURNS TABLE (entry_id bigint, created boolean) LANGUAGE plpgsql AS $$
-DECLARE
-    v_entry bigint;
-    v_existing text;
-    v_delta bigint;
-    v_balance bigint;
-    v_version bigint;
-    r record;
-BEGIN
-    -- Take the transaction id before the entry id: the block sealer relies on every
-    -- entry id having been allocated by a transaction that snapshots already show.
-    PERFORM pg_current_xact_id();
 
-    INSERT INTO ledger_entries AS e
-           (idempotency_key, kind, memo, reverses_entry_id, fingerprint, content_hash, created_at)
-    VALUES (p_key, p_kind, p_memo, p_reverses, p_fingerprint, p_hash, p_created_at)
-    ON CONFLICT (idempotency_key) DO NOTHING
-    RETURNING e.id INTO v_entry;
+def _function(script: str, name: str) -> str:
+    """One ``CREATE FUNCTION`` of a migration's script, as ``CREATE OR REPLACE``."""
+    begin = script.index(f"CREATE FUNCTION {name}(")
+    end = script.index("END $$;", begin) + len("END $$;")
+    return script[begin:end].replace("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION", 1)
 
-    IF v_entry IS NULL THEN
-        SELECT e.id, e.fingerprint INTO v_entry, v_existing FROM ledger_entries e
-         WHERE e.idempotency_key = p_key;
-        IF v_existing IS DISTINCT FROM p_fingerprint THEN
-            RAISE EXCEPTION USING ERRCODE = 'ML002',
-                MESSAGE = 'idempotency key reused with different content', DETAIL = p_key;
-        END IF;
-        entry_id := v_entry;
-        created := false;
-        RETURN NEXT;
-        RETURN;
-    END IF;
 
-    FOR r IN
-        SELECT l.code, l.amount, l.ord, a.id, a.normal_side, a.non_negative, a.hot, a.debits_reserved
-          FROM unnest(p_codes, p_amounts) WITH ORDINALITY AS l(code, amount, ord)
-          LEFT JOIN ledger_accounts a ON a.code = l.code
-         ORDER BY a.id NULLS FIRST, l.ord
-    LOOP
-        IF r.id IS NULL THEN
-            RAISE EXCEPTION USING ERRCODE = 'ML003',
-                MESSAGE = format('unknown account %s', r.code), DETAIL = r.code;
-        END IF;
-        v_delta := CASE WHEN r.normal_side = 'debit' THEN r.amount ELSE -r.amount END;
-        IF r.hot THEN
-            IF v_delta > 0 OR r.debits_reserved THEN
-                PERFORM pg_advisory_xact_lock_shared(r.id);
-            ELSE
-                PERFORM pg_advisory_xact_lock(r.id);
-                IF r.non_negative AND ledger_hot_balance(r.id) + v_delta < 0 THEN
-                    RAISE EXCEPTION USING ERRCODE = 'ML001',
-                        MESSAGE = format('insufficient funds in %s', r.code), DETAIL = r.code;
-                END IF;
-            END IF;
-            INSERT INTO ledger_postings (entry_id, account_id, amount, balance_after, account_version, created_at)
-            VALUES (v_entry, r.id, r.amount, NULL, NULL, clock_timestamp());
-        ELSE
-            UPDATE ledger_accounts
-               SET balance = balance + v_delta, version = version + 1
-             WHERE id = r.id AND (NOT non_negative OR balance + v_delta >= 0)
-            RETURNING balance, version INTO v_balance, v_version;
-            IF NOT FOUND THEN
-                RAISE EXCEPTION USING ERRCODE = 'ML001',
-                    MESSAGE = format('insufficient funds in %s', r.code), DETAIL = r.code;
-            END IF;
-            INSERT INTO ledger_postings (entry_id, account_id, amount, balance_after, account_version, created_at)
-            VALUES (v_entry, r.id, r.amount, v_balance, v_version, clock_timestamp());
-        END IF;
-    END LOOP;
+def _changed(text: str, old: str, new: str) -> str:
+    assert old in text, old
+    return text.replace(old, new)
 
-    entry_id := v_entry;
-    created := true;
-    RETURN NEXT;
-END $$;
 
-CREATE OR REPLACE FUNCTION ledger_check_hot_not_negative() RETURNS trigger LANGUAGE plpgsql AS $$
-DECLARE
-    a record;
-    v_balance bigint;
-BEGIN
-    SELECT id, code, normal_side, non_negative, debits_reserved INTO a
-      FROM ledger_accounts WHERE id = NEW.account_id;
-    -- Reserved debits were checked by their owner before posting (campaign budget shards).
-    IF NOT a.non_negative OR a.debits_reserved THEN
-        RETURN NULL;
-    END IF;
-    -- Postings that raise the balance cannot overdraw it; skip the sum for them.
-    IF (a.normal_side = 'debit' AND NEW.amount > 0) OR (a.normal_side = 'credit' AND NEW.amount < 0) THEN
-        RETURN NULL;
-    END IF;
-    v_balance := ledger_hot_balance(a.id);
-    IF v_balance < 0 THEN
-        RAISE EXCEPTION USING ERRCODE = 'ML001',
-            MESSAGE = format('insufficient funds in %s', a.code), DETAIL = a.code;
-    END IF;
-    RETURN NULL;
-END $$;
-"""
+# Revision 0001 is never edited, so its functions are taken from it rather than copied.
+_LEDGER = importlib.import_module("migrations.versions.0001_ledger").POSTGRES_UP
+_POST = _function(_LEDGER, "ledger_post")
+_GUARD = _function(_LEDGER, "ledger_check_hot_not_negative")
 
-# The functions as revision 0001 created them.
-POSTGRES_DOWN = r"""
-CREATE OR REPLACE FUNCTION ledger_post(
-    p_key text, p_kind text, p_memo text, p_reverses bigint, p_fingerprint text,
-    p_hash text, p_created_at timestamptz, p_codes text[], p_amounts bigint[]
-) RETURNS TABLE (entry_id bigint, created boolean) LANGUAGE plpgsql AS $$
-DECLARE
-    v_entry bigint;
-    v_existing text;
-    v_delta bigint;
-    v_balance bigint;
-    v_version bigint;
-    r record;
-BEGIN
-    -- Take the transaction id before the entry id: the block sealer relies on every
-    -- entry id having been allocated by a transaction that snapshots already show.
-    PERFORM pg_current_xact_id();
-
-    INSERT INTO ledger_entries AS e
-           (idempotency_key, kind, memo, reverses_entry_id, fingerprint, content_hash, created_at)
-    VALUES (p_key, p_kind, p_memo, p_reverses, p_fingerprint, p_hash, p_created_at)
-    ON CONFLICT (idempotency_key) DO NOTHING
-    RETURNING e.id INTO v_entry;
-
-    IF v_entry IS NULL THEN
-        SELECT e.id, e.fingerprint INTO v_entry, v_existing FROM ledger_entries e
-         WHERE e.idempotency_key = p_key;
-        IF v_existing IS DISTINCT FROM p_fingerprint THEN
-            RAISE EXCEPTION USING ERRCODE = 'ML002',
-                MESSAGE = 'idempotency key reused with different content', DETAIL = p_key;
-        END IF;
-        entry_id := v_entry;
-        created := false;
-        RETURN NEXT;
-        RETURN;
-    END IF;
-
-    FOR r IN
-        SELECT l.code, l.amount, l.ord, a.id, a.normal_side, a.non_negative, a.hot
-          FROM unnest(p_codes, p_amounts) WITH ORDINALITY AS l(code, amount, ord)
-          LEFT JOIN ledger_accounts a ON a.code = l.code
-         ORDER BY a.id NULLS FIRST, l.ord
-    LOOP
-        IF r.id IS NULL THEN
-            RAISE EXCEPTION USING ERRCODE = 'ML003',
-                MESSAGE = format('unknown account %s', r.code), DETAIL = r.code;
-        END IF;
-        v_delta := CASE WHEN r.normal_side = 'debit' THEN r.amount ELSE -r.amount END;
-        IF r.hot THEN
-            IF v_delta > 0 THEN
-                PERFORM pg_advisory_xact_lock_shared(r.id);
-            ELSE
-                PERFORM pg_advisory_xact_lock(r.id);
-                IF r.non_negative AND ledger_hot_balance(r.id) + v_delta < 0 THEN
-                    RAISE EXCEPTION USING ERRCODE = 'ML001',
-                        MESSAGE = format('insufficient funds in %s', r.code), DETAIL = r.code;
-                END IF;
-            END IF;
-            INSERT INTO ledger_postings (entry_id, account_id, amount, balance_after, account_version, created_at)
-            VALUES (v_entry, r.id, r.amount, NULL, NULL, clock_timestamp());
-        ELSE
-            UPDATE ledger_accounts
-               SET balance = balance + v_delta, version = version + 1
-             WHERE id = r.id AND (NOT non_negative OR balance + v_delta >= 0)
-            RETURNING balance, version INTO v_balance, v_version;
-            IF NOT FOUND THEN
-                RAISE EXCEPTION USING ERRCODE = 'ML001',
-                    MESSAGE = format('insufficient funds in %s', r.code), DETAIL = r.code;
-            END IF;
-            INSERT INTO ledger_postings (entry_id, account_id, amount, balance_after, account_version, created_at)
-            VALUES (v_entry, r.id, r.amount, v_balance, v_version, clock_timestamp());
-        END IF;
-    END LOOP;
-
-    entry_id := v_entry;
-    created := true;
-    RETURN NEXT;
-END $$;
-
-CREATE OR REPLACE FUNCTION ledger_check_hot_not_negative() RETURNS trigger LANGUAGE plpgsql AS $$
-DECLARE
-    a record;
-    v_balance bigint;
-BEGIN
-    SELECT id, code, normal_side, non_negative INTO a FROM ledger_accounts WHERE id = NEW.account_id;
-    IF NOT a.non_negative THEN
-        RETURN NULL;
-    END IF;
-    -- Postings that raise the balance cannot overdraw it; skip the sum for them.
-    IF (a.normal_side = 'debit' AND NEW.amount > 0) OR (a.normal_side = 'credit' AND NEW.amount < 0) THEN
-        RETURN NULL;
-    END IF;
-    v_balance := ledger_hot_balance(a.id);
-    IF v_balance < 0 THEN
-        RAISE EXCEPTION USING ERRCODE = 'ML001',
-            MESSAGE = format('insufficient funds in %s', a.code), DETAIL = a.code;
-    END IF;
-    RETURN NULL;
-END $$;
-"""
+# A debit to an account flagged debits_reserved was reserved by the account's owner (a
+# campaign budget's shards): like a credit, it takes only the shared advisory lock, and the
+# deferred guard leaves it to them.
+POSTGRES_UP = (
+    _changed(
+        _changed(
+            _POST,
+            "a.non_negative, a.hot\n",
+            "a.non_negative, a.hot, a.debits_reserved\n",
+        ),
+        "IF v_delta > 0 THEN",
+        "IF v_delta > 0 OR r.debits_reserved THEN",
+    )
+    + "\n\n"
+    + _changed(
+        _GUARD,
+        "SELECT id, code, normal_side, non_negative INTO a FROM ledger_accounts"
+        " WHERE id = NEW.account_id;\n    IF NOT a.non_negative THEN",
+        "SELECT id, code, normal_side, non_negative, debits_reserved INTO a\n"
+        "      FROM ledger_accounts WHERE id = NEW.account_id;\n"
+        "    IF NOT a.non_negative OR a.debits_reserved THEN",
+    )
+)
+POSTGRES_DOWN = _POST + "\n\n" + _GUARD
 
 # Reserve a reward from a campaign's budget shards in one round trip (DESIGN.md 3.3).
 CAMPAIGN_RESERVE = r"""
