@@ -191,38 +191,25 @@ BEGIN
         -- Short of budget: the resident's points first, the shop's cashback from the rest.
         v_want_points := least(v_want_points, v_got.reserved);
         v_want_cashback := v_got.reserved - v_want_points;
-        IF v_want_points > 0 THEN
-            points := v_want_points;
-            IF v_capped THEN
-                INSERT INTO campaign_resident_tallies AS t (campaign_id, resident_id, month, amount)
-                VALUES (v_id, p_resident, p_month, v_want_points)
-                ON CONFLICT (campaign_id, resident_id, month)
-                DO UPDATE SET amount = t.amount + EXCLUDED.amount;
-            END IF;
-            INSERT INTO campaign_rewards (
-                campaign_id, payment_reference, kind, status, resident_id, merchant_id,
-                shopping_street_id, category, store_type, district_id, payment_amount, amount,
-                revoked, unrecovered, month, paid_at, granted_at)
-            VALUES (
-                v_id, p_payment, 'resident',
-                CASE WHEN p_points_deferred THEN 'pending' ELSE 'granted' END,
-                p_resident, p_merchant, p_street, p_category, p_store_type, p_district,
-                p_amount, v_want_points, 0, 0, p_month, p_paid_at,
-                CASE WHEN p_points_deferred THEN NULL ELSE p_paid_at END);
+        points := points + v_want_points;
+        cashback := cashback + v_want_cashback;
+        IF v_want_points > 0 AND v_capped THEN
+            INSERT INTO campaign_resident_tallies AS t (campaign_id, resident_id, month, amount)
+            VALUES (v_id, p_resident, p_month, v_want_points)
+            ON CONFLICT (campaign_id, resident_id, month)
+            DO UPDATE SET amount = t.amount + EXCLUDED.amount;
         END IF;
-        IF v_want_cashback > 0 THEN
-            cashback := v_want_cashback;
-            INSERT INTO campaign_rewards (
-                campaign_id, payment_reference, kind, status, resident_id, merchant_id,
-                shopping_street_id, category, store_type, district_id, payment_amount, amount,
-                revoked, unrecovered, month, paid_at, granted_at)
-            VALUES (
-                v_id, p_payment, 'merchant',
-                CASE WHEN p_cashback_deferred THEN 'pending' ELSE 'granted' END,
-                p_resident, p_merchant, p_street, p_category, p_store_type, p_district,
-                p_amount, v_want_cashback, 0, 0, p_month, p_paid_at,
-                CASE WHEN p_cashback_deferred THEN NULL ELSE p_paid_at END);
-        END IF;
+        INSERT INTO campaign_rewards (
+            campaign_id, payment_reference, kind, status, resident_id, merchant_id,
+            shopping_street_id, category, store_type, district_id, payment_amount, amount,
+            revoked, unrecovered, month, paid_at, granted_at)
+        SELECT v_id, p_payment, r.kind, CASE WHEN r.deferred THEN 'pending' ELSE 'granted' END,
+               p_resident, p_merchant, p_street, p_category, p_store_type, p_district,
+               p_amount, r.amount, 0, 0, p_month, p_paid_at,
+               CASE WHEN r.deferred THEN NULL ELSE p_paid_at END
+          FROM (VALUES ('resident', v_want_points, p_points_deferred),
+                       ('merchant', v_want_cashback, p_cashback_deferred)) r(kind, amount, deferred)
+         WHERE r.amount > 0;
     END LOOP;
     RETURN NEXT;
 END $$;

@@ -4,7 +4,7 @@ deferred grants, refunds that revoke rewards, expiry, maker-checker, the admin v
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -25,6 +25,19 @@ from tests.test_cli import run_cli
 from wallet_api.models import Payment, PointsLot
 
 PROBLEM = "application/problem+json"
+
+
+@pytest.fixture
+def grant_deferred(database_url_for: str, app_settings: Settings) -> Callable[[], None]:
+    """``machipay grant-deferred`` through its real entry point, on the run's database."""
+
+    def run() -> None:
+        done = run_cli(
+            "grant-deferred", database_url=database_url_for, redis_url=app_settings.redis_url
+        )
+        assert done.returncode == 0, done.stderr
+
+    return run
 
 
 @pytest.fixture
@@ -308,8 +321,8 @@ async def test_deferred_rewards_are_granted_once_after_the_period(
     client: httpx.AsyncClient,
     app: FastAPI,
     ward: Ward,
+    grant_deferred: Callable[[], None],
     database_url_for: str,
-    app_settings: Settings,
 ) -> None:
     campaign = await ward.launch(grant="deferred", budget=50_000)
     shop = await ward.shop()
@@ -327,17 +340,11 @@ async def test_deferred_rewards_are_granted_once_after_the_period(
     assert (await ward.get(campaign["id"]))["rewards"]["pending"] == 700
 
     # Not yet: the campaign is still running.
-    early = run_cli(
-        "grant-deferred", database_url=database_url_for, redis_url=app_settings.redis_url
-    )
-    assert early.returncode == 0, early.stderr
+    grant_deferred()
     assert await money_points(client, resident) == (48_000, 0)
 
     await client.post(f"/api/v1/campaigns/{campaign['id']}/end", headers=ward.officer)
-    first = run_cli(
-        "grant-deferred", database_url=database_url_for, redis_url=app_settings.redis_url
-    )
-    assert first.returncode == 0, first.stderr
+    grant_deferred()
     assert await money_points(client, resident) == (48_000, 600)
     assert await balance(app, ledger.merchant_payable(shop.id)) == 2_100
     closed = await ward.get(campaign["id"])
@@ -345,10 +352,7 @@ async def test_deferred_rewards_are_granted_once_after_the_period(
     # The unspent budget went back to the ward.
     assert await balance(app, ledger.campaign_budget(campaign["id"])) == 0
 
-    again = run_cli(
-        "grant-deferred", database_url=database_url_for, redis_url=app_settings.redis_url
-    )
-    assert again.returncode == 0, again.stderr
+    grant_deferred()
     assert await money_points(client, resident) == (48_000, 600)
     assert await balance(app, ledger.merchant_payable(shop.id)) == 2_100
     verified = run_cli("verify", database_url=database_url_for)
@@ -643,8 +647,7 @@ async def test_a_refund_before_a_deferred_grant_shrinks_the_grant(
     client: httpx.AsyncClient,
     app: FastAPI,
     ward: Ward,
-    database_url_for: str,
-    app_settings: Settings,
+    grant_deferred: Callable[[], None],
 ) -> None:
     campaign = await ward.launch(grant="deferred", budget=50_000)
     shop = await ward.shop()
@@ -664,10 +667,7 @@ async def test_a_refund_before_a_deferred_grant_shrinks_the_grant(
     assert view["rewards"]["pending"] == 450 + 75
     assert view["budget_remaining"] == 50_000 - 525
     await client.post(f"/api/v1/campaigns/{campaign['id']}/end", headers=ward.officer)
-    done = run_cli(
-        "grant-deferred", database_url=database_url_for, redis_url=app_settings.redis_url
-    )
-    assert done.returncode == 0, done.stderr
+    grant_deferred()
     assert await money_points(client, resident) == (48_500, 450)
     assert await balance(app, ledger.merchant_payable(shop.id)) == 1_500 + 75
 
@@ -676,18 +676,14 @@ async def test_after_closing_revoked_rewards_go_to_breakage(
     client: httpx.AsyncClient,
     app: FastAPI,
     ward: Ward,
-    database_url_for: str,
-    app_settings: Settings,
+    grant_deferred: Callable[[], None],
 ) -> None:
     campaign = await ward.launch(budget=10_000)
     shop = await ward.shop()
     resident = await funded_resident(client)
     payment = await paid(client, resident, await sticker_payload(client, shop), 1_000)
     await client.post(f"/api/v1/campaigns/{campaign['id']}/end", headers=ward.officer)
-    closed = run_cli(
-        "grant-deferred", database_url=database_url_for, redis_url=app_settings.redis_url
-    )
-    assert closed.returncode == 0, closed.stderr
+    grant_deferred()
     assert (await ward.get(campaign["id"]))["status"] == "closed"
     assert await balance(app, ledger.campaign_budget(campaign["id"])) == 0
 
