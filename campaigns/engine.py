@@ -32,10 +32,10 @@ from campaigns.status import changes_seen, end_campaign
 from ledger import Leg, credit, debit
 from wallet_api import (
     PaymentFacts,
+    PointsLotGrant,
     RefundFacts,
     Revocation,
     RewardPlan,
-    add_points_lot,
     take_back_from_lot,
 )
 
@@ -87,12 +87,6 @@ def _reward_row(
         paid_at=facts.paid_at,
         granted_at=None if rules.deferred else facts.paid_at,
     )
-
-
-@dataclass(frozen=True, slots=True)
-class _Planned:
-    facts: PaymentFacts
-    grants: tuple[_Grant, ...]
 
 
 class CampaignEngine:
@@ -173,13 +167,21 @@ class CampaignEngine:
             else:
                 legs += [source, credit(ledger.merchant_payable(facts.merchant_id), grant.amount)]
                 notes.append(f"campaign {grant.campaign.id}: ¥{grant.amount} cashback")
+        lot = None
+        if points and ask.points_rules is not None and not ask.points_rules.deferred:
+            lot = PointsLotGrant(
+                campaign_id=ask.points_rules.id,
+                amount=points,
+                expires_at=ask.points_rules.points_expiry(facts.paid_at),
+                counterparty=ask.points_rules.name[:80],
+            )
         return RewardPlan(
             resident_points=points,
             merchant_cashback=cashback,
             granted=not any(g.campaign.deferred for g in grants),
             legs=tuple(legs),
             memo="; ".join(notes),
-            detail=_Planned(facts, tuple(grants)),
+            points_lot=lot,
         )
 
     async def _grant_in_database(
@@ -278,28 +280,6 @@ class CampaignEngine:
             sum(int(a) for m, a in rows if m == month),
             sum(int(a) for _, a in rows),
         )
-
-    async def record(self, session: AsyncSession, plan: RewardPlan, *, entry_id: int) -> None:
-        """The points of an immediate resident reward become a lot, expiring with the campaign's
-        rule (the reward rows were written when the budget was reserved)."""
-        planned = plan.detail
-        if not isinstance(planned, _Planned):
-            return
-        facts = planned.facts
-        for grant in planned.grants:
-            if grant.kind == "resident" and not grant.campaign.deferred:
-                await add_points_lot(
-                    session,
-                    resident_id=facts.resident_id,
-                    amount=grant.amount,
-                    campaign_id=grant.campaign.id,
-                    expires_at=grant.campaign.points_expiry(facts.paid_at),
-                    entry_id=entry_id,
-                    counterparty=grant.campaign.name[:80],
-                    at=facts.paid_at,
-                    reference="cr_" + facts.payment_reference,
-                    source_reference=facts.payment_reference,
-                )
 
     # -- refunds ----------------------------------------------------------------------------
 

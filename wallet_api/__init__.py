@@ -12,6 +12,7 @@ from wallet_api.points import (
 from wallet_api.rewards import (
     CampaignRewards,
     PaymentFacts,
+    PointsLotGrant,
     RefundFacts,
     Revocation,
     RewardPlan,
@@ -31,6 +32,7 @@ __all__ = [
     "LotTake",
     "MerchantSpend",
     "PaymentFacts",
+    "PointsLotGrant",
     "RefundFacts",
     "Revocation",
     "RewardPlan",

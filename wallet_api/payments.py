@@ -25,7 +25,7 @@ from machipay.settings import Settings
 from machipay.timeutil import utcnow
 from merchant_api import MerchantView
 from wallet_api.models import Payment, PaymentLotUse, PointsLot, Refund, Resident, WalletTransaction
-from wallet_api.points import take_points
+from wallet_api.points import add_points_lot, take_points
 from wallet_api.rewards import (
     CampaignRewards,
     PaymentFacts,
@@ -143,7 +143,20 @@ async def pay(
         PaymentLotUse(payment_id=payment.id, lot_id=t.lot_id, amount=t.amount, returned=0)
         for t in takes
     )
-    await rewards.record(session, plan, entry_id=posted.id)
+    if plan.points_lot is not None:
+        # The reward's points, credited by this entry, become a lot of their own.
+        await add_points_lot(
+            session,
+            resident_id=resident_id,
+            amount=plan.points_lot.amount,
+            campaign_id=plan.points_lot.campaign_id,
+            expires_at=plan.points_lot.expires_at,
+            entry_id=posted.id,
+            counterparty=plan.points_lot.counterparty,
+            at=now,
+            reference="cr_" + reference,
+            source_reference=reference,
+        )
     session.add(
         WalletTransaction(
             resident_id=resident_id,

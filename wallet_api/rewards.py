@@ -1,19 +1,20 @@
 """The campaign rewards extension point.
 
 A payment asks a :class:`CampaignRewards` policy what it earns, inside the payment's
-transaction and before the payment's entry is posted: the policy reserves the budget and
-hands back the legs to add to that entry (immediate grants), or records pending grants
-(deferred). A refund asks the same policy what to take back, again as legs for the refund's
-own entry. The wallet knows nothing about campaigns beyond this protocol; the campaign
-engine (``campaigns``) implements it, and :data:`no_campaign_rewards` is the policy of a
-platform without campaigns.
+transaction and before the payment's entry is posted: the policy reserves the budget,
+records its rewards, and hands back the legs to add to that entry and the points lot the
+wallet writes with the payment (immediate grants), or nothing to post (deferred grants).
+A refund asks the same policy what to take back, again as legs for the refund's own entry.
+The wallet knows nothing about campaigns beyond this protocol; the campaign engine
+(``campaigns``) implements it, and :data:`no_campaign_rewards` is the policy of a platform
+without campaigns.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -36,13 +37,23 @@ class PaymentFacts:
 
 
 @dataclass(frozen=True, slots=True)
+class PointsLotGrant:
+    """Points the plan's legs credit to the resident, to be kept as one lot."""
+
+    campaign_id: int
+    amount: int
+    expires_at: datetime
+    counterparty: str  # shown in the resident's history: the campaign's name
+
+
+@dataclass(frozen=True, slots=True)
 class RewardPlan:
     resident_points: int = 0
     merchant_cashback: int = 0
     granted: bool = True  # False: pending grants, paid by `machipay grant-deferred`
     legs: tuple[Leg, ...] = ()  # added to the payment's own entry
     memo: str | None = None
-    detail: Any = field(default=None, compare=False)  # the policy's own, back in record()
+    points_lot: PointsLotGrant | None = None  # written by the wallet with the payment
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,8 +81,6 @@ class Revocation:
 class CampaignRewards(Protocol):
     async def plan(self, session: AsyncSession, facts: PaymentFacts) -> RewardPlan: ...
 
-    async def record(self, session: AsyncSession, plan: RewardPlan, *, entry_id: int) -> None: ...
-
     async def revoke(self, session: AsyncSession, facts: RefundFacts) -> Revocation: ...
 
 
@@ -80,9 +89,6 @@ class NoCampaignRewards:
 
     async def plan(self, session: AsyncSession, facts: PaymentFacts) -> RewardPlan:
         return RewardPlan()
-
-    async def record(self, session: AsyncSession, plan: RewardPlan, *, entry_id: int) -> None:
-        return None
 
     async def revoke(self, session: AsyncSession, facts: RefundFacts) -> Revocation:
         return Revocation()
