@@ -15,22 +15,26 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import exists, or_, select
+from sqlalchemy import ColumnElement, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import ledger
 from campaigns import budget
 from campaigns.models import Campaign, CampaignReward
 from campaigns.rules import CampaignRules
-from campaigns.status import audit, campaigns_changed_after_commit, end_campaign
+from campaigns.status import (
+    audit,
+    campaigns_changed_after_commit,
+    end_campaign,
+    live_status_column,
+)
 from ledger import credit, debit
 from wallet_api import add_points_lot
 
 
-def _period_over(now: datetime) -> object:
-    return or_(
-        Campaign.status == "ended", (Campaign.status == "approved") & (Campaign.ends_at <= now)
-    )
+def _period_over(now: datetime) -> ColumnElement[bool]:
+    """Ended by hand, by its budget or by its window, and not closed yet."""
+    return live_status_column(now) == "ended"
 
 
 async def campaigns_due(session: AsyncSession, now: datetime) -> list[int]:
@@ -39,7 +43,7 @@ async def campaigns_due(session: AsyncSession, now: datetime) -> list[int]:
         int(c)
         for c in (
             await session.execute(
-                select(Campaign.id).where(_period_over(now)).order_by(Campaign.id)  # type: ignore[arg-type]
+                select(Campaign.id).where(_period_over(now)).order_by(Campaign.id)
             )
         ).scalars()
     ]
@@ -57,9 +61,7 @@ async def grant_pending_batch(
 ) -> BatchResult:
     """Post up to ``limit`` pending grants of a campaign whose period is over."""
     campaign = (
-        await session.execute(
-            select(Campaign).where(Campaign.id == campaign_id, _period_over(now))  # type: ignore[arg-type]
-        )
+        await session.execute(select(Campaign).where(Campaign.id == campaign_id, _period_over(now)))
     ).scalar_one_or_none()
     if campaign is None:
         return BatchResult(0, 0, 0)
@@ -118,9 +120,7 @@ async def close_if_done(session: AsyncSession, campaign_id: int, *, now: datetim
     """Close a campaign whose period is over and whose grants are all done."""
     campaign = (
         await session.execute(
-            select(Campaign)
-            .where(Campaign.id == campaign_id, _period_over(now))  # type: ignore[arg-type]
-            .with_for_update()
+            select(Campaign).where(Campaign.id == campaign_id, _period_over(now)).with_for_update()
         )
     ).scalar_one_or_none()
     if campaign is None:

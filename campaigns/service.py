@@ -20,7 +20,13 @@ from campaigns import budget
 from campaigns.errors import CampaignNotFound, CampaignStateConflict, SelfApproval
 from campaigns.models import BudgetShard, Campaign, CampaignAudit, CampaignReward
 from campaigns.schemas import CampaignIn, CampaignPatch, CampaignTerms, Eligibility
-from campaigns.status import audit, campaigns_changed_after_commit, end_campaign, live_status
+from campaigns.status import (
+    audit,
+    campaigns_changed_after_commit,
+    end_campaign,
+    live_status,
+    live_status_column,
+)
 from ledger import credit, debit
 from machipay.errors import ValidationFailed
 from machipay.timeutil import as_utc, utcnow
@@ -215,10 +221,10 @@ async def approve(
 
 async def end_by_hand(session: AsyncSession, campaign_id: int, *, actor_id: int) -> Campaign:
     campaign = await get_campaign(session, campaign_id, lock=True)
-    if campaign.status != "approved" or live_status(campaign, utcnow()) == "ended":
+    status = live_status(campaign, utcnow())
+    if status not in ("approved", "active"):
         raise CampaignStateConflict(
-            f"Only a running or approved campaign can be ended; this one is "
-            f"{live_status(campaign, utcnow())}."
+            f"Only a running or approved campaign can be ended; this one is {status}."
         )
     await end_campaign(session, campaign.id, reason="manual", actor_id=actor_id)
     await session.refresh(campaign)
@@ -238,21 +244,9 @@ async def list_campaigns(
     before_id: int | None,
 ) -> tuple[list[Campaign], int | None]:
     """Newest first. ``statuses`` are live statuses (``active`` = approved and in window)."""
-    now = utcnow()
-    live = case(
-        (
-            Campaign.status == "approved",
-            case(
-                (Campaign.ends_at <= now, "ended"),
-                (Campaign.starts_at <= now, "active"),
-                else_="approved",
-            ),
-        ),
-        else_=Campaign.status,
-    )
     query = select(Campaign)
     if statuses:
-        query = query.where(live.in_(statuses))
+        query = query.where(live_status_column(utcnow()).in_(statuses))
     if name:
         query = query.where(func.lower(Campaign.name).contains(name.lower(), autoescape=True))
     if before_id is not None:

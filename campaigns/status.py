@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import event, update
+from sqlalchemy import ColumnElement, case, event, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
@@ -22,6 +22,21 @@ def live_status(campaign: Campaign, now: datetime) -> str:
     if now >= as_utc(campaign.starts_at):
         return "active"
     return "approved"
+
+
+def live_status_column(now: datetime) -> ColumnElement[str]:
+    """:func:`live_status` as SQL, to filter on."""
+    return case(
+        (
+            Campaign.status == "approved",
+            case(
+                (Campaign.ends_at <= now, "ended"),
+                (Campaign.starts_at <= now, "active"),
+                else_="approved",
+            ),
+        ),
+        else_=Campaign.status,
+    )
 
 
 def audit(

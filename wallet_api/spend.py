@@ -19,7 +19,6 @@ class MerchantSpend:
     payments: int
     amount: int  # net of refunds
     money_used: int
-    residents: int
 
 
 async def spend_by_merchant(
@@ -31,14 +30,11 @@ async def spend_by_merchant(
             func.count(),
             func.sum(Payment.amount - Payment.refunded_amount),
             func.sum(Payment.money_used),
-            func.count(func.distinct(Payment.resident_id)),
         )
         .where(Payment.created_at >= start, Payment.created_at < end)
         .group_by(Payment.merchant_id)
     )
-    return [
-        MerchantSpend(int(m), int(n), int(a or 0), int(mu or 0), int(r)) for m, n, a, mu, r in rows
-    ]
+    return [MerchantSpend(int(m), int(n), int(a or 0), int(mu or 0)) for m, n, a, mu in rows]
 
 
 async def distinct_payers(
