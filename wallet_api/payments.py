@@ -13,19 +13,21 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import ledger
 from ledger import Leg, credit, debit
+from machipay.db import table_of
 from machipay.errors import Conflict, NotFound, ValidationFailed
 from machipay.events import publish_after_commit
 from machipay.outbox import add_outbox_event
 from machipay.settings import Settings
 from machipay.timeutil import utcnow
 from merchant_api import MerchantView
+from wallet_api.history import history_row, write_history
 from wallet_api.models import Payment, PaymentLotUse, PointsLot, Refund, Resident, WalletTransaction
-from wallet_api.points import add_points_lot, take_points
+from wallet_api.points import points_lot_rows, take_points, write_points_lot
 from wallet_api.rewards import (
     CampaignRewards,
     PaymentFacts,
@@ -49,6 +51,13 @@ class PaymentNotFound(NotFound):
 class RefundRefused(Conflict):
     type_slug = "refund-refused"
     title = "This refund is not possible"
+
+
+_LOCK_RESIDENT = (
+    select(Resident.user_id).where(Resident.user_id == bindparam("resident")).with_for_update()
+)
+_INSERT_PAYMENT = insert(table_of(Payment)).returning(table_of(Payment).c.id)
+_INSERT_LOT_USES = insert(table_of(PaymentLotUse))
 
 
 def merchant_channel(merchant_id: int) -> str:
@@ -79,11 +88,7 @@ async def pay(
     now = utcnow()
     # One resident's payments run one at a time: points lots and (later) campaign caps are
     # read, then written.
-    resident = (
-        await session.execute(
-            select(Resident).where(Resident.user_id == resident_id).with_for_update()
-        )
-    ).scalar_one()
+    (await session.execute(_LOCK_RESIDENT, {"resident": resident_id})).scalar_one()
     takes = await take_points(session, resident_id, amount, now=now, at_most=True)
     points = sum(take.amount for take in takes)
     money = amount - points
@@ -120,33 +125,50 @@ async def pay(
         legs=legs,
         memo=plan.memo,
     )
-    payment = Payment(
-        reference=reference,
-        resident_id=resident_id,
-        merchant_id=merchant.id,
-        amount=amount,
-        points_used=points,
-        money_used=money,
-        method=method,
-        charge_id=charge_id,
-        entry_id=posted.id,
-        resident_reward=plan.resident_points,
-        merchant_cashback=plan.merchant_cashback,
-        rewards_granted=plan.granted,
-        refunded_amount=0,
-        refunded_points=0,
-        created_at=now,
-    )
-    session.add(payment)
-    await session.flush()
-    session.add_all(
-        PaymentLotUse(payment_id=payment.id, lot_id=t.lot_id, amount=t.amount, returned=0)
-        for t in takes
-    )
+    row = {
+        "reference": reference,
+        "resident_id": resident_id,
+        "merchant_id": merchant.id,
+        "amount": amount,
+        "points_used": points,
+        "money_used": money,
+        "method": method,
+        "charge_id": charge_id,
+        "entry_id": posted.id,
+        "resident_reward": plan.resident_points,
+        "merchant_cashback": plan.merchant_cashback,
+        "rewards_granted": plan.granted,
+        "refunded_amount": 0,
+        "refunded_points": 0,
+        "created_at": now,
+    }
+    # Plain inserts, not the unit of work: these rows are the whole write path of a payment.
+    payment_id = (await session.execute(_INSERT_PAYMENT, row)).scalar_one()
+    payment = Payment(id=payment_id, **row)
+    if takes:
+        await session.execute(
+            _INSERT_LOT_USES,
+            [
+                {"payment_id": payment_id, "lot_id": t.lot_id, "amount": t.amount, "returned": 0}
+                for t in takes
+            ],
+        )
+    history = [
+        history_row(
+            resident_id=resident_id,
+            reference=reference,
+            kind="payment",
+            amount=amount,
+            money_change=-money,
+            points_change=-points,
+            counterparty=merchant.name,
+            entry_id=posted.id,
+            at=now,
+        )
+    ]
     if plan.points_lot is not None:
         # The reward's points, credited by this entry, become a lot of their own.
-        await add_points_lot(
-            session,
+        lot, line = points_lot_rows(
             resident_id=resident_id,
             amount=plan.points_lot.amount,
             campaign_id=plan.points_lot.campaign_id,
@@ -157,22 +179,13 @@ async def pay(
             reference="cr_" + reference,
             source_reference=reference,
         )
-    session.add(
-        WalletTransaction(
-            resident_id=resident_id,
-            reference=payment.reference,
-            kind="payment",
-            amount=amount,
-            money_change=-money,
-            points_change=-points,
-            counterparty=merchant.name,
-            entry_id=posted.id,
-            created_at=now,
-        )
-    )
+        await write_points_lot(session, lot)
+        # Listed first, so the payment is the newer line of the two (newest first).
+        history.insert(0, line)
+    await write_history(session, history)
     fact = {
         "payment": payment.reference,
-        "resident_id": resident.user_id,
+        "resident_id": resident_id,
         "merchant_id": merchant.id,
         "amount": amount,
         "points_used": points,
@@ -183,7 +196,7 @@ async def pay(
         "method": method,
         "at": now.isoformat(),
     }
-    add_outbox_event(session, "payment.completed", fact)
+    await add_outbox_event(session, "payment.completed", fact)
     publish_after_commit(
         session,
         merchant_channel(merchant.id),
@@ -195,7 +208,6 @@ async def pay(
             "at": now.isoformat(),
         },
     )
-    await session.flush()
     return PaymentDone(payment, merchant, plan)
 
 
@@ -290,7 +302,7 @@ async def refund(
             created_at=now,
         )
     )
-    add_outbox_event(
+    await add_outbox_event(
         session,
         "payment.refunded",
         {
@@ -370,3 +382,4 @@ async def payments_on(
             )
         ).scalars()
     )
+

@@ -8,15 +8,37 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import ledger
 from ledger import credit, debit
+from machipay.db import UTCDateTime, table_of
 from machipay.timeutil import as_utc, utcnow
 from wallet_api.errors import InsufficientPoints
+from wallet_api.history import history_row, write_history
 from wallet_api.models import PointsLot, WalletTransaction
+
+_LIVE_LOTS = (
+    select(PointsLot.id, PointsLot.remaining)
+    .where(
+        PointsLot.resident_id == bindparam("resident"),
+        PointsLot.remaining > 0,
+        PointsLot.expires_at > bindparam("now", type_=UTCDateTime),
+    )
+    .order_by(PointsLot.expires_at, PointsLot.id)
+    .with_for_update()
+)
+_lots = table_of(PointsLot)
+_SPEND_FROM_LOT = (
+    update(_lots)
+    .where(_lots.c.id == bindparam("lot"), _lots.c.remaining >= bindparam("take"))
+    .values(remaining=_lots.c.remaining - bindparam("take"))
+)
+_INSERT_LOT = insert(_lots)
+_INSERT_LOT_RETURNING_ID = insert(_lots).returning(_lots.c.id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,8 +56,9 @@ async def grant_points(
     expires_at: datetime,
     idempotency_key: str,
     counterparty: str,
-) -> PointsLot | None:
-    """Credit points from the campaign's budget as a new lot; None if the key was posted before."""
+) -> int | None:
+    """Credit points from the campaign's budget as a new lot (its id); None if the key was
+    posted before."""
     posted = await ledger.post_entry(
         session,
         idempotency_key=idempotency_key,
@@ -47,7 +70,7 @@ async def grant_points(
     )
     if not posted.created:
         return None
-    lot = await add_points_lot(
+    lot_id = await add_points_lot(
         session,
         resident_id=resident_id,
         amount=amount,
@@ -57,8 +80,48 @@ async def grant_points(
         counterparty=counterparty,
         at=utcnow(),
     )
-    await session.flush()
-    return lot
+    return lot_id
+
+
+def points_lot_rows(
+    *,
+    resident_id: int,
+    amount: int,
+    campaign_id: int,
+    expires_at: datetime,
+    entry_id: int,
+    counterparty: str,
+    at: datetime,
+    reference: str | None = None,
+    source_reference: str | None = None,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The lot row and its history row, for points already credited by ``entry_id``."""
+    lot = {
+        "resident_id": resident_id,
+        "amount": amount,
+        "remaining": amount,
+        "granted_at": at,
+        "expires_at": expires_at,
+        "campaign_id": campaign_id,
+        "entry_id": entry_id,
+        "source_reference": source_reference,
+    }
+    line = history_row(
+        resident_id=resident_id,
+        reference=reference or f"pg_{entry_id}",
+        kind="points_grant",
+        amount=amount,
+        points_change=amount,
+        counterparty=counterparty,
+        entry_id=entry_id,
+        at=at,
+    )
+    return lot, line
+
+
+async def write_points_lot(session: AsyncSession, lot: dict[str, Any]) -> None:
+    """Insert a lot row from :func:`points_lot_rows` (its history line is the caller's)."""
+    await session.execute(_INSERT_LOT, lot)
 
 
 async def add_points_lot(
@@ -73,36 +136,25 @@ async def add_points_lot(
     at: datetime,
     reference: str | None = None,
     source_reference: str | None = None,
-) -> PointsLot:
+) -> int:
     """Record points already credited by ``entry_id`` as a lot, and show it in the history.
 
-    Not flushed: the payment's own flush writes it with everything else.
+    Returns the lot's id.
     """
-    lot = PointsLot(
+    lot, line = points_lot_rows(
         resident_id=resident_id,
         amount=amount,
-        remaining=amount,
-        granted_at=at,
-        expires_at=expires_at,
         campaign_id=campaign_id,
+        expires_at=expires_at,
         entry_id=entry_id,
+        counterparty=counterparty,
+        at=at,
+        reference=reference,
         source_reference=source_reference,
     )
-    session.add(lot)
-    session.add(
-        WalletTransaction(
-            resident_id=resident_id,
-            reference=reference or f"pg_{entry_id}",
-            kind="points_grant",
-            amount=amount,
-            money_change=0,
-            points_change=amount,
-            counterparty=counterparty,
-            entry_id=entry_id,
-            created_at=at,
-        )
-    )
-    return lot
+    lot_id = (await session.execute(_INSERT_LOT_RETURNING_ID, lot)).scalar_one()
+    await write_history(session, [line])
+    return int(lot_id)
 
 
 async def take_back_from_lot(
@@ -143,20 +195,10 @@ async def take_points(
 ) -> list[LotTake]:
     """Use ``amount`` points from live lots, oldest expiry first (the caller posts the entry).
 
-    With ``at_most`` it takes what there is, up to ``amount``, instead of refusing.
+    With ``at_most`` it takes what there is, up to ``amount``, instead of refusing. The
+    statements are built once: this runs on every payment.
     """
-    lots = (
-        await session.execute(
-            select(PointsLot.id, PointsLot.remaining)
-            .where(
-                PointsLot.resident_id == resident_id,
-                PointsLot.remaining > 0,
-                PointsLot.expires_at > now,
-            )
-            .order_by(PointsLot.expires_at, PointsLot.id)
-            .with_for_update()
-        )
-    ).all()
+    lots = (await session.execute(_LIVE_LOTS, {"resident": resident_id, "now": now})).all()
     takes: list[LotTake] = []
     needed = amount
     for lot_id, remaining in lots:
@@ -167,12 +209,9 @@ async def take_points(
         needed -= used
     if needed and not at_most:
         raise InsufficientPoints(f"Only {amount - needed} points are available.")
-    for take in takes:
+    if takes:
         await session.execute(
-            update(PointsLot)
-            .where(PointsLot.id == take.lot_id, PointsLot.remaining >= take.amount)
-            .values(remaining=PointsLot.remaining - take.amount)
-            .execution_options(synchronize_session=False)
+            _SPEND_FROM_LOT, [{"lot": take.lot_id, "take": take.amount} for take in takes]
         )
     return takes
 

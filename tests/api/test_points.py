@@ -84,7 +84,7 @@ async def test_spend_oldest_expiry_first_then_expire_the_rest(
     assert late and early
     async with app.state.sessionmaker() as session:
         takes = await take_points(session, resident.id, 400, now=now)
-        assert [(t.lot_id, t.amount) for t in takes] == [(early.id, 300), (late.id, 100)]
+        assert [(t.lot_id, t.amount) for t in takes] == [(early, 300), (late, 100)]
         merchant = f"merchant:{uuid.uuid4().hex[:8]}:payable"
         await ledger.open_account(session, merchant)
         await ledger.post_entry(
