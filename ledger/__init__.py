@@ -36,12 +36,23 @@ from ledger.errors import (
     UnknownEntry,
 )
 from ledger.posting import Leg, PostedEntry, credit, debit, post_entry, reverse_entry
+from ledger.reconcile import Reconciliation, reconcile
+from ledger.reports import (
+    ASSET_FAMILIES,
+    FAMILIES,
+    Movement,
+    balances_by_family,
+    movements,
+    total_as_of,
+)
 from ledger.sealer import SealResult, run_sealer_forever, seal_pending_entries
 from ledger.verify import Finding, VerifyReport, verify_ledger
 
 __all__ = [
+    "ASSET_FAMILIES",
     "BANK_CITY",
     "BANK_SETTLEMENT",
+    "FAMILIES",
     "PLATFORM_FEES",
     "SYSTEM_ACCOUNTS",
     "AlreadyReversed",
@@ -51,13 +62,16 @@ __all__ = [
     "LedgerBusy",
     "LedgerError",
     "Leg",
+    "Movement",
     "PostedEntry",
+    "Reconciliation",
     "SealResult",
     "UnbalancedEntry",
     "UnknownAccount",
     "UnknownEntry",
     "VerifyReport",
     "balance_as_of",
+    "balances_by_family",
     "campaign_breakage",
     "campaign_budget",
     "compact_hot_account",
@@ -67,14 +81,17 @@ __all__ = [
     "get_balances",
     "merchant_payable",
     "merchant_payout",
+    "movements",
     "open_account",
     "open_accounts",
     "post_entry",
+    "reconcile",
     "resident_money",
     "resident_points",
     "reverse_entry",
     "run_sealer_forever",
     "seal_pending_entries",
     "spec_for",
+    "total_as_of",
     "verify_ledger",
 ]

@@ -25,6 +25,7 @@ from machipay.requestlog import RequestContextMiddleware
 from machipay.settings import Settings, get_settings
 from machipay.ward import routes as ward_routes
 from merchant_api import routes as merchant_routes
+from merchant_api import settlement_routes
 from wallet_api import routes as wallet_routes
 
 log = logging.getLogger("machipay.app")
@@ -91,6 +92,7 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
     app.include_router(ward_routes.router)
     app.include_router(wallet_routes.router)
     app.include_router(merchant_routes.router)
+    app.include_router(settlement_routes.router)
     app.include_router(campaign_routes.router)
     app.add_route("/metrics", metrics_endpoint, include_in_schema=False)
     return app

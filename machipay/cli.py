@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import Annotated, TypeVar
 
 import typer
@@ -109,18 +112,25 @@ def verify(
         int, typer.Option(help="Stop listing after this many findings.")
     ] = 1000,
 ) -> None:
-    """Recompute every balance, entry sum and hash; exit 1 on any discrepancy."""
+    """Recompute every balance, entry sum and hash, and reconcile the books; exit 1 on any
+    discrepancy."""
     from campaigns import verify_campaign_budgets
-    from ledger import verify_ledger
+    from ledger import reconcile, verify_ledger
 
     async def run() -> bool:
         async with _database() as sessionmaker, sessionmaker() as session:
             report = await verify_ledger(session, max_findings=max_findings)
             report.findings.extend(await verify_campaign_budgets(session))
+            books = await reconcile(session)
         typer.echo(report.summary())
         for finding in report.findings:
             typer.echo(f"  {finding}")
-        return report.ok
+        typer.echo(
+            "books reconcile: assets = liabilities + income, float covered"
+            if books.ok
+            else "books do NOT reconcile: " + "; ".join(books.problems)
+        )
+        return report.ok and books.ok
 
     if not asyncio.run(run()):
         raise typer.Exit(1)
@@ -254,6 +264,165 @@ def grant_deferred(
         f"granted {granted} deferred rewards ({points} points, ¥{cashback} cashback);"
         f" closed {closed} campaigns"
     )
+
+
+def _yesterday() -> date:
+    from machipay.timeutil import to_tokyo, utcnow
+
+    return to_tokyo(utcnow()).date() - timedelta(days=1)
+
+
+@app.command()
+def settle(
+    as_of: Annotated[
+        datetime | None,
+        typer.Option(
+            formats=["%Y-%m-%d"], help="Last business day to settle (default: yesterday)."
+        ),
+    ] = None,
+) -> None:
+    """Settle every shop up to its cut-off: payable → payout (minus fees), one statement
+    per shop and period, the campaign-funded part drawn from bank:city. Safe to re-run."""
+    from merchant_api.tasks import run_settlement
+
+    day = as_of.date() if as_of else _yesterday()
+    if day > _yesterday():
+        raise typer.BadParameter("a day that is over (yesterday or earlier)", param_hint="--as-of")
+
+    async def run() -> dict[str, object]:
+        async with _database() as sessionmaker:
+            return (await run_settlement(sessionmaker, _settings(), day)).as_dict()
+
+    result = asyncio.run(run())
+    typer.echo(
+        f"settled {result['settled']} of {result['merchants']} shops as of {day}:"
+        f" ¥{result['payout_total']:,} to pay out, ¥{result['fees']:,} fees,"
+        f" ¥{result['campaign_funded']:,} drawn from the ward's campaign money;"
+        f" {result['carried_forward']} carried forward"
+    )
+    failures = result["failures"]
+    assert isinstance(failures, list)
+    for failure in failures:
+        typer.echo(f"  failed: {failure}", err=True)
+    if failures:
+        raise typer.Exit(1)
+
+
+@app.command()
+def payout(
+    out: Annotated[Path, typer.Option(help="Where to write the file.", dir_okay=False)],
+    format: Annotated[str, typer.Option(help="Only zengin (全銀協 総合振込).")] = "zengin",
+    transfer_date: Annotated[
+        datetime | None,
+        typer.Option(formats=["%Y-%m-%d"], help="取組日 (default: the next weekday)."),
+    ] = None,
+    file_id: Annotated[
+        int | None, typer.Option(help="Write an earlier file again, byte for byte.")
+    ] = None,
+) -> None:
+    """Write every pending payout into a Zengin 総合振込 file and mark them sent (or, with
+    --file-id, write out a file made before)."""
+    from machipay.timeutil import to_tokyo, utcnow
+    from merchant_api.payouts import create_payout_file, payout_file
+    from merchant_api.settlement_routes import next_weekday
+
+    if format != "zengin":
+        raise typer.BadParameter("only zengin is supported", param_hint="--format")
+    day = transfer_date.date() if transfer_date else next_weekday(to_tokyo(utcnow()).date())
+
+    async def make(session: AsyncSession) -> tuple[int, int, int, bytes] | None:
+        made = (
+            await payout_file(session, file_id)
+            if file_id is not None
+            else await create_payout_file(session, _settings(), transfer_date=day)
+        )
+        return None if made is None else (made.id, made.count, made.total, made.content)
+
+    # The file is written only after the payouts are committed as sent: a file that
+    # exists always matches the database.
+    result = asyncio.run(_in_unit_of_work(make))
+    if result is None:
+        typer.echo("no pending payouts: no file written")
+        return
+    made_id, count, total, content = result
+    out.write_bytes(content)
+    typer.echo(f"wrote {out}: file {made_id}, {count} transfers, ¥{total:,}")
+
+
+@app.command("payout-results")
+def payout_results(
+    file: Annotated[Path, typer.Argument(help="The bank's result, CSV: payout_id,result,reason.")],
+) -> None:
+    """Import the bank's result: paid (Dr payout / Cr bank:settlement) or failed (the
+    money is owed to the shop again). All or nothing; re-importing changes nothing."""
+    from machipay.errors import MachipayError
+    from merchant_api.payouts import apply_payout_results, parse_result_csv
+
+    async def apply(session: AsyncSession) -> str:
+        summary = await apply_payout_results(session, parse_result_csv(file.read_text("utf-8")))
+        return (
+            f"paid {summary.paid} (¥{summary.paid_amount:,}), failed {summary.failed}"
+            f" (¥{summary.failed_amount:,}), unchanged {summary.unchanged}"
+        )
+
+    try:
+        typer.echo(asyncio.run(_in_unit_of_work(apply)))
+    except MachipayError as exc:
+        typer.echo(f"error: {exc.detail}", err=True)
+        raise typer.Exit(1) from None
+
+
+report_app = typer.Typer(help="Regulatory and accounting reports.", no_args_is_help=True)
+app.add_typer(report_app, name="report")
+
+
+@report_app.command("deposit")
+def report_deposit(
+    as_of: Annotated[
+        datetime, typer.Option(formats=["%Y-%m-%d"], help="基準日: 03-31 or 09-30, or any day.")
+    ],
+    json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """The unused prepaid balance (基準日未使用残高) at the end of a day and the security
+    deposit it requires (発行保証金, 資金決済法 Art. 14)."""
+    from wallet_api import deposit_report
+
+    report = asyncio.run(_in_unit_of_work(lambda s: deposit_report(s, as_of.date())))
+    if json_output:
+        typer.echo(json.dumps(report.as_dict()))
+        return
+    typer.echo(
+        f"unused prepaid balance at the end of {report.as_of}: ¥{report.unused_balance:,}\n"
+        f"above the ¥{report.threshold:,} threshold:           ¥{report.above_threshold:,}\n"
+        f"security deposit required (half of the balance): ¥{report.deposit_required:,}"
+    )
+
+
+@report_app.command("reconcile")
+def report_reconcile(
+    bank_balance: Annotated[
+        int | None, typer.Option(help="The bank's balance of the trust account, to compare.")
+    ] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Check the accounting identity and that bank:settlement covers all residents' money."""
+    import ledger
+
+    result = asyncio.run(_in_unit_of_work(lambda s: ledger.reconcile(s, bank_balance=bank_balance)))
+    if json_output:
+        typer.echo(json.dumps(result.as_dict()))
+    else:
+        for name, total in result.families.items():
+            typer.echo(f"{name:<20} ¥{total:>16,}")
+        typer.echo(f"{'assets':<20} ¥{result.assets:>16,}")
+        typer.echo(f"{'liabilities+income':<20} ¥{result.liabilities_and_income:>16,}")
+        typer.echo(f"{'difference':<20} ¥{result.identity_difference:>16,}")
+        typer.echo(f"{'float cover':<20} ¥{result.float_cover:>16,}")
+        if result.bank_difference is not None:
+            typer.echo(f"{'bank − books':<20} ¥{result.bank_difference:>16,}")
+        typer.echo("reconciled" if result.ok else "NOT reconciled: " + "; ".join(result.problems))
+    if not result.ok:
+        raise typer.Exit(1)
 
 
 @app.command("simulate-topup")

@@ -75,6 +75,23 @@ class Settings(BaseSettings):
     # Aggregates about fewer residents than this are never shown (analytics, reports).
     analytics_min_residents: int = Field(10, ge=2)
 
+    # Settlement (精算) and payouts. A settlement "as of" a date covers what the shop was
+    # owed up to the cut-off: that date's end, or this hour of the next day (Asia/Tokyo).
+    settlement_cutoff_hour: int = Field(0, ge=0, le=23)
+    settlement_schedule: Literal["daily", "weekly", "monthly"] = "daily"
+    # A net payout below this stays on the payable and is carried to the next period.
+    payout_minimum: int = Field(1_000, ge=1)
+    merchant_fee_bp: int = Field(0, ge=0, le=10_000)  # 0 %, like せたがやPay
+    # The operator's own account at its bank: the header of every Zengin 総合振込 file.
+    zengin_client_code: str = Field("0000000001", pattern=r"^\d{10}$")
+    zengin_client_name: str = "マチペイ（カ"
+    zengin_bank_code: str = Field("0001", pattern=r"^\d{4}$")
+    zengin_bank_name: str = "ミズホ"
+    zengin_branch_code: str = Field("001", pattern=r"^\d{3}$")
+    zengin_branch_name: str = "セタガヤ"
+    zengin_account_type: Literal["ordinary", "current"] = "ordinary"
+    zengin_account_number: str = Field("1234567", pattern=r"^\d{7}$")
+
     # Ledger background work.
     sealer_enabled: bool = True
     sealer_interval_seconds: float = Field(1.0, gt=0)

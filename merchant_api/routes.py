@@ -76,6 +76,7 @@ async def apply(body: MerchantApplicationIn, session: DbSession) -> MerchantStat
             owner_username=body.owner_username,
             owner_password=body.owner_password,
             bank=service.BankAccount(**body.bank.model_dump()),
+            settlement_schedule=body.settlement_schedule,
         ),
     )
     return MerchantStatusOut(id=merchant.id, status=merchant.status)

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Literal
 
 from pydantic import Field
@@ -27,6 +27,8 @@ class MerchantApplicationIn(StrictModel):
     owner_username: str = Field(min_length=3, max_length=64)
     owner_password: str = Field(min_length=1, max_length=256)
     bank: BankIn
+    # Default: the platform's MACHIPAY_SETTLEMENT_SCHEDULE.
+    settlement_schedule: Literal["daily", "weekly", "monthly"] | None = None
 
 
 class MerchantStatusOut(StrictModel):
@@ -91,3 +93,95 @@ class MerchantDayOut(StrictModel):
     refunded: int
     net: int
     payments: list[MerchantPaymentOut]
+
+
+class PayoutOut(StrictModel):
+    id: int
+    merchant_id: int
+    amount: int
+    status: Literal["pending", "sent", "paid", "failed"]
+    file_id: int | None
+    created_at: datetime
+    sent_at: datetime | None
+    resolved_at: datetime | None
+    failure_reason: str | None
+
+
+class SettlementOut(StrictModel):
+    id: int
+    closing_date: date
+    schedule: str
+    period_start: datetime | None
+    period_end: datetime
+    status: Literal["settled", "carried_forward"]
+    payments: int
+    gross_sales: int
+    refund_count: int
+    refunds: int
+    campaign_cashback: int
+    adjustments: int
+    total: int
+    fees: int
+    net_payout: int
+    payout: PayoutOut | None
+
+
+class SettlementPage(StrictModel):
+    items: list[SettlementOut]
+    next_cursor: int | None
+
+
+class StatementLineOut(StrictModel):
+    kind: Literal["payment", "refund"]
+    id: str
+    payment_id: str
+    amount: int
+    points: int
+    money: int
+    created_at: datetime
+
+
+class SettlementDetailOut(SettlementOut):
+    lines: list[StatementLineOut]
+
+
+class SettlementRunIn(StrictModel):
+    as_of: date
+
+
+class SettlementRunOut(StrictModel):
+    as_of: date
+    merchants: int
+    settled: int
+    carried_forward: int
+    payout_total: int
+    fees: int
+    campaign_funded: int
+    failures: list[str]
+
+
+class PayoutPage(StrictModel):
+    items: list[PayoutOut]
+    next_cursor: int | None
+
+
+class PayoutFileIn(StrictModel):
+    transfer_date: date | None = None
+
+
+class PayoutFileOut(StrictModel):
+    id: int
+    transfer_date: date
+    count: int
+    total: int
+    sha256: str
+    created_at: datetime
+    download: str
+
+
+class PayoutResultsOut(StrictModel):
+    paid: int
+    failed: int
+    unchanged: int
+    paid_amount: int
+    failed_amount: int

@@ -20,6 +20,7 @@ from machipay.timeutil import utcnow
 from machipay.ward import ShoppingStreet, get_category, get_shopping_street, ward_reference
 from merchant_api.models import Charge, Merchant
 from merchant_api.qr import InvalidQr, MerchantQrData, ParsedQr, build_payload, parse_payload
+from merchant_api.zengin import ZenginError, to_zengin_kana
 
 STORE_TYPES = ("small", "chain", "large")
 ACCOUNT_TYPES = ("ordinary", "current", "savings")
@@ -62,6 +63,7 @@ class MerchantApplication:
     owner_username: str
     owner_password: str
     bank: BankAccount
+    settlement_schedule: str | None = None
 
 
 @cache
@@ -90,6 +92,14 @@ def _normalize_postal(postal: str) -> str:
     return digits
 
 
+def _fits_zengin(name: str) -> bool:
+    """The payout file has 30 half-width characters for the name (ガ takes two: ｶﾞ)."""
+    try:
+        return len(to_zengin_kana(name)) <= 30
+    except ZenginError:
+        return False
+
+
 def _validate_bank(bank: BankAccount) -> BankAccount:
     name = unicodedata.normalize("NFKC", bank.account_name_kana).strip().upper()
     checks = [
@@ -101,8 +111,9 @@ def _validate_bank(bank: BankAccount) -> BankAccount:
         ),
         (re.fullmatch(r"\d{1,7}", bank.account_number), "bank.account_number is up to 7 digits"),
         (
-            name and len(name) <= 48 and _KANA.fullmatch(name),
-            "bank.account_name_kana is katakana as on the passbook",
+            name and _KANA.fullmatch(name) and _fits_zengin(name),
+            "bank.account_name_kana is katakana as on the passbook,"
+            " at most 30 characters in half-width kana",
         ),
     ]
     for ok, message in checks:
@@ -145,6 +156,7 @@ async def apply(session: AsyncSession, application: MerchantApplication) -> Merc
         account_type=bank.account_type,
         account_number=bank.account_number,
         account_name_kana=bank.account_name_kana,
+        settlement_schedule=application.settlement_schedule,
         created_at=utcnow(),
     )
     session.add(merchant)
@@ -159,7 +171,8 @@ async def apply(session: AsyncSession, application: MerchantApplication) -> Merc
     return merchant
 
 
-async def _merchant_for_update(session: AsyncSession, merchant_id: int) -> Merchant:
+async def merchant_for_update(session: AsyncSession, merchant_id: int) -> Merchant:
+    """The shop's row, locked until commit (state changes and settlement run one at a time)."""
     merchant = (
         await session.execute(select(Merchant).where(Merchant.id == merchant_id).with_for_update())
     ).scalar_one_or_none()
@@ -169,7 +182,7 @@ async def _merchant_for_update(session: AsyncSession, merchant_id: int) -> Merch
 
 
 async def approve(session: AsyncSession, merchant_id: int, *, approver_id: int) -> Merchant:
-    merchant = await _merchant_for_update(session, merchant_id)
+    merchant = await merchant_for_update(session, merchant_id)
     if merchant.status != "pending":
         raise Conflict(f"Merchant {merchant_id} is {merchant.status}, not pending.")
     merchant.status, merchant.approved_at, merchant.approved_by = "active", utcnow(), approver_id
@@ -181,7 +194,7 @@ async def approve(session: AsyncSession, merchant_id: int, *, approver_id: int) 
 
 
 async def set_suspended(session: AsyncSession, merchant_id: int, *, suspended: bool) -> Merchant:
-    merchant = await _merchant_for_update(session, merchant_id)
+    merchant = await merchant_for_update(session, merchant_id)
     expected = "active" if suspended else "suspended"
     if merchant.status != expected:
         raise Conflict(f"Merchant {merchant_id} is {merchant.status}.")

@@ -110,11 +110,14 @@ async def sqlite_url(tmp_sqlite_dir: Path) -> str:
 
 
 async def assert_books_verify(engine: AsyncEngine) -> None:
-    """After every scenario of the run: the run's database must still prove its books."""
+    """After every scenario of the run: the run's database must still prove its books and
+    reconcile (assets = liabilities + income; the trust account covers residents' money)."""
     async with make_sessionmaker(engine)() as session:
         report = await ledger.verify_ledger(session)
         report.findings.extend(await verify_campaign_budgets(session))
+        books = await ledger.reconcile(session)
     assert report.ok, [str(f) for f in report.findings[:20]]
+    assert books.ok, books.problems
 
 
 @pytest.fixture(scope="session")

@@ -10,6 +10,7 @@ Both write an outbox row in the same transaction and notify the shop after commi
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -51,6 +52,11 @@ class PaymentNotFound(NotFound):
 class RefundRefused(Conflict):
     type_slug = "refund-refused"
     title = "This refund is not possible"
+
+
+class RefundNotCovered(Conflict):
+    type_slug = "refund-not-covered-by-sales"
+    title = "Not enough unsettled sales to refund"
 
 
 _LOCK_RESIDENT = (
@@ -270,13 +276,23 @@ async def refund(
         legs.append(credit(ledger.resident_money(payment.resident_id), money_back))
     legs.extend(revocation.legs)
     memo = f"refund of {payment.reference} (entry {payment.entry_id})"
-    posted = await ledger.post_entry(
-        session,
-        idempotency_key=f"refund:{merchant_id}:{idempotency_key}",
-        kind="refund",
-        legs=legs,
-        memo=f"{memo}; {revocation.memo}" if revocation.memo else memo,
-    )
+    try:
+        posted = await ledger.post_entry(
+            session,
+            idempotency_key=f"refund:{merchant_id}:{idempotency_key}",
+            kind="refund",
+            legs=legs,
+            memo=f"{memo}; {revocation.memo}" if revocation.memo else memo,
+        )
+    except ledger.InsufficientFunds as exc:
+        if exc.account != ledger.merchant_payable(merchant_id):
+            raise
+        # A refund is paid out of the shop's sales not yet settled (the payable never goes
+        # negative): after a payout, it waits for new sales to cover it.
+        raise RefundNotCovered(
+            f"The shop's sales not yet settled do not cover a refund of ¥{amount:,}"
+            " (its payment was already paid out). Try again after new sales."
+        ) from exc
     record = Refund(
         reference="rf_" + secrets.token_hex(10),
         payment_id=payment.id,
@@ -383,3 +399,39 @@ async def payments_on(
         ).scalars()
     )
 
+
+@dataclass(frozen=True, slots=True)
+class RefundLine:
+    refund: Refund
+    payment_reference: str
+
+
+_CHUNK = 1000  # ids per IN (...): well under every driver's parameter limit
+
+
+async def payments_by_entries(
+    session: AsyncSession, entry_ids: Sequence[int]
+) -> dict[int, Payment]:
+    """The payments that the given ledger entries recorded, by entry id."""
+    found: dict[int, Payment] = {}
+    for start in range(0, len(entry_ids), _CHUNK):
+        chunk = list(entry_ids[start : start + _CHUNK])
+        rows = await session.execute(select(Payment).where(Payment.entry_id.in_(chunk)))
+        found.update({p.entry_id: p for p in rows.scalars()})
+    return found
+
+
+async def refunds_by_entries(
+    session: AsyncSession, entry_ids: Sequence[int]
+) -> dict[int, RefundLine]:
+    """The refunds that the given ledger entries recorded, by entry id."""
+    found: dict[int, RefundLine] = {}
+    for start in range(0, len(entry_ids), _CHUNK):
+        chunk = list(entry_ids[start : start + _CHUNK])
+        rows = await session.execute(
+            select(Refund, Payment.reference)
+            .join(Payment, Payment.id == Refund.payment_id)
+            .where(Refund.entry_id.in_(chunk))
+        )
+        found.update({r.entry_id: RefundLine(r, ref) for r, ref in rows})
+    return found

@@ -1,0 +1,233 @@
+"""Payouts (振込): the Zengin file that sends them, and the bank's answer.
+
+pending (written by a settlement) → sent (in a file handed to the bank) → paid, posting
+Dr merchant payout / Cr bank:settlement, or failed, posting Dr merchant payout / Cr
+merchant payable so the money is owed again and goes out with the next settlement.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+import ledger
+from ledger import credit, debit
+from machipay.errors import NotFound, ValidationFailed
+from machipay.settings import Settings
+from machipay.timeutil import utcnow
+from merchant_api.models import Payout, PayoutFile
+from merchant_api.zengin import Originator, Transfer, ZenginError, render_file
+
+OUTCOMES = ("paid", "failed")
+MAX_RESULT_ROWS = 100_000
+
+
+class PayoutFileNotFound(NotFound):
+    type_slug = "payout-file-not-found"
+    title = "Unknown payout file"
+
+
+class PayoutResultRejected(ValidationFailed):
+    type_slug = "payout-result-rejected"
+    title = "The bank's result file was not applied"
+
+
+def originator(settings: Settings) -> Originator:
+    return Originator(
+        client_code=settings.zengin_client_code,
+        name=settings.zengin_client_name,
+        bank_code=settings.zengin_bank_code,
+        bank_name=settings.zengin_bank_name,
+        branch_code=settings.zengin_branch_code,
+        branch_name=settings.zengin_branch_name,
+        account_type=settings.zengin_account_type,
+        account_number=settings.zengin_account_number,
+    )
+
+
+def transfer_of(payout: Payout) -> Transfer:
+    return Transfer(
+        bank_code=payout.bank_code,
+        branch_code=payout.branch_code,
+        account_type=payout.account_type,
+        account_number=payout.account_number,
+        account_name=payout.account_name_kana,
+        amount=payout.amount,
+        customer_code_1=str(payout.id).zfill(10),
+        customer_code_2=str(payout.merchant_id).zfill(10),
+    )
+
+
+async def create_payout_file(
+    session: AsyncSession,
+    settings: Settings,
+    *,
+    transfer_date: date,
+    actor_id: int | None = None,
+) -> PayoutFile | None:
+    """Put every pending payout in one new Zengin file and mark them sent; None if no
+    payout is pending. The file is kept, so the same bytes can be fetched again."""
+    payouts = list(
+        (
+            await session.execute(
+                select(Payout)
+                .where(Payout.status == "pending")
+                .order_by(Payout.id)
+                .with_for_update(skip_locked=True)
+            )
+        ).scalars()
+    )
+    if not payouts:
+        return None
+    try:
+        content = render_file(
+            originator(settings), transfer_date, [transfer_of(p) for p in payouts]
+        )
+    except ZenginError as exc:
+        raise ValidationFailed(f"The payout file cannot be written: {exc}.") from exc
+    now = utcnow()
+    record = PayoutFile(
+        transfer_date=transfer_date,
+        count=len(payouts),
+        total=sum(p.amount for p in payouts),
+        sha256=hashlib.sha256(content).hexdigest(),
+        content=content,
+        created_by=actor_id,
+        created_at=now,
+    )
+    session.add(record)
+    await session.flush()
+    for payout in payouts:
+        payout.status = "sent"
+        payout.file_id = record.id
+        payout.sent_at = now
+    await session.flush()
+    return record
+
+
+async def payout_file(session: AsyncSession, file_id: int) -> PayoutFile:
+    found = await session.get(PayoutFile, file_id)
+    if found is None:
+        raise PayoutFileNotFound(f"No payout file {file_id}.")
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class PayoutOutcome:
+    payout_id: int
+    outcome: str  # paid | failed
+    reason: str | None = None
+
+
+def parse_result_csv(text: str) -> list[PayoutOutcome]:
+    """The bank's result as CSV: ``payout_id,result[,reason]`` with a header line;
+    result is ``paid`` or ``failed``. Every bad line is reported, none is guessed."""
+    reader = csv.reader(io.StringIO(text.lstrip("\ufeff")))
+    rows = [row for row in reader if any(cell.strip() for cell in row)]
+    if not rows or [c.strip().lower() for c in rows[0][:2]] != ["payout_id", "result"]:
+        raise PayoutResultRejected("The first line must be the header: payout_id,result,reason.")
+    if len(rows) - 1 > MAX_RESULT_ROWS:
+        raise PayoutResultRejected(f"At most {MAX_RESULT_ROWS:,} results per file.")
+    outcomes: list[PayoutOutcome] = []
+    problems: list[str] = []
+    for number, row in enumerate(rows[1:], start=2):
+        payout_id = row[0].strip() if row else ""
+        outcome = row[1].strip().lower() if len(row) > 1 else ""
+        reason = row[2].strip()[:200] if len(row) > 2 and row[2].strip() else None
+        if not payout_id.isdigit():
+            problems.append(f"line {number}: payout_id {payout_id!r} is not a number")
+        elif outcome not in OUTCOMES:
+            problems.append(f"line {number}: result {outcome!r} is not paid or failed")
+        else:
+            outcomes.append(PayoutOutcome(int(payout_id), outcome, reason))
+    seen: set[int] = set()
+    for item in outcomes:
+        if item.payout_id in seen:
+            problems.append(f"payout {item.payout_id} appears twice")
+        seen.add(item.payout_id)
+    if problems:
+        raise PayoutResultRejected("; ".join(problems[:20]) + ".")
+    return outcomes
+
+
+@dataclass(frozen=True, slots=True)
+class ResultSummary:
+    paid: int
+    failed: int
+    unchanged: int
+    paid_amount: int
+    failed_amount: int
+
+
+async def apply_payout_results(
+    session: AsyncSession, outcomes: list[PayoutOutcome]
+) -> ResultSummary:
+    """Apply the bank's answers, all or nothing. Re-importing the same file changes
+    nothing; an answer about a payout that was never sent, or that contradicts an earlier
+    answer, rejects the whole file."""
+    ids = sorted(o.payout_id for o in outcomes)
+    payouts = {
+        p.id: p
+        for p in (
+            await session.execute(
+                select(Payout).where(Payout.id.in_(ids)).order_by(Payout.id).with_for_update()
+            )
+        ).scalars()
+    }
+    problems = []
+    for item in outcomes:
+        payout = payouts.get(item.payout_id)
+        if payout is None:
+            problems.append(f"payout {item.payout_id} does not exist")
+        elif payout.status not in ("sent", item.outcome):
+            problems.append(f"payout {item.payout_id} is {payout.status}, not {item.outcome}")
+    if problems:
+        raise PayoutResultRejected("; ".join(problems[:20]) + ".")
+    now = utcnow()
+    paid = failed = unchanged = paid_amount = failed_amount = 0
+    for item in outcomes:
+        payout = payouts[item.payout_id]
+        if payout.status == item.outcome:
+            unchanged += 1
+            continue
+        source = debit(ledger.merchant_payout(payout.merchant_id), payout.amount)
+        if item.outcome == "paid":
+            target = credit(ledger.BANK_SETTLEMENT, payout.amount)
+            memo = f"payout {payout.id} paid by the bank"
+        else:
+            target = credit(ledger.merchant_payable(payout.merchant_id), payout.amount)
+            memo = f"payout {payout.id} failed ({item.reason or 'no reason given'}): owed again"
+        posted = await ledger.post_entry(
+            session,
+            idempotency_key=f"payout-{item.outcome}:{payout.id}",
+            kind=f"payout_{item.outcome}",
+            legs=[source, target],
+            memo=memo,
+        )
+        payout.status = item.outcome
+        payout.resolved_at = now
+        payout.failure_reason = item.reason if item.outcome == "failed" else None
+        payout.result_entry_id = posted.id
+        if item.outcome == "paid":
+            paid, paid_amount = paid + 1, paid_amount + payout.amount
+        else:
+            failed, failed_amount = failed + 1, failed_amount + payout.amount
+    await session.flush()
+    return ResultSummary(paid, failed, unchanged, paid_amount, failed_amount)
+
+
+async def list_payouts(
+    session: AsyncSession, *, status: str | None, limit: int, before: int | None = None
+) -> list[Payout]:
+    query = select(Payout).order_by(Payout.id.desc()).limit(limit)
+    if status is not None:
+        query = query.where(Payout.status == status)
+    if before is not None:
+        query = query.where(Payout.id < before)
+    return list((await session.execute(query)).scalars())
