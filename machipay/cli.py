@@ -425,6 +425,42 @@ def report_reconcile(
         raise typer.Exit(1)
 
 
+@app.command()
+def seed(
+    residents: Annotated[int, typer.Option(min=0, max=2_000_000, help="Residents to add.")] = 300,
+    merchants: Annotated[int, typer.Option(min=0, max=100_000, help="Shops to add.")] = 30,
+    top_up: Annotated[
+        int, typer.Option(min=0, help="Yen credited to each new wallet (real funding path).")
+    ] = 30_000,
+    password: Annotated[
+        str, typer.Option(help="The one password of every seeded resident and shop owner.")
+    ] = "machipay-seed-2026",  # noqa: S107 - synthetic users, written to the logins file
+    batch: Annotated[int, typer.Option(min=1, max=5_000, help="Rows per transaction.")] = 500,
+    out: Annotated[
+        Path, typer.Option(help="Where to write the logins and QR payloads (JSON).")
+    ] = Path("var/seed.json"),
+) -> None:
+    """Add a synthetic ward: approved shops on the ward's shopping streets and funded
+    residents (phones 070-1xxx-xxxx), in bulk, with a progress bar. Safe to run again:
+    it adds more."""
+    from machipay.seeding import SeedPlan, seed_ward
+
+    if top_up > _settings().wallet_balance_cap:
+        raise typer.BadParameter("above the wallet balance cap", param_hint="--top-up")
+    plan = SeedPlan(
+        residents=residents, merchants=merchants, top_up=top_up, password=password, batch=batch
+    )
+
+    async def run() -> None:
+        with typer.progressbar(length=residents + merchants, label="seeding") as bar:
+            async with _database() as sessionmaker:
+                result = await seed_ward(sessionmaker, _settings(), plan, bar.update)
+        result.write(out)
+
+    asyncio.run(run())
+    typer.echo(f"seeded {merchants} shops and {residents} residents; logins in {out}")
+
+
 @app.command("simulate-topup")
 def simulate_topup(
     wallet_id: Annotated[str, typer.Option(help="The resident's wallet id (w_...).")],

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import ledger
-from machipay.auth import Role, create_user
+from machipay.auth import Role, create_user, create_users_bulk
 from machipay.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from machipay.settings import Settings
 from machipay.timeutil import utcnow
@@ -351,3 +351,63 @@ async def merchant_by_id(session: AsyncSession, merchant_id: int) -> Merchant:
     if merchant is None:
         raise MerchantNotFound(f"No merchant {merchant_id}.")
     return merchant
+
+
+@dataclass(frozen=True, slots=True)
+class NewShop:
+    """A shop of a synthetic ward (``machipay seed``), approved from the start."""
+
+    name: str
+    name_kana: str
+    category: str
+    store_type: str
+    shopping_street_id: int | None
+    owner_username: str
+
+
+async def add_shops_bulk(
+    session: AsyncSession, shops: list[NewShop], *, password_hash: str
+) -> list[Merchant]:
+    """Open many approved shops with their owners and accounts in a few statements."""
+    now = utcnow()
+    merchants = [
+        Merchant(
+            public_id=secrets.token_hex(6),
+            name=shop.name,
+            name_kana=shop.name_kana,
+            name_latin=romanize(shop.name_kana),
+            category_code=shop.category,
+            store_type=shop.store_type,
+            shopping_street_id=shop.shopping_street_id,
+            postal_code="1540004",
+            address="東京都世田谷区太子堂4-1-1",
+            status="active",
+            bank_code="0001",
+            branch_code="123",
+            account_type="ordinary",
+            account_number=f"{index % 10_000_000:07d}",
+            account_name_kana=unicodedata.normalize("NFKC", shop.name_kana),
+            created_at=now,
+            approved_at=now,
+        )
+        for index, shop in enumerate(shops, start=1)
+    ]
+    session.add_all(merchants)
+    await session.flush()
+    await create_users_bulk(
+        session,
+        [
+            (s.owner_username, Role.MERCHANT_OWNER, m.id)
+            for s, m in zip(shops, merchants, strict=True)
+        ],
+        password_hash=password_hash,
+    )
+    await ledger.open_accounts(
+        session,
+        [
+            code
+            for m in merchants
+            for code in (ledger.merchant_payable(m.id), ledger.merchant_payout(m.id))
+        ],
+    )
+    return merchants

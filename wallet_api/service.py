@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 import ledger
 from ledger import credit, debit
-from machipay.auth import Role, create_user, ip_limit
+from machipay.auth import Role, create_user, create_users_bulk, ip_limit
 from machipay.cache import CacheBackend
 from machipay.errors import Forbidden, ValidationFailed
 from machipay.phone import mask_phone, normalize_phone
@@ -307,3 +307,47 @@ async def transfer_money(
     return TransferDone(
         reference, amount, recipient.display_name, mask_phone(recipient.phone), message, now
     )
+
+
+@dataclass(frozen=True, slots=True)
+class NewResident:
+    """A resident of a synthetic ward (``machipay seed``), already validated."""
+
+    phone: str  # E.164
+    display_name: str
+    birth_year: int
+    district_id: str
+
+
+async def add_residents_bulk(
+    session: AsyncSession, residents: list[NewResident], *, password_hash: str
+) -> list[Resident]:
+    """Register many residents in a few statements (users, residents, their accounts).
+    For seeding: the caller vouches for the data, so no rate limit and no per-row checks."""
+    ids = await create_users_bulk(
+        session, [(r.phone, Role.RESIDENT, None) for r in residents], password_hash=password_hash
+    )
+    now = utcnow()
+    rows = [
+        Resident(
+            user_id=user_id,
+            wallet_id=_new_wallet_id(),
+            phone=r.phone,
+            display_name=r.display_name,
+            birth_year=r.birth_year,
+            district_id=r.district_id,
+            created_at=now,
+        )
+        for user_id, r in zip(ids, residents, strict=True)
+    ]
+    session.add_all(rows)
+    await session.flush()
+    await ledger.open_accounts(
+        session,
+        [
+            code
+            for user_id in ids
+            for code in (ledger.resident_money(user_id), ledger.resident_points(user_id))
+        ],
+    )
+    return rows

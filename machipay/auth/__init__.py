@@ -6,6 +6,7 @@ from machipay.auth.service import (
     TokenPair,
     authenticate,
     create_user,
+    create_users_bulk,
     ip_limit,
     rotate_refresh_token,
 )
@@ -21,6 +22,7 @@ __all__ = [
     "authenticate",
     "client_ip",
     "create_user",
+    "create_users_bulk",
     "current_claims",
     "ip_limit",
     "require_roles",

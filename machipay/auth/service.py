@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -199,3 +200,32 @@ async def create_user(
     except IntegrityError as exc:
         raise Conflict(f"The username {username!r} is already taken.") from exc
     return user
+
+
+async def create_users_bulk(
+    session: AsyncSession,
+    users: Sequence[tuple[str, Role, int | None]],
+    *,
+    password_hash: str,
+) -> list[int]:
+    """Insert many users at once, all with one password hash: synthetic wards for load
+    tests and demos (hashing a hundred thousand passwords with argon2 would take hours).
+    Usernames are taken as given; returns the new ids in the order given."""
+    if not users:
+        return []
+    now = utcnow()
+    rows = [
+        {
+            "username": username,
+            "password_hash": password_hash,
+            "role": role.value,
+            "status": "active",
+            "merchant_id": merchant_id,
+            "created_at": now,
+        }
+        for username, role, merchant_id in users
+    ]
+    result = await session.execute(
+        insert(User).returning(User.id, sort_by_parameter_order=True), rows
+    )
+    return [int(i) for i in result.scalars()]

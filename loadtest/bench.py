@@ -1,0 +1,401 @@
+"""The campaign-morning benchmark: HTTP payments against pgbench, in one run.
+
+``python -m loadtest.bench`` answers what the ward asks: how many payments per second
+does the whole platform take, through HTTP, on the first morning of a 30 % campaign, and
+how does that compare with what this PostgreSQL server does for pgbench's classic write
+transaction (tpcb-like, scale 10, same clients, same duration)?
+
+Steps, all on scratch databases that are dropped at the end (``--keep`` keeps them):
+
+1. migrate, seed ``--residents`` funded residents and ``--merchants`` shops
+   (``machipay seed``'s code), approve a 30 % / 5 % campaign (maker-checker), and mint an
+   access token per resident (signing in 10,000 people through argon2 would take the
+   benchmark's whole CPU for half an hour; sign-in has its own tests);
+2. pgbench ``-i -s 10`` then tpcb-like for ``--seconds`` with ``--clients`` connections;
+3. ``machipay serve --workers W`` on PostgreSQL + Redis (uvicorn, uvloop);
+4. locust (FastHttpUser, headless) with ``--users`` residents who pay again as soon as a
+   payment answers, scanning static QR stickers: (a) spread over every shop → the peak,
+   (b) 30 % of payments at one shop → the hot-shop ratio, (c) paced at 70 % of the peak
+   → the latency a ward would see on a busy but not saturated morning;
+5. RSS of every API worker after the load, then ``machipay verify`` on the loaded
+   database: nothing may be lost or double-counted under load.
+
+Every phase is bounded by ``--seconds``; the table and a JSON summary are printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from contextlib import closing
+from pathlib import Path
+from typing import Any
+
+import redis
+from sqlalchemy import select
+
+from loadtest.campaign_bench import launch_campaign
+from loadtest.ledger_bench import admin_execute, database_url, run_pgbench
+from machipay.auth.tokens import issue_access_token
+from machipay.db import create_engine, make_sessionmaker, unit_of_work
+from machipay.migrate import upgrade
+from machipay.seeding import SeedPlan, seed_ward
+from machipay.settings import Settings
+from wallet_api.models import Resident
+
+DEFAULT_URL = "postgresql://root@127.0.0.1:5432/postgres"
+DEFAULT_REDIS = "redis://127.0.0.1:6379/14"
+SECRET = "bench-secret-key-0123456789abcdef-0123456789"  # noqa: S105 - scratch server only
+TOKEN_TTL = 6 * 3600
+HERE = Path(__file__).resolve().parent
+PAYMENT_NAMES = ("pay", "pay (hot shop)")
+TARGET_RATIO, TARGET_P99_MS, TARGET_HOT, TARGET_RSS_MB = 0.5, 50.0, 0.8, 250.0
+
+
+def free_port() -> int:
+    with closing(socket.socket()) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+async def prepare(url: str, ns: argparse.Namespace, seed_file: Path) -> int:
+    """Seed the ward, launch the campaign, write logins + tokens; returns the campaign id."""
+    settings = Settings(
+        database_url=url, environment="test", sealer_enabled=False, secret_key=SECRET
+    )
+    engine = create_engine(settings)
+    sessionmaker = make_sessionmaker(engine)
+    started = time.perf_counter()
+    try:
+        plan = SeedPlan(
+            residents=ns.residents, merchants=ns.merchants, top_up=ns.top_up, batch=1000
+        )
+        result = await seed_ward(sessionmaker, settings, plan)
+        campaign_id = await launch_campaign(sessionmaker, settings)
+        async with unit_of_work(sessionmaker) as session:
+            ids = dict(
+                (await session.execute(select(Resident.wallet_id, Resident.user_id))).tuples().all()
+            )
+    finally:
+        await engine.dispose()
+    for resident in result.residents:
+        resident["token"] = issue_access_token(
+            SECRET, user_id=ids[resident["wallet_id"]], role="resident", ttl_seconds=TOKEN_TTL
+        )[0]
+    result.write(seed_file)
+    say(
+        f"seeded {ns.merchants} shops and {ns.residents} residents (¥{ns.top_up:,} each),"
+        f" campaign {campaign_id}, in {time.perf_counter() - started:.0f} s"
+    )
+    return campaign_id
+
+
+def server_env(url: str, redis_url: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MACHIPAY_")}
+    env.update(
+        {
+            "MACHIPAY_DATABASE_URL": url,
+            "MACHIPAY_REDIS_URL": redis_url,
+            "MACHIPAY_SECRET_KEY": SECRET,
+            "MACHIPAY_ACCESS_TOKEN_TTL_SECONDS": str(TOKEN_TTL),
+            "MACHIPAY_REQUESTS_PER_IP_PER_MINUTE": "100000000",
+            "MACHIPAY_LOG_LEVEL": "WARNING",
+        }
+    )
+    return env
+
+
+def start_server(url: str, redis_url: str, port: int, workers: int) -> subprocess.Popen[bytes]:
+    server = subprocess.Popen(
+        [sys.executable, "-m", "machipay", "serve", "--port", str(port), "--workers", str(workers)],
+        env=server_env(url, redis_url),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                time.sleep(1.0)  # let every worker finish its start-up
+                return server
+        except OSError:
+            if server.poll() is not None:
+                stderr = server.stderr.read().decode() if server.stderr else ""
+                raise RuntimeError(f"server exited: {stderr[-2000:]}") from None
+            time.sleep(0.3)
+    raise RuntimeError("server did not start in 60 s")
+
+
+def worker_rss_mb(server: subprocess.Popen[bytes]) -> list[float]:
+    """Resident memory of each process of the server's group (the workers)."""
+    sizes = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            if os.getpgid(int(pid)) != server.pid or int(pid) == server.pid:
+                continue
+            if b"resource_tracker" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                continue  # multiprocessing's helper, not a worker
+            status = Path(f"/proc/{pid}/status").read_text()
+        except (OSError, ProcessLookupError):
+            continue
+        for line in status.splitlines():
+            if line.startswith("VmRSS:"):
+                sizes.append(int(line.split()[1]) / 1024)
+    return sorted(sizes)
+
+
+def run_locust(
+    host: str,
+    seed_file: Path,
+    ns: argparse.Namespace,
+    *,
+    hot_share: float,
+    pay_rate: float,
+    label: str,
+    out_dir: Path,
+) -> dict[str, Any]:
+    prefix = out_dir / label
+    env = {
+        **os.environ,
+        "MACHIPAY_LOAD_SEED": str(seed_file),
+        "MACHIPAY_LOAD_MIX": "payments",
+        "MACHIPAY_LOAD_HOT_SHARE": str(hot_share),
+        "MACHIPAY_LOAD_PAY_RATE": str(pay_rate),
+    }
+    command = [
+        sys.executable, "-m", "locust", "-f", str(HERE / "locustfile.py"), "--host", host,
+        "--headless", "-u", str(ns.users), "-r", str(ns.users), "-t", f"{ns.seconds}s",
+        "--csv", str(prefix), "--only-summary", "--stop-timeout", "5",
+    ]  # fmt: skip
+    started = time.perf_counter()
+    cpu_before = os.times()
+    subprocess.run(
+        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        timeout=ns.seconds + 120, check=False,
+    )  # fmt: skip
+    cpu_after = os.times()
+    elapsed = time.perf_counter() - started
+    rows = list(csv.DictReader(Path(f"{prefix}_stats.csv").read_text().splitlines()))
+    pay_rows = [r for r in rows if r["Name"] in PAYMENT_NAMES]
+    count = sum(int(r["Request Count"]) for r in pay_rows)
+    failures = sum(int(r["Failure Count"]) for r in rows if r["Name"] != "Aggregated")
+    refused = sum(int(r["Request Count"]) for r in rows if r["Name"].startswith("pay refused"))
+
+    def pct(name: str, column: str) -> float | None:
+        for r in rows:
+            if r["Name"] == name and r[column] not in ("N/A", ""):
+                return float(r[column])
+        return None
+
+    rate = sum(float(r["Requests/s"]) for r in pay_rows)
+    return {
+        "label": label,
+        "payments": count,
+        "payments_per_s": rate,
+        "hot_payments_per_s": sum(
+            float(r["Requests/s"]) for r in pay_rows if r["Name"] == "pay (hot shop)"
+        ),
+        "p50_ms": pct("pay", "50%"),
+        "p95_ms": pct("pay", "95%"),
+        "p99_ms": pct("pay", "99%"),
+        "failures": failures,
+        "refused_insufficient": refused,
+        "load_generator_cpu_s": (cpu_after.children_user + cpu_after.children_system)
+        - (cpu_before.children_user + cpu_before.children_system),
+        "elapsed_s": elapsed,
+    }
+
+
+def machipay_verify(url: str) -> tuple[bool, str]:
+    done = subprocess.run(
+        [sys.executable, "-m", "machipay", "verify"],
+        env=server_env(url, DEFAULT_REDIS),
+        capture_output=True, text=True, timeout=1800, check=False,
+    )  # fmt: skip
+    return done.returncode == 0, (done.stdout + done.stderr).strip()
+
+
+def bench(ns: argparse.Namespace) -> dict[str, Any]:
+    tag = uuid.uuid4().hex[:10]
+    app_db, pgbench_db = f"machipay_bench_{tag}", f"machipay_pgbench_{tag}"
+    url = database_url(ns.url, app_db)
+    out_dir = Path(tempfile.mkdtemp(prefix="machipay-bench-"))
+    seed_file = out_dir / "seed.json"
+    server: subprocess.Popen[bytes] | None = None
+    for name in (app_db, pgbench_db):
+        asyncio.run(admin_execute(ns.url, f'CREATE DATABASE "{name}"'))
+    try:
+        upgrade(url)
+        campaign_id = asyncio.run(prepare(url, ns, seed_file))
+        asyncio.run(admin_execute(database_url(ns.url, app_db, "postgresql"), "VACUUM ANALYZE"))
+        say(f"pgbench tpcb-like, scale 10, {ns.clients} clients, {ns.seconds} s")
+        tps = run_pgbench(ns.url, pgbench_db, ns.clients, ns.seconds)
+        say(f"pgbench: {tps:,.0f} tps")
+        redis.Redis.from_url(ns.redis_url).flushdb()
+        port = free_port()
+        server = start_server(url, ns.redis_url, port, ns.workers)
+        host = f"http://127.0.0.1:{port}"
+        run = {"hot_share": 0.0, "pay_rate": 0.0, "out_dir": out_dir}
+        spread = run_locust(host, seed_file, ns, label="spread", **run)  # type: ignore[arg-type]
+        say(f"spread: {spread['payments_per_s']:.0f} payments/s, p99 {spread['p99_ms']} ms")
+        hot = run_locust(
+            host, seed_file, ns, hot_share=0.3, pay_rate=0.0, label="hot", out_dir=out_dir
+        )
+        say(f"hot shop (30 %): {hot['payments_per_s']:.0f} payments/s")
+        paced_rate = 0.7 * spread["payments_per_s"] / ns.users
+        paced = run_locust(
+            host, seed_file, ns, hot_share=0.0, pay_rate=paced_rate, label="paced", out_dir=out_dir
+        )
+        say(f"70 % of peak: {paced['payments_per_s']:.0f} payments/s, p99 {paced['p99_ms']} ms")
+        rss = worker_rss_mb(server)
+    finally:
+        if server is not None:
+            os.killpg(server.pid, signal.SIGTERM)
+            server.wait(timeout=30)
+    say("machipay verify on the loaded database")
+    verified, report = machipay_verify(url)
+    if not ns.keep:
+        for name in (app_db, pgbench_db):
+            asyncio.run(admin_execute(ns.url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    return {
+        "machine": {"cores": os.cpu_count()},
+        "settings": {
+            "residents": ns.residents,
+            "merchants": ns.merchants,
+            "workers": ns.workers,
+            "users": ns.users,
+            "seconds": ns.seconds,
+            "pgbench_clients": ns.clients,
+            "campaign_id": campaign_id,
+        },
+        "pgbench_tps": tps,
+        "spread": spread,
+        "hot": hot,
+        "paced": paced,
+        "ratio_to_pgbench": spread["payments_per_s"] / tps if tps else None,
+        "hot_ratio": hot["payments_per_s"] / spread["payments_per_s"]
+        if spread["payments_per_s"]
+        else None,
+        "worker_rss_mb": rss,
+        "verify_ok": verified,
+        "verify_report": report,
+        "kept_databases": [app_db, pgbench_db] if ns.keep else [],
+    }
+
+
+def verdict(ok: bool) -> str:
+    return "met" if ok else "MISSED"
+
+
+def print_table(s: dict[str, Any]) -> None:
+    spread, hot, paced = s["spread"], s["hot"], s["paced"]
+    rss = s["worker_rss_mb"]
+    lines = [
+        ("pgbench tpcb-like tps", f"{s['pgbench_tps']:,.0f}"),
+        ("HTTP payments/s at peak (spread)", f"{spread['payments_per_s']:,.1f}"),
+        (
+            "ratio payments/s ÷ pgbench tps",
+            f"{s['ratio_to_pgbench']:.2f} (target ≥ {TARGET_RATIO}: "
+            f"{verdict(s['ratio_to_pgbench'] >= TARGET_RATIO)})",
+        ),
+        (
+            "peak latency p50 / p95 / p99 ms",
+            f"{spread['p50_ms']} / {spread['p95_ms']} / {spread['p99_ms']}",
+        ),
+        ("paced at 70 %: payments/s", f"{paced['payments_per_s']:,.1f}"),
+        (
+            "paced at 70 %: p50 / p95 / p99 ms",
+            f"{paced['p50_ms']} / {paced['p95_ms']} / {paced['p99_ms']} (p99 target ≤ "
+            f"{TARGET_P99_MS:.0f}: {verdict((paced['p99_ms'] or 1e9) <= TARGET_P99_MS)})",
+        ),
+        ("hot shop (30 %): payments/s", f"{hot['payments_per_s']:,.1f}"),
+        (
+            "hot ÷ spread",
+            f"{s['hot_ratio']:.2f} (target ≥ {TARGET_HOT}: "
+            f"{verdict(s['hot_ratio'] >= TARGET_HOT)})",
+        ),
+        (
+            "errors (spread / hot / paced)",
+            f"{spread['failures']} / {hot['failures']} / {paced['failures']}",
+        ),
+        (
+            "refused for insufficient funds",
+            f"{spread['refused_insufficient']} / {hot['refused_insufficient']} / "
+            f"{paced['refused_insufficient']}",
+        ),
+        (
+            "RSS per worker MB",
+            ", ".join(f"{m:.0f}" for m in rss)
+            + f" (target ≤ {TARGET_RSS_MB:.0f}: "
+            f"{verdict(bool(rss) and max(rss) <= TARGET_RSS_MB)})",
+        ),
+        (
+            "load generator CPU s (spread)",
+            f"{spread['load_generator_cpu_s']:.1f} of {spread['elapsed_s']:.0f} s",
+        ),
+        ("machipay verify", "green" if s["verify_ok"] else "RED"),
+    ]  # fmt: skip
+    width = max(len(k) for k, _ in lines)
+    for key, value in lines:
+        print(f"  {key:<{width}}  {value}")
+    st = s["settings"]
+    print(
+        f"  {st['workers']} API workers, {st['users']} paying users, {st['seconds']} s per phase,"
+        f" {st['residents']:,} residents, {st['merchants']} shops, pgbench {st['pgbench_clients']}"
+        " clients"
+    )
+    if not s["verify_ok"]:
+        print(s["verify_report"])
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m loadtest.bench", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument("--url", default=DEFAULT_URL, help="PostgreSQL server (admin database)")
+    parser.add_argument("--redis-url", default=DEFAULT_REDIS, help="a Redis db to flush and use")
+    parser.add_argument("--residents", type=int, default=10_000)
+    parser.add_argument("--merchants", type=int, default=500)
+    parser.add_argument("--top-up", type=int, default=290_000, help="yen per resident")
+    parser.add_argument("--workers", type=int, default=2, help="API worker processes")
+    parser.add_argument("--users", type=int, default=64, help="concurrent paying residents")
+    parser.add_argument("--clients", type=int, default=16, help="pgbench clients")
+    parser.add_argument("--seconds", type=int, default=30, help="per phase (pgbench too)")
+    parser.add_argument("--keep", action="store_true", help="keep the scratch databases")
+    parser.add_argument("--json", action="store_true", help="print the summary as JSON too")
+    ns = parser.parse_args(argv)
+    if ns.users > ns.residents:
+        parser.error("--users must not exceed --residents (each user pays from its own wallet)")
+    if not 5 <= ns.seconds <= 600:
+        parser.error("--seconds must be between 5 and 600")
+    return ns
+
+
+def main(argv: list[str] | None = None) -> int:
+    ns = parse_args(argv)
+    summary = bench(ns)
+    print_table(summary)
+    if ns.json:
+        print(json.dumps(summary, indent=2, ensure_ascii=False, default=str))
+    return 0 if summary["verify_ok"] and summary["spread"]["payments"] else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

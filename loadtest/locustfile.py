@@ -1,0 +1,273 @@
+"""The first morning of a 30 % campaign, as locust users.
+
+Run against a server seeded with ``machipay seed`` (its logins file says who can sign in
+and which QR codes hang in which shop)::
+
+    locust -f loadtest/locustfile.py --host http://127.0.0.1:8000 \\
+        --headless -u 200 -r 50 -t 2m --csv var/load
+
+The mix (weights): residents who open the wallet, scan a shop's sticker and pay (most of
+the traffic), residents who pay by one-time code at the till, residents reading their
+history, the funding network topping wallets up through the signed webhook, shop owners
+watching payments arrive on the live stream, and an officer polling the campaign's live
+budget. Amounts follow a long tail around ¥1,500 (``loadtest/amounts.py``).
+
+Environment:
+
+* ``MACHIPAY_LOAD_SEED``: the logins file (default ``var/seed.json``)
+* ``MACHIPAY_LOAD_HOT_SHARE``: share of payments that go to one shop (0.3 for the
+  hot-shop variant; default 0: spread over every shop)
+* ``MACHIPAY_LOAD_PAY_RATE``: payments per second per paying user (default 0: a user pays
+  again as soon as the last payment answered, which finds the peak)
+* ``MACHIPAY_LOAD_MIX``: ``morning`` (default, the whole mix) or ``payments`` (only
+  scan-and-pay, what the benchmark measures)
+* ``MACHIPAY_LOAD_CAMPAIGN_ID``, ``MACHIPAY_LOAD_OFFICER`` (``user:password``): the
+  campaign the officer watches
+* ``MACHIPAY_FUNDING_WEBHOOK_SECRET``: the server's webhook secret
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import itertools
+import json
+import os
+import random
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from locust import FastHttpUser, between, constant, constant_throughput, task
+
+# locust imports this file by path: make the repository importable from anywhere.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from loadtest.amounts import amount_yen
+
+SEED: dict[str, Any] = json.loads(  # the logins file written by `machipay seed`
+    Path(os.environ.get("MACHIPAY_LOAD_SEED", "var/seed.json")).read_text()
+)
+HOT_SHARE = float(os.environ.get("MACHIPAY_LOAD_HOT_SHARE", "0"))
+PAY_RATE = float(os.environ.get("MACHIPAY_LOAD_PAY_RATE", "0"))
+MIX = os.environ.get("MACHIPAY_LOAD_MIX", "morning")
+CAMPAIGN_ID = os.environ.get("MACHIPAY_LOAD_CAMPAIGN_ID")
+OFFICER = os.environ.get("MACHIPAY_LOAD_OFFICER", "")
+WEBHOOK_SECRET = os.environ.get(
+    "MACHIPAY_FUNDING_WEBHOOK_SECRET", "dev-only-secret-change-me-0123456789abcdef"
+)
+PASSWORD = SEED["password"]
+RESIDENTS = SEED["residents"]
+SHOPS = SEED["merchants"]
+HOT_SHOP = SHOPS[0]
+# Each user signs in as a resident of its own, so no two users pay from one wallet.
+_next_resident = itertools.count()
+
+
+def pick_shop(rng: random.Random) -> dict[str, Any]:
+    shop: dict[str, Any] = HOT_SHOP if HOT_SHARE and rng.random() < HOT_SHARE else rng.choice(SHOPS)
+    return shop
+
+
+def pacing() -> Any:
+    return constant_throughput(PAY_RATE) if PAY_RATE else constant(0)
+
+
+class _Signed(FastHttpUser):
+    abstract = True
+    token = ""
+
+    def become(self, resident: dict[str, Any]) -> None:
+        """Act as this resident: with the token the benchmark minted, or by signing in."""
+        if resident.get("token"):
+            self.token = resident["token"]
+        else:
+            self.sign_in(resident["phone"], PASSWORD)
+
+    def sign_in(self, username: str, password: str) -> None:
+        with self.client.post(
+            "/api/v1/auth/token",
+            json={"username": username, "password": password},
+            name="sign in",
+            catch_response=True,
+        ) as response:
+            if response.status_code != 200:
+                response.failure(f"sign in {response.status_code}")
+                return
+            self.token = response.json()["access_token"]
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+class ScanAndPay(_Signed):
+    """A resident at a shop: open the wallet, scan the sticker, see the shop, pay."""
+
+    weight = 20
+    wait_time = pacing()
+
+    def on_start(self) -> None:
+        self.rng = random.Random()
+        self.become(RESIDENTS[next(_next_resident) % len(RESIDENTS)])
+
+    @task
+    def pay(self) -> None:
+        shop = pick_shop(self.rng)
+        if MIX == "morning":
+            self.client.get("/api/v1/wallet", headers=self.auth, name="wallet")
+            self.client.post(
+                "/api/v1/qr/resolve",
+                json={"payload": shop["qr_payload"]},
+                headers=self.auth,
+                name="qr resolve",
+            )
+        name = "pay (hot shop)" if shop is HOT_SHOP else "pay"
+        with self.client.post(
+            "/api/v1/payments",
+            json={"qr_payload": shop["qr_payload"], "amount": amount_yen(self.rng)},
+            headers=self.auth | {"Idempotency-Key": uuid.uuid4().hex},
+            name=name,
+            catch_response=True,
+        ) as response:
+            # An empty wallet is the resident's problem, not the platform's: count it apart,
+            # and let another resident step up to the till.
+            if response.status_code == 402:
+                response.success()
+                self.become(RESIDENTS[next(_next_resident) % len(RESIDENTS)])
+                self.environment.events.request.fire(
+                    request_type="POST",
+                    name="pay refused: insufficient funds",
+                    response_time=0,
+                    response_length=0,
+                    exception=None,
+                    context={},
+                )
+
+
+class History(_Signed):
+    abstract = MIX != "morning"
+    weight = 3
+    wait_time = between(1, 3)
+
+    def on_start(self) -> None:
+        self.become(RESIDENTS[next(_next_resident) % len(RESIDENTS)])
+
+    @task
+    def history(self) -> None:
+        self.client.get("/api/v1/wallet/transactions?limit=20", headers=self.auth, name="history")
+
+
+class OneTimeCodeAtTheTill(_Signed):
+    """A resident shows a one-time code; the shop's terminal captures it."""
+
+    abstract = MIX != "morning"
+    weight = 2
+    wait_time = between(1, 3)
+
+    def on_start(self) -> None:
+        self.rng = random.Random()
+        self.become(RESIDENTS[next(_next_resident) % len(RESIDENTS)])
+        self.resident_token = self.token
+        self.shop = self.rng.choice(SHOPS)
+        self.sign_in(self.shop["username"], PASSWORD)
+        self.shop_token = self.token
+
+    @task
+    def pay_by_code(self) -> None:
+        shown = self.client.post(
+            "/api/v1/wallet/one-time-code",
+            headers={"Authorization": f"Bearer {self.resident_token}"},
+            name="one-time code",
+        )
+        if shown.status_code != 201:
+            return
+        self.client.post(
+            "/api/v1/merchant/cpm-payments",
+            json={"code": shown.json()["code"], "amount": amount_yen(self.rng)},
+            headers={
+                "Authorization": f"Bearer {self.shop_token}",
+                "Idempotency-Key": uuid.uuid4().hex,
+            },
+            name="cpm capture",
+        )
+
+
+class FundingNetwork(FastHttpUser):
+    """The bank / ATM / convenience-store network crediting wallets."""
+
+    abstract = MIX != "morning"
+    weight = 1
+    wait_time = between(0.5, 1.5)
+
+    def on_start(self) -> None:
+        self.rng = random.Random()
+
+    @task
+    def top_up(self) -> None:
+        body = json.dumps(
+            {
+                "event_id": uuid.uuid4().hex,
+                "wallet_id": self.rng.choice(RESIDENTS)["wallet_id"],
+                "amount": self.rng.choice((1_000, 3_000, 5_000)),
+                "source": "konbini",
+                "occurred_at": time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime()),
+            }
+        )
+        stamp = str(int(time.time()))
+        signature = hmac.new(
+            WEBHOOK_SECRET.encode(), f"{stamp}.{body}".encode(), hashlib.sha256
+        ).hexdigest()
+        with self.client.post(
+            "/api/v1/funding/webhook",
+            data=body,
+            headers={
+                "Content-Type": "application/json",
+                "X-Machipay-Signature": f"t={stamp},v1={signature}",
+            },
+            name="funding webhook",
+            catch_response=True,
+        ) as response:
+            if response.status_code == 422 and "cap" in response.text:
+                response.success()  # a full wallet refuses a top-up: expected, not an error
+
+
+class ShopWatchingLive(_Signed):
+    """A shop owner with the dashboard open: the live stream, reconnecting now and then."""
+
+    abstract = MIX != "morning"
+    weight = 1
+    wait_time = between(0.5, 1)
+
+    def on_start(self) -> None:
+        self.sign_in(random.choice(SHOPS)["username"], PASSWORD)
+
+    @task
+    def watch(self) -> None:
+        started = time.monotonic()
+        with self.client.get(
+            "/api/v1/merchant/events",
+            headers=self.auth,
+            name="live events",
+            stream=True,
+            catch_response=True,
+        ) as response:
+            for _chunk in response.iter_content(64):
+                if time.monotonic() - started > 10:
+                    break
+            response.success()
+
+
+class OfficerWatchingBudget(_Signed):
+    abstract = MIX != "morning" or not CAMPAIGN_ID
+    weight = 1
+    wait_time = constant(2)
+
+    def on_start(self) -> None:
+        username, _, password = OFFICER.partition(":")
+        self.sign_in(username, password)
+
+    @task
+    def budget(self) -> None:
+        self.client.get(f"/api/v1/campaigns/{CAMPAIGN_ID}", headers=self.auth, name="live budget")

@@ -1,0 +1,174 @@
+"""The load-test tools: the synthetic ward (``machipay seed``) and the locust scenario."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from loadtest.amounts import HIGHEST, LOWEST, amount_yen
+from tests.conftest import free_port
+from tests.test_cli import MACHIPAY, run_cli, scratch_database  # noqa: F401 - fixture
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_amounts_have_a_long_tail_around_fifteen_hundred_yen() -> None:
+    rng = random.Random(3)
+    amounts = [amount_yen(rng) for _ in range(50_000)]
+    assert 1_050 <= statistics.median(amounts) <= 1_150
+    assert 1_400 <= statistics.mean(amounts) <= 1_600
+    assert sorted(amounts)[int(0.99 * len(amounts))] > 5_000  # the tail
+    assert min(amounts) >= LOWEST and max(amounts) <= HIGHEST
+    assert all(a % 10 == 0 for a in amounts)
+
+
+async def test_seed_builds_a_funded_ward_that_verifies(
+    scratch_database: str,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    assert (
+        await asyncio.to_thread(run_cli, "migrate", database_url=scratch_database)
+    ).returncode == 0
+    logins = tmp_path / "seed.json"
+    done = await asyncio.to_thread(
+        run_cli,
+        "seed",
+        "--residents",
+        "60",
+        "--merchants",
+        "7",
+        "--top-up",
+        "5000",
+        "--batch",
+        "25",
+        "--out",
+        str(logins),
+        database_url=scratch_database,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "seeded 7 shops and 60 residents" in done.stdout
+    first = json.loads(logins.read_text())
+    assert len(first["residents"]) == 60 and len(first["merchants"]) == 7
+    assert len({r["phone"] for r in first["residents"]}) == 60
+    # Seeding again adds more, with new phones and shop logins.
+    again = await asyncio.to_thread(
+        run_cli,
+        "seed",
+        "--residents",
+        "5",
+        "--merchants",
+        "1",
+        "--out",
+        str(tmp_path / "more.json"),
+        database_url=scratch_database,
+    )
+    assert again.returncode == 0, again.stderr
+    more = json.loads((tmp_path / "more.json").read_text())
+    assert not {r["phone"] for r in more["residents"]} & {r["phone"] for r in first["residents"]}
+    assert more["merchants"][0]["username"] == "seed-shop-8"
+    verified = await asyncio.to_thread(run_cli, "verify", database_url=scratch_database)
+    assert verified.returncode == 0, verified.stdout
+    assert "entries 65" in verified.stdout  # one top-up each, through the funding path
+
+
+async def test_the_campaign_morning_mix_runs_against_a_real_server(tmp_path: Path) -> None:
+    """A few seconds of the locust scenario against `machipay serve`: every kind of user
+    gets answers, and nothing fails."""
+    database = f"sqlite+aiosqlite:///{tmp_path / 'load.db'}"
+    assert (await asyncio.to_thread(run_cli, "migrate", database_url=database)).returncode == 0
+    logins = tmp_path / "seed.json"
+    seeded = await asyncio.to_thread(
+        run_cli,
+        "seed",
+        "--residents",
+        "30",
+        "--merchants",
+        "4",
+        "--out",
+        str(logins),
+        database_url=database,
+    )
+    assert seeded.returncode == 0, seeded.stderr
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MACHIPAY_")}
+    env.update(
+        MACHIPAY_DATABASE_URL=database,
+        MACHIPAY_LOG_LEVEL="WARNING",
+        MACHIPAY_REQUESTS_PER_IP_PER_MINUTE="1000000",
+    )
+    server = subprocess.Popen(  # noqa: ASYNC220 - a long-lived child, polled below
+        [*MACHIPAY, "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+            while True:
+                try:
+                    if (await client.get("/readyz")).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                assert server.poll() is None and time.monotonic() < deadline
+                await asyncio.sleep(0.2)
+        load_env = {
+            **env,
+            "MACHIPAY_LOAD_SEED": str(logins),
+            "MACHIPAY_LOAD_MIX": "morning",
+            "MACHIPAY_LOAD_HOT_SHARE": "0.3",
+        }
+        prefix = tmp_path / "run"
+        run = await asyncio.to_thread(
+            subprocess.run,
+            [
+                sys.executable,
+                "-m",
+                "locust",
+                "-f",
+                str(ROOT / "loadtest" / "locustfile.py"),
+                "--host",
+                f"http://127.0.0.1:{port}",
+                "--headless",
+                "-u",
+                "8",
+                "-r",
+                "8",
+                "-t",
+                "6s",
+                "--csv",
+                str(prefix),
+                "--only-summary",
+            ],
+            env=load_env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert run.returncode == 0, run.stderr[-3000:]
+    finally:
+        server.terminate()
+        await asyncio.to_thread(server.wait, 30)
+    stats = await asyncio.to_thread(Path(f"{prefix}_stats.csv").read_text)
+    rows = {r["Name"]: r for r in csv.DictReader(stats.splitlines())}
+    assert int(rows["Aggregated"]["Failure Count"]) == 0, rows
+    paid = int(rows.get("pay", {}).get("Request Count", 0)) + int(
+        rows.get("pay (hot shop)", {}).get("Request Count", 0)
+    )
+    assert paid > 0
+    assert int(rows["sign in"]["Request Count"]) > 0
+    assert int(rows["wallet"]["Request Count"]) > 0
+    verified = await asyncio.to_thread(run_cli, "verify", database_url=database)
+    assert verified.returncode == 0, verified.stdout
