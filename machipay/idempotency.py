@@ -23,13 +23,22 @@ from typing import Annotated, Any
 from fastapi import Header, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy import BigInteger, Integer, String, Text, UniqueConstraint, select, update
+from sqlalchemy import (
+    BigInteger,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    bindparam,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from machipay.db import Base, BigId, UTCDateTime
+from machipay.db import Base, BigId, UTCDateTime, table_of
 from machipay.errors import BadRequest, Conflict, MachipayError, ValidationFailed
 from machipay.problems import PROBLEM_MEDIA_TYPE
 from machipay.timeutil import utcnow
@@ -141,16 +150,30 @@ async def run_idempotent(
     return StoredResponse(status_code, body, replayed=False)
 
 
+def _claim_statement(make_insert: Any) -> Any:
+    table = table_of(IdempotencyRecord)
+    return (
+        make_insert(table)
+        .on_conflict_do_nothing(index_elements=["scope", "key"])
+        .returning(table.c.id)
+    )
+
+
+# Built once per dialect: every money-moving request claims and stores a key.
+_CLAIM = {"postgresql": _claim_statement(pg_insert), "sqlite": _claim_statement(sqlite_insert)}
+_STORE = (
+    update(table_of(IdempotencyRecord))
+    .where(table_of(IdempotencyRecord).c.id == bindparam("record_id"))
+    .values(status_code=bindparam("status"), response_body=bindparam("body"))
+)
+
+
 async def _claim(session: AsyncSession, scope: str, key: str, fingerprint: str) -> int | None:
     """Insert the key's row; None when it exists (after waiting for an in-flight holder)."""
-    dialect = session.get_bind().dialect.name
-    make_insert = pg_insert if dialect == "postgresql" else sqlite_insert
     inserted = (
         await session.execute(
-            make_insert(IdempotencyRecord)
-            .values(scope=scope, key=key, request_hash=fingerprint, created_at=utcnow())
-            .on_conflict_do_nothing(index_elements=["scope", "key"])
-            .returning(IdempotencyRecord.id)
+            _CLAIM[session.get_bind().dialect.name],
+            {"scope": scope, "key": key, "request_hash": fingerprint, "created_at": utcnow()},
         )
     ).scalar_one_or_none()
     return None if inserted is None else int(inserted)
@@ -158,10 +181,12 @@ async def _claim(session: AsyncSession, scope: str, key: str, fingerprint: str) 
 
 async def _store(session: AsyncSession, record_id: int, status_code: int, body: Any) -> None:
     await session.execute(
-        update(IdempotencyRecord)
-        .where(IdempotencyRecord.id == record_id)
-        .values(status_code=status_code, response_body=json.dumps(body, ensure_ascii=False))
-        .execution_options(synchronize_session=False)
+        _STORE,
+        {
+            "record_id": record_id,
+            "status": status_code,
+            "body": json.dumps(body, ensure_ascii=False),
+        },
     )
 
 

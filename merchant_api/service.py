@@ -305,6 +305,7 @@ class ResolvedQr:
     merchant: Merchant
     parsed: ParsedQr
     charge: Charge | None
+    view: MerchantView  # what the resident sees, and what a campaign looks at
 
 
 async def resolve_payload(
@@ -317,13 +318,26 @@ async def resolve_payload(
 ) -> ResolvedQr:
     """Who a scanned code pays, and for a dynamic code the open charge it names."""
     parsed = parse_payload(settings.secret_key, payload)
-    merchant = (
+    # The shop and its street in one round trip: this runs on every payment.
+    found = (
         await session.execute(
-            select(Merchant).where(Merchant.public_id == parsed.merchant_public_id)
+            select(Merchant, ShoppingStreet.name, ShoppingStreet.district_id)
+            .outerjoin(ShoppingStreet, ShoppingStreet.id == Merchant.shopping_street_id)
+            .where(Merchant.public_id == parsed.merchant_public_id)
         )
-    ).scalar_one_or_none()
-    if merchant is None:
+    ).one_or_none()
+    if found is None:
         raise InvalidQr("This QR code names no machipay shop.")
+    merchant, street_name, district_id = found
+    view = MerchantView(
+        merchant.id,
+        merchant.name,
+        street_name,
+        merchant.shopping_street_id,
+        merchant.category_code,
+        merchant.store_type,
+        district_id,
+    )
     if merchant.status != "active":
         raise InvalidQr("This shop cannot take payments at the moment.")
     charge = None
@@ -338,7 +352,7 @@ async def resolve_payload(
             raise ChargeUnusable("This payment code was already paid.")
         if charge.expires_at <= (now or utcnow()):
             raise ChargeUnusable("This payment code has expired; ask the shop for a new one.")
-    return ResolvedQr(merchant, parsed, charge)
+    return ResolvedQr(merchant, parsed, charge, view)
 
 
 async def mark_charge_paid(session: AsyncSession, charge: Charge, payment_id: int) -> None:

@@ -17,7 +17,7 @@ from machipay.errors import ValidationFailed
 from machipay.idempotency import idempotency_key_header, respond_idempotently
 from machipay.problems import field_errors
 from machipay.timeutil import to_tokyo, utcnow
-from merchant_api import mark_charge_paid, resolve_payload, view_of
+from merchant_api import mark_charge_paid, resolve_payload
 from wallet_api import codes, funding, payments, service
 from wallet_api.payments import PaymentDone
 from wallet_api.schemas import (
@@ -242,7 +242,7 @@ async def resolve_qr(
 ) -> QrResolved:
     """Who a scanned code pays (shown before the resident confirms), and its amount if fixed."""
     resolved = await resolve_payload(session, settings, body.payload)
-    view = await view_of(session, resolved.merchant)
+    view = resolved.view
     return QrResolved(
         merchant=MerchantOut(id=view.id, name=view.name, shopping_street=view.shopping_street),
         amount=resolved.parsed.amount,
@@ -278,7 +278,7 @@ async def create_payment(
             session,
             settings,
             resident_id=caller.user_id,
-            merchant=await view_of(session, resolved.merchant),
+            merchant=resolved.view,
             amount=amount,
             method="dynamic" if resolved.charge else "static",
             idempotency_key=key,
