@@ -31,10 +31,9 @@ from sqlalchemy import (
     UniqueConstraint,
     bindparam,
     select,
+    text,
     update,
 )
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -150,17 +149,18 @@ async def run_idempotent(
     return StoredResponse(status_code, body, replayed=False)
 
 
-def _claim_statement(make_insert: Any) -> Any:
-    table = table_of(IdempotencyRecord)
-    return (
-        make_insert(table)
-        .on_conflict_do_nothing(index_elements=["scope", "key"])
-        .returning(table.c.id)
+# Built once: every money-moving request claims and stores a key. Plain SQL, because
+# SQLAlchemy cannot cache the compiled form of an ON CONFLICT insert (it would compile it
+# on every request); the same text runs on PostgreSQL and SQLite.
+_CLAIM = (
+    text(
+        "INSERT INTO idempotency_keys (scope, key, request_hash, created_at)"
+        " VALUES (:scope, :key, :request_hash, :created_at)"
+        " ON CONFLICT (scope, key) DO NOTHING RETURNING id"
     )
-
-
-# Built once per dialect: every money-moving request claims and stores a key.
-_CLAIM = {"postgresql": _claim_statement(pg_insert), "sqlite": _claim_statement(sqlite_insert)}
+    .bindparams(bindparam("created_at", type_=UTCDateTime))
+    .columns(id=BigInteger)
+)
 _STORE = (
     update(table_of(IdempotencyRecord))
     .where(table_of(IdempotencyRecord).c.id == bindparam("record_id"))
@@ -172,7 +172,7 @@ async def _claim(session: AsyncSession, scope: str, key: str, fingerprint: str) 
     """Insert the key's row; None when it exists (after waiting for an in-flight holder)."""
     inserted = (
         await session.execute(
-            _CLAIM[session.get_bind().dialect.name],
+            _CLAIM,
             {"scope": scope, "key": key, "request_hash": fingerprint, "created_at": utcnow()},
         )
     ).scalar_one_or_none()
