@@ -70,7 +70,7 @@ class Settings(BaseSettings):
 
     # Campaigns. More shards let more payments reserve budget at once; the shard count of
     # a campaign is fixed when it is approved.
-    campaign_budget_shards: int = Field(64, ge=1, le=1024)
+    campaign_budget_shards: int = Field(16, ge=1, le=1024)
     campaign_refresh_seconds: float = Field(1.0, gt=0, le=60)
     # Aggregates about fewer residents than this are never shown (analytics, reports).
     analytics_min_residents: int = Field(10, ge=2)

@@ -1,4 +1,5 @@
-"""A reward whose budget shards are all busy waits for one shard, not for all of them.
+"""A reward whose budget shards are all busy waits for one shard, not for all of them;
+and it tries the payer's own shard by its key before scanning the others.
 
 ``campaign_reserve`` first takes the first free shard with enough (``SKIP LOCKED``). Under
 load, more payments are in flight than there are shards, and a shard stays locked until
@@ -54,9 +55,36 @@ WAIT_FOR_ONE_SHARD = """    -- Every shard with enough is busy (more payments in
         NULL;
     END;
 """
+FAST_PATH_START = """    BEGIN
+        UPDATE campaign_budget_shards s SET remaining = s.remaining - p_amount
+          FROM (SELECT c.shard FROM campaign_budget_shards c
+                 WHERE c.campaign_id = p_campaign AND c.remaining >= p_amount
+                 ORDER BY (c.shard - p_home + p_shards) % p_shards
+"""
+HOME_SHARD_FIRST = """    BEGIN
+        -- The payer's own shard, found by its key: one row, nothing to sort.
+        UPDATE campaign_budget_shards s SET remaining = s.remaining - p_amount
+          FROM (SELECT c.shard FROM campaign_budget_shards c
+                 WHERE c.campaign_id = p_campaign AND c.shard = p_home
+                   AND c.remaining >= p_amount
+                 FOR UPDATE SKIP LOCKED) pick
+         WHERE s.campaign_id = p_campaign AND s.shard = pick.shard AND s.remaining >= p_amount
+        RETURNING s.shard INTO v_shard;
+        IF FOUND THEN
+            reserved := p_amount;
+            RETURN NEXT;
+            RETURN;
+        END IF;
+        UPDATE campaign_budget_shards s SET remaining = s.remaining - p_amount
+          FROM (SELECT c.shard FROM campaign_budget_shards c
+                 WHERE c.campaign_id = p_campaign AND c.remaining >= p_amount
+                 ORDER BY (c.shard - p_home + p_shards) % p_shards
+"""
 OLD_RESERVE = _previous._function(_previous.CAMPAIGN_RESERVE, "campaign_reserve")
 NEW_RESERVE = _previous._changed(
-    OLD_RESERVE, FAST_PATH_END, FAST_PATH_END + WAIT_FOR_ONE_SHARD
+    _previous._changed(OLD_RESERVE, FAST_PATH_START, HOME_SHARD_FIRST),
+    FAST_PATH_END,
+    FAST_PATH_END + WAIT_FOR_ONE_SHARD,
 ).replace(
     "    -- Every shard with enough is busy, or what is left is short or in crumbs: lock all the",
     "    -- No shard has enough any more (the end of the budget, or crumbs): lock all the",
