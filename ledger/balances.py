@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import case, func, insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -21,8 +22,22 @@ def delta_for(normal_side: str, amount: int) -> int:
     return amount if normal_side == "debit" else -amount
 
 
-def _signed_delta() -> object:
+def normal_side_amount() -> Any:
+    """A posting's amount as SQL, signed so that it raises its account's balance (the
+    account joined or correlated as ``Account``)."""
     return case((Account.normal_side == "debit", Posting.amount), else_=-Posting.amount)
+
+
+def live_balance() -> Any:
+    """An account row's live balance as SQL: a hot account's checkpoint plus the postings
+    since (on its normal side); any other account's ``balance``."""
+    since_checkpoint = (
+        select(func.coalesce(func.sum(normal_side_amount()), 0))
+        .where(Posting.account_id == Account.id, Posting.id > Account.checkpoint_posting_id)
+        .correlate(Account)
+        .scalar_subquery()
+    )
+    return case((Account.hot, Account.balance + since_checkpoint), else_=Account.balance)
 
 
 async def open_accounts(session: AsyncSession, codes: Iterable[str]) -> None:
@@ -60,14 +75,9 @@ async def open_account(session: AsyncSession, code: str) -> None:
 async def get_balances(session: AsyncSession, codes: Iterable[str]) -> dict[str, int]:
     """Live balances on each account's normal side (hot: checkpoint plus postings since)."""
     wanted = list(dict.fromkeys(codes))
-    since_checkpoint = (
-        select(func.coalesce(func.sum(_signed_delta()), 0))
-        .where(Posting.account_id == Account.id, Posting.id > Account.checkpoint_posting_id)
-        .correlate(Account)
-        .scalar_subquery()
-    )
-    live = case((Account.hot, Account.balance + since_checkpoint), else_=Account.balance)
-    rows = (await session.execute(select(Account.code, live).where(Account.code.in_(wanted)))).all()
+    rows = (
+        await session.execute(select(Account.code, live_balance()).where(Account.code.in_(wanted)))
+    ).all()
     found = {code: int(balance) for code, balance in rows}
     for code in wanted:
         if code not in found:

@@ -14,6 +14,7 @@ from datetime import datetime
 from sqlalchemy import and_, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ledger.balances import live_balance, normal_side_amount
 from ledger.errors import UnknownAccount
 from ledger.models import Account, Entry, Posting
 
@@ -40,10 +41,6 @@ class Movement:
     kind: str
     amount: int
     created_at: datetime
-
-
-def _normal_side_amount() -> object:
-    return case((Account.normal_side == "debit", Posting.amount), else_=-Posting.amount)
 
 
 async def _account_id(session: AsyncSession, code: str) -> int | None:
@@ -75,7 +72,7 @@ async def movements(
         select(
             Posting.entry_id,
             Entry.kind,
-            func.sum(_normal_side_amount()),
+            func.sum(normal_side_amount()),
             func.min(Posting.created_at),
         )
         .join(Entry, Entry.id == Posting.entry_id)
@@ -94,13 +91,7 @@ async def movements(
 async def balances_by_family(session: AsyncSession) -> dict[str, int]:
     """Live totals of every family of accounts, on their normal sides (hot accounts
     included: checkpoint plus postings since)."""
-    since_checkpoint = (
-        select(func.coalesce(func.sum(_normal_side_amount()), 0))
-        .where(Posting.account_id == Account.id, Posting.id > Account.checkpoint_posting_id)
-        .correlate(Account)
-        .scalar_subquery()
-    )
-    live = case((Account.hot, Account.balance + since_checkpoint), else_=Account.balance)
+    live = live_balance()
     family = case(
         *((Account.code.like(pattern), name) for name, pattern in FAMILIES.items()),
         else_="other",

@@ -20,6 +20,7 @@ from machipay.errors import ValidationFailed
 from machipay.timeutil import to_tokyo, utcnow
 from merchant_api import payouts, settlement
 from merchant_api.models import Payout, PayoutFile, Settlement
+from merchant_api.routes import MerchantCaller
 from merchant_api.schemas import (
     PayoutFileIn,
     PayoutFileOut,
@@ -37,9 +38,6 @@ from merchant_api.tasks import run_settlement
 
 router = APIRouter(prefix="/api/v1", tags=["settlements"])
 
-MerchantCaller = Annotated[
-    AccessClaims, Depends(require_roles(Role.MERCHANT_OWNER, Role.MERCHANT_STAFF))
-]
 Operator = Annotated[AccessClaims, Depends(require_roles(Role.OPERATOR))]
 MAX_RESULT_BYTES = 5_000_000
 
