@@ -10,7 +10,7 @@ The mix (weights): residents who open the wallet, scan a shop's sticker and pay 
 the traffic), residents who pay by one-time code at the till, residents reading their
 history, the funding network topping wallets up through the signed webhook, shop owners
 watching payments arrive on the live stream, and an officer polling the campaign's live
-budget. Amounts follow a long tail around ¥1,500 (``loadtest/amounts.py``).
+budget. Amounts follow a long tail around ¥1,500 (``machipay/spending.py``).
 
 Environment:
 
@@ -34,7 +34,6 @@ import itertools
 import json
 import os
 import random
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -42,9 +41,7 @@ from typing import Any
 
 from locust import FastHttpUser, between, constant, constant_throughput, task
 
-# locust imports this file by path: make the repository importable from anywhere.
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from loadtest.amounts import amount_yen
+from machipay.spending import amount_yen
 
 SEED: dict[str, Any] = json.loads(  # the logins file written by `machipay seed`
     Path(os.environ.get("MACHIPAY_LOAD_SEED", "var/seed.json")).read_text()

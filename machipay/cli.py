@@ -93,13 +93,29 @@ def demo(
         )
         raise typer.Exit(2)
     migrate()
+    from machipay.demo import DEMO_PASSWORD, seed_demo
+
+    async def seed() -> None:
+        typer.echo(
+            "seeding the demo ward (first start only): shops, residents, a campaign, history"
+        )
+        async with _database() as sessionmaker:
+            ward = await seed_demo(sessionmaker, settings)
+        if ward is not None:
+            typer.echo(f"  {ward.payments} payments under campaign {ward.campaign_id} (30 % / 5 %)")
+
+    asyncio.run(seed())
     base = f"http://{host}:{port}"
     typer.echo(
         "\nmachipay demo is starting\n"
         f"  API docs (OpenAPI)  {base}/docs\n"
         f"  health              {base}/healthz   readiness {base}/readyz   metrics {base}/metrics\n"
         f"  database            {_redacted(settings.database_url)} (in-memory cache)\n"
-        "  register a resident POST /api/v1/residents, sign in with POST /api/v1/auth/token\n"
+        f"  logins (password for all: {DEMO_PASSWORD})\n"
+        "    resident          070-1000-0000 (and 070-1000-0001 … 070-1000-0299)\n"
+        "    shop owner        seed-shop-1 (… seed-shop-30)\n"
+        "    officer, approver, analyst, operator: the role is the username\n"
+        '  sign in             POST /api/v1/auth/token {"username", "password"}\n'
         "  top up (as the bank) machipay simulate-topup --wallet-id w_... --amount 5000\n"
         "  verify the books    machipay verify\n"
     )

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 
-from loadtest.amounts import HIGHEST, LOWEST, amount_yen
+from machipay.spending import HIGHEST, LOWEST, amount_yen
 from tests.conftest import free_port
 from tests.test_cli import MACHIPAY, run_cli, scratch_database  # noqa: F401 - fixture
 

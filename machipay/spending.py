@@ -1,4 +1,4 @@
-"""What residents spend per payment on a campaign morning (used by the load test).
+"""What residents spend per payment (the load test and the demo ward use it).
 
 A long tail around ¥1,500: log-normal with median ¥1,100 and σ 0.8, so the mean is about
 ¥1,500 and one payment in a hundred is above ¥7,000; rounded to ¥10, within ¥100–¥30,000.

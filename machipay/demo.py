@@ -1,0 +1,143 @@
+"""The small ward ``machipay demo`` starts with, so a newcomer sees everything working.
+
+Seeded once per database (a second start finds the officer and leaves the data alone):
+a login for every staff role, shops on the ward's shopping streets, funded residents,
+an active 30 % / 5 % campaign approved by a second person (maker-checker), and a little
+trading history paid through the real payment path, campaign rewards included.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+import campaigns
+from campaigns.schemas import CampaignIn
+from machipay.auth import Role, create_user
+from machipay.auth.models import User
+from machipay.db import unit_of_work
+from machipay.seeding import SeedPlan, seed_ward
+from machipay.settings import Settings
+from machipay.spending import amount_yen
+from machipay.timeutil import utcnow
+from merchant_api import active_merchant_views
+from wallet_api.models import Resident
+from wallet_api.payments import pay
+
+DEMO_PASSWORD = "machipay-demo-2026"  # noqa: S105 - the demo's printed logins
+STAFF = (
+    ("officer", Role.OFFICER),
+    ("approver", Role.APPROVER),
+    ("analyst", Role.ANALYST),
+    ("operator", Role.OPERATOR),
+)
+
+
+@dataclass(slots=True)
+class DemoWard:
+    password: str
+    staff: list[tuple[str, str]] = field(default_factory=list)  # (username, role)
+    resident_phone: str = ""
+    shop_username: str = ""
+    campaign_id: int = 0
+    payments: int = 0
+
+
+async def already_seeded(session: AsyncSession) -> bool:
+    found = await session.execute(select(User.id).where(User.username == "officer"))
+    return found.first() is not None
+
+
+async def seed_demo(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    *,
+    residents: int = 300,
+    shops: int = 30,
+    payments_each: int = 3,
+) -> DemoWard | None:
+    """Seed the demo ward; None if this database has it already."""
+    async with sessionmaker() as session:
+        if await already_seeded(session):
+            return None
+    ward = DemoWard(password=DEMO_PASSWORD)
+    staff_ids: dict[str, int] = {}
+    async with unit_of_work(sessionmaker) as session:
+        for username, role in STAFF:
+            user = await create_user(session, username=username, password=DEMO_PASSWORD, role=role)
+            staff_ids[username] = user.id
+            ward.staff.append((username, role.value))
+    seeded = await seed_ward(
+        sessionmaker,
+        settings,
+        SeedPlan(
+            residents=residents,
+            merchants=shops,
+            top_up=50_000,
+            password=DEMO_PASSWORD,
+            batch=100,
+        ),
+    )
+    ward.resident_phone = seeded.residents[0]["phone"]
+    ward.shop_username = seeded.merchants[0]["username"]
+
+    now = utcnow()
+    async with unit_of_work(sessionmaker) as session:
+        campaign = await campaigns.create_campaign(
+            session,
+            CampaignIn(
+                name="せたがや 30% ポイント還元 (デモ)",
+                starts_at=now - timedelta(minutes=1),
+                ends_at=now + timedelta(days=30),
+                resident_rate_bp=3000,
+                merchant_rate_bp=500,
+                budget=5_000_000,
+                per_payment_cap=3_000,
+                per_resident_monthly_cap=10_000,
+                grant="immediate",
+                points_expiry_days=180,
+            ),
+            actor_id=staff_ids["officer"],
+        )
+        await campaigns.submit(session, campaign.id, actor_id=staff_ids["officer"])
+        await campaigns.approve(
+            session,
+            campaign.id,
+            actor_id=staff_ids["approver"],
+            shards=settings.campaign_budget_shards,
+        )
+        ward.campaign_id = campaign.id
+
+    # A little history, paid the way residents pay: points first, rewards from the campaign.
+    rewards = campaigns.CampaignEngine(shards=settings.campaign_budget_shards)
+    rng = random.Random(2026)  # noqa: S311 - a reproducible demo, not secrets
+    async with sessionmaker() as session:
+        views = await active_merchant_views(session)
+        wallet_ids = {r["wallet_id"] for r in seeded.residents}
+        resident_ids = [
+            user_id
+            for user_id, wallet_id in (
+                await session.execute(select(Resident.user_id, Resident.wallet_id))
+            ).tuples()
+            if wallet_id in wallet_ids
+        ]
+    for resident_id in resident_ids:
+        for _ in range(payments_each):
+            async with unit_of_work(sessionmaker) as session:
+                await pay(
+                    session,
+                    settings,
+                    resident_id=resident_id,
+                    merchant=rng.choice(views),
+                    amount=min(amount_yen(rng), 8_000),
+                    method="static",
+                    idempotency_key=uuid.uuid4().hex,
+                    rewards=rewards,
+                )
+            ward.payments += 1
+    return ward

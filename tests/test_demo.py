@@ -1,0 +1,59 @@
+"""The ward `machipay demo` starts with: every role can sign in and sees something real."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import httpx
+
+import ledger
+from campaigns import verify_campaign_budgets
+from machipay.app import create_app
+from machipay.db import create_engine, make_sessionmaker
+from machipay.demo import DEMO_PASSWORD, seed_demo
+from machipay.migrate import upgrade
+from machipay.settings import Settings
+
+
+async def test_the_demo_ward_is_seeded_once_and_every_role_can_sign_in(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'demo.db'}"
+    await asyncio.to_thread(upgrade, url)
+    settings = Settings(database_url=url, environment="test", sealer_enabled=False)
+    engine = create_engine(settings)
+    sessionmaker = make_sessionmaker(engine)
+    try:
+        ward = await seed_demo(sessionmaker, settings, residents=12, shops=4, payments_each=2)
+        assert ward is not None and ward.payments == 24
+        assert await seed_demo(sessionmaker, settings, residents=12, shops=4) is None
+        async with sessionmaker() as session:
+            report = await ledger.verify_ledger(session)
+            report.findings.extend(await verify_campaign_budgets(session))
+            books = await ledger.reconcile(session)
+        assert report.ok, [str(f) for f in report.findings]
+        assert books.ok, books.problems
+    finally:
+        await engine.dispose()
+
+    app = create_app(settings, configure_logs=False)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://demo") as client:
+
+            async def sign_in(username: str) -> dict[str, str]:
+                token = await client.post(
+                    "/api/v1/auth/token", json={"username": username, "password": DEMO_PASSWORD}
+                )
+                assert token.status_code == 200, (username, token.text)
+                return {"Authorization": f"Bearer {token.json()['access_token']}"}
+
+            phone = ward.resident_phone  # as printed by the demo: 070-1000-0000
+            resident = await sign_in(f"{phone[:3]}-{phone[3:7]}-{phone[7:]}")
+            wallet = (await client.get("/api/v1/wallet", headers=resident)).json()
+            assert wallet["money"] < 50_000 and wallet["points"] > 0  # paid, and earned points
+            officer = await sign_in("officer")
+            campaign = await client.get(f"/api/v1/campaigns/{ward.campaign_id}", headers=officer)
+            assert campaign.json()["status"] == "active"
+            assert campaign.json()["budget_remaining"] < 5_000_000
+            for username in ("approver", "analyst", "operator", ward.shop_username):
+                await sign_in(username)
