@@ -19,6 +19,7 @@ COPY migrations/ migrations/
 COPY wallet_api/ wallet_api/
 COPY merchant_api/ merchant_api/
 COPY campaigns/ campaigns/
+COPY analytics/ analytics/
 RUN pip install --no-cache-dir . \
     && rm -rf build ./*.egg-info
 

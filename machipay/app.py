@@ -9,6 +9,8 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 
+from analytics import routes as analytics_routes
+from analytics import run_consumer_forever
 from campaigns import CampaignEngine
 from campaigns import routes as campaign_routes
 from ledger import run_sealer_forever
@@ -43,6 +45,7 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
         cache = make_cache(settings.redis_url, max_connections=settings.redis_max_connections)
         broker = make_broker(settings.redis_url)
         sealer: asyncio.Task[None] | None = None
+        consumer: asyncio.Task[None] | None = None
         try:
             await assert_migrated(engine)
             app.state.settings = settings
@@ -64,16 +67,22 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
                     ),
                     name="ledger-sealer",
                 )
+            if settings.analytics_consumer_enabled:
+                consumer = asyncio.create_task(
+                    run_consumer_forever(app.state.sessionmaker, settings),
+                    name="analytics-consumer",
+                )
             log.info(
                 "machipay started",
                 extra={"database": engine.dialect.name, "cache": type(cache).__name__},
             )
             yield
         finally:
-            if sealer is not None:
-                sealer.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await sealer
+            for task in (sealer, consumer):
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
             await cache.close()
             await broker.close()
             await engine.dispose()
@@ -94,5 +103,6 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
     app.include_router(merchant_routes.router)
     app.include_router(settlement_routes.router)
     app.include_router(campaign_routes.router)
+    app.include_router(analytics_routes.router)
     app.add_route("/metrics", metrics_endpoint, include_in_schema=False)
     return app

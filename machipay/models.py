@@ -4,6 +4,7 @@ from __future__ import annotations
 
 
 def import_all_models() -> None:
+    import analytics.models  # noqa: F401
     import campaigns.models  # noqa: F401
     import ledger.models  # noqa: F401
     import machipay.auth.models

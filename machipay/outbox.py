@@ -8,7 +8,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import String, Text, insert
+from sqlalchemy import Index, String, Text, insert, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -18,11 +18,22 @@ from machipay.timeutil import utcnow
 
 class OutboxEvent(Base):
     __tablename__ = "outbox_events"
+    # The consumer's queue: rows not yet applied, in id order (the index stays small).
+    __table_args__ = (
+        Index(
+            "ix_outbox_events_unprocessed",
+            "id",
+            postgresql_where=text("processed_at IS NULL"),
+            sqlite_where=text("processed_at IS NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     topic: Mapped[str] = mapped_column(String(40))
     payload: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Set by the consumer in the same transaction that applies the row.
+    processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 _INSERT = insert(table_of(OutboxEvent))

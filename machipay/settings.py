@@ -74,6 +74,16 @@ class Settings(BaseSettings):
     campaign_refresh_seconds: float = Field(1.0, gt=0, le=60)
     # Aggregates about fewer residents than this are never shown (analytics, reports).
     analytics_min_residents: int = Field(10, ge=2)
+    # Spend cells: at least this many shops, and no (1, 50 %) / (2, 67 %) dominance.
+    analytics_min_merchants: int = Field(3, ge=1)
+    analytics_dominance_one_percent: int = Field(50, ge=1, le=100)
+    analytics_dominance_two_percent: int = Field(67, ge=1, le=100)
+    # Key of the residents' pseudonyms in analytics (a new key every month is derived from
+    # it, so pseudonyms cannot be joined across months). Kept outside the analytics tables.
+    analytics_pseudonym_secret: str = DEV_SECRET
+    analytics_consumer_enabled: bool = True
+    analytics_consumer_interval_seconds: float = Field(1.0, gt=0)
+    analytics_batch_size: int = Field(1_000, ge=1, le=100_000)
 
     # Settlement (精算) and payouts. A settlement "as of" a date covers what the shop was
     # owed up to the cut-off: that date's end, or this hour of the next day (Asia/Tokyo).
@@ -118,7 +128,7 @@ class Settings(BaseSettings):
             return
         weak = [
             name
-            for name in ("secret_key", "funding_webhook_secret")
+            for name in ("secret_key", "funding_webhook_secret", "analytics_pseudonym_secret")
             if getattr(self, name) == DEV_SECRET or len(getattr(self, name)) < 32
         ]
         if weak:

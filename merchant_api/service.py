@@ -8,6 +8,7 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -243,12 +244,11 @@ async def view_of(session: AsyncSession, merchant: Merchant) -> MerchantView:
     )
 
 
-async def active_merchant_views(session: AsyncSession) -> list[MerchantView]:
-    """Every active shop with its street, category, store type and district."""
+async def _views(session: AsyncSession, condition: Any) -> list[MerchantView]:
     rows = await session.execute(
         select(Merchant, ShoppingStreet.name, ShoppingStreet.district_id)
         .outerjoin(ShoppingStreet, ShoppingStreet.id == Merchant.shopping_street_id)
-        .where(Merchant.status == "active")
+        .where(condition)
         .order_by(Merchant.id)
     )
     return [
@@ -257,6 +257,16 @@ async def active_merchant_views(session: AsyncSession) -> list[MerchantView]:
         )
         for m, street, district in rows
     ]
+
+
+async def active_merchant_views(session: AsyncSession) -> list[MerchantView]:
+    """Every active shop with its street, category, store type and district."""
+    return await _views(session, Merchant.status == "active")
+
+
+async def merchant_views(session: AsyncSession, merchant_ids: list[int]) -> dict[int, MerchantView]:
+    """The named shops (whatever their status), by id."""
+    return {v.id: v for v in await _views(session, Merchant.id.in_(merchant_ids))}
 
 
 async def qr_data(session: AsyncSession, merchant: Merchant) -> MerchantQrData:

@@ -24,6 +24,7 @@ from wallet_api.service import (
     credit_top_up,
     register_resident,
     resident_of,
+    resident_profiles,
     transfer_money,
     wallet_view,
 )
@@ -53,6 +54,7 @@ __all__ = [
     "refunds_by_entries",
     "register_resident",
     "resident_of",
+    "resident_profiles",
     "spend_by_merchant",
     "take_back_from_lot",
     "take_points",

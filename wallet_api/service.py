@@ -351,3 +351,16 @@ async def add_residents_bulk(
         ],
     )
     return rows
+
+
+async def resident_profiles(
+    session: AsyncSession, resident_ids: list[int]
+) -> dict[int, tuple[int, str]]:
+    """Birth year and home district of each resident (for the analytics facts, which keep
+    only a 10-year age band and the district)."""
+    rows = await session.execute(
+        select(Resident.user_id, Resident.birth_year, Resident.district_id).where(
+            Resident.user_id.in_(resident_ids)
+        )
+    )
+    return {int(i): (int(year), str(district)) for i, year, district in rows}

@@ -1,0 +1,59 @@
+"""Statistical disclosure control: what may be published about a cell of the answer.
+
+Rules, each a setting:
+
+* a cell about fewer than k distinct residents (``MACHIPAY_ANALYTICS_MIN_RESIDENTS``,
+  default 10) shows nothing: no count, no sum, no average;
+* a cell whose spend comes from fewer than 3 shops, or whose largest shop has over 50 %
+  of it, or whose two largest over 67 % (the (1, 50) / (2, 67) dominance rules of
+  national statistics offices) shows nothing: a shop owner could read a competitor's
+  takings from it;
+* published counts are rounded to 5 and yen to 3 significant figures.
+
+Distinct residents within a month are exact. Pseudonyms change every month and cannot be
+joined, so a cell spanning months is judged by its largest monthly count: a lower bound
+of the true number, which errs on the side of suppressing.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Thresholds:
+    min_residents: int = 10
+    min_merchants: int = 3
+    dominance_one: int = 50
+    dominance_two: int = 67
+
+
+def dominated(shop_spend: list[int], rules: Thresholds) -> bool:
+    """Too few shops, or one or two of them make up too much of the spend."""
+    ranked = sorted((max(0, s) for s in shop_spend), reverse=True)
+    total = sum(ranked)
+    if len(ranked) < rules.min_merchants:
+        return True
+    if total <= 0:
+        return False
+    return (
+        ranked[0] * 100 > rules.dominance_one * total
+        or sum(ranked[:2]) * 100 > rules.dominance_two * total
+    )
+
+
+def suppressed(residents: int, shop_spend: list[int], rules: Thresholds) -> bool:
+    return residents < rules.min_residents or dominated(shop_spend, rules)
+
+
+def round_count(value: int) -> int:
+    return int(5 * round(value / 5))
+
+
+def round_yen(value: int | float) -> int:
+    """Three significant figures: ¥1,234,567 → ¥1,230,000; ¥987 → ¥987."""
+    if value == 0:
+        return 0
+    digits = 2 - math.floor(math.log10(abs(value)))
+    return int(round(float(value), digits))

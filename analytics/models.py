@@ -1,0 +1,61 @@
+"""The analytics store: facts without direct identifiers, and the log of every query.
+
+Analysts' queries read these tables only. A fact never holds a name, phone, wallet id,
+resident id, merchant id or exact time: the resident is a keyed hash that changes every
+period (so pseudonyms cannot be joined across periods), the shop is a keyed hash used only
+to apply the dominance rule, and time is a local date and hour.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import JSON, BigInteger, Date, Float, Index, SmallInteger, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from machipay.db import Base, BigId, UTCDateTime
+
+
+class Fact(Base):
+    __tablename__ = "analytics_facts"
+    __table_args__ = (
+        Index("ix_analytics_facts_month_street", "month", "shopping_street_id"),
+        Index("ix_analytics_facts_local_date", "local_date"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    # The outbox row it came from: applying the same row twice is a no-op.
+    source_id: Mapped[int] = mapped_column(BigInteger, unique=True)
+    kind: Mapped[str] = mapped_column(String(8))  # payment | refund (negative amounts)
+    period: Mapped[str] = mapped_column(String(7))  # the pseudonym key's period, YYYY-MM
+    resident_key: Mapped[str] = mapped_column(String(32))
+    merchant_key: Mapped[str] = mapped_column(String(32))
+    age_band: Mapped[str] = mapped_column(String(5))
+    district_id: Mapped[str] = mapped_column(String(32))
+    shopping_street_id: Mapped[int | None] = mapped_column(BigInteger)
+    category: Mapped[str] = mapped_column(String(32))
+    store_type: Mapped[str] = mapped_column(String(8))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    points_used: Mapped[int] = mapped_column(BigInteger)
+    reward: Mapped[int] = mapped_column(BigInteger)
+    local_date: Mapped[date] = mapped_column(Date)
+    month: Mapped[str] = mapped_column(String(7))
+    week: Mapped[str] = mapped_column(String(8))  # ISO week, 2026-W47
+    weekday: Mapped[int] = mapped_column(SmallInteger)  # 1 = Monday
+    hour: Mapped[int] = mapped_column(SmallInteger)
+
+
+class QueryLog(Base):
+    """Who asked what, and what they were shown (every query, answered or refused)."""
+
+    __tablename__ = "analytics_query_log"
+    __table_args__ = (Index("ix_analytics_query_log_analyst", "analyst_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    analyst_id: Mapped[int] = mapped_column(BigInteger)
+    asked_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    query: Mapped[dict[str, object]] = mapped_column(JSON)
+    outcome: Mapped[str] = mapped_column(String(16))  # answered | refused
+    cells: Mapped[int] = mapped_column(BigInteger)
+    suppressed: Mapped[int] = mapped_column(BigInteger)
+    epsilon: Mapped[float | None] = mapped_column(Float)

@@ -1,0 +1,199 @@
+"""Aggregate queries over the facts, every answer through disclosure control and logged."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import case, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from analytics.disclosure import Thresholds, round_count, round_yen, suppressed
+from analytics.models import Fact, QueryLog
+from machipay.errors import Forbidden, ValidationFailed
+from machipay.settings import Settings
+from machipay.timeutil import utcnow
+
+DIMENSIONS = {
+    "shopping_street": Fact.shopping_street_id,
+    "district": Fact.district_id,
+    "category": Fact.category,
+    "store_type": Fact.store_type,
+    "age_band": Fact.age_band,
+    "month": Fact.month,
+    "week": Fact.week,
+    "weekday": Fact.weekday,
+    "hour": Fact.hour,
+}
+MEASURES = ("spend", "payments", "residents", "average_ticket", "points_used", "rewards")
+YEN_MEASURES = ("spend", "average_ticket", "points_used", "rewards")
+FINER_THAN_DISTRICT = ("shopping_street",)
+MAX_FILTER_VALUES = 200
+
+
+class DpModeUnavailable(Forbidden):
+    type_slug = "analytics-dp-unavailable"
+    title = "Differential-privacy mode is not available yet"
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    measures: tuple[str, ...]
+    dimensions: tuple[str, ...]
+    filters: dict[str, list[Any]]
+    mode: str = "threshold"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "measures": list(self.measures),
+            "dimensions": list(self.dimensions),
+            "filters": self.filters,
+            "mode": self.mode,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    rows: list[dict[str, Any]]
+    suppressed: int
+    mode: str
+
+
+def check(query: Query) -> None:
+    unknown = [m for m in query.measures if m not in MEASURES]
+    if unknown or not query.measures:
+        raise ValidationFailed(f"measures are some of {', '.join(MEASURES)}.", field="measures")
+    for name in (*query.dimensions, *query.filters):
+        if name not in DIMENSIONS:
+            raise ValidationFailed(
+                f"{name!r} is not a dimension; use {', '.join(DIMENSIONS)}.", field="dimensions"
+            )
+    if len(set(query.dimensions)) != len(query.dimensions):
+        raise ValidationFailed("A dimension appears twice.", field="dimensions")
+    for name, values in query.filters.items():
+        if not values or len(values) > MAX_FILTER_VALUES:
+            raise ValidationFailed(
+                f"Filter {name!r} takes 1 to {MAX_FILTER_VALUES} values.", field="filters"
+            )
+    named = set(query.dimensions) | set(query.filters)
+    if "hour" in named and named & set(FINER_THAN_DISTRICT):
+        # Hour by hour a single street is a handful of people: only district or coarser.
+        raise ValidationFailed(
+            "Hour of day can be asked only at district level or coarser, not by street.",
+            field="dimensions",
+        )
+
+
+def thresholds(settings: Settings) -> Thresholds:
+    return Thresholds(
+        min_residents=settings.analytics_min_residents,
+        min_merchants=settings.analytics_min_merchants,
+        dominance_one=settings.analytics_dominance_one_percent,
+        dominance_two=settings.analytics_dominance_two_percent,
+    )
+
+
+async def run_query(
+    session: AsyncSession, settings: Settings, query: Query, *, analyst_id: int
+) -> Answer:
+    """Answer ``query`` with every cell through disclosure control; log it either way."""
+    try:
+        check(query)
+        if query.mode != "threshold":
+            raise DpModeUnavailable(
+                "Only mode 'threshold' is implemented; differential privacy is not yet."
+            )
+    except (ValidationFailed, Forbidden) as refusal:
+        refusal.keep_changes = True  # type: ignore[misc] # the refusal is logged too
+        session.add(
+            QueryLog(
+                analyst_id=analyst_id,
+                asked_at=utcnow(),
+                query=query.as_dict(),
+                outcome="refused",
+                cells=0,
+                suppressed=0,
+                epsilon=None,
+            )
+        )
+        await session.flush()
+        raise
+    rules = thresholds(settings)
+    columns = [DIMENSIONS[d] for d in query.dimensions]
+    conditions = [DIMENSIONS[name].in_(values) for name, values in query.filters.items()]
+    # Per cell, per month (distinct residents), per shop (dominance): the finest grain
+    # disclosure control needs, then rolled up here.
+    grain = await session.execute(
+        select(
+            *columns,
+            Fact.period,
+            Fact.merchant_key,
+            func.sum(Fact.amount),
+            func.sum(case((Fact.kind == "payment", 1), else_=0)),
+            func.sum(Fact.points_used),
+            func.sum(Fact.reward),
+        )
+        .where(*conditions)
+        .group_by(*columns, Fact.period, Fact.merchant_key)
+    )
+    cells: dict[tuple[Any, ...], dict[str, Any]] = defaultdict(
+        lambda: {"spend": 0, "payments": 0, "points_used": 0, "rewards": 0, "shops": {}}
+    )
+    width = len(columns)
+    for row in grain:
+        key = tuple(row[:width])
+        spend, payments, points, rewards = (int(v or 0) for v in row[width + 2 :])
+        cell = cells[key]
+        cell["spend"] += spend
+        cell["payments"] += payments
+        cell["points_used"] += points
+        cell["rewards"] += rewards
+        shop = row[width + 1]
+        cell["shops"][shop] = cell["shops"].get(shop, 0) + spend
+    people = await session.execute(
+        select(*columns, Fact.period, func.count(func.distinct(Fact.resident_key)))
+        .where(*conditions)
+        .group_by(*columns, Fact.period)
+    )
+    residents: dict[tuple[Any, ...], int] = defaultdict(int)
+    for row in people:
+        key = tuple(row[:width])
+        residents[key] = max(residents[key], int(row[width + 1]))
+
+    rows: list[dict[str, Any]] = []
+    hidden = 0
+    for key in sorted(cells, key=lambda k: tuple(str(v) for v in k)):
+        cell = cells[key]
+        out: dict[str, Any] = dict(zip(query.dimensions, key, strict=True))
+        if suppressed(residents[key], list(cell["shops"].values()), rules):
+            hidden += 1
+            out.update(dict.fromkeys(query.measures))
+            out["suppressed"] = True
+        else:
+            values = {
+                "spend": cell["spend"],
+                "payments": cell["payments"],
+                "residents": residents[key],
+                "average_ticket": cell["spend"] / cell["payments"] if cell["payments"] else 0,
+                "points_used": cell["points_used"],
+                "rewards": cell["rewards"],
+            }
+            for measure in query.measures:
+                value = values[measure]
+                out[measure] = round_yen(value) if measure in YEN_MEASURES else round_count(value)
+            out["suppressed"] = False
+        rows.append(out)
+    session.add(
+        QueryLog(
+            analyst_id=analyst_id,
+            asked_at=utcnow(),
+            query=query.as_dict(),
+            outcome="answered",
+            cells=len(rows),
+            suppressed=hidden,
+            epsilon=None,
+        )
+    )
+    await session.flush()
+    return Answer(rows=rows, suppressed=hidden, mode=query.mode)

@@ -1,0 +1,243 @@
+"""Anonymised analytics: facts without identities, and disclosure control on every answer."""
+
+from __future__ import annotations
+
+import uuid
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import func, inspect, select, update
+
+from analytics import ingest_all, ingest_batch
+from analytics.disclosure import Thresholds, dominated, round_count, round_yen, suppressed
+from analytics.models import Fact, QueryLog
+from analytics.pseudonyms import resident_pseudonym
+from machipay.auth import Role
+from machipay.outbox import OutboxEvent
+from machipay.settings import Settings
+from tests.api.campaign_kit import open_ward
+from tests.api.conftest import ResidentHandle, register, top_up
+from tests.api.shops import ShopHandle, staff_token, sticker_payload
+from tests.api.test_payments import pay
+
+# -- what the store may hold ---------------------------------------------------------------
+
+IDENTIFYING = {"name", "phone", "wallet", "resident_id", "user_id", "merchant_id", "created_at"}
+
+
+def test_no_analytics_column_identifies_a_resident() -> None:
+    for model in (Fact,):
+        columns = {c.name for c in inspect(model).columns}
+        assert not {c for c in columns if any(word in c for word in IDENTIFYING)}, columns
+        # Time only as a local date and an hour: no timestamp to match against a receipt.
+        assert not any("_at" in c for c in columns), columns
+
+
+def test_pseudonyms_change_every_month_and_need_the_key() -> None:
+    october = resident_pseudonym("k" * 40, "2026-10", 42)
+    assert october == resident_pseudonym("k" * 40, "2026-10", 42)
+    assert october != resident_pseudonym("k" * 40, "2026-11", 42)
+    assert october != resident_pseudonym("other-key" * 5, "2026-10", 42)
+    assert "42" not in october
+
+
+# -- disclosure rules ----------------------------------------------------------------------
+
+RULES = Thresholds()
+
+
+def test_a_cell_of_nine_residents_is_suppressed_and_of_ten_is_shown() -> None:
+    balanced = [100, 100, 100, 100]
+    assert suppressed(9, balanced, RULES)
+    assert not suppressed(10, balanced, RULES)
+
+
+def test_the_dominance_rules() -> None:
+    assert dominated([100, 100], RULES)  # fewer than three shops
+    assert dominated([51, 25, 24], RULES)  # one shop over 50 %
+    assert not dominated([50, 17, 17, 16], RULES)  # exactly 50 % (and 67 %) is not over
+    assert dominated([40, 32, 28], RULES)  # two shops 72 % > 67 %
+    assert not dominated([34, 33, 33], RULES)  # two shops 67 %, not over
+    assert not dominated([30, 25, 25, 20], RULES)
+
+
+def test_published_figures_are_rounded() -> None:
+    assert [round_count(v) for v in (0, 2, 3, 12, 13, 1_002)] == [0, 0, 5, 10, 15, 1_000]
+    assert round_yen(1_234_567) == 1_230_000
+    assert round_yen(987) == 987
+    assert round_yen(1_005.4) == 1_010 or round_yen(1_005.4) == 1_000
+    assert round_yen(-45_678) == -45_700
+
+
+# -- through the API -----------------------------------------------------------------------
+
+
+async def street_with_payers(
+    client: httpx.AsyncClient, app: FastAPI, residents: int, shops: int = 4
+) -> tuple[int, list[ShopHandle], list[ResidentHandle], list[dict[str, object]]]:
+    ward = await open_ward(client, app)
+    handles = [await ward.shop() for _ in range(shops)]
+    payloads = [await sticker_payload(client, s) for s in handles]
+    people = []
+    paid = []
+    for n in range(residents):
+        resident = await register(client)
+        assert (await top_up(client, resident.wallet_id, 20_000)).status_code == 200
+        response = await pay(client, resident, payloads[n % shops], 1_000)
+        assert response.status_code == 201, response.text
+        paid.append(response.json())
+        people.append(resident)
+    return ward.street_id, handles, people, paid
+
+
+async def ask(client: httpx.AsyncClient, headers: dict[str, str], **body: object) -> httpx.Response:
+    return await client.post("/api/v1/analytics/query", json=body, headers=headers)
+
+
+async def test_an_analyst_sees_ten_residents_but_never_nine(
+    client: httpx.AsyncClient, app: FastAPI, app_settings: Settings
+) -> None:
+    shown, _, _, _ = await street_with_payers(client, app, residents=10)
+    hidden, _, _, _ = await street_with_payers(client, app, residents=9)
+    assert await ingest_all(app.state.sessionmaker, app_settings) > 0
+    analyst = await staff_token(client, app, Role.ANALYST)
+    answer = await ask(
+        client,
+        analyst,
+        measures=["spend", "payments", "residents", "average_ticket"],
+        dimensions=["shopping_street"],
+        filters={"shopping_street": [shown, hidden]},
+    )
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    cells = {row["shopping_street"]: row for row in body["rows"]}
+    assert cells[shown] == {
+        "shopping_street": shown,
+        "spend": 10_000,
+        "payments": 10,
+        "residents": 10,
+        "average_ticket": 1_000,
+        "suppressed": False,
+    }
+    assert cells[hidden]["suppressed"] is True
+    assert cells[hidden]["spend"] is None and cells[hidden]["residents"] is None
+    assert body["suppressed"] == 1 and body["mode"] == "threshold"
+    assert body["epsilon_spent"] is None
+
+    # Every query is logged: who, what, how many cells, how many hidden.
+    async with app.state.sessionmaker() as session:
+        logged = (
+            await session.execute(select(QueryLog).order_by(QueryLog.id.desc()).limit(1))
+        ).scalar_one()
+    assert logged.outcome == "answered" and (logged.cells, logged.suppressed) == (2, 1)
+    assert logged.query["filters"] == {"shopping_street": [shown, hidden]}
+
+
+async def test_one_dominant_shop_hides_the_spend(
+    client: httpx.AsyncClient, app: FastAPI, app_settings: Settings
+) -> None:
+    ward = await open_ward(client, app)
+    shops = [await ward.shop() for _ in range(3)]
+    payloads = [await sticker_payload(client, s) for s in shops]
+    for n in range(12):
+        resident = await register(client)
+        assert (await top_up(client, resident.wallet_id, 20_000)).status_code == 200
+        # Most of the street's spend is at the first shop.
+        amount, payload = (5_000, payloads[0]) if n < 8 else (500, payloads[1 + n % 2])
+        assert (await pay(client, resident, payload, amount)).status_code == 201
+    await ingest_all(app.state.sessionmaker, app_settings)
+    analyst = await staff_token(client, app, Role.ANALYST)
+    answer = await ask(
+        client,
+        analyst,
+        measures=["spend"],
+        dimensions=["shopping_street"],
+        filters={"shopping_street": [ward.street_id]},
+    )
+    [cell] = answer.json()["rows"]
+    assert cell["suppressed"] is True and cell["spend"] is None
+
+
+async def test_hours_only_by_district_and_other_roles_are_refused(
+    client: httpx.AsyncClient, app: FastAPI
+) -> None:
+    analyst = await staff_token(client, app, Role.ANALYST)
+    by_street = await ask(
+        client, analyst, measures=["payments"], dimensions=["shopping_street", "hour"]
+    )
+    assert by_street.status_code == 422
+    assert "district" in by_street.json()["detail"]
+    async with app.state.sessionmaker() as session:
+        logged = (
+            await session.execute(select(QueryLog).order_by(QueryLog.id.desc()).limit(1))
+        ).scalar_one()
+    assert logged.outcome == "refused"
+    by_district = await ask(client, analyst, measures=["payments"], dimensions=["district", "hour"])
+    assert by_district.status_code == 200
+    unknown = await ask(client, analyst, measures=["payments"], dimensions=["phone"])
+    assert unknown.status_code == 422
+    dp = await ask(client, analyst, measures=["payments"], mode="dp")
+    assert dp.status_code == 403 and dp.json()["type"].endswith("analytics-dp-unavailable")
+    for role in (Role.OFFICER, Role.OPERATOR):
+        other = await staff_token(client, app, role)
+        assert (await ask(client, other, measures=["payments"])).status_code == 403
+
+
+async def test_a_crash_between_read_and_apply_loses_nothing_and_duplicates_nothing(
+    client: httpx.AsyncClient, app: FastAPI, app_settings: Settings
+) -> None:
+    street, shops, _people, paid = await street_with_payers(client, app, residents=3, shops=3)
+    refund = await client.post(
+        f"/api/v1/merchant/payments/{paid[0]['id']}/refunds",
+        json={"amount": 400},
+        headers=shops[0].headers | {"Idempotency-Key": uuid.uuid4().hex},
+    )
+    assert refund.status_code == 201, refund.text
+    await ingest_all(app.state.sessionmaker, app_settings)  # what other tests left waiting
+
+    resident = await register(client)
+    assert (await top_up(client, resident.wallet_id, 5_000)).status_code == 200
+    assert (
+        await pay(client, resident, await sticker_payload(client, shops[1]), 700)
+    ).status_code == 201
+
+    async def facts_for(street_id: int) -> list[tuple[str, int]]:
+        async with app.state.sessionmaker() as session:
+            rows = await session.execute(
+                select(Fact.kind, Fact.amount)
+                .where(Fact.shopping_street_id == street_id)
+                .order_by(Fact.source_id)
+            )
+            return [(k, int(a)) for k, a in rows]
+
+    # The worker reads and applies, then dies before its commit.
+    async with app.state.sessionmaker() as session:
+        assert await ingest_batch(session, app_settings, limit=100) >= 1
+        await session.rollback()
+    assert (await facts_for(street))[-1] == ("refund", -400)  # the new payment is not there
+    assert len(await facts_for(street)) == 4
+
+    # The next run applies it once; a replayed row (marked unprocessed again) adds nothing.
+    await ingest_all(app.state.sessionmaker, app_settings)
+    assert len(await facts_for(street)) == 5
+    async with app.state.sessionmaker() as session:
+        await session.execute(
+            update(OutboxEvent).values(processed_at=None).where(OutboxEvent.id > 0)
+        )
+        await session.commit()
+    await ingest_all(app.state.sessionmaker, app_settings)
+    facts = await facts_for(street)
+    assert sorted(facts) == sorted([("payment", 1_000)] * 3 + [("refund", -400), ("payment", 700)])
+    async with app.state.sessionmaker() as session:
+        waiting = (
+            await session.execute(select(func.count()).where(OutboxEvent.processed_at.is_(None)))
+        ).scalar_one()
+    assert waiting == 0
+
+
+@pytest.mark.parametrize("age, band", [(15, "10-19"), (35, "30-39"), (79, "70-79"), (93, "80+")])
+def test_age_bands_are_ten_years_top_coded(age: int, band: str) -> None:
+    from analytics.ingest import age_band
+
+    assert age_band(age) == band
