@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from analytics.models import Fact
 from analytics.pseudonyms import merchant_pseudonym, resident_pseudonym
 from machipay.db import unit_of_work
+from machipay.metrics import OUTBOX_LAG, OUTBOX_WAITING
 from machipay.outbox import OutboxEvent
 from machipay.settings import Settings
 from machipay.timeutil import to_tokyo, utcnow
@@ -157,6 +158,10 @@ async def run_consumer_forever(
             done = await ingest_all(sessionmaker, settings)
             if done:
                 log.info("analytics facts applied", extra={"rows": done})
+            async with sessionmaker() as session:
+                waiting, age = await lag(session)
+            OUTBOX_WAITING.set(waiting)
+            OUTBOX_LAG.set(age)
         except asyncio.CancelledError:
             raise
         except Exception:

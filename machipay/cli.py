@@ -477,6 +477,31 @@ def seed(
     typer.echo(f"seeded {merchants} shops and {residents} residents; logins in {out}")
 
 
+@app.command()
+def worker() -> None:
+    """Background work outside the API: apply the outbox to the analytics facts and seal
+    ledger entries, until interrupted. (Each API process does the same unless
+    MACHIPAY_ANALYTICS_CONSUMER_ENABLED / MACHIPAY_SEALER_ENABLED are false.)"""
+    from analytics import run_consumer_forever
+    from ledger import run_sealer_forever
+
+    settings = _settings()
+
+    async def run() -> None:
+        async with _database() as sessionmaker:
+            await asyncio.gather(
+                run_consumer_forever(sessionmaker, settings),
+                run_sealer_forever(
+                    sessionmaker,
+                    settings.sealer_interval_seconds,
+                    settings.sealer_max_entries_per_block,
+                ),
+            )
+
+    typer.echo("machipay worker: analytics consumer and ledger sealer running (Ctrl-C stops)")
+    asyncio.run(run())
+
+
 @app.command("simulate-topup")
 def simulate_topup(
     wallet_id: Annotated[str, typer.Option(help="The resident's wallet id (w_...).")],

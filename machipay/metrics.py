@@ -14,6 +14,7 @@ from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     generate_latest,
     multiprocess,
@@ -36,6 +37,21 @@ LATENCY = Histogram(
     ["method", "route"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
     registry=REGISTRY,
+)
+
+
+# Gauges in multiprocess mode: the most recent value written by any worker.
+OUTBOX_WAITING = Gauge(
+    "machipay_analytics_outbox_waiting",
+    "Outbox rows not yet applied to the analytics facts.",
+    registry=REGISTRY,
+    multiprocess_mode="mostrecent",
+)
+OUTBOX_LAG = Gauge(
+    "machipay_analytics_outbox_lag_seconds",
+    "Age of the oldest outbox row not yet applied (0 when none waits).",
+    registry=REGISTRY,
+    multiprocess_mode="mostrecent",
 )
 
 

@@ -60,8 +60,11 @@ def test_help_lists_the_operations_commands() -> None:
     result = subprocess.run(
         [*MACHIPAY, "--help"], capture_output=True, text=True, timeout=60, check=True
     )
-    for command in ("demo", "serve", "migrate", "verify", "seal"):
-        assert command in result.stdout
+    for command in (
+        "demo", "serve", "worker", "migrate", "seed", "users", "settle", "payout",
+        "expire-points", "grant-deferred", "verify", "report", "seal",
+    ):  # fmt: skip
+        assert command in result.stdout, command
 
 
 async def test_migrate_then_verify_then_tamper(scratch_database: str) -> None:

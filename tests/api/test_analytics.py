@@ -184,6 +184,12 @@ async def test_hours_only_by_district_and_other_roles_are_refused(
         assert (await ask(client, other, measures=["payments"])).status_code == 403
 
 
+async def test_the_consumers_lag_is_a_metric(client: httpx.AsyncClient) -> None:
+    scraped = (await client.get("/metrics")).text
+    assert "machipay_analytics_outbox_waiting" in scraped
+    assert "machipay_analytics_outbox_lag_seconds" in scraped
+
+
 async def test_a_crash_between_read_and_apply_loses_nothing_and_duplicates_nothing(
     client: httpx.AsyncClient, app: FastAPI, app_settings: Settings
 ) -> None:
