@@ -28,8 +28,12 @@ DOCKERFILE = ROOT / "Dockerfile"
 DOCKERIGNORE = ROOT / ".dockerignore"
 
 PREFIX = "MACHIPAY_"
-APP_SERVICES = ("migrate", "api")  # the services running the machipay image
-SECRETS = ("MACHIPAY_SECRET_KEY", "MACHIPAY_FUNDING_WEBHOOK_SECRET")
+APP_SERVICES = ("migrate", "api", "worker")  # the services running the machipay image
+SECRETS = (
+    "MACHIPAY_SECRET_KEY",
+    "MACHIPAY_FUNDING_WEBHOOK_SECRET",
+    "MACHIPAY_ANALYTICS_PSEUDONYM_SECRET",
+)
 STRONG = "s" * 48  # stands in for a secret the user provides
 
 # ${NAME}, ${NAME:-default}, ${NAME-default}, ${NAME:?message}, ${NAME?message}

@@ -37,8 +37,15 @@ def test_settings_come_from_machipay_environment(monkeypatch: pytest.MonkeyPatch
 def test_production_refuses_development_secrets() -> None:
     with pytest.raises(RuntimeError, match="MACHIPAY_SECRET_KEY"):
         Settings(environment="production").assert_safe_for_production()
+    with pytest.raises(RuntimeError, match="MACHIPAY_ANALYTICS_PSEUDONYM_SECRET"):
+        Settings(
+            environment="production", secret_key="s" * 40, funding_webhook_secret="w" * 40
+        ).assert_safe_for_production()
     Settings(
-        environment="production", secret_key="s" * 40, funding_webhook_secret="w" * 40
+        environment="production",
+        secret_key="s" * 40,
+        funding_webhook_secret="w" * 40,
+        analytics_pseudonym_secret="p" * 40,
     ).assert_safe_for_production()
 
 
