@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import case, func, select
@@ -30,6 +30,13 @@ MEASURES = ("spend", "payments", "residents", "average_ticket", "points_used", "
 YEN_MEASURES = ("spend", "average_ticket", "points_used", "rewards")
 FINER_THAN_DISTRICT = ("shopping_street",)
 MAX_FILTER_VALUES = 200
+# How many of the analyst's earlier answered populations a new query is compared with.
+DIFFERENCING_MEMORY = 200
+
+
+class DifferencingRefused(Forbidden):
+    type_slug = "analytics-differencing-refused"
+    title = "This query could single out residents by difference with an earlier one"
 
 
 class DpModeUnavailable(Forbidden):
@@ -60,6 +67,26 @@ class Answer:
     mode: str
 
 
+INTEGER_DIMENSIONS = ("shopping_street", "weekday", "hour")
+
+
+def normalized_filters(filters: dict[str, list[Any]]) -> dict[str, list[Any]]:
+    """Filter values as the facts store them: street ids, weekdays and hours are numbers
+    (given as JSON numbers or digit strings), everything else text."""
+    out: dict[str, list[Any]] = {}
+    for name, values in filters.items():
+        if name in INTEGER_DIMENSIONS:
+            try:
+                out[name] = [int(v) for v in values]
+            except (TypeError, ValueError):
+                raise ValidationFailed(
+                    f"Filter {name!r} takes whole numbers.", field="filters"
+                ) from None
+        else:
+            out[name] = [str(v) for v in values]
+    return out
+
+
 def check(query: Query) -> None:
     unknown = [m for m in query.measures if m not in MEASURES]
     if unknown or not query.measures:
@@ -85,6 +112,61 @@ def check(query: Query) -> None:
         )
 
 
+def _conditions(filters: dict[str, list[Any]]) -> list[Any]:
+    return [DIMENSIONS[name].in_(values) for name, values in filters.items()]
+
+
+def _population(filters: dict[str, list[Any]]) -> Any:
+    """The residents a query is about: (month, pseudonym) of every fact its filters keep."""
+    return select(Fact.period, Fact.resident_key).where(*_conditions(filters)).distinct()
+
+
+async def differs_by_too_few(
+    session: AsyncSession, new: dict[str, list[Any]], old: dict[str, list[Any]], k: int
+) -> bool:
+    """True when the two populations differ, but by fewer than ``k`` residents: answering
+    both would let the analyst subtract one answer from the other and learn about them."""
+    one, two = _population(new), _population(old)
+    differing = 0
+    for left, right in ((one, two), (two, one)):
+        only = left.except_(right).subquery()
+        differing += int(
+            (await session.execute(select(func.count()).select_from(only))).scalar_one()
+        )
+        if differing >= k:
+            return False
+    return 0 < differing < k
+
+
+async def check_differencing(
+    session: AsyncSession, query: Query, *, analyst_id: int, k: int
+) -> None:
+    """Refuse a query whose population is within ``k`` residents of one this analyst was
+    already answered (the differencing attack: a street's total, then the same street
+    without one age band, then subtract)."""
+    earlier = (
+        await session.execute(
+            select(QueryLog.query)
+            .where(QueryLog.analyst_id == analyst_id, QueryLog.outcome == "answered")
+            .order_by(QueryLog.id.desc())
+            .limit(DIFFERENCING_MEMORY)
+        )
+    ).scalars()
+    seen: set[str] = set()
+    for logged in earlier:
+        stored = logged.get("filters")
+        filters: dict[str, list[Any]] = dict(stored) if isinstance(stored, dict) else {}
+        fingerprint = repr(sorted((key, sorted(map(str, v))) for key, v in filters.items()))
+        if fingerprint in seen:
+            continue
+        seen.add(fingerprint)
+        if await differs_by_too_few(session, query.filters, filters, k):
+            raise DifferencingRefused(
+                "Its residents differ from those of an earlier query of yours by fewer than"
+                f" {k}; answering both would single them out. Widen or change the filters."
+            )
+
+
 def thresholds(settings: Settings) -> Thresholds:
     return Thresholds(
         min_residents=settings.analytics_min_residents,
@@ -99,11 +181,15 @@ async def run_query(
 ) -> Answer:
     """Answer ``query`` with every cell through disclosure control; log it either way."""
     try:
+        query = replace(query, filters=normalized_filters(query.filters))
         check(query)
         if query.mode != "threshold":
             raise DpModeUnavailable(
                 "Only mode 'threshold' is implemented; differential privacy is not yet."
             )
+        await check_differencing(
+            session, query, analyst_id=analyst_id, k=settings.analytics_min_residents
+        )
     except (ValidationFailed, Forbidden) as refusal:
         refusal.keep_changes = True  # type: ignore[misc] # the refusal is logged too
         session.add(
@@ -121,7 +207,7 @@ async def run_query(
         raise
     rules = thresholds(settings)
     columns = [DIMENSIONS[d] for d in query.dimensions]
-    conditions = [DIMENSIONS[name].in_(values) for name, values in query.filters.items()]
+    conditions = _conditions(query.filters)
     # Per cell, per month (distinct residents), per shop (dominance): the finest grain
     # disclosure control needs, then rolled up here.
     grain = await session.execute(

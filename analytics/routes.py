@@ -28,7 +28,7 @@ async def query(
         Query(
             measures=tuple(body.measures),
             dimensions=tuple(body.dimensions),
-            filters={k: list(v) for k, v in body.filters.items()},
+            filters={name: list(values) for name, values in body.filters.items()},
             mode=body.mode,
         ),
         analyst_id=caller.user_id,

@@ -76,7 +76,11 @@ class ResidentHandle:
 
 
 async def register(
-    client: httpx.AsyncClient, *, name: str = "山田 花子", district: str = "kitazawa"
+    client: httpx.AsyncClient,
+    *,
+    name: str = "山田 花子",
+    district: str = "kitazawa",
+    birth_year: int = 1985,
 ) -> ResidentHandle:
     phone, password = new_phone(), f"pw-{uuid.uuid4().hex[:12]}"
     created = await client.post(
@@ -85,7 +89,7 @@ async def register(
             "phone": phone,
             "password": password,
             "display_name": name,
-            "birth_year": 1985,
+            "birth_year": birth_year,
             "district": district,
         },
     )

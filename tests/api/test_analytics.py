@@ -247,3 +247,54 @@ def test_age_bands_are_ten_years_top_coded(age: int, band: str) -> None:
     from analytics.ingest import age_band
 
     assert age_band(age) == band
+
+
+AGE_BANDS = ["10-19", "20-29", "30-39", "40-49", "50-59", "60-69", "70-79", "80+"]
+
+
+async def test_the_differencing_attack_cannot_reveal_a_small_group(
+    client: httpx.AsyncClient, app: FastAPI, app_settings: Settings
+) -> None:
+    """A street's total, then the same street without one age band, then subtract: the
+    second answer is refused, and the small band itself is only ever shown suppressed."""
+    ward = await open_ward(client, app)
+    shops = [await ward.shop() for _ in range(4)]
+    payloads = [await sticker_payload(client, s) for s in shops]
+    for n, year in enumerate([1985] * 12 + [1960] * 3):  # twelve in their 40s, three in their 60s
+        resident = await register(client, birth_year=year)
+        assert (await top_up(client, resident.wallet_id, 20_000)).status_code == 200
+        assert (await pay(client, resident, payloads[n % 4], 1_000)).status_code == 201
+    await ingest_all(app.state.sessionmaker, app_settings)
+    analyst = await staff_token(client, app, Role.ANALYST)
+    street = {"shopping_street": [str(ward.street_id)]}  # ids as strings are fine too
+
+    total = await ask(client, analyst, measures=["spend", "residents"], filters=street)
+    assert total.status_code == 200, total.text
+    [cell] = total.json()["rows"]
+    assert (cell["spend"], cell["residents"], cell["suppressed"]) == (15_000, 15, False)
+
+    others = [band for band in AGE_BANDS if band != "60-69"]
+    attack = await ask(
+        client,
+        analyst,
+        measures=["spend", "residents"],
+        filters={**street, "age_band": others},
+    )
+    assert attack.status_code == 403, attack.text
+    assert attack.json()["type"].endswith("analytics-differencing-refused")
+
+    by_band = await ask(
+        client, analyst, measures=["spend", "residents"], dimensions=["age_band"], filters=street
+    )
+    assert by_band.status_code == 200, by_band.text
+    cells = {row["age_band"]: row for row in by_band.json()["rows"]}
+    assert cells["60-69"]["suppressed"] is True and cells["60-69"]["spend"] is None
+    assert cells["40-49"]["residents"] == 10  # 12, rounded to 5
+    # A population far from every earlier one is answered as usual.
+    elsewhere = await ask(
+        client,
+        analyst,
+        measures=["payments"],
+        filters={"shopping_street": [ward.street_id + 10_000]},
+    )
+    assert elsewhere.status_code == 200
