@@ -153,9 +153,11 @@ async def test_bad_signatures_are_401_and_credit_nothing(
         "source": "bank",
         "occurred_at": "2026-11-23T09:00:00+09:00",
     }
+    # Well outside the 5-minute window: at ±301 s a busy CI machine that takes a second
+    # to get to the check would see a "future" stamp as just inside it.
     now = int(time.time())
     raw, headers = signed_webhook(
-        body, timestamp={"stale": now - 301, "future": now + 301}.get(tamper)
+        body, timestamp={"stale": now - 3_600, "future": now + 3_600}.get(tamper)
     )
     if tamper == "wrong-secret":
         raw, headers = signed_webhook(body, secret="an-attacker-guess-0123456789abcdef")
@@ -501,3 +503,15 @@ async def test_text_that_postgres_cannot_store_is_422(client: httpx.AsyncClient,
     )
     assert response.status_code == 422, response.text
     assert response.headers["content-type"] == PROBLEM
+
+
+def test_the_signature_window_is_five_minutes_either_way() -> None:
+    from wallet_api.funding import BadSignature, sign, verify
+
+    body, stamp = b'{"event_id":"x"}', 1_800_000_000
+    header = sign("s" * 40, body, stamp)
+    for offset in (-300, 0, 300):
+        verify("s" * 40, header, body, tolerance_seconds=300, now=stamp + offset)
+    for offset in (-301, 301):
+        with pytest.raises(BadSignature):
+            verify("s" * 40, header, body, tolerance_seconds=300, now=stamp + offset)
