@@ -10,6 +10,12 @@ Rules, each a setting:
   takings from it;
 * published counts are rounded to 5 and yen to 3 significant figures.
 
+A cell hidden alone among the cells that add up to a total (say, one age band of a street)
+could be had back by subtracting its siblings from that total, which another query may
+publish. So whenever a group of sibling cells has exactly one hidden cell, its smallest
+visible sibling is hidden too (complementary, or secondary, suppression), along every
+dimension of the answer until nothing changes.
+
 Distinct residents within a month are exact. Pseudonyms change every month and cannot be
 joined, so a cell spanning months is judged by its largest monthly count: a lower bound
 of the true number, which errs on the side of suppressing.
@@ -18,7 +24,10 @@ of the true number, which errs on the side of suppressing.
 from __future__ import annotations
 
 import math
+from collections import defaultdict
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,3 +66,30 @@ def round_yen(value: int | float) -> int:
         return 0
     digits = 2 - math.floor(math.log10(abs(value)))
     return int(round(float(value), digits))
+
+
+def complementary(
+    keys: Sequence[tuple[Any, ...]],
+    hidden: set[tuple[Any, ...]],
+    width: int,
+    *,
+    size: Callable[[tuple[Any, ...]], Any],
+) -> set[tuple[Any, ...]]:
+    """The cells to hide as well, so that no hidden cell is the only one of its siblings
+    along any dimension (``size`` orders the candidates: the smallest goes first)."""
+    extra: set[tuple[Any, ...]] = set()
+    changed = True
+    while changed:
+        changed = False
+        for dim in range(width):
+            groups: dict[Hashable, list[tuple[Any, ...]]] = defaultdict(list)
+            for key in keys:
+                groups[key[:dim] + key[dim + 1 :]].append(key)
+            for siblings in groups.values():
+                if sum(1 for k in siblings if k in hidden or k in extra) != 1:
+                    continue
+                visible = [k for k in siblings if k not in hidden and k not in extra]
+                if visible:
+                    extra.add(min(visible, key=size))
+                    changed = True
+    return extra

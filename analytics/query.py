@@ -9,7 +9,13 @@ from typing import Any
 from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from analytics.disclosure import Thresholds, round_count, round_yen, suppressed
+from analytics.disclosure import (
+    Thresholds,
+    complementary,
+    round_count,
+    round_yen,
+    suppressed,
+)
 from analytics.models import Fact, QueryLog
 from machipay.errors import Forbidden, ValidationFailed
 from machipay.settings import Settings
@@ -247,13 +253,19 @@ async def run_query(
         key = tuple(row[:width])
         residents[key] = max(residents[key], int(row[width + 1]))
 
+    hidden_keys = {
+        key
+        for key, cell in cells.items()
+        if suppressed(residents[key], list(cell["shops"].values()), rules)
+    }
+    hidden_keys |= complementary(
+        list(cells), hidden_keys, len(columns), size=lambda k: (residents[k], cells[k]["spend"])
+    )
     rows: list[dict[str, Any]] = []
-    hidden = 0
     for key in sorted(cells, key=lambda k: tuple(str(v) for v in k)):
         cell = cells[key]
         out: dict[str, Any] = dict(zip(query.dimensions, key, strict=True))
-        if suppressed(residents[key], list(cell["shops"].values()), rules):
-            hidden += 1
+        if key in hidden_keys:
             out.update(dict.fromkeys(query.measures))
             out["suppressed"] = True
         else:
@@ -270,6 +282,7 @@ async def run_query(
                 out[measure] = round_yen(value) if measure in YEN_MEASURES else round_count(value)
             out["suppressed"] = False
         rows.append(out)
+    hidden = len(hidden_keys)
     session.add(
         QueryLog(
             analyst_id=analyst_id,

@@ -62,6 +62,23 @@ def test_the_dominance_rules() -> None:
     assert not dominated([30, 25, 25, 20], RULES)
 
 
+def test_a_lone_hidden_cell_takes_its_smallest_sibling_with_it() -> None:
+    from analytics.disclosure import complementary
+
+    sizes = {("a",): 30, ("b",): 4, ("c",): 12, ("d",): 50}
+    extra = complementary(list(sizes), {("b",)}, 1, size=sizes.__getitem__)
+    assert extra == {("c",)}
+    # Two dimensions: afterwards no row and no column has exactly one hidden cell.
+    grid = {(r, c): 10 + 3 * r + c for r in range(3) for c in range(3)}
+    hidden = {(1, 1)}
+    hidden |= complementary(list(grid), hidden, 2, size=grid.__getitem__)
+    for dim in (0, 1):
+        for value in range(3):
+            line = [k for k in grid if k[dim] == value]
+            assert sum(k in hidden for k in line) != 1, (dim, value, hidden)
+    assert complementary(list(sizes), set(), 1, size=sizes.__getitem__) == set()
+
+
 def test_published_figures_are_rounded() -> None:
     assert [round_count(v) for v in (0, 2, 3, 12, 13, 1_002)] == [0, 0, 5, 10, 15, 1_000]
     assert round_yen(1_234_567) == 1_230_000
@@ -102,35 +119,52 @@ async def test_an_analyst_sees_ten_residents_but_never_nine(
     hidden, _, _, _ = await street_with_payers(client, app, residents=9)
     assert await ingest_all(app.state.sessionmaker, app_settings) > 0
     analyst = await staff_token(client, app, Role.ANALYST)
-    answer = await ask(
+    measures = ["spend", "payments", "residents", "average_ticket"]
+    answer = await ask(client, analyst, measures=measures, filters={"shopping_street": [shown]})
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["rows"] == [
+        {
+            "spend": 10_000,
+            "payments": 10,
+            "residents": 10,
+            "average_ticket": 1_000,
+            "suppressed": False,
+        }
+    ]
+    assert body["suppressed"] == 0 and body["mode"] == "threshold"
+    assert body["epsilon_spent"] is None
+    nine = await ask(client, analyst, measures=measures, filters={"shopping_street": [hidden]})
+    [cell] = nine.json()["rows"]
+    assert cell["suppressed"] is True
+    assert cell["spend"] is None and cell["residents"] is None
+
+    # Asking for both streets now would be refused (9 residents more than the first
+    # answer: the differencing guard). A colleague asking fresh gets both cells hidden:
+    # the two streets' total (another query may publish it) minus the ten would give the
+    # nine away (complementary suppression).
+    differencing = await ask(
+        client, analyst, measures=measures, filters={"shopping_street": [shown, hidden]}
+    )
+    assert differencing.status_code == 403
+    colleague = await staff_token(client, app, Role.ANALYST)
+    both = await ask(
         client,
-        analyst,
-        measures=["spend", "payments", "residents", "average_ticket"],
+        colleague,
+        measures=measures,
         dimensions=["shopping_street"],
         filters={"shopping_street": [shown, hidden]},
     )
-    assert answer.status_code == 200, answer.text
-    body = answer.json()
-    cells = {row["shopping_street"]: row for row in body["rows"]}
-    assert cells[shown] == {
-        "shopping_street": shown,
-        "spend": 10_000,
-        "payments": 10,
-        "residents": 10,
-        "average_ticket": 1_000,
-        "suppressed": False,
-    }
-    assert cells[hidden]["suppressed"] is True
-    assert cells[hidden]["spend"] is None and cells[hidden]["residents"] is None
-    assert body["suppressed"] == 1 and body["mode"] == "threshold"
-    assert body["epsilon_spent"] is None
+    assert both.status_code == 200, both.text
+    assert [row["suppressed"] for row in both.json()["rows"]] == [True, True]
+    assert both.json()["suppressed"] == 2
 
     # Every query is logged: who, what, how many cells, how many hidden.
     async with app.state.sessionmaker() as session:
         logged = (
             await session.execute(select(QueryLog).order_by(QueryLog.id.desc()).limit(1))
         ).scalar_one()
-    assert logged.outcome == "answered" and (logged.cells, logged.suppressed) == (2, 1)
+    assert logged.outcome == "answered" and (logged.cells, logged.suppressed) == (2, 2)
     assert logged.query["filters"] == {"shopping_street": [shown, hidden]}
 
 
@@ -289,7 +323,9 @@ async def test_the_differencing_attack_cannot_reveal_a_small_group(
     assert by_band.status_code == 200, by_band.text
     cells = {row["age_band"]: row for row in by_band.json()["rows"]}
     assert cells["60-69"]["suppressed"] is True and cells["60-69"]["spend"] is None
-    assert cells["40-49"]["residents"] == 10  # 12, rounded to 5
+    # The street's total was published: the 40s are hidden as well, or total minus the
+    # 40s would be the 60s (complementary suppression).
+    assert cells["40-49"]["suppressed"] is True and cells["40-49"]["residents"] is None
     # A population far from every earlier one is answered as usual.
     elsewhere = await ask(
         client,
