@@ -339,8 +339,7 @@ def payout(
     """Write every pending payout into a Zengin 総合振込 file and mark them sent (or, with
     --file-id, write out a file made before)."""
     from machipay.timeutil import to_tokyo, utcnow
-    from merchant_api.payouts import create_payout_file, payout_file
-    from merchant_api.settlement_routes import next_weekday
+    from merchant_api.payouts import create_payout_file, next_weekday, payout_file
 
     if format != "zengin":
         raise typer.BadParameter("only zengin is supported", param_hint="--format")

@@ -11,7 +11,7 @@ import csv
 import hashlib
 import io
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -36,6 +36,14 @@ class PayoutFileNotFound(NotFound):
 class PayoutResultRejected(ValidationFailed):
     type_slug = "payout-result-rejected"
     title = "The bank's result file was not applied"
+
+
+def next_weekday(day: date) -> date:
+    """The default 取組日: the next Monday-to-Friday (bank holidays are the operator's call)."""
+    day += timedelta(days=1)
+    while day.isoweekday() > 5:
+        day += timedelta(days=1)
+    return day
 
 
 def originator(settings: Settings) -> Originator:

@@ -20,7 +20,7 @@ can still be in flight, so the window ``[start, cut-off)`` is complete and final
 from __future__ import annotations
 
 import calendar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import select
@@ -33,7 +33,8 @@ from machipay.settings import Settings
 from machipay.timeutil import TOKYO, utcnow
 from merchant_api.models import Merchant, Payout, Settlement
 from merchant_api.service import merchant_for_update
-from wallet_api import payments_by_entries, refunds_by_entries
+from wallet_api import RefundLine, payments_by_entries, refunds_by_entries
+from wallet_api.models import Payment
 
 SETTLEMENT_KIND = "settlement"
 SCHEDULES = ("daily", "weekly", "monthly")
@@ -76,8 +77,9 @@ class Figures:
     adjustments: int = 0
     total: int = 0
     campaign_funded: int = 0
-    payment_entries: tuple[int, ...] = ()
-    refund_entries: tuple[int, ...] = ()
+    # The rows behind the figures, by ledger entry (a statement lists them).
+    paid: dict[int, Payment] = field(default_factory=dict)
+    refunded: dict[int, RefundLine] = field(default_factory=dict)
 
 
 async def period_figures(
@@ -128,8 +130,8 @@ async def period_figures(
         adjustments=other,
         total=total,
         campaign_funded=points + cashback,
-        payment_entries=tuple(sorted(paid)),
-        refund_entries=tuple(sorted(refunded)),
+        paid=paid,
+        refunded=refunded,
     )
 
 
@@ -341,13 +343,11 @@ async def statement_lines(session: AsyncSession, statement: Settlement) -> list[
     figures = await period_figures(
         session, statement.merchant_id, statement.period_start, statement.period_end
     )
-    paid = await payments_by_entries(session, figures.payment_entries)
-    refunded = await refunds_by_entries(session, figures.refund_entries)
     lines = [
         StatementLine(
             "payment", p.reference, p.reference, p.amount, p.points_used, p.money_used, p.created_at
         )
-        for p in paid.values()
+        for p in figures.paid.values()
     ]
     lines += [
         StatementLine(
@@ -359,6 +359,6 @@ async def statement_lines(session: AsyncSession, statement: Settlement) -> list[
             r.refund.money_back,
             r.refund.created_at,
         )
-        for r in refunded.values()
+        for r in figures.refunded.values()
     ]
     return sorted(lines, key=lambda line: (line.created_at, line.reference))

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date, timedelta
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -20,7 +19,7 @@ from machipay.errors import ValidationFailed
 from machipay.timeutil import to_tokyo, utcnow
 from merchant_api import payouts, settlement
 from merchant_api.models import Payout, PayoutFile, Settlement
-from merchant_api.routes import MerchantCaller
+from merchant_api.routes import MerchantCaller, csv_attachment
 from merchant_api.schemas import (
     PayoutFileIn,
     PayoutFileOut,
@@ -157,14 +156,8 @@ async def statement_csv(settlement_id: int, caller: MerchantCaller, session: DbS
         writer.writerow([label, "", "", "", value, "", ""])
     if detail.payout is not None:
         writer.writerow(["振込状況", detail.payout.status, "", "", detail.payout.amount, "", ""])
-    return Response(
-        "\ufeff" + buffer.getvalue(),
-        media_type="text/csv; charset=utf-8",
-        headers={
-            "Content-Disposition": (
-                f'attachment; filename="machipay-settlement-{detail.closing_date}-{detail.id}.csv"'
-            )
-        },
+    return csv_attachment(
+        buffer.getvalue(), f"machipay-settlement-{detail.closing_date}-{detail.id}.csv"
     )
 
 
@@ -198,19 +191,12 @@ async def list_payouts(
     )
 
 
-def next_weekday(day: date) -> date:
-    day += timedelta(days=1)
-    while day.isoweekday() > 5:
-        day += timedelta(days=1)
-    return day
-
-
 @router.post("/payout-files", status_code=201, response_model=PayoutFileOut)
 async def create_payout_file(
     body: PayoutFileIn, caller: Operator, session: DbSession, settings: AppSettings
 ) -> PayoutFileOut | Response:
     """Put every pending payout into a new Zengin file (204 when none is pending)."""
-    transfer_date = body.transfer_date or next_weekday(to_tokyo(utcnow()).date())
+    transfer_date = body.transfer_date or payouts.next_weekday(to_tokyo(utcnow()).date())
     made = await payouts.create_payout_file(
         session, settings, transfer_date=transfer_date, actor_id=caller.user_id
     )
