@@ -28,7 +28,7 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy machipay ledger wallet_api merchant_api campaigns analytics migrations loadtest tests
+	$(BIN)/mypy machipay ledger wallet_api merchant_api campaigns analytics web migrations loadtest tests
 
 format: $(STAMP)
 	$(BIN)/ruff format .

@@ -29,6 +29,7 @@ from machipay.ward import routes as ward_routes
 from merchant_api import routes as merchant_routes
 from merchant_api import settlement_routes
 from wallet_api import routes as wallet_routes
+from web import install_web
 
 log = logging.getLogger("machipay.app")
 
@@ -105,4 +106,5 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
     app.include_router(campaign_routes.router)
     app.include_router(analytics_routes.router)
     app.add_route("/metrics", metrics_endpoint, include_in_schema=False)
+    install_web(app)
     return app

@@ -25,6 +25,7 @@ from machipay.seeding import SeedPlan, seed_ward
 from machipay.settings import Settings
 from machipay.spending import amount_yen
 from machipay.timeutil import utcnow
+from machipay.ward import publish_notice
 from merchant_api import active_merchant_views
 from wallet_api.models import Resident
 from wallet_api.payments import pay
@@ -35,6 +36,25 @@ STAFF = (
     ("approver", Role.APPROVER),
     ("analyst", Role.ANALYST),
     ("operator", Role.OPERATOR),
+)
+
+DEMO_NOTICES = (
+    (
+        "30%ポイント還元キャンペーン実施中",
+        "区内の対象店舗でのお支払いに30%のポイントを還元します(1回3,000ポイントまで、"
+        "月10,000ポイントまで)。ポイントは付与から180日間有効です。",
+        None,
+    ),
+    (
+        "年末年始の窓口について",
+        "12月29日から1月3日まで、区役所のまちペイ窓口はお休みです。アプリは通常どおりご利用いただけます。",
+        None,
+    ),
+    (
+        "下北沢一番街 歳末セールのお知らせ",
+        "12月の週末、下北沢一番街商店街で歳末セールを開催します。",
+        "kitazawa",
+    ),
 )
 
 
@@ -112,6 +132,10 @@ async def seed_demo(
             shards=settings.campaign_budget_shards,
         )
         ward.campaign_id = campaign.id
+        for title, body, district in DEMO_NOTICES:
+            await publish_notice(
+                session, title=title, body=body, district_id=district, author_id=staff_ids["officer"]
+            )
 
     # A little history, paid the way residents pay: points first, rewards from the campaign.
     rewards = campaigns.CampaignEngine(shards=settings.campaign_budget_shards)

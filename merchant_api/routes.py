@@ -23,6 +23,7 @@ from machipay.idempotency import idempotency_key_header, respond_idempotently
 from machipay.timeutil import to_tokyo, tokyo_day_bounds, utcnow
 from merchant_api import service
 from merchant_api.schemas import (
+    MerchantApplicationOut,
     ChargeIn,
     ChargeOut,
     CpmPaymentIn,
@@ -80,6 +81,33 @@ async def apply(body: MerchantApplicationIn, session: DbSession) -> MerchantStat
         ),
     )
     return MerchantStatusOut(id=merchant.id, status=merchant.status)
+
+
+@router.get("/merchants", response_model=list[MerchantApplicationOut])
+async def merchants(
+    caller: Annotated[
+        AccessClaims, Depends(require_roles(Role.OFFICER, Role.APPROVER, Role.OPERATOR))
+    ],
+    session: DbSession,
+    status: Literal["pending", "active", "suspended", "rejected"] | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> list[MerchantApplicationOut]:
+    """Shops by status: the console's queue of applications to approve."""
+    return [
+        MerchantApplicationOut(
+            id=m.id,
+            name=m.name,
+            name_kana=m.name_kana,
+            category=m.category_code,
+            store_type=m.store_type,
+            shopping_street_id=m.shopping_street_id,
+            postal_code=m.postal_code,
+            address=m.address,
+            status=m.status,
+            created_at=to_tokyo(m.created_at),
+        )
+        for m in await service.list_merchants(session, status=status, limit=limit)
+    ]
 
 
 @router.post("/merchants/{merchant_id}/approve", response_model=MerchantStatusOut)

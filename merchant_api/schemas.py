@@ -36,6 +36,21 @@ class MerchantStatusOut(StrictModel):
     status: str
 
 
+class MerchantApplicationOut(StrictModel):
+    """A shop as the ward console lists it (no bank details: the console does not need them)."""
+
+    id: int
+    name: str
+    name_kana: str
+    category: str
+    store_type: str
+    shopping_street_id: int | None
+    postal_code: str
+    address: str
+    status: str
+    created_at: datetime
+
+
 class ChargeIn(StrictModel):
     amount: Amount
 

@@ -172,6 +172,16 @@ async def apply(session: AsyncSession, application: MerchantApplication) -> Merc
     return merchant
 
 
+async def list_merchants(
+    session: AsyncSession, *, status: str | None, limit: int
+) -> list[Merchant]:
+    """Shops, oldest application first (the console works the queue in order)."""
+    query = select(Merchant).order_by(Merchant.created_at, Merchant.id).limit(limit)
+    if status is not None:
+        query = query.where(Merchant.status == status)
+    return list((await session.execute(query)).scalars())
+
+
 async def merchant_for_update(session: AsyncSession, merchant_id: int) -> Merchant:
     """The shop's row, locked until commit (state changes and settlement run one at a time)."""
     merchant = (

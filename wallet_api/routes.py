@@ -17,6 +17,8 @@ from machipay.errors import ValidationFailed
 from machipay.idempotency import idempotency_key_header, respond_idempotently
 from machipay.problems import field_errors
 from machipay.timeutil import to_tokyo, utcnow
+from machipay.ward import list_notices
+from machipay.ward.routes import NoticeOut, notice_out
 from merchant_api import mark_charge_paid, resolve_payload
 from wallet_api import codes, funding, payments, service
 from wallet_api.payments import PaymentDone
@@ -93,6 +95,18 @@ async def wallet(caller: ResidentCaller, session: DbSession, settings: AppSettin
         ),
         limits=view.limits,
     )
+
+
+@router.get("/wallet/notices", response_model=list[NoticeOut])
+async def wallet_notices(
+    caller: ResidentCaller,
+    session: DbSession,
+    limit: Annotated[int, Query(ge=1, le=100)] = 30,
+) -> list[NoticeOut]:
+    """The ward's notices for this resident: ward-wide ones and those for their district."""
+    resident = await service.resident_of(session, caller.user_id)
+    found = await list_notices(session, for_district=resident.district_id, limit=limit)
+    return [notice_out(n) for n in found]
 
 
 def _decode_cursor(cursor: str | None) -> int | None:

@@ -4,7 +4,7 @@ from fastapi import APIRouter, Request, Response
 
 from machipay.auth import service
 from machipay.auth.deps import Caller, client_ip
-from machipay.auth.schemas import RefreshRequest, TokenRequest, TokenResponse
+from machipay.auth.schemas import MeOut, RefreshRequest, TokenRequest, TokenResponse
 from machipay.deps import AppSettings, Cache, DbSession
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
@@ -43,3 +43,12 @@ async def logout(claims: Caller, cache: Cache) -> Response:
     """The access token stops working at once (its id is deny-listed until it expires)."""
     await service.revoke_access_token(cache, claims)
     return Response(status_code=204)
+
+
+@router.get("/me", response_model=MeOut)
+async def me(claims: Caller, session: DbSession) -> MeOut:
+    """The signed-in user: id, login name, role and (for shop staff) the shop."""
+    user = await service.user_by_id(session, claims.user_id)
+    return MeOut(
+        user_id=user.id, username=user.username, role=user.role, merchant_id=user.merchant_id
+    )

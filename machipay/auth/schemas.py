@@ -21,3 +21,12 @@ class TokenResponse(StrictModel):
     refresh_token: str
     token_type: Literal["bearer"] = "bearer"  # noqa: S105 - the OAuth2 token type, not a secret
     expires_in: int
+
+
+class MeOut(StrictModel):
+    """Who the token belongs to: the web clients choose their screens by role."""
+
+    user_id: int
+    username: str
+    role: str
+    merchant_id: int | None

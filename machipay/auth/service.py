@@ -229,3 +229,10 @@ async def create_users_bulk(
         insert(User).returning(User.id, sort_by_parameter_order=True), rows
     )
     return [int(i) for i in result.scalars()]
+
+
+async def user_by_id(session: AsyncSession, user_id: int) -> User:
+    user = await session.get(User, user_id)
+    if user is None:
+        raise Unauthorized("This account no longer exists.")
+    return user

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from sqlalchemy import ForeignKey, String
+from datetime import datetime
+
+from sqlalchemy import BigInteger, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from machipay.db import Base, BigId
+from machipay.db import Base, BigId, UTCDateTime
 
 
 class District(Base):
@@ -35,3 +37,19 @@ class MerchantCategory(Base):
     name: Mapped[str] = mapped_column(String(64))
     name_en: Mapped[str] = mapped_column(String(64))
     mcc: Mapped[str] = mapped_column(String(4))
+
+
+class WardNotice(Base):
+    """A notice from the ward to residents (お知らせ): the whole ward, or one district."""
+
+    __tablename__ = "ward_notices"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    title: Mapped[str] = mapped_column(String(80))
+    body: Mapped[str] = mapped_column(String(2000))
+    # None: every resident of the ward sees it.
+    district_id: Mapped[str | None] = mapped_column(
+        String(32), ForeignKey("ward_districts.id"), index=True
+    )
+    published_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    created_by: Mapped[int] = mapped_column(BigInteger)

@@ -1,14 +1,17 @@
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query
 from pydantic import Field
 
 from machipay.auth import AccessClaims, Role, require_roles
 from machipay.deps import DbSession
 from machipay.schemas import StrictModel
+from machipay.timeutil import to_tokyo
 from machipay.ward import service
+from machipay.ward.models import WardNotice
 
 router = APIRouter(prefix="/api/v1", tags=["reference data"])
 
@@ -78,3 +81,58 @@ async def merchant_categories(session: DbSession) -> list[CategoryOut]:
         CategoryOut(code=c.code, name=c.name, name_en=c.name_en, mcc=c.mcc)
         for c in await service.list_categories(session)
     ]
+
+
+class NoticeIn(StrictModel):
+    title: str = Field(min_length=1, max_length=80)
+    body: str = Field(min_length=1, max_length=2000)
+    district_id: str | None = Field(
+        default=None, max_length=32, description="None: every resident of the ward."
+    )
+
+
+class NoticeOut(StrictModel):
+    id: int
+    title: str
+    body: str
+    district_id: str | None
+    published_at: datetime
+
+
+def notice_out(notice: WardNotice) -> NoticeOut:
+    return NoticeOut(
+        id=notice.id,
+        title=notice.title,
+        body=notice.body,
+        district_id=notice.district_id,
+        published_at=to_tokyo(notice.published_at),
+    )
+
+
+@router.post("/notices", status_code=201, response_model=NoticeOut)
+async def publish_notice(
+    body: NoticeIn,
+    caller: Annotated[AccessClaims, Depends(require_roles(Role.OFFICER))],
+    session: DbSession,
+) -> NoticeOut:
+    """Publish a ward notice (お知らせ) to every resident or to one district's."""
+    notice = await service.publish_notice(
+        session,
+        title=body.title,
+        body=body.body,
+        district_id=body.district_id,
+        author_id=caller.user_id,
+    )
+    return notice_out(notice)
+
+
+@router.get("/notices", response_model=list[NoticeOut])
+async def notices(
+    caller: Annotated[
+        AccessClaims, Depends(require_roles(Role.OFFICER, Role.APPROVER, Role.OPERATOR))
+    ],
+    session: DbSession,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> list[NoticeOut]:
+    """Every published notice, newest first (residents read theirs at /wallet/notices)."""
+    return [notice_out(n) for n in await service.list_notices(session, limit=limit)]

@@ -1,11 +1,12 @@
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from machipay.errors import Conflict, ValidationFailed
-from machipay.ward.models import District, MerchantCategory, ShoppingStreet
+from machipay.timeutil import utcnow
+from machipay.ward.models import District, MerchantCategory, ShoppingStreet, WardNotice
 
 
 async def list_districts(session: AsyncSession) -> list[District]:
@@ -51,3 +52,32 @@ async def list_categories(session: AsyncSession) -> list[MerchantCategory]:
 
 async def get_category(session: AsyncSession, code: str) -> MerchantCategory | None:
     return await session.get(MerchantCategory, code)
+
+
+async def publish_notice(
+    session: AsyncSession, *, title: str, body: str, district_id: str | None, author_id: int
+) -> WardNotice:
+    if district_id is not None and not await district_exists(session, district_id):
+        raise ValidationFailed(f"Unknown district {district_id!r}.", field="district_id")
+    notice = WardNotice(
+        title=title.strip(),
+        body=body.strip(),
+        district_id=district_id,
+        published_at=utcnow(),
+        created_by=author_id,
+    )
+    session.add(notice)
+    await session.flush()
+    return notice
+
+
+async def list_notices(
+    session: AsyncSession, *, for_district: str | None = None, limit: int = 50
+) -> list[WardNotice]:
+    """Newest first. With ``for_district``: what a resident living there sees (ward-wide + theirs)."""
+    query = select(WardNotice).order_by(WardNotice.published_at.desc(), WardNotice.id.desc())
+    if for_district is not None:
+        query = query.where(
+            or_(WardNotice.district_id.is_(None), WardNotice.district_id == for_district)
+        )
+    return list((await session.execute(query.limit(limit))).scalars())

@@ -1,0 +1,251 @@
+// What every client needs: messages, money and date formats, and an API client that keeps
+// the user's tokens, refreshes them once on a 401, and turns problem+json into ApiError.
+
+const MESSAGES = JSON.parse(document.getElementById("machipay-messages")?.textContent || "{}");
+export const lang = document.documentElement.lang === "en" ? "en" : "ja";
+
+/** A message in the page's language; `{name}` placeholders are filled from `values`. */
+export function t(key, values = {}) {
+  const text = MESSAGES[key] ?? key;
+  return text.replace(/\{(\w+)\}/g, (_, name) => (name in values ? String(values[name]) : `{${name}}`));
+}
+
+const yenFormat = new Intl.NumberFormat("ja-JP", { style: "currency", currency: "JPY" });
+const numberFormat = new Intl.NumberFormat(lang === "en" ? "en-US" : "ja-JP");
+
+/** ¥1,234 (integer yen; null shows as an en dash). */
+export function yen(amount) {
+  return amount === null || amount === undefined ? "–" : yenFormat.format(amount);
+}
+
+export function number(value) {
+  return value === null || value === undefined ? "–" : numberFormat.format(value);
+}
+
+/** A date-time in Tokyo, in the page's language. */
+export function dateTime(iso, options = {}) {
+  if (!iso) return "–";
+  return new Date(iso).toLocaleString(lang === "en" ? "en-GB" : "ja-JP", {
+    timeZone: "Asia/Tokyo", year: "numeric", month: "short", day: "numeric",
+    hour: "2-digit", minute: "2-digit", ...options,
+  });
+}
+
+export function dateOnly(iso) {
+  return dateTime(iso, { hour: undefined, minute: undefined });
+}
+
+/** Today in Tokyo as YYYY-MM-DD. */
+export function tokyoToday() {
+  return new Date().toLocaleDateString("sv-SE", { timeZone: "Asia/Tokyo" });
+}
+
+export function idempotencyKey() {
+  return crypto.randomUUID();
+}
+
+/** A refusal from the API, with the problem's stable type slug (e.g. "insufficient-funds"). */
+export class ApiError extends Error {
+  constructor(status, problem) {
+    super(problem?.detail || problem?.title || `HTTP ${status}`);
+    this.status = status;
+    this.problem = problem || {};
+    this.slug = (problem?.type || "").split("/").pop() || "";
+  }
+}
+
+/** The message to show a person for any error: ours for known problem types, else theirs. */
+export function describeError(error) {
+  if (error instanceof ApiError) {
+    const key = `problem.${error.slug}`;
+    if (key in MESSAGES) return t(key);
+    if (error.status === 401) return t("error.session_expired");
+    return error.problem.detail || error.problem.title || t("error.generic");
+  }
+  if (error instanceof TypeError) return t("error.network");
+  return t("error.generic");
+}
+
+/**
+ * An API client for one web client. Tokens live in localStorage under the client's name,
+ * so the resident app and the console can be signed in as different people in one browser.
+ */
+export function createApi(client) {
+  const storageKey = `machipay.${client}.tokens`;
+  let refreshing = null;
+
+  const tokens = () => JSON.parse(localStorage.getItem(storageKey) || "null");
+  const keep = (pair) => localStorage.setItem(storageKey, JSON.stringify({
+    access: pair.access_token, refresh: pair.refresh_token,
+  }));
+  const forget = () => localStorage.removeItem(storageKey);
+
+  async function raw(method, path, { body, headers = {}, auth = true } = {}) {
+    const init = { method, headers: { Accept: "application/json, application/problem+json", ...headers } };
+    if (body !== undefined) {
+      init.headers["Content-Type"] = "application/json";
+      init.body = JSON.stringify(body);
+    }
+    const current = tokens();
+    if (auth && current) init.headers.Authorization = `Bearer ${current.access}`;
+    return fetch(path, init);
+  }
+
+  async function refresh() {
+    const current = tokens();
+    if (!current) return false;
+    refreshing ??= raw("POST", "/api/v1/auth/refresh", { body: { refresh_token: current.refresh }, auth: false })
+      .then(async (response) => {
+        if (!response.ok) { forget(); return false; }
+        keep(await response.json());
+        return true;
+      })
+      .finally(() => { refreshing = null; });
+    return refreshing;
+  }
+
+  async function request(method, path, options = {}) {
+    let response = await raw(method, path, options);
+    if (response.status === 401 && options.auth !== false && tokens() && await refresh()) {
+      response = await raw(method, path, options);
+    }
+    if (response.status === 204) return null;
+    const type = response.headers.get("Content-Type") || "";
+    const data = type.includes("json") ? await response.json() : await response.text();
+    if (!response.ok) {
+      if (response.status === 401) { forget(); window.dispatchEvent(new CustomEvent("machipay:signed-out")); }
+      throw new ApiError(response.status, typeof data === "object" ? data : { detail: data });
+    }
+    return data;
+  }
+
+  return {
+    get: (path, options) => request("GET", path, options),
+    post: (path, body, options = {}) => request("POST", path, { ...options, body }),
+    /** The raw Response with the bearer header, for downloads and streams. */
+    fetchRaw: async (path, init = {}) => {
+      let response = await raw(init.method || "GET", path, init);
+      if (response.status === 401 && await refresh()) response = await raw(init.method || "GET", path, init);
+      return response;
+    },
+    signedIn: () => tokens() !== null,
+    accessToken: () => tokens()?.access ?? null,
+    async signIn(username, password) {
+      const pair = await request("POST", "/api/v1/auth/token", { body: { username, password }, auth: false });
+      keep(pair);
+      return request("GET", "/api/v1/auth/me");
+    },
+    me: () => request("GET", "/api/v1/auth/me"),
+    async signOut() {
+      try { if (tokens()) await request("POST", "/api/v1/auth/logout"); } catch { /* signed out anyway */ }
+      forget();
+    },
+  };
+}
+
+/** Download an authenticated file (CSV, PNG…) under a file name. */
+export async function download(api, path, filename) {
+  const response = await api.fetchRaw(path);
+  if (!response.ok) throw new ApiError(response.status, await response.json().catch(() => ({})));
+  const url = URL.createObjectURL(await response.blob());
+  const link = Object.assign(document.createElement("a"), { href: url, download: filename });
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+}
+
+/**
+ * Server-sent events over fetch (EventSource cannot send an Authorization header).
+ * Calls onEvent({event, data}) per event; reconnects with back-off until stop() is called.
+ */
+export function streamEvents(api, path, onEvent, { onStatus = () => {} } = {}) {
+  let stopped = false;
+  let controller = null;
+  (async () => {
+    let delay = 1000;
+    while (!stopped) {
+      controller = new AbortController();
+      try {
+        const response = await api.fetchRaw(path, { headers: { Accept: "text/event-stream" }, signal: controller.signal });
+        if (!response.ok) throw new ApiError(response.status, {});
+        onStatus("open");
+        delay = 1000;
+        const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+        let buffer = "";
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (done) break;
+          buffer += value;
+          let end;
+          while ((end = buffer.indexOf("\n\n")) >= 0) {
+            const block = buffer.slice(0, end);
+            buffer = buffer.slice(end + 2);
+            const event = { event: "message", data: "" };
+            for (const line of block.split("\n")) {
+              if (line.startsWith("event:")) event.event = line.slice(6).trim();
+              else if (line.startsWith("data:")) event.data += line.slice(5).trim();
+            }
+            if (event.data) {
+              try { event.data = JSON.parse(event.data); } catch { /* plain text */ }
+              onEvent(event);
+            }
+          }
+        }
+      } catch (error) {
+        if (stopped) return;
+        if (error instanceof ApiError && error.status === 401) { onStatus("signed-out"); return; }
+      }
+      onStatus("reconnecting");
+      await new Promise((resolve) => setTimeout(resolve, delay));
+      delay = Math.min(delay * 2, 15_000);
+    }
+  })();
+  return { stop() { stopped = true; controller?.abort(); } };
+}
+
+let toastTimer = null;
+/** A short message at the bottom of the screen (announced to screen readers). */
+export function toast(message, { error = false, ms = 4000 } = {}) {
+  const box = document.getElementById("toast");
+  if (!box) return;
+  box.textContent = message;
+  box.classList.toggle("toast-error", error);
+  box.hidden = false;
+  clearTimeout(toastTimer);
+  toastTimer = setTimeout(() => { box.hidden = true; }, ms);
+}
+
+/** Put an error message into an element (role="alert" so it is read out). */
+export function showError(element, error) {
+  element.textContent = typeof error === "string" ? error : describeError(error);
+  element.className = "alert alert-error";
+  element.setAttribute("role", "alert");
+  element.hidden = false;
+}
+
+/** Build an element: h("button", {class: "btn", onclick}, "text", child…). */
+export function h(tag, attributes = {}, ...children) {
+  const element = document.createElement(tag);
+  for (const [name, value] of Object.entries(attributes)) {
+    if (value === false || value === null || value === undefined) continue;
+    if (name.startsWith("on") && typeof value === "function") element.addEventListener(name.slice(2), value);
+    else if (name === "class") element.className = value;
+    else if (name === "dataset") Object.assign(element.dataset, value);
+    else element.setAttribute(name, value === true ? "" : value);
+  }
+  for (const child of children.flat()) {
+    if (child === null || child === undefined || child === false) continue;
+    element.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return element;
+}
+
+// The offline banner: every client shows it when the network drops.
+function reflectNetwork() {
+  const banner = document.getElementById("offline-banner");
+  if (banner) banner.hidden = navigator.onLine;
+}
+window.addEventListener("online", reflectNetwork);
+window.addEventListener("offline", reflectNetwork);
+reflectNetwork();
