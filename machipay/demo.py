@@ -134,7 +134,11 @@ async def seed_demo(
         ward.campaign_id = campaign.id
         for title, body, district in DEMO_NOTICES:
             await publish_notice(
-                session, title=title, body=body, district_id=district, author_id=staff_ids["officer"]
+                session,
+                title=title,
+                body=body,
+                district_id=district,
+                author_id=staff_ids["officer"],
             )
 
     # A little history, paid the way residents pay: points first, rewards from the campaign.

@@ -23,13 +23,14 @@ from machipay.idempotency import idempotency_key_header, respond_idempotently
 from machipay.timeutil import to_tokyo, tokyo_day_bounds, utcnow
 from merchant_api import service
 from merchant_api.schemas import (
-    MerchantApplicationOut,
     ChargeIn,
     ChargeOut,
     CpmPaymentIn,
     MerchantApplicationIn,
+    MerchantApplicationOut,
     MerchantDayOut,
     MerchantPaymentOut,
+    MerchantProfileOut,
     MerchantStatusOut,
     RefundIn,
     RefundOut,
@@ -139,6 +140,23 @@ def _qr_image(payload: str, kind: Literal["png", "svg"]) -> bytes:
     else:
         qr.make_image().save(buffer)
     return buffer.getvalue()
+
+
+@router.get("/merchant", response_model=MerchantProfileOut)
+async def profile(caller: MerchantCaller, session: DbSession) -> MerchantProfileOut:
+    """The signed-in shop: name, street, category and status."""
+    merchant = await service.merchant_of(session, caller.merchant_id)
+    view = await service.view_of(session, merchant)
+    return MerchantProfileOut(
+        id=merchant.id,
+        name=merchant.name,
+        name_kana=merchant.name_kana,
+        category=merchant.category_code,
+        store_type=merchant.store_type,
+        shopping_street_id=merchant.shopping_street_id,
+        shopping_street=view.shopping_street,
+        status=merchant.status,
+    )
 
 
 @router.get(

@@ -51,6 +51,19 @@ class MerchantApplicationOut(StrictModel):
     created_at: datetime
 
 
+class MerchantProfileOut(StrictModel):
+    """The signed-in shop as its dashboard shows it."""
+
+    id: int
+    name: str
+    name_kana: str
+    category: str
+    store_type: str
+    shopping_street_id: int | None
+    shopping_street: str | None
+    status: str
+
+
 class ChargeIn(StrictModel):
     amount: Amount
 

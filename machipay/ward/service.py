@@ -74,7 +74,8 @@ async def publish_notice(
 async def list_notices(
     session: AsyncSession, *, for_district: str | None = None, limit: int = 50
 ) -> list[WardNotice]:
-    """Newest first. With ``for_district``: what a resident living there sees (ward-wide + theirs)."""
+    """Newest first. With ``for_district``: what a resident living there sees, that is the
+    ward-wide notices and their district's."""
     query = select(WardNotice).order_by(WardNotice.published_at.desc(), WardNotice.id.desc())
     if for_district is not None:
         query = query.where(

@@ -22,7 +22,14 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
-from playwright.async_api import Browser, BrowserContext, Page, Playwright, async_playwright
+from playwright.async_api import (
+    Browser,
+    BrowserContext,
+    Page,
+    Playwright,
+    ViewportSize,
+    async_playwright,
+)
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -50,12 +57,12 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--no-first-run",
 ]
-PHONE = {"width": 390, "height": 844}
-DESKTOP = {"width": 1280, "height": 800}
+PHONE: ViewportSize = {"width": 390, "height": 844}
+DESKTOP: ViewportSize = {"width": 1280, "height": 800}
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "artifacts" / "screenshots"
 AXE = Path(__file__).parent / "vendor" / "axe.min.js"
-WEBHOOK_SECRET = "web-test-webhook-secret-0123456789"  # noqa: S105 - a test secret
+WEBHOOK_SECRET = "web-test-webhook-secret-0123456789"
 
 
 def require_chromium() -> str:
@@ -118,7 +125,8 @@ async def live_server() -> AsyncIterator[LiveServer]:
     engine = await migrated_engine(url)
     settings = Settings(
         database_url=url,
-        redis_url=_redis_db(redis, 14),
+        # Helpers running browser suites side by side each take their own db number.
+        redis_url=_redis_db(redis, int(os.environ.get("MACHIPAY_TEST_WEB_REDIS_DB", "14"))),
         environment="test",
         sealer_enabled=False,
         funding_webhook_secret=WEBHOOK_SECRET,
