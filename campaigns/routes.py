@@ -33,6 +33,11 @@ router = APIRouter(prefix="/api/v1/campaigns", tags=["campaigns"])
 Author = Annotated[AccessClaims, Depends(require_roles(Role.OFFICER, Role.APPROVER))]
 Approver = Annotated[AccessClaims, Depends(require_roles(Role.APPROVER))]
 Reader = Annotated[AccessClaims, Depends(require_roles(Role.OFFICER, Role.APPROVER, Role.OPERATOR))]
+# Analysts see which campaigns ran and their effect reports (disclosure-controlled), no more.
+Viewer = Annotated[
+    AccessClaims,
+    Depends(require_roles(Role.OFFICER, Role.APPROVER, Role.OPERATOR, Role.ANALYST)),
+]
 LiveStatus = Literal["draft", "submitted", "approved", "active", "ended", "closed"]
 
 # The live remaining budget is summed from the shards at most once a second per campaign,
@@ -95,7 +100,7 @@ async def create(body: CampaignIn, caller: Author, session: DbSession, cache: Ca
 
 @router.get("", response_model=CampaignPage)
 async def list_(
-    _caller: Reader,
+    _caller: Viewer,
     session: DbSession,
     status: Annotated[list[LiveStatus] | None, Query()] = None,
     q: Annotated[str | None, Query(max_length=80, description="Part of the name")] = None,
@@ -117,7 +122,7 @@ async def list_(
 
 @router.get("/{campaign_id}", response_model=CampaignOut)
 async def get(
-    campaign_id: int, _caller: Reader, session: DbSession, cache: Cache, response: Response
+    campaign_id: int, _caller: Viewer, session: DbSession, cache: Cache, response: Response
 ) -> CampaignOut:
     """The campaign with its live status and remaining budget (at most a second old)."""
     response.headers["Cache-Control"] = f"private, max-age={BUDGET_CACHE_SECONDS}"
@@ -229,7 +234,7 @@ async def estimate(
 
 @router.get("/{campaign_id}/report")
 async def report(
-    campaign_id: int, _caller: Reader, session: DbSession, settings: AppSettings
+    campaign_id: int, _caller: Viewer, session: DbSession, settings: AppSettings
 ) -> dict[str, Any]:
     """The effect report: spend vs the period before, by street, new-to-shop residents,
     budget used, cost per yen of uplift (final once the campaign is closed)."""
