@@ -84,6 +84,7 @@ def _fact(
         "week": f"{iso.year}-W{iso.week:02d}",
         "weekday": iso.weekday,
         "hour": local.hour,
+        "campaign_id": payload.get("campaign_id"),
     }
 
 

@@ -43,6 +43,18 @@ class Fact(Base):
     week: Mapped[str] = mapped_column(String(8))  # ISO week, 2026-W47
     weekday: Mapped[int] = mapped_column(SmallInteger)  # 1 = Monday
     hour: Mapped[int] = mapped_column(SmallInteger)
+    # The campaign that rewarded the payment, if any (refunds: none).
+    campaign_id: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class PrivacyBudget(Base):
+    """Each analyst's differential-privacy loss (ε) spent per month (DP mode)."""
+
+    __tablename__ = "analytics_privacy_budgets"
+
+    analyst_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    period: Mapped[str] = mapped_column(String(7), primary_key=True)  # YYYY-MM, Tokyo
+    epsilon_spent: Mapped[float] = mapped_column(Float, default=0.0)
 
 
 class QueryLog(Base):

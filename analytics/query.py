@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from collections import defaultdict
 from dataclasses import dataclass, replace
 from typing import Any
@@ -16,6 +17,7 @@ from analytics.disclosure import (
     round_yen,
     suppressed,
 )
+from analytics.dp import charge_budget, dp_answer, public_keys
 from analytics.models import Fact, QueryLog
 from machipay.errors import Forbidden, ValidationFailed
 from machipay.settings import Settings
@@ -31,6 +33,7 @@ DIMENSIONS = {
     "week": Fact.week,
     "weekday": Fact.weekday,
     "hour": Fact.hour,
+    "campaign": Fact.campaign_id,
 }
 MEASURES = ("spend", "payments", "residents", "average_ticket", "points_used", "rewards")
 YEN_MEASURES = ("spend", "average_ticket", "points_used", "rewards")
@@ -45,25 +48,24 @@ class DifferencingRefused(Forbidden):
     title = "This query could single out residents by difference with an earlier one"
 
 
-class DpModeUnavailable(Forbidden):
-    type_slug = "analytics-dp-unavailable"
-    title = "Differential-privacy mode is not available yet"
-
-
 @dataclass(frozen=True, slots=True)
 class Query:
     measures: tuple[str, ...]
     dimensions: tuple[str, ...]
     filters: dict[str, list[Any]]
     mode: str = "threshold"
+    epsilon: float | None = None  # DP mode: the privacy loss this query may spend
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        asked: dict[str, Any] = {
             "measures": list(self.measures),
             "dimensions": list(self.dimensions),
             "filters": self.filters,
             "mode": self.mode,
         }
+        if self.epsilon is not None:
+            asked["epsilon"] = self.epsilon
+        return asked
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,9 +73,11 @@ class Answer:
     rows: list[dict[str, Any]]
     suppressed: int
     mode: str
+    epsilon_spent: float | None = None
+    epsilon_remaining: float | None = None
 
 
-INTEGER_DIMENSIONS = ("shopping_street", "weekday", "hour")
+INTEGER_DIMENSIONS = ("shopping_street", "weekday", "hour", "campaign")
 
 
 def normalized_filters(filters: dict[str, list[Any]]) -> dict[str, list[Any]]:
@@ -173,6 +177,51 @@ async def check_differencing(
             )
 
 
+async def _answer_with_dp(
+    session: AsyncSession, settings: Settings, query: Query, *, analyst_id: int
+) -> Answer:
+    """DP mode: no differencing guard (noise protects every answer), but each one costs ε.
+    The budget is charged before the data is read, so a refused query reveals nothing."""
+    keys = await public_keys(session, query.dimensions, query.filters)
+    epsilon = query.epsilon or settings.analytics_dp_default_epsilon
+    remaining = await charge_budget(
+        session,
+        analyst_id=analyst_id,
+        epsilon=epsilon,
+        monthly=settings.analytics_dp_epsilon_per_month,
+    )
+    answer = await dp_answer(
+        session,
+        settings,
+        dimensions=query.dimensions,
+        columns={d: DIMENSIONS[d] for d in query.dimensions},
+        keys=keys,
+        conditions=_conditions(query.filters),
+        measures=query.measures,
+        epsilon=epsilon,
+        seed=secrets.randbits(63),
+    )
+    session.add(
+        QueryLog(
+            analyst_id=analyst_id,
+            asked_at=utcnow(),
+            query=query.as_dict(),
+            outcome="answered",
+            cells=len(answer.rows),
+            suppressed=0,
+            epsilon=epsilon,
+        )
+    )
+    await session.flush()
+    return Answer(
+        rows=answer.rows,
+        suppressed=0,
+        mode="dp",
+        epsilon_spent=epsilon,
+        epsilon_remaining=remaining,
+    )
+
+
 def thresholds(settings: Settings) -> Thresholds:
     return Thresholds(
         min_residents=settings.analytics_min_residents,
@@ -189,10 +238,8 @@ async def run_query(
     try:
         query = replace(query, filters=normalized_filters(query.filters))
         check(query)
-        if query.mode != "threshold":
-            raise DpModeUnavailable(
-                "Only mode 'threshold' is implemented; differential privacy is not yet."
-            )
+        if query.mode == "dp":
+            return await _answer_with_dp(session, settings, query, analyst_id=analyst_id)
         await check_differencing(
             session, query, analyst_id=analyst_id, k=settings.analytics_min_residents
         )

@@ -6,8 +6,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
+from analytics.dp import budget_period, epsilon_spent
 from analytics.query import Query, run_query
-from analytics.schemas import QueryIn, QueryOut
+from analytics.schemas import BudgetOut, QueryIn, QueryOut
 from machipay.auth import AccessClaims, Role, require_roles
 from machipay.deps import AppSettings, DbSession
 
@@ -30,9 +31,29 @@ async def query(
             dimensions=tuple(body.dimensions),
             filters={name: list(values) for name, values in body.filters.items()},
             mode=body.mode,
+            epsilon=body.epsilon,
         ),
         analyst_id=caller.user_id,
     )
     return QueryOut(
-        rows=answer.rows, suppressed=answer.suppressed, mode=answer.mode, epsilon_spent=None
+        rows=answer.rows,
+        suppressed=answer.suppressed,
+        mode=answer.mode,
+        epsilon_spent=answer.epsilon_spent,
+        epsilon_remaining=answer.epsilon_remaining,
+    )
+
+
+@router.get("/budget", response_model=BudgetOut)
+async def budget(caller: Analyst, session: DbSession, settings: AppSettings) -> BudgetOut:
+    """This month's privacy budget (DP mode) and the minimum residents per shown cell."""
+    period = budget_period()
+    spent = await epsilon_spent(session, caller.user_id, period)
+    monthly = settings.analytics_dp_epsilon_per_month
+    return BudgetOut(
+        period=period,
+        epsilon_monthly=monthly,
+        epsilon_spent=spent,
+        epsilon_remaining=max(0.0, monthly - spent),
+        min_residents=settings.analytics_min_residents,
     )

@@ -12,6 +12,12 @@ class QueryIn(StrictModel):
     dimensions: list[str] = Field(default_factory=list, max_length=4)
     filters: dict[str, list[str | int]] = Field(default_factory=dict)
     mode: Literal["threshold", "dp"] = "threshold"
+    epsilon: float | None = Field(
+        default=None,
+        gt=0,
+        le=10,
+        description="DP mode only: the privacy loss this query spends (default: the setting).",
+    )
 
 
 class QueryOut(StrictModel):
@@ -19,3 +25,14 @@ class QueryOut(StrictModel):
     suppressed: int
     mode: str
     epsilon_spent: float | None
+    epsilon_remaining: float | None = None
+
+
+class BudgetOut(StrictModel):
+    """What an analyst may still ask this month, and the thresholds answers follow."""
+
+    period: str
+    epsilon_monthly: float
+    epsilon_spent: float
+    epsilon_remaining: float
+    min_residents: int

@@ -182,6 +182,7 @@ class CampaignEngine:
             legs=tuple(legs),
             memo="; ".join(notes),
             points_lot=lot,
+            campaign_id=grants[0].campaign.id,
         )
 
     async def _grant_in_database(

@@ -82,6 +82,16 @@ class Settings(BaseSettings):
     # it, so pseudonyms cannot be joined across months). Kept outside the analytics tables.
     analytics_pseudonym_secret: str = DEV_SECRET
     analytics_consumer_enabled: bool = True
+    # Differential privacy (query mode "dp"): each analyst's ε per Tokyo month, the ε a query
+    # spends unless it asks for another, δ for releasing open-ended keys (noisy threshold),
+    # and the contribution bounds that make one resident's influence finite.
+    analytics_dp_epsilon_per_month: float = Field(1.0, gt=0, le=10)
+    analytics_dp_default_epsilon: float = Field(0.25, gt=0, le=10)
+    analytics_dp_delta: float = Field(1e-7, gt=0, lt=1e-3)
+    analytics_dp_max_payments_per_cell: int = Field(30, ge=1, le=1_000)
+    analytics_dp_max_cells_per_resident: int = Field(3, ge=1, le=1_000)
+    analytics_dp_amount_cap: int = Field(20_000, ge=1)
+    analytics_dp_max_rows: int = Field(5_000_000, ge=1)
     analytics_consumer_interval_seconds: float = Field(1.0, gt=0)
     analytics_batch_size: int = Field(1_000, ge=1, le=100_000)
 

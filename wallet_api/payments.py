@@ -199,6 +199,7 @@ async def pay(
         "resident_reward": plan.resident_points,
         "merchant_cashback": plan.merchant_cashback,
         "rewards_granted": plan.granted,
+        "campaign_id": plan.campaign_id,
         "method": method,
         "at": now.isoformat(),
     }

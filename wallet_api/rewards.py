@@ -54,6 +54,8 @@ class RewardPlan:
     legs: tuple[Leg, ...] = ()  # added to the payment's own entry
     memo: str | None = None
     points_lot: PointsLotGrant | None = None  # written by the wallet with the payment
+    # The campaign that rewarded it (the resident's reward first): analytics' campaign dimension.
+    campaign_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
