@@ -1,0 +1,243 @@
+// The shop's dashboard at the till: sign in, the shop's header, the tabs, and the live
+// stream of payments that every tab listens to (the list, the figures, a waiting charge).
+
+import { createApi, describeError, showError, streamEvents, t, toast } from "/static/js/core.js";
+import { setupCharge } from "./charge.js";
+import { setupCode } from "./code.js";
+import { setupSound } from "./sound.js";
+import { setupStatements } from "./statements.js";
+import { setupSticker } from "./sticker.js";
+import { setupToday } from "./today.js";
+import { $, yenOf } from "./util.js";
+
+const MERCHANT_ROLES = new Set(["merchant_owner", "merchant_staff"]);
+const TABS = ["today", "charge", "code", "sticker", "statements"];
+const STATUS_BADGE = { active: "", pending: "badge-warn", suspended: "badge-red", rejected: "badge-grey" };
+
+const api = createApi("merchant");
+const sound = setupSound($("#sound-toggle"));
+const today = setupToday(api, { onDay: (report) => charge.onDay(report) });
+const charge = setupCharge(api, { knownPayments: () => today.knownIds() });
+const code = setupCode(api);
+const sticker = setupSticker(api);
+const statements = setupStatements(api);
+const panels = { today, charge, code, sticker, statements };
+
+let stream = null;
+let shop = null;
+
+// -- Sign in and out -------------------------------------------------------------------
+
+function show(view) {
+  $("#boot").hidden = true;
+  $("#sign-in-view").hidden = view !== "sign-in";
+  $("#dashboard").hidden = view !== "dashboard";
+  $("#sign-out").hidden = view !== "dashboard";
+  document.body.classList.toggle("merchant-signed-in", view === "dashboard");
+}
+
+function showSignIn(message) {
+  stream?.stop();
+  stream = null;
+  shop = null;
+  Object.values(panels).forEach((panel) => panel.reset?.());
+  show("sign-in");
+  const box = $("#sign-in-error");
+  if (message) showError(box, message);
+  else box.hidden = true;
+  $("#password").value = "";
+  $("#username").focus();
+}
+
+$("#sign-in-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const username = $("#username").value.trim();
+  const password = $("#password").value;
+  const box = $("#sign-in-error");
+  box.hidden = true;
+  $("#username").setAttribute("aria-invalid", String(!username));
+  $("#password").setAttribute("aria-invalid", String(!password));
+  if (!username || !password) {
+    showError(box, t("m.sign_in.missing"));
+    (!username ? $("#username") : $("#password")).focus();
+    return;
+  }
+  const button = $("#sign-in");
+  button.disabled = true;
+  button.textContent = t("m.sign_in.busy");
+  try {
+    const me = await api.signIn(username, password);
+    if (!MERCHANT_ROLES.has(me.role)) {
+      await api.signOut();
+      showError(box, t("m.error.not_merchant"));
+      return;
+    }
+    await enter();
+  } catch (error) {
+    showError(box, error);
+  } finally {
+    button.disabled = false;
+    button.textContent = t("action.sign_in");
+  }
+});
+
+$("#sign-out").addEventListener("click", async () => {
+  await api.signOut();
+  showSignIn();
+  toast(t("m.signed_out"));
+});
+
+window.addEventListener("machipay:signed-out", () => {
+  if (!$("#dashboard").hidden) showSignIn(t("error.session_expired"));
+});
+
+// -- The shop --------------------------------------------------------------------------
+
+async function loadShop() {
+  const alert = $("#shop-alert");
+  alert.hidden = true;
+  try {
+    shop = await api.get("/api/v1/merchant");
+  } catch (error) {
+    if (error.status === 401) throw error;
+    shop = null;
+    $("#shop-name").textContent = t("m.shop.unknown");
+    $("#shop-street").textContent = "";
+    $("#shop-status").hidden = true;
+    showError(alert, error);
+    return;
+  }
+  $("#shop-name").textContent = shop.name;
+  $("#shop-street").textContent = shop.shopping_street || t("m.shop.no_street");
+  const badge = $("#shop-status");
+  badge.textContent = t(`m.shop.status.${shop.status}`);
+  badge.className = `badge ${STATUS_BADGE[shop.status] ?? "badge-grey"}`;
+  badge.hidden = false;
+  if (shop.status !== "active") showError(alert, t("m.shop.not_active"));
+  sticker.setShop(shop);
+}
+
+async function enter() {
+  show("dashboard");
+  $("#shop-name").textContent = t("state.loading");
+  try {
+    await loadShop();
+  } catch (error) {
+    showSignIn(describeError(error));
+    return;
+  }
+  connect();
+  await today.load();
+  selectTab(tabFromHash(), { focus: false });
+}
+
+// -- Live events -----------------------------------------------------------------------
+
+function setLive(state) {
+  const box = $("#live-state");
+  box.dataset.state = state;
+  $("#live-state-text").textContent = t(`m.live.${state}`);
+}
+
+/** Open the stream; `resumed` when a dropped line comes back (what it missed is fetched). */
+function connect({ resumed = false } = {}) {
+  stream?.stop();
+  setLive(resumed ? "reconnecting" : "connecting");
+  let wasOpen = resumed;
+  stream = streamEvents(api, "/api/v1/merchant/events", onEvent, {
+    onStatus(status) {
+      if (status === "open") {
+        setLive("open");
+        // Whatever happened while the line was down: fetch the day again.
+        if (wasOpen) today.refreshSoon(0);
+        wasOpen = true;
+      } else if (status === "reconnecting") {
+        setLive("reconnecting");
+      } else if (status === "signed-out") {
+        showSignIn(t("error.session_expired"));
+      }
+    },
+  });
+}
+
+// A dropped Wi-Fi can leave the stream hanging without an error: when the device says it
+// is offline, give the stream up and say so; when it is back, reconnect and catch up.
+window.addEventListener("offline", () => {
+  if (!stream) return;
+  stream.stop();
+  stream = null;
+  setLive("reconnecting");
+});
+window.addEventListener("online", () => {
+  if (!stream && api.signedIn() && !$("#dashboard").hidden) connect({ resumed: true });
+});
+
+function onEvent({ event, data }) {
+  if (!data || typeof data !== "object") return;
+  if (event === "payment") {
+    if (today.onPayment(data)) {
+      sound.beep();
+      toast(t("m.event.payment", { amount: yenOf(data.amount) }));
+    }
+    charge.onPayment(data); // after the toast above: a paid charge says so in its own words
+  } else if (event === "refund") {
+    today.onRefund(data);
+  }
+}
+
+// -- Tabs ------------------------------------------------------------------------------
+
+function tabFromHash() {
+  const name = location.hash.replace("#", "");
+  return TABS.includes(name) ? name : "today";
+}
+
+function selectTab(name, { focus = true } = {}) {
+  for (const tab of TABS) {
+    const button = $(`#tab-${tab}`);
+    const selected = tab === name;
+    button.setAttribute("aria-selected", String(selected));
+    button.tabIndex = selected ? 0 : -1;
+    $(`#panel-${tab}`).hidden = !selected;
+  }
+  if (focus) $(`#tab-${name}`).focus();
+  if (location.hash.replace("#", "") !== name) history.replaceState(null, "", `#${name}`);
+  panels[name].shown?.();
+}
+
+const tablist = document.querySelector('[role="tablist"]');
+tablist.addEventListener("click", (event) => {
+  const button = event.target.closest("[data-tab]");
+  if (button) selectTab(button.dataset.tab);
+});
+tablist.addEventListener("keydown", (event) => {
+  const current = TABS.indexOf(tabFromHash());
+  const moves = { ArrowRight: 1, ArrowLeft: -1, Home: -current, End: TABS.length - 1 - current };
+  if (!(event.key in moves)) return;
+  event.preventDefault();
+  selectTab(TABS[(current + moves[event.key] + TABS.length) % TABS.length]);
+});
+window.addEventListener("hashchange", () => {
+  if (!$("#dashboard").hidden) selectTab(tabFromHash(), { focus: false });
+});
+window.addEventListener("machipay:goto", (event) => selectTab(event.detail));
+
+// -- Start -----------------------------------------------------------------------------
+
+(async () => {
+  if (!api.signedIn()) {
+    showSignIn();
+    return;
+  }
+  try {
+    const me = await api.me();
+    if (!MERCHANT_ROLES.has(me.role)) {
+      await api.signOut();
+      showSignIn(t("m.error.not_merchant"));
+      return;
+    }
+    await enter();
+  } catch (error) {
+    showSignIn(error.status === 401 ? t("error.session_expired") : describeError(error));
+  }
+})();
