@@ -1,0 +1,189 @@
+// Operations (operators): run settlement, make the Zengin payout file, follow the payouts.
+
+import { h, t, yen, number, dateTime, dateOnly, toast, showError, download, tokyoToday } from "/static/js/core.js";
+import {
+  api, pageHeader, loadingBox, emptyBox, errorBox, table, cell, field, setFieldError, clearFieldErrors,
+  showFormSummary, statusBadge, definitionList, busy,
+  fill,
+} from "/static/console/ui.js";
+
+const PAYOUT_STATUSES = ["pending", "sent", "paid", "failed"];
+
+function yesterday() {
+  const [y, m, d] = tokyoToday().split("-").map(Number);
+  const date = new Date(Date.UTC(y, m - 1, d - 1));
+  return date.toISOString().slice(0, 10);
+}
+
+function zenginPath(fileId) {
+  return `/api/v1/payout-files/${fileId}/zengin`;
+}
+
+async function downloadFile(button, fileId, errorEl) {
+  await busy(button, async () => {
+    try {
+      await download(api, zenginPath(fileId), `zengin-${fileId}.txt`);
+    } catch (error) {
+      showError(errorEl, error);
+    }
+  });
+}
+
+export async function render(view) {
+  const runForm = h("form", { id: "settlement-form", novalidate: true },
+    h("div", { class: "form-summary alert alert-error", role: "alert", tabindex: "-1", hidden: true }),
+    field({ id: "as-of", label: t("console.ops.as_of"), type: "date", required: true, value: yesterday(), max: yesterday(), hint: t("console.ops.as_of_hint") }),
+    h("div", { class: "form-actions" }, h("button", { type: "submit", class: "btn", id: "run-settlement" }, t("console.ops.run"))),
+  );
+  const runResult = h("div", { id: "settlement-result", "aria-live": "polite" });
+
+  const fileForm = h("form", { id: "payout-file-form", novalidate: true },
+    h("div", { class: "form-summary alert alert-error", role: "alert", tabindex: "-1", hidden: true }),
+    field({ id: "transfer-date", label: t("console.ops.transfer_date"), type: "date", hint: t("console.ops.transfer_date_hint") }),
+    h("div", { class: "form-actions" }, h("button", { type: "submit", class: "btn", id: "create-payout-file" }, t("console.ops.create_file"))),
+  );
+  const fileResult = h("div", { id: "payout-file-result", "aria-live": "polite" });
+
+  const statusFilter = field({
+    id: "payout-status", label: t("console.ops.payout_status"), kind: "select",
+    options: [["", t("console.campaigns.filter.all")], ...PAYOUT_STATUSES.map((s) => [s, t(`console.payout_status.${s}`)])],
+  });
+  const payoutsBox = h("div", {}, loadingBox());
+  const more = h("button", { type: "button", class: "btn btn-secondary", hidden: true }, t("console.more"));
+  const downloadError = h("div", { hidden: true });
+
+  fill(view,
+    pageHeader(t("console.nav.operations")),
+    h("p", { class: "muted" }, t("console.ops.lead")),
+    h("div", { class: "grid-2" },
+      h("section", { class: "card" }, h("h2", {}, t("console.ops.settlement")), h("p", { class: "hint" }, t("console.ops.settlement_hint")), runForm, runResult),
+      h("section", { class: "card" }, h("h2", {}, t("console.ops.payout_file")), h("p", { class: "hint" }, t("console.ops.payout_file_hint")), fileForm, fileResult),
+    ),
+    h("section", { class: "card" },
+      h("div", { class: "spread" }, h("h2", {}, t("console.ops.payouts")), statusFilter),
+      downloadError,
+      payoutsBox,
+      h("div", { class: "center" }, more),
+    ),
+  );
+
+  runForm.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    clearFieldErrors(runForm);
+    const asOf = runForm.querySelector("#as-of").value;
+    if (!asOf || asOf >= tokyoToday()) {
+      setFieldError(runForm, "as-of", t("console.ops.as_of_past"));
+      showFormSummary(runForm, [t("console.ops.as_of_past")]);
+      return;
+    }
+    runResult.replaceChildren(loadingBox());
+    await busy(runForm.querySelector("#run-settlement"), async () => {
+      try {
+        const r = await api.post("/api/v1/settlements/run", { as_of: asOf });
+        runResult.replaceChildren(
+          h("div", { class: `alert ${r.failures.length ? "alert-error" : "alert-ok"}`, role: "status" },
+            t("console.ops.run_done", { date: r.as_of, settled: number(r.settled), merchants: number(r.merchants) })),
+          definitionList([
+            [t("console.ops.merchants"), number(r.merchants)],
+            [t("console.ops.settled"), number(r.settled)],
+            [t("console.ops.carried_forward"), number(r.carried_forward)],
+            [t("console.ops.payout_total"), yen(r.payout_total)],
+            [t("console.ops.fees"), yen(r.fees)],
+            [t("console.ops.campaign_funded"), yen(r.campaign_funded)],
+            [t("console.ops.failures"), r.failures.length ? r.failures.join("、") : t("console.ops.none")],
+          ]),
+        );
+        toast(t("console.ops.run_toast"));
+        loadPayouts(true);
+      } catch (error) {
+        runResult.replaceChildren();
+        const box = h("div");
+        showError(box, error);
+        runResult.append(box);
+      }
+    });
+  });
+
+  fileForm.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    clearFieldErrors(fileForm);
+    const transfer = fileForm.querySelector("#transfer-date").value || null;
+    if (transfer && transfer < tokyoToday()) {
+      setFieldError(fileForm, "transfer-date", t("console.ops.transfer_past"));
+      showFormSummary(fileForm, [t("console.ops.transfer_past")]);
+      return;
+    }
+    await busy(fileForm.querySelector("#create-payout-file"), async () => {
+      try {
+        const made = await api.post("/api/v1/payout-files", { transfer_date: transfer });
+        if (!made) {
+          fileResult.replaceChildren(h("p", { class: "alert alert-info", role: "status" }, t("console.ops.no_pending")));
+          return;
+        }
+        const errorEl = h("div", { hidden: true });
+        const button = h("button", { type: "button", class: "btn btn-secondary", id: "download-zengin" }, `⬇ ${t("console.ops.download")}`);
+        button.addEventListener("click", () => downloadFile(button, made.id, errorEl));
+        fileResult.replaceChildren(
+          h("div", { class: "alert alert-ok", role: "status" }, t("console.ops.file_done", { count: number(made.count), total: yen(made.total) })),
+          definitionList([
+            [t("console.ops.file_id"), `#${made.id}`],
+            [t("console.ops.transfer_date"), dateOnly(`${made.transfer_date}T00:00:00+09:00`)],
+            [t("console.ops.count"), number(made.count)],
+            [t("console.ops.total"), yen(made.total)],
+            ["SHA-256", h("code", { class: "mono hash" }, made.sha256)],
+          ]),
+          errorEl,
+          button,
+        );
+        loadPayouts(true);
+      } catch (error) {
+        const box = h("div");
+        showError(box, error);
+        fileResult.replaceChildren(box);
+      }
+    });
+  });
+
+  let cursor = null;
+  let rows = [];
+  const shopNames = new Map();
+  try {
+    for (const shop of await api.get("/api/v1/merchants?limit=500")) shopNames.set(shop.id, shop.name);
+  } catch { /* the payouts still show the shop's number */ }
+  async function loadPayouts(reset) {
+    if (reset) { cursor = null; rows = []; payoutsBox.replaceChildren(loadingBox()); }
+    const params = new URLSearchParams({ limit: "50" });
+    const status = view.querySelector("#payout-status").value;
+    if (status) params.set("status", status);
+    if (cursor) params.set("cursor", String(cursor));
+    try {
+      const page = await api.get(`/api/v1/payouts?${params}`);
+      rows = rows.concat(page.items);
+      cursor = page.next_cursor;
+      more.hidden = !cursor;
+      if (!rows.length) { payoutsBox.replaceChildren(emptyBox(t("console.ops.payouts_empty"))); return; }
+      payoutsBox.replaceChildren(table(
+        ["ID", t("console.ops.merchant"), { text: t("console.ops.amount"), num: true }, t("console.ops.status"), t("console.ops.file"), t("console.ops.created"), t("console.ops.resolved")],
+        rows.map((p) => {
+          let fileCell = "–";
+          if (p.file_id) {
+            const b = h("button", { type: "button", class: "btn btn-sm btn-secondary", "aria-label": t("console.ops.download_file", { id: p.file_id }) }, `#${p.file_id} ⬇`);
+            b.addEventListener("click", () => downloadFile(b, p.file_id, downloadError));
+            fileCell = b;
+          }
+          return h("tr", { dataset: { payoutId: p.id } },
+            cell(`#${p.id}`), cell(shopNames.get(p.merchant_id) || `#${p.merchant_id}`), cell(yen(p.amount), { num: true }),
+            cell(h("span", {}, statusBadge(p.status, "console.payout_status"), p.failure_reason ? h("div", { class: "muted" }, p.failure_reason) : null)),
+            cell(fileCell), cell(dateTime(p.created_at)), cell(p.resolved_at ? dateTime(p.resolved_at) : p.sent_at ? dateTime(p.sent_at) : "–"),
+          );
+        }),
+        { id: "payouts-table", caption: t("console.ops.payouts") },
+      ));
+    } catch (error) {
+      payoutsBox.replaceChildren(errorBox(error, () => loadPayouts(true)));
+    }
+  }
+  view.querySelector("#payout-status").addEventListener("change", () => loadPayouts(true));
+  more.addEventListener("click", () => busy(more, () => loadPayouts(false)));
+  await loadPayouts(true);
+}
