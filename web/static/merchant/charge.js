@@ -83,7 +83,7 @@ export function setupCharge(api, { knownPayments }) {
     clearInterval(timer);
     tick();
     timer = setInterval(tick, 1000);
-    view.focus?.();
+    view.focus();
   }
 
   /** Called for every payment event of the shop. */

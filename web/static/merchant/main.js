@@ -127,8 +127,8 @@ async function enter() {
     return;
   }
   connect();
-  await today.load();
   selectTab(tabFromHash(), { focus: false });
+  await today.load();
 }
 
 // -- Live events -----------------------------------------------------------------------
@@ -139,18 +139,17 @@ function setLive(state) {
   $("#live-state-text").textContent = t(`m.live.${state}`);
 }
 
-/** Open the stream; `resumed` when a dropped line comes back (what it missed is fetched). */
+/** Open the stream; `resumed` when a dropped line comes back. */
 function connect({ resumed = false } = {}) {
   stream?.stop();
   setLive(resumed ? "reconnecting" : "connecting");
-  let wasOpen = resumed;
   stream = streamEvents(api, "/api/v1/merchant/events", onEvent, {
     onStatus(status) {
       if (status === "open") {
         setLive("open");
-        // Whatever happened while the line was down: fetch the day again.
-        if (wasOpen) today.refreshSoon(0);
-        wasOpen = true;
+        // Whatever was paid before the stream was listening (or while the line was
+        // down) is in no event: fetch the day again once it listens.
+        today.refreshSoon(0);
       } else if (status === "reconnecting") {
         setLive("reconnecting");
       } else if (status === "signed-out") {

@@ -78,6 +78,7 @@ export function setupToday(api, { onDay = () => {} } = {}) {
 
   function applyDay(report) {
     day = report.date;
+    $("#today-error").hidden = true;
     totals = { count: report.count, gross: report.gross, refunded: report.refunded, net: report.net };
     const ids = new Set(report.payments.map((p) => p.id));
     for (const id of [...payments.keys()]) {
