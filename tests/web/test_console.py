@@ -339,6 +339,7 @@ async def test_the_campaign_form_refuses_what_the_rules_refuse(
     await expect(desktop.locator("#c-cap-resident-error")).to_have_text(
         message("console.error.cap_above_budget")
     )
+    await desktop.evaluate("window.scrollTo(0, 0)")
     await screenshot(desktop, "console-campaign-form-errors")
 
     # What only the server knows (its clock): a window already over comes back as a 422
@@ -490,6 +491,8 @@ async def test_the_operator_runs_settlement_and_makes_a_payout_file(
             await made.click()
         download = await info.value
         assert download.suggested_filename.startswith("zengin-")
+    await assert_accessible(desktop, context="operations")
+    await screenshot(desktop, "console-operations")
     # Campaigns are there to read, with no buttons to change them.
     await desktop.click("#nav-list a[data-screen='campaigns']")
     await expect(desktop.locator("#campaign-list li").first).to_be_visible()
@@ -581,7 +584,7 @@ async def look_at_every_screen(page: Page, device: str, live_server: LiveServer)
     await assert_accessible(page, context=f"effect report {device}")
     await screenshot(page, "console-effect-report")
 
-    await apply_as_shop(live_server, f"ベーカリー まちかど {device}")
+    await apply_as_shop(live_server, f"まちかど八百屋 {device}")
     await page.goto("/console#/merchants")
     await expect(page.locator("#merchant-queue")).to_be_visible()
     await assert_accessible(page, context=f"merchants {device}")

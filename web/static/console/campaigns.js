@@ -10,6 +10,7 @@ import {
 } from "/static/console/ui.js";
 
 const POLL_MS = 2000;
+const TO = lang === "en" ? " – " : " 〜 ";
 const STATUSES = ["draft", "submitted", "approved", "active", "ended", "closed"];
 const FUNDED = new Set(["approved", "active", "ended", "closed"]);
 
@@ -83,7 +84,7 @@ function campaignItem(c) {
       statusBadge(c.status),
     ),
     h("div", { class: "campaign-meta muted" },
-      h("span", {}, `${dateTime(c.starts_at)} 〜 ${dateTime(c.ends_at)}`),
+      h("span", {}, `${dateTime(c.starts_at)}${TO}${dateTime(c.ends_at)}`),
       h("span", {}, t("console.campaign.rates_short", { resident: percent(c.resident_rate_bp), merchant: percent(c.merchant_rate_bp) })),
     ),
     budgetBar(c),
@@ -380,7 +381,7 @@ function termsOf(c) {
   const cap = (v) => (v === null || v === undefined ? t("console.form.no_cap") : `${number(v)} pt`);
   const list = (values, name) => (values?.length ? values.map(name).join("、") : t("console.campaign.all"));
   return definitionList([
-    [t("console.campaign.period"), `${dateTime(c.starts_at)} 〜 ${dateTime(c.ends_at)}`],
+    [t("console.campaign.period"), `${dateTime(c.starts_at)}${TO}${dateTime(c.ends_at)}`],
     [t("console.campaign.resident_rate"), percent(c.resident_rate_bp)],
     [t("console.campaign.merchant_rate"), percent(c.merchant_rate_bp)],
     [t("console.campaign.budget"), yen(c.budget)],
@@ -414,6 +415,7 @@ function tickTime(value, scale) {
 /** The burn chart: budget remaining over time, from the approval's full budget on. */
 function burnChart(canvas, summary) {
   const points = [];
+  let budget = 0;
   let chart = null;
   const publish = () => {
     canvas.dataset.points = JSON.stringify(points.map((p) => [p.x, p.y]));
@@ -437,7 +439,7 @@ function burnChart(canvas, summary) {
           },
           scales: {
             x: { type: "linear", ticks: { maxTicksLimit: 5, maxRotation: 0, callback(v) { return tickTime(v, this); } } },
-            y: { beginAtZero: true, ticks: { callback: (v) => yen(v) } },
+            y: { beginAtZero: false, suggestedMax: budget, ticks: { callback: (v) => yen(v) } },
           },
         },
       });
@@ -449,6 +451,7 @@ function burnChart(canvas, summary) {
     points,
     start(campaign) {
       points.length = 0;
+      budget = campaign.budget;
       if (campaign.approved_at) points.push({ x: new Date(campaign.approved_at).getTime(), y: campaign.budget });
       points.push({ x: Date.now(), y: campaign.budget_remaining });
       publish();
@@ -627,7 +630,7 @@ async function renderDetail(view, id) {
     totalsCard.replaceChildren(h("div", { class: "spread" }, h("h2", {}, t("console.totals.title")), select), body);
     try {
       const totals = await api.get(`/api/v1/campaigns/${id}/totals?by=${totalsBy}`);
-      const name = (row) => (totalsBy === "store_type" ? storeTypeName(row.key) : totalsBy === "category" ? (row.key ? categoryName(row.key) : "–") : (row.key ? row.name || streetName(row.key) : t("console.street.none")));
+      const name = (row) => (totalsBy === "store_type" ? storeTypeName(row.key) : totalsBy === "category" ? (row.key ? categoryName(row.key) : "–") : (row.key ? streetName(row.key) : t("console.street.none")));
       body.replaceChildren(totals.rows.length
         ? table(
           [t(`console.totals.by.${totalsBy}`), { text: t("console.campaign.payments"), num: true }, { text: t("console.campaign.resident_points"), num: true }, { text: t("console.campaign.merchant_cashback"), num: true }],
@@ -668,16 +671,17 @@ async function renderDetail(view, id) {
         api.get(`/api/v1/campaigns/${id}/estimate?uplift_percent=0`),
         api.get(`/api/v1/campaigns/${id}/estimate?uplift_percent=${uplift}`),
       ]);
-      body.replaceChildren(
+      fill(body,
+        high.baseline_spend === 0 ? h("p", { class: "alert alert-info", id: "estimate-no-baseline" }, t("console.estimate.no_baseline")) : null,
         h("div", { class: "estimate-range" },
           h("div", { class: "kpi-label" }, t("console.estimate.range", { uplift })),
-          h("div", { class: "figure", id: "estimate-range" }, low.expected_cost === high.expected_cost ? yen(high.expected_cost) : `${yen(low.expected_cost)} 〜 ${yen(high.expected_cost)}`),
+          h("div", { class: "figure", id: "estimate-range" }, low.expected_cost === high.expected_cost ? yen(high.expected_cost) : `${yen(low.expected_cost)}${TO}${yen(high.expected_cost)}`),
           h("span", { class: `badge ${high.budget_covers_expected_cost ? "" : "badge-red"}` }, high.budget_covers_expected_cost ? t("console.estimate.covered") : t("console.estimate.not_covered")),
         ),
         definitionList([
-          [t("console.estimate.points"), `${number(low.expected_resident_points)} 〜 ${number(high.expected_resident_points)} pt`],
-          [t("console.estimate.cashback"), `${yen(low.expected_merchant_cashback)} 〜 ${yen(high.expected_merchant_cashback)}`],
-          [t("console.estimate.spend"), `${yen(low.expected_spend)} 〜 ${yen(high.expected_spend)}`],
+          [t("console.estimate.points"), `${number(low.expected_resident_points)}${TO}${number(high.expected_resident_points)} pt`],
+          [t("console.estimate.cashback"), `${yen(low.expected_merchant_cashback)}${TO}${yen(high.expected_merchant_cashback)}`],
+          [t("console.estimate.spend"), `${yen(low.expected_spend)}${TO}${yen(high.expected_spend)}`],
           [t("console.estimate.baseline"), t("console.estimate.baseline_value", { spend: yen(high.baseline_spend), from: dateTime(high.baseline.from), to: dateTime(high.baseline.to), days: high.baseline.days })],
           [t("console.estimate.shops"), number(high.eligible_shops)],
           [t("console.estimate.lasts"), high.budget_lasts_days === null ? "–" : t("console.estimate.lasts_value", { days: number(high.budget_lasts_days) })],
@@ -757,7 +761,7 @@ async function renderReport(view, id) {
   const upliftText = report.uplift_percent === null ? yen(report.uplift) : `${yen(report.uplift)} (${report.uplift >= 0 ? "+" : ""}${report.uplift_percent}%)`;
   const canvas = h("canvas", { id: "report-chart", role: "img", "aria-label": t("console.report.chart_label"), "aria-describedby": "report-table-caption" });
   const rows = report.by_shopping_street;
-  const streetLabel = (row) => (row.shopping_street_id === null ? t("console.street.none") : row.name || streetName(row.shopping_street_id));
+  const streetLabel = (row) => (row.shopping_street_id === null ? t("console.street.none") : streetName(row.shopping_street_id));
   fill(view,
     h("p", { class: "crumbs" }, h("a", { href: `#/campaigns/${id}` }, `← ${campaign.name}`)),
     h("div", { class: "page-header" },
