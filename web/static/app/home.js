@@ -1,0 +1,103 @@
+// Home: money and points (with the next expiry), how to top up, recent lines, ward notices.
+import { dateOnly, dateTime, h, number, showError, t, toast, yen } from "/static/js/core.js";
+import { errorBox, loadingLine, screen, transactionItem } from "./ui.js";
+
+function balanceCard(wallet) {
+  const nextLot = wallet.points_lots[0];
+  return h("section", { class: "balance-card", "aria-labelledby": "balance-title" },
+    h("h2", { id: "balance-title", class: "balance-label" }, t("app.home.money")),
+    h("p", { class: "balance-money", id: "balance-money" }, yen(wallet.money)),
+    h("dl", { class: "balance-points" },
+      h("div", {},
+        h("dt", {}, t("app.home.points")),
+        h("dd", { id: "balance-points" }, `${number(wallet.points)} ${t("app.points.unit")}`)),
+      h("div", {},
+        h("dt", {}, t("app.home.next_expiry")),
+        h("dd", { id: "points-expiry" }, nextLot
+          ? t("app.home.expiry_line", { date: dateOnly(nextLot.expires_at), points: number(nextLot.amount) })
+          : t("app.home.no_expiry")))),
+    wallet.points_expiring_soon > 0
+      ? h("p", { class: "expiring-soon", role: "note" },
+        t("app.home.expiring_soon", { points: number(wallet.points_expiring_soon) }))
+      : null,
+    h("div", { class: "balance-actions" },
+      h("a", { class: "btn btn-light", href: "#/scan" }, t("app.nav.scan")),
+      h("a", { class: "btn btn-light", href: "#/code" }, t("app.home.show_code"))));
+}
+
+function topUpCard(wallet) {
+  const copy = h("button", { class: "btn btn-secondary btn-sm", type: "button" }, t("app.topup.copy"));
+  copy.addEventListener("click", async () => {
+    try {
+      await navigator.clipboard.writeText(wallet.wallet_id);
+      toast(t("app.topup.copied"));
+    } catch {
+      toast(t("app.topup.copy_failed"), { error: true });
+    }
+  });
+  return h("section", { class: "card topup", "aria-labelledby": "topup-title" },
+    h("h2", { id: "topup-title" }, t("app.topup.title")),
+    h("p", {}, t("app.topup.lead")),
+    h("div", { class: "wallet-id-row" },
+      h("span", { class: "muted" }, t("app.topup.wallet_id")),
+      h("code", { id: "wallet-id", class: "wallet-id" }, wallet.wallet_id),
+      copy),
+    h("details", { class: "topup-how" },
+      h("summary", {}, t("app.topup.how")),
+      h("ol", {},
+        h("li", {}, h("strong", {}, t("app.source.bank")), " — ", t("app.topup.bank")),
+        h("li", {}, h("strong", {}, t("app.source.atm")), " — ", t("app.topup.atm")),
+        h("li", {}, h("strong", {}, t("app.source.konbini")), " — ", t("app.topup.konbini"))),
+      h("p", { class: "muted" }, t("app.topup.note", { cap: yen(wallet.limits.balance_cap) }))));
+}
+
+function recentCard(page) {
+  const body = page.items.length
+    ? h("ul", { class: "tx-list", id: "recent-transactions" }, page.items.map(transactionItem))
+    : h("p", { class: "empty" }, t("app.history.empty"));
+  return h("section", { class: "card", "aria-labelledby": "recent-title" },
+    h("div", { class: "spread" },
+      h("h2", { id: "recent-title" }, t("app.home.recent")),
+      h("a", { href: "#/history" }, t("app.home.all_history"))),
+    body);
+}
+
+function noticesCard(notices) {
+  const body = notices.length
+    ? h("ul", { class: "notices", id: "notices" }, notices.map((n) =>
+      h("li", {},
+        h("details", {},
+          h("summary", {}, h("span", { class: "notice-title" }, n.title),
+            h("time", { class: "muted", datetime: n.published_at }, dateTime(n.published_at))),
+          h("p", { class: "notice-body" }, n.body)))))
+    : h("p", { class: "empty" }, t("app.notices.empty"));
+  return h("section", { class: "card", "aria-labelledby": "notices-title" },
+    h("h2", { id: "notices-title" }, t("app.notices.title")), body);
+}
+
+/** A section that loads on its own: its failure does not blank the rest of the screen. */
+function slot(promise, build, scope) {
+  const box = h("div", {}, loadingLine());
+  promise.then((data) => { if (!scope.left) box.replaceChildren(build(data)); })
+    .catch((error) => {
+      if (scope.left) return;
+      const problem = errorBox();
+      box.replaceChildren(h("div", { class: "card" }, problem));
+      showError(problem, error);
+    });
+  return box;
+}
+
+export function render(root, app, scope) {
+  const wallet = app.api.get("/api/v1/wallet");
+  root.append(screen("app.home.title",
+    h("div", { class: "home-grid" },
+      h("div", { class: "home-main" },
+        slot(wallet, balanceCard, scope),
+        slot(app.api.get("/api/v1/wallet/transactions?limit=5"), recentCard, scope)),
+      h("div", { class: "home-side" },
+        slot(wallet, topUpCard, scope),
+        slot(app.api.get("/api/v1/wallet/notices?limit=5"), noticesCard, scope)))));
+  root.querySelector("#screen-title").classList.add("visually-hidden");
+  return Promise.allSettled([wallet]);
+}

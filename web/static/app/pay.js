@@ -1,0 +1,106 @@
+// Confirm and pay: the shop's name and shopping street first, then the amount (typed for a
+// sticker, fixed for a shop's charge), what will come from points and from money, and pay.
+import { ApiError, h, number, showError, t, yen } from "/static/js/core.js";
+import { amountInput, amountProblem, attempts, busyWhile, errorBox, field, parseYen, screen, setFieldError } from "./ui.js";
+
+/** Points are spent first, then money (the server's rule); shown before paying. */
+function split(amount, wallet) {
+  const points = Math.min(wallet.points, amount);
+  return { points, money: amount - points, moneyAfter: wallet.money - (amount - points) };
+}
+
+// A shop front (awning and door), drawn rather than an emoji: not every phone has the font.
+const SHOP_ICON = '<svg viewBox="0 0 24 24" width="30" height="30" focusable="false"><path d="M4 10v10h16V10M3 4h18l1 5a3 3 0 0 1-5 1 3 3 0 0 1-5 0 3 3 0 0 1-5 0 3 3 0 0 1-5-1zM10 20v-5h4v5" fill="none" stroke="currentColor" stroke-width="1.8" stroke-linejoin="round"/></svg>';
+
+function merchantCard(resolved) {
+  const { merchant } = resolved;
+  const icon = h("span", { class: "merchant-icon", "aria-hidden": "true" });
+  icon.innerHTML = SHOP_ICON;
+  return h("section", { class: "card merchant-card", "aria-labelledby": "pay-shop-name" },
+    icon,
+    h("div", {},
+      h("p", { class: "muted" }, t("app.pay.paying_to")),
+      h("h2", { id: "pay-shop-name" }, merchant.name),
+      h("p", { id: "pay-shop-street", class: "street" },
+        merchant.shopping_street ? t("app.pay.street", { street: merchant.shopping_street }) : t("app.pay.no_street"))));
+}
+
+export async function render(root, app, scope) {
+  const pending = app.pendingPayment;
+  if (!pending) { app.go("scan"); return; }
+  const { payload, resolved } = pending;
+  const fixed = resolved.amount;
+  const problem = errorBox("pay-error");
+  const preview = h("dl", { class: "pay-preview", id: "pay-preview", hidden: true });
+  const confirm = h("button", { id: "pay-confirm", class: "btn btn-block btn-lg", type: "submit" }, t("app.pay.confirm"));
+  const input = fixed === null ? amountInput("pay-amount") : null;
+  const amountPart = input
+    ? field(input, "app.pay.amount", { hint: t("app.pay.amount_hint") })
+    : h("div", { class: "fixed-amount" },
+      h("p", { class: "muted" }, t("app.pay.fixed_amount")),
+      h("p", { class: "figure", id: "pay-fixed-amount" }, yen(fixed)));
+  const form = h("form", { class: "card", novalidate: true, "aria-label": t("app.pay.form") },
+    amountPart, preview, problem, confirm,
+    h("a", { class: "btn btn-secondary btn-block", href: "#/scan" }, t("app.pay.rescan")));
+  root.append(screen("app.pay.title", h("div", { class: "narrow" }, merchantCard(resolved), form)));
+
+  let wallet = null;
+  let maxPayment = null;
+  const payAttempts = attempts();
+
+  function amount() { return fixed ?? parseYen(input.value); }
+
+  function refresh() {
+    const value = amount();
+    const valid = value && !(input && amountProblem(input.value, maxPayment));
+    confirm.textContent = valid ? t("app.pay.confirm_amount", { amount: yen(value) }) : t("app.pay.confirm");
+    if (!wallet || !valid) { preview.hidden = true; return; }
+    const parts = split(value, wallet);
+    preview.replaceChildren(
+      h("div", {}, h("dt", {}, t("app.pay.use_points")), h("dd", {}, `${number(parts.points)} ${t("app.points.unit")}`)),
+      h("div", {}, h("dt", {}, t("app.pay.use_money")), h("dd", {}, yen(parts.money))),
+      h("div", { class: parts.moneyAfter < 0 ? "short" : "" },
+        h("dt", {}, t("app.pay.money_after")), h("dd", {}, yen(parts.moneyAfter))));
+    preview.hidden = false;
+  }
+
+  input?.addEventListener("input", refresh);
+
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    problem.hidden = true;
+    if (input) {
+      const message = amountProblem(input.value, maxPayment);
+      setFieldError(input, message);
+      if (message) { input.focus(); return; }
+    }
+    const body = fixed === null ? { qr_payload: payload, amount: amount() } : { qr_payload: payload };
+    let failure = null;
+    try {
+      const payment = await busyWhile(confirm, "app.pay.paying", () => app.api.post("/api/v1/payments", body, {
+        headers: { "Idempotency-Key": payAttempts.keyFor(body) },
+      }));
+      app.pendingPayment = null;
+      app.receipt = { payment };
+      app.go("receipt");
+    } catch (error) {
+      failure = error;
+      if (scope.left) return;
+      showError(problem, error);
+      if (error instanceof ApiError && error.slug === "charge-unusable") confirm.disabled = true;
+      refresh();
+    } finally {
+      payAttempts.settle(failure);
+    }
+  });
+
+  try {
+    wallet = await app.api.get("/api/v1/wallet");
+    maxPayment = wallet.limits.max_payment;
+  } catch {
+    // The server checks the balance anyway; without the wallet there is just no preview.
+  }
+  if (scope.left) return;
+  refresh();
+  if (input) input.focus();
+}
