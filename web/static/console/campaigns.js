@@ -135,8 +135,8 @@ async function renderForm(view) {
         field({ id: "c-merchant-rate", label: t("console.campaign.merchant_rate"), type: "number", inputmode: "decimal", min: "0", max: "100", step: "0.01", value: "0", suffix: "%", hint: t("console.form.merchant_rate_hint") }),
       ),
       h("div", { class: "grid-2" },
-        field({ id: "c-budget", label: t("console.campaign.budget"), type: "number", inputmode: "numeric", min: "1", step: "1", required: true, suffix: "円", hint: t("console.form.budget_hint") }),
-        field({ id: "c-min-payment", label: t("console.campaign.min_payment"), type: "number", inputmode: "numeric", min: "0", step: "1", value: "0", suffix: "円", hint: t("console.form.min_payment_hint") }),
+        field({ id: "c-budget", label: t("console.campaign.budget"), type: "number", inputmode: "numeric", min: "1", step: "1", required: true, suffix: t("console.unit.yen"), hint: t("console.form.budget_hint") }),
+        field({ id: "c-min-payment", label: t("console.campaign.min_payment"), type: "number", inputmode: "numeric", min: "0", step: "1", value: "0", suffix: t("console.unit.yen"), hint: t("console.form.min_payment_hint") }),
       ),
     ),
     h("section", { class: "card" },
@@ -379,7 +379,7 @@ function auditList(entries) {
 
 function termsOf(c) {
   const cap = (v) => (v === null || v === undefined ? t("console.form.no_cap") : `${number(v)} pt`);
-  const list = (values, name) => (values?.length ? values.map(name).join("、") : t("console.campaign.all"));
+  const list = (values, name) => (values?.length ? values.map(name).join(t("console.list_sep")) : t("console.campaign.all"));
   return definitionList([
     [t("console.campaign.period"), `${dateTime(c.starts_at)}${TO}${dateTime(c.ends_at)}`],
     [t("console.campaign.resident_rate"), percent(c.resident_rate_bp)],
@@ -394,7 +394,7 @@ function termsOf(c) {
     [t("console.campaign.store_types"), list(c.eligibility?.store_types, storeTypeName)],
     [t("console.campaign.streets"), list(c.eligibility?.shopping_street_ids, streetName)],
     [t("console.campaign.categories"), list(c.eligibility?.categories, categoryName)],
-    [t("console.form.tiers"), c.tiers?.length ? c.tiers.map((tier) => `${storeTypeName(tier.store_type)} ${percent(tier.resident_rate_bp)}`).join("、") : t("console.campaign.no_tiers")],
+    [t("console.form.tiers"), c.tiers?.length ? c.tiers.map((tier) => `${storeTypeName(tier.store_type)} ${percent(tier.resident_rate_bp)}`).join(t("console.list_sep")) : t("console.campaign.no_tiers")],
     c.end_reason ? [t("console.campaign.end_reason"), t(`console.end_reason.${c.end_reason}`)] : null,
   ]);
 }

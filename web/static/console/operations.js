@@ -3,7 +3,7 @@
 import { h, t, yen, number, dateTime, dateOnly, toast, showError, download, tokyoToday } from "/static/js/core.js";
 import {
   api, pageHeader, loadingBox, emptyBox, errorBox, table, cell, field, setFieldError, clearFieldErrors,
-  showFormSummary, statusBadge, definitionList, busy,
+  statusBadge, definitionList, busy,
   fill,
 } from "/static/console/ui.js";
 
@@ -31,14 +31,12 @@ async function downloadFile(button, fileId, errorEl) {
 
 export async function render(view) {
   const runForm = h("form", { id: "settlement-form", novalidate: true },
-    h("div", { class: "form-summary alert alert-error", role: "alert", tabindex: "-1", hidden: true }),
     field({ id: "as-of", label: t("console.ops.as_of"), type: "date", required: true, value: yesterday(), max: yesterday(), hint: t("console.ops.as_of_hint") }),
     h("div", { class: "form-actions" }, h("button", { type: "submit", class: "btn", id: "run-settlement" }, t("console.ops.run"))),
   );
   const runResult = h("div", { id: "settlement-result", "aria-live": "polite" });
 
   const fileForm = h("form", { id: "payout-file-form", novalidate: true },
-    h("div", { class: "form-summary alert alert-error", role: "alert", tabindex: "-1", hidden: true }),
     field({ id: "transfer-date", label: t("console.ops.transfer_date"), type: "date", hint: t("console.ops.transfer_date_hint") }),
     h("div", { class: "form-actions" }, h("button", { type: "submit", class: "btn", id: "create-payout-file" }, t("console.ops.create_file"))),
   );
@@ -73,7 +71,7 @@ export async function render(view) {
     const asOf = runForm.querySelector("#as-of").value;
     if (!asOf || asOf >= tokyoToday()) {
       setFieldError(runForm, "as-of", t("console.ops.as_of_past"));
-      showFormSummary(runForm, [t("console.ops.as_of_past")]);
+      runForm.querySelector("#as-of").focus();
       return;
     }
     runResult.replaceChildren(loadingBox());
@@ -90,7 +88,7 @@ export async function render(view) {
             [t("console.ops.payout_total"), yen(r.payout_total)],
             [t("console.ops.fees"), yen(r.fees)],
             [t("console.ops.campaign_funded"), yen(r.campaign_funded)],
-            [t("console.ops.failures"), r.failures.length ? r.failures.join("、") : t("console.ops.none")],
+            [t("console.ops.failures"), r.failures.length ? r.failures.join(t("console.list_sep")) : t("console.ops.none")],
           ]),
         );
         toast(t("console.ops.run_toast"));
@@ -110,7 +108,7 @@ export async function render(view) {
     const transfer = fileForm.querySelector("#transfer-date").value || null;
     if (transfer && transfer < tokyoToday()) {
       setFieldError(fileForm, "transfer-date", t("console.ops.transfer_past"));
-      showFormSummary(fileForm, [t("console.ops.transfer_past")]);
+      fileForm.querySelector("#transfer-date").focus();
       return;
     }
     await busy(fileForm.querySelector("#create-payout-file"), async () => {

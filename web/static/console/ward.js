@@ -57,7 +57,7 @@ async function renderStreets(view) {
     h("section", { class: "card" }, h("h2", {}, t("console.streets.list")), listBox),
   );
 
-  async function loadList() {
+  async function loadList(fresh) {
     listBox.replaceChildren(loadingBox());
     try {
       const [, shops] = await Promise.all([
@@ -66,7 +66,8 @@ async function renderStreets(view) {
       ]);
       const counts = new Map();
       for (const shop of shops) counts.set(shop.shopping_street_id, (counts.get(shop.shopping_street_id) || 0) + 1);
-      const streets = [...state.streets].sort((a, b) => a.district_id.localeCompare(b.district_id) || a.id - b.id);
+      const order = new Map(state.districts.map((d, i) => [d.id, i]));
+      const streets = [...state.streets].sort((a, b) => (order.get(a.district_id) ?? 999) - (order.get(b.district_id) ?? 999) || a.id - b.id);
       listBox.replaceChildren(streets.length
         ? table(
           [t("console.streets.name"), t("console.streets.name_en"), t("console.streets.district"), { text: t("console.streets.shops"), num: true }],
@@ -75,8 +76,9 @@ async function renderStreets(view) {
           { id: "streets-table", caption: t("console.streets.list") },
         )
         : emptyBox(t("console.streets.empty")));
+      if (fresh) listBox.querySelector(`tr[data-street-id="${fresh}"]`)?.classList.add("flash");
     } catch (error) {
-      listBox.replaceChildren(errorBox(error, loadList));
+      listBox.replaceChildren(errorBox(error, () => loadList()));
     }
   }
 
@@ -103,7 +105,7 @@ async function renderStreets(view) {
         const street = await api.post("/api/v1/shopping-streets", body);
         toast(t("console.streets.created", { name: street.name }));
         form.reset();
-        await loadList();
+        await loadList(street.id);
       } catch (error) {
         applyServerErrors(form, error, { name: "s-name", name_en: "s-name-en", district_id: "s-district" });
       }
@@ -269,7 +271,7 @@ async function renderNotices(view) {
       const notices = await api.get("/api/v1/notices?limit=100");
       listBox.replaceChildren(notices.length ? h("ul", { class: "notice-list", id: "notice-list" }, notices.map(noticeItem)) : emptyBox(t("console.notices.empty")));
     } catch (error) {
-      listBox.replaceChildren(errorBox(error, loadList));
+      listBox.replaceChildren(errorBox(error, () => loadList()));
     }
   }
 
