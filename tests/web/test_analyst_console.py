@@ -310,6 +310,8 @@ async def test_refused_queries_say_why_in_the_page_language(
     # The earlier answer stays on screen; the refusal did not replace it with nothing.
     await expect(desktop.locator("#answer-table")).to_be_visible()
     await assert_accessible(desktop, context="analytics refusal")
+    await desktop.evaluate("window.scrollTo(0, 0)")
+    await screenshot(desktop, "analytics-refused")
     assert_no_page_errors(desktop)
 
 
@@ -367,6 +369,7 @@ async def test_the_console_works_on_a_phone(phone: Page, scene: Scene) -> None:
     width = await phone.evaluate("document.documentElement.scrollWidth")
     assert width <= 390, f"the page scrolls sideways ({width}px)"
     await assert_accessible(phone, context="analytics results on a phone")
+    await phone.evaluate("window.scrollTo(0, 0)")
     await screenshot(phone, "analytics-results")
     assert_no_page_errors(phone)
 
@@ -402,4 +405,69 @@ async def test_other_roles_are_told_they_cannot_use_this_screen(
     )
     await expect(desktop.locator("#results-legend")).to_contain_text("suppressed cell")
     await screenshot(desktop, "analytics-results-en")
+    assert_no_page_errors(desktop)
+
+
+async def test_dp_answers_carry_error_bands_and_spend_the_monthly_budget(
+    desktop: Page, live_server: LiveServer, scene: Scene
+) -> None:
+    budget = "/api/v1/analytics/budget"
+    before = (await live_server.api("GET", budget, token=scene.analyst_token)).json()
+    await desktop.goto("/analytics")
+    await sign_in(desktop, "analyst")
+    await desktop.get_by_label(message("analytics.mode.dp")).check()
+    await expect(desktop.locator("#dp-budget")).to_contain_text(
+        message(
+            "analytics.budget",
+            remaining=f"{before['epsilon_remaining']:g}",
+            monthly=f"{before['epsilon_monthly']:g}",
+        )
+    )
+    await desktop.get_by_label(message("analytics.dimension.n", n=1)).select_option("age_band")
+    await desktop.get_by_label(message("analytics.epsilon")).fill("0.25")
+    await desktop.locator("#run-query").click()
+    # OpenDP takes a while on a busy machine: seconds, not milliseconds.
+    await expect(desktop.locator("#answer-table")).to_be_visible(timeout=90_000)
+    await expect(desktop.locator("#query-error")).to_be_hidden()
+    rows = desktop.locator("#answer-table tbody tr")
+    await expect(rows).to_have_count(8)  # every age band: DP answers publish all public keys
+    await expect(desktop.locator("#epsilon-spent")).to_have_text(
+        message("analytics.results.epsilon", epsilon="0.25")
+    )
+    assert await desktop.locator("#answer-table .an-error-band").count() >= 1
+    await expect(desktop.locator("#results-legend")).to_contain_text(
+        message("analytics.results.dp_note")
+    )
+    after = (await live_server.api("GET", budget, token=scene.analyst_token)).json()
+    assert after["epsilon_spent"] == pytest.approx(before["epsilon_spent"] + 0.25)
+    await expect(desktop.locator("#dp-budget")).to_contain_text(
+        f"ε {after['epsilon_remaining']:g} /"
+    )
+    await desktop.evaluate("window.scrollTo(0, 0)")
+    await screenshot(desktop, "analytics-dp")
+
+    # Another window spends the rest; this page still thinks ε is left, the server refuses.
+    spent = await live_server.api(
+        "POST",
+        "/api/v1/analytics/query",
+        token=scene.analyst_token,
+        json={
+            "measures": ["payments"],
+            "dimensions": ["weekday"],
+            "mode": "dp",
+            "epsilon": after["epsilon_remaining"],
+        },
+    )
+    assert spent.status_code == 200, spent.text
+    await desktop.locator("#run-query").click()
+    await expect(desktop.locator("#query-error")).to_have_text(
+        message("problem.analytics-dp-budget-exhausted")
+    )
+    await expect(desktop.locator("#dp-budget")).to_contain_text("ε 0 /")
+    # Now the page knows: asking for more ε than is left is stopped before it is sent.
+    await desktop.locator("#run-query").click()
+    await expect(desktop.locator("#query-error")).to_have_text(
+        message("analytics.error.epsilon_over_budget", remaining="0")
+    )
+    await assert_accessible(desktop, context="analytics dp")
     assert_no_page_errors(desktop)

@@ -6,11 +6,11 @@ import { lang, number, t, yen } from "/static/js/core.js";
 export const MEASURES = ["spend", "payments", "residents", "average_ticket", "points_used", "rewards"];
 export const YEN_MEASURES = new Set(["spend", "average_ticket", "points_used", "rewards"]);
 export const DIMENSIONS = [
-  "shopping_street", "district", "category", "store_type", "age_band", "month", "week", "weekday", "hour",
+  "shopping_street", "district", "category", "store_type", "age_band", "month", "week", "weekday", "hour", "campaign",
 ];
 /** Dimensions finer than a district: the server refuses them together with the hour. */
 export const FINER_THAN_DISTRICT = new Set(["shopping_street"]);
-export const INTEGER_DIMENSIONS = new Set(["shopping_street", "weekday", "hour"]);
+export const INTEGER_DIMENSIONS = new Set(["shopping_street", "weekday", "hour", "campaign"]);
 export const STORE_TYPES = ["small", "chain", "large"];
 export const AGE_BANDS = ["10-19", "20-29", "30-39", "40-49", "50-59", "60-69", "70-79", "80+"];
 export const WEEKDAYS = [1, 2, 3, 4, 5, 6, 7];
@@ -36,19 +36,22 @@ const pad = (n) => String(n).padStart(2, "0");
  * A labeller over the ward's reference data: `label(dimension, value)` gives the name a
  * person reads (下北沢一番街商店街, 2026年11月, 火曜, 9時…).
  */
-export function makeLabeller({ streets = [], districts = [], categories = [] } = {}) {
+export function makeLabeller({ streets = [], districts = [], categories = [], campaigns = [] } = {}) {
   const localName = (item) => (lang === "en" ? item.name_en || item.name : item.name);
   const streetNames = new Map(streets.map((s) => [String(s.id), localName(s)]));
   const districtNames = new Map(districts.map((d) => [d.id, localName(d)]));
   const categoryNames = new Map(categories.map((c) => [c.code, localName(c)]));
+  const campaignNames = new Map(campaigns.map((c) => [String(c.id), c.name]));
 
   return function label(dimension, value) {
     if (dimension === "shopping_street" && (value === null || value === undefined)) return t("analytics.street.none");
+    if (dimension === "campaign" && (value === null || value === undefined)) return t("analytics.campaign.none");
     if (value === null || value === undefined || value === "") return t("analytics.value.unknown");
     switch (dimension) {
       case "shopping_street": return streetNames.get(String(value)) ?? `#${value}`;
       case "district": return districtNames.get(value) ?? String(value);
       case "category": return categoryNames.get(value) ?? String(value);
+      case "campaign": return campaignNames.get(String(value)) ?? `#${value}`;
       case "store_type": return STORE_TYPES.includes(value) ? t(`analytics.store_type.${value}`) : String(value);
       case "age_band": {
         if (value === "80+") return t("analytics.age.80plus");

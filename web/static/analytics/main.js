@@ -39,9 +39,8 @@ function describeQueryError(error) {
   if (error instanceof ApiError) {
     const detail = String(error.problem?.detail || "");
     if (error.slug === "validation-error" && /hour/i.test(detail)) return t("analytics.error.hour_street");
-    const known = describeError(error);
-    if (error.status === 403 && /budget|epsilon/.test(error.slug) && known === detail) return t("analytics.error.budget");
-    return known;
+    if (error.slug === "validation-error" && /more than \d+ cells/i.test(detail)) return t("analytics.error.too_many_cells");
+    return describeError(error);
   }
   return describeError(error);
 }
@@ -80,6 +79,8 @@ async function enter(me) {
   }
   $("who").textContent = t("analytics.signed_in_as", { name: me.username });
   await Promise.all([loadBudget(), loadCampaigns()]);
+  ctx.label = makeLabeller({ ...ctx.ref, campaigns: ctx.campaigns });
+  fillFilters();
   if (!ctx.budget) await minResidentsFromReport();
   show("console");
   reflectMode();
@@ -131,6 +132,10 @@ async function minResidentsFromReport() {
   } catch { /* keep the default */ }
 }
 
+function formatEpsilon(value) {
+  return number(Math.round(value * 1000) / 1000);
+}
+
 function renderBudget() {
   const box = $("dp-budget");
   const budget = ctx.budget;
@@ -138,7 +143,7 @@ function renderBudget() {
     box.textContent = t("analytics.budget.unknown");
     return;
   }
-  const eps = (v) => number(Math.round(v * 1000) / 1000);
+  const eps = formatEpsilon;
   box.replaceChildren(
     h("strong", {}, t("analytics.budget", { remaining: eps(budget.epsilon_remaining), monthly: eps(budget.epsilon_monthly) })),
     h("span", { class: "muted" }, ` (${budget.period ?? ""} · ${t("analytics.budget.spent", { spent: eps(budget.epsilon_spent ?? 0) })})`),
@@ -158,6 +163,7 @@ function fillFilters() {
   options($("filter-age_band"), AGE_BANDS.map((a) => [a, label("age_band", a)]));
   const checks = (box, name, values, dimension) => box.replaceChildren(...values.map((v) => h("label", {},
     h("input", { type: "checkbox", name, value: String(v) }), " ", label(dimension, v))));
+  options($("filter-campaign"), ctx.campaigns.map((c) => [String(c.id), label("campaign", c.id)]));
   checks($("filter-store_type"), "filter-store_type", STORE_TYPES, "store_type");
   checks($("filter-weekday"), "filter-weekday", WEEKDAYS, "weekday");
   const heat = $("heat-district");
@@ -166,7 +172,7 @@ function fillFilters() {
 
 function filterValues() {
   const filters = {};
-  for (const name of ["shopping_street", "district", "category", "age_band"]) {
+  for (const name of ["shopping_street", "district", "category", "age_band", "campaign"]) {
     const picked = [...$(`filter-${name}`).selectedOptions].map((o) => o.value);
     if (picked.length) filters[name] = picked;
   }
@@ -195,6 +201,8 @@ function readForm() {
   const dimensions = [...form.querySelectorAll('select[name="dimension"]')].map((s) => s.value).filter(Boolean);
   const filters = filterValues();
   const mode = form.querySelector('input[name="mode"]:checked')?.value || "threshold";
+  const epsilonText = $("dp-epsilon").value.trim();
+  const epsilon = epsilonText === "" ? null : Number(epsilonText);
   if (!measures.length) return { error: t("analytics.error.no_measure"), focus: form.querySelector('input[name="measure"]') };
   if (new Set(dimensions).size !== dimensions.length) return { error: t("analytics.error.duplicate_dimension"), focus: $("dimension-1") };
   const named = new Set([...dimensions, ...Object.keys(filters)]);
@@ -205,7 +213,16 @@ function readForm() {
     $("filters").open = true;
     return { error: t("analytics.error.bad_month"), focus: $("filter-month") };
   }
-  return { query: { measures, dimensions, filters, mode } };
+  if (mode === "dp" && epsilon !== null) {
+    if (!Number.isFinite(epsilon) || epsilon <= 0 || epsilon > 10) return { error: t("analytics.error.bad_epsilon"), focus: $("dp-epsilon") };
+    const left = ctx.budget?.epsilon_remaining;
+    if (typeof left === "number" && epsilon > left + 1e-9) {
+      return { error: t("analytics.error.epsilon_over_budget", { remaining: formatEpsilon(left) }), focus: $("dp-epsilon") };
+    }
+  }
+  const query = { measures, dimensions, filters, mode };
+  if (mode === "dp" && epsilon !== null) query.epsilon = epsilon;
+  return { query };
 }
 
 function setForm({ measures, dimensions, filters = {}, mode = "threshold" }) {
@@ -255,9 +272,14 @@ async function run(query) {
   if (busy) return;
   $("query-error").hidden = true;
   setBusy(true);
+  if (query.mode === "dp") $("results-status").textContent = t("analytics.running_dp");
   try {
     const answer = await api.post("/api/v1/analytics/query", query);
     current = { answer, query };
+    if (ctx.budget && typeof answer.epsilon_remaining === "number") {
+      ctx.budget = { ...ctx.budget, epsilon_remaining: answer.epsilon_remaining, epsilon_spent: ctx.budget.epsilon_monthly - answer.epsilon_remaining };
+      renderBudget();
+    }
     renderResults();
     // On a phone the results sit below the builder: bring them into view.
     if (window.matchMedia("(max-width: 959px)").matches) $("results").scrollIntoView({ block: "start" });
@@ -280,18 +302,23 @@ function renderResults() {
   const parts = [
     h("span", { class: "badge badge-grey" }, t(`analytics.results.mode.${answer.mode === "dp" ? "dp" : "threshold"}`)),
     h("span", {}, t("analytics.results.summary", { rows: number(answer.rows.length) })),
-    h("span", { id: "suppressed-count", class: answer.suppressed ? "badge badge-warn" : "badge", dataset: { count: String(answer.suppressed) } },
-      t("analytics.results.suppressed", { n: number(answer.suppressed) })),
   ];
+  if (answer.mode !== "dp" || answer.suppressed) {
+    parts.push(h("span", { id: "suppressed-count", class: answer.suppressed ? "badge badge-warn" : "badge", dataset: { count: String(answer.suppressed) } },
+      t("analytics.results.suppressed", { n: number(answer.suppressed) })));
+  }
   if (typeof answer.epsilon_spent === "number") {
-    parts.push(h("span", { id: "epsilon-spent" }, t("analytics.results.epsilon", { epsilon: number(answer.epsilon_spent) })));
+    parts.push(h("span", { id: "epsilon-spent" }, t("analytics.results.epsilon", { epsilon: formatEpsilon(answer.epsilon_spent) })));
+  }
+  if (typeof answer.epsilon_remaining === "number") {
+    parts.push(h("span", { id: "epsilon-remaining" }, t("analytics.results.epsilon_remaining", { epsilon: formatEpsilon(answer.epsilon_remaining) })));
   }
   meta.replaceChildren(...parts);
   meta.hidden = false;
   if (!answer.rows.length) {
     wrap.hidden = true;
     wrap.replaceChildren();
-    status.textContent = t("analytics.results.none");
+    status.textContent = t(answer.mode === "dp" ? "analytics.results.none_dp" : "analytics.results.none");
     status.hidden = false;
     $("results-legend").hidden = true;
     return;
@@ -301,7 +328,7 @@ function renderResults() {
   wrap.hidden = false;
   const legend = [];
   if (answer.suppressed) legend.push(h("span", { class: "an-swatch", "aria-hidden": "true" }, t("analytics.suppressed.mark", { k: ctx.k })), " ", t("analytics.suppressed.legend", { k: ctx.k }));
-  if (answerHasErrors(answer, query)) legend.push(" ", t("analytics.results.dp_note"));
+  if (answerHasErrors(answer, query)) legend.push(t("analytics.results.dp_note"), " ", t("analytics.results.noisy_legend"));
   $("results-legend").replaceChildren(...legend);
   $("results-legend").hidden = legend.length === 0;
 }

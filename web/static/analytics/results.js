@@ -36,9 +36,15 @@ export function resultsTable(answer, query, { label, k }) {
         }
         const value = row[m];
         const error = errorOf(answer, row, m);
-        return h("td", { class: "num", dataset: { measure: m, value: value === null || value === undefined ? "" : String(value) } },
-          formatMeasure(m, value),
-          error === null ? null : h("span", { class: "an-error-band" }, ` ± ${formatMeasure(m, error)}`));
+        // A DP value whose noise is larger than itself says next to nothing: shown, but greyed.
+        const noisy = error !== null && typeof value === "number" && error > Math.abs(value);
+        return h("td", {
+          class: noisy ? "num an-noisy" : "num",
+          title: noisy ? t("analytics.results.noisy") : null,
+          dataset: { measure: m, value: value === null || value === undefined ? "" : String(value) },
+        },
+        formatMeasure(m, value),
+        error === null ? null : h("span", { class: "an-error-band" }, ` ± ${formatMeasure(m, error)}`));
       }),
     );
   });
