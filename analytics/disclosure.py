@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,22 +38,42 @@ class Thresholds:
     dominance_two: int = 67
 
 
-def dominated(shop_spend: list[int], rules: Thresholds) -> bool:
+@dataclass(frozen=True, slots=True)
+class ShopSpread:
+    """What the dominance rule needs of a cell's shops (refunds can make a shop negative;
+    it counts as a shop with no spend)."""
+
+    shops: int
+    largest: int
+    second: int
+    total: int  # of the shops' positive spend
+
+    @classmethod
+    def of(cls, shop_spend: Iterable[int]) -> ShopSpread:
+        ranked = sorted((max(0, s) for s in shop_spend), reverse=True)
+        return cls(
+            shops=len(ranked),
+            largest=ranked[0] if ranked else 0,
+            second=ranked[1] if len(ranked) > 1 else 0,
+            total=sum(ranked),
+        )
+
+
+def dominated(shops: ShopSpread | list[int], rules: Thresholds) -> bool:
     """Too few shops, or one or two of them make up too much of the spend."""
-    ranked = sorted((max(0, s) for s in shop_spend), reverse=True)
-    total = sum(ranked)
-    if len(ranked) < rules.min_merchants:
+    spread = shops if isinstance(shops, ShopSpread) else ShopSpread.of(shops)
+    if spread.shops < rules.min_merchants:
         return True
-    if total <= 0:
+    if spread.total <= 0:
         return False
     return (
-        ranked[0] * 100 > rules.dominance_one * total
-        or sum(ranked[:2]) * 100 > rules.dominance_two * total
+        spread.largest * 100 > rules.dominance_one * spread.total
+        or (spread.largest + spread.second) * 100 > rules.dominance_two * spread.total
     )
 
 
-def suppressed(residents: int, shop_spend: list[int], rules: Thresholds) -> bool:
-    return residents < rules.min_residents or dominated(shop_spend, rules)
+def suppressed(residents: int, shops: ShopSpread | list[int], rules: Thresholds) -> bool:
+    return residents < rules.min_residents or dominated(shops, rules)
 
 
 def round_count(value: int) -> int:

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from analytics.models import Fact
 from analytics.pseudonyms import merchant_pseudonym, resident_pseudonym
+from analytics.rollups import add_to_rollups
 from machipay.db import unit_of_work
 from machipay.metrics import OUTBOX_LAG, OUTBOX_WAITING
 from machipay.outbox import OutboxEvent
@@ -115,9 +116,15 @@ async def ingest_batch(session: AsyncSession, settings: Settings, *, limit: int)
     if facts:
         dialect = session.get_bind().dialect.name
         make_insert = pg_insert if dialect == "postgresql" else sqlite_insert
-        await session.execute(
-            make_insert(Fact).on_conflict_do_nothing(index_elements=["source_id"]), facts
+        stored = await session.execute(
+            make_insert(Fact)
+            .on_conflict_do_nothing(index_elements=["source_id"])
+            .returning(Fact.source_id),
+            facts,
         )
+        # Only facts stored now go into the rollups: a row applied twice counts once.
+        new = set(stored.scalars())
+        await add_to_rollups(session, [f for f in facts if f["source_id"] in new])
     await session.execute(
         update(OutboxEvent)
         .where(OutboxEvent.id.in_([row.id for row in rows]))

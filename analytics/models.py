@@ -71,3 +71,38 @@ class QueryLog(Base):
     cells: Mapped[int] = mapped_column(BigInteger)
     suppressed: Mapped[int] = mapped_column(BigInteger)
     epsilon: Mapped[float | None] = mapped_column(Float)
+
+
+# -- rollups (analytics/rollups.py) ---------------------------------------------------
+
+
+class RollupCell(Base):
+    __tablename__ = "analytics_rollup_cells"
+
+    shape: Mapped[str] = mapped_column(String(24), primary_key=True)
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)
+    cell: Mapped[str] = mapped_column(String(120), primary_key=True)
+    payments: Mapped[int] = mapped_column(BigInteger)
+    spend: Mapped[int] = mapped_column(BigInteger)
+    points_used: Mapped[int] = mapped_column(BigInteger)
+    rewards: Mapped[int] = mapped_column(BigInteger)
+    residents: Mapped[int] = mapped_column(BigInteger)
+
+
+class RollupMember(Base):
+    __tablename__ = "analytics_rollup_members"
+
+    shape: Mapped[str] = mapped_column(String(24), primary_key=True)
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)
+    cell: Mapped[str] = mapped_column(String(120), primary_key=True)
+    resident_key: Mapped[str] = mapped_column(String(32), primary_key=True)
+
+
+class RollupShop(Base):
+    __tablename__ = "analytics_rollup_shops"
+
+    shape: Mapped[str] = mapped_column(String(24), primary_key=True)
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)
+    cell: Mapped[str] = mapped_column(String(120), primary_key=True)
+    merchant_key: Mapped[str] = mapped_column(String(32), primary_key=True)
+    spend: Mapped[int] = mapped_column(BigInteger)

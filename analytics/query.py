@@ -11,6 +11,7 @@ from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from analytics.disclosure import (
+    ShopSpread,
     Thresholds,
     complementary,
     round_count,
@@ -19,6 +20,7 @@ from analytics.disclosure import (
 )
 from analytics.dp import charge_budget, dp_answer, public_keys
 from analytics.models import Fact, QueryLog
+from analytics.rollups import RolledUp, read_rollup, shape_for
 from machipay.errors import Forbidden, ValidationFailed
 from machipay.settings import Settings
 from machipay.timeutil import utcnow
@@ -231,6 +233,52 @@ def thresholds(settings: Settings) -> Thresholds:
     )
 
 
+async def _cells_from_facts(session: AsyncSession, query: Query) -> RolledUp:
+    """Cells straight from the facts: per cell, residents per month and spend per shop,
+    the finest grain disclosure control needs."""
+    columns = [DIMENSIONS[d] for d in query.dimensions]
+    conditions = _conditions(query.filters)
+    grain = await session.execute(
+        select(
+            *columns,
+            Fact.period,
+            Fact.merchant_key,
+            func.sum(Fact.amount),
+            func.sum(case((Fact.kind == "payment", 1), else_=0)),
+            func.sum(Fact.points_used),
+            func.sum(Fact.reward),
+        )
+        .where(*conditions)
+        .group_by(*columns, Fact.period, Fact.merchant_key)
+    )
+    sums: dict[tuple[Any, ...], dict[str, int]] = {}
+    shops: dict[tuple[Any, ...], dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    width = len(columns)
+    for row in grain:
+        key = tuple(row[:width])
+        spend, payments, points, rewards = (int(v or 0) for v in row[width + 2 :])
+        cell = sums.setdefault(key, {"spend": 0, "payments": 0, "points_used": 0, "rewards": 0})
+        cell["spend"] += spend
+        cell["payments"] += payments
+        cell["points_used"] += points
+        cell["rewards"] += rewards
+        shops[key][row[width + 1]] += spend
+    people = await session.execute(
+        select(*columns, Fact.period, func.count(func.distinct(Fact.resident_key)))
+        .where(*conditions)
+        .group_by(*columns, Fact.period)
+    )
+    residents: dict[tuple[Any, ...], int] = defaultdict(int)
+    for row in people:
+        key = tuple(row[:width])
+        residents[key] = max(residents[key], int(row[width + 1]))
+    return RolledUp(
+        sums=sums,
+        residents=dict(residents),
+        shops={k: ShopSpread.of(v.values()) for k, v in shops.items()},
+    )
+
+
 async def run_query(
     session: AsyncSession, settings: Settings, query: Query, *, analyst_id: int
 ) -> Answer:
@@ -259,51 +307,18 @@ async def run_query(
         await session.flush()
         raise
     rules = thresholds(settings)
-    columns = [DIMENSIONS[d] for d in query.dimensions]
-    conditions = _conditions(query.filters)
-    # Per cell, per month (distinct residents), per shop (dominance): the finest grain
-    # disclosure control needs, then rolled up here.
-    grain = await session.execute(
-        select(
-            *columns,
-            Fact.period,
-            Fact.merchant_key,
-            func.sum(Fact.amount),
-            func.sum(case((Fact.kind == "payment", 1), else_=0)),
-            func.sum(Fact.points_used),
-            func.sum(Fact.reward),
-        )
-        .where(*conditions)
-        .group_by(*columns, Fact.period, Fact.merchant_key)
-    )
-    cells: dict[tuple[Any, ...], dict[str, Any]] = defaultdict(
-        lambda: {"spend": 0, "payments": 0, "points_used": 0, "rewards": 0, "shops": {}}
-    )
-    width = len(columns)
-    for row in grain:
-        key = tuple(row[:width])
-        spend, payments, points, rewards = (int(v or 0) for v in row[width + 2 :])
-        cell = cells[key]
-        cell["spend"] += spend
-        cell["payments"] += payments
-        cell["points_used"] += points
-        cell["rewards"] += rewards
-        shop = row[width + 1]
-        cell["shops"][shop] = cell["shops"].get(shop, 0) + spend
-    people = await session.execute(
-        select(*columns, Fact.period, func.count(func.distinct(Fact.resident_key)))
-        .where(*conditions)
-        .group_by(*columns, Fact.period)
-    )
-    residents: dict[tuple[Any, ...], int] = defaultdict(int)
-    for row in people:
-        key = tuple(row[:width])
-        residents[key] = max(residents[key], int(row[width + 1]))
-
+    shape = shape_for(query.dimensions, query.filters)
+    if shape is not None:
+        found = await read_rollup(session, shape, query.dimensions, query.filters)
+    else:
+        found = await _cells_from_facts(session, query)
+    cells = found.sums
+    residents: dict[tuple[Any, ...], int] = defaultdict(int, found.residents)
+    columns = query.dimensions
     hidden_keys = {
         key
         for key, cell in cells.items()
-        if suppressed(residents[key], list(cell["shops"].values()), rules)
+        if suppressed(residents[key], found.shops.get(key, ShopSpread.of([])), rules)
     }
     hidden_keys |= complementary(
         list(cells), hidden_keys, len(columns), size=lambda k: (residents[k], cells[k]["spend"])
@@ -326,7 +341,9 @@ async def run_query(
             }
             for measure in query.measures:
                 value = values[measure]
-                out[measure] = round_yen(value) if measure in YEN_MEASURES else round_count(value)
+                out[measure] = (
+                    round_yen(value) if measure in YEN_MEASURES else round_count(int(value))
+                )
             out["suppressed"] = False
         rows.append(out)
     hidden = len(hidden_keys)

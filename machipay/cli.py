@@ -454,12 +454,42 @@ def seed(
     out: Annotated[
         Path, typer.Option(help="Where to write the logins and QR payloads (JSON).")
     ] = Path("var/seed.json"),
+    payments: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            max=100_000_000,
+            help="Synthetic analytics history: this many payments (facts, not ledger entries).",
+        ),
+    ] = 0,
+    months: Annotated[
+        int, typer.Option(min=1, max=60, help="…spread over this many past months.")
+    ] = 12,
+    campaign_id: Annotated[
+        int | None, typer.Option(help="Tag the history's campaign month with this campaign.")
+    ] = None,
 ) -> None:
     """Add a synthetic ward: approved shops on the ward's shopping streets and funded
     residents (phones 070-1xxx-xxxx), in bulk, with a progress bar. Safe to run again:
-    it adds more."""
+    it adds more. With --payments N: also N payments of analytics history over --months
+    past months (one of them a campaign month with uplift), straight into the analytics
+    store and its rollups."""
     from machipay.seeding import SeedPlan, seed_ward
 
+    if payments:
+        from analytics.synthetic import HistoryPlan, generate_history
+
+        history = HistoryPlan(payments=payments, months=months, campaign_id=campaign_id)
+
+        async def write_history() -> int:
+            with typer.progressbar(length=payments, label="history") as bar:
+                async with _database() as sessionmaker:
+                    return await generate_history(sessionmaker, _settings(), history, bar.update)
+
+        written = asyncio.run(write_history())
+        typer.echo(f"wrote {written} payments of history over {months} months (and rollups)")
+        if not residents and not merchants:
+            return
     if top_up > _settings().wallet_balance_cap:
         raise typer.BadParameter("above the wallet balance cap", param_hint="--top-up")
     plan = SeedPlan(

@@ -16,6 +16,7 @@ from fastapi import FastAPI
 from sqlalchemy import insert, select
 
 from analytics.models import Fact, QueryLog
+from analytics.rollups import add_to_rollups
 from machipay.auth import Role
 from tests.api.shops import staff_token
 
@@ -53,6 +54,7 @@ async def write_cell(
     ]
     async with app.state.sessionmaker() as session:
         await session.execute(insert(Fact), rows)
+        await add_to_rollups(session, rows)  # as the consumer and the history generator do
         await session.commit()
 
 

@@ -1,0 +1,318 @@
+"""Rollups: the common query shapes kept pre-aggregated, so they answer in milliseconds.
+
+A shape is a set of dimensions (always per month as well). For each shape and month the
+store keeps, per cell:
+
+- ``analytics_rollup_cells``: payments, spend, points used, rewards and the number of
+  distinct residents (pseudonyms of that month);
+- ``analytics_rollup_members``: the exact set of those pseudonyms, so a fact of a resident
+  already counted does not count them twice;
+- ``analytics_rollup_shops``: spend per shop (keyed hash), for the dominance rule.
+
+They are maintained by the outbox consumer in the same transaction as the facts they come
+from (so a crash loses or doubles nothing) and by the synthetic history generator.
+
+A query is answered from a shape when its dimensions, less month, are exactly the shape
+and it filters only on those and month: its cells are then the shape's cells (summed over
+months, residents the largest monthly count, as on the facts). Anything else reads facts.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import case, delete, func, select, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from analytics.disclosure import ShopSpread
+from analytics.models import RollupCell, RollupMember, RollupShop
+
+SHAPES: dict[str, tuple[str, ...]] = {
+    "street": ("shopping_street",),
+    "district": ("district",),
+    "category": ("category",),
+    "store_type": ("store_type",),
+    "age_band": ("age_band",),
+    "campaign": ("campaign",),
+    "street_category": ("shopping_street", "category"),
+    "street_age_band": ("shopping_street", "age_band"),
+    "weekday_hour": ("weekday", "hour"),
+    "district_weekday_hour": ("district", "weekday", "hour"),
+}
+# Where each dimension sits in a fact row (the ingest's dicts).
+FACT_FIELDS = {
+    "shopping_street": "shopping_street_id",
+    "district": "district_id",
+    "category": "category",
+    "store_type": "store_type",
+    "age_band": "age_band",
+    "weekday": "weekday",
+    "hour": "hour",
+    "campaign": "campaign_id",
+}
+INTEGER_DIMENSIONS = frozenset({"shopping_street", "weekday", "hour", "campaign"})
+MONTH = re.compile(r"\d{4}-\d{2}")
+NONE = "~"  # a missing value (a shop on no street, a payment no campaign rewarded)
+
+
+def encode(values: Iterable[Any]) -> str:
+    return "|".join(NONE if v is None else str(v) for v in values)
+
+
+def decode(shape: str, cell: str) -> tuple[Any, ...]:
+    out: list[Any] = []
+    for name, part in zip(SHAPES[shape], cell.split("|"), strict=True):
+        if part == NONE:
+            out.append(None)
+        else:
+            out.append(int(part) if name in INTEGER_DIMENSIONS else part)
+    return tuple(out)
+
+
+@dataclass
+class _Delta:
+    cells: dict[tuple[str, str, str], list[int]] = field(default_factory=dict)
+    members: set[tuple[str, str, str, str]] = field(default_factory=set)
+    shops: dict[tuple[str, str, str, str], int] = field(default_factory=lambda: defaultdict(int))
+
+
+def _delta(facts: Iterable[Mapping[str, Any]]) -> _Delta:
+    delta = _Delta()
+    for fact in facts:
+        month = fact["month"]
+        is_payment = 1 if fact["kind"] == "payment" else 0
+        for shape, dims in SHAPES.items():
+            cell = encode(fact[FACT_FIELDS[d]] for d in dims)
+            sums = delta.cells.setdefault((shape, month, cell), [0, 0, 0, 0])
+            sums[0] += is_payment
+            sums[1] += fact["amount"]
+            sums[2] += fact["points_used"]
+            sums[3] += fact["reward"]
+            # Pseudonyms are per period = month, so (month, pseudonym) is one person-month.
+            delta.members.add((shape, month, cell, fact["resident_key"]))
+            delta.shops[(shape, month, cell, fact["merchant_key"])] += fact["amount"]
+    return delta
+
+
+def _insert(session: AsyncSession, model: type[RollupCell | RollupMember | RollupShop]) -> Any:
+    dialect = session.get_bind().dialect.name
+    return (pg_insert if dialect == "postgresql" else sqlite_insert)(model)
+
+
+async def add_to_rollups(
+    session: AsyncSession, facts: Sequence[Mapping[str, Any]], *, chunk: int = 5_000
+) -> None:
+    """Fold newly stored facts into every shape (call once per fact: not idempotent)."""
+    if not facts:
+        return
+    delta = _delta(facts)
+    new_people: dict[tuple[str, str, str], int] = defaultdict(int)
+    members = [
+        {"shape": s, "month": m, "cell": c, "resident_key": r} for s, m, c, r in delta.members
+    ]
+    for start in range(0, len(members), chunk):
+        inserted = await session.execute(
+            _insert(session, RollupMember)
+            .on_conflict_do_nothing()
+            .returning(RollupMember.shape, RollupMember.month, RollupMember.cell),
+            members[start : start + chunk],
+        )
+        for shape, month, cell in inserted:
+            new_people[(shape, month, cell)] += 1
+    cells = [
+        {
+            "shape": s,
+            "month": m,
+            "cell": c,
+            "payments": v[0],
+            "spend": v[1],
+            "points_used": v[2],
+            "rewards": v[3],
+            "residents": new_people.get((s, m, c), 0),
+        }
+        for (s, m, c), v in delta.cells.items()
+    ]
+    upsert = _insert(session, RollupCell)
+    excluded = upsert.excluded
+    upsert = upsert.on_conflict_do_update(
+        index_elements=["shape", "month", "cell"],
+        set_={
+            name: getattr(RollupCell, name) + getattr(excluded, name)
+            for name in ("payments", "spend", "points_used", "rewards", "residents")
+        },
+    )
+    for start in range(0, len(cells), chunk):
+        await session.execute(upsert, cells[start : start + chunk])
+    shops = [
+        {"shape": s, "month": m, "cell": c, "merchant_key": k, "spend": v}
+        for (s, m, c, k), v in delta.shops.items()
+    ]
+    shop_upsert = _insert(session, RollupShop)
+    shop_upsert = shop_upsert.on_conflict_do_update(
+        index_elements=["shape", "month", "cell", "merchant_key"],
+        set_={"spend": RollupShop.spend + shop_upsert.excluded.spend},
+    )
+    for start in range(0, len(shops), chunk):
+        await session.execute(shop_upsert, shops[start : start + chunk])
+
+
+def shape_for(dimensions: Iterable[str], filters: Iterable[str]) -> str | None:
+    """The shape that answers a query exactly, if one does."""
+    dims = set(dimensions) - {"month"}
+    if not set(filters) <= dims | {"month"}:
+        return None
+    for shape, shape_dims in SHAPES.items():
+        if set(shape_dims) == dims:
+            return shape
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class RolledUp:
+    """Cells by key in the query's dimension order: sums, residents per month, shop spend."""
+
+    sums: dict[tuple[Any, ...], dict[str, int]]
+    residents: dict[tuple[Any, ...], int]
+    shops: dict[tuple[Any, ...], ShopSpread]
+
+
+def _key(
+    shape: str, month: str, cell: str, dimensions: tuple[str, ...]
+) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    values = dict(zip(SHAPES[shape], decode(shape, cell), strict=True))
+    values["month"] = month
+    return tuple(values[d] for d in dimensions), values
+
+
+def _keep(values: dict[str, Any], filters: Mapping[str, list[Any]]) -> bool:
+    return all(values[name] in allowed for name, allowed in filters.items())
+
+
+async def read_rollup(
+    session: AsyncSession,
+    shape: str,
+    dimensions: tuple[str, ...],
+    filters: Mapping[str, list[Any]],
+) -> RolledUp:
+    months = filters.get("month")
+    where: list[Any] = [RollupCell.shape == shape]
+    shop_where: list[Any] = [RollupShop.shape == shape]
+    if months:
+        where.append(RollupCell.month.in_(months))
+        shop_where.append(RollupShop.month.in_(months))
+    sums: dict[tuple[Any, ...], dict[str, int]] = {}
+    residents: dict[tuple[Any, ...], int] = defaultdict(int)
+    rows = await session.execute(
+        select(
+            RollupCell.month,
+            RollupCell.cell,
+            RollupCell.payments,
+            RollupCell.spend,
+            RollupCell.points_used,
+            RollupCell.rewards,
+            RollupCell.residents,
+        ).where(*where)
+    )
+    for month, cell, payments, spend, points, rewards, people in rows:
+        key, values = _key(shape, month, cell, dimensions)
+        if not _keep(values, filters):
+            continue
+        total = sums.setdefault(key, {"spend": 0, "payments": 0, "points_used": 0, "rewards": 0})
+        total["spend"] += spend
+        total["payments"] += payments
+        total["points_used"] += points
+        total["rewards"] += rewards
+        residents[key] = max(residents[key], people)
+    by_month = "month" in dimensions
+    # Per shop summed over the months the answer merges, then ranked in the database: a
+    # cell's thousands of shop rows come back as one line (count, two largest, total).
+    per_shop = (
+        select(
+            *([RollupShop.month] if by_month else []),
+            RollupShop.cell,
+            func.sum(RollupShop.spend).label("spend"),
+        )
+        .where(*shop_where)
+        .group_by(
+            *([RollupShop.month] if by_month else []), RollupShop.cell, RollupShop.merchant_key
+        )
+        .subquery()
+    )
+    partition = [per_shop.c.month, per_shop.c.cell] if by_month else [per_shop.c.cell]
+    positive = case((per_shop.c.spend > 0, per_shop.c.spend), else_=0)
+    ranked = select(
+        *partition,
+        positive.label("positive"),
+        func.row_number().over(partition_by=partition, order_by=positive.desc()).label("rank"),
+    ).subquery()
+    grouped = [ranked.c.month, ranked.c.cell] if by_month else [ranked.c.cell]
+    spreads = await session.execute(
+        select(
+            *grouped,
+            func.count(),
+            func.max(case((ranked.c.rank == 1, ranked.c.positive), else_=0)),
+            func.max(case((ranked.c.rank == 2, ranked.c.positive), else_=0)),
+            func.sum(ranked.c.positive),
+        ).group_by(*grouped)
+    )
+    shops: dict[tuple[Any, ...], ShopSpread] = {}
+    for row in spreads:
+        month, cell = (row[0], row[1]) if by_month else ("", row[0])
+        key = _key(shape, month, cell, dimensions)[0]
+        if key in sums:  # the cells the filters kept
+            shops[key] = ShopSpread(*(int(v or 0) for v in row[-4:]))
+    return RolledUp(sums=sums, residents=dict(residents), shops=shops)
+
+
+def _cell_sql(dimensions: tuple[str, ...]) -> str:
+    """The cell key as SQL, byte for byte what ``encode`` makes of a fact in Python."""
+    return " || '|' || ".join(
+        f"COALESCE(CAST({FACT_FIELDS[d]} AS TEXT), '{NONE}')" for d in dimensions
+    )
+
+
+async def rebuild_rollups(session: AsyncSession, months: Sequence[str] | None = None) -> None:
+    """Recompute the rollups of ``months`` (all when None) from the facts, in the database:
+    after a bulk load of facts (the synthetic history) or a new shape."""
+    scope = (
+        ""
+        if months is None
+        else " WHERE month IN (" + ", ".join(f"'{m}'" for m in months if MONTH.fullmatch(m)) + ")"
+    )
+    for model in (RollupCell, RollupMember, RollupShop):
+        statement = delete(model)
+        if months is not None:
+            statement = statement.where(model.month.in_(list(months)))
+        await session.execute(statement)
+    for shape, dims in SHAPES.items():
+        cell = _cell_sql(dims)
+        await session.execute(
+            text(
+                "INSERT INTO analytics_rollup_cells"
+                " (shape, month, cell, payments, spend, points_used, rewards, residents)"
+                f" SELECT '{shape}', month, {cell},"
+                " SUM(CASE WHEN kind = 'payment' THEN 1 ELSE 0 END), SUM(amount),"
+                " SUM(points_used), SUM(reward), COUNT(DISTINCT resident_key)"
+                f" FROM analytics_facts{scope} GROUP BY month, {cell}"
+            )
+        )
+        await session.execute(
+            text(
+                "INSERT INTO analytics_rollup_members (shape, month, cell, resident_key)"
+                f" SELECT DISTINCT '{shape}', month, {cell}, resident_key"
+                f" FROM analytics_facts{scope}"
+            )
+        )
+        await session.execute(
+            text(
+                "INSERT INTO analytics_rollup_shops (shape, month, cell, merchant_key, spend)"
+                f" SELECT '{shape}', month, {cell}, merchant_key, SUM(amount)"
+                f" FROM analytics_facts{scope} GROUP BY month, {cell}, merchant_key"
+            )
+        )
