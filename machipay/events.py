@@ -61,13 +61,17 @@ class RedisBroker:
     def __init__(self, url: str) -> None:
         # Every live-event subscriber (a shop's open dashboard) holds a connection of its own.
         self._redis: Redis = Redis.from_url(url, decode_responses=True, max_connections=10_000)
+        # Pub/sub ignores Redis' db number: without a prefix, two deployments sharing one
+        # Redis (staging beside production) would see each other's shops' payments.
+        self._prefix = f"db{self._redis.connection_pool.connection_kwargs.get('db', 0)}:"
 
     async def publish(self, channel: str, message: dict[str, Any]) -> None:
-        await self._redis.publish(channel, json.dumps(message, ensure_ascii=False))
+        await self._redis.publish(self._prefix + channel, json.dumps(message, ensure_ascii=False))
 
     @contextlib.asynccontextmanager
     async def subscribe(self, channel: str) -> AsyncIterator[AsyncIterator[dict[str, Any]]]:
         pubsub = self._redis.pubsub()
+        channel = self._prefix + channel
         await pubsub.subscribe(channel)
 
         async def messages() -> AsyncIterator[dict[str, Any]]:

@@ -145,7 +145,8 @@ def _qr_image(payload: str, kind: Literal["png", "svg"]) -> bytes:
 @router.get("/merchant", response_model=MerchantProfileOut)
 async def profile(caller: MerchantCaller, session: DbSession) -> MerchantProfileOut:
     """The signed-in shop: name, street, category and status."""
-    merchant = await service.merchant_of(session, caller.merchant_id)
+    # A pending or suspended shop may still read its own status.
+    merchant = await service.merchant_of(session, caller.merchant_id, active=False)
     view = await service.view_of(session, merchant)
     return MerchantProfileOut(
         id=merchant.id,

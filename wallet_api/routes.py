@@ -297,6 +297,7 @@ async def create_payment(
             method="dynamic" if resolved.charge else "static",
             idempotency_key=key,
             charge_id=resolved.charge.id if resolved.charge else None,
+            charge_reference=resolved.charge.reference if resolved.charge else None,
             rewards=request.app.state.campaign_rewards,
         )
         if resolved.charge is not None:

@@ -155,6 +155,8 @@ export async function download(api, path, filename) {
   setTimeout(() => URL.revokeObjectURL(url), 10_000);
 }
 
+const STALL_MS = 45_000;
+
 /**
  * Server-sent events over fetch (EventSource cannot send an Authorization header).
  * Calls onEvent({event, data}) per event; reconnects with back-off until stop() is called.
@@ -173,9 +175,14 @@ export function streamEvents(api, path, onEvent, { onStatus = () => {} } = {}) {
         delay = 1000;
         const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
         let buffer = "";
+        // The server sends a keep-alive every 15 s: silence for 45 s is a dead line that the
+        // browser has not noticed (a sleeping laptop, a NAT that dropped us). Reconnect.
+        let stall = setTimeout(() => controller.abort(), STALL_MS);
         for (;;) {
           const { value, done } = await reader.read();
+          clearTimeout(stall);
           if (done) break;
+          stall = setTimeout(() => controller.abort(), STALL_MS);
           buffer += value;
           let end;
           while ((end = buffer.indexOf("\n\n")) >= 0) {
