@@ -476,6 +476,39 @@ async def test_refusals_are_shown_in_words_and_nothing_is_paid(
     assert_no_page_errors(phone)
 
 
+async def test_a_shops_charge_is_paid_for_its_fixed_amount_once(
+    phone: Page, live_server: LiveServer, shop: Shop
+) -> None:
+    resident = await new_resident(live_server, money=2_000)
+    charge = await live_server.api(
+        "POST", "/api/v1/merchant/charges", token=shop.token, json={"amount": 860}
+    )
+    assert charge.status_code == 201, charge.text
+    payload = charge.json()["qr_payload"]
+    await sign_in(phone, resident.phone, NEW_PASSWORD)
+    await phone.click("#nav-scan")
+    await phone.fill("#manual-payload", payload)
+    await phone.click("#manual-submit")
+    await expect(phone.locator("#pay-shop-name")).to_have_text(shop.name)
+    # The shop set the amount: nothing to type, only to confirm.
+    await expect(phone.locator("#pay-fixed-amount")).to_have_text("￥860")
+    assert await phone.locator("#pay-amount").count() == 0
+    await expect(phone.locator("#pay-confirm")).to_have_text("￥860 を支払う")
+    await phone.click("#pay-confirm")
+    await expect(phone.locator("h1")).to_have_text("お支払いが完了しました")
+    await expect(phone.locator("#receipt-money-used")).to_have_text("￥860")
+    assert (await wallet_of(live_server, resident.token))["money"] == 2_000 - 860
+
+    # The same code again: already paid, said in words.
+    await phone.click("#nav-scan")
+    await phone.fill("#manual-payload", payload)
+    await phone.click("#manual-submit")
+    await expect(phone.locator("#scan-error")).to_have_text(
+        "この請求は期限切れか、支払い済みです。"
+    )
+    assert_no_page_errors(phone)
+
+
 async def test_transfer_to_another_resident_shows_in_both_histories(
     phone: Page, live_server: LiveServer
 ) -> None:

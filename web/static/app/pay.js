@@ -59,12 +59,18 @@ export async function render(root, app, scope) {
     preview.replaceChildren(
       h("div", {}, h("dt", {}, t("app.pay.use_points")), h("dd", {}, `${number(parts.points)} ${t("app.points.unit")}`)),
       h("div", {}, h("dt", {}, t("app.pay.use_money")), h("dd", {}, yen(parts.money))),
-      h("div", { class: parts.moneyAfter < 0 ? "short" : "" },
-        h("dt", {}, t("app.pay.money_after")), h("dd", {}, yen(parts.moneyAfter))));
+      parts.moneyAfter < 0
+        ? h("div", { class: "short" }, h("dt", {}, t("app.pay.shortfall")), h("dd", {}, yen(-parts.moneyAfter)))
+        : h("div", {}, h("dt", {}, t("app.pay.money_after")), h("dd", {}, yen(parts.moneyAfter))));
     preview.hidden = false;
   }
 
   input?.addEventListener("input", refresh);
+  // "３,０００" is read as 3000; show it back the way it will be paid.
+  input?.addEventListener("blur", () => {
+    const value = parseYen(input.value);
+    if (value !== null && String(value) !== input.value) input.value = String(value);
+  });
 
   form.addEventListener("submit", async (event) => {
     event.preventDefault();

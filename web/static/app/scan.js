@@ -27,11 +27,14 @@ export function render(root, app, scope) {
   const manual = h("details", { class: "card manual", id: "manual-entry" },
     h("summary", {}, t("app.scan.manual_title")), manualForm);
 
+  const steps = h("section", { class: "card how-to-pay", "aria-labelledby": "how-to-pay-title" },
+    h("h2", { id: "how-to-pay-title" }, t("app.scan.steps_title")),
+    h("ol", {}, ["1", "2", "3"].map((n) => h("li", {}, t(`app.scan.step${n}`)))));
   root.append(screen("app.scan.title",
     h("p", { class: "muted" }, t("app.scan.lead")),
     h("div", { class: "scan-layout" },
       h("div", {}, camera, status),
-      h("div", {}, problem, manual))));
+      h("div", {}, problem, manual, steps))));
 
   let stream = null;
   let scanner = null;
