@@ -1,7 +1,8 @@
 // 請求QR: the shop types an amount, the customer scans a single-use QR for exactly that.
 //
-// The stream's payment events do not name the charge they paid, so a charge counts as
-// paid by the first QR ("dynamic") payment of its amount made after it was created.
+// A payment event names the charge it paid ("charge"); the day's list, fetched again after
+// a reconnect, does not, so there a charge counts as paid by the first QR ("dynamic")
+// payment of its amount made after it was created.
 
 import { showError, t, toast } from "/static/js/core.js";
 import { renderQr } from "/static/js/qr.js";
@@ -89,7 +90,11 @@ export function setupCharge(api, { knownPayments }) {
   /** Called for every payment event of the shop. */
   function onPayment(event) {
     if (!charge || view.dataset.state !== "waiting") return;
-    if (event.method !== "dynamic" || event.amount !== charge.amount || charge.known.has(event.id)) return;
+    if (event.charge !== undefined && event.charge !== null) {
+      if (event.charge !== charge.id) return;
+    } else if (event.method !== "dynamic" || event.amount !== charge.amount || charge.known.has(event.id)) {
+      return;
+    }
     $("#charge-paid-detail").textContent = event.id;
     view.dataset.paymentId = event.id;
     setState("paid");
