@@ -509,6 +509,42 @@ async def test_a_shops_charge_is_paid_for_its_fixed_amount_once(
     assert_no_page_errors(phone)
 
 
+async def test_a_payment_past_the_campaign_cap_says_it_earned_no_points(
+    phone: Page, live_server: LiveServer, shop: Shop
+) -> None:
+    """No reward (the campaign's monthly cap is used up; an ended campaign looks the same):
+    the payment goes through and the receipt says 0 pt, and why."""
+    resident = await new_resident(live_server, money=120_000)
+    for _ in range(10):
+        paid = await live_server.api(
+            "POST",
+            "/api/v1/payments",
+            token=resident.token,
+            json={"qr_payload": shop.payload, "amount": 10_000},
+            headers={"Idempotency-Key": uuid.uuid4().hex},
+        )
+        assert paid.status_code == 201, paid.text
+        if paid.json()["rewards"]["resident_points"] == 0:
+            break
+    else:
+        pytest.fail("the demo campaign's monthly cap was never reached")
+    points = (await wallet_of(live_server, resident.token))["points"]
+
+    await sign_in(phone, resident.phone, NEW_PASSWORD)
+    await phone.click("#nav-scan")
+    await phone.fill("#manual-payload", shop.payload)
+    await phone.click("#manual-submit")
+    await phone.fill("#pay-amount", str(points + 700))
+    await phone.click("#pay-confirm")
+    await expect(phone.locator("h1")).to_have_text("お支払いが完了しました")
+    await expect(phone.locator("#receipt-money-used")).to_have_text("￥700")
+    await expect(phone.locator("#receipt-points-earned")).to_have_text("0 pt")
+    await expect(phone.locator("#receipt-reward-note")).to_contain_text("ポイント還元の対象外")
+    await screenshot(phone, "app-receipt-no-reward")
+    assert (await wallet_of(live_server, resident.token))["points"] == 0
+    assert_no_page_errors(phone)
+
+
 async def test_transfer_to_another_resident_shows_in_both_histories(
     phone: Page, live_server: LiveServer
 ) -> None:
