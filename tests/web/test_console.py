@@ -289,6 +289,10 @@ async def test_the_budget_burn_chart_moves_after_a_payment(
         "Chart.getChart(document.querySelector('#burn-chart')).data.datasets[0].data.length"
     )
     assert drawn == len(points)
+    # The rewarded payments follow too.
+    await expect(desktop.locator("#rewarded-payments")).to_have_text(
+        f"{after['rewards']['payments']:,}"
+    )
     await screenshot(desktop, "console-campaign-burn")
     assert_no_page_errors(desktop)
 

@@ -505,7 +505,7 @@ async function renderDetail(view, id) {
       kpi(t("console.campaign.used"), yen(funded ? campaign.budget - campaign.budget_remaining : 0)),
       kpi(t("console.campaign.resident_points"), `${number(r.resident_points)} pt`),
       kpi(t("console.campaign.merchant_cashback"), yen(r.merchant_cashback)),
-      kpi(t("console.campaign.payments"), number(r.payments), { note: r.pending ? t("console.campaign.pending", { n: number(r.pending) }) : null }),
+      kpi(t("console.campaign.payments"), number(r.payments), { id: "rewarded-payments", note: r.pending ? t("console.campaign.pending", { n: number(r.pending) }) : null }),
     );
     burnCard.hidden = !funded;
   }
@@ -615,19 +615,24 @@ async function renderDetail(view, id) {
       if (FUNDED.has(campaign.status) && !burn.points.length) burn.start(campaign);
       loadTotals();
     }
-    if (FUNDED.has(campaign.status)) burn.observe(campaign);
+    if (FUNDED.has(campaign.status) && burn.observe(campaign) && !statusChanged) loadTotals({ quiet: true });
   }
 
   let totalsBy = "shopping_street";
-  async function loadTotals() {
-    const select = field({
-      id: "totals-by", label: t("console.totals.by"), kind: "select",
-      options: ["shopping_street", "category", "store_type"].map((b) => [b, t(`console.totals.by.${b}`)]),
-    });
-    select.querySelector("select").value = totalsBy;
-    select.querySelector("select").addEventListener("change", (e) => { totalsBy = e.target.value; loadTotals(); });
-    const body = h("div", {}, loadingBox());
-    totalsCard.replaceChildren(h("div", { class: "spread" }, h("h2", {}, t("console.totals.title")), select), body);
+  let totalsBody = null;
+  /** The totals card; quiet: refresh the figures in place (after a payment), no spinner. */
+  async function loadTotals({ quiet = false } = {}) {
+    let body = totalsBody;
+    if (!quiet || !body) {
+      const select = field({
+        id: "totals-by", label: t("console.totals.by"), kind: "select",
+        options: ["shopping_street", "category", "store_type"].map((b) => [b, t(`console.totals.by.${b}`)]),
+      });
+      select.querySelector("select").value = totalsBy;
+      select.querySelector("select").addEventListener("change", (e) => { totalsBy = e.target.value; loadTotals(); });
+      body = totalsBody = h("div", {}, loadingBox());
+      totalsCard.replaceChildren(h("div", { class: "spread" }, h("h2", {}, t("console.totals.title")), select), body);
+    }
     try {
       const totals = await api.get(`/api/v1/campaigns/${id}/totals?by=${totalsBy}`);
       const name = (row) => (totalsBy === "store_type" ? storeTypeName(row.key) : totalsBy === "category" ? (row.key ? categoryName(row.key) : "–") : (row.key ? streetName(row.key) : t("console.street.none")));
@@ -640,7 +645,7 @@ async function renderDetail(view, id) {
         : emptyBox(t("console.totals.empty")),
       h("p", { class: "hint" }, t("console.totals.as_of", { at: dateTime(totals.as_of) })));
     } catch (error) {
-      body.replaceChildren(errorBox(error, loadTotals));
+      body.replaceChildren(errorBox(error, () => loadTotals()));
     }
   }
 
