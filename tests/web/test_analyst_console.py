@@ -358,6 +358,14 @@ async def test_charts_draw_suppressed_cells_as_gaps_not_zeros(
         await screenshot(page, "analytics-charts")
         assert_no_page_errors(page)
 
+    # Signing out forgets the charts; the next analyst starts on the query tab.
+    await desktop.locator("#sign-out").click()
+    await expect(desktop.locator("canvas#chart-street[data-ready]")).to_have_count(0)
+    await sign_in(desktop, "analyst")
+    await expect(desktop.locator("#panel-query")).to_be_visible()
+    await expect(desktop.locator("#panel-charts")).to_be_hidden()
+    assert_no_page_errors(desktop)
+
 
 async def test_the_console_works_on_a_phone(phone: Page, scene: Scene) -> None:
     await phone.goto("/analytics")

@@ -274,6 +274,18 @@ export function createCharts(ctx) {
   $("uplift-campaign").addEventListener("change", uplift);
 
   return {
+    /** Forget what was drawn (another analyst may sign in next). */
+    reset() {
+      loaded = false;
+      for (const id of ["chart-street", "chart-uplift"]) {
+        window.Chart.getChart($(id))?.destroy();
+        delete $(id).dataset.ready;
+      }
+      $("chart-heat").replaceChildren();
+      delete $("chart-heat").dataset.ready;
+      $("uplift-figures").hidden = true;
+      $("uplift-state").hidden = true;
+    },
     show() {
       if (loaded) return;
       loaded = true;

@@ -396,6 +396,8 @@ $("sign-out").addEventListener("click", async () => {
   await api.signOut();
   current = null;
   resetResults();
+  charts?.reset();
+  selectTab($("tab-query"));
   showSignIn(t("analytics.signed_out"), "ok");
   $("username").focus();
 });
