@@ -285,6 +285,9 @@ async def rebuild_rollups(session: AsyncSession, months: Sequence[str] | None = 
         if months is None
         else " WHERE month IN (" + ", ".join(f"'{m}'" for m in months if MONTH.fullmatch(m)) + ")"
     )
+    if session.get_bind().dialect.name == "postgresql":
+        # A bulk rebuild scans every fact of its months: longer than a request may take.
+        await session.execute(text("SET LOCAL statement_timeout = 0"))
     for model in (RollupCell, RollupMember, RollupShop):
         statement = delete(model)
         if months is not None:

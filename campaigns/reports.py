@@ -7,21 +7,38 @@ distinct residents stand behind a figure (``MACHIPAY_ANALYTICS_MIN_RESIDENTS``).
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from analytics.effect import campaign_effect, weekly_spend
 from campaigns import budget
 from campaigns.models import Campaign
 from campaigns.rules import CampaignRules, share
 from campaigns.service import reward_totals
 from campaigns.status import live_status
 from machipay.timeutil import as_utc, to_tokyo
+from machipay.ward import list_shopping_streets
 from merchant_api import MerchantView, active_merchant_views
 from wallet_api import PaymentFacts, distinct_payers, new_to_shop, spend_by_merchant
 
 BASELINE_DAYS = 28
+
+
+async def _eligibility(
+    session: AsyncSession, rules: CampaignRules
+) -> Callable[[int | None, str, str], bool]:
+    """Whether the campaign covers a shop of this street, category and store type (a shop's
+    district is its street's)."""
+    district_of = {s.id: s.district_id for s in await list_shopping_streets(session)}
+
+    def covers(street_id: int | None, category: str, store_type: str) -> bool:
+        district = district_of.get(street_id) if street_id is not None else None
+        return rules.covers_shop(street_id, category, store_type, district)
+
+    return covers
 
 
 async def _eligible_shops(session: AsyncSession, rules: CampaignRules) -> dict[int, MerchantView]:
@@ -75,6 +92,17 @@ async def estimate(
         cashback += share(row.amount, rules.merchant_rate_bp)
     cost = round((points + cashback) * scale)
     daily = cost / window_days if window_days else 0
+    # The range: the same cost rate over the quietest and the busiest of the last four
+    # weeks (from the analytics facts), instead of their average.
+    weeks = await weekly_spend(
+        session, to_tokyo(base_end).date(), BASELINE_DAYS // 7, await _eligibility(session, rules)
+    )
+    mean_week = sum(weeks) / len(weeks) if weeks else 0
+    low, high = (
+        (round(cost * min(weeks) / mean_week), round(cost * max(weeks) / mean_week))
+        if mean_week > 0
+        else (cost, cost)
+    )
     return {
         "campaign_id": campaign.id,
         "baseline": {"from": to_tokyo(base_start), "to": to_tokyo(base_end), "days": BASELINE_DAYS},
@@ -85,13 +113,16 @@ async def estimate(
         "expected_resident_points": round(points * scale),
         "expected_merchant_cashback": round(cashback * scale),
         "expected_cost": cost,
+        "expected_cost_range": [low, high],
+        "weekly_eligible_spend": weeks,
         "budget": campaign.budget,
         "budget_covers_expected_cost": cost <= campaign.budget,
         "budget_lasts_days": round(campaign.budget / daily, 1) if daily else None,
         "method": (
             "spend at eligible shops over the last 28 days, scaled to the campaign's window"
             " and the assumed uplift; rates by tier, per-payment cap on the average ticket;"
-            " resident caps and minimum payment not modelled (an upper bound)"
+            " resident caps and minimum payment not modelled (an upper bound); the range"
+            " applies the same rate to the quietest and busiest of the last four weeks"
         ),
     }
 
@@ -168,6 +199,13 @@ async def effect_report(
         "unrecovered_revocations": totals.unrecovered,
         "cost_per_yen_of_uplift": round(cost / uplift, 3) if uplift > 0 else None,
         "by_shopping_street": rows,
+        "difference_in_differences": await campaign_effect(
+            session,
+            start=to_tokyo(rules.starts_at).date(),
+            end=to_tokyo(window_end).date(),
+            eligible=await _eligibility(session, rules),
+            min_residents=min_residents,
+        ),
         "suppressed": suppressed,
         "min_residents": min_residents,
     }

@@ -41,6 +41,7 @@ from contextlib import closing
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import redis
 from sqlalchemy import select
 
@@ -232,6 +233,38 @@ def machipay_verify(url: str) -> tuple[bool, str]:
     return done.returncode == 0, (done.stdout + done.stderr).strip()
 
 
+async def ingest_lag(url: str, drain_seconds: float = 30.0) -> dict[str, float | int | None]:
+    """How long payments waited between their commit and their analytics fact: each
+    outbox row's processed_at − created_at (the consumer marks a row in the transaction
+    that stores its fact). Waits for the consumers to drain what the load left behind."""
+    conn = await asyncpg.connect(url)
+    try:
+        deadline = time.monotonic() + drain_seconds
+        while time.monotonic() < deadline:
+            waiting = await conn.fetchval(
+                "SELECT count(*) FROM outbox_events WHERE processed_at IS NULL"
+            )
+            if not waiting:
+                break
+            await asyncio.sleep(0.5)
+        lag = "extract(epoch FROM processed_at - created_at)"
+        row = await conn.fetchrow(
+            f"SELECT count(*) AS n, percentile_cont(0.5) WITHIN GROUP (ORDER BY {lag}) AS p50,"
+            f" percentile_cont(0.95) WITHIN GROUP (ORDER BY {lag}) AS p95, max({lag}) AS max"
+            " FROM outbox_events WHERE processed_at IS NOT NULL AND topic LIKE 'payment.%'"
+        )
+        left = await conn.fetchval("SELECT count(*) FROM outbox_events WHERE processed_at IS NULL")
+    finally:
+        await conn.close()
+    return {
+        "events": int(row["n"]),
+        "p50_s": None if row["p50"] is None else float(row["p50"]),
+        "p95_s": None if row["p95"] is None else float(row["p95"]),
+        "max_s": None if row["max"] is None else float(row["max"]),
+        "unprocessed": int(left),
+    }
+
+
 def bench(ns: argparse.Namespace) -> dict[str, Any]:
     tag = uuid.uuid4().hex[:10]
     app_db, pgbench_db = f"machipay_bench_{tag}", f"machipay_pgbench_{tag}"
@@ -265,6 +298,8 @@ def bench(ns: argparse.Namespace) -> dict[str, Any]:
         )
         say(f"70 % of peak: {paced['payments_per_s']:.0f} payments/s, p99 {paced['p99_ms']} ms")
         rss = worker_rss_mb(server)
+        say("analytics ingest lag (outbox commit → fact queryable) under that load")
+        lag = asyncio.run(ingest_lag(database_url(ns.url, app_db, "postgresql")))
     finally:
         if server is not None:
             os.killpg(server.pid, signal.SIGTERM)
@@ -294,10 +329,15 @@ def bench(ns: argparse.Namespace) -> dict[str, Any]:
         if spread["payments_per_s"]
         else None,
         "worker_rss_mb": rss,
+        "ingest_lag": lag,
         "verify_ok": verified,
         "verify_report": report,
         "kept_databases": [app_db, pgbench_db] if ns.keep else [],
     }
+
+
+def fmt_s(value: float | None) -> str:
+    return "–" if value is None else f"{value:.2f} s"
 
 
 def verdict(ok: bool) -> str:
@@ -349,6 +389,12 @@ def print_table(s: dict[str, Any]) -> None:
         (
             "load generator CPU s (spread)",
             f"{spread['load_generator_cpu_s']:.1f} of {spread['elapsed_s']:.0f} s",
+        ),
+        (
+            "analytics ingest lag p50 / p95",
+            f"{fmt_s(s['ingest_lag']['p50_s'])} / {fmt_s(s['ingest_lag']['p95_s'])}"
+            f" over {s['ingest_lag']['events']:,} events"
+            f" (target p95 ≤ 2 s: {verdict((s['ingest_lag']['p95_s'] or 99) <= 2.0)})",
         ),
         ("machipay verify", "green" if s["verify_ok"] else "RED"),
     ]  # fmt: skip

@@ -141,7 +141,7 @@ async def wallet_view(session: AsyncSession, settings: Settings, resident: Resid
         lots=lots,
         limits={
             "balance_cap": settings.wallet_balance_cap,
-            "max_payment": settings.max_amount,
+            "max_payment": settings.max_payment,
             "p2p_per_transfer": settings.p2p_max_per_transfer,
             "p2p_daily_cap": settings.p2p_daily_cap,
             "p2p_daily_remaining": max(0, settings.p2p_daily_cap - sent_today),

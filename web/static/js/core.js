@@ -113,7 +113,11 @@ export function createApi(client) {
     const type = response.headers.get("Content-Type") || "";
     const data = type.includes("json") ? await response.json() : await response.text();
     if (!response.ok) {
-      if (response.status === 401) { forget(); window.dispatchEvent(new CustomEvent("machipay:signed-out")); }
+      // Only a request made with a token can sign someone out (a wrong password is a 401 too).
+      if (response.status === 401 && options.auth !== false) {
+        forget();
+        window.dispatchEvent(new CustomEvent("machipay:signed-out"));
+      }
       throw new ApiError(response.status, typeof data === "object" ? data : { detail: data });
     }
     return data;
