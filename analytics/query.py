@@ -20,7 +20,7 @@ from analytics.disclosure import (
 )
 from analytics.dp import charge_budget, dp_answer, public_keys
 from analytics.models import Fact, QueryLog
-from analytics.rollups import RolledUp, read_rollup, shape_for
+from analytics.rollups import RolledUp, population_size, read_rollup, shape_for
 from machipay.errors import Forbidden, ValidationFailed
 from machipay.settings import Settings
 from machipay.timeutil import utcnow
@@ -133,11 +133,28 @@ def _population(filters: dict[str, list[Any]]) -> Any:
     return select(Fact.period, Fact.resident_key).where(*_conditions(filters)).distinct()
 
 
+def _same(one: dict[str, list[Any]], two: dict[str, list[Any]]) -> bool:
+    return {k: set(v) for k, v in one.items()} == {k: set(v) for k, v in two.items()}
+
+
+def _narrower(one: dict[str, list[Any]], two: dict[str, list[Any]]) -> bool:
+    """Every fact ``one`` keeps, ``two`` keeps too (so its residents are a subset)."""
+    return all(name in one and set(one[name]) <= set(values) for name, values in two.items())
+
+
 async def differs_by_too_few(
     session: AsyncSession, new: dict[str, list[Any]], old: dict[str, list[Any]], k: int
 ) -> bool:
     """True when the two populations differ, but by fewer than ``k`` residents: answering
     both would let the analyst subtract one answer from the other and learn about them."""
+    if _same(new, old):
+        return False
+    if _narrower(new, old) or _narrower(old, new):
+        # One population contains the other: the difference is the difference of their
+        # sizes, counted from the rollups' resident sets when a shape fits both.
+        sizes = [await population_size(session, f) for f in (new, old)]
+        if sizes[0] is not None and sizes[1] is not None:
+            return 0 < abs(sizes[0] - sizes[1]) < k
     one, two = _population(new), _population(old)
     differing = 0
     for left, right in ((one, two), (two, one)):

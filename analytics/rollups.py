@@ -19,6 +19,8 @@ months, residents the largest monthly count, as on the facts). Anything else rea
 
 from __future__ import annotations
 
+import itertools
+import math
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -34,6 +36,9 @@ from analytics.disclosure import ShopSpread
 from analytics.models import RollupCell, RollupMember, RollupShop
 
 SHAPES: dict[str, tuple[str, ...]] = {
+    # The whole ward: its members are every (month, pseudonym), the differencing guard's
+    # population of a query that filters on nothing but months.
+    "ward": (),
     "street": ("shopping_street",),
     "district": ("district",),
     "category": ("category",),
@@ -67,6 +72,8 @@ def encode(values: Iterable[Any]) -> str:
 
 def decode(shape: str, cell: str) -> tuple[Any, ...]:
     out: list[Any] = []
+    if not SHAPES[shape]:
+        return ()
     for name, part in zip(SHAPES[shape], cell.split("|"), strict=True):
         if part == NONE:
             out.append(None)
@@ -272,6 +279,8 @@ async def read_rollup(
 
 def _cell_sql(dimensions: tuple[str, ...]) -> str:
     """The cell key as SQL, byte for byte what ``encode`` makes of a fact in Python."""
+    if not dimensions:
+        return "''"
     return " || '|' || ".join(
         f"COALESCE(CAST({FACT_FIELDS[d]} AS TEXT), '{NONE}')" for d in dimensions
     )
@@ -295,6 +304,8 @@ async def rebuild_rollups(session: AsyncSession, months: Sequence[str] | None = 
         await session.execute(statement)
     for shape, dims in SHAPES.items():
         cell = _cell_sql(dims)
+        # PostgreSQL refuses a constant in GROUP BY: the whole ward groups by month alone.
+        by = f"month, {cell}" if dims else "month"
         await session.execute(
             text(
                 "INSERT INTO analytics_rollup_cells"
@@ -302,7 +313,7 @@ async def rebuild_rollups(session: AsyncSession, months: Sequence[str] | None = 
                 f" SELECT '{shape}', month, {cell},"
                 " SUM(CASE WHEN kind = 'payment' THEN 1 ELSE 0 END), SUM(amount),"
                 " SUM(points_used), SUM(reward), COUNT(DISTINCT resident_key)"
-                f" FROM analytics_facts{scope} GROUP BY month, {cell}"
+                f" FROM analytics_facts{scope} GROUP BY {by}"
             )
         )
         await session.execute(
@@ -316,6 +327,29 @@ async def rebuild_rollups(session: AsyncSession, months: Sequence[str] | None = 
             text(
                 "INSERT INTO analytics_rollup_shops (shape, month, cell, merchant_key, spend)"
                 f" SELECT '{shape}', month, {cell}, merchant_key, SUM(amount)"
-                f" FROM analytics_facts{scope} GROUP BY month, {cell}, merchant_key"
+                f" FROM analytics_facts{scope} GROUP BY {by}, merchant_key"
             )
         )
+
+
+MAX_POPULATION_CELLS = 5_000
+
+
+async def population_size(session: AsyncSession, filters: Mapping[str, list[Any]]) -> int | None:
+    """How many residents (month, pseudonym) have a fact the filters keep, counted from the
+    members of the shape whose dimensions are the filtered ones; None when none is."""
+    keys = set(filters) - {"month"}
+    shape = next((s for s, dims in SHAPES.items() if set(dims) == keys), None)
+    if shape is None:
+        return None
+    dims = SHAPES[shape]
+    if math.prod(len(filters[d]) for d in dims) > MAX_POPULATION_CELLS:
+        return None
+    where: list[Any] = [RollupMember.shape == shape]
+    if dims:
+        combos = itertools.product(*(filters[d] for d in dims))
+        where.append(RollupMember.cell.in_([encode(c) for c in combos]))
+    if "month" in filters:
+        where.append(RollupMember.month.in_(filters["month"]))
+    people = select(RollupMember.month, RollupMember.resident_key).where(*where).distinct()
+    return int(await session.scalar(select(func.count()).select_from(people.subquery())) or 0)

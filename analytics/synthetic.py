@@ -55,7 +55,7 @@ CAMPAIGN_CAP = 3_000
 class HistoryPlan:
     payments: int
     months: int
-    residents: int | None = None  # default: one per 40 payments a month
+    residents: int | None = None  # default: one per 8 payments a month
     campaign_id: int | None = None
     seed: int = 2026
     batch: int = 20_000
@@ -125,7 +125,7 @@ async def generate_history(
 
     months = _months_back(plan.months)
     per_month = max(1, plan.payments // plan.months)
-    residents = plan.residents or max(100, per_month // 40)
+    residents = plan.residents or max(100, per_month // 8)
     people = [
         (rng.choice(districts), _Picker(list(map(float, AGE_WEIGHTS)))(rng))
         for _ in range(residents)

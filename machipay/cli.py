@@ -108,6 +108,10 @@ def demo(
     base = f"http://{host}:{port}"
     typer.echo(
         "\nmachipay demo is starting\n"
+        f"  resident app        {base}/app/        (phone-sized; installable)\n"
+        f"  shop dashboard      {base}/merchant\n"
+        f"  ward console        {base}/console\n"
+        f"  analyst console     {base}/analytics\n"
         f"  API docs (OpenAPI)  {base}/docs\n"
         f"  health              {base}/healthz   readiness {base}/readyz   metrics {base}/metrics\n"
         f"  database            {_redacted(settings.database_url)} (in-memory cache)\n"

@@ -11,7 +11,8 @@ import sqlalchemy as sa
 from alembic import op
 
 # The shapes as they were at this revision (analytics/rollups.py SHAPES), with fact columns.
-SHAPES = {
+SHAPES: dict[str, tuple[str, ...]] = {
+    "ward": (),
     "street": ("shopping_street_id",),
     "district": ("district_id",),
     "category": ("category",),
@@ -26,6 +27,8 @@ SHAPES = {
 
 
 def _cell(columns: tuple[str, ...]) -> str:
+    if not columns:
+        return "''"
     return " || '|' || ".join(f"COALESCE(CAST({c} AS TEXT), '~')" for c in columns)
 
 
@@ -33,13 +36,15 @@ def _fill() -> None:
     """Facts stored before this revision go into every shape."""
     for shape, columns in SHAPES.items():
         cell = _cell(columns)
+        # PostgreSQL refuses a constant in GROUP BY: the whole ward groups by month alone.
+        by = f"month, {cell}" if columns else "month"
         op.execute(
             "INSERT INTO analytics_rollup_cells"
             " (shape, month, cell, payments, spend, points_used, rewards, residents)"
             f" SELECT '{shape}', month, {cell},"
             " SUM(CASE WHEN kind = 'payment' THEN 1 ELSE 0 END), SUM(amount),"
             " SUM(points_used), SUM(reward), COUNT(DISTINCT resident_key)"
-            f" FROM analytics_facts GROUP BY month, {cell}"
+            f" FROM analytics_facts GROUP BY {by}"
         )
         op.execute(
             "INSERT INTO analytics_rollup_members (shape, month, cell, resident_key)"
@@ -48,7 +53,7 @@ def _fill() -> None:
         op.execute(
             "INSERT INTO analytics_rollup_shops (shape, month, cell, merchant_key, spend)"
             f" SELECT '{shape}', month, {cell}, merchant_key, SUM(amount)"
-            f" FROM analytics_facts GROUP BY month, {cell}, merchant_key"
+            f" FROM analytics_facts GROUP BY {by}, merchant_key"
         )
 
 
