@@ -22,7 +22,7 @@ from campaigns.schemas import (
 )
 from campaigns.service import Totals
 from campaigns.status import live_status
-from machipay.auth import AccessClaims, Role, require_roles
+from machipay.auth import AccessClaims, Role, require_roles, usernames
 from machipay.cache import CacheBackend
 from machipay.deps import AppSettings, Cache, DbSession
 from machipay.timeutil import to_tokyo, utcnow
@@ -182,11 +182,18 @@ async def end(campaign_id: int, caller: Author, session: DbSession, cache: Cache
 @router.get("/{campaign_id}/audit", response_model=list[AuditOut])
 async def audit_trail(campaign_id: int, _caller: Reader, session: DbSession) -> list[AuditOut]:
     """Every change: who, when, what (before → after)."""
+    trail = await service.audit_trail(session, campaign_id)
+    names = await usernames(session, {a.actor_id for a in trail if a.actor_id is not None})
     return [
         AuditOut(
-            id=a.id, actor_id=a.actor_id, action=a.action, changes=a.changes, at=to_tokyo(a.at)
+            id=a.id,
+            actor_id=a.actor_id,
+            actor=names.get(a.actor_id) if a.actor_id is not None else None,
+            action=a.action,
+            changes=a.changes,
+            at=to_tokyo(a.at),
         )
-        for a in await service.audit_trail(session, campaign_id)
+        for a in trail
     ]
 
 

@@ -161,6 +161,7 @@ class CampaignPage(StrictModel):
 class AuditOut(StrictModel):
     id: int
     actor_id: int | None
+    actor: str | None = None  # the staff member's login name (None: the system)
     action: str
     changes: dict[str, object]
     at: datetime

@@ -9,6 +9,7 @@ from machipay.auth.service import (
     create_users_bulk,
     ip_limit,
     rotate_refresh_token,
+    usernames,
 )
 from machipay.auth.tokens import AccessClaims
 
@@ -27,4 +28,5 @@ __all__ = [
     "ip_limit",
     "require_roles",
     "rotate_refresh_token",
+    "usernames",
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -236,3 +236,11 @@ async def user_by_id(session: AsyncSession, user_id: int) -> User:
     if user is None:
         raise Unauthorized("This account no longer exists.")
     return user
+
+
+async def usernames(session: AsyncSession, user_ids: Collection[int]) -> dict[int, str]:
+    """Login names by user id (audit trails show who, not a number)."""
+    if not user_ids:
+        return {}
+    rows = await session.execute(select(User.id, User.username).where(User.id.in_(user_ids)))
+    return {int(i): str(name) for i, name in rows}

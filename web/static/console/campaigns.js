@@ -351,10 +351,10 @@ function showServerErrors(form, error) {
 
 const ACTION_KEYS = ["create", "update", "submit", "reject", "approve", "end", "close"];
 
-function actorLabel(actorId) {
+function actorLabel(actorId, username) {
   if (actorId === null || actorId === undefined) return t("console.audit.system");
   if (actorId === state.me.user_id) return t("console.audit.you", { username: state.me.username });
-  return t("console.audit.staff", { id: actorId });
+  return username || t("console.audit.staff", { id: actorId });
 }
 
 function auditList(entries) {
@@ -371,7 +371,7 @@ function auditList(entries) {
         h("strong", {}, ACTION_KEYS.includes(entry.action) ? t(`console.audit.action.${entry.action}`) : entry.action),
         h("span", { class: "muted" }, dateTime(entry.at, { second: "2-digit" })),
       ),
-      h("div", {}, actorLabel(entry.actor_id)),
+      h("div", {}, actorLabel(entry.actor_id, entry.actor)),
       details.length ? h("div", { class: "muted" }, details.join(" · ")) : null,
     );
   }));
