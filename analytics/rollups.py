@@ -63,7 +63,10 @@ FACT_FIELDS = {
 }
 INTEGER_DIMENSIONS = frozenset({"shopping_street", "weekday", "hour", "campaign"})
 MONTH = re.compile(r"\d{4}-\d{2}")
-NONE = "~"  # a missing value (a shop on no street, a payment no campaign rewarded)
+NONE = "~"
+# Shop spend is also kept over all months (month "*"): a query across every month ranks a
+# cell's shops from those rows instead of summing every month's first.
+ALL_MONTHS = "*"  # a missing value (a shop on no street, a payment no campaign rewarded)
 
 
 def encode(values: Iterable[Any]) -> str:
@@ -104,6 +107,7 @@ def _delta(facts: Iterable[Mapping[str, Any]]) -> _Delta:
             # Pseudonyms are per period = month, so (month, pseudonym) is one person-month.
             delta.members.add((shape, month, cell, fact["resident_key"]))
             delta.shops[(shape, month, cell, fact["merchant_key"])] += fact["amount"]
+            delta.shops[(shape, ALL_MONTHS, cell, fact["merchant_key"])] += fact["amount"]
     return delta
 
 
@@ -209,7 +213,12 @@ async def read_rollup(
 ) -> RolledUp:
     months = filters.get("month")
     where: list[Any] = [RollupCell.shape == shape]
+    by_month = "month" in dimensions
     shop_where: list[Any] = [RollupShop.shape == shape]
+    if months or by_month:
+        shop_where.append(RollupShop.month != ALL_MONTHS)
+    else:
+        shop_where.append(RollupShop.month == ALL_MONTHS)
     if months:
         where.append(RollupCell.month.in_(months))
         shop_where.append(RollupShop.month.in_(months))
@@ -236,7 +245,6 @@ async def read_rollup(
         total["points_used"] += points
         total["rewards"] += rewards
         residents[key] = max(residents[key], people)
-    by_month = "month" in dimensions
     # Per shop summed over the months the answer merges, then ranked in the database: a
     # cell's thousands of shop rows come back as one line (count, two largest, total).
     per_shop = (
@@ -328,6 +336,18 @@ async def rebuild_rollups(session: AsyncSession, months: Sequence[str] | None = 
                 "INSERT INTO analytics_rollup_shops (shape, month, cell, merchant_key, spend)"
                 f" SELECT '{shape}', month, {cell}, merchant_key, SUM(amount)"
                 f" FROM analytics_facts{scope} GROUP BY {by}, merchant_key"
+            )
+        )
+        # The all-months rows span every month, so they are rebuilt from every fact.
+        await session.execute(
+            delete(RollupShop).where(RollupShop.shape == shape, RollupShop.month == ALL_MONTHS)
+        )
+        every = f"{cell}, merchant_key" if dims else "merchant_key"
+        await session.execute(
+            text(
+                "INSERT INTO analytics_rollup_shops (shape, month, cell, merchant_key, spend)"
+                f" SELECT '{shape}', '{ALL_MONTHS}', {cell}, merchant_key, SUM(amount)"
+                f" FROM analytics_facts GROUP BY {every}"
             )
         )
 

@@ -55,6 +55,13 @@ def _fill() -> None:
             f" SELECT '{shape}', month, {cell}, merchant_key, SUM(amount)"
             f" FROM analytics_facts GROUP BY {by}, merchant_key"
         )
+        # Shop spend over all months ("*"), for queries across every month.
+        every = f"{cell}, merchant_key" if columns else "merchant_key"
+        op.execute(
+            "INSERT INTO analytics_rollup_shops (shape, month, cell, merchant_key, spend)"
+            f" SELECT '{shape}', '*', {cell}, merchant_key, SUM(amount)"
+            f" FROM analytics_facts GROUP BY {every}"
+        )
 
 
 revision = "0010_analytics_rollups"
