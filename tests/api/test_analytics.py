@@ -366,3 +366,29 @@ async def test_rollups_answer_exactly_as_the_facts_do(
         after = await read_rollup(session, "street_age_band", SHAPES["street_age_band"], {})
         await session.rollback()
     assert before == after
+
+
+async def test_population_sizes_from_rollups_equal_the_facts(
+    client: httpx.AsyncClient, app: FastAPI, app_settings: Settings
+) -> None:
+    from analytics.query import _population
+    from analytics.rollups import population_size
+
+    street, _, _, _ = await street_with_payers(client, app, residents=11)
+    await ingest_all(app.state.sessionmaker, app_settings)
+    async with app.state.sessionmaker() as session:
+        month = await session.scalar(select(func.max(Fact.month)))
+        bands = ["20-29", "30-39", "40-49", "50-59"]
+        for filters in (
+            {},
+            {"month": [month]},
+            {"shopping_street": [street]},
+            {"shopping_street": [street], "month": [month]},
+            {"shopping_street": [street], "age_band": bands},  # several cells: the sets
+            {"weekday": [1, 2, 3, 4, 5, 6, 7], "hour": list(range(24))},
+        ):
+            counted = await session.scalar(
+                select(func.count()).select_from(_population(filters).subquery())
+            )
+            assert await population_size(session, filters) == counted, filters
+        assert await population_size(session, {"age_band": bands, "category": ["x"]}) is None
