@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import httpx
 import pytest
@@ -379,14 +380,15 @@ async def test_population_sizes_from_rollups_equal_the_facts(
     async with app.state.sessionmaker() as session:
         month = await session.scalar(select(func.max(Fact.month)))
         bands = ["20-29", "30-39", "40-49", "50-59"]
-        for filters in (
+        cases: list[dict[str, list[Any]]] = [
             {},
             {"month": [month]},
             {"shopping_street": [street]},
             {"shopping_street": [street], "month": [month]},
             {"shopping_street": [street], "age_band": bands},  # several cells: the sets
             {"weekday": [1, 2, 3, 4, 5, 6, 7], "hour": list(range(24))},
-        ):
+        ]
+        for filters in cases:
             counted = await session.scalar(
                 select(func.count()).select_from(_population(filters).subquery())
             )
