@@ -41,6 +41,7 @@ class DayCell:
     store_type: str
     spend: int
     payments: int
+    money: int = 0  # spend less points used: what a campaign's resident rate applies to
 
 
 async def day_cells(session: AsyncSession, start: date, end: date) -> list[DayCell]:
@@ -53,13 +54,16 @@ async def day_cells(session: AsyncSession, start: date, end: date) -> list[DayCe
             Fact.store_type,
             func.sum(Fact.amount),
             func.sum(case((Fact.kind == "payment", 1), else_=0)),
+            func.sum(Fact.amount - Fact.points_used),
         )
         .where(Fact.local_date >= start, Fact.local_date < end)
         .group_by(Fact.local_date, Fact.shopping_street_id, Fact.category, Fact.store_type)
     )
     return [
-        DayCell(d, street, category, store_type, int(spend or 0), int(payments or 0))
-        for d, street, category, store_type, spend, payments in rows
+        DayCell(
+            d, street, category, store_type, int(spend or 0), int(payments or 0), int(money or 0)
+        )
+        for d, street, category, store_type, spend, payments, money in rows
     ]
 
 
@@ -191,13 +195,20 @@ async def campaign_effect(
     return answer
 
 
+async def weekly_cells(session: AsyncSession, end: date, weeks: int) -> list[list[DayCell]]:
+    """The facts' day cells of each of the ``weeks`` weeks before ``end`` (oldest first)."""
+    start = end - timedelta(days=7 * weeks)
+    by_week: list[list[DayCell]] = [[] for _ in range(weeks)]
+    for cell in await day_cells(session, start, end):
+        by_week[(cell.day - start).days // 7].append(cell)
+    return by_week
+
+
 async def weekly_spend(
     session: AsyncSession, end: date, weeks: int, eligible: Callable[[int | None, str, str], bool]
 ) -> list[int]:
     """Eligible spend in each of the ``weeks`` weeks before ``end`` (oldest first)."""
-    start = end - timedelta(days=7 * weeks)
-    totals = [0] * weeks
-    for cell in await day_cells(session, start, end):
-        if eligible(cell.shopping_street_id, cell.category, cell.store_type):
-            totals[(cell.day - start).days // 7] += cell.spend
-    return totals
+    return [
+        sum(c.spend for c in week if eligible(c.shopping_street_id, c.category, c.store_type))
+        for week in await weekly_cells(session, end, weeks)
+    ]

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from analytics.effect import campaign_effect, weekly_spend
+from analytics.effect import campaign_effect, weekly_cells
 from campaigns import budget
 from campaigns.models import Campaign
 from campaigns.rules import CampaignRules, share
@@ -54,75 +54,78 @@ async def _eligible_shops(session: AsyncSession, rules: CampaignRules) -> dict[i
 async def estimate(
     session: AsyncSession, campaign: Campaign, *, now: datetime, uplift_percent: int = 0
 ) -> dict[str, Any]:
-    """Project the campaign's cost from the last four weeks of spend at eligible shops.
-
-    Each shop's money spend is paid back at the rate its tier gives, the per-payment cap
-    applied to its average ticket; the resident caps and the minimum payment are not
-    modelled, so the figure is an upper bound for the spend assumed.
-    """
+    """Project the campaign's cost from the last four weeks of analytics facts at the shops
+    it covers: each week's money spend paid back at the rate its store type's tier gives
+    (the per-payment cap applied to each cell's average ticket), plus the merchant rate on
+    all spend, scaled to the campaign's window. The expected cost uses the average week
+    and the uplift; the range runs from the quietest week without uplift to the busiest
+    with it. Resident caps and the minimum payment are not modelled: an upper bound for
+    the spend assumed."""
     rules = CampaignRules.of(campaign)
     base_end = min(now, rules.starts_at)
-    base_start = base_end - timedelta(days=BASELINE_DAYS)
-    shops = await _eligible_shops(session, rules)
+    end_day = to_tokyo(base_end).date()
+    covers = await _eligibility(session, rules)
     window_days = (rules.ends_at - rules.starts_at).total_seconds() / 86_400
-    scale = window_days / BASELINE_DAYS * (100 + uplift_percent) / 100
-    spend = points = cashback = 0
-    for row in await spend_by_merchant(session, base_start, base_end):
-        shop = shops.get(row.merchant_id)
-        if shop is None or row.payments == 0:
-            continue
-        facts = PaymentFacts(
-            payment_reference="estimate",
-            resident_id=0,
-            merchant_id=shop.id,
-            shopping_street_id=shop.shopping_street_id,
-            district_id=shop.district_id,
-            category=shop.category,
-            store_type=shop.store_type,
-            amount=row.amount // row.payments,
-            points_used=0,
-            money_used=row.money_used // row.payments,
-            paid_at=rules.starts_at,
-        )
-        shop_points = share(row.money_used, rules.resident_rate_for(facts))
-        if rules.per_payment_cap is not None:
-            shop_points = min(shop_points, rules.per_payment_cap * row.payments)
-        spend += row.amount
-        points += shop_points
-        cashback += share(row.amount, rules.merchant_rate_bp)
-    cost = round((points + cashback) * scale)
+    weeks_in_window = window_days / 7
+    lift = (100 + uplift_percent) / 100
+    weekly: list[dict[str, int]] = []
+    for week in await weekly_cells(session, end_day, BASELINE_DAYS // 7):
+        spend = points = cashback = 0
+        for cell in week:
+            if not covers(cell.shopping_street_id, cell.category, cell.store_type):
+                continue
+            facts = PaymentFacts(
+                payment_reference="estimate",
+                resident_id=0,
+                merchant_id=0,
+                shopping_street_id=cell.shopping_street_id,
+                district_id=None,
+                category=cell.category,
+                store_type=cell.store_type,
+                amount=cell.spend // max(1, cell.payments),
+                points_used=0,
+                money_used=cell.money // max(1, cell.payments),
+                paid_at=rules.starts_at,
+            )
+            cell_points = share(max(0, cell.money), rules.resident_rate_for(facts))
+            if rules.per_payment_cap is not None:
+                cell_points = min(cell_points, rules.per_payment_cap * cell.payments)
+            spend += cell.spend
+            points += cell_points
+            cashback += share(max(0, cell.spend), rules.merchant_rate_bp)
+        weekly.append({"spend": spend, "points": points, "cashback": cashback})
+    mean = {k: sum(w[k] for w in weekly) / len(weekly) for k in ("spend", "points", "cashback")}
+    costs = [w["points"] + w["cashback"] for w in weekly]
+    scale = weeks_in_window * lift
+    cost = round((mean["points"] + mean["cashback"]) * scale)
+    low = round(min(costs) * weeks_in_window)
+    high = round(max(costs) * scale)
     daily = cost / window_days if window_days else 0
-    # The range: the same cost rate over the quietest and the busiest of the last four
-    # weeks (from the analytics facts), instead of their average.
-    weeks = await weekly_spend(
-        session, to_tokyo(base_end).date(), BASELINE_DAYS // 7, await _eligibility(session, rules)
-    )
-    mean_week = sum(weeks) / len(weeks) if weeks else 0
-    low, high = (
-        (round(cost * min(weeks) / mean_week), round(cost * max(weeks) / mean_week))
-        if mean_week > 0
-        else (cost, cost)
-    )
     return {
         "campaign_id": campaign.id,
-        "baseline": {"from": to_tokyo(base_start), "to": to_tokyo(base_end), "days": BASELINE_DAYS},
-        "eligible_shops": len(shops),
-        "baseline_spend": spend,
+        "baseline": {
+            "from": (end_day - timedelta(days=BASELINE_DAYS)).isoformat(),
+            "to": end_day.isoformat(),
+            "days": BASELINE_DAYS,
+        },
+        "eligible_shops": len(await _eligible_shops(session, rules)),
+        "baseline_spend": sum(w["spend"] for w in weekly),
+        "weekly_eligible_spend": [w["spend"] for w in weekly],
         "uplift_percent": uplift_percent,
-        "expected_spend": round(spend * scale),
-        "expected_resident_points": round(points * scale),
-        "expected_merchant_cashback": round(cashback * scale),
+        "expected_spend": round(mean["spend"] * scale),
+        "expected_resident_points": round(mean["points"] * scale),
+        "expected_merchant_cashback": round(mean["cashback"] * scale),
         "expected_cost": cost,
         "expected_cost_range": [low, high],
-        "weekly_eligible_spend": weeks,
         "budget": campaign.budget,
         "budget_covers_expected_cost": cost <= campaign.budget,
         "budget_lasts_days": round(campaign.budget / daily, 1) if daily else None,
         "method": (
-            "spend at eligible shops over the last 28 days, scaled to the campaign's window"
-            " and the assumed uplift; rates by tier, per-payment cap on the average ticket;"
-            " resident caps and minimum payment not modelled (an upper bound); the range"
-            " applies the same rate to the quietest and busiest of the last four weeks"
+            "the last four weeks of facts at the shops the campaign covers, scaled to its"
+            " window: resident rate by tier on money spend (per-payment cap on each cell's"
+            " average ticket) plus the merchant rate; expected = average week with the"
+            " uplift, range = quietest week without uplift to busiest week with it; resident"
+            " caps and minimum payment not modelled (an upper bound)"
         ),
     }
 

@@ -3,20 +3,22 @@ deferred grants, refunds that revoke rewards, expiry, maker-checker, the admin v
 
 from __future__ import annotations
 
+import random
 import uuid
 from collections.abc import AsyncIterator, Callable
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 
 import ledger
+from analytics.models import Fact
 from ledger.models import Account, Posting
 from machipay.settings import Settings
-from machipay.timeutil import utcnow
+from machipay.timeutil import to_tokyo, utcnow
 from tests.api.campaign_kit import Ward, balance, iso, open_ward
 from tests.api.conftest import ResidentHandle, register, top_up
 from tests.api.shops import sticker_payload
@@ -723,3 +725,56 @@ async def test_revoking_points_that_already_expired_is_recorded_not_charged(
     assert await money_points(client, resident) == (1_000, 0)
     await app.state.cache.delete(f"campaign-budget:{campaign['id']}")
     assert (await ward.get(campaign["id"]))["rewards"]["unrecovered"] == 300
+
+
+async def test_the_estimate_projects_the_last_four_weeks_of_facts_with_a_range(
+    client: httpx.AsyncClient, app: FastAPI, ward: Ward
+) -> None:
+    today = to_tokyo(utcnow()).date()
+
+    def fact(day: date, street: int, amount: int) -> dict[str, object]:
+        iso_day = day.isocalendar()
+        return {
+            "source_id": -(10**16) - random.randrange(10**12),
+            "kind": "payment",
+            "period": day.strftime("%Y-%m"),
+            "resident_key": uuid.uuid4().hex,
+            "merchant_key": "estimate-shop",
+            "age_band": "30-39",
+            "district_id": "kitazawa",
+            "shopping_street_id": street,
+            "category": "grocery",
+            "store_type": "small",
+            "amount": amount,
+            "points_used": 0,
+            "reward": 0,
+            "local_date": day,
+            "month": day.strftime("%Y-%m"),
+            "week": f"{iso_day.year}-W{iso_day.week:02d}",
+            "weekday": iso_day.weekday,
+            "hour": 12,
+            "campaign_id": None,
+        }
+
+    weeks = [10_000, 20_000, 30_000, 40_000]  # oldest first
+    rows = [
+        fact(today - timedelta(days=27 - 7 * i), ward.street_id, a) for i, a in enumerate(weeks)
+    ]
+    rows.append(fact(today - timedelta(days=3), ward.street_id + 10**9, 1_000_000))  # not covered
+    async with app.state.sessionmaker() as session:
+        await session.execute(insert(Fact), rows)
+        await session.commit()
+    starts = utcnow() + timedelta(days=1)
+    campaign = await ward.draft(starts_at=iso(starts), ends_at=iso(starts + timedelta(days=14)))
+    answer = await client.get(
+        f"/api/v1/campaigns/{campaign['id']}/estimate",
+        params={"uplift_percent": 10},
+        headers=ward.officer,
+    )
+    assert answer.status_code == 200, answer.text
+    estimate = answer.json()
+    assert estimate["weekly_eligible_spend"] == weeks
+    # 30 % back in points + 5 % cashback = 35 % of each week; two weeks of window; +10 %.
+    assert estimate["expected_cost"] == round(8_750 * 2 * 1.1)
+    assert estimate["expected_cost_range"] == [3_500 * 2, round(14_000 * 2 * 1.1)]
+    assert estimate["expected_spend"] == round(25_000 * 2 * 1.1)

@@ -1,7 +1,7 @@
 // Campaigns: the list, the form that drafts one, the detail (maker-checker, estimate, live
 // budget burn, totals, audit trail) and the effect report.
 
-import { h, t, yen, number, dateTime, toast, describeError, showError, ApiError, lang } from "/static/js/core.js";
+import { h, t, yen, number, dateTime, dateOnly, toast, describeError, showError, ApiError, lang } from "/static/js/core.js";
 import {
   api, state, can, STORE_TYPES, statusBadge, pageHeader, loadingBox, emptyBox, errorBox, table, cell,
   field, setFieldError, clearFieldErrors, showFormSummary, problemFieldErrors, tokyoLocalInput, tokyoIso,
@@ -351,6 +351,11 @@ function showServerErrors(form, error) {
 
 const ACTION_KEYS = ["create", "update", "submit", "reject", "approve", "end", "close"];
 
+/** ¥a〜¥b, or one figure when both ends agree (the estimate's range). */
+function rangeText([from, to]) {
+  return from === to ? yen(to) : `${yen(from)}${TO}${yen(to)}`;
+}
+
 function actorLabel(actorId, username) {
   if (actorId === null || actorId === undefined) return t("console.audit.system");
   if (actorId === state.me.user_id) return t("console.audit.you", { username: state.me.username });
@@ -680,14 +685,14 @@ async function renderDetail(view, id) {
         high.baseline_spend === 0 ? h("p", { class: "alert alert-info", id: "estimate-no-baseline" }, t("console.estimate.no_baseline")) : null,
         h("div", { class: "estimate-range" },
           h("div", { class: "kpi-label" }, t("console.estimate.range", { uplift })),
-          h("div", { class: "figure", id: "estimate-range" }, low.expected_cost === high.expected_cost ? yen(high.expected_cost) : `${yen(low.expected_cost)}${TO}${yen(high.expected_cost)}`),
+          h("div", { class: "figure", id: "estimate-range" }, rangeText(high.expected_cost_range ?? [low.expected_cost, high.expected_cost])),
           h("span", { class: `badge ${high.budget_covers_expected_cost ? "" : "badge-red"}` }, high.budget_covers_expected_cost ? t("console.estimate.covered") : t("console.estimate.not_covered")),
         ),
         definitionList([
           [t("console.estimate.points"), `${number(low.expected_resident_points)}${TO}${number(high.expected_resident_points)} pt`],
           [t("console.estimate.cashback"), `${yen(low.expected_merchant_cashback)}${TO}${yen(high.expected_merchant_cashback)}`],
           [t("console.estimate.spend"), `${yen(low.expected_spend)}${TO}${yen(high.expected_spend)}`],
-          [t("console.estimate.baseline"), t("console.estimate.baseline_value", { spend: yen(high.baseline_spend), from: dateTime(high.baseline.from), to: dateTime(high.baseline.to), days: high.baseline.days })],
+          [t("console.estimate.baseline"), t("console.estimate.baseline_value", { spend: yen(high.baseline_spend), from: dateOnly(high.baseline.from), to: dateOnly(high.baseline.to), days: high.baseline.days })],
           [t("console.estimate.shops"), number(high.eligible_shops)],
           [t("console.estimate.lasts"), high.budget_lasts_days === null ? "–" : t("console.estimate.lasts_value", { days: number(high.budget_lasts_days) })],
         ]),
