@@ -305,6 +305,14 @@ async def rebuild_rollups(session: AsyncSession, months: Sequence[str] | None = 
     if session.get_bind().dialect.name == "postgresql":
         # A bulk rebuild scans every fact of its months: longer than a request may take.
         await session.execute(text("SET LOCAL statement_timeout = 0"))
+        # The consumer folds new facts in with upserts: it waits here until the rebuild has
+        # committed, so a fact is counted by the rebuild or by the consumer, never both.
+        await session.execute(
+            text(
+                "LOCK TABLE analytics_rollup_cells, analytics_rollup_members,"
+                " analytics_rollup_shops IN EXCLUSIVE MODE"
+            )
+        )
     for model in (RollupCell, RollupMember, RollupShop):
         statement = delete(model)
         if months is not None:

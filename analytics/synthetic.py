@@ -61,13 +61,17 @@ class HistoryPlan:
     batch: int = 20_000
 
 
-def _months_back(months: int) -> list[date]:
-    """The first day of each of the ``months`` full months before this one (Tokyo)."""
-    today = to_tokyo(utcnow()).date().replace(day=1)
-    out = []
-    for _ in range(months):
-        today = (today - timedelta(days=1)).replace(day=1)
-        out.append(today)
+def _months_back(months: int) -> list[tuple[date, int]]:
+    """The ``months`` months that end yesterday (Tokyo), oldest first: each month's first
+    day and how many of its days the history covers (this month: up to yesterday)."""
+    today = to_tokyo(utcnow()).date()
+    out: list[tuple[date, int]] = []
+    if today.day > 1:
+        out.append((today.replace(day=1), today.day - 1))
+    first = today.replace(day=1)
+    while len(out) < months:
+        first = (first - timedelta(days=1)).replace(day=1)
+        out.append((first, calendar.monthrange(first.year, first.month)[1]))
     return list(reversed(out))
 
 
@@ -124,6 +128,7 @@ async def generate_history(
     small_shops = [n for n, shop in enumerate(shops) if shop[2] == "small"]
 
     months = _months_back(plan.months)
+    per_day = plan.payments / sum(days for _, days in months)
     per_month = max(1, plan.payments // plan.months)
     residents = plan.residents or max(100, per_month // 8)
     people = [
@@ -132,7 +137,7 @@ async def generate_history(
     ]
     young_hour = _Picker(list(map(float, HOUR_WEIGHTS_YOUNG)))
     old_hour = _Picker(list(map(float, HOUR_WEIGHTS_OLD)))
-    campaign_month = months[len(months) // 2]
+    campaign_month = months[len(months) // 2][0]
 
     first_source = next_source
     rows: list[dict[str, object]] = []
@@ -148,17 +153,20 @@ async def generate_history(
     def hour_of(age: int) -> int:
         return (old_hour if age >= 5 else young_hour)(rng)
 
-    for number, month_start in enumerate(months):
+    for number, (month_start, days) in enumerate(months):
         period = month_start.strftime("%Y-%m")
-        days = calendar.monthrange(month_start.year, month_start.month)[1]
         campaign = month_start == campaign_month
         keys = [
             resident_pseudonym(secret, period, SYNTHETIC_RESIDENT_BASE + n)
             for n in range(residents)
         ]
-        count = per_month if number < len(months) - 1 else plan.payments - per_month * number
+        count = (
+            round(per_day * days)
+            if number < len(months) - 1
+            else plan.payments - sum(round(per_day * d) for _, d in months[:-1])
+        )
         if campaign:
-            count += per_month // 4  # the campaign's uplift, at small shops below
+            count += count // 4  # the campaign's uplift, at small shops below
         for _ in range(count):
             person = rng.randrange(residents)
             district, age = people[person]
@@ -208,5 +216,5 @@ async def generate_history(
                 await flush()
     await flush()
     async with unit_of_work(sessionmaker) as session:
-        await rebuild_rollups(session, [m.strftime("%Y-%m") for m in months])
+        await rebuild_rollups(session, [m.strftime("%Y-%m") for m, _ in months])
     return first_source - next_source

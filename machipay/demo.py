@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 import campaigns
+from analytics.synthetic import HistoryPlan, generate_history
 from campaigns.schemas import CampaignIn
 from machipay.auth import Role, create_user
 from machipay.auth.models import User
@@ -80,6 +81,7 @@ async def seed_demo(
     residents: int = 300,
     shops: int = 30,
     payments_each: int = 3,
+    history_payments: int = 30_000,
 ) -> DemoWard | None:
     """Seed the demo ward; None if this database has it already."""
     async with sessionmaker() as session:
@@ -168,4 +170,10 @@ async def seed_demo(
                     rewards=rewards,
                 )
             ward.payments += 1
+    # Three months of analytics history before this one (facts, not ledger payments), so
+    # the analyst console and the campaign estimate have a past to work with.
+    if history_payments:
+        await generate_history(
+            sessionmaker, settings, HistoryPlan(payments=history_payments, months=3)
+        )
     return ward

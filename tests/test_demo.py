@@ -6,8 +6,10 @@ import asyncio
 from pathlib import Path
 
 import httpx
+from sqlalchemy import distinct, func, select
 
 import ledger
+from analytics.models import Fact
 from campaigns import verify_campaign_budgets
 from machipay.app import create_app
 from machipay.db import create_engine, make_sessionmaker
@@ -23,10 +25,14 @@ async def test_the_demo_ward_is_seeded_once_and_every_role_can_sign_in(tmp_path:
     engine = create_engine(settings)
     sessionmaker = make_sessionmaker(engine)
     try:
-        ward = await seed_demo(sessionmaker, settings, residents=12, shops=4, payments_each=2)
+        ward = await seed_demo(
+            sessionmaker, settings, residents=12, shops=4, payments_each=2, history_payments=2_000
+        )
         assert ward is not None and ward.payments == 24
         assert await seed_demo(sessionmaker, settings, residents=12, shops=4) is None
         async with sessionmaker() as session:
+            history_months = await session.scalar(select(func.count(distinct(Fact.month))))
+            assert history_months == 3  # the synthetic analytics history before this month
             report = await ledger.verify_ledger(session)
             report.findings.extend(await verify_campaign_budgets(session))
             books = await ledger.reconcile(session)

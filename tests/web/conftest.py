@@ -135,7 +135,9 @@ async def live_server() -> AsyncIterator[LiveServer]:
         analytics_min_residents=3,
     )
     sessionmaker = make_sessionmaker(engine)
-    ward = await seed_demo(sessionmaker, settings, residents=40, shops=6, payments_each=2)
+    ward = await seed_demo(
+        sessionmaker, settings, residents=40, shops=6, payments_each=2, history_payments=0
+    )
     assert ward is not None
     port = free_port()
     config = uvicorn.Config(
