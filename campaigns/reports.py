@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from analytics.disclosure import ShopSpread, Thresholds, suppressed
 from analytics.effect import campaign_effect, weekly_cells
 from campaigns import budget
 from campaigns.models import Campaign
@@ -131,12 +132,13 @@ async def estimate(
 
 
 async def effect_report(
-    session: AsyncSession, campaign: Campaign, *, now: datetime, min_residents: int
+    session: AsyncSession, campaign: Campaign, *, now: datetime, rules_of_disclosure: Thresholds
 ) -> dict[str, Any]:
     """Spend and payments at eligible shops during the campaign against the same length of
     time just before it, by street; residents new to a shop; budget used; cost per yen of
     uplift. Final once the campaign is closed."""
     rules = CampaignRules.of(campaign)
+    min_residents = rules_of_disclosure.min_residents
     ended = as_utc(campaign.ended_at) if campaign.ended_at else rules.ends_at
     window_end = max(rules.starts_at, min(now, ended, rules.ends_at))
     length = window_end - rules.starts_at
@@ -153,16 +155,18 @@ async def effect_report(
         by_street[shop.shopping_street_id].append(shop.id)
     names = {shop.shopping_street_id: shop.shopping_street for shop in shops.values()}
     rows: list[dict[str, Any]] = []
-    suppressed = 0
+    hidden = 0
     for street_id, ids in sorted(by_street.items(), key=lambda kv: (kv[0] is None, kv[0] or 0)):
         residents = await distinct_payers(session, ids, rules.starts_at, window_end)
+        shops_spend = [during[i].amount for i in ids if i in during]
         row: dict[str, Any] = {
             "shopping_street_id": street_id,
             "name": names.get(street_id),
-            "suppressed": residents < min_residents,
+            # The same rules as the analysts' answers: k residents and the dominance rule.
+            "suppressed": suppressed(residents, ShopSpread.of(shops_spend), rules_of_disclosure),
         }
         if row["suppressed"]:
-            suppressed += 1
+            hidden += 1
             row.update(spend=None, payments=None, baseline_spend=None, baseline_payments=None)
         else:
             row.update(
@@ -179,6 +183,17 @@ async def effect_report(
     uplift = spend - baseline
     remaining = (await budget.remaining_budgets(session, [campaign.id]))[campaign.id]
     status = live_status(campaign, now)
+    effect = await campaign_effect(
+        session,
+        start=to_tokyo(rules.starts_at).date(),
+        end=to_tokyo(window_end).date(),
+        eligible=await _eligibility(session, rules),
+        min_residents=min_residents,
+    )
+    did = effect.get("did")
+    if did and did["uplift_total"] > 0:
+        # What each yen the campaign added cost, against the uplift net of the ward's trend.
+        did["cost_per_yen_of_uplift"] = round(cost / did["uplift_total"], 3)
     return {
         "campaign_id": campaign.id,
         "status": status,
@@ -202,13 +217,7 @@ async def effect_report(
         "unrecovered_revocations": totals.unrecovered,
         "cost_per_yen_of_uplift": round(cost / uplift, 3) if uplift > 0 else None,
         "by_shopping_street": rows,
-        "difference_in_differences": await campaign_effect(
-            session,
-            start=to_tokyo(rules.starts_at).date(),
-            end=to_tokyo(window_end).date(),
-            eligible=await _eligibility(session, rules),
-            min_residents=min_residents,
-        ),
-        "suppressed": suppressed,
+        "difference_in_differences": effect,
+        "suppressed": hidden,
         "min_residents": min_residents,
     }

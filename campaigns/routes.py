@@ -6,6 +6,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Response
 
+from analytics.query import thresholds
 from campaigns import reports, service
 from campaigns.budget import remaining_budgets
 from campaigns.models import Campaign
@@ -247,5 +248,5 @@ async def report(
     budget used, cost per yen of uplift (final once the campaign is closed)."""
     campaign = await service.get_campaign(session, campaign_id)
     return await reports.effect_report(
-        session, campaign, now=utcnow(), min_residents=settings.analytics_min_residents
+        session, campaign, now=utcnow(), rules_of_disclosure=thresholds(settings)
     )
