@@ -196,6 +196,31 @@ async def check_differencing(
             )
 
 
+async def _log(
+    session: AsyncSession,
+    analyst_id: int,
+    query: Query,
+    outcome: str,
+    *,
+    cells: int = 0,
+    hidden: int = 0,
+    epsilon: float | None = None,
+) -> None:
+    """Every query goes into the log, answered or refused: who, when, what, what was shown."""
+    session.add(
+        QueryLog(
+            analyst_id=analyst_id,
+            asked_at=utcnow(),
+            query=query.as_dict(),
+            outcome=outcome,
+            cells=cells,
+            suppressed=hidden,
+            epsilon=epsilon,
+        )
+    )
+    await session.flush()
+
+
 async def _answer_with_dp(
     session: AsyncSession, settings: Settings, query: Query, *, analyst_id: int
 ) -> Answer:
@@ -220,18 +245,7 @@ async def _answer_with_dp(
         epsilon=epsilon,
         seed=secrets.randbits(63),
     )
-    session.add(
-        QueryLog(
-            analyst_id=analyst_id,
-            asked_at=utcnow(),
-            query=query.as_dict(),
-            outcome="answered",
-            cells=len(answer.rows),
-            suppressed=0,
-            epsilon=epsilon,
-        )
-    )
-    await session.flush()
+    await _log(session, analyst_id, query, "answered", cells=len(answer.rows), epsilon=epsilon)
     return Answer(
         rows=answer.rows,
         suppressed=0,
@@ -310,18 +324,7 @@ async def run_query(
         )
     except (ValidationFailed, Forbidden) as refusal:
         refusal.keep_changes = True  # type: ignore[misc] # the refusal is logged too
-        session.add(
-            QueryLog(
-                analyst_id=analyst_id,
-                asked_at=utcnow(),
-                query=query.as_dict(),
-                outcome="refused",
-                cells=0,
-                suppressed=0,
-                epsilon=None,
-            )
-        )
-        await session.flush()
+        await _log(session, analyst_id, query, "refused")
         raise
     rules = thresholds(settings)
     shape = shape_for(query.dimensions, query.filters)
@@ -364,16 +367,5 @@ async def run_query(
             out["suppressed"] = False
         rows.append(out)
     hidden = len(hidden_keys)
-    session.add(
-        QueryLog(
-            analyst_id=analyst_id,
-            asked_at=utcnow(),
-            query=query.as_dict(),
-            outcome="answered",
-            cells=len(rows),
-            suppressed=hidden,
-            epsilon=None,
-        )
-    )
-    await session.flush()
+    await _log(session, analyst_id, query, "answered", cells=len(rows), hidden=hidden)
     return Answer(rows=rows, suppressed=hidden, mode=query.mode)

@@ -6,11 +6,10 @@ import random
 from datetime import date, timedelta
 
 import pytest
-from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from analytics.effect import campaign_effect, difference_in_differences, weekly_spend
-from analytics.models import Fact
+from tests.analytics.facts import fact, store_facts
 
 START = date(2032, 3, 15)  # a window no other test writes facts in
 DAYS = 14
@@ -27,33 +26,6 @@ def test_did_removes_the_common_trend() -> None:
     assert difference_in_differences([1], [2], [1], [1]) is None  # one day: no interval
 
 
-def fact(
-    day: date, street: int, store_type: str, amount: int, person: int, n: int
-) -> dict[str, object]:
-    iso = day.isocalendar()
-    return {
-        "source_id": -(10**15) - n,
-        "kind": "payment",
-        "period": day.strftime("%Y-%m"),
-        "resident_key": f"effect-{street}-{person}",
-        "merchant_key": f"effect-shop-{street}-{store_type}",
-        "age_band": "40-49",
-        "district_id": "kitazawa",
-        "shopping_street_id": street,
-        "category": "grocery",
-        "store_type": store_type,
-        "amount": amount,
-        "points_used": 0,
-        "reward": 0,
-        "local_date": day,
-        "month": day.strftime("%Y-%m"),
-        "week": f"{iso.year}-W{iso.week:02d}",
-        "weekday": iso.weekday,
-        "hour": 12,
-        "campaign_id": None,
-    }
-
-
 @pytest.fixture
 async def history(sessionmaker: async_sessionmaker[AsyncSession]) -> tuple[int, int]:
     """Street A gets the campaign (+3,000 a day at small shops); street B does not; both
@@ -62,7 +34,6 @@ async def history(sessionmaker: async_sessionmaker[AsyncSession]) -> tuple[int, 
     rng = random.Random(7)
     treated, control = 8_800_000 + rng.randrange(10**5), 8_900_000 + rng.randrange(10**5)
     rows = []
-    n = rng.randrange(10**9)
     for offset in range(-DAYS, DAYS):
         day = START + timedelta(days=offset)
         trend = 800 if offset >= 0 else 0
@@ -72,11 +43,18 @@ async def history(sessionmaker: async_sessionmaker[AsyncSession]) -> tuple[int, 
             total = base + trend + noise + (lift if during else 0)
             for person in range(12):  # twelve residents share each day's spend
                 store_type = "large" if person == 0 and not during else "small"
-                rows.append(fact(day, street, store_type, total // 12, person, n))
-                n += 1
+                rows.append(
+                    fact(
+                        day,
+                        street,
+                        total // 12,
+                        resident=f"effect-{street}-{person}",
+                        shop=f"effect-shop-{street}-{store_type}",
+                        store_type=store_type,
+                    )
+                )
     async with sessionmaker() as session:
-        await session.execute(insert(Fact), rows)
-        await session.commit()
+        await store_facts(session, rows)
     return treated, control
 
 

@@ -13,11 +13,11 @@ from datetime import date
 
 import httpx
 from fastapi import FastAPI
-from sqlalchemy import insert, select
+from sqlalchemy import select
 
-from analytics.models import Fact, QueryLog
-from analytics.rollups import add_to_rollups
+from analytics.models import QueryLog
 from machipay.auth import Role
+from tests.analytics.facts import fact, store_facts
 from tests.api.shops import staff_token
 
 # Street ids far above any the suite creates: each test's cells are its own.
@@ -27,35 +27,21 @@ _STREETS = itertools.count(9_000_000 + random.randrange(10**6) * 10)
 async def write_cell(
     app: FastAPI, *, street: int, residents: int, payments_each: int, amount: int, month: str
 ) -> None:
+    day = date.fromisoformat(month + "-10")
     rows = [
-        {
-            "source_id": -random.randrange(1, 2**62),
-            "kind": "payment",
-            "period": month,
-            "resident_key": f"r{street}-{r}",
-            "merchant_key": f"m{street}-{r % 7}",
-            "age_band": "30-39",
-            "district_id": "kitazawa",
-            "shopping_street_id": street,
-            "category": "grocery",
-            "store_type": "small",
-            "amount": amount,
-            "points_used": 0,
-            "reward": amount // 10,
-            "local_date": date.fromisoformat(month + "-10"),
-            "month": month,
-            "week": "2026-W46",
-            "weekday": 2,
-            "hour": 11,
-            "campaign_id": None,
-        }
+        fact(
+            day,
+            street,
+            amount,
+            resident=f"r{street}-{r}",
+            shop=f"m{street}-{r % 7}",
+            reward=amount // 10,
+        )
         for r in range(residents)
         for _ in range(payments_each)
     ]
     async with app.state.sessionmaker() as session:
-        await session.execute(insert(Fact), rows)
-        await add_to_rollups(session, rows)  # as the consumer and the history generator do
-        await session.commit()
+        await store_facts(session, rows)
 
 
 async def ask_dp(

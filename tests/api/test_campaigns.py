@@ -3,22 +3,21 @@ deferred grants, refunds that revoke rewards, expiry, maker-checker, the admin v
 
 from __future__ import annotations
 
-import random
 import uuid
 from collections.abc import AsyncIterator, Callable
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import insert, select, update
+from sqlalchemy import select, update
 
 import ledger
-from analytics.models import Fact
 from ledger.models import Account, Posting
 from machipay.settings import Settings
 from machipay.timeutil import to_tokyo, utcnow
+from tests.analytics.facts import fact, store_facts
 from tests.api.campaign_kit import Ward, balance, iso, open_ward
 from tests.api.conftest import ResidentHandle, register, top_up
 from tests.api.shops import sticker_payload
@@ -731,39 +730,15 @@ async def test_the_estimate_projects_the_last_four_weeks_of_facts_with_a_range(
     client: httpx.AsyncClient, app: FastAPI, ward: Ward
 ) -> None:
     today = to_tokyo(utcnow()).date()
-
-    def fact(day: date, street: int, amount: int) -> dict[str, object]:
-        iso_day = day.isocalendar()
-        return {
-            "source_id": -(10**16) - random.randrange(10**12),
-            "kind": "payment",
-            "period": day.strftime("%Y-%m"),
-            "resident_key": uuid.uuid4().hex,
-            "merchant_key": "estimate-shop",
-            "age_band": "30-39",
-            "district_id": "kitazawa",
-            "shopping_street_id": street,
-            "category": "grocery",
-            "store_type": "small",
-            "amount": amount,
-            "points_used": 0,
-            "reward": 0,
-            "local_date": day,
-            "month": day.strftime("%Y-%m"),
-            "week": f"{iso_day.year}-W{iso_day.week:02d}",
-            "weekday": iso_day.weekday,
-            "hour": 12,
-            "campaign_id": None,
-        }
-
     weeks = [10_000, 20_000, 30_000, 40_000]  # oldest first
     rows = [
-        fact(today - timedelta(days=27 - 7 * i), ward.street_id, a) for i, a in enumerate(weeks)
+        fact(today - timedelta(days=27 - 7 * i), ward.street_id, a, resident=f"e{i}", shop="e")
+        for i, a in enumerate(weeks)
     ]
-    rows.append(fact(today - timedelta(days=3), ward.street_id + 10**9, 1_000_000))  # not covered
+    # A street the campaign does not cover.
+    rows.append(fact(today - timedelta(days=3), -ward.street_id, 10**6, resident="x", shop="x"))
     async with app.state.sessionmaker() as session:
-        await session.execute(insert(Fact), rows)
-        await session.commit()
+        await store_facts(session, rows)
     starts = utcnow() + timedelta(days=1)
     campaign = await ward.draft(starts_at=iso(starts), ends_at=iso(starts + timedelta(days=14)))
     answer = await client.get(
