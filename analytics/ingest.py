@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from datetime import datetime
 from typing import Any
 
@@ -158,18 +159,26 @@ async def lag(session: AsyncSession) -> tuple[int, float]:
     return int(count), max(0.0, age)
 
 
+LAG_GAUGE_SECONDS = 5.0
+
+
 async def run_consumer_forever(
     sessionmaker: async_sessionmaker[AsyncSession], settings: Settings
 ) -> None:
+    gauges_at = 0.0
     while True:
         try:
             done = await ingest_all(sessionmaker, settings)
             if done:
                 log.info("analytics facts applied", extra={"rows": done})
-            async with sessionmaker() as session:
-                waiting, age = await lag(session)
-            OUTBOX_WAITING.set(waiting)
-            OUTBOX_LAG.set(age)
+            # The lag gauges cost a query of their own: refreshed every few seconds, not on
+            # every short poll.
+            if time.monotonic() - gauges_at >= LAG_GAUGE_SECONDS:
+                async with sessionmaker() as session:
+                    waiting, age = await lag(session)
+                OUTBOX_WAITING.set(waiting)
+                OUTBOX_LAG.set(age)
+                gauges_at = time.monotonic()
         except asyncio.CancelledError:
             raise
         except Exception:
