@@ -20,6 +20,7 @@ COPY wallet_api/ wallet_api/
 COPY merchant_api/ merchant_api/
 COPY campaigns/ campaigns/
 COPY analytics/ analytics/
+COPY web/ web/
 RUN pip install --no-cache-dir . \
     && rm -rf build ./*.egg-info
 

@@ -120,10 +120,28 @@ def server_env(url: str, redis_url: str) -> dict[str, str]:
     return env
 
 
-def start_server(url: str, redis_url: str, port: int, workers: int) -> subprocess.Popen[bytes]:
+def start_consumer(url: str, redis_url: str) -> subprocess.Popen[bytes]:
+    """`machipay worker`: the analytics consumer (and the sealer) in a process of its own,
+    as compose.yaml deploys it."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "machipay", "worker"],
+        env=server_env(url, redis_url),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+
+
+def start_server(
+    url: str, redis_url: str, port: int, workers: int, *, consumer_in_api: bool
+) -> subprocess.Popen[bytes]:
+    env = server_env(url, redis_url)
+    if not consumer_in_api:
+        env["MACHIPAY_ANALYTICS_CONSUMER_ENABLED"] = "false"
+        env["MACHIPAY_SEALER_ENABLED"] = "false"
     server = subprocess.Popen(
         [sys.executable, "-m", "machipay", "serve", "--port", str(port), "--workers", str(workers)],
-        env=server_env(url, redis_url),
+        env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         start_new_session=True,
@@ -272,6 +290,7 @@ def bench(ns: argparse.Namespace) -> dict[str, Any]:
     out_dir = Path(tempfile.mkdtemp(prefix="machipay-bench-"))
     seed_file = out_dir / "seed.json"
     server: subprocess.Popen[bytes] | None = None
+    consumer: subprocess.Popen[bytes] | None = None
     for name in (app_db, pgbench_db):
         asyncio.run(admin_execute(ns.url, f'CREATE DATABASE "{name}"'))
     try:
@@ -283,7 +302,10 @@ def bench(ns: argparse.Namespace) -> dict[str, Any]:
         say(f"pgbench: {tps:,.0f} tps")
         redis.Redis.from_url(ns.redis_url).flushdb()
         port = free_port()
-        server = start_server(url, ns.redis_url, port, ns.workers)
+        consumer_in_api = ns.consumer == "api"
+        if not consumer_in_api:
+            consumer = start_consumer(url, ns.redis_url)
+        server = start_server(url, ns.redis_url, port, ns.workers, consumer_in_api=consumer_in_api)
         host = f"http://127.0.0.1:{port}"
         run = {"hot_share": 0.0, "pay_rate": 0.0, "out_dir": out_dir}
         spread = run_locust(host, seed_file, ns, label="spread", **run)  # type: ignore[arg-type]
@@ -301,9 +323,10 @@ def bench(ns: argparse.Namespace) -> dict[str, Any]:
         say("analytics ingest lag (outbox commit → fact queryable) under that load")
         lag = asyncio.run(ingest_lag(database_url(ns.url, app_db, "postgresql")))
     finally:
-        if server is not None:
-            os.killpg(server.pid, signal.SIGTERM)
-            server.wait(timeout=30)
+        for process in (server, consumer):
+            if process is not None:
+                os.killpg(process.pid, signal.SIGTERM)
+                process.wait(timeout=30)
     say("machipay verify on the loaded database")
     verified, report = machipay_verify(url)
     if not ns.keep:
@@ -318,6 +341,7 @@ def bench(ns: argparse.Namespace) -> dict[str, Any]:
             "users": ns.users,
             "seconds": ns.seconds,
             "pgbench_clients": ns.clients,
+            "consumer": ns.consumer,
             "campaign_id": campaign_id,
         },
         "pgbench_tps": tps,
@@ -424,6 +448,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--users", type=int, default=64, help="concurrent paying residents")
     parser.add_argument("--clients", type=int, default=16, help="pgbench clients")
     parser.add_argument("--seconds", type=int, default=30, help="per phase (pgbench too)")
+    parser.add_argument(
+        "--consumer",
+        choices=("worker", "api"),
+        default="worker",
+        help="analytics consumer in its own `machipay worker` process (as deployed) or in"
+        " every API worker",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the scratch databases")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON too")
     ns = parser.parse_args(argv)
