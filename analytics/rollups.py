@@ -28,12 +28,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import case, delete, func, select, text
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from analytics.disclosure import ShopSpread
 from analytics.models import RollupCell, RollupMember, RollupShop
+from machipay.db import insert_for
 
 SHAPES: dict[str, tuple[str, ...]] = {
     # The whole ward: its members are every (month, pseudonym), the differencing guard's
@@ -111,11 +110,6 @@ def _delta(facts: Iterable[Mapping[str, Any]]) -> _Delta:
     return delta
 
 
-def _insert(session: AsyncSession, model: type[RollupCell | RollupMember | RollupShop]) -> Any:
-    dialect = session.get_bind().dialect.name
-    return (pg_insert if dialect == "postgresql" else sqlite_insert)(model)
-
-
 async def add_to_rollups(
     session: AsyncSession, facts: Sequence[Mapping[str, Any]], *, chunk: int = 5_000
 ) -> None:
@@ -129,7 +123,7 @@ async def add_to_rollups(
     ]
     for start in range(0, len(members), chunk):
         inserted = await session.execute(
-            _insert(session, RollupMember)
+            insert_for(session, RollupMember)
             .on_conflict_do_nothing()
             .returning(RollupMember.shape, RollupMember.month, RollupMember.cell),
             members[start : start + chunk],
@@ -149,7 +143,7 @@ async def add_to_rollups(
         }
         for (s, m, c), v in delta.cells.items()
     ]
-    upsert = _insert(session, RollupCell)
+    upsert = insert_for(session, RollupCell)
     excluded = upsert.excluded
     upsert = upsert.on_conflict_do_update(
         index_elements=["shape", "month", "cell"],
@@ -164,7 +158,7 @@ async def add_to_rollups(
         {"shape": s, "month": m, "cell": c, "merchant_key": k, "spend": v}
         for (s, m, c, k), v in delta.shops.items()
     ]
-    shop_upsert = _insert(session, RollupShop)
+    shop_upsert = insert_for(session, RollupShop)
     shop_upsert = shop_upsert.on_conflict_do_update(
         index_elements=["shape", "month", "cell", "merchant_key"],
         set_={"spend": RollupShop.spend + shop_upsert.excluded.spend},

@@ -13,8 +13,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select, text, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import ledger
@@ -30,6 +28,7 @@ from campaigns.rules import (
 )
 from campaigns.status import changes_seen, end_campaign
 from ledger import Leg, credit, debit
+from machipay.db import insert_for
 from wallet_api import (
     PaymentFacts,
     PointsLotGrant,
@@ -413,9 +412,7 @@ async def add_to_tally(
 ) -> None:
     if not amount:
         return
-    dialect = session.get_bind().dialect.name
-    make_insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    stmt = make_insert(ResidentTally).values(
+    stmt = insert_for(session, ResidentTally).values(
         campaign_id=campaign_id, resident_id=resident_id, month=month, amount=amount
     )
     await session.execute(

@@ -7,13 +7,12 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import case, func, insert, select, text, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledger.accounts import spec_for
 from ledger.errors import UnknownAccount
 from ledger.models import Account, Checkpoint, Posting
+from machipay.db import insert_for
 from machipay.timeutil import utcnow
 
 
@@ -61,10 +60,8 @@ async def open_accounts(session: AsyncSession, codes: Iterable[str]) -> None:
         )
     if not rows:
         return
-    dialect = session.get_bind().dialect.name
-    make_insert = pg_insert if dialect == "postgresql" else sqlite_insert
     for start in range(0, len(rows), 1000):
-        stmt = make_insert(Account).values(rows[start : start + 1000])
+        stmt = insert_for(session, Account).values(rows[start : start + 1000])
         await session.execute(stmt.on_conflict_do_nothing(index_elements=["code"]))
 
 

@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import BigInteger, DateTime, Integer, MetaData, Table, event, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -69,6 +71,13 @@ def table_of(model: type[Base]) -> Table:
     table = model.__table__
     assert isinstance(table, Table)
     return table
+
+
+def insert_for(session: AsyncSession, model: type[Base]) -> Any:
+    """An INSERT that knows ``ON CONFLICT`` in this session's dialect (PostgreSQL or SQLite:
+    both spell upserts the same way, but SQLAlchemy builds them per dialect)."""
+    dialect = session.get_bind().dialect.name
+    return (pg_insert if dialect == "postgresql" else sqlite_insert)(model)
 
 
 def create_engine(settings: Settings, **overrides: Any) -> AsyncEngine:
