@@ -33,16 +33,16 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from analytics.dimensions import AGE_BANDS
 from analytics.models import Fact, PrivacyBudget
 from machipay.errors import Forbidden, ValidationFailed
 from machipay.settings import Settings
 from machipay.timeutil import to_tokyo, utcnow
 from machipay.ward import list_categories, list_districts, list_shopping_streets
+from merchant_api import STORE_TYPES
 
 dp.enable_features("contrib")
 
-AGE_BANDS = ("10-19", "20-29", "30-39", "40-49", "50-59", "60-69", "70-79", "80+")
-STORE_TYPES = ("small", "chain", "large")
 MAX_PUBLIC_CELLS = 50_000
 # Measures and the fact column each sums (payments: a 0/1 column, so refunds don't count).
 SUMS = {

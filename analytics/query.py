@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from analytics.dimensions import DIMENSIONS, INTEGER_DIMENSIONS
 from analytics.disclosure import (
     ShopSpread,
     Thresholds,
@@ -25,18 +26,6 @@ from machipay.errors import Forbidden, ValidationFailed
 from machipay.settings import Settings
 from machipay.timeutil import utcnow
 
-DIMENSIONS = {
-    "shopping_street": Fact.shopping_street_id,
-    "district": Fact.district_id,
-    "category": Fact.category,
-    "store_type": Fact.store_type,
-    "age_band": Fact.age_band,
-    "month": Fact.month,
-    "week": Fact.week,
-    "weekday": Fact.weekday,
-    "hour": Fact.hour,
-    "campaign": Fact.campaign_id,
-}
 MEASURES = ("spend", "payments", "residents", "average_ticket", "points_used", "rewards")
 YEN_MEASURES = ("spend", "average_ticket", "points_used", "rewards")
 FINER_THAN_DISTRICT = ("shopping_street",)
@@ -77,9 +66,6 @@ class Answer:
     mode: str
     epsilon_spent: float | None = None
     epsilon_remaining: float | None = None
-
-
-INTEGER_DIMENSIONS = ("shopping_street", "weekday", "hour", "campaign")
 
 
 def normalized_filters(filters: dict[str, list[Any]]) -> dict[str, list[Any]]:

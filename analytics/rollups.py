@@ -30,6 +30,7 @@ from typing import Any
 from sqlalchemy import case, delete, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from analytics.dimensions import DIMENSIONS, INTEGER_DIMENSIONS
 from analytics.disclosure import ShopSpread
 from analytics.models import RollupCell, RollupMember, RollupShop
 from machipay.db import insert_for
@@ -49,18 +50,8 @@ SHAPES: dict[str, tuple[str, ...]] = {
     "weekday_hour": ("weekday", "hour"),
     "district_weekday_hour": ("district", "weekday", "hour"),
 }
-# Where each dimension sits in a fact row (the ingest's dicts).
-FACT_FIELDS = {
-    "shopping_street": "shopping_street_id",
-    "district": "district_id",
-    "category": "category",
-    "store_type": "store_type",
-    "age_band": "age_band",
-    "weekday": "weekday",
-    "hour": "hour",
-    "campaign": "campaign_id",
-}
-INTEGER_DIMENSIONS = frozenset({"shopping_street", "weekday", "hour", "campaign"})
+# Where each dimension sits in a fact row (the ingest's dicts): the column's name.
+FACT_FIELDS = {name: column.key for name, column in DIMENSIONS.items() if name != "month"}
 MONTH = re.compile(r"\d{4}-\d{2}")
 NONE = "~"
 # Shop spend is also kept over all months (month "*"): a query across every month ranks a

@@ -32,7 +32,7 @@ from datetime import date, timedelta
 from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from analytics.dp import AGE_BANDS
+from analytics.dimensions import AGE_BANDS
 from analytics.models import Fact
 from analytics.pseudonyms import merchant_pseudonym, resident_pseudonym
 from analytics.rollups import rebuild_rollups

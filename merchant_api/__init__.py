@@ -2,6 +2,7 @@
 refunds, live events and statements)."""
 
 from merchant_api.service import (
+    STORE_TYPES,
     MerchantView,
     ResolvedQr,
     active_merchant_views,
@@ -17,6 +18,7 @@ from merchant_api.service import (
 )
 
 __all__ = [
+    "STORE_TYPES",
     "MerchantView",
     "ResolvedQr",
     "active_merchant_views",

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from sqlalchemy import func, inspect, select, update
 
 from analytics import ingest_all, ingest_batch
+from analytics.dimensions import AGE_BANDS
 from analytics.disclosure import Thresholds, dominated, round_count, round_yen, suppressed
 from analytics.models import Fact, QueryLog
 from analytics.pseudonyms import resident_pseudonym
@@ -280,9 +281,6 @@ def test_age_bands_are_ten_years_top_coded(age: int, band: str) -> None:
     from analytics.ingest import age_band
 
     assert age_band(age) == band
-
-
-AGE_BANDS = ["10-19", "20-29", "30-39", "40-49", "50-59", "60-69", "70-79", "80+"]
 
 
 async def test_the_differencing_attack_cannot_reveal_a_small_group(
