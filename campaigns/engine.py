@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, text, update
+from sqlalchemy import BigInteger, Boolean, Integer, bindparam, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import ledger
@@ -28,7 +28,8 @@ from campaigns.rules import (
 )
 from campaigns.status import changes_seen, end_campaign
 from ledger import Leg, credit, debit
-from machipay.db import insert_for
+from machipay.db import UTCDateTime, insert_for
+from machipay.hotsql import HotStatement
 from wallet_api import (
     PaymentFacts,
     PointsLotGrant,
@@ -56,11 +57,33 @@ class _Ask:
     cashback: int = 0
 
 
-_GRANT = text(
-    "SELECT points, cashback, exhausted FROM campaign_grant("
-    ":payment, :resident, :merchant, :street, :category, :store_type, :district, :amount,"
-    " :paid_at, :month, :shards, :points_campaign, :points, :points_deferred, :monthly_cap,"
-    " :campaign_cap, :cashback_campaign, :cashback, :cashback_deferred)"
+_GRANT = HotStatement(
+    text(
+        "SELECT points, cashback, exhausted FROM campaign_grant("
+        ":payment, :resident, :merchant, :street, :category, :store_type, :district, :amount,"
+        " :paid_at, :month, :shards, :points_campaign, :points, :points_deferred, :monthly_cap,"
+        " :campaign_cap, :cashback_campaign, :cashback, :cashback_deferred)"
+    ).bindparams(
+        bindparam("paid_at", type_=UTCDateTime),
+        *(
+            bindparam(name, type_=BigInteger())
+            for name in (
+                "resident",
+                "merchant",
+                "street",
+                "amount",
+                "points_campaign",
+                "points",
+                "monthly_cap",
+                "campaign_cap",
+                "cashback_campaign",
+                "cashback",
+            )
+        ),
+        bindparam("shards", type_=Integer()),
+        bindparam("points_deferred", type_=Boolean()),
+        bindparam("cashback_deferred", type_=Boolean()),
+    )
 )
 
 
@@ -189,35 +212,34 @@ class CampaignEngine:
     ) -> tuple[int, int, list[int]]:
         """Caps, reservations, tallies and reward rows: one call of ``campaign_grant``."""
         facts, points_rules, cashback_rules = ask.facts, ask.points_rules, ask.cashback_rules
-        row = (
-            await session.execute(
-                _GRANT,
-                {
-                    "payment": facts.payment_reference,
-                    "resident": facts.resident_id,
-                    "merchant": facts.merchant_id,
-                    "street": facts.shopping_street_id,
-                    "category": facts.category,
-                    "store_type": facts.store_type,
-                    "district": facts.district_id,
-                    "amount": facts.amount,
-                    "paid_at": facts.paid_at,
-                    "month": ask.month,
-                    "shards": self.shards,
-                    "points_campaign": points_rules.id if points_rules and ask.points else None,
-                    "points": ask.points,
-                    "points_deferred": bool(points_rules and points_rules.deferred),
-                    "monthly_cap": points_rules.per_resident_monthly_cap if points_rules else None,
-                    "campaign_cap": points_rules.per_resident_cap if points_rules else None,
-                    "cashback_campaign": (
-                        cashback_rules.id if cashback_rules and ask.cashback else None
-                    ),
-                    "cashback": ask.cashback,
-                    "cashback_deferred": bool(cashback_rules and cashback_rules.deferred),
-                },
-            )
-        ).one()
-        return int(row.points), int(row.cashback), [int(c) for c in row.exhausted]
+        row = await _GRANT.row(
+            session,
+            {
+                "payment": facts.payment_reference,
+                "resident": facts.resident_id,
+                "merchant": facts.merchant_id,
+                "street": facts.shopping_street_id,
+                "category": facts.category,
+                "store_type": facts.store_type,
+                "district": facts.district_id,
+                "amount": facts.amount,
+                "paid_at": facts.paid_at,
+                "month": ask.month,
+                "shards": self.shards,
+                "points_campaign": points_rules.id if points_rules and ask.points else None,
+                "points": ask.points,
+                "points_deferred": bool(points_rules and points_rules.deferred),
+                "monthly_cap": points_rules.per_resident_monthly_cap if points_rules else None,
+                "campaign_cap": points_rules.per_resident_cap if points_rules else None,
+                "cashback_campaign": (
+                    cashback_rules.id if cashback_rules and ask.cashback else None
+                ),
+                "cashback": ask.cashback,
+                "cashback_deferred": bool(cashback_rules and cashback_rules.deferred),
+            },
+        )
+        assert row is not None
+        return int(row[0]), int(row[1]), [int(c) for c in row[2]]
 
     async def _grant_here(self, session: AsyncSession, ask: _Ask) -> tuple[int, int, list[int]]:
         """The same steps as ``campaign_grant``, as statements (SQLite: one writer at a time)."""

@@ -34,6 +34,8 @@ from ledger.errors import (
 )
 from ledger.hashing import entry_fingerprint, entry_hash
 from ledger.models import Account, Entry, Posting
+from machipay.db import UTCDateTime
+from machipay.hotsql import HotStatement
 from machipay.timeutil import utcnow
 
 MAX_LEGS = 64
@@ -126,12 +128,16 @@ async def post_entry(
         raise
 
 
-_POST_SQL = text(
-    "SELECT entry_id, created FROM ledger_post("
-    ":key, :kind, :memo, :reverses, :fingerprint, :hash, :created_at, :codes, :amounts)"
-).bindparams(
-    bindparam("codes", type_=ARRAY(String())),
-    bindparam("amounts", type_=ARRAY(BigInteger())),
+_POST_SQL = HotStatement(
+    text(
+        "SELECT entry_id, created FROM ledger_post("
+        ":key, :kind, :memo, :reverses, :fingerprint, :hash, :created_at, :codes, :amounts)"
+    ).bindparams(
+        bindparam("created_at", type_=UTCDateTime),
+        bindparam("reverses", type_=BigInteger()),
+        bindparam("codes", type_=ARRAY(String())),
+        bindparam("amounts", type_=ARRAY(BigInteger())),
+    )
 )
 
 
@@ -147,8 +153,9 @@ async def _post_postgres(session: AsyncSession, draft: _Draft) -> PostedEntry:
         "codes": [leg.account for leg in draft.legs],
         "amounts": [leg.amount for leg in draft.legs],
     }
-    row = (await session.execute(_POST_SQL, params)).one()
-    return PostedEntry(int(row.entry_id), bool(row.created))
+    row = await _POST_SQL.row(session, params)
+    assert row is not None
+    return PostedEntry(int(row[0]), bool(row[1]))
 
 
 async def _post_sqlite(session: AsyncSession, draft: _Draft) -> PostedEntry:

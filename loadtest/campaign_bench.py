@@ -83,6 +83,7 @@ import ledger
 import machipay.auth.service as auth_service
 from campaigns.schemas import CampaignIn
 from loadtest.ledger_bench import admin_execute, database_url
+from machipay import hotsql
 from machipay.auth.passwords import hash_password
 from machipay.cache import MemoryCache
 from machipay.db import create_engine, make_sessionmaker, unit_of_work
@@ -168,14 +169,19 @@ class Stats:
 
 
 class StatementCounter:
-    """Counts the SQL statements the engine sends (each one a round trip)."""
+    """Counts the SQL statements sent (each one a round trip): through the engine, and
+    straight to the driver by ``machipay.hotsql``."""
 
     def __init__(self, engine: AsyncEngine) -> None:
-        self.count = 0
+        self._through_engine = 0
         event.listen(engine.sync_engine, "before_cursor_execute", self._seen)
 
     def _seen(self, *_args: Any) -> None:
-        self.count += 1
+        self._through_engine += 1
+
+    @property
+    def count(self) -> int:
+        return self._through_engine + hotsql.sent
 
 
 def machine_busy() -> float | None:
@@ -752,7 +758,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     ns = parse_args(argv)
-    name = f"machipay_campaignbench_{uuid.uuid4().hex[:10]}"
+    name = os.environ.get("BENCH_DB") or f"machipay_campaignbench_{uuid.uuid4().hex[:10]}"
     url = database_url(ns.url, name)
     created = False
     try:
@@ -761,7 +767,7 @@ def main(argv: list[str] | None = None) -> int:
         upgrade(url)
         summary = uvloop.run(bench(ns, url))
     finally:
-        if created:
+        if created and not os.environ.get("BENCH_KEEP"):
             try:
                 asyncio.run(admin_execute(ns.url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
             except Exception as exc:  # keep the original error; say what is left behind

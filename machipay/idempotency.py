@@ -39,6 +39,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from machipay.db import Base, BigId, UTCDateTime, table_of
 from machipay.errors import BadRequest, Conflict, MachipayError, ValidationFailed
+from machipay.hotsql import HotStatement
 from machipay.problems import PROBLEM_MEDIA_TYPE
 from machipay.timeutil import utcnow
 
@@ -152,7 +153,7 @@ async def run_idempotent(
 # Built once: every money-moving request claims and stores a key. Plain SQL, because
 # SQLAlchemy cannot cache the compiled form of an ON CONFLICT insert (it would compile it
 # on every request); the same text runs on PostgreSQL and SQLite.
-_CLAIM = (
+_CLAIM = HotStatement(
     text(
         "INSERT INTO idempotency_keys (scope, key, request_hash, created_at)"
         " VALUES (:scope, :key, :request_hash, :created_at)"
@@ -161,7 +162,7 @@ _CLAIM = (
     .bindparams(bindparam("created_at", type_=UTCDateTime))
     .columns(id=BigInteger)
 )
-_STORE = (
+_STORE = HotStatement(
     update(table_of(IdempotencyRecord))
     .where(table_of(IdempotencyRecord).c.id == bindparam("record_id"))
     .values(status_code=bindparam("status"), response_body=bindparam("body"))
@@ -170,23 +171,22 @@ _STORE = (
 
 async def _claim(session: AsyncSession, scope: str, key: str, fingerprint: str) -> int | None:
     """Insert the key's row; None when it exists (after waiting for an in-flight holder)."""
-    inserted = (
-        await session.execute(
-            _CLAIM,
-            {"scope": scope, "key": key, "request_hash": fingerprint, "created_at": utcnow()},
-        )
-    ).scalar_one_or_none()
-    return None if inserted is None else int(inserted)
+    inserted = await _CLAIM.row(
+        session, {"scope": scope, "key": key, "request_hash": fingerprint, "created_at": utcnow()}
+    )
+    return None if inserted is None else int(inserted[0])
 
 
 async def _store(session: AsyncSession, record_id: int, status_code: int, body: Any) -> None:
-    await session.execute(
-        _STORE,
-        {
-            "record_id": record_id,
-            "status": status_code,
-            "body": json.dumps(body, ensure_ascii=False),
-        },
+    await _STORE.run_many(
+        session,
+        [
+            {
+                "record_id": record_id,
+                "status": status_code,
+                "body": json.dumps(body, ensure_ascii=False),
+            }
+        ],
     )
 
 

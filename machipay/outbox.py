@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from machipay.db import Base, BigId, UTCDateTime, table_of
+from machipay.hotsql import HotStatement
 from machipay.timeutil import utcnow
 
 
@@ -36,16 +37,18 @@ class OutboxEvent(Base):
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
-_INSERT = insert(table_of(OutboxEvent))
+_INSERT = HotStatement(insert(table_of(OutboxEvent)), columns=("topic", "payload", "created_at"))
 
 
 async def add_outbox_event(session: AsyncSession, topic: str, payload: dict[str, Any]) -> None:
     """Write the fact now, as a plain insert: it is on every payment's path."""
-    await session.execute(
-        _INSERT,
-        {
-            "topic": topic,
-            "payload": json.dumps(payload, ensure_ascii=False, sort_keys=True),
-            "created_at": utcnow(),
-        },
+    await _INSERT.run_many(
+        session,
+        [
+            {
+                "topic": topic,
+                "payload": json.dumps(payload, ensure_ascii=False, sort_keys=True),
+                "created_at": utcnow(),
+            }
+        ],
     )

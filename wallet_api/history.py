@@ -10,9 +10,22 @@ from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from machipay.db import table_of
+from machipay.hotsql import HotStatement
 from wallet_api.models import WalletTransaction
 
-_INSERT = insert(table_of(WalletTransaction))
+_COLUMNS = (
+    "resident_id",
+    "reference",
+    "kind",
+    "amount",
+    "money_change",
+    "points_change",
+    "counterparty",
+    "message",
+    "entry_id",
+    "created_at",
+)
+_INSERT = HotStatement(insert(table_of(WalletTransaction)), columns=_COLUMNS)
 
 
 def history_row(
@@ -44,5 +57,4 @@ def history_row(
 
 async def write_history(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
     """One statement for all the lines (one round trip)."""
-    if rows:
-        await session.execute(_INSERT, rows)
+    await _INSERT.run_many(session, rows)

@@ -22,6 +22,7 @@ from ledger import Leg, credit, debit
 from machipay.db import table_of
 from machipay.errors import Conflict, NotFound, ValidationFailed
 from machipay.events import publish_after_commit
+from machipay.hotsql import HotStatement
 from machipay.outbox import add_outbox_event
 from machipay.settings import Settings
 from machipay.timeutil import utcnow
@@ -59,11 +60,32 @@ class RefundNotCovered(Conflict):
     title = "Not enough unsettled sales to refund"
 
 
-_LOCK_RESIDENT = (
+_LOCK_RESIDENT = HotStatement(
     select(Resident.user_id).where(Resident.user_id == bindparam("resident")).with_for_update()
 )
-_INSERT_PAYMENT = insert(table_of(Payment)).returning(table_of(Payment).c.id)
-_INSERT_LOT_USES = insert(table_of(PaymentLotUse))
+_PAYMENT_COLUMNS = (
+    "reference",
+    "resident_id",
+    "merchant_id",
+    "amount",
+    "points_used",
+    "money_used",
+    "method",
+    "charge_id",
+    "entry_id",
+    "resident_reward",
+    "merchant_cashback",
+    "rewards_granted",
+    "refunded_amount",
+    "refunded_points",
+    "created_at",
+)
+_INSERT_PAYMENT = HotStatement(
+    insert(table_of(Payment)).returning(table_of(Payment).c.id), columns=_PAYMENT_COLUMNS
+)
+_INSERT_LOT_USES = HotStatement(
+    insert(table_of(PaymentLotUse)), columns=("payment_id", "lot_id", "amount", "returned")
+)
 
 
 def merchant_channel(merchant_id: int) -> str:
@@ -95,7 +117,8 @@ async def pay(
     now = utcnow()
     # One resident's payments run one at a time: points lots and (later) campaign caps are
     # read, then written.
-    (await session.execute(_LOCK_RESIDENT, {"resident": resident_id})).scalar_one()
+    if await _LOCK_RESIDENT.row(session, {"resident": resident_id}) is None:
+        raise RuntimeError(f"resident {resident_id} has no row to lock")
     takes = await take_points(session, resident_id, amount, now=now, at_most=True)
     points = sum(take.amount for take in takes)
     money = amount - points
@@ -150,15 +173,15 @@ async def pay(
         "created_at": now,
     }
     # Plain inserts, not the unit of work: these rows are the whole write path of a payment.
-    payment_id = (await session.execute(_INSERT_PAYMENT, row)).scalar_one()
+    payment_id = int(await _INSERT_PAYMENT.value(session, row))
     payment = Payment(id=payment_id, **row)
     if takes:
-        await session.execute(
-            _INSERT_LOT_USES,
-            [
+        await _INSERT_LOT_USES.run_many(
+            session,
+            (
                 {"payment_id": payment_id, "lot_id": t.lot_id, "amount": t.amount, "returned": 0}
                 for t in takes
-            ],
+            ),
         )
     history = [
         history_row(

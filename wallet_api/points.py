@@ -16,12 +16,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 import ledger
 from ledger import credit, debit
 from machipay.db import UTCDateTime, table_of
+from machipay.hotsql import HotStatement
 from machipay.timeutil import as_utc, utcnow
 from wallet_api.errors import InsufficientPoints
 from wallet_api.history import history_row, write_history
 from wallet_api.models import PointsLot, WalletTransaction
 
-_LIVE_LOTS = (
+_LIVE_LOTS = HotStatement(
     select(PointsLot.id, PointsLot.remaining)
     .where(
         PointsLot.resident_id == bindparam("resident"),
@@ -32,12 +33,22 @@ _LIVE_LOTS = (
     .with_for_update()
 )
 _lots = table_of(PointsLot)
-_SPEND_FROM_LOT = (
+_SPEND_FROM_LOT = HotStatement(
     update(_lots)
     .where(_lots.c.id == bindparam("lot"), _lots.c.remaining >= bindparam("take"))
     .values(remaining=_lots.c.remaining - bindparam("take"))
 )
-_INSERT_LOT = insert(_lots)
+_LOT_COLUMNS = (
+    "resident_id",
+    "amount",
+    "remaining",
+    "granted_at",
+    "expires_at",
+    "campaign_id",
+    "entry_id",
+    "source_reference",
+)
+_INSERT_LOT = HotStatement(insert(_lots), columns=_LOT_COLUMNS)
 _INSERT_LOT_RETURNING_ID = insert(_lots).returning(_lots.c.id)
 
 
@@ -121,7 +132,7 @@ def points_lot_rows(
 
 async def write_points_lot(session: AsyncSession, lot: dict[str, Any]) -> None:
     """Insert a lot row from :func:`points_lot_rows` (its history line is the caller's)."""
-    await session.execute(_INSERT_LOT, lot)
+    await _INSERT_LOT.run_many(session, [lot])
 
 
 async def add_points_lot(
@@ -198,7 +209,7 @@ async def take_points(
     With ``at_most`` it takes what there is, up to ``amount``, instead of refusing. The
     statements are built once: this runs on every payment.
     """
-    lots = (await session.execute(_LIVE_LOTS, {"resident": resident_id, "now": now})).all()
+    lots = await _LIVE_LOTS.rows(session, {"resident": resident_id, "now": now})
     takes: list[LotTake] = []
     needed = amount
     for lot_id, remaining in lots:
@@ -210,8 +221,8 @@ async def take_points(
     if needed and not at_most:
         raise InsufficientPoints(f"Only {amount - needed} points are available.")
     if takes:
-        await session.execute(
-            _SPEND_FROM_LOT, [{"lot": take.lot_id, "take": take.amount} for take in takes]
+        await _SPEND_FROM_LOT.run_many(
+            session, ({"lot": take.lot_id, "take": take.amount} for take in takes)
         )
     return takes
 
