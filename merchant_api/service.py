@@ -10,12 +10,13 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import ledger
 from machipay.auth import Role, create_user, create_users_bulk
 from machipay.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from machipay.hotsql import HotStatement
 from machipay.settings import Settings
 from machipay.timeutil import utcnow
 from machipay.ward import ShoppingStreet, get_category, get_shopping_street, ward_reference
@@ -322,10 +323,26 @@ async def create_charge(
 
 @dataclass(frozen=True, slots=True)
 class ResolvedQr:
-    merchant: Merchant
     parsed: ParsedQr
     charge: Charge | None
     view: MerchantView  # what the resident sees, and what a campaign looks at
+
+
+# The shop and its street in one round trip: this runs on every payment.
+_SHOP_BY_PUBLIC_ID = HotStatement(
+    select(
+        Merchant.id,
+        Merchant.name,
+        Merchant.shopping_street_id,
+        Merchant.category_code,
+        Merchant.store_type,
+        Merchant.status,
+        ShoppingStreet.name,
+        ShoppingStreet.district_id,
+    )
+    .outerjoin(ShoppingStreet, ShoppingStreet.id == Merchant.shopping_street_id)
+    .where(Merchant.public_id == bindparam("public_id"))
+)
 
 
 async def resolve_payload(
@@ -338,27 +355,14 @@ async def resolve_payload(
 ) -> ResolvedQr:
     """Who a scanned code pays, and for a dynamic code the open charge it names."""
     parsed = parse_payload(settings.secret_key, payload)
-    # The shop and its street in one round trip: this runs on every payment.
-    found = (
-        await session.execute(
-            select(Merchant, ShoppingStreet.name, ShoppingStreet.district_id)
-            .outerjoin(ShoppingStreet, ShoppingStreet.id == Merchant.shopping_street_id)
-            .where(Merchant.public_id == parsed.merchant_public_id)
-        )
-    ).one_or_none()
+    found = await _SHOP_BY_PUBLIC_ID.row(session, {"public_id": parsed.merchant_public_id})
     if found is None:
         raise InvalidQr("This QR code names no machipay shop.")
-    merchant, street_name, district_id = found
+    merchant_id, name, street_id, category, store_type, status, street_name, district_id = found
     view = MerchantView(
-        merchant.id,
-        merchant.name,
-        street_name,
-        merchant.shopping_street_id,
-        merchant.category_code,
-        merchant.store_type,
-        district_id,
+        int(merchant_id), name, street_name, street_id, category, store_type, district_id
     )
-    if merchant.status != "active":
+    if status != "active":
         raise InvalidQr("This shop cannot take payments at the moment.")
     charge = None
     if parsed.dynamic:
@@ -366,13 +370,13 @@ async def resolve_payload(
         charge = (
             await session.execute(query.with_for_update() if lock_charge else query)
         ).scalar_one_or_none()
-        if charge is None or charge.merchant_id != merchant.id or charge.amount != parsed.amount:
+        if charge is None or charge.merchant_id != view.id or charge.amount != parsed.amount:
             raise InvalidQr("This payment code was not issued by this shop.")
         if charge.status != "open":
             raise ChargeUnusable("This payment code was already paid.")
         if charge.expires_at <= (now or utcnow()):
             raise ChargeUnusable("This payment code has expired; ask the shop for a new one.")
-    return ResolvedQr(merchant, parsed, charge, view)
+    return ResolvedQr(parsed, charge, view)
 
 
 async def mark_charge_paid(session: AsyncSession, charge: Charge, payment_id: int) -> None:
