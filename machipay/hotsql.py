@@ -108,13 +108,19 @@ class HotStatement:
 
 
 async def _driver(session: AsyncSession) -> tuple[asyncpg.Connection, Any] | None:
-    """The asyncpg connection of the session's current transaction (None off PostgreSQL).
+    """The asyncpg connection of the session's current transaction (None off PostgreSQL),
+    after writing what the session holds.
 
     SQLAlchemy's adapter opens the transaction lazily, at its first statement; a statement
     sent before that would run in autocommit, outside the unit of work. So the transaction is
     started here the way the adapter starts it, and the adapter keeps owning it (commit and
     rollback still go through the session).
     """
+    # Like the session's autoflush, on both databases: rows it holds but has not written yet
+    # (a resident registered in this unit of work, a changed payment) are in the database
+    # before a statement that reads or references them.
+    if session.new or session.deleted or session.dirty:
+        await session.flush()
     if session.get_bind().dialect.name != "postgresql":
         return None
     connection = await session.connection()

@@ -98,3 +98,14 @@ async def test_a_missing_parameter_is_an_error_not_a_null(
         # PostgreSQL: the prebuilt form's own check; SQLite: SQLAlchemy's.
         with pytest.raises((KeyError, StatementError)):
             await _FIND.rows(session, {})
+
+
+async def test_rows_the_session_holds_are_written_first(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    topic = "f" + uuid.uuid4().hex[:20]
+    async with sessionmaker() as session:
+        # Pending in the session, not yet flushed: the statement must still see it.
+        session.add(OutboxEvent(topic=topic, payload="{}", created_at=utcnow()))
+        assert len(await _FIND.rows(session, {"topic": topic})) == 1
+        await session.rollback()
