@@ -35,7 +35,19 @@ from ledger.errors import (
     UnknownAccount,
     UnknownEntry,
 )
-from ledger.posting import Leg, PostedEntry, credit, debit, post_entry, reverse_entry
+from ledger.posting import (
+    EntryDraft,
+    Leg,
+    PostedEntry,
+    credit,
+    debit,
+    draft_entry,
+    ledger_post_arguments,
+    post_draft,
+    post_entry,
+    reverse_entry,
+    translate_error,
+)
 from ledger.reconcile import Reconciliation, reconcile
 from ledger.reports import (
     ASSET_FAMILIES,
@@ -56,6 +68,7 @@ __all__ = [
     "PLATFORM_FEES",
     "SYSTEM_ACCOUNTS",
     "AlreadyReversed",
+    "EntryDraft",
     "Finding",
     "IdempotencyConflict",
     "InsufficientFunds",
@@ -77,13 +90,16 @@ __all__ = [
     "compact_hot_account",
     "credit",
     "debit",
+    "draft_entry",
     "get_balance",
     "get_balances",
+    "ledger_post_arguments",
     "merchant_payable",
     "merchant_payout",
     "movements",
     "open_account",
     "open_accounts",
+    "post_draft",
     "post_entry",
     "reconcile",
     "resident_money",
@@ -93,5 +109,6 @@ __all__ = [
     "seal_pending_entries",
     "spec_for",
     "total_as_of",
+    "translate_error",
     "verify_ledger",
 ]

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import bindparam, insert, select, text, update
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -28,6 +29,7 @@ from ledger.balances import delta_for, hot_balance_sqlite
 from ledger.errors import (
     IdempotencyConflict,
     InsufficientFunds,
+    LedgerError,
     UnbalancedEntry,
     UnknownAccount,
     UnknownEntry,
@@ -63,7 +65,9 @@ class PostedEntry:
 
 
 @dataclass(frozen=True, slots=True)
-class _Draft:
+class EntryDraft:
+    """A validated entry, fingerprinted and hashed, ready to post (see :func:`draft_entry`)."""
+
     key: str
     kind: str
     memo: str | None
@@ -98,25 +102,18 @@ async def post_entry(
     reverses_entry_id: int | None = None,
 ) -> PostedEntry:
     """Post one balanced entry inside the caller's transaction (never commits)."""
-    _validate(idempotency_key, kind, legs)
-    fingerprint = entry_fingerprint(
+    draft = draft_entry(
         idempotency_key=idempotency_key,
         kind=kind,
+        legs=legs,
         memo=memo,
         reverses_entry_id=reverses_entry_id,
-        legs=[(leg.account, leg.amount) for leg in legs],
     )
-    created_at = utcnow()
-    draft = _Draft(
-        idempotency_key,
-        kind,
-        memo,
-        reverses_entry_id,
-        fingerprint,
-        entry_hash(fingerprint, created_at),
-        created_at,
-        legs,
-    )
+    return await post_draft(session, draft)
+
+
+async def post_draft(session: AsyncSession, draft: EntryDraft) -> PostedEntry:
+    """Post an entry made by :func:`draft_entry` (never commits)."""
     try:
         if session.get_bind().dialect.name == "postgresql":
             return await _post_postgres(session, draft)
@@ -126,6 +123,61 @@ async def post_entry(
         if translated is not None:
             raise translated from exc
         raise
+
+
+def draft_entry(
+    *,
+    idempotency_key: str,
+    kind: str,
+    legs: Sequence[Leg],
+    memo: str | None = None,
+    reverses_entry_id: int | None = None,
+) -> EntryDraft:
+    """Validate an entry and compute its fingerprint and hash, without posting it.
+
+    :func:`post_entry` posts a draft; a caller that posts inside a larger SQL function of
+    its own (a payment) passes :func:`ledger_post_arguments` to ``ledger_post`` there and
+    maps the errors with :func:`translate_error`.
+    """
+    _validate(idempotency_key, kind, legs)
+    fingerprint = entry_fingerprint(
+        idempotency_key=idempotency_key,
+        kind=kind,
+        memo=memo,
+        reverses_entry_id=reverses_entry_id,
+        legs=[(leg.account, leg.amount) for leg in legs],
+    )
+    created_at = utcnow()
+    return EntryDraft(
+        idempotency_key,
+        kind,
+        memo,
+        reverses_entry_id,
+        fingerprint,
+        entry_hash(fingerprint, created_at),
+        created_at,
+        legs,
+    )
+
+
+def ledger_post_arguments(draft: EntryDraft) -> dict[str, Any]:
+    """The arguments of the ``ledger_post`` SQL function for this draft (PostgreSQL)."""
+    return {
+        "key": draft.key,
+        "kind": draft.kind,
+        "memo": draft.memo,
+        "reverses": draft.reverses,
+        "fingerprint": draft.fingerprint,
+        "hash": draft.content_hash,
+        "created_at": draft.created_at,
+        "codes": [leg.account for leg in draft.legs],
+        "amounts": [leg.amount for leg in draft.legs],
+    }
+
+
+def translate_error(exc: DBAPIError) -> LedgerError | None:
+    """The ledger error a database error raised by ``ledger_post`` means (None: not ours)."""
+    return _dberrors.translate(exc)
 
 
 _POST_SQL = HotStatement(
@@ -141,24 +193,13 @@ _POST_SQL = HotStatement(
 )
 
 
-async def _post_postgres(session: AsyncSession, draft: _Draft) -> PostedEntry:
-    params = {
-        "key": draft.key,
-        "kind": draft.kind,
-        "memo": draft.memo,
-        "reverses": draft.reverses,
-        "fingerprint": draft.fingerprint,
-        "hash": draft.content_hash,
-        "created_at": draft.created_at,
-        "codes": [leg.account for leg in draft.legs],
-        "amounts": [leg.amount for leg in draft.legs],
-    }
-    row = await _POST_SQL.row(session, params)
+async def _post_postgres(session: AsyncSession, draft: EntryDraft) -> PostedEntry:
+    row = await _POST_SQL.row(session, ledger_post_arguments(draft))
     assert row is not None
     return PostedEntry(int(row[0]), bool(row[1]))
 
 
-async def _post_sqlite(session: AsyncSession, draft: _Draft) -> PostedEntry:
+async def _post_sqlite(session: AsyncSession, draft: EntryDraft) -> PostedEntry:
     existing = (
         await session.execute(
             select(Entry.id, Entry.fingerprint).where(Entry.idempotency_key == draft.key)

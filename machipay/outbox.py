@@ -40,6 +40,11 @@ class OutboxEvent(Base):
 _INSERT = HotStatement(insert(table_of(OutboxEvent)), columns=("topic", "payload", "created_at"))
 
 
+def outbox_payload(payload: dict[str, Any]) -> str:
+    """How a fact is stored: JSON, keys sorted, non-ASCII kept."""
+    return json.dumps(payload, ensure_ascii=False, sort_keys=True)
+
+
 async def add_outbox_event(session: AsyncSession, topic: str, payload: dict[str, Any]) -> None:
     """Write the fact now, as a plain insert: it is on every payment's path."""
     await _INSERT.run_many(
@@ -47,7 +52,7 @@ async def add_outbox_event(session: AsyncSession, topic: str, payload: dict[str,
         [
             {
                 "topic": topic,
-                "payload": json.dumps(payload, ensure_ascii=False, sort_keys=True),
+                "payload": outbox_payload(payload),
                 "created_at": utcnow(),
             }
         ],

@@ -13,26 +13,36 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import BigInteger, Boolean, String, bindparam, insert, select, text, update
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import ledger
 from ledger import Leg, credit, debit
-from machipay.db import table_of
+from machipay.db import UTCDateTime, table_of
 from machipay.errors import Conflict, NotFound, ValidationFailed
 from machipay.events import publish_after_commit
 from machipay.hotsql import HotStatement
-from machipay.outbox import add_outbox_event
+from machipay.outbox import add_outbox_event, outbox_payload
 from machipay.settings import Settings
 from machipay.timeutil import utcnow
 from merchant_api import MerchantView
 from wallet_api.history import history_row, write_history
 from wallet_api.models import Payment, PaymentLotUse, PointsLot, Refund, Resident, WalletTransaction
-from wallet_api.points import points_lot_rows, take_points, write_points_lot
+from wallet_api.points import (
+    LotTake,
+    choose_takes,
+    points_lot_rows,
+    take_points,
+    write_points_lot,
+)
 from wallet_api.rewards import (
     CampaignRewards,
     PaymentFacts,
+    PointsLotGrant,
     RefundFacts,
     Revocation,
     RewardPlan,
@@ -62,6 +72,59 @@ class RefundNotCovered(Conflict):
 
 _LOCK_RESIDENT = HotStatement(
     select(Resident.user_id).where(Resident.user_id == bindparam("resident")).with_for_update()
+)
+_LOCK_WITH_LOTS = HotStatement(
+    text("SELECT lot_id, remaining FROM wallet_lock_lots(:resident, :now)").bindparams(
+        bindparam("resident", type_=BigInteger()), bindparam("now", type_=UTCDateTime)
+    )
+)
+_RECORD = HotStatement(
+    text(
+        "SELECT entry_id, created, payment_id FROM payment_record("
+        ":key, :kind, :memo, :fingerprint, :hash, :created_at, :codes, :amounts,"
+        " :paid_at, :payment_reference, :resident, :merchant, :amount, :points_used,"
+        " :money_used, :method, :charge, :resident_reward, :merchant_cashback,"
+        " :rewards_granted, :lot_ids, :lot_takes, :reward_lot_amount, :reward_lot_campaign,"
+        " :reward_lot_expires, :reward_lot_reference, :history_references, :history_kinds,"
+        " :history_amounts, :history_money, :history_points, :history_counterparties,"
+        " :outbox_topic, :outbox_payload)"
+    ).bindparams(
+        *(
+            bindparam(name, type_=UTCDateTime)
+            for name in ("created_at", "paid_at", "reward_lot_expires")
+        ),
+        *(
+            bindparam(name, type_=BigInteger())
+            for name in (
+                "resident",
+                "merchant",
+                "amount",
+                "points_used",
+                "money_used",
+                "charge",
+                "resident_reward",
+                "merchant_cashback",
+                "reward_lot_amount",
+                "reward_lot_campaign",
+            )
+        ),
+        bindparam("rewards_granted", type_=Boolean()),
+        *(
+            bindparam(name, type_=ARRAY(String()))
+            for name in ("codes", "history_references", "history_kinds", "history_counterparties")
+        ),
+        *(
+            bindparam(name, type_=ARRAY(BigInteger()))
+            for name in (
+                "amounts",
+                "lot_ids",
+                "lot_takes",
+                "history_amounts",
+                "history_money",
+                "history_points",
+            )
+        ),
+    )
 )
 _PAYMENT_COLUMNS = (
     "reference",
@@ -115,11 +178,17 @@ async def pay(
     if amount > settings.max_payment:
         raise PaymentLimitExceeded(f"One payment is at most ¥{settings.max_payment:,}.")
     now = utcnow()
+    postgres = session.get_bind().dialect.name == "postgresql"
     # One resident's payments run one at a time: points lots and (later) campaign caps are
     # read, then written.
-    if await _LOCK_RESIDENT.row(session, {"resident": resident_id}) is None:
-        raise RuntimeError(f"resident {resident_id} has no row to lock")
-    takes = await take_points(session, resident_id, amount, now=now, at_most=True)
+    if postgres:
+        # The lock and the live lots in one round trip; the lots are spent by payment_record.
+        lots = await _LOCK_WITH_LOTS.rows(session, {"resident": resident_id, "now": now})
+        takes = choose_takes(lots, amount, at_most=True)
+    else:
+        if await _LOCK_RESIDENT.row(session, {"resident": resident_id}) is None:
+            raise RuntimeError(f"resident {resident_id} has no row to lock")
+        takes = await take_points(session, resident_id, amount, now=now, at_most=True)
     points = sum(take.amount for take in takes)
     money = amount - points
     # The campaign engine reserves its budget and hands back the reward legs, so payment
@@ -148,8 +217,7 @@ async def pay(
         legs.append(debit(ledger.resident_money(resident_id), money))
     legs.append(credit(ledger.merchant_payable(merchant.id), amount))
     legs.extend(plan.legs)
-    posted = await ledger.post_entry(
-        session,
+    draft = ledger.draft_entry(
         idempotency_key=f"pay:{resident_id}:{idempotency_key}",
         kind="payment",
         legs=legs,
@@ -164,7 +232,6 @@ async def pay(
         "money_used": money,
         "method": method,
         "charge_id": charge_id,
-        "entry_id": posted.id,
         "resident_reward": plan.resident_points,
         "merchant_cashback": plan.merchant_cashback,
         "rewards_granted": plan.granted,
@@ -172,49 +239,21 @@ async def pay(
         "refunded_points": 0,
         "created_at": now,
     }
-    # Plain inserts, not the unit of work: these rows are the whole write path of a payment.
-    payment_id = int(await _INSERT_PAYMENT.value(session, row))
-    payment = Payment(id=payment_id, **row)
-    if takes:
-        await _INSERT_LOT_USES.run_many(
-            session,
-            (
-                {"payment_id": payment_id, "lot_id": t.lot_id, "amount": t.amount, "returned": 0}
-                for t in takes
-            ),
-        )
-    history = [
-        history_row(
-            resident_id=resident_id,
-            reference=reference,
-            kind="payment",
-            amount=amount,
-            money_change=-money,
-            points_change=-points,
-            counterparty=merchant.name,
-            entry_id=posted.id,
-            at=now,
-        )
+    # Newest first: the reward's points line (if any) is listed first, so the payment is
+    # the newer line of the two.
+    lines = [
+        _Line(reference, "payment", amount, -money, -points, merchant.name),
     ]
     if plan.points_lot is not None:
-        # The reward's points, credited by this entry, become a lot of their own.
-        lot, line = points_lot_rows(
-            resident_id=resident_id,
-            amount=plan.points_lot.amount,
-            campaign_id=plan.points_lot.campaign_id,
-            expires_at=plan.points_lot.expires_at,
-            entry_id=posted.id,
-            counterparty=plan.points_lot.counterparty,
-            at=now,
-            reference="cr_" + reference,
-            source_reference=reference,
+        grant = plan.points_lot
+        lines.insert(
+            0,
+            _Line(
+                "cr_" + reference, "points_grant", grant.amount, 0, grant.amount, grant.counterparty
+            ),
         )
-        await write_points_lot(session, lot)
-        # Listed first, so the payment is the newer line of the two (newest first).
-        history.insert(0, line)
-    await write_history(session, history)
     fact = {
-        "payment": payment.reference,
+        "payment": reference,
         "resident_id": resident_id,
         "merchant_id": merchant.id,
         "amount": amount,
@@ -227,13 +266,15 @@ async def pay(
         "method": method,
         "at": now.isoformat(),
     }
-    await add_outbox_event(session, "payment.completed", fact)
+    write = _record_in_one_call if postgres else _record_statement_by_statement
+    entry_id, payment_id = await write(session, draft, row, takes, plan.points_lot, lines, fact)
+    payment = Payment(id=payment_id, entry_id=entry_id, **row)
     publish_after_commit(
         session,
         merchant_channel(merchant.id),
         {
             "type": "payment",
-            "id": payment.reference,
+            "id": reference,
             "amount": amount,
             "method": method,
             # The dashboard's open charge turns "paid" on exactly its own payment.
@@ -242,6 +283,122 @@ async def pay(
         },
     )
     return PaymentDone(payment, merchant, plan)
+
+
+@dataclass(frozen=True, slots=True)
+class _Line:
+    """One line of the payer's history, before the entry's id is known."""
+
+    reference: str
+    kind: str
+    amount: int
+    money_change: int
+    points_change: int
+    counterparty: str | None
+
+
+async def _record_in_one_call(
+    session: AsyncSession,
+    draft: ledger.EntryDraft,
+    row: dict[str, Any],
+    takes: list[LotTake],
+    grant: PointsLotGrant | None,
+    lines: list[_Line],
+    fact: dict[str, Any],
+) -> tuple[int, int]:
+    """PostgreSQL: the entry and every row of the payment in one ``payment_record`` call."""
+    params = ledger.ledger_post_arguments(draft)
+    params.update(
+        paid_at=row["created_at"],
+        payment_reference=row["reference"],
+        resident=row["resident_id"],
+        merchant=row["merchant_id"],
+        amount=row["amount"],
+        points_used=row["points_used"],
+        money_used=row["money_used"],
+        method=row["method"],
+        charge=row["charge_id"],
+        resident_reward=row["resident_reward"],
+        merchant_cashback=row["merchant_cashback"],
+        rewards_granted=row["rewards_granted"],
+        lot_ids=[t.lot_id for t in takes],
+        lot_takes=[t.amount for t in takes],
+        reward_lot_amount=grant.amount if grant else None,
+        reward_lot_campaign=grant.campaign_id if grant else None,
+        reward_lot_expires=grant.expires_at if grant else None,
+        reward_lot_reference=row["reference"] if grant else None,
+        history_references=[line.reference for line in lines],
+        history_kinds=[line.kind for line in lines],
+        history_amounts=[line.amount for line in lines],
+        history_money=[line.money_change for line in lines],
+        history_points=[line.points_change for line in lines],
+        history_counterparties=[line.counterparty for line in lines],
+        outbox_topic="payment.completed",
+        outbox_payload=outbox_payload(fact),
+    )
+    try:
+        found = await _RECORD.row(session, params)
+    except DBAPIError as exc:
+        translated = ledger.translate_error(exc)
+        if translated is not None:
+            raise translated from exc
+        raise
+    assert found is not None
+    return int(found[0]), int(found[2])
+
+
+async def _record_statement_by_statement(
+    session: AsyncSession,
+    draft: ledger.EntryDraft,
+    row: dict[str, Any],
+    takes: list[LotTake],
+    grant: PointsLotGrant | None,
+    lines: list[_Line],
+    fact: dict[str, Any],
+) -> tuple[int, int]:
+    """SQLite (one writer at a time): the same rows, one statement each."""
+    posted = await ledger.post_draft(session, draft)
+    payment_id = int(await _INSERT_PAYMENT.value(session, {**row, "entry_id": posted.id}))
+    await _INSERT_LOT_USES.run_many(
+        session,
+        (
+            {"payment_id": payment_id, "lot_id": t.lot_id, "amount": t.amount, "returned": 0}
+            for t in takes
+        ),
+    )
+    at = row["created_at"]
+    if grant is not None:
+        # The reward's points, credited by this entry, become a lot of their own.
+        lot, _line = points_lot_rows(
+            resident_id=row["resident_id"],
+            amount=grant.amount,
+            campaign_id=grant.campaign_id,
+            expires_at=grant.expires_at,
+            entry_id=posted.id,
+            counterparty=grant.counterparty,
+            at=at,
+            source_reference=row["reference"],
+        )
+        await write_points_lot(session, lot)
+    await write_history(
+        session,
+        [
+            history_row(
+                resident_id=row["resident_id"],
+                reference=line.reference,
+                kind=line.kind,
+                amount=line.amount,
+                money_change=line.money_change,
+                points_change=line.points_change,
+                counterparty=line.counterparty,
+                entry_id=posted.id,
+                at=at,
+            )
+            for line in lines
+        ],
+    )
+    await add_outbox_event(session, "payment.completed", fact)
+    return posted.id, payment_id
 
 
 @dataclass(frozen=True, slots=True)

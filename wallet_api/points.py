@@ -6,6 +6,7 @@ they live in their own ledger account and never move between residents.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -201,15 +202,13 @@ async def take_back_from_lot(
     return taken, expired
 
 
-async def take_points(
-    session: AsyncSession, resident_id: int, amount: int, *, now: datetime, at_most: bool = False
+def choose_takes(
+    lots: Sequence[Sequence[Any]], amount: int, *, at_most: bool = False
 ) -> list[LotTake]:
-    """Use ``amount`` points from live lots, oldest expiry first (the caller posts the entry).
+    """Which live lots (``(id, remaining)``, oldest expiry first) pay ``amount`` points.
 
-    With ``at_most`` it takes what there is, up to ``amount``, instead of refusing. The
-    statements are built once: this runs on every payment.
+    With ``at_most`` it takes what there is, up to ``amount``, instead of refusing.
     """
-    lots = await _LIVE_LOTS.rows(session, {"resident": resident_id, "now": now})
     takes: list[LotTake] = []
     needed = amount
     for lot_id, remaining in lots:
@@ -220,6 +219,19 @@ async def take_points(
         needed -= used
     if needed and not at_most:
         raise InsufficientPoints(f"Only {amount - needed} points are available.")
+    return takes
+
+
+async def take_points(
+    session: AsyncSession, resident_id: int, amount: int, *, now: datetime, at_most: bool = False
+) -> list[LotTake]:
+    """Use ``amount`` points from live lots, oldest expiry first (the caller posts the entry).
+
+    With ``at_most`` it takes what there is, up to ``amount``, instead of refusing. The
+    statements are built once: this runs on every payment.
+    """
+    lots = await _LIVE_LOTS.rows(session, {"resident": resident_id, "now": now})
+    takes = choose_takes(lots, amount, at_most=at_most)
     if takes:
         await _SPEND_FROM_LOT.run_many(
             session, ({"lot": take.lot_id, "take": take.amount} for take in takes)
