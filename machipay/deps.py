@@ -19,17 +19,19 @@ async def _request_session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
-def _settings(request: Request) -> Settings:
+# Plain lookups are ``async def`` on purpose: FastAPI runs a ``def`` dependency in its
+# thread pool, a thread hop per request for reading an attribute.
+async def _settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def _broker(request: Request) -> Broker:
+async def _broker(request: Request) -> Broker:
     broker: Broker = request.app.state.broker
     return broker
 
 
-def _cache(request: Request) -> CacheBackend:
+async def _cache(request: Request) -> CacheBackend:
     cache: CacheBackend = request.app.state.cache
     return cache
 
