@@ -20,9 +20,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import asyncpg
+from sqlalchemy import event
 from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session, SessionTransaction
 from sqlalchemy.sql import Executable
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ClauseElement
@@ -31,6 +33,7 @@ from sqlalchemy.sql.elements import ClauseElement
 # (SQLAlchemy's own events do not see them).
 sent = 0
 
+_DRIVER = "machipay.hotsql.driver"
 _ASYNCPG = PGDialect_asyncpg()  # type: ignore[no-untyped-call]
 
 
@@ -123,6 +126,11 @@ async def _driver(session: AsyncSession) -> tuple[asyncpg.Connection, Any] | Non
         await session.flush()
     if session.get_bind().dialect.name != "postgresql":
         return None
+    # Looked up once per transaction (a payment sends several statements); forgotten when
+    # the session's transaction ends, as its connection may go back to the pool then.
+    known = session.info.get(_DRIVER)
+    if known is not None and known[1]._started:
+        return known  # type: ignore[no-any-return]
     connection = await session.connection()
     fairy = await connection.get_raw_connection()
     adapted = fairy.dbapi_connection
@@ -132,7 +140,14 @@ async def _driver(session: AsyncSession) -> tuple[asyncpg.Connection, Any] | Non
         await adapted._start_transaction()
     driver = fairy.driver_connection
     assert isinstance(driver, asyncpg.Connection)
+    session.info[_DRIVER] = (driver, adapted)
     return driver, adapted
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_driver(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:
+        session.info.pop(_DRIVER, None)
 
 
 def _wrapped(adapted: Any, sql: str, args: Any, error: asyncpg.PostgresError) -> DBAPIError:

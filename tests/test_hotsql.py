@@ -9,10 +9,11 @@ from sqlalchemy import bindparam, func, insert, select
 from sqlalchemy.exc import IntegrityError, StatementError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from machipay.db import table_of
+from machipay.db import create_engine, make_sessionmaker, table_of
 from machipay.hotsql import HotStatement
 from machipay.idempotency import IdempotencyRecord
 from machipay.outbox import OutboxEvent
+from machipay.settings import Settings
 from machipay.timeutil import utcnow
 
 _outbox = table_of(OutboxEvent)
@@ -109,3 +110,44 @@ async def test_rows_the_session_holds_are_written_first(
         session.add(OutboxEvent(topic=topic, payload="{}", created_at=utcnow()))
         assert len(await _FIND.rows(session, {"topic": topic})) == 1
         await session.rollback()
+
+
+async def test_a_new_transaction_after_commit_is_a_transaction_too(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    # The driver connection is remembered per transaction; after a commit the session may
+    # hold another connection, and its next statement must again open a transaction.
+    topic = "c" + uuid.uuid4().hex[:20]
+    row = {"topic": topic, "payload": "{}", "created_at": utcnow()}
+    async with sessionmaker() as session:
+        await _INSERT.value(session, row)
+        await session.commit()
+        await _INSERT.value(session, row)
+        await session.rollback()
+        await _INSERT.value(session, row)
+        await session.commit()
+    assert await _count(sessionmaker, topic) == 2
+
+
+async def test_a_connection_back_in_the_pool_is_never_used_again(postgres_url: str) -> None:
+    # One pooled connection: after the first session commits, a second session takes that
+    # connection and opens a transaction on it. The first session's next statement must get
+    # a connection of its own, not write into the second session's transaction.
+    engine = create_engine(
+        Settings(database_url=postgres_url, environment="test", db_pool_size=1, db_max_overflow=1)
+    )
+    topic = "p" + uuid.uuid4().hex[:20]
+    row = {"topic": topic, "payload": "{}", "created_at": utcnow()}
+    try:
+        first, second = AsyncSession(engine), AsyncSession(engine)
+        await _INSERT.value(first, row)
+        await first.commit()
+        await _INSERT.value(second, row)  # the pool's one connection, in a transaction
+        await _INSERT.value(first, row)
+        await second.rollback()
+        await first.commit()
+        await first.close()
+        await second.close()
+        assert await _count(make_sessionmaker(engine), topic) == 2
+    finally:
+        await engine.dispose()
