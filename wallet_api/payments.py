@@ -267,7 +267,9 @@ async def pay(
         "at": now.isoformat(),
     }
     write = _record_in_one_call if postgres else _record_statement_by_statement
-    entry_id, payment_id = await write(session, draft, row, takes, plan.points_lot, lines, fact)
+    entry_id, payment_id = await write(
+        session, _PaymentRows(draft, row, takes, plan.points_lot, lines, fact)
+    )
     payment = Payment(id=payment_id, entry_id=entry_id, **row)
     publish_after_commit(
         session,
@@ -297,17 +299,22 @@ class _Line:
     counterparty: str | None
 
 
-async def _record_in_one_call(
-    session: AsyncSession,
-    draft: ledger.EntryDraft,
-    row: dict[str, Any],
-    takes: list[LotTake],
-    grant: PointsLotGrant | None,
-    lines: list[_Line],
-    fact: dict[str, Any],
-) -> tuple[int, int]:
+@dataclass(frozen=True, slots=True)
+class _PaymentRows:
+    """Everything a payment writes, decided before the first write."""
+
+    draft: ledger.EntryDraft
+    row: dict[str, Any]  # the payments row, without its entry id
+    takes: list[LotTake]  # points spent from each lot
+    grant: PointsLotGrant | None  # the reward's new lot (immediate grants)
+    lines: list[_Line]  # the payer's history, newest first
+    fact: dict[str, Any]  # the outbox fact
+
+
+async def _record_in_one_call(session: AsyncSession, rows: _PaymentRows) -> tuple[int, int]:
     """PostgreSQL: the entry and every row of the payment in one ``payment_record`` call."""
-    params = ledger.ledger_post_arguments(draft)
+    row, takes, grant, lines = rows.row, rows.takes, rows.grant, rows.lines
+    params = ledger.ledger_post_arguments(rows.draft)
     params.update(
         paid_at=row["created_at"],
         payment_reference=row["reference"],
@@ -334,7 +341,7 @@ async def _record_in_one_call(
         history_points=[line.points_change for line in lines],
         history_counterparties=[line.counterparty for line in lines],
         outbox_topic="payment.completed",
-        outbox_payload=outbox_payload(fact),
+        outbox_payload=outbox_payload(rows.fact),
     )
     try:
         found = await _RECORD.row(session, params)
@@ -348,16 +355,11 @@ async def _record_in_one_call(
 
 
 async def _record_statement_by_statement(
-    session: AsyncSession,
-    draft: ledger.EntryDraft,
-    row: dict[str, Any],
-    takes: list[LotTake],
-    grant: PointsLotGrant | None,
-    lines: list[_Line],
-    fact: dict[str, Any],
+    session: AsyncSession, rows: _PaymentRows
 ) -> tuple[int, int]:
     """SQLite (one writer at a time): the same rows, one statement each."""
-    posted = await ledger.post_draft(session, draft)
+    row, takes, grant, lines = rows.row, rows.takes, rows.grant, rows.lines
+    posted = await ledger.post_draft(session, rows.draft)
     payment_id = int(await _INSERT_PAYMENT.value(session, {**row, "entry_id": posted.id}))
     await _INSERT_LOT_USES.run_many(
         session,
@@ -397,7 +399,7 @@ async def _record_statement_by_statement(
             for line in lines
         ],
     )
-    await add_outbox_event(session, "payment.completed", fact)
+    await add_outbox_event(session, "payment.completed", rows.fact)
     return posted.id, payment_id
 
 
