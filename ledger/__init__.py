@@ -42,11 +42,11 @@ from ledger.posting import (
     credit,
     debit,
     draft_entry,
+    ledger_errors,
     ledger_post_arguments,
     post_draft,
     post_entry,
     reverse_entry,
-    translate_error,
 )
 from ledger.reconcile import Reconciliation, reconcile
 from ledger.reports import (
@@ -93,6 +93,7 @@ __all__ = [
     "draft_entry",
     "get_balance",
     "get_balances",
+    "ledger_errors",
     "ledger_post_arguments",
     "merchant_payable",
     "merchant_payout",
@@ -109,6 +110,5 @@ __all__ = [
     "seal_pending_entries",
     "spec_for",
     "total_as_of",
-    "translate_error",
     "verify_ledger",
 ]

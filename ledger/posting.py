@@ -13,7 +13,8 @@ in a savepoint to carry on).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -29,7 +30,6 @@ from ledger.balances import delta_for, hot_balance_sqlite
 from ledger.errors import (
     IdempotencyConflict,
     InsufficientFunds,
-    LedgerError,
     UnbalancedEntry,
     UnknownAccount,
     UnknownEntry,
@@ -114,10 +114,18 @@ async def post_entry(
 
 async def post_draft(session: AsyncSession, draft: EntryDraft) -> PostedEntry:
     """Post an entry made by :func:`draft_entry` (never commits)."""
-    try:
+    with ledger_errors():
         if session.get_bind().dialect.name == "postgresql":
             return await _post_postgres(session, draft)
         return await _post_sqlite(session, draft)
+
+
+@contextlib.contextmanager
+def ledger_errors() -> Iterator[None]:
+    """Raise the ledger's own errors for the database errors ``ledger_post`` (or the
+    SQLite steps) raise on purpose: insufficient funds, a reused key, an unknown account."""
+    try:
+        yield
     except DBAPIError as exc:
         translated = _dberrors.translate(exc)
         if translated is not None:
@@ -137,7 +145,7 @@ def draft_entry(
 
     :func:`post_entry` posts a draft; a caller that posts inside a larger SQL function of
     its own (a payment) passes :func:`ledger_post_arguments` to ``ledger_post`` there and
-    maps the errors with :func:`translate_error`.
+    runs it inside :func:`ledger_errors`.
     """
     _validate(idempotency_key, kind, legs)
     fingerprint = entry_fingerprint(
@@ -173,11 +181,6 @@ def ledger_post_arguments(draft: EntryDraft) -> dict[str, Any]:
         "codes": [leg.account for leg in draft.legs],
         "amounts": [leg.amount for leg in draft.legs],
     }
-
-
-def translate_error(exc: DBAPIError) -> LedgerError | None:
-    """The ledger error a database error raised by ``ledger_post`` means (None: not ours)."""
-    return _dberrors.translate(exc)
 
 
 _POST_SQL = HotStatement(

@@ -17,7 +17,6 @@ from typing import Any
 
 from sqlalchemy import BigInteger, Boolean, String, bindparam, insert, select, text, update
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import ledger
@@ -35,7 +34,7 @@ from wallet_api.models import Payment, PaymentLotUse, PointsLot, Refund, Residen
 from wallet_api.points import (
     LotTake,
     choose_takes,
-    points_lot_rows,
+    lot_row,
     take_points,
     write_points_lot,
 )
@@ -343,13 +342,8 @@ async def _record_in_one_call(session: AsyncSession, rows: _PaymentRows) -> tupl
         outbox_topic="payment.completed",
         outbox_payload=outbox_payload(rows.fact),
     )
-    try:
+    with ledger.ledger_errors():
         found = await _RECORD.row(session, params)
-    except DBAPIError as exc:
-        translated = ledger.translate_error(exc)
-        if translated is not None:
-            raise translated from exc
-        raise
     assert found is not None
     return int(found[0]), int(found[2])
 
@@ -371,13 +365,13 @@ async def _record_statement_by_statement(
     at = row["created_at"]
     if grant is not None:
         # The reward's points, credited by this entry, become a lot of their own.
-        lot, _line = points_lot_rows(
+        # (Its history line is among ``lines``.)
+        lot = lot_row(
             resident_id=row["resident_id"],
             amount=grant.amount,
             campaign_id=grant.campaign_id,
             expires_at=grant.expires_at,
             entry_id=posted.id,
-            counterparty=grant.counterparty,
             at=at,
             source_reference=row["reference"],
         )

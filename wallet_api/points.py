@@ -95,20 +95,18 @@ async def grant_points(
     return lot_id
 
 
-def points_lot_rows(
+def lot_row(
     *,
     resident_id: int,
     amount: int,
     campaign_id: int,
     expires_at: datetime,
     entry_id: int,
-    counterparty: str,
     at: datetime,
-    reference: str | None = None,
     source_reference: str | None = None,
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The lot row and its history row, for points already credited by ``entry_id``."""
-    lot = {
+) -> dict[str, Any]:
+    """The row of a new lot, for points already credited by ``entry_id``."""
+    return {
         "resident_id": resident_id,
         "amount": amount,
         "remaining": amount,
@@ -118,21 +116,10 @@ def points_lot_rows(
         "entry_id": entry_id,
         "source_reference": source_reference,
     }
-    line = history_row(
-        resident_id=resident_id,
-        reference=reference or f"pg_{entry_id}",
-        kind="points_grant",
-        amount=amount,
-        points_change=amount,
-        counterparty=counterparty,
-        entry_id=entry_id,
-        at=at,
-    )
-    return lot, line
 
 
 async def write_points_lot(session: AsyncSession, lot: dict[str, Any]) -> None:
-    """Insert a lot row from :func:`points_lot_rows` (its history line is the caller's)."""
+    """Insert a row from :func:`lot_row` (its history line is the caller's)."""
     await _INSERT_LOT.run_many(session, [lot])
 
 
@@ -153,18 +140,26 @@ async def add_points_lot(
 
     Returns the lot's id.
     """
-    lot, line = points_lot_rows(
+    lot = lot_row(
         resident_id=resident_id,
         amount=amount,
         campaign_id=campaign_id,
         expires_at=expires_at,
         entry_id=entry_id,
-        counterparty=counterparty,
         at=at,
-        reference=reference,
         source_reference=source_reference,
     )
     lot_id = (await session.execute(_INSERT_LOT_RETURNING_ID, lot)).scalar_one()
+    line = history_row(
+        resident_id=resident_id,
+        reference=reference or f"pg_{entry_id}",
+        kind="points_grant",
+        amount=amount,
+        points_change=amount,
+        counterparty=counterparty,
+        entry_id=entry_id,
+        at=at,
+    )
     await write_history(session, [line])
     return int(lot_id)
 
