@@ -167,6 +167,52 @@ async def test_raw_insert_of_a_posting_into_a_balanced_entry_fails_at_commit(
             await session.commit()
 
 
+_LEDGER_POST = text(
+    "SELECT entry_id FROM ledger_post(:k, 'raw', NULL, NULL, 'x', 'x', now(),"
+    " CAST(:codes AS text[]), CAST(:amounts AS bigint[]))"
+)
+
+
+async def test_an_unbalanced_entry_through_ledger_post_fails_at_commit(
+    pg: async_sessionmaker[AsyncSession], unique: str
+) -> None:
+    # ledger_post's own postings queue no per-posting check: the entry's check at COMMIT
+    # must still refuse what they add up to.
+    a, b = f"resident:{unique}a:money", f"resident:{unique}b:money"
+    await open_and_fund(pg, {a: 500, b: 0})
+    async with pg() as session:
+        await session.execute(
+            _LEDGER_POST, {"k": f"raw-{unique}", "codes": [a, b], "amounts": [100, -99]}
+        )
+        with pytest.raises(DBAPIError, match="unbalanced"):
+            await session.commit()
+    assert await balances(pg, a, b) == [500, 0]
+
+
+async def test_a_raw_posting_after_ledger_post_into_its_entry_fails_at_commit(
+    pg: async_sessionmaker[AsyncSession], unique: str
+) -> None:
+    # Whatever spares ledger_post's postings their per-posting checks, a posting added to
+    # its entry later in the same transaction is caught by the entry's check at COMMIT.
+    a, b = f"resident:{unique}a:money", f"resident:{unique}b:money"
+    await open_and_fund(pg, {a: 500, b: 0})
+    async with pg() as session:
+        entry_id = (
+            await session.execute(
+                _LEDGER_POST, {"k": f"raw-{unique}", "codes": [a, b], "amounts": [50, -50]}
+            )
+        ).scalar_one()
+        await session.execute(
+            text(
+                "INSERT INTO ledger_postings (entry_id, account_id, amount, created_at)"
+                " SELECT :e, id, 10, now() FROM ledger_accounts WHERE code = 'bank:city'"
+            ),
+            {"e": entry_id},
+        )
+        with pytest.raises(DBAPIError, match="unbalanced"):
+            await session.commit()
+
+
 async def test_raw_posting_that_overdraws_a_hot_account_fails_at_commit(
     pg: async_sessionmaker[AsyncSession], unique: str
 ) -> None:
