@@ -8,9 +8,10 @@ previous block's hash.
 The horizon must be final: no entry with a smaller id may commit after a block covering
 its id range is written. On PostgreSQL ids are handed out before commit, so the sealer
 reads the largest visible id together with a snapshot, then waits until every
-transaction that snapshot saw running has ended (``ledger_post`` takes its transaction
-id before its entry id, so any transaction holding a smaller id is in that list). On
-SQLite, writers are serialised and the largest committed id is final at once.
+transaction that snapshot saw running has left the running list of a new snapshot
+(``ledger_post`` takes its transaction id before its entry id, so any transaction holding
+a smaller id is in that list). On SQLite, writers are serialised and the largest
+committed id is final at once.
 """
 
 from __future__ import annotations
@@ -50,10 +51,14 @@ async def _horizon_postgres(engine: AsyncEngine) -> int | None:
         while True:
             running = (
                 await conn.execute(
+                    # Gone from a new snapshot, not merely committed: a transaction is
+                    # marked committed before it leaves the running list, and until then a
+                    # new snapshot (like the one the entries are read with below) does not
+                    # show its entry. pg_xact_status let the sealer seal past such an entry.
                     text(
                         "SELECT count(*)"
                         " FROM pg_snapshot_xip(CAST(CAST(:s AS text) AS pg_snapshot)) AS x "
-                        "WHERE pg_xact_status(x) = 'in progress'"
+                        "WHERE NOT pg_visible_in_snapshot(x, pg_current_snapshot())"
                     ),
                     {"s": snapshot},
                 )

@@ -238,3 +238,37 @@ async def test_raw_posting_that_overdraws_a_hot_account_fails_at_commit(
             )
         with pytest.raises(DBAPIError, match="insufficient funds"):
             await session.commit()
+
+
+async def test_the_sealer_waits_for_an_entry_still_being_written(
+    pg: async_sessionmaker[AsyncSession], unique: str
+) -> None:
+    # An entry id handed out to a transaction that has not committed yet lies below the
+    # ids of entries committed after it: the sealer must not seal past it until it is
+    # visible, or the block would later be found to cover one entry more than it hashed.
+    a, b = f"resident:{unique}a:money", f"resident:{unique}b:money"
+    c, d = f"resident:{unique}c:money", f"resident:{unique}d:money"
+    await open_and_fund(pg, {a: 500, b: 0, c: 500, d: 0})
+    await ledger.seal_pending_entries(pg)
+    async with pg() as open_session:
+        early = await ledger.post_entry(
+            open_session,
+            idempotency_key=f"early-{unique}",
+            kind="transfer",
+            legs=[debit(a, 5), credit(b, 5)],
+        )
+        later = await transfer(pg, c, d, 5)
+        assert later.id > early.id
+        sealing = asyncio.create_task(ledger.seal_pending_entries(pg))
+        await asyncio.sleep(0.3)
+        assert not sealing.done()  # held back by the open transaction
+        await open_session.commit()
+    sealed = await sealing
+    assert sealed.entries >= 2
+    async with pg() as session:
+        report = await ledger.verify_ledger(session)
+        last_sealed = (
+            await session.execute(text("SELECT max(last_entry_id) FROM ledger_blocks"))
+        ).scalar_one()
+    assert report.ok, report.findings
+    assert last_sealed >= later.id
