@@ -8,7 +8,8 @@ transaction (tpcb-like, scale 10, same clients, same duration)?
 Steps, all on scratch databases that are dropped at the end (``--keep`` keeps them):
 
 1. migrate, seed ``--residents`` funded residents and ``--merchants`` shops
-   (``machipay seed``'s code), approve a 30 % / 5 % campaign (maker-checker), and mint an
+   (``machipay seed``'s code), approve a 30 % / 5 % campaign (maker-checker; none with
+   ``--no-campaign``, the same morning on a platform without one), and mint an
    access token per resident (signing in 10,000 people through argon2 would take the
    benchmark's whole CPU for half an hour; sign-in has its own tests);
 2. pgbench ``-i -s 10`` then tpcb-like for ``--seconds`` with ``--clients`` connections;
@@ -76,8 +77,9 @@ def say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-async def prepare(url: str, ns: argparse.Namespace, seed_file: Path) -> int:
-    """Seed the ward, launch the campaign, write logins + tokens; returns the campaign id."""
+async def prepare(url: str, ns: argparse.Namespace, seed_file: Path) -> int | None:
+    """Seed the ward, launch the campaign (unless ``--no-campaign``), write logins + tokens;
+    returns the campaign id."""
     settings = Settings(
         database_url=url, environment="test", sealer_enabled=False, secret_key=SECRET
     )
@@ -89,7 +91,7 @@ async def prepare(url: str, ns: argparse.Namespace, seed_file: Path) -> int:
             residents=ns.residents, merchants=ns.merchants, top_up=ns.top_up, batch=1000
         )
         result = await seed_ward(sessionmaker, settings, plan)
-        campaign_id = await launch_campaign(sessionmaker, settings)
+        campaign_id = None if ns.no_campaign else await launch_campaign(sessionmaker, settings)
         async with unit_of_work(sessionmaker) as session:
             ids = dict(
                 (await session.execute(select(Resident.wallet_id, Resident.user_id))).tuples().all()
@@ -103,7 +105,7 @@ async def prepare(url: str, ns: argparse.Namespace, seed_file: Path) -> int:
     result.write(seed_file)
     say(
         f"seeded {ns.merchants} shops and {ns.residents} residents (¥{ns.top_up:,} each),"
-        f" campaign {campaign_id}, in {time.perf_counter() - started:.0f} s"
+        f" campaign {campaign_id or 'none'}, in {time.perf_counter() - started:.0f} s"
     )
     return campaign_id
 
@@ -444,7 +446,8 @@ def print_table(s: dict[str, Any]) -> None:
     print(
         f"  {st['workers']} API workers, {st['users']} paying users, {st['seconds']} s per phase,"
         f" {st['residents']:,} residents, {st['merchants']} shops, pgbench {st['pgbench_clients']}"
-        " clients"
+        " clients, "
+        + ("no campaign" if st["campaign_id"] is None else f"campaign {st['campaign_id']} active")
     )
     if not s["verify_ok"]:
         print(s["verify_report"])
@@ -469,6 +472,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default="worker",
         help="analytics consumer in its own `machipay worker` process (as deployed) or in"
         " every API worker",
+    )
+    parser.add_argument(
+        "--no-campaign",
+        action="store_true",
+        help="launch no campaign: the same morning on a platform without one, to compare",
     )
     parser.add_argument("--keep", action="store_true", help="keep the scratch databases")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON too")
