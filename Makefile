@@ -6,13 +6,13 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-dev
 
-.PHONY: demo test lint format install clean
+.PHONY: demo test lint audit lock format install clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml requirements.lock
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "machipay needs Python 3.11 or newer")'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet -c requirements.lock -e ".[dev]"
 	@touch $(STAMP)
 
 install: $(STAMP)
@@ -29,6 +29,14 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy machipay ledger wallet_api merchant_api campaigns analytics web migrations loadtest tests
+
+# Known vulnerabilities in the exact versions we install (pip-audit, PyPI's advisory data).
+audit: $(STAMP)
+	$(BIN)/pip-audit --requirement requirements.lock --no-deps --disable-pip --progress-spinner off
+
+# Re-resolve the dependencies of pyproject.toml and pin them all in requirements.lock.
+lock:
+	$(PYTHON) scripts/lock.py
 
 format: $(STAMP)
 	$(BIN)/ruff format .
