@@ -36,7 +36,7 @@ log = logging.getLogger("machipay.app")
 
 def create_app(settings: Settings | None = None, *, configure_logs: bool = True) -> FastAPI:
     settings = settings or get_settings()
-    settings.assert_safe_for_production()
+    settings.refuse_unsafe_secrets()
     if configure_logs:
         configure_logging(settings.log_level, settings.log_json)
 
