@@ -260,8 +260,13 @@ async def test_serve_answers_health_and_readiness(scratch_database: str) -> None
                     assert time.monotonic() < deadline, "server did not start within 30 s"
                     await asyncio.sleep(0.2)
             assert ready.status_code == 200, ready.text
+            assert "strict-transport-security" not in ready.headers  # plain HTTP
             for _ in range(12):
                 assert (await client.get("/healthz")).json() == {"status": "ok"}
+            # Behind a TLS proxy on this host (trusted by default): HSTS, and the CSP.
+            proxied = await client.get("/readyz", headers={"X-Forwarded-Proto": "https"})
+            assert proxied.headers["strict-transport-security"].startswith("max-age=")
+            assert "frame-ancestors 'none'" in proxied.headers["content-security-policy"]
 
             # The bank simulator signs like the funding network and the server credits it.
             phone, password = "080-2345-6789", "a-long-passphrase"
