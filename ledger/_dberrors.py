@@ -37,7 +37,7 @@ def translate(exc: DBAPIError) -> LedgerError | None:
     if state == "ML001":
         return InsufficientFunds(detail or "?")
     if state == "ML002":
-        return IdempotencyConflict(f"Idempotency key {detail!r} was used for a different movement.")
+        return IdempotencyConflict(detail)
     if state == "ML003":
         return UnknownAccount(detail or "?")
     if state == "ML011":

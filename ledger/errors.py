@@ -10,6 +10,22 @@ class LedgerError(MachipayError):
     title = "Ledger error"
 
 
+# What the person who asked for the movement can do about it, by the family of the account
+# that ran short. A problem detail never names the account: its code carries internal ids
+# (``resident:81:money``) that are nobody's business outside the books and the logs.
+_SHORT_OF = {
+    "resident:money": "Your balance is not enough for this. Top up, or use a smaller amount.",
+    "resident:points": "Your points are not enough for this. Use fewer points.",
+    "merchant:payable": "The shop's sales not yet settled do not cover this.",
+    "campaign:budget": "The campaign's budget does not cover this.",
+}
+
+
+def _family(account: str) -> str:
+    kind, _, rest = account.partition(":")
+    return f"{kind}:{rest.rpartition(':')[2]}"
+
+
 class InsufficientFunds(LedgerError):
     status = 402
     type_slug = "insufficient-funds"
@@ -17,15 +33,20 @@ class InsufficientFunds(LedgerError):
 
     def __init__(self, account: str) -> None:
         super().__init__(
-            f"Account {account} does not hold enough for this movement.", account=account
+            _SHORT_OF.get(_family(account), "The money for this movement is not available.")
         )
-        self.account = account
+        self.account = account  # for the caller and the logs, never the response
 
 
 class IdempotencyConflict(LedgerError, ValidationFailed):
     status = 422
     type_slug = "idempotency-key-reused"
     title = "Idempotency key reused with a different request"
+
+    def __init__(self, key: str) -> None:
+        # The ledger's key is scoped with internal ids (refund:<merchant id>:<client key>).
+        super().__init__("This Idempotency-Key was already used for a different request.")
+        self.key = key
 
 
 class UnknownAccount(LedgerError, NotFound):
@@ -34,7 +55,7 @@ class UnknownAccount(LedgerError, NotFound):
     title = "Unknown ledger account"
 
     def __init__(self, account: str) -> None:
-        super().__init__(f"No ledger account named {account}.", account=account)
+        super().__init__("An account this movement needs does not exist.")
         self.account = account
 
 

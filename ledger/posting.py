@@ -210,9 +210,7 @@ async def _post_sqlite(session: AsyncSession, draft: EntryDraft) -> PostedEntry:
     ).one_or_none()
     if existing is not None:
         if existing.fingerprint != draft.fingerprint:
-            raise IdempotencyConflict(
-                f"Idempotency key {draft.key!r} was used for a different movement."
-            )
+            raise IdempotencyConflict(draft.key)
         return PostedEntry(int(existing.id), False)
 
     codes = {leg.account for leg in draft.legs}

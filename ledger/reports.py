@@ -15,7 +15,6 @@ from sqlalchemy import and_, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledger.balances import live_balance, normal_side_amount
-from ledger.errors import UnknownAccount
 from ledger.models import Account, Entry, Posting
 
 # Account families of the chart of accounts (DESIGN.md 3.1), by code pattern (SQL LIKE).
@@ -114,7 +113,8 @@ async def total_as_of(session: AsyncSession, code_like: str, moment: datetime) -
         await session.execute(select(func.count()).where(Account.code.like(code_like), Account.hot))
     ).scalar_one()
     if hot:
-        raise UnknownAccount(f"{code_like} (hot accounts keep no balance on their postings)")
+        # A caller's mistake, not a refusal: never rendered to a user.
+        raise ValueError(f"{code_like}: hot accounts keep no balance on their postings")
     last = (
         select(Posting.account_id, func.max(Posting.account_version).label("version"))
         .join(Account, Account.id == Posting.account_id)

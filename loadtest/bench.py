@@ -114,6 +114,9 @@ def server_env(url: str, redis_url: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MACHIPAY_")}
     env.update(
         {
+            # A scratch server on loopback: the development secrets are fine here, and the
+            # server refuses them unless the environment says so.
+            "MACHIPAY_ENVIRONMENT": "development",
             "MACHIPAY_DATABASE_URL": url,
             "MACHIPAY_REDIS_URL": redis_url,
             "MACHIPAY_SECRET_KEY": SECRET,

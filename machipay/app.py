@@ -18,12 +18,14 @@ from machipay import health
 from machipay.auth import routes as auth_routes
 from machipay.cache import make_cache
 from machipay.db import create_engine, make_sessionmaker
+from machipay.docs import install_docs
 from machipay.events import make_broker
 from machipay.logging import configure_logging
-from machipay.metrics import MetricsMiddleware, metrics_endpoint
+from machipay.metrics import MetricsMiddleware
 from machipay.migrate import assert_migrated
 from machipay.problems import install_error_handlers
 from machipay.requestlog import RequestContextMiddleware
+from machipay.security_headers import SecurityHeadersMiddleware
 from machipay.settings import Settings, get_settings
 from machipay.ward import routes as ward_routes
 from merchant_api import routes as merchant_routes
@@ -36,7 +38,7 @@ log = logging.getLogger("machipay.app")
 
 def create_app(settings: Settings | None = None, *, configure_logs: bool = True) -> FastAPI:
     settings = settings or get_settings()
-    settings.assert_safe_for_production()
+    settings.refuse_unsafe_secrets()
     if configure_logs:
         configure_logging(settings.log_level, settings.log_json)
 
@@ -93,10 +95,17 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
         version="0.1.0",
         summary="Regional cashless payments for a Japanese ward (まちペイ).",
         lifespan=lifespan,
+        openapi_url="/openapi.json" if settings.serves_docs else None,
+        docs_url=None,  # install_docs: Swagger UI under a policy of its own
+        redoc_url=None,
     )
+    if settings.serves_docs:
+        install_docs(app)
     install_error_handlers(app)
     app.add_middleware(MetricsMiddleware)
     app.add_middleware(RequestContextMiddleware)
+    # Outermost: the headers are on every response, errors from the layers inside included.
+    app.add_middleware(SecurityHeadersMiddleware)
     app.include_router(health.router)
     app.include_router(auth_routes.router)
     app.include_router(ward_routes.router)
@@ -105,6 +114,5 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
     app.include_router(settlement_routes.router)
     app.include_router(campaign_routes.router)
     app.include_router(analytics_routes.router)
-    app.add_route("/metrics", metrics_endpoint, include_in_schema=False)
     install_web(app)
     return app

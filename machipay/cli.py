@@ -55,6 +55,7 @@ def serve(
     import uvicorn
 
     settings = _settings()
+    settings.refuse_unsafe_secrets()
     workers = workers or settings.workers
     if workers > 1 and settings.redis_url is None:
         typer.echo(
@@ -72,6 +73,7 @@ def serve(
         workers=workers,
         log_config=None,
         proxy_headers=True,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
         server_header=False,
     )
 
@@ -83,6 +85,8 @@ def demo(
 ) -> None:
     """Run machipay on the embedded default (SQLite file + in-memory cache) and serve it."""
     os.environ.pop("MACHIPAY_REDIS_URL", None)
+    # The demo runs on the public development secrets, which only development allows.
+    os.environ["MACHIPAY_ENVIRONMENT"] = "development"
     get_settings.cache_clear()
     settings = _settings()
     if not settings.is_sqlite:
@@ -113,7 +117,8 @@ def demo(
         f"  ward console        {base}/console\n"
         f"  analyst console     {base}/analytics\n"
         f"  API docs (OpenAPI)  {base}/docs\n"
-        f"  health              {base}/healthz   readiness {base}/readyz   metrics {base}/metrics\n"
+        f"  health              {base}/healthz   readiness {base}/readyz\n"
+        f"  metrics             {base}/metrics   (Bearer: an operator's access token)\n"
         f"  database            {_redacted(settings.database_url)} (in-memory cache)\n"
         f"  logins (password for all: {DEMO_PASSWORD})\n"
         "    resident          070-1000-0000 (and 070-1000-0001 … 070-1000-0299)\n"
@@ -519,6 +524,7 @@ def worker() -> None:
     from ledger import run_sealer_forever
 
     settings = _settings()
+    settings.refuse_unsafe_secrets()
 
     async def run() -> None:
         async with _database() as sessionmaker:
@@ -615,10 +621,11 @@ def _redacted(url: str) -> str:
 
 def main() -> None:
     from machipay.migrate import DatabaseNotMigrated
+    from machipay.settings import UnsafeSecrets
 
     try:
         app()
-    except DatabaseNotMigrated as exc:
+    except (DatabaseNotMigrated, UnsafeSecrets) as exc:
         typer.echo(f"error: {exc}", err=True)
         sys.exit(2)
     except KeyboardInterrupt:

@@ -14,7 +14,16 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_SQLITE_PATH = Path("var") / "machipay.db"
-DEV_SECRET = "dev-only-secret-change-me-0123456789abcdef"  # noqa: S105 - refused in production
+DEV_SECRET = "dev-only-secret-change-me-0123456789abcdef"  # noqa: S105 - refused outside development
+# Anyone can read DEV_SECRET in this repository: with it they sign operator tokens and funding
+# webhooks. A server only runs on it where the environment says so explicitly.
+EXPLICITLY_UNSAFE_ENVIRONMENTS = frozenset({"development", "test"})
+SECRET_SETTINGS = ("secret_key", "funding_webhook_secret", "analytics_pseudonym_secret")
+MIN_SECRET_LENGTH = 32
+
+
+class UnsafeSecrets(RuntimeError):
+    """A server was asked to start on unset, development or short secrets."""
 
 
 class Settings(BaseSettings):
@@ -22,7 +31,9 @@ class Settings(BaseSettings):
         env_prefix="MACHIPAY_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
     )
 
-    environment: Literal["development", "test", "production"] = "development"
+    # Unset means production: a deployment that forgets the variable must not run on the
+    # public development secrets. The demo and the test suite say "development"/"test".
+    environment: Literal["development", "test", "production"] = "production"
 
     # Storage. The embedded default is a SQLite file (WAL) so that `machipay demo` needs nothing.
     database_url: str = f"sqlite+aiosqlite:///{DEFAULT_SQLITE_PATH}"
@@ -37,7 +48,7 @@ class Settings(BaseSettings):
     sqlite_busy_timeout_ms: int = Field(10_000, ge=1)
     redis_url: str | None = None
 
-    # Secrets. The development defaults are refused when environment=production.
+    # Secrets. The development defaults are refused unless environment is development/test.
     secret_key: str = DEV_SECRET
     funding_webhook_secret: str = DEV_SECRET
 
@@ -45,6 +56,15 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
     workers: int = Field(1, ge=1, le=64)
+    # Addresses whose X-Forwarded-Proto/-For uvicorn believes (the TLS-terminating proxy): a
+    # request it forwarded as https gets HSTS. "*" trusts every peer; only behind a proxy
+    # that is the sole way in.
+    forwarded_allow_ips: str = "127.0.0.1"
+    # /docs, /redoc and /openapi.json: on outside production; in production only if enabled.
+    docs_enabled: bool = False
+    # /metrics answers an operator's access token, or this static bearer token (for the
+    # Prometheus scrape config, where a 15-minute JWT would not do). Unset: operators only.
+    metrics_token: str | None = None
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_json: bool = True
     timezone: str = "Asia/Tokyo"
@@ -133,21 +153,40 @@ class Settings(BaseSettings):
             value = "sqlite+aiosqlite:///" + value.removeprefix("sqlite:///")
         return value
 
+    @field_validator("metrics_token")
+    @classmethod
+    def _empty_is_unset(cls, value: str | None) -> str | None:
+        # compose passes "${MACHIPAY_METRICS_TOKEN:-}": an empty value means none is set.
+        return value or None
+
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
 
-    def assert_safe_for_production(self) -> None:
-        if self.environment != "production":
+    @property
+    def serves_docs(self) -> bool:
+        return self.docs_enabled or self.environment != "production"
+
+    def refuse_unsafe_secrets(self) -> None:
+        """Raise :class:`UnsafeSecrets` naming every secret variable that is unset, the
+        development value or shorter than 32 characters, unless the environment is
+        explicitly development or test. Servers (``serve``, ``worker``, the app) call it."""
+        if self.environment in EXPLICITLY_UNSAFE_ENVIRONMENTS:
             return
-        weak = [
-            name
-            for name in ("secret_key", "funding_webhook_secret", "analytics_pseudonym_secret")
-            if getattr(self, name) == DEV_SECRET or len(getattr(self, name)) < 32
-        ]
+        weak = [name for name in SECRET_SETTINGS if _is_weak(getattr(self, name))]
+        if self.metrics_token is not None and _is_weak(self.metrics_token):
+            weak.append("metrics_token")
         if weak:
-            names = ", ".join(f"MACHIPAY_{n.upper()}" for n in weak)
-            raise RuntimeError(f"refusing to start in production with weak secrets: {names}")
+            names = ", ".join(f"MACHIPAY_{name.upper()}" for name in weak)
+            raise UnsafeSecrets(
+                f"refusing to start with unset or development secrets: {names}. Set each to "
+                f"{MIN_SECRET_LENGTH}+ random characters, or set MACHIPAY_ENVIRONMENT="
+                "development to run on the public development values (never in production)."
+            )
+
+
+def _is_weak(secret: str) -> bool:
+    return secret == DEV_SECRET or len(secret) < MIN_SECRET_LENGTH
 
 
 @lru_cache

@@ -48,18 +48,6 @@ OwnerCaller = Annotated[AccessClaims, Depends(require_roles(Role.MERCHANT_OWNER)
 Approver = Annotated[AccessClaims, Depends(require_roles(Role.OFFICER, Role.OPERATOR))]
 IdempotencyKey = Annotated[str, Depends(idempotency_key_header)]
 HEARTBEAT_SECONDS = 15.0
-STICKER_CSS = """
-@page { size: A6 portrait; margin: 6mm; }
-body { font-family: "Hiragino Sans", "Noto Sans JP", sans-serif; margin: 0;
-       text-align: center; color: #111; }
-.card { width: 93mm; min-height: 136mm; margin: auto; border: 2px solid #0a7d4f;
-        border-radius: 6mm; padding: 5mm; box-sizing: border-box; }
-h1 { font-size: 7mm; margin: 2mm 0; }
-.brand { color: #0a7d4f; font-weight: 700; font-size: 5mm; }
-.qr svg { width: 62mm; height: 62mm; }
-ol { text-align: left; font-size: 3.6mm; line-height: 1.5; }
-.en { font-size: 3mm; color: #555; }
-"""
 
 
 @router.post("/merchants", status_code=201, response_model=MerchantStatusOut)
@@ -186,16 +174,19 @@ async def static_qr(
 
 @router.get("/merchant/qr/sticker", response_class=HTMLResponse)
 async def sticker(
-    caller: MerchantCaller, session: DbSession, settings: AppSettings
+    caller: MerchantCaller, session: DbSession, settings: AppSettings, request: Request
 ) -> HTMLResponse:
     """A printable A6 sticker for the counter: shop name, the code, how to pay."""
     merchant = await service.merchant_of(session, caller.merchant_id)
     payload = await service.static_payload(session, settings, merchant)
     svg = _qr_image(payload, "svg").decode("utf-8").split("?>", 1)[-1]
+    # Absolute: the dashboard opens this page from a blob: URL, against which a path would
+    # not resolve. An inline <style> would be refused by the page's CSP.
+    stylesheet = html.escape(f"{request.base_url}static/css/sticker.css")
     return HTMLResponse(
         f"""<!doctype html><html lang="ja"><head><meta charset="utf-8">
 <title>{html.escape(merchant.name)} — machipay</title>
-<style>{STICKER_CSS}</style></head><body><div class="card">
+<link rel="stylesheet" href="{stylesheet}"></head><body><div class="card">
 <div class="brand">まちペイ machipay</div>
 <h1>{html.escape(merchant.name)}</h1>
 <div class="qr">{svg}</div>

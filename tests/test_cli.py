@@ -32,16 +32,30 @@ from tests.conftest import (
 MACHIPAY = [sys.executable, "-m", "machipay"]
 
 
+# What an operator sets in production (any 32+ random characters).
+PRODUCTION_SECRETS = {
+    "MACHIPAY_SECRET_KEY": "cli-test-secret-key-0123456789-abcdefghij",
+    "MACHIPAY_FUNDING_WEBHOOK_SECRET": "cli-test-webhook-secret-0123456789-abcdef",
+    "MACHIPAY_ANALYTICS_PSEUDONYM_SECRET": "cli-test-pseudonym-secret-0123456789-abcd",
+    "MACHIPAY_METRICS_TOKEN": "cli-test-metrics-token-0123456789-abcdefgh",
+}
+
+
 def run_cli(
-    *args: str, database_url: str, redis_url: str | None = None
+    *args: str,
+    database_url: str,
+    redis_url: str | None = None,
+    extra_env: dict[str, str] | None = None,
+    timeout: float = 120,
 ) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MACHIPAY_")}
     env["MACHIPAY_DATABASE_URL"] = database_url
     env["MACHIPAY_LOG_JSON"] = "true"
     if redis_url:
         env["MACHIPAY_REDIS_URL"] = redis_url
+    env.update(extra_env or {})
     return subprocess.run(
-        [*MACHIPAY, *args], env=env, capture_output=True, text=True, timeout=120, check=False
+        [*MACHIPAY, *args], env=env, capture_output=True, text=True, timeout=timeout, check=False
     )
 
 
@@ -177,6 +191,40 @@ async def test_verify_refuses_an_unmigrated_database(tmp_path: Path) -> None:
     assert "machipay migrate" in result.stderr + result.stdout
 
 
+@pytest.mark.parametrize("command", [["serve", "--port", "0"], ["worker"]])
+def test_servers_refuse_development_secrets_unless_development_is_explicit(
+    command: list[str], tmp_path: Path
+) -> None:
+    # MACHIPAY_ENVIRONMENT unset: the server must not run on the public development keys
+    # (it refuses before it even looks at the database, which is not migrated here).
+    url = f"sqlite+aiosqlite:///{tmp_path / 'unsafe.db'}"
+    refused = run_cli(*command, database_url=url, timeout=30)
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    for name in (
+        "MACHIPAY_SECRET_KEY",
+        "MACHIPAY_FUNDING_WEBHOOK_SECRET",
+        "MACHIPAY_ANALYTICS_PSEUDONYM_SECRET",
+    ):
+        assert name in refused.stderr, refused.stderr
+    assert "Traceback" not in refused.stderr
+    # One real secret is not enough: the others are still named.
+    partly = run_cli(
+        *command,
+        database_url=url,
+        extra_env={"MACHIPAY_SECRET_KEY": PRODUCTION_SECRETS["MACHIPAY_SECRET_KEY"]},
+        timeout=30,
+    )
+    assert partly.returncode == 2
+    assert "MACHIPAY_SECRET_KEY" not in partly.stderr
+    assert "MACHIPAY_FUNDING_WEBHOOK_SECRET" in partly.stderr
+    # Explicit development passes the check (and then stops at the unmigrated database).
+    development = run_cli(
+        *command, database_url=url, extra_env={"MACHIPAY_ENVIRONMENT": "development"}, timeout=30
+    )
+    assert "machipay migrate" in development.stderr + development.stdout
+    assert "MACHIPAY_SECRET_KEY" not in development.stderr
+
+
 async def test_serve_answers_health_and_readiness(scratch_database: str) -> None:
     redis_url = REDIS_URL if scratch_database.startswith("postgresql") else None
     assert (
@@ -184,7 +232,9 @@ async def test_serve_answers_health_and_readiness(scratch_database: str) -> None
     ).returncode == 0
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("MACHIPAY_")}
+    # As in production: MACHIPAY_ENVIRONMENT unset, real secrets.
     env.update(
+        PRODUCTION_SECRETS,
         MACHIPAY_DATABASE_URL=scratch_database,
         MACHIPAY_LOG_LEVEL="WARNING",
         MACHIPAY_SEALER_INTERVAL_SECONDS="0.2",
@@ -210,8 +260,13 @@ async def test_serve_answers_health_and_readiness(scratch_database: str) -> None
                     assert time.monotonic() < deadline, "server did not start within 30 s"
                     await asyncio.sleep(0.2)
             assert ready.status_code == 200, ready.text
+            assert "strict-transport-security" not in ready.headers  # plain HTTP
             for _ in range(12):
                 assert (await client.get("/healthz")).json() == {"status": "ok"}
+            # Behind a TLS proxy on this host (trusted by default): HSTS, and the CSP.
+            proxied = await client.get("/readyz", headers={"X-Forwarded-Proto": "https"})
+            assert proxied.headers["strict-transport-security"].startswith("max-age=")
+            assert "frame-ancestors 'none'" in proxied.headers["content-security-policy"]
 
             # The bank simulator signs like the funding network and the server credits it.
             phone, password = "080-2345-6789", "a-long-passphrase"
@@ -237,6 +292,7 @@ async def test_serve_answers_health_and_readiness(scratch_database: str) -> None
                 "--url",
                 f"http://127.0.0.1:{port}",
                 database_url=scratch_database,
+                extra_env=PRODUCTION_SECRETS,
             )
             assert topup.returncode == 0, topup.stdout + topup.stderr
             assert '"credited"' in topup.stdout
@@ -296,7 +352,8 @@ async def test_serve_answers_health_and_readiness(scratch_database: str) -> None
             )
             assert signed_in.status_code == 200
             # Two workers, one scrape: the counts of both are added up.
-            metrics = (await client.get("/metrics")).text
+            scrape = {"Authorization": f"Bearer {PRODUCTION_SECRETS['MACHIPAY_METRICS_TOKEN']}"}
+            metrics = (await client.get("/metrics", headers=scrape)).text
             assert 'route="/healthz",status="200"} 12.0' in metrics, metrics[-2000:]
     finally:
         server.terminate()

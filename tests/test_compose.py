@@ -192,7 +192,7 @@ def test_values_are_valid_production_settings() -> None:
         # not consulted for the fields compose sets (init values win).
         settings = Settings(_env_file=None, **values)
         assert settings.environment == "production", f"{name} must run with environment=production"
-        settings.assert_safe_for_production()
+        settings.refuse_unsafe_secrets()
 
 
 def test_secrets_come_from_the_user_and_are_required() -> None:

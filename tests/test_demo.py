@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import time
 from pathlib import Path
 
 import httpx
@@ -12,10 +15,13 @@ import ledger
 from analytics.models import Fact
 from campaigns import verify_campaign_budgets
 from machipay.app import create_app
-from machipay.db import create_engine, make_sessionmaker
+from machipay.auth import Role, create_user
+from machipay.db import create_engine, make_sessionmaker, unit_of_work
 from machipay.demo import DEMO_PASSWORD, seed_demo
 from machipay.migrate import upgrade
 from machipay.settings import Settings
+from tests.conftest import free_port
+from tests.test_cli import MACHIPAY
 
 
 async def test_the_demo_ward_is_seeded_once_and_every_role_can_sign_in(tmp_path: Path) -> None:
@@ -63,3 +69,46 @@ async def test_the_demo_ward_is_seeded_once_and_every_role_can_sign_in(tmp_path:
             assert campaign.json()["budget_remaining"] < 5_000_000
             for username in ("approver", "analyst", "operator", ward.shop_username):
                 await sign_in(username)
+
+
+async def test_machipay_demo_starts_without_any_setting(tmp_path: Path) -> None:
+    # Nothing set, as on a fresh clone: the demo sets the development environment itself.
+    # The officer exists already, so the demo skips seeding and serves at once.
+    database = f"sqlite+aiosqlite:///{tmp_path / 'var' / 'machipay.db'}"
+    (tmp_path / "var").mkdir()
+    await asyncio.to_thread(upgrade, database)
+    engine = create_engine(Settings(database_url=database, environment="test"))
+    try:
+        async with unit_of_work(make_sessionmaker(engine)) as session:
+            await create_user(
+                session, username="officer", password=DEMO_PASSWORD, role=Role.OFFICER
+            )
+    finally:
+        await engine.dispose()
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MACHIPAY_")}
+    demo = subprocess.Popen(  # noqa: ASYNC220 - a long-lived child, polled below
+        [*MACHIPAY, "demo", "--port", str(port)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=2) as client:
+            while True:
+                try:
+                    ready = await client.get("/readyz")
+                    break
+                except httpx.TransportError:
+                    assert demo.poll() is None, "the demo exited early"
+                    assert time.monotonic() < deadline, "the demo did not start within 60 s"
+                    await asyncio.sleep(0.2)
+            assert ready.status_code == 200, ready.text
+            assert (await client.get("/docs")).status_code == 200  # on in development
+    finally:
+        demo.terminate()
+        output, _ = demo.communicate(timeout=30)
+    assert "machipay demo is starting" in output, output

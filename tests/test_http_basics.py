@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import AsyncIterator
 
 import httpx
@@ -12,17 +13,33 @@ from fastapi import FastAPI
 
 import ledger
 from machipay.app import create_app
+from machipay.auth import Role
 from machipay.db import create_engine
 from machipay.logging import JsonFormatter, request_id_var
 from machipay.migrate import DatabaseNotMigrated
 from machipay.settings import Settings
+from tests.api.shops import staff_token
 from tests.conftest import REDIS_URL
 
+ACCOUNT_KEY = re.compile(r"\b(resident|merchant|campaign|bank|platform):[\w-]*")
+METRICS_TOKEN = "metrics-scrape-token-0123456789-abcdefghij"
+STRONG_SECRETS = {
+    "secret_key": "k" * 40,
+    "funding_webhook_secret": "w" * 40,
+    "analytics_pseudonym_secret": "p" * 40,
+}
 
-def _settings(database_url: str, redis_url: str | None) -> Settings:
-    return Settings(
-        database_url=database_url, redis_url=redis_url, environment="test", sealer_enabled=False
-    )
+
+def _settings(database_url: str, redis_url: str | None, **changes: object) -> Settings:
+    values: dict[str, object] = {
+        "database_url": database_url,
+        "redis_url": redis_url,
+        "environment": "test",
+        "sealer_enabled": False,
+        "metrics_token": METRICS_TOKEN,
+        **changes,
+    }
+    return Settings(**values)  # type: ignore[arg-type]
 
 
 async def _client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
@@ -39,6 +56,15 @@ async def app(database_url_for: str) -> FastAPI:
     @application.get("/_test/insufficient")
     async def _raise() -> None:
         raise ledger.InsufficientFunds("resident:1:money")
+
+    @application.get("/_test/ledger/{kind}")
+    async def _ledger_error(kind: str) -> None:
+        raise {
+            "payable": ledger.InsufficientFunds("merchant:7:payable"),
+            "budget": ledger.InsufficientFunds("campaign:3:budget"),
+            "unknown": ledger.UnknownAccount("resident:81:money"),
+            "key": ledger.IdempotencyConflict("refund:7:abc"),
+        }[kind]
 
     return application
 
@@ -81,17 +107,65 @@ async def test_readyz_is_503_when_the_database_is_down(app: FastAPI) -> None:
         assert response.json()["checks"]["database"] == "down"
 
 
-async def test_metrics_count_requests_by_route_template(client: httpx.AsyncClient) -> None:
+async def test_metrics_count_requests_by_route_template(
+    client: httpx.AsyncClient, app: FastAPI
+) -> None:
     await client.get("/healthz")
-    body = (await client.get("/metrics")).text
+    operator = await staff_token(client, app, Role.OPERATOR)
+    body = (await client.get("/metrics", headers=operator)).text
     assert 'machipay_http_requests_total{method="GET",route="/healthz",status="200"}' in body
     assert "machipay_http_request_duration_seconds_bucket" in body
+
+
+async def test_metrics_need_an_operator_or_the_scrape_token(
+    client: httpx.AsyncClient, app: FastAPI
+) -> None:
+    anonymous = await client.get("/metrics")
+    assert anonymous.status_code == 401, anonymous.text
+    assert anonymous.headers["content-type"] == "application/problem+json"
+    assert "machipay_http" not in anonymous.text
+    wrong = await client.get("/metrics", headers={"Authorization": "Bearer not-the-token"})
+    assert wrong.status_code == 401
+    officer = await staff_token(client, app, Role.OFFICER)
+    assert (await client.get("/metrics", headers=officer)).status_code == 403
+    scrape = {"Authorization": f"Bearer {METRICS_TOKEN}"}
+    scraped = await client.get("/metrics", headers=scrape)
+    assert scraped.status_code == 200
+    assert "machipay_http_requests_total" in scraped.text
+
+
+async def test_metrics_without_a_scrape_token_take_operators_only(database_url_for: str) -> None:
+    app = create_app(
+        _settings(database_url_for, REDIS_URL, metrics_token=None), configure_logs=False
+    )
+    async for client in _client(app):
+        assert (await client.get("/metrics")).status_code == 401
+        # No configured token: an empty or guessed bearer never matches "nothing".
+        assert (
+            await client.get("/metrics", headers={"Authorization": "Bearer None"})
+        ).status_code == 401
+        operator = await staff_token(client, app, Role.OPERATOR)
+        assert (await client.get("/metrics", headers=operator)).status_code == 200
 
 
 async def test_openapi_docs_are_served(client: httpx.AsyncClient) -> None:
     assert (await client.get("/docs")).status_code == 200
     spec = (await client.get("/openapi.json")).json()
     assert "/readyz" in spec["paths"]
+    assert "/metrics" not in spec["paths"]
+
+
+async def test_docs_are_off_in_production_unless_enabled(database_url_for: str) -> None:
+    production = _settings(database_url_for, REDIS_URL, environment="production", **STRONG_SECRETS)
+    app = create_app(production, configure_logs=False)
+    async for client in _client(app):
+        for path in ("/docs", "/redoc", "/openapi.json", "/docs/oauth2-redirect"):
+            assert (await client.get(path)).status_code == 404, path
+    enabled = production.model_copy(update={"docs_enabled": True})
+    app = create_app(enabled, configure_logs=False)
+    async for client in _client(app):
+        assert (await client.get("/docs")).status_code == 200
+        assert "/readyz" in (await client.get("/openapi.json")).json()["paths"]
 
 
 async def test_errors_are_problem_json(client: httpx.AsyncClient) -> None:
@@ -105,7 +179,80 @@ async def test_errors_are_problem_json(client: httpx.AsyncClient) -> None:
     assert refused.headers["content-type"] == "application/problem+json"
     body = refused.json()
     assert body["type"].endswith("/insufficient-funds")
-    assert body["account"] == "resident:1:money"
+    # What the resident can act on, never the ledger's name for their account.
+    assert body["detail"] == "Your balance is not enough for this. Top up, or use a smaller amount."
+    assert "account" not in body
+    assert not ACCOUNT_KEY.search(refused.text), refused.text
+
+
+@pytest.mark.parametrize("kind", ["payable", "budget", "unknown", "key"])
+async def test_ledger_errors_never_name_an_account(client: httpx.AsyncClient, kind: str) -> None:
+    refused = await client.get(f"/_test/ledger/{kind}")
+    assert 400 <= refused.status_code < 500, refused.text
+    assert not ACCOUNT_KEY.search(refused.text), refused.text
+    assert "refund:7" not in refused.text
+
+
+SECURED_PATHS = (
+    "/healthz",
+    "/no/such/thing",
+    "/_test/insufficient",
+    "/",
+    "/app/",
+    "/app/offline",
+    "/app/sw.js",
+    "/app/manifest.webmanifest",
+    "/merchant",
+    "/console",
+    "/analytics",
+    "/static/css/machipay.css",
+    "/static/js/core.js",
+    "/api/v1/wallet",
+    "/openapi.json",
+)
+
+
+async def test_every_response_carries_the_security_headers(client: httpx.AsyncClient) -> None:
+    for path in SECURED_PATHS:
+        response = await client.get(path)
+        headers = response.headers
+        policy = headers.get("content-security-policy", "")
+        directives = {d.split()[0]: d.split()[1:] for d in policy.split("; ") if d}
+        assert directives.get("frame-ancestors") == ["'none'"], (path, policy)
+        assert directives.get("script-src") == ["'self'"], (path, policy)
+        assert directives.get("style-src") == ["'self'"], (path, policy)
+        assert directives.get("object-src") == ["'none'"], (path, policy)
+        assert directives.get("base-uri") == ["'none'"], (path, policy)
+        assert "unsafe-inline" not in policy and "unsafe-eval" not in policy, (path, policy)
+        assert headers.get("x-content-type-options") == "nosniff", path
+        assert headers.get("referrer-policy") == "no-referrer", path
+        assert headers.get("x-frame-options") == "DENY", path
+        assert headers.get("permissions-policy", "").startswith("camera=(self)"), path
+        assert "strict-transport-security" not in headers, path  # plain http: no HSTS
+    metrics = await client.get("/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
+    assert metrics.headers["x-content-type-options"] == "nosniff"
+
+
+async def test_hsts_is_sent_over_https(app: FastAPI) -> None:
+    transport = httpx.ASGITransport(app=app)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=transport, base_url="https://machipay.test") as client,
+    ):
+        for path in ("/healthz", "/app/", "/no/such/thing"):
+            hsts = (await client.get(path)).headers.get("strict-transport-security", "")
+            assert hsts.startswith("max-age=31536000"), (path, hsts)
+
+
+async def test_the_docs_page_keeps_framing_and_scripts_pinned(client: httpx.AsyncClient) -> None:
+    # Swagger UI has one inline script and comes from a CDN: its own, narrower allowance.
+    docs = await client.get("/docs")
+    policy = docs.headers["content-security-policy"]
+    assert "frame-ancestors 'none'" in policy
+    script_src = next(d for d in policy.split("; ") if d.startswith("script-src "))
+    assert "'unsafe-inline'" not in script_src
+    assert "'sha256-" in script_src
+    assert len(docs.headers.get_list("content-security-policy")) == 1
 
 
 async def test_request_id_is_echoed_or_made(client: httpx.AsyncClient) -> None:

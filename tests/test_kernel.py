@@ -16,6 +16,12 @@ from machipay.errors import RateLimited
 from machipay.settings import Settings
 from machipay.timeutil import to_tokyo
 
+SECRETS = (
+    "MACHIPAY_SECRET_KEY",
+    "MACHIPAY_FUNDING_WEBHOOK_SECRET",
+    "MACHIPAY_ANALYTICS_PSEUDONYM_SECRET",
+)
+
 
 def test_database_urls_are_mapped_to_the_async_drivers() -> None:
     assert Settings(database_url="postgres://u@h/db").database_url == "postgresql+asyncpg://u@h/db"
@@ -34,19 +40,47 @@ def test_settings_come_from_machipay_environment(monkeypatch: pytest.MonkeyPatch
     assert settings.redis_url == "redis://127.0.0.1:6379/3"
 
 
-def test_production_refuses_development_secrets() -> None:
-    with pytest.raises(RuntimeError, match="MACHIPAY_SECRET_KEY"):
-        Settings(environment="production").assert_safe_for_production()
-    with pytest.raises(RuntimeError, match="MACHIPAY_ANALYTICS_PSEUDONYM_SECRET"):
-        Settings(
-            environment="production", secret_key="s" * 40, funding_webhook_secret="w" * 40
-        ).assert_safe_for_production()
-    Settings(
+def production(**changes: str) -> Settings:
+    """Production settings with real secrets, then ``changes``."""
+    strong = Settings(
         environment="production",
         secret_key="s" * 40,
         funding_webhook_secret="w" * 40,
         analytics_pseudonym_secret="p" * 40,
-    ).assert_safe_for_production()
+    )
+    return strong.model_copy(update=changes)
+
+
+def test_production_refuses_development_secrets() -> None:
+    with pytest.raises(RuntimeError, match="MACHIPAY_SECRET_KEY"):
+        Settings(environment="production").refuse_unsafe_secrets()
+    with pytest.raises(RuntimeError, match="MACHIPAY_ANALYTICS_PSEUDONYM_SECRET"):
+        Settings(
+            environment="production", secret_key="s" * 40, funding_webhook_secret="w" * 40
+        ).refuse_unsafe_secrets()
+    production().refuse_unsafe_secrets()
+
+
+def test_an_unset_environment_refuses_development_secrets(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in ("ENVIRONMENT", "SECRET_KEY", "FUNDING_WEBHOOK_SECRET"):
+        monkeypatch.delenv(f"MACHIPAY_{name}", raising=False)
+    monkeypatch.delenv("MACHIPAY_ANALYTICS_PSEUDONYM_SECRET", raising=False)
+    settings = Settings(_env_file=None)
+    with pytest.raises(RuntimeError) as refused:
+        settings.refuse_unsafe_secrets()
+    for name in SECRETS:
+        assert name in str(refused.value)
+    # Only an explicit development (or the suite's test) environment runs on them.
+    monkeypatch.setenv("MACHIPAY_ENVIRONMENT", "development")
+    Settings(_env_file=None).refuse_unsafe_secrets()
+
+
+def test_a_short_metrics_token_is_refused_in_production() -> None:
+    with pytest.raises(RuntimeError, match="MACHIPAY_METRICS_TOKEN"):
+        production(metrics_token="short").refuse_unsafe_secrets()
+    production(metrics_token="m" * 40).refuse_unsafe_secrets()
 
 
 def test_times_are_utc_in_storage_and_tokyo_on_display() -> None:

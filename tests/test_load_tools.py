@@ -102,6 +102,7 @@ async def test_the_campaign_morning_mix_runs_against_a_real_server(tmp_path: Pat
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("MACHIPAY_")}
     env.update(
+        MACHIPAY_ENVIRONMENT="development",  # a scratch server on the development secrets
         MACHIPAY_DATABASE_URL=database,
         MACHIPAY_LOG_LEVEL="WARNING",
         MACHIPAY_REQUESTS_PER_IP_PER_MINUTE="1000000",

@@ -34,6 +34,7 @@ def server(
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("MACHIPAY_")}
     env.update(
+        MACHIPAY_ENVIRONMENT="development",  # the development secrets, and /openapi.json on
         MACHIPAY_DATABASE_URL=database,
         MACHIPAY_LOG_LEVEL="WARNING",
         MACHIPAY_REQUESTS_PER_IP_PER_MINUTE="1000000",

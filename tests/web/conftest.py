@@ -25,6 +25,7 @@ import uvicorn
 from playwright.async_api import (
     Browser,
     BrowserContext,
+    ConsoleMessage,
     Page,
     Playwright,
     ViewportSize,
@@ -236,10 +237,17 @@ async def desktop(desktop_context: BrowserContext) -> Page:
     return await watched(await desktop_context.new_page())
 
 
+def is_csp_violation(message: ConsoleMessage) -> bool:
+    """Chromium reports what the Content-Security-Policy refused as a console error."""
+    return message.type == "error" and "Content Security Policy" in message.text
+
+
 async def watched(page: Page) -> Page:
-    """Fail loudly on a script error in the page (a broken module is otherwise silent)."""
+    """Fail loudly on a script error in the page (a broken module is otherwise silent) and on
+    anything the Content-Security-Policy refused (an inline style or handler, say)."""
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on("console", lambda m: errors.append(m.text) if is_csp_violation(m) else None)
     page.set_default_timeout(15_000)
     setattr(page, "machipay_errors", errors)  # noqa: B010 - read back by assert_no_page_errors
     return page
@@ -268,7 +276,8 @@ async def screenshot(page: Page, name: str) -> Path:
 
 async def assert_accessible(page: Page, *, context: str = "") -> None:
     """axe-core (vendored) finds no serious or critical violation on the page as it is now."""
-    await page.add_script_tag(path=str(AXE))
+    # Evaluated, not added as a <script>: the page's CSP refuses inline scripts, rightly.
+    await page.evaluate(AXE.read_text(encoding="utf-8"))
     result = await page.evaluate(
         """async () => {
             const r = await axe.run(document, {resultTypes: ["violations"]});

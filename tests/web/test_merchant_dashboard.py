@@ -482,6 +482,8 @@ async def test_sticker_preview_downloads_and_print_page(
     sticker = await opening.value
     await expect(sticker.locator("h1")).to_have_text(profile["name"])
     await expect(sticker.locator(".qr svg")).to_be_visible()
+    # The blob: page inherits the dashboard's CSP: its style must still apply.
+    await expect(sticker.locator(".card")).to_have_css("border-top-width", "2px")
     await sticker.close()
     assert_no_page_errors(desktop)
 

@@ -242,6 +242,8 @@ export function h(tag, attributes = {}, ...children) {
     if (value === false || value === null || value === undefined) continue;
     if (name.startsWith("on") && typeof value === "function") element.addEventListener(name.slice(2), value);
     else if (name === "class") element.className = value;
+    // Through the CSSOM: the Content-Security-Policy refuses a style="…" attribute.
+    else if (name === "style") element.style.cssText = value;
     else if (name === "dataset") Object.assign(element.dataset, value);
     else element.setAttribute(name, value === true ? "" : value);
   }
