@@ -197,6 +197,15 @@ class PayoutFileIn(StrictModel):
     transfer_date: date | None = None
 
 
+class HeldPayoutOut(StrictModel):
+    """A pending payout left out of the file (its bank details cannot be written)."""
+
+    payout_id: int
+    merchant_id: int
+    amount: int
+    reason: str
+
+
 class PayoutFileOut(StrictModel):
     id: int
     transfer_date: date
@@ -205,6 +214,7 @@ class PayoutFileOut(StrictModel):
     sha256: str
     created_at: datetime
     download: str
+    held: list[HeldPayoutOut] = Field(default_factory=list)
 
 
 class PayoutResultsOut(StrictModel):

@@ -102,16 +102,25 @@ def _fits_zengin(name: str) -> bool:
         return False
 
 
+def _ascii_digits(value: str) -> str:
+    """Digits as an IME types them (全角 ０-９) become ASCII; other scripts' digits stay as
+    they are and are refused, because the bank file takes only 0-9."""
+    return unicodedata.normalize("NFKC", value).strip()
+
+
 def _validate_bank(bank: BankAccount) -> BankAccount:
     name = unicodedata.normalize("NFKC", bank.account_name_kana).strip().upper()
+    bank_code = _ascii_digits(bank.bank_code)
+    branch_code = _ascii_digits(bank.branch_code)
+    account_number = _ascii_digits(bank.account_number)
     checks = [
-        (re.fullmatch(r"\d{4}", bank.bank_code), "bank.bank_code is 4 digits"),
-        (re.fullmatch(r"\d{3}", bank.branch_code), "bank.branch_code is 3 digits"),
+        (re.fullmatch(r"[0-9]{4}", bank_code), "bank.bank_code is 4 digits"),
+        (re.fullmatch(r"[0-9]{3}", branch_code), "bank.branch_code is 3 digits"),
         (
             bank.account_type in ACCOUNT_TYPES,
             f"bank.account_type is one of {', '.join(ACCOUNT_TYPES)}",
         ),
-        (re.fullmatch(r"\d{1,7}", bank.account_number), "bank.account_number is up to 7 digits"),
+        (re.fullmatch(r"[0-9]{1,7}", account_number), "bank.account_number is up to 7 digits"),
         (
             name and _KANA.fullmatch(name) and _fits_zengin(name),
             "bank.account_name_kana is katakana as on the passbook,"
@@ -121,9 +130,7 @@ def _validate_bank(bank: BankAccount) -> BankAccount:
     for ok, message in checks:
         if not ok:
             raise ValidationFailed(message + ".", field=message.split(" ", 1)[0])
-    return BankAccount(
-        bank.bank_code, bank.branch_code, bank.account_type, bank.account_number.zfill(7), name
-    )
+    return BankAccount(bank_code, branch_code, bank.account_type, account_number.zfill(7), name)
 
 
 async def apply(session: AsyncSession, application: MerchantApplication) -> Merchant:

@@ -21,6 +21,7 @@ from merchant_api import payouts, settlement
 from merchant_api.models import Payout, PayoutFile, Settlement
 from merchant_api.routes import MerchantCaller, csv_attachment
 from merchant_api.schemas import (
+    HeldPayoutOut,
     PayoutFileIn,
     PayoutFileOut,
     PayoutOut,
@@ -195,17 +196,19 @@ async def list_payouts(
 async def create_payout_file(
     body: PayoutFileIn, caller: Operator, session: DbSession, settings: AppSettings
 ) -> PayoutFileOut | Response:
-    """Put every pending payout into a new Zengin file (204 when none is pending)."""
+    """Put every pending payout into a new Zengin file (204 when none is pending). A payout
+    whose bank details cannot be written stays pending and is listed in ``held`` with the
+    reason; the others go out. If none can, 422 ``payouts-held`` lists them."""
     transfer_date = body.transfer_date or payouts.next_weekday(to_tokyo(utcnow()).date())
     made = await payouts.create_payout_file(
         session, settings, transfer_date=transfer_date, actor_id=caller.user_id
     )
     if made is None:
         return Response(status_code=204)
-    return _file_out(made)
+    return _file_out(made.file, made.held)
 
 
-def _file_out(made: PayoutFile) -> PayoutFileOut:
+def _file_out(made: PayoutFile, held: list[payouts.HeldPayout]) -> PayoutFileOut:
     return PayoutFileOut(
         id=made.id,
         transfer_date=made.transfer_date,
@@ -214,6 +217,7 @@ def _file_out(made: PayoutFile) -> PayoutFileOut:
         sha256=made.sha256,
         created_at=to_tokyo(made.created_at),
         download=f"/api/v1/payout-files/{made.id}/zengin",
+        held=[HeldPayoutOut.model_validate(h.as_dict()) for h in held],
     )
 
 

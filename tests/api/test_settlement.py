@@ -195,7 +195,7 @@ async def test_a_month_of_trading_settles_to_the_yen(
                 sent = {
                     p.merchant_id: p
                     for p in (
-                        await session.execute(select(Payout).where(Payout.file_id == made.id))
+                        await session.execute(select(Payout).where(Payout.file_id == made.file.id))
                     ).scalars()
                 }
             assert {s.handle.id for s in shops} <= sent.keys(), "both shops were owed money"
@@ -739,3 +739,126 @@ async def test_a_refund_after_payout_waits_for_new_sales_to_cover_it(
     netted = await settle_day(app, app_settings, shop.id, date(2026, 11, 2), utcnow())
     assert netted is not None
     assert (netted.gross_sales, netted.refunds, netted.net_payout) == (2_500, 1_000, 1_500)
+
+
+# -- bank fields and the payout file -------------------------------------------------------
+
+
+async def test_bank_digits_are_ascii_after_nfkc(client: httpx.AsyncClient, app: FastAPI) -> None:
+    # Full-width digits as an IME types them are the same digits: kept as ASCII.
+    typed = await client.post(
+        "/api/v1/merchants",
+        json=application(
+            f"shop-{uuid.uuid4().hex[:10]}",
+            bank={
+                "bank_code": "０００１",
+                "branch_code": "１２３",
+                "account_type": "ordinary",
+                "account_number": "７６５",
+                "account_name_kana": "ﾔﾏﾀﾞ ｼｮｳﾃﾝ",
+            },
+        ),
+    )
+    assert typed.status_code == 201, typed.text
+    async with app.state.sessionmaker() as session:
+        shop = await session.get(Merchant, typed.json()["id"])
+        assert shop is not None
+        assert (shop.bank_code, shop.branch_code, shop.account_number) == (
+            "0001",
+            "123",
+            "0000765",
+        )
+    # Other scripts' digits are no bank's digits (NFKC leaves them as they are).
+    for field_name, value in (
+        ("bank_code", "٠٠٠١"),  # Arabic-Indic
+        ("branch_code", "१२३"),  # Devanagari
+        ("account_number", "๑๒๓๔๕๖๗"),  # Thai
+        ("account_number", "12 34"),
+    ):
+        bank = {
+            "bank_code": "0001",
+            "branch_code": "123",
+            "account_type": "ordinary",
+            "account_number": "1234567",
+            "account_name_kana": "ﾔﾏﾀﾞ ｼｮｳﾃﾝ",
+            field_name: value,
+        }
+        refused = await client.post(
+            "/api/v1/merchants", json=application(f"shop-{uuid.uuid4().hex[:10]}", bank=bank)
+        )
+        assert refused.status_code == 422, (field_name, value, refused.text)
+        assert refused.json()["detail"].startswith(f"bank.{field_name}")
+
+
+async def test_a_payout_with_unwritable_bank_fields_does_not_block_the_others(
+    client: httpx.AsyncClient,
+    app: FastAPI,
+    app_settings: Settings,
+    database_url_for: str,
+    tmp_path: Path,
+) -> None:
+    good_shop, _ = await settled_shop(client, app, app_settings, [3_000])
+    bad_shop, _ = await settled_shop(client, app, app_settings, [2_000])
+    # Old data, stored before the edge refused it: full-width digits the writer cannot take.
+    async with app.state.sessionmaker() as session:
+        bad = (
+            await session.execute(select(Payout).where(Payout.merchant_id == bad_shop.id))
+        ).scalar_one()
+        bad.bank_code = "０００１"
+        await session.commit()
+        bad_id = bad.id
+    operator = await staff_token(client, app, Role.OPERATOR)
+    made = await client.post(
+        "/api/v1/payout-files", json={"transfer_date": "2026-11-25"}, headers=operator
+    )
+    assert made.status_code == 201, made.text
+    held = made.json()["held"]
+    assert [h["payout_id"] for h in held] == [bad_id]
+    assert held[0]["merchant_id"] == bad_shop.id and "bank code" in held[0]["reason"]
+    content = (await client.get(made.json()["download"], headers=operator)).content
+    data = [r for r in read_zengin(content) if r["kind"] == "data"]
+    assert str(bad_id).zfill(10) not in {d["customer1"] for d in data}
+    async with app.state.sessionmaker() as session:
+        ours = {
+            p.merchant_id: p
+            for p in (
+                await session.execute(
+                    select(Payout).where(Payout.merchant_id.in_([good_shop.id, bad_shop.id]))
+                )
+            ).scalars()
+        }
+    assert ours[good_shop.id].status == "sent"
+    assert ours[good_shop.id].file_id == made.json()["id"]
+    assert ours[bad_shop.id].status == "pending" and ours[bad_shop.id].file_id is None
+    assert "bank code" in (ours[bad_shop.id].failure_reason or "")
+    # Nothing else pending: the held payout alone makes no file, and says why (no 500).
+    alone = await client.post("/api/v1/payout-files", json={}, headers=operator)
+    assert alone.status_code == 422, alone.text
+    assert alone.json()["type"].endswith("/payouts-held")
+    assert [h["payout_id"] for h in alone.json()["held"]] == [bad_id]
+    # The CLI reports it too, and still writes the others.
+    third, _ = await settled_shop(client, app, app_settings, [1_500])
+    done = run_cli(
+        "payout",
+        "--out",
+        str(tmp_path / "zengin.txt"),
+        database_url=database_url_for,
+        redis_url=app_settings.redis_url,
+    )
+    assert done.returncode == 0, done.stderr
+    assert f"held: payout {bad_id}" in done.stderr
+    written = [
+        r for r in read_zengin((tmp_path / "zengin.txt").read_bytes()) if r["kind"] == "data"
+    ]
+    assert [d["customer2"] for d in written] == [str(third.id).zfill(10)]
+    # Put right, it goes out with the next file and no longer carries the reason.
+    async with app.state.sessionmaker() as session:
+        fixed = await session.get(Payout, bad_id)
+        assert fixed is not None
+        fixed.bank_code = "0001"
+        await session.commit()
+    put_right = await client.post("/api/v1/payout-files", json={}, headers=operator)
+    assert put_right.status_code == 201 and put_right.json()["held"] == []
+    async with app.state.sessionmaker() as session:
+        sent = await session.get(Payout, bad_id)
+        assert sent is not None and sent.status == "sent" and sent.failure_reason is None

@@ -19,6 +19,16 @@ function zenginPath(fileId) {
   return `/api/v1/payout-files/${fileId}/zengin`;
 }
 
+/** Payouts left out of a file because their bank details cannot be written. */
+function heldList(held) {
+  return h("div", { class: "alert alert-error", role: "alert", id: "held-payouts" },
+    h("p", {}, t("console.ops.held")),
+    h("ul", {}, ...held.map((p) => h("li", {}, t("console.ops.held_item", {
+      id: p.payout_id, merchant: p.merchant_id, amount: yen(p.amount), reason: p.reason,
+    })))),
+  );
+}
+
 async function downloadFile(button, fileId, errorEl) {
   await busy(button, async () => {
     try {
@@ -130,6 +140,7 @@ export async function render(view) {
             [t("console.ops.total"), yen(made.total)],
             ["SHA-256", h("code", { class: "mono hash" }, made.sha256)],
           ]),
+          made.held?.length ? heldList(made.held) : null,
           errorEl,
           button,
         );
@@ -137,7 +148,7 @@ export async function render(view) {
       } catch (error) {
         const box = h("div");
         showError(box, error);
-        fileResult.replaceChildren(box);
+        fileResult.replaceChildren(box, error.problem?.held?.length ? heldList(error.problem.held) : null);
       }
     });
   });
