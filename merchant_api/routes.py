@@ -264,8 +264,13 @@ async def refund(
     session: DbSession,
     settings: AppSettings,
 ) -> JSONResponse:
-    """Refund all or part of a payment to the resident, in points and money as it was paid."""
-    merchant = await service.merchant_of(session, caller.merchant_id, active=False)
+    """Refund all or part of a payment to the resident, in points and money as it was paid.
+
+    Only an active shop refunds (a suspended one is refused: its money is frozen with it);
+    staff refund up to ``MACHIPAY_MERCHANT_STAFF_REFUND_LIMIT`` at a time, the owner any
+    amount."""
+    merchant = await service.merchant_of(session, caller.merchant_id)
+    service.check_refund_power(caller.role, body.amount, settings)
 
     async def produce() -> tuple[int, object]:
         done = await payments.refund(

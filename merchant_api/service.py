@@ -39,6 +39,11 @@ class MerchantNotActive(Conflict):
     title = "The shop cannot take payments"
 
 
+class RefundOverStaffLimit(Forbidden):
+    type_slug = "refund-over-staff-limit"
+    title = "This refund needs the shop's owner"
+
+
 class ChargeUnusable(InvalidQr):
     type_slug = "charge-unusable"
     title = "This payment code has expired or was already paid"
@@ -232,6 +237,15 @@ async def merchant_of(
     if active and merchant.status != "active":
         raise MerchantNotActive(f"The shop is {merchant.status}.")
     return merchant
+
+
+def check_refund_power(role: str, amount: int, settings: Settings) -> None:
+    """Staff take payments and small refunds; a larger refund is the owner's decision."""
+    if role == Role.MERCHANT_STAFF and amount > settings.merchant_staff_refund_limit:
+        raise RefundOverStaffLimit(
+            f"Staff refund at most ¥{settings.merchant_staff_refund_limit:,} at a time;"
+            " the shop's owner can refund more."
+        )
 
 
 @dataclass(frozen=True, slots=True)
