@@ -391,21 +391,34 @@ def payout(
 @app.command("payout-results")
 def payout_results(
     file: Annotated[Path, typer.Argument(help="The bank's result, CSV: payout_id,result,reason.")],
+    by: Annotated[str, typer.Option("--by", help="Username of the operator importing it (you).")],
 ) -> None:
-    """Import the bank's result: paid (Dr payout / Cr bank:settlement) or failed (the
-    money is owed to the shop again). All or nothing; re-importing changes nothing."""
-    from machipay.errors import MachipayError
-    from merchant_api.payouts import apply_payout_results, parse_result_csv
+    """Import the bank's result as pending: it moves money (paid: Dr payout / Cr
+    bank:settlement; failed: owed to the shop again) only when a different operator confirms
+    it, signed in: POST /api/v1/payouts/results/{id}/confirm. All or nothing."""
+    from sqlalchemy import select
 
-    async def apply(session: AsyncSession) -> str:
-        summary = await apply_payout_results(session, parse_result_csv(file.read_text("utf-8")))
+    from machipay.auth import Role
+    from machipay.auth.models import User
+    from machipay.errors import MachipayError, ValidationFailed
+    from merchant_api.result_imports import import_results
+
+    async def record(session: AsyncSession) -> str:
+        # The CLI has no sign-in: it names its operator, whose confirmation then cannot be
+        # the second one. Confirming needs a signed-in session, never this command.
+        user = (await session.execute(select(User).where(User.username == by))).scalar_one_or_none()
+        if user is None or user.role != Role.OPERATOR:
+            raise ValidationFailed(f"--by {by!r} is no operator's username.")
+        made, summary = await import_results(session, file.read_text("utf-8"), actor_id=user.id)
         return (
-            f"paid {summary.paid} (¥{summary.paid_amount:,}), failed {summary.failed}"
-            f" (¥{summary.failed_amount:,}), unchanged {summary.unchanged}"
+            f"import {made.id} pending: would mark paid {summary.paid}"
+            f" (¥{summary.paid_amount:,}), failed {summary.failed}"
+            f" (¥{summary.failed_amount:,}), unchanged {summary.unchanged}."
+            f" Another operator confirms it: POST /api/v1/payouts/results/{made.id}/confirm"
         )
 
     try:
-        typer.echo(asyncio.run(_in_unit_of_work(apply)))
+        typer.echo(asyncio.run(_in_unit_of_work(record)))
     except MachipayError as exc:
         typer.echo(f"error: {exc.detail}", err=True)
         raise typer.Exit(1) from None

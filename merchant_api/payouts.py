@@ -235,20 +235,16 @@ class ResultSummary:
     failed_amount: int
 
 
-async def apply_payout_results(
-    session: AsyncSession, outcomes: list[PayoutOutcome]
-) -> ResultSummary:
-    """Apply the bank's answers, all or nothing. Re-importing the same file changes
-    nothing; an answer about a payout that was never sent, or that contradicts an earlier
-    answer, rejects the whole file."""
+async def _checked_payouts(
+    session: AsyncSession, outcomes: list[PayoutOutcome], *, lock: bool
+) -> dict[int, Payout]:
+    """The payouts the answers are about; an answer about a payout that does not exist, was
+    never sent or was answered otherwise before rejects the whole file."""
     ids = sorted(o.payout_id for o in outcomes)
+    query = select(Payout).where(Payout.id.in_(ids)).order_by(Payout.id)
     payouts = {
         p.id: p
-        for p in (
-            await session.execute(
-                select(Payout).where(Payout.id.in_(ids)).order_by(Payout.id).with_for_update()
-            )
-        ).scalars()
+        for p in (await session.execute(query.with_for_update() if lock else query)).scalars()
     }
     problems = []
     for item in outcomes:
@@ -259,6 +255,34 @@ async def apply_payout_results(
             problems.append(f"payout {item.payout_id} is {payout.status}, not {item.outcome}")
     if problems:
         raise PayoutResultRejected("; ".join(problems[:20]) + ".")
+    return payouts
+
+
+async def preview_payout_results(
+    session: AsyncSession, outcomes: list[PayoutOutcome]
+) -> ResultSummary:
+    """What applying the answers would do now, changing nothing (rejected as applying
+    would be)."""
+    payouts = await _checked_payouts(session, outcomes, lock=False)
+    paid = failed = unchanged = paid_amount = failed_amount = 0
+    for item in outcomes:
+        payout = payouts[item.payout_id]
+        if payout.status == item.outcome:
+            unchanged += 1
+        elif item.outcome == "paid":
+            paid, paid_amount = paid + 1, paid_amount + payout.amount
+        else:
+            failed, failed_amount = failed + 1, failed_amount + payout.amount
+    return ResultSummary(paid, failed, unchanged, paid_amount, failed_amount)
+
+
+async def apply_payout_results(
+    session: AsyncSession, outcomes: list[PayoutOutcome]
+) -> ResultSummary:
+    """Apply the bank's answers, all or nothing. Re-importing the same file changes
+    nothing; an answer about a payout that was never sent, or that contradicts an earlier
+    answer, rejects the whole file."""
+    payouts = await _checked_payouts(session, outcomes, lock=True)
     now = utcnow()
     paid = failed = unchanged = paid_amount = failed_amount = 0
     for item in outcomes:

@@ -39,6 +39,11 @@ class MerchantNotActive(Conflict):
     title = "The shop cannot take payments"
 
 
+class MerchantSelfApproval(Forbidden):
+    type_slug = "merchant-self-approval"
+    title = "A shop needs a second person's approval"
+
+
 class RefundOverStaffLimit(Forbidden):
     type_slug = "refund-over-staff-limit"
     title = "This refund needs the shop's owner"
@@ -206,9 +211,19 @@ async def merchant_for_update(session: AsyncSession, merchant_id: int) -> Mercha
 
 
 async def approve(session: AsyncSession, merchant_id: int, *, approver_id: int) -> Merchant:
+    """Two people open a shop: the first approval is recorded and the shop stays pending;
+    a different member of staff's approval activates it."""
     merchant = await merchant_for_update(session, merchant_id)
     if merchant.status != "pending":
         raise Conflict(f"Merchant {merchant_id} is {merchant.status}, not pending.")
+    if merchant.first_approved_by is None:
+        merchant.first_approved_by, merchant.first_approved_at = approver_id, utcnow()
+        await session.flush()
+        return merchant
+    if merchant.first_approved_by == approver_id:
+        raise MerchantSelfApproval(
+            "You gave this shop its first approval: a second person must give the other."
+        )
     merchant.status, merchant.approved_at, merchant.approved_by = "active", utcnow(), approver_id
     await ledger.open_accounts(
         session, [ledger.merchant_payable(merchant.id), ledger.merchant_payout(merchant.id)]

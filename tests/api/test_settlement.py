@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 
 import ledger
 from ledger.models import Account, Posting
-from machipay.auth import Role
+from machipay.auth import Role, create_user
 from machipay.settings import Settings
 from machipay.timeutil import TOKYO, to_tokyo, utcnow
 from merchant_api import static_payload
@@ -31,7 +31,7 @@ from merchant_api.settlement import closing_date, cutoff_of, settle_period
 from merchant_api.zengin import ZenginError, to_zengin_kana
 from tests.api.campaign_kit import Ward, balance, open_ward
 from tests.api.conftest import ResidentHandle, register, top_up
-from tests.api.shops import ShopHandle, application, staff_token, sticker_payload
+from tests.api.shops import ShopHandle, application, approve_shop, staff_token, sticker_payload
 from tests.api.test_payments import pay
 from tests.test_cli import run_cli
 from wallet_api.deposit import deposit_for, deposit_report
@@ -473,9 +473,8 @@ async def test_the_zengin_file_reads_back_and_the_banks_result_applies(
         ),
     )
     assert bounced.status_code == 201, bounced.text
-    officer = await staff_token(client, app, Role.OFFICER)
     bounced_id = bounced.json()["id"]
-    await client.post(f"/api/v1/merchants/{bounced_id}/approve", headers=officer)
+    await approve_shop(client, app, bounced_id)
     async with app.state.sessionmaker() as session:
         owner = (
             await session.execute(select(Merchant).where(Merchant.id == bounced_id))
@@ -556,21 +555,34 @@ async def test_the_zengin_file_reads_back_and_the_banks_result_applies(
     assert again.returncode == 0 and "no pending payouts" in again.stdout
     assert not (tmp_path / "again.txt").exists()
 
-    # The bank's answer: one paid, one failed. Through the operator API.
+    # The bank's answer: one paid, one failed. Through the operator API: one operator
+    # imports it, a second confirms it.
     operator = await staff_token(client, app, Role.OPERATOR)
+    second_operator = await staff_token(client, app, Role.OPERATOR)
     result_csv = (
         "payout_id,result,reason\n"
         f"{ours[paid_shop.id].id},paid,\n"
         f"{ours[bounced_id].id},failed,口座番号相違\n"
     )
     settlement_before = await balance(app, ledger.BANK_SETTLEMENT)
-    applied = await client.post(
-        "/api/v1/payouts/results",
-        content=result_csv.encode(),
-        headers=operator | {"Content-Type": "text/csv"},
-    )
+
+    async def import_and_confirm(csv_text: str) -> httpx.Response:
+        imported = await client.post(
+            "/api/v1/payouts/results",
+            content=csv_text.encode(),
+            headers=operator | {"Content-Type": "text/csv"},
+        )
+        if imported.status_code != 200:
+            return imported
+        return await client.post(
+            f"/api/v1/payouts/results/{imported.json()['import_id']}/confirm",
+            headers=second_operator,
+        )
+
+    applied = await import_and_confirm(result_csv)
     assert applied.status_code == 200, applied.text
-    assert applied.json() == {
+    assert {k: v for k, v in applied.json().items() if k != "import_id"} == {
+        "status": "confirmed",
         "paid": 1,
         "failed": 1,
         "unchanged": 0,
@@ -581,15 +593,9 @@ async def test_the_zengin_file_reads_back_and_the_banks_result_applies(
     assert await balance(app, ledger.merchant_payout(paid_shop.id)) == 0
     assert await balance(app, ledger.merchant_payable(bounced_id)) == 2_500  # owed again
     # The same file again changes nothing; a contradicting one is refused whole.
-    replay = await client.post(
-        "/api/v1/payouts/results", content=result_csv.encode(), headers=operator
-    )
+    replay = await import_and_confirm(result_csv)
     assert replay.json()["unchanged"] == 2
-    contradiction = await client.post(
-        "/api/v1/payouts/results",
-        content=f"payout_id,result\n{ours[bounced_id].id},paid\n".encode(),
-        headers=operator,
-    )
+    contradiction = await import_and_confirm(f"payout_id,result\n{ours[bounced_id].id},paid\n")
     assert contradiction.status_code == 422
     assert contradiction.json()["type"].endswith("payout-result-rejected")
     assert await balance(app, ledger.merchant_payable(bounced_id)) == 2_500
@@ -862,3 +868,98 @@ async def test_a_payout_with_unwritable_bank_fields_does_not_block_the_others(
     async with app.state.sessionmaker() as session:
         sent = await session.get(Payout, bad_id)
         assert sent is not None and sent.status == "sent" and sent.failure_reason is None
+
+
+async def named_operator(client: httpx.AsyncClient, app: FastAPI) -> tuple[str, dict[str, str]]:
+    username, password = f"operator-{uuid.uuid4().hex[:8]}", "staff-passphrase-123"
+    async with app.state.sessionmaker() as session:
+        await create_user(session, username=username, password=password, role=Role.OPERATOR)
+        await session.commit()
+    token = await client.post(
+        "/api/v1/auth/token", json={"username": username, "password": password}
+    )
+    assert token.status_code == 200, token.text
+    return username, {"Authorization": f"Bearer {token.json()['access_token']}"}
+
+
+async def test_the_banks_result_moves_money_only_when_a_second_operator_confirms_it(
+    client: httpx.AsyncClient,
+    app: FastAPI,
+    app_settings: Settings,
+    database_url_for: str,
+    tmp_path: Path,
+) -> None:
+    paid_shop, _ = await settled_shop(client, app, app_settings, [3_300])
+    bounced_shop, _ = await settled_shop(client, app, app_settings, [1_700])
+    importer_name, importer = await named_operator(client, app)
+    _, confirmer = await named_operator(client, app)
+    made = await client.post("/api/v1/payout-files", json={}, headers=importer)
+    assert made.status_code == 201, made.text
+    async with app.state.sessionmaker() as session:
+        ours = {
+            p.merchant_id: p.id
+            for p in (
+                await session.execute(
+                    select(Payout).where(Payout.merchant_id.in_([paid_shop.id, bounced_shop.id]))
+                )
+            ).scalars()
+        }
+    settlement_before = await balance(app, ledger.BANK_SETTLEMENT)
+
+    imported = await client.post(
+        "/api/v1/payouts/results",
+        content=f"payout_id,result,reason\n{ours[paid_shop.id]},paid,\n".encode(),
+        headers=importer | {"Content-Type": "text/csv"},
+    )
+    assert imported.status_code == 200, imported.text
+    body = imported.json()
+    assert body["status"] == "pending" and (body["paid"], body["paid_amount"]) == (1, 3_300)
+    # Imported is not applied: no money has moved, the payout is still only sent.
+    assert await balance(app, ledger.BANK_SETTLEMENT) == settlement_before
+    assert await balance(app, ledger.merchant_payout(paid_shop.id)) == 3_300
+    # The importer cannot confirm their own import.
+    own = await client.post(
+        f"/api/v1/payouts/results/{body['import_id']}/confirm", headers=importer
+    )
+    assert own.status_code == 403, own.text
+    assert own.headers["content-type"] == "application/problem+json"
+    assert own.json()["type"].endswith("/payout-import-self-confirmation")
+    assert await balance(app, ledger.BANK_SETTLEMENT) == settlement_before
+    waiting = await client.get(
+        "/api/v1/payouts/results", params={"status": "pending"}, headers=confirmer
+    )
+    assert body["import_id"] in [i["id"] for i in waiting.json()]
+    # A second operator confirms it: now the money moves, once.
+    confirmed = await client.post(
+        f"/api/v1/payouts/results/{body['import_id']}/confirm", headers=confirmer
+    )
+    assert confirmed.status_code == 200, confirmed.text
+    assert confirmed.json()["status"] == "confirmed" and confirmed.json()["paid"] == 1
+    assert await balance(app, ledger.BANK_SETTLEMENT) == settlement_before - 3_300
+    assert await balance(app, ledger.merchant_payout(paid_shop.id)) == 0
+    assert (
+        await client.post(f"/api/v1/payouts/results/{body['import_id']}/confirm", headers=confirmer)
+    ).status_code == 409
+
+    # From the CLI, the import is recorded in its named operator's name, pending too.
+    result_file = tmp_path / "result.csv"
+    result_file.write_text(f"payout_id,result,reason\n{ours[bounced_shop.id]},failed,解約\n")
+    done = run_cli(
+        "payout-results",
+        str(result_file),
+        "--by",
+        importer_name,
+        database_url=database_url_for,
+        redis_url=app_settings.redis_url,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "pending" in done.stdout
+    assert await balance(app, ledger.merchant_payable(bounced_shop.id)) == 0
+    cli_import = int(done.stdout.split("import ", 1)[1].split(" ", 1)[0])
+    assert (
+        await client.post(f"/api/v1/payouts/results/{cli_import}/confirm", headers=importer)
+    ).status_code == 403
+    assert (
+        await client.post(f"/api/v1/payouts/results/{cli_import}/confirm", headers=confirmer)
+    ).status_code == 200
+    assert await balance(app, ledger.merchant_payable(bounced_shop.id)) == 1_700

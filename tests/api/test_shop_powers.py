@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from machipay.auth import Role, create_user
 from tests.api.conftest import ResidentHandle, register, top_up
-from tests.api.shops import ShopHandle, open_shop, staff_token, sticker_payload
+from tests.api.shops import ShopHandle, application, open_shop, staff_token, sticker_payload
 from tests.api.test_payments import pay
 
 PROBLEM = "application/problem+json"
@@ -83,3 +83,40 @@ async def test_staff_take_payments_and_refund_up_to_a_limit(
     assert over.json()["type"].endswith("/refund-over-staff-limit")
     assert (await refund(client, staff, payment_id, 10_000)).status_code == 201
     assert (await refund(client, shop.headers, payment_id, 15_000)).status_code == 201
+
+
+async def test_a_shop_is_approved_by_two_different_people(
+    client: httpx.AsyncClient, app: FastAPI
+) -> None:
+    owner = f"shop-{uuid.uuid4().hex[:10]}"
+    applied = await client.post("/api/v1/merchants", json=application(owner))
+    assert applied.status_code == 201, applied.text
+    merchant_id = applied.json()["id"]
+    officer = await staff_token(client, app, Role.OFFICER)
+    first = await client.post(f"/api/v1/merchants/{merchant_id}/approve", headers=officer)
+    assert first.status_code == 200, first.text
+    assert first.json()["status"] == "pending"
+    assert first.json()["awaiting_second_approval"] is True
+    # One person's approval does not open the shop, however often it is given.
+    again = await client.post(f"/api/v1/merchants/{merchant_id}/approve", headers=officer)
+    assert again.status_code == 403, again.text
+    assert again.headers["content-type"] == PROBLEM
+    assert again.json()["type"].endswith("/merchant-self-approval")
+    token = await client.post(
+        "/api/v1/auth/token", json={"username": owner, "password": "owner-passphrase-123"}
+    )
+    owner_headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
+    assert (await client.get("/api/v1/merchant/qr", headers=owner_headers)).status_code == 409
+    queue = await client.get("/api/v1/merchants", params={"status": "pending"}, headers=officer)
+    listed = {m["id"]: m for m in queue.json()}[merchant_id]
+    assert listed["first_approved_by"] is not None and listed["first_approved_at"] is not None
+    # A second person opens it.
+    operator = await staff_token(client, app, Role.OPERATOR)
+    second = await client.post(f"/api/v1/merchants/{merchant_id}/approve", headers=operator)
+    assert second.status_code == 200, second.text
+    assert second.json()["status"] == "active"
+    assert second.json()["awaiting_second_approval"] is False
+    assert (await client.get("/api/v1/merchant/qr", headers=owner_headers)).status_code == 200
+    assert (
+        await client.post(f"/api/v1/merchants/{merchant_id}/approve", headers=officer)
+    ).status_code == 409
