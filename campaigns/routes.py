@@ -134,7 +134,8 @@ async def get(
 async def update(
     campaign_id: int, body: CampaignPatch, caller: Author, session: DbSession, cache: Cache
 ) -> CampaignOut:
-    """Change a draft (audited field by field)."""
+    """Change a draft or a submitted campaign (audited field by field); a submitted one goes
+    back to draft and needs a new submission."""
     campaign = await service.update_draft(session, campaign_id, body, actor_id=caller.user_id)
     return await _view(session, cache, campaign)
 

@@ -1,6 +1,7 @@
 """Campaign definitions and their workflow: draft → submitted → approved → ended → closed.
 
-Maker-checker: the approver must be a different person from the submitter. Approval funds
+Maker-checker: the approver must be a different person from whoever created, edited or
+submitted the campaign, and an edit after submission sends it back to draft. Approval funds
 the budget in the ledger (Dr ``bank:city`` / Cr ``campaign:{id}:budget``) and cuts it into
 shards. Every change is audited with who, when and what changed (before → after).
 Nothing here commits.
@@ -130,8 +131,10 @@ async def update_draft(
     session: AsyncSession, campaign_id: int, patch: CampaignPatch, *, actor_id: int
 ) -> Campaign:
     campaign = await get_campaign(session, campaign_id, lock=True)
-    if campaign.status != "draft":
-        raise CampaignStateConflict(f"Only a draft can be changed; this one is {campaign.status}.")
+    if campaign.status not in ("draft", "submitted"):
+        raise CampaignStateConflict(
+            f"Only a draft or a submitted campaign can be changed; this one is {campaign.status}."
+        )
     before = terms_of(campaign)
     merged = {**before, **patch.model_dump(exclude_unset=True)}
     try:
@@ -142,8 +145,13 @@ async def update_draft(
     _check_future(terms, utcnow())
     _apply(campaign, terms)
     after = terms_of(campaign)
-    changes = {k: [before[k], after[k]] for k in EDITABLE if before[k] != after[k]}
+    changes: dict[str, Any] = {k: [before[k], after[k]] for k in EDITABLE if before[k] != after[k]}
     if changes:
+        # What an approver would approve must be what was submitted: any edit needs a new
+        # submission (and its editor can no longer approve it, see :func:`approve`).
+        if campaign.status == "submitted":
+            campaign.status, campaign.submitted_by, campaign.submitted_at = "draft", None, None
+            changes["status"] = ["submitted", "draft"]
         audit(session, campaign.id, actor_id=actor_id, action="update", changes=changes)
     await session.flush()
     return campaign
@@ -189,9 +197,11 @@ async def approve(
         raise CampaignStateConflict(
             f"Only a submitted campaign can be approved; this one is {campaign.status}."
         )
-    if actor_id in (campaign.submitted_by, campaign.created_by):
+    if actor_id in (campaign.submitted_by, campaign.created_by) or actor_id in await editors_of(
+        session, campaign.id
+    ):
         raise SelfApproval(
-            "A campaign is approved by someone other than who wrote or submitted it."
+            "A campaign is approved by someone other than who wrote, edited or submitted it."
         )
     now = utcnow()
     if as_utc(campaign.ends_at) <= now:
@@ -217,6 +227,16 @@ async def approve(
     campaigns_changed_after_commit(session)
     await session.flush()
     return campaign
+
+
+async def editors_of(session: AsyncSession, campaign_id: int) -> set[int]:
+    """Everyone who ever changed the campaign's terms (the audit trail keeps each edit)."""
+    rows = await session.execute(
+        select(CampaignAudit.actor_id).where(
+            CampaignAudit.campaign_id == campaign_id, CampaignAudit.action == "update"
+        )
+    )
+    return {int(actor) for actor in rows.scalars() if actor is not None}
 
 
 async def end_by_hand(session: AsyncSession, campaign_id: int, *, actor_id: int) -> Campaign:

@@ -10,7 +10,7 @@ import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -348,49 +348,82 @@ def payout(
     """Write every pending payout into a Zengin 総合振込 file and mark them sent (or, with
     --file-id, write out a file made before)."""
     from machipay.timeutil import to_tokyo, utcnow
-    from merchant_api.payouts import create_payout_file, next_weekday, payout_file
+    from merchant_api.models import PayoutFile
+    from merchant_api.payouts import (
+        HeldPayout,
+        PayoutsHeld,
+        create_payout_file,
+        next_weekday,
+        payout_file,
+    )
 
     if format != "zengin":
         raise typer.BadParameter("only zengin is supported", param_hint="--format")
     day = transfer_date.date() if transfer_date else next_weekday(to_tokyo(utcnow()).date())
 
-    async def make(session: AsyncSession) -> tuple[int, int, int, bytes] | None:
-        made = (
-            await payout_file(session, file_id)
-            if file_id is not None
-            else await create_payout_file(session, _settings(), transfer_date=day)
-        )
-        return None if made is None else (made.id, made.count, made.total, made.content)
+    async def make(session: AsyncSession) -> tuple[PayoutFile, list[HeldPayout]] | None:
+        if file_id is not None:
+            return await payout_file(session, file_id), []
+        made = await create_payout_file(session, _settings(), transfer_date=day)
+        return None if made is None else (made.file, made.held)
+
+    def report_held(held: list[dict[str, Any]]) -> None:
+        for h in held:
+            typer.echo(
+                f"  held: payout {h['payout_id']} (shop {h['merchant_id']},"
+                f" ¥{h['amount']:,}): {h['reason']}",
+                err=True,
+            )
 
     # The file is written only after the payouts are committed as sent: a file that
-    # exists always matches the database.
-    result = asyncio.run(_in_unit_of_work(make))
+    # exists always matches the database. Held payouts stay pending (exit 0 all the same:
+    # the file written must be handed to the bank).
+    try:
+        result = asyncio.run(_in_unit_of_work(make))
+    except PayoutsHeld as exc:
+        typer.echo(f"error: {exc.detail}", err=True)
+        report_held(exc.extra["held"])
+        raise typer.Exit(1) from None
     if result is None:
         typer.echo("no pending payouts: no file written")
         return
-    made_id, count, total, content = result
-    out.write_bytes(content)
-    typer.echo(f"wrote {out}: file {made_id}, {count} transfers, ¥{total:,}")
+    made, held = result
+    out.write_bytes(made.content)
+    typer.echo(f"wrote {out}: file {made.id}, {made.count} transfers, ¥{made.total:,}")
+    report_held([h.as_dict() for h in held])
 
 
 @app.command("payout-results")
 def payout_results(
     file: Annotated[Path, typer.Argument(help="The bank's result, CSV: payout_id,result,reason.")],
+    by: Annotated[str, typer.Option("--by", help="Username of the operator importing it (you).")],
 ) -> None:
-    """Import the bank's result: paid (Dr payout / Cr bank:settlement) or failed (the
-    money is owed to the shop again). All or nothing; re-importing changes nothing."""
-    from machipay.errors import MachipayError
-    from merchant_api.payouts import apply_payout_results, parse_result_csv
+    """Import the bank's result as pending: it moves money (paid: Dr payout / Cr
+    bank:settlement; failed: owed to the shop again) only when a different operator confirms
+    it, signed in: POST /api/v1/payouts/results/{id}/confirm. All or nothing."""
+    from sqlalchemy import select
 
-    async def apply(session: AsyncSession) -> str:
-        summary = await apply_payout_results(session, parse_result_csv(file.read_text("utf-8")))
+    from machipay.auth import Role
+    from machipay.auth.models import User
+    from machipay.errors import MachipayError, ValidationFailed
+    from merchant_api.result_imports import import_results
+
+    async def record(session: AsyncSession) -> str:
+        # The CLI has no sign-in: it names its operator, whose confirmation then cannot be
+        # the second one. Confirming needs a signed-in session, never this command.
+        user = (await session.execute(select(User).where(User.username == by))).scalar_one_or_none()
+        if user is None or user.role != Role.OPERATOR:
+            raise ValidationFailed(f"--by {by!r} is no operator's username.")
+        made, summary = await import_results(session, file.read_text("utf-8"), actor_id=user.id)
         return (
-            f"paid {summary.paid} (¥{summary.paid_amount:,}), failed {summary.failed}"
-            f" (¥{summary.failed_amount:,}), unchanged {summary.unchanged}"
+            f"import {made.id} pending: would mark paid {summary.paid}"
+            f" (¥{summary.paid_amount:,}), failed {summary.failed}"
+            f" (¥{summary.failed_amount:,}), unchanged {summary.unchanged}."
+            f" Another operator confirms it: POST /api/v1/payouts/results/{made.id}/confirm"
         )
 
     try:
-        typer.echo(asyncio.run(_in_unit_of_work(apply)))
+        typer.echo(asyncio.run(_in_unit_of_work(record)))
     except MachipayError as exc:
         typer.echo(f"error: {exc.detail}", err=True)
         raise typer.Exit(1) from None

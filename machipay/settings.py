@@ -81,6 +81,9 @@ class Settings(BaseSettings):
     wallet_balance_cap: int = Field(300_000, ge=1)
     max_payment: int = Field(300_000, ge=1)
     refund_window_days: int = Field(90, ge=1)
+    # A shop's staff (merchant_staff) refund at most this much at a time, so a till account
+    # cannot hand the day's takings back; larger refunds are the owner's (DESIGN.md 7).
+    merchant_staff_refund_limit: int = Field(10_000, ge=0, le=1_000_000)
     charge_ttl_seconds: int = Field(300, ge=10, le=3_600)
     one_time_code_ttl_seconds: int = Field(60, ge=1, le=600)
     one_time_codes_per_minute: int = Field(10, ge=1)

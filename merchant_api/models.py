@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     CheckConstraint,
     Date,
@@ -44,6 +46,10 @@ class Merchant(Base):
     account_number: Mapped[str] = mapped_column(String(7))
     account_name_kana: Mapped[str] = mapped_column(String(60))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Two people open a shop (DESIGN.md 7): the first approval is recorded here, the shop
+    # stays pending until a different member of staff gives the second.
+    first_approved_by: Mapped[int | None] = mapped_column(BigInteger)
+    first_approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     approved_by: Mapped[int | None] = mapped_column(BigInteger)
     # daily | weekly | monthly; None: the platform's MACHIPAY_SETTLEMENT_SCHEDULE.
@@ -150,3 +156,24 @@ class Payout(Base):
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     failure_reason: Mapped[str | None] = mapped_column(String(200))
     result_entry_id: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class PayoutResultImport(Base):
+    """The bank's result file as one operator imported it: it moves money only once a
+    second operator confirms it (DESIGN.md 7), and then exactly as it was imported."""
+
+    __tablename__ = "payout_result_imports"
+    __table_args__ = (
+        CheckConstraint("status IN ('pending', 'confirmed')", name="status"),
+        Index("ix_payout_result_imports_status", "status", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    status: Mapped[str] = mapped_column(String(10))
+    # [[payout_id, "paid" | "failed", reason | null], ...] as parsed from the file.
+    outcomes: Mapped[list[list[Any]]] = mapped_column(JSON)
+    sha256: Mapped[str] = mapped_column(String(64))
+    imported_by: Mapped[int] = mapped_column(BigInteger)
+    imported_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    confirmed_by: Mapped[int | None] = mapped_column(BigInteger)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

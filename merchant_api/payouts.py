@@ -12,6 +12,7 @@ import hashlib
 import io
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,7 +23,7 @@ from machipay.errors import NotFound, ValidationFailed
 from machipay.settings import Settings
 from machipay.timeutil import utcnow
 from merchant_api.models import Payout, PayoutFile
-from merchant_api.zengin import Originator, Transfer, ZenginError, render_file
+from merchant_api.zengin import Originator, Transfer, ZenginError, data_record, render_file
 
 OUTCOMES = ("paid", "failed")
 MAX_RESULT_ROWS = 100_000
@@ -36,6 +37,39 @@ class PayoutFileNotFound(NotFound):
 class PayoutResultRejected(ValidationFailed):
     type_slug = "payout-result-rejected"
     title = "The bank's result file was not applied"
+
+
+class PayoutsHeld(ValidationFailed):
+    type_slug = "payouts-held"
+    title = "No pending payout can be written into a payout file"
+    # The reasons written on the held payouts are what the operator reads next.
+    keep_changes = True
+
+
+@dataclass(frozen=True, slots=True)
+class HeldPayout:
+    """A pending payout left out of a file, and why."""
+
+    payout_id: int
+    merchant_id: int
+    amount: int
+    reason: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "payout_id": self.payout_id,
+            "merchant_id": self.merchant_id,
+            "amount": self.amount,
+            "reason": self.reason,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class MadeFile:
+    """A new payout file, and the pending payouts that could not go in it."""
+
+    file: PayoutFile
+    held: list[HeldPayout]
 
 
 def next_weekday(day: date) -> date:
@@ -78,9 +112,11 @@ async def create_payout_file(
     *,
     transfer_date: date,
     actor_id: int | None = None,
-) -> PayoutFile | None:
-    """Put every pending payout in one new Zengin file and mark them sent; None if no
-    payout is pending. The file is kept, so the same bytes can be fetched again."""
+) -> MadeFile | None:
+    """Put every pending payout that can be written in one new Zengin file and mark them
+    sent; None if no payout is pending. The file is kept, so the same bytes can be fetched
+    again. Payouts that cannot be written stay pending with the reason (``held``); if none
+    can, :class:`PayoutsHeld` lists them."""
     payouts = list(
         (
             await session.execute(
@@ -93,12 +129,19 @@ async def create_payout_file(
     )
     if not payouts:
         return None
+    writable, held = _sort_out(payouts)
+    if not writable:
+        raise PayoutsHeld(
+            "No pending payout can be written into a Zengin file.",
+            held=[h.as_dict() for h in held],
+        )
     try:
         content = render_file(
-            originator(settings), transfer_date, [transfer_of(p) for p in payouts]
+            originator(settings), transfer_date, [transfer_of(p) for p in writable]
         )
-    except ZenginError as exc:
+    except ZenginError as exc:  # the operator's own account (settings), not a shop's
         raise ValidationFailed(f"The payout file cannot be written: {exc}.") from exc
+    payouts = writable
     now = utcnow()
     record = PayoutFile(
         transfer_date=transfer_date,
@@ -115,8 +158,27 @@ async def create_payout_file(
         payout.status = "sent"
         payout.file_id = record.id
         payout.sent_at = now
+        payout.failure_reason = None  # a reason it was held before, now put right
     await session.flush()
-    return record
+    return MadeFile(record, held)
+
+
+def _sort_out(payouts: list[Payout]) -> tuple[list[Payout], list[HeldPayout]]:
+    """Each payout on its own: one shop's unwritable bank details (old data, stored before
+    the edge refused them) must not hold back everybody else's money. The bad one stays
+    pending with the reason, for the operator to put right."""
+    writable: list[Payout] = []
+    held: list[HeldPayout] = []
+    for payout in payouts:
+        try:
+            data_record(transfer_of(payout))
+        except ZenginError as exc:
+            reason = f"held out of the payout file: {exc}"[:200]
+            payout.failure_reason = reason
+            held.append(HeldPayout(payout.id, payout.merchant_id, payout.amount, reason))
+        else:
+            writable.append(payout)
+    return writable, held
 
 
 async def payout_file(session: AsyncSession, file_id: int) -> PayoutFile:
@@ -173,20 +235,16 @@ class ResultSummary:
     failed_amount: int
 
 
-async def apply_payout_results(
-    session: AsyncSession, outcomes: list[PayoutOutcome]
-) -> ResultSummary:
-    """Apply the bank's answers, all or nothing. Re-importing the same file changes
-    nothing; an answer about a payout that was never sent, or that contradicts an earlier
-    answer, rejects the whole file."""
+async def _checked_payouts(
+    session: AsyncSession, outcomes: list[PayoutOutcome], *, lock: bool
+) -> dict[int, Payout]:
+    """The payouts the answers are about; an answer about a payout that does not exist, was
+    never sent or was answered otherwise before rejects the whole file."""
     ids = sorted(o.payout_id for o in outcomes)
+    query = select(Payout).where(Payout.id.in_(ids)).order_by(Payout.id)
     payouts = {
         p.id: p
-        for p in (
-            await session.execute(
-                select(Payout).where(Payout.id.in_(ids)).order_by(Payout.id).with_for_update()
-            )
-        ).scalars()
+        for p in (await session.execute(query.with_for_update() if lock else query)).scalars()
     }
     problems = []
     for item in outcomes:
@@ -197,6 +255,34 @@ async def apply_payout_results(
             problems.append(f"payout {item.payout_id} is {payout.status}, not {item.outcome}")
     if problems:
         raise PayoutResultRejected("; ".join(problems[:20]) + ".")
+    return payouts
+
+
+async def preview_payout_results(
+    session: AsyncSession, outcomes: list[PayoutOutcome]
+) -> ResultSummary:
+    """What applying the answers would do now, changing nothing (rejected as applying
+    would be)."""
+    payouts = await _checked_payouts(session, outcomes, lock=False)
+    paid = failed = unchanged = paid_amount = failed_amount = 0
+    for item in outcomes:
+        payout = payouts[item.payout_id]
+        if payout.status == item.outcome:
+            unchanged += 1
+        elif item.outcome == "paid":
+            paid, paid_amount = paid + 1, paid_amount + payout.amount
+        else:
+            failed, failed_amount = failed + 1, failed_amount + payout.amount
+    return ResultSummary(paid, failed, unchanged, paid_amount, failed_amount)
+
+
+async def apply_payout_results(
+    session: AsyncSession, outcomes: list[PayoutOutcome]
+) -> ResultSummary:
+    """Apply the bank's answers, all or nothing. Re-importing the same file changes
+    nothing; an answer about a payout that was never sent, or that contradicts an earlier
+    answer, rejects the whole file."""
+    payouts = await _checked_payouts(session, outcomes, lock=True)
     now = utcnow()
     paid = failed = unchanged = paid_amount = failed_amount = 0
     for item in outcomes:

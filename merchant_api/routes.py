@@ -52,7 +52,7 @@ HEARTBEAT_SECONDS = 15.0
 
 @router.post("/merchants", status_code=201, response_model=MerchantStatusOut)
 async def apply(body: MerchantApplicationIn, session: DbSession) -> MerchantStatusOut:
-    """A shop applies (public). An officer or operator approves it before it can be paid."""
+    """A shop applies (public). Two officers or operators approve it before it can be paid."""
     merchant = await service.apply(
         session,
         service.MerchantApplication(
@@ -94,6 +94,8 @@ async def merchants(
             address=m.address,
             status=m.status,
             created_at=to_tokyo(m.created_at),
+            first_approved_by=m.first_approved_by,
+            first_approved_at=to_tokyo(m.first_approved_at) if m.first_approved_at else None,
         )
         for m in await service.list_merchants(session, status=status, limit=limit)
     ]
@@ -101,8 +103,14 @@ async def merchants(
 
 @router.post("/merchants/{merchant_id}/approve", response_model=MerchantStatusOut)
 async def approve(merchant_id: int, caller: Approver, session: DbSession) -> MerchantStatusOut:
+    """Two people approve a shop: the first approval leaves it pending (awaiting the second),
+    a different officer's or operator's activates it; the same person twice → 403."""
     merchant = await service.approve(session, merchant_id, approver_id=caller.user_id)
-    return MerchantStatusOut(id=merchant.id, status=merchant.status)
+    return MerchantStatusOut(
+        id=merchant.id,
+        status=merchant.status,
+        awaiting_second_approval=merchant.status == "pending",
+    )
 
 
 @router.post("/merchants/{merchant_id}/suspend", response_model=MerchantStatusOut)
@@ -255,8 +263,13 @@ async def refund(
     session: DbSession,
     settings: AppSettings,
 ) -> JSONResponse:
-    """Refund all or part of a payment to the resident, in points and money as it was paid."""
-    merchant = await service.merchant_of(session, caller.merchant_id, active=False)
+    """Refund all or part of a payment to the resident, in points and money as it was paid.
+
+    Only an active shop refunds (a suspended one is refused: its money is frozen with it);
+    staff refund up to ``MACHIPAY_MERCHANT_STAFF_REFUND_LIMIT`` at a time, the owner any
+    amount."""
+    merchant = await service.merchant_of(session, caller.merchant_id)
+    service.check_refund_power(caller.role, body.amount, settings)
 
     async def produce() -> tuple[int, object]:
         done = await payments.refund(

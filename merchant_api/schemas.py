@@ -34,6 +34,8 @@ class MerchantApplicationIn(StrictModel):
 class MerchantStatusOut(StrictModel):
     id: int
     status: str
+    # Pending with one approval given: a different member of staff gives the second.
+    awaiting_second_approval: bool = False
 
 
 class MerchantApplicationOut(StrictModel):
@@ -49,6 +51,8 @@ class MerchantApplicationOut(StrictModel):
     address: str
     status: str
     created_at: datetime
+    first_approved_by: int | None = None
+    first_approved_at: datetime | None = None
 
 
 class MerchantProfileOut(StrictModel):
@@ -197,6 +201,15 @@ class PayoutFileIn(StrictModel):
     transfer_date: date | None = None
 
 
+class HeldPayoutOut(StrictModel):
+    """A pending payout left out of the file (its bank details cannot be written)."""
+
+    payout_id: int
+    merchant_id: int
+    amount: int
+    reason: str
+
+
 class PayoutFileOut(StrictModel):
     id: int
     transfer_date: date
@@ -205,11 +218,28 @@ class PayoutFileOut(StrictModel):
     sha256: str
     created_at: datetime
     download: str
+    held: list[HeldPayoutOut] = Field(default_factory=list)
 
 
 class PayoutResultsOut(StrictModel):
+    """What an import does: once confirmed, what it did; while pending, what it would do
+    if confirmed now."""
+
+    import_id: int
+    status: Literal["pending", "confirmed"]
     paid: int
     failed: int
     unchanged: int
     paid_amount: int
     failed_amount: int
+
+
+class PayoutResultImportOut(StrictModel):
+    id: int
+    status: Literal["pending", "confirmed"]
+    results: int
+    sha256: str
+    imported_by: int
+    imported_at: datetime
+    confirmed_by: int | None
+    confirmed_at: datetime | None

@@ -39,6 +39,16 @@ class MerchantNotActive(Conflict):
     title = "The shop cannot take payments"
 
 
+class MerchantSelfApproval(Forbidden):
+    type_slug = "merchant-self-approval"
+    title = "A shop needs a second person's approval"
+
+
+class RefundOverStaffLimit(Forbidden):
+    type_slug = "refund-over-staff-limit"
+    title = "This refund needs the shop's owner"
+
+
 class ChargeUnusable(InvalidQr):
     type_slug = "charge-unusable"
     title = "This payment code has expired or was already paid"
@@ -102,16 +112,25 @@ def _fits_zengin(name: str) -> bool:
         return False
 
 
+def _ascii_digits(value: str) -> str:
+    """Digits as an IME types them (全角 ０-９) become ASCII; other scripts' digits stay as
+    they are and are refused, because the bank file takes only 0-9."""
+    return unicodedata.normalize("NFKC", value).strip()
+
+
 def _validate_bank(bank: BankAccount) -> BankAccount:
     name = unicodedata.normalize("NFKC", bank.account_name_kana).strip().upper()
+    bank_code = _ascii_digits(bank.bank_code)
+    branch_code = _ascii_digits(bank.branch_code)
+    account_number = _ascii_digits(bank.account_number)
     checks = [
-        (re.fullmatch(r"\d{4}", bank.bank_code), "bank.bank_code is 4 digits"),
-        (re.fullmatch(r"\d{3}", bank.branch_code), "bank.branch_code is 3 digits"),
+        (re.fullmatch(r"[0-9]{4}", bank_code), "bank.bank_code is 4 digits"),
+        (re.fullmatch(r"[0-9]{3}", branch_code), "bank.branch_code is 3 digits"),
         (
             bank.account_type in ACCOUNT_TYPES,
             f"bank.account_type is one of {', '.join(ACCOUNT_TYPES)}",
         ),
-        (re.fullmatch(r"\d{1,7}", bank.account_number), "bank.account_number is up to 7 digits"),
+        (re.fullmatch(r"[0-9]{1,7}", account_number), "bank.account_number is up to 7 digits"),
         (
             name and _KANA.fullmatch(name) and _fits_zengin(name),
             "bank.account_name_kana is katakana as on the passbook,"
@@ -121,9 +140,7 @@ def _validate_bank(bank: BankAccount) -> BankAccount:
     for ok, message in checks:
         if not ok:
             raise ValidationFailed(message + ".", field=message.split(" ", 1)[0])
-    return BankAccount(
-        bank.bank_code, bank.branch_code, bank.account_type, bank.account_number.zfill(7), name
-    )
+    return BankAccount(bank_code, branch_code, bank.account_type, account_number.zfill(7), name)
 
 
 async def apply(session: AsyncSession, application: MerchantApplication) -> Merchant:
@@ -194,9 +211,19 @@ async def merchant_for_update(session: AsyncSession, merchant_id: int) -> Mercha
 
 
 async def approve(session: AsyncSession, merchant_id: int, *, approver_id: int) -> Merchant:
+    """Two people open a shop: the first approval is recorded and the shop stays pending;
+    a different member of staff's approval activates it."""
     merchant = await merchant_for_update(session, merchant_id)
     if merchant.status != "pending":
         raise Conflict(f"Merchant {merchant_id} is {merchant.status}, not pending.")
+    if merchant.first_approved_by is None:
+        merchant.first_approved_by, merchant.first_approved_at = approver_id, utcnow()
+        await session.flush()
+        return merchant
+    if merchant.first_approved_by == approver_id:
+        raise MerchantSelfApproval(
+            "You gave this shop its first approval: a second person must give the other."
+        )
     merchant.status, merchant.approved_at, merchant.approved_by = "active", utcnow(), approver_id
     await ledger.open_accounts(
         session, [ledger.merchant_payable(merchant.id), ledger.merchant_payout(merchant.id)]
@@ -225,6 +252,15 @@ async def merchant_of(
     if active and merchant.status != "active":
         raise MerchantNotActive(f"The shop is {merchant.status}.")
     return merchant
+
+
+def check_refund_power(role: str, amount: int, settings: Settings) -> None:
+    """Staff take payments and small refunds; a larger refund is the owner's decision."""
+    if role == Role.MERCHANT_STAFF and amount > settings.merchant_staff_refund_limit:
+        raise RefundOverStaffLimit(
+            f"Staff refund at most ¥{settings.merchant_staff_refund_limit:,} at a time;"
+            " the shop's owner can refund more."
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,7 +1,7 @@
 """Settlement statements for shops, and the operator's settlement runs and payouts.
 
 Shops (owner and staff) read their own statements; the operator runs settlements, makes
-the Zengin file for the bank and imports the bank's result.
+the Zengin file for the bank and imports the bank's result (a second operator confirms it).
 """
 
 from __future__ import annotations
@@ -10,21 +10,23 @@ import csv
 import io
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
 
 from machipay.auth import AccessClaims, Role, require_roles
 from machipay.deps import AppSettings, DbSession
 from machipay.errors import ValidationFailed
 from machipay.timeutil import to_tokyo, utcnow
-from merchant_api import payouts, settlement
-from merchant_api.models import Payout, PayoutFile, Settlement
+from merchant_api import payouts, result_imports, settlement
+from merchant_api.models import Payout, PayoutFile, PayoutResultImport, Settlement
 from merchant_api.routes import MerchantCaller, csv_attachment
 from merchant_api.schemas import (
+    HeldPayoutOut,
     PayoutFileIn,
     PayoutFileOut,
     PayoutOut,
     PayoutPage,
+    PayoutResultImportOut,
     PayoutResultsOut,
     SettlementDetailOut,
     SettlementOut,
@@ -195,17 +197,19 @@ async def list_payouts(
 async def create_payout_file(
     body: PayoutFileIn, caller: Operator, session: DbSession, settings: AppSettings
 ) -> PayoutFileOut | Response:
-    """Put every pending payout into a new Zengin file (204 when none is pending)."""
+    """Put every pending payout into a new Zengin file (204 when none is pending). A payout
+    whose bank details cannot be written stays pending and is listed in ``held`` with the
+    reason; the others go out. If none can, 422 ``payouts-held`` lists them."""
     transfer_date = body.transfer_date or payouts.next_weekday(to_tokyo(utcnow()).date())
     made = await payouts.create_payout_file(
         session, settings, transfer_date=transfer_date, actor_id=caller.user_id
     )
     if made is None:
         return Response(status_code=204)
-    return _file_out(made)
+    return _file_out(made.file, made.held)
 
 
-def _file_out(made: PayoutFile) -> PayoutFileOut:
+def _file_out(made: PayoutFile, held: list[payouts.HeldPayout]) -> PayoutFileOut:
     return PayoutFileOut(
         id=made.id,
         transfer_date=made.transfer_date,
@@ -214,6 +218,7 @@ def _file_out(made: PayoutFile) -> PayoutFileOut:
         sha256=made.sha256,
         created_at=to_tokyo(made.created_at),
         download=f"/api/v1/payout-files/{made.id}/zengin",
+        held=[HeldPayoutOut.model_validate(h.as_dict()) for h in held],
     )
 
 
@@ -232,11 +237,25 @@ async def download_payout_file(file_id: int, _caller: Operator, session: DbSessi
     )
 
 
+def _results_out(record: PayoutResultImport, summary: payouts.ResultSummary) -> PayoutResultsOut:
+    return PayoutResultsOut(
+        import_id=record.id,
+        status=record.status,
+        paid=summary.paid,
+        failed=summary.failed,
+        unchanged=summary.unchanged,
+        paid_amount=summary.paid_amount,
+        failed_amount=summary.failed_amount,
+    )
+
+
 @router.post("/payouts/results", response_model=PayoutResultsOut)
 async def import_results(
-    _caller: Operator, session: DbSession, request: Request
+    caller: Operator, session: DbSession, request: Request
 ) -> PayoutResultsOut:
-    """The bank's result as CSV (``payout_id,result,reason``): all applied, or none."""
+    """The bank's result as CSV (``payout_id,result,reason``), recorded as a pending import
+    with what it would do: nothing moves until another operator confirms it (POST
+    /payouts/results/{id}/confirm). A file with any bad answer is refused whole."""
     raw = await request.body()
     if len(raw) > MAX_RESULT_BYTES:
         raise ValidationFailed("The result file is too large.")
@@ -244,11 +263,39 @@ async def import_results(
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise ValidationFailed("The result file must be UTF-8 CSV.") from None
-    summary = await payouts.apply_payout_results(session, payouts.parse_result_csv(text))
-    return PayoutResultsOut(
-        paid=summary.paid,
-        failed=summary.failed,
-        unchanged=summary.unchanged,
-        paid_amount=summary.paid_amount,
-        failed_amount=summary.failed_amount,
+    record, summary = await result_imports.import_results(session, text, actor_id=caller.user_id)
+    return _results_out(record, summary)
+
+
+@router.post("/payouts/results/{import_id}/confirm", response_model=PayoutResultsOut)
+async def confirm_results(
+    import_id: Annotated[int, Path(ge=1, le=2**63 - 1)], caller: Operator, session: DbSession
+) -> PayoutResultsOut:
+    """A second operator applies an import, all or nothing (the importer gets 403)."""
+    record, summary = await result_imports.confirm_results(
+        session, import_id, actor_id=caller.user_id
     )
+    return _results_out(record, summary)
+
+
+@router.get("/payouts/results", response_model=list[PayoutResultImportOut])
+async def list_result_imports(
+    _caller: Operator,
+    session: DbSession,
+    status: Annotated[Literal["pending", "confirmed"] | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> list[PayoutResultImportOut]:
+    """Result imports, newest first: the pending ones wait for a second operator."""
+    return [
+        PayoutResultImportOut(
+            id=r.id,
+            status=r.status,
+            results=len(r.outcomes),
+            sha256=r.sha256,
+            imported_by=r.imported_by,
+            imported_at=to_tokyo(r.imported_at),
+            confirmed_by=r.confirmed_by,
+            confirmed_at=to_tokyo(r.confirmed_at) if r.confirmed_at else None,
+        )
+        for r in await result_imports.list_imports(session, status=status, limit=limit)
+    ]

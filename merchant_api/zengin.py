@@ -92,7 +92,9 @@ def _text(value: str, width: int, field: str) -> str:
 
 def _digits(value: str | int, width: int, field: str) -> str:
     text = str(value)
-    if not text.isdigit() or len(text) > width:
+    # ASCII only: str.isdigit() also takes ０-９ and other scripts' digits, which are two
+    # bytes in cp932 (or none at all) and would break the fixed-width record.
+    if not (text.isascii() and text.isdigit()) or len(text) > width:
         raise ZenginError(f"{field} {value!r} is not {width} digits")
     return text.zfill(width)
 

@@ -1,4 +1,4 @@
-"""Helpers to open a shop through the real API: apply, approve as an officer, sign in."""
+"""Helpers to open a shop through the real API: apply, approve (two people), sign in."""
 
 from __future__ import annotations
 
@@ -65,13 +65,20 @@ async def open_shop(client: httpx.AsyncClient, app: FastAPI, **changes: object) 
     applied = await client.post("/api/v1/merchants", json=application(owner, **changes))
     assert applied.status_code == 201, applied.text
     merchant_id = applied.json()["id"]
-    officer = await staff_token(client, app, Role.OFFICER)
-    approved = await client.post(f"/api/v1/merchants/{merchant_id}/approve", headers=officer)
-    assert approved.status_code == 200, approved.text
+    await approve_shop(client, app, merchant_id)
     token = await client.post(
         "/api/v1/auth/token", json={"username": owner, "password": "owner-passphrase-123"}
     )
     return ShopHandle(merchant_id, owner, "owner-passphrase-123", token.json()["access_token"])
+
+
+async def approve_shop(client: httpx.AsyncClient, app: FastAPI, merchant_id: int) -> None:
+    """Two people approve a shop: an officer, then an operator."""
+    for role in (Role.OFFICER, Role.OPERATOR):
+        staff = await staff_token(client, app, role)
+        approved = await client.post(f"/api/v1/merchants/{merchant_id}/approve", headers=staff)
+        assert approved.status_code == 200, approved.text
+    assert approved.json()["status"] == "active"
 
 
 async def sticker_payload(client: httpx.AsyncClient, shop: ShopHandle) -> str:

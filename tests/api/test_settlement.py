@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 
 import ledger
 from ledger.models import Account, Posting
-from machipay.auth import Role
+from machipay.auth import Role, create_user
 from machipay.settings import Settings
 from machipay.timeutil import TOKYO, to_tokyo, utcnow
 from merchant_api import static_payload
@@ -31,7 +31,7 @@ from merchant_api.settlement import closing_date, cutoff_of, settle_period
 from merchant_api.zengin import ZenginError, to_zengin_kana
 from tests.api.campaign_kit import Ward, balance, open_ward
 from tests.api.conftest import ResidentHandle, register, top_up
-from tests.api.shops import ShopHandle, application, staff_token, sticker_payload
+from tests.api.shops import ShopHandle, application, approve_shop, staff_token, sticker_payload
 from tests.api.test_payments import pay
 from tests.test_cli import run_cli
 from wallet_api.deposit import deposit_for, deposit_report
@@ -195,7 +195,7 @@ async def test_a_month_of_trading_settles_to_the_yen(
                 sent = {
                     p.merchant_id: p
                     for p in (
-                        await session.execute(select(Payout).where(Payout.file_id == made.id))
+                        await session.execute(select(Payout).where(Payout.file_id == made.file.id))
                     ).scalars()
                 }
             assert {s.handle.id for s in shops} <= sent.keys(), "both shops were owed money"
@@ -473,9 +473,8 @@ async def test_the_zengin_file_reads_back_and_the_banks_result_applies(
         ),
     )
     assert bounced.status_code == 201, bounced.text
-    officer = await staff_token(client, app, Role.OFFICER)
     bounced_id = bounced.json()["id"]
-    await client.post(f"/api/v1/merchants/{bounced_id}/approve", headers=officer)
+    await approve_shop(client, app, bounced_id)
     async with app.state.sessionmaker() as session:
         owner = (
             await session.execute(select(Merchant).where(Merchant.id == bounced_id))
@@ -556,21 +555,34 @@ async def test_the_zengin_file_reads_back_and_the_banks_result_applies(
     assert again.returncode == 0 and "no pending payouts" in again.stdout
     assert not (tmp_path / "again.txt").exists()
 
-    # The bank's answer: one paid, one failed. Through the operator API.
+    # The bank's answer: one paid, one failed. Through the operator API: one operator
+    # imports it, a second confirms it.
     operator = await staff_token(client, app, Role.OPERATOR)
+    second_operator = await staff_token(client, app, Role.OPERATOR)
     result_csv = (
         "payout_id,result,reason\n"
         f"{ours[paid_shop.id].id},paid,\n"
         f"{ours[bounced_id].id},failed,口座番号相違\n"
     )
     settlement_before = await balance(app, ledger.BANK_SETTLEMENT)
-    applied = await client.post(
-        "/api/v1/payouts/results",
-        content=result_csv.encode(),
-        headers=operator | {"Content-Type": "text/csv"},
-    )
+
+    async def import_and_confirm(csv_text: str) -> httpx.Response:
+        imported = await client.post(
+            "/api/v1/payouts/results",
+            content=csv_text.encode(),
+            headers=operator | {"Content-Type": "text/csv"},
+        )
+        if imported.status_code != 200:
+            return imported
+        return await client.post(
+            f"/api/v1/payouts/results/{imported.json()['import_id']}/confirm",
+            headers=second_operator,
+        )
+
+    applied = await import_and_confirm(result_csv)
     assert applied.status_code == 200, applied.text
-    assert applied.json() == {
+    assert {k: v for k, v in applied.json().items() if k != "import_id"} == {
+        "status": "confirmed",
         "paid": 1,
         "failed": 1,
         "unchanged": 0,
@@ -581,15 +593,9 @@ async def test_the_zengin_file_reads_back_and_the_banks_result_applies(
     assert await balance(app, ledger.merchant_payout(paid_shop.id)) == 0
     assert await balance(app, ledger.merchant_payable(bounced_id)) == 2_500  # owed again
     # The same file again changes nothing; a contradicting one is refused whole.
-    replay = await client.post(
-        "/api/v1/payouts/results", content=result_csv.encode(), headers=operator
-    )
+    replay = await import_and_confirm(result_csv)
     assert replay.json()["unchanged"] == 2
-    contradiction = await client.post(
-        "/api/v1/payouts/results",
-        content=f"payout_id,result\n{ours[bounced_id].id},paid\n".encode(),
-        headers=operator,
-    )
+    contradiction = await import_and_confirm(f"payout_id,result\n{ours[bounced_id].id},paid\n")
     assert contradiction.status_code == 422
     assert contradiction.json()["type"].endswith("payout-result-rejected")
     assert await balance(app, ledger.merchant_payable(bounced_id)) == 2_500
@@ -739,3 +745,221 @@ async def test_a_refund_after_payout_waits_for_new_sales_to_cover_it(
     netted = await settle_day(app, app_settings, shop.id, date(2026, 11, 2), utcnow())
     assert netted is not None
     assert (netted.gross_sales, netted.refunds, netted.net_payout) == (2_500, 1_000, 1_500)
+
+
+# -- bank fields and the payout file -------------------------------------------------------
+
+
+async def test_bank_digits_are_ascii_after_nfkc(client: httpx.AsyncClient, app: FastAPI) -> None:
+    # Full-width digits as an IME types them are the same digits: kept as ASCII.
+    typed = await client.post(
+        "/api/v1/merchants",
+        json=application(
+            f"shop-{uuid.uuid4().hex[:10]}",
+            bank={
+                "bank_code": "０００１",
+                "branch_code": "１２３",
+                "account_type": "ordinary",
+                "account_number": "７６５",
+                "account_name_kana": "ﾔﾏﾀﾞ ｼｮｳﾃﾝ",
+            },
+        ),
+    )
+    assert typed.status_code == 201, typed.text
+    async with app.state.sessionmaker() as session:
+        shop = await session.get(Merchant, typed.json()["id"])
+        assert shop is not None
+        assert (shop.bank_code, shop.branch_code, shop.account_number) == (
+            "0001",
+            "123",
+            "0000765",
+        )
+    # Other scripts' digits are no bank's digits (NFKC leaves them as they are).
+    for field_name, value in (
+        ("bank_code", "٠٠٠١"),  # Arabic-Indic
+        ("branch_code", "१२३"),  # Devanagari
+        ("account_number", "๑๒๓๔๕๖๗"),  # Thai
+        ("account_number", "12 34"),
+    ):
+        bank = {
+            "bank_code": "0001",
+            "branch_code": "123",
+            "account_type": "ordinary",
+            "account_number": "1234567",
+            "account_name_kana": "ﾔﾏﾀﾞ ｼｮｳﾃﾝ",
+            field_name: value,
+        }
+        refused = await client.post(
+            "/api/v1/merchants", json=application(f"shop-{uuid.uuid4().hex[:10]}", bank=bank)
+        )
+        assert refused.status_code == 422, (field_name, value, refused.text)
+        assert refused.json()["detail"].startswith(f"bank.{field_name}")
+
+
+async def test_a_payout_with_unwritable_bank_fields_does_not_block_the_others(
+    client: httpx.AsyncClient,
+    app: FastAPI,
+    app_settings: Settings,
+    database_url_for: str,
+    tmp_path: Path,
+) -> None:
+    good_shop, _ = await settled_shop(client, app, app_settings, [3_000])
+    bad_shop, _ = await settled_shop(client, app, app_settings, [2_000])
+    # Old data, stored before the edge refused it: full-width digits the writer cannot take.
+    async with app.state.sessionmaker() as session:
+        bad = (
+            await session.execute(select(Payout).where(Payout.merchant_id == bad_shop.id))
+        ).scalar_one()
+        bad.bank_code = "０００１"
+        await session.commit()
+        bad_id = bad.id
+    operator = await staff_token(client, app, Role.OPERATOR)
+    made = await client.post(
+        "/api/v1/payout-files", json={"transfer_date": "2026-11-25"}, headers=operator
+    )
+    assert made.status_code == 201, made.text
+    held = made.json()["held"]
+    assert [h["payout_id"] for h in held] == [bad_id]
+    assert held[0]["merchant_id"] == bad_shop.id and "bank code" in held[0]["reason"]
+    content = (await client.get(made.json()["download"], headers=operator)).content
+    data = [r for r in read_zengin(content) if r["kind"] == "data"]
+    assert str(bad_id).zfill(10) not in {d["customer1"] for d in data}
+    async with app.state.sessionmaker() as session:
+        ours = {
+            p.merchant_id: p
+            for p in (
+                await session.execute(
+                    select(Payout).where(Payout.merchant_id.in_([good_shop.id, bad_shop.id]))
+                )
+            ).scalars()
+        }
+    assert ours[good_shop.id].status == "sent"
+    assert ours[good_shop.id].file_id == made.json()["id"]
+    assert ours[bad_shop.id].status == "pending" and ours[bad_shop.id].file_id is None
+    assert "bank code" in (ours[bad_shop.id].failure_reason or "")
+    # Nothing else pending: the held payout alone makes no file, and says why (no 500).
+    alone = await client.post("/api/v1/payout-files", json={}, headers=operator)
+    assert alone.status_code == 422, alone.text
+    assert alone.json()["type"].endswith("/payouts-held")
+    assert [h["payout_id"] for h in alone.json()["held"]] == [bad_id]
+    # The CLI reports it too, and still writes the others.
+    third, _ = await settled_shop(client, app, app_settings, [1_500])
+    done = run_cli(
+        "payout",
+        "--out",
+        str(tmp_path / "zengin.txt"),
+        database_url=database_url_for,
+        redis_url=app_settings.redis_url,
+    )
+    assert done.returncode == 0, done.stderr
+    assert f"held: payout {bad_id}" in done.stderr
+    written = [
+        r for r in read_zengin((tmp_path / "zengin.txt").read_bytes()) if r["kind"] == "data"
+    ]
+    assert [d["customer2"] for d in written] == [str(third.id).zfill(10)]
+    # Put right, it goes out with the next file and no longer carries the reason.
+    async with app.state.sessionmaker() as session:
+        fixed = await session.get(Payout, bad_id)
+        assert fixed is not None
+        fixed.bank_code = "0001"
+        await session.commit()
+    put_right = await client.post("/api/v1/payout-files", json={}, headers=operator)
+    assert put_right.status_code == 201 and put_right.json()["held"] == []
+    async with app.state.sessionmaker() as session:
+        sent = await session.get(Payout, bad_id)
+        assert sent is not None and sent.status == "sent" and sent.failure_reason is None
+
+
+async def named_operator(client: httpx.AsyncClient, app: FastAPI) -> tuple[str, dict[str, str]]:
+    username, password = f"operator-{uuid.uuid4().hex[:8]}", "staff-passphrase-123"
+    async with app.state.sessionmaker() as session:
+        await create_user(session, username=username, password=password, role=Role.OPERATOR)
+        await session.commit()
+    token = await client.post(
+        "/api/v1/auth/token", json={"username": username, "password": password}
+    )
+    assert token.status_code == 200, token.text
+    return username, {"Authorization": f"Bearer {token.json()['access_token']}"}
+
+
+async def test_the_banks_result_moves_money_only_when_a_second_operator_confirms_it(
+    client: httpx.AsyncClient,
+    app: FastAPI,
+    app_settings: Settings,
+    database_url_for: str,
+    tmp_path: Path,
+) -> None:
+    paid_shop, _ = await settled_shop(client, app, app_settings, [3_300])
+    bounced_shop, _ = await settled_shop(client, app, app_settings, [1_700])
+    importer_name, importer = await named_operator(client, app)
+    _, confirmer = await named_operator(client, app)
+    made = await client.post("/api/v1/payout-files", json={}, headers=importer)
+    assert made.status_code == 201, made.text
+    async with app.state.sessionmaker() as session:
+        ours = {
+            p.merchant_id: p.id
+            for p in (
+                await session.execute(
+                    select(Payout).where(Payout.merchant_id.in_([paid_shop.id, bounced_shop.id]))
+                )
+            ).scalars()
+        }
+    settlement_before = await balance(app, ledger.BANK_SETTLEMENT)
+
+    imported = await client.post(
+        "/api/v1/payouts/results",
+        content=f"payout_id,result,reason\n{ours[paid_shop.id]},paid,\n".encode(),
+        headers=importer | {"Content-Type": "text/csv"},
+    )
+    assert imported.status_code == 200, imported.text
+    body = imported.json()
+    assert body["status"] == "pending" and (body["paid"], body["paid_amount"]) == (1, 3_300)
+    # Imported is not applied: no money has moved, the payout is still only sent.
+    assert await balance(app, ledger.BANK_SETTLEMENT) == settlement_before
+    assert await balance(app, ledger.merchant_payout(paid_shop.id)) == 3_300
+    # The importer cannot confirm their own import.
+    own = await client.post(
+        f"/api/v1/payouts/results/{body['import_id']}/confirm", headers=importer
+    )
+    assert own.status_code == 403, own.text
+    assert own.headers["content-type"] == "application/problem+json"
+    assert own.json()["type"].endswith("/payout-import-self-confirmation")
+    assert await balance(app, ledger.BANK_SETTLEMENT) == settlement_before
+    waiting = await client.get(
+        "/api/v1/payouts/results", params={"status": "pending"}, headers=confirmer
+    )
+    assert body["import_id"] in [i["id"] for i in waiting.json()]
+    # A second operator confirms it: now the money moves, once.
+    confirmed = await client.post(
+        f"/api/v1/payouts/results/{body['import_id']}/confirm", headers=confirmer
+    )
+    assert confirmed.status_code == 200, confirmed.text
+    assert confirmed.json()["status"] == "confirmed" and confirmed.json()["paid"] == 1
+    assert await balance(app, ledger.BANK_SETTLEMENT) == settlement_before - 3_300
+    assert await balance(app, ledger.merchant_payout(paid_shop.id)) == 0
+    assert (
+        await client.post(f"/api/v1/payouts/results/{body['import_id']}/confirm", headers=confirmer)
+    ).status_code == 409
+
+    # From the CLI, the import is recorded in its named operator's name, pending too.
+    result_file = tmp_path / "result.csv"
+    result_file.write_text(f"payout_id,result,reason\n{ours[bounced_shop.id]},failed,解約\n")
+    done = run_cli(
+        "payout-results",
+        str(result_file),
+        "--by",
+        importer_name,
+        database_url=database_url_for,
+        redis_url=app_settings.redis_url,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "pending" in done.stdout
+    assert await balance(app, ledger.merchant_payable(bounced_shop.id)) == 0
+    cli_import = int(done.stdout.split("import ", 1)[1].split(" ", 1)[0])
+    assert (
+        await client.post(f"/api/v1/payouts/results/{cli_import}/confirm", headers=importer)
+    ).status_code == 403
+    assert (
+        await client.post(f"/api/v1/payouts/results/{cli_import}/confirm", headers=confirmer)
+    ).status_code == 200
+    assert await balance(app, ledger.merchant_payable(bounced_shop.id)) == 1_700

@@ -67,6 +67,7 @@ async def _street_published(live_server: LiveServer, token: str) -> bool:
 async def scene(live_server: LiveServer) -> Scene:
     """Three shops on one street, four residents paying each of them once."""
     operator = await live_server.token("operator")
+    officer = await live_server.token("officer")
     payloads: list[str] = []
     for n in range(3):
         username = f"analytics-shop-{n + 1}"
@@ -93,10 +94,11 @@ async def scene(live_server: LiveServer) -> Scene:
             },
         )
         assert applied.status_code == 201, applied.text
-        approved = await live_server.api(
-            "POST", f"/api/v1/merchants/{applied.json()['id']}/approve", token=operator
-        )
-        assert approved.status_code == 200, approved.text
+        for approver in (operator, officer):  # two people open a shop
+            approved = await live_server.api(
+                "POST", f"/api/v1/merchants/{applied.json()['id']}/approve", token=approver
+            )
+            assert approved.status_code == 200, approved.text
         owner = await live_server.token(username, "Ichibangai-shop-pass-26")
         qr = await live_server.api("GET", "/api/v1/merchant/qr?format=payload", token=owner)
         assert qr.status_code == 200, qr.text

@@ -403,10 +403,21 @@ async def test_an_officer_approves_a_merchant_application(
     await expect(card).to_contain_text(shop_name)
     await expect(card).to_contain_text("〒155-0031 世田谷区北沢2-1-1")
     await expect(card).to_contain_text("下北沢一番街商店街")
-    await card.get_by_role("button", name=message("console.merchants.approve")).click()
-    await expect(card).to_have_count(0)
-
+    approve = card.get_by_role("button", name=message("console.merchants.approve"))
+    await approve.click()
+    # Two people open a shop: the officer's approval is the first, and it waits.
+    await expect(card.locator(".second-approval")).to_be_visible()
+    await expect(approve).to_be_disabled()
     token = await live_server.token("officer")
+    pending = await live_server.api("GET", "/api/v1/merchants?status=pending", token=token)
+    assert {m["id"]: m for m in pending.json()}[merchant_id]["first_approved_by"] is not None
+    second = await live_server.api(
+        "POST",
+        f"/api/v1/merchants/{merchant_id}/approve",
+        token=await live_server.token("operator"),
+    )
+    assert second.status_code == 200 and second.json()["status"] == "active", second.text
+
     active = await live_server.api("GET", "/api/v1/merchants?status=active&limit=500", token=token)
     assert merchant_id in [m["id"] for m in active.json()]
 

@@ -547,7 +547,9 @@ async function renderDetail(view, id) {
     }
     if (s === "submitted" && can.writeCampaigns()) {
       const approve = h("button", { type: "button", class: "btn", id: "approve-campaign", "aria-describedby": "approve-note" }, t("console.campaign.approve"));
-      const own = [submitterId(), campaign.created_by].includes(me.user_id);
+      // Whoever created, edited or submitted it cannot approve it (the server refuses too).
+      const editors = audit.filter((a) => a.action === "update").map((a) => a.actor_id);
+      const own = [submitterId(), campaign.created_by, ...editors].includes(me.user_id);
       if (own || !can.approveCampaigns()) {
         approve.disabled = true;
         actionNote.textContent = own ? t("console.campaign.approve_self") : t("console.campaign.approve_role");

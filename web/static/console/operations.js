@@ -2,7 +2,7 @@
 
 import { h, t, yen, number, dateTime, dateOnly, toast, showError, download, tokyoToday } from "/static/js/core.js";
 import {
-  api, pageHeader, loadingBox, emptyBox, errorBox, table, cell, field, setFieldError, clearFieldErrors,
+  api, state, pageHeader, loadingBox, emptyBox, errorBox, table, cell, field, setFieldError, clearFieldErrors,
   statusBadge, definitionList, busy,
   fill,
 } from "/static/console/ui.js";
@@ -17,6 +17,16 @@ function yesterday() {
 
 function zenginPath(fileId) {
   return `/api/v1/payout-files/${fileId}/zengin`;
+}
+
+/** Payouts left out of a file because their bank details cannot be written. */
+function heldList(held) {
+  return h("div", { class: "alert alert-error", role: "alert", id: "held-payouts" },
+    h("p", {}, t("console.ops.held")),
+    h("ul", {}, ...held.map((p) => h("li", {}, t("console.ops.held_item", {
+      id: p.payout_id, merchant: p.merchant_id, amount: yen(p.amount), reason: p.reason,
+    })))),
+  );
 }
 
 async function downloadFile(button, fileId, errorEl) {
@@ -50,6 +60,43 @@ export async function render(view) {
   const more = h("button", { type: "button", class: "btn btn-secondary", hidden: true }, t("console.more"));
   const downloadError = h("div", { hidden: true });
 
+  // The bank's results, imported by one operator, wait here for a second one to confirm.
+  const importsCard = h("section", { class: "card", id: "result-imports", hidden: true });
+  async function loadImports() {
+    let pending;
+    try {
+      pending = await api.get("/api/v1/payouts/results?status=pending");
+    } catch (error) {
+      importsCard.replaceChildren(errorBox(error, loadImports));
+      importsCard.hidden = false;
+      return;
+    }
+    importsCard.hidden = !pending.length;
+    importsCard.replaceChildren(
+      h("h2", {}, t("console.ops.imports")),
+      h("p", { class: "hint" }, t("console.ops.imports_hint")),
+      h("ul", {}, ...pending.map((item) => {
+        const error = h("div", { hidden: true });
+        const own = item.imported_by === state.me?.user_id;
+        const confirm = h("button", { type: "button", class: "btn btn-sm", disabled: own, dataset: { importId: item.id } }, t("console.ops.confirm_import"));
+        confirm.addEventListener("click", () => busy(confirm, async () => {
+          try {
+            const done = await api.post(`/api/v1/payouts/results/${item.id}/confirm`);
+            toast(t("console.ops.import_confirmed", { paid: number(done.paid), failed: number(done.failed) }));
+            loadImports();
+            loadPayouts(true);
+          } catch (err) {
+            showError(error, err);
+          }
+        }));
+        return h("li", {},
+          t("console.ops.import_item", { id: item.id, n: number(item.results), at: dateTime(item.imported_at) }), " ",
+          confirm, own ? h("span", { class: "hint" }, ` ${t("console.ops.import_yours")}`) : null, error);
+      })),
+    );
+  }
+  loadImports();
+
   fill(view,
     pageHeader(t("console.nav.operations")),
     h("p", { class: "muted" }, t("console.ops.lead")),
@@ -57,6 +104,7 @@ export async function render(view) {
       h("section", { class: "card" }, h("h2", {}, t("console.ops.settlement")), h("p", { class: "hint" }, t("console.ops.settlement_hint")), runForm, runResult),
       h("section", { class: "card" }, h("h2", {}, t("console.ops.payout_file")), h("p", { class: "hint" }, t("console.ops.payout_file_hint")), fileForm, fileResult),
     ),
+    importsCard,
     h("section", { class: "card" },
       h("div", { class: "spread" }, h("h2", {}, t("console.ops.payouts")), statusFilter),
       downloadError,
@@ -130,6 +178,7 @@ export async function render(view) {
             [t("console.ops.total"), yen(made.total)],
             ["SHA-256", h("code", { class: "mono hash" }, made.sha256)],
           ]),
+          made.held?.length ? heldList(made.held) : null,
           errorEl,
           button,
         );
@@ -137,7 +186,7 @@ export async function render(view) {
       } catch (error) {
         const box = h("div");
         showError(box, error);
-        fileResult.replaceChildren(box);
+        fileResult.replaceChildren(box, error.problem?.held?.length ? heldList(error.problem.held) : null);
       }
     });
   });

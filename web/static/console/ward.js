@@ -155,6 +155,17 @@ function pendingQueue(shops) {
     const approve = can.approveMerchants()
       ? h("button", { type: "button", class: "btn", dataset: { approve: shop.id } }, t("console.merchants.approve"))
       : null;
+    // Two people open a shop: after the first approval it waits for someone else's.
+    const second = h("p", { class: "hint second-approval", hidden: true });
+    function showFirstApproval(by, at) {
+      second.textContent = t("console.merchants.awaiting_second", { id: by, at: dateTime(at) });
+      if (by === state.me?.user_id && approve) {
+        approve.disabled = true;
+        second.textContent += ` ${t("console.merchants.first_approval_yours")}`;
+      }
+      second.hidden = false;
+    }
+    if (shop.first_approved_by != null) showFirstApproval(shop.first_approved_by, shop.first_approved_at);
     const item = h("li", { class: "card application", dataset: { merchantId: shop.id } },
       h("div", { class: "spread" },
         h("div", {},
@@ -170,25 +181,38 @@ function pendingQueue(shops) {
         h("dt", {}, t("console.merchants.address")), h("dd", {}, `〒${postal(shop.postal_code)} ${shop.address}`),
         h("dt", {}, t("console.merchants.applied_at")), h("dd", {}, dateTime(shop.created_at)),
       ),
+      second,
       error,
       approve ? h("div", { class: "form-actions" }, approve) : null,
     );
-    approve?.addEventListener("click", () => busy(approve, async () => {
-      error.hidden = true;
-      try {
-        await api.post(`/api/v1/merchants/${shop.id}/approve`);
-        toast(t("console.merchants.approved", { name: shop.name }));
-        item.remove();
-        const left = list.children.length;
-        count.textContent = t("console.merchants.queue_count", { n: left });
-        if (!left) list.replaceWith(emptyBox(t("console.merchants.queue_empty")));
-      } catch (err) {
-        showError(error, err);
-      }
-    }));
+    approve?.addEventListener("click", async () => {
+      const done = await busy(approve, () => approveShop(shop, item, list, count, error));
+      // After busy() gives the button back: one person gives only the first approval.
+      if (done?.awaiting_second_approval) showFirstApproval(state.me?.user_id, new Date().toISOString());
+    });
     list.append(item);
   }
   return h("div", {}, count, list);
+}
+
+async function approveShop(shop, item, list, count, error) {
+  error.hidden = true;
+  try {
+    const done = await api.post(`/api/v1/merchants/${shop.id}/approve`);
+    if (done.awaiting_second_approval) {
+      toast(t("console.merchants.first_approved", { name: shop.name }));
+      return done;
+    }
+    toast(t("console.merchants.approved", { name: shop.name }));
+    item.remove();
+    const left = list.children.length;
+    count.textContent = t("console.merchants.queue_count", { n: left });
+    if (!left) list.replaceWith(emptyBox(t("console.merchants.queue_empty")));
+    return done;
+  } catch (err) {
+    showError(error, err);
+    return null;
+  }
 }
 
 function shopTable(shops, tab) {
