@@ -33,7 +33,7 @@ from typing import Any
 import opendp.prelude as dp
 import polars as pl
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from analytics.dimensions import AGE_BANDS, INTEGER_DIMENSIONS
 from analytics.dp_budget import window
@@ -256,7 +256,7 @@ def _release(
 
 
 async def dp_answer(
-    session: AsyncSession,
+    sessions: async_sessionmaker[AsyncSession],
     settings: Settings,
     *,
     dimensions: tuple[str, ...],
@@ -268,11 +268,14 @@ async def dp_answer(
     months: list[str],
     seed: int,
 ) -> DpAnswer:
-    """Noisy cells of facts of ``months`` only: the months the budget was charged for."""
+    """Noisy cells of facts of ``months`` only: the months the budget was charged for.
+    The facts are read in a short transaction of their own, closed before OpenDP runs: the
+    noise can take longer than a database lets a transaction sit idle."""
     bounds = Bounds.of(settings, len(months))
     dims = list(dimensions)
     conditions = [*conditions, Fact.month.in_(months)]
-    frame = await _facts(session, columns, conditions, bounds.max_rows)
+    async with sessions() as session:
+        frame = await _facts(session, columns, conditions, bounds.max_rows)
     frame = _truncate(frame, dims, bounds, seed)
     released, errors = await asyncio.to_thread(
         _release, frame, dims, measures, keys, epsilon, bounds

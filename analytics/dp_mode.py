@@ -4,8 +4,11 @@ then read the data.
 The ε charge and the query's log row are committed before a single fact is read, on a
 session of their own. Whatever happens afterwards (the facts cannot be read, OpenDP fails,
 the request's unit of work rolls back), the ε stays spent and the query stays logged, as
-``"charged"``; the request's own session marks it ``"answered"`` once the answer is out.
-Otherwise a failing query would be a free, unaudited look at the data.
+``"charged"``; it is marked ``"answered"`` once the answer is ready. Otherwise a failing
+query would be a free, unaudited look at the data.
+
+Every step runs on short sessions of its own (charge and log; read the facts; mark the
+log), none held open while OpenDP computes: the request's session is left untouched.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import secrets
 from typing import TYPE_CHECKING
 
 from sqlalchemy import update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from analytics import dp, dp_budget
 from analytics.dimensions import DIMENSIONS
@@ -58,21 +61,22 @@ async def answer_with_dp(
     session: AsyncSession, settings: Settings, query: Query, *, analyst_id: int
 ) -> Answer:
     """DP mode: no differencing guard (noise protects every answer), but each one costs ε
-    from every data month it reads. ``session`` must not have begun yet: on SQLite its
-    first statement takes the write lock the charge needs."""
+    from every data month it reads. ``session`` (the request's) only lends its engine; it
+    must not hold a transaction yet: on SQLite that would hold the write lock the charge
+    needs."""
     from analytics.query import Answer  # query.py dispatches here: import when called
 
     epsilon = query.epsilon or settings.analytics_dp_default_epsilon
     months = dp_budget.months_read(query.filters, dp.months_window(settings))
-    own = AsyncSession(bind=session.bind, expire_on_commit=False)
-    async with own, own.begin():
+    sessions = async_sessionmaker(session.bind, expire_on_commit=False, autoflush=False)
+    async with sessions.begin() as own:
         # Reference data only (streets, districts…): a refusal here costs no ε.
         keys = await dp.public_keys(own, query.dimensions, query.filters)
         log_id, remaining = await _charge_and_log(
             own, settings, query, analyst_id=analyst_id, epsilon=epsilon, months=months
         )
     answer = await dp.dp_answer(
-        session,
+        sessions,
         settings,
         dimensions=query.dimensions,
         columns={d: DIMENSIONS[d] for d in query.dimensions},
@@ -83,11 +87,12 @@ async def answer_with_dp(
         months=months,
         seed=secrets.randbits(63),
     )
-    await session.execute(
-        update(QueryLog)
-        .where(QueryLog.id == log_id)
-        .values(outcome="answered", cells=len(answer.rows))
-    )
+    async with sessions.begin() as own:
+        await own.execute(
+            update(QueryLog)
+            .where(QueryLog.id == log_id)
+            .values(outcome="answered", cells=len(answer.rows))
+        )
     return Answer(
         rows=answer.rows,
         suppressed=0,
