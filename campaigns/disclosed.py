@@ -1,8 +1,8 @@
 """Figures about residents' spending that leave the campaign views (report, estimate,
 totals), under the analysts' rules (``analytics.disclosure``): a figure about fewer than k
-distinct residents, or whose spend comes from too few shops or is dominated by one or two
-of them, is not shown (``None``, with the reason); what is shown is rounded, counts to 5
-and yen to 3 significant figures.
+distinct residents (but at least one), or whose spend comes from too few shops or is
+dominated by one or two of them, is not shown (``None``, with the reason); what is shown
+is rounded, counts to 5 and yen to 3 significant figures.
 """
 
 from __future__ import annotations
@@ -29,7 +29,10 @@ class Group:
 
 
 def hidden_because(group: Group, rules: Thresholds) -> str | None:
-    """Why the group's figures may not be shown, or None when they may."""
+    """Why the group's figures may not be shown, or None when they may. A group nobody is
+    in describes no one: its zeros are shown (a report can say "no spend before")."""
+    if group.residents == 0:
+        return None
     if group.residents < rules.min_residents:
         return TOO_FEW_RESIDENTS
     if dominated(group.shops, rules):

@@ -709,6 +709,7 @@ async def test_reports_estimates_and_totals_show_no_figure_of_a_group_too_small(
         assert body[figure] is None, (figure, body[figure])
     assert body["suppressed_figures"]["spend"] == "too few residents"
     assert "5456" not in report.text and "3456" not in report.text
+    assert body["baseline_spend"] == 0  # nobody paid there before: a zero describes no one
     [row] = body["by_shopping_street"]
     assert row["suppressed"] is True and row["spend"] is None
 
