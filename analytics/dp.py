@@ -2,7 +2,9 @@
 
 The privacy unit is one resident. Facts know a resident only by a pseudonym that changes
 every month, so a person is up to M pseudonyms in a query spanning M months; every bound
-below is multiplied by M. Before OpenDP sees the rows, each pseudonym is truncated to at
+below is multiplied by M, the number of months the query's filters let it read
+(``analytics.dp_budget.months_read``), never the number of months found in the data.
+Before OpenDP sees the rows, each pseudonym is truncated to at
 most ``max_payments_per_cell`` rows per cell and ``max_cells_per_resident`` cells, and
 amounts are clamped to ``±amount_cap`` yen (refunds are negative). OpenDP then calibrates
 Laplace noise to those bounds and the query's ε, and reports each measure's 95 % error
@@ -14,9 +16,10 @@ the query lists their values), every cell is released, empty or not. Otherwise a
 released only if its noisy row count clears OpenDP's threshold (δ = ``analytics_dp_delta``),
 so an open-ended key never reveals that one person exists.
 
-Each analyst has ``analytics_dp_epsilon_per_month`` to spend per Tokyo month, kept in
-``analytics_privacy_budgets`` and charged with a conditional update (two concurrent queries
-cannot both spend the last of it) before any noisy value is computed.
+Every bound is fixed before a row is read, and an empty frame is released like any other
+(noisy values for listed keys, nothing for open-ended ones): whether anyone matches must
+not change the shape of the answer, its error bands, or whether it fails. The ε charge and
+the query log are committed before this module reads anything (``analytics.dp_mode``).
 """
 
 from __future__ import annotations
@@ -29,15 +32,15 @@ from typing import Any
 
 import opendp.prelude as dp
 import polars as pl
-from sqlalchemy import insert, select, update
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from analytics.dimensions import AGE_BANDS
-from analytics.models import Fact, PrivacyBudget
-from machipay.errors import Forbidden, ValidationFailed
+from analytics.dimensions import AGE_BANDS, INTEGER_DIMENSIONS
+from analytics.dp_budget import window
+from analytics.models import Fact
+from machipay.errors import ValidationFailed
 from machipay.settings import Settings
-from machipay.timeutil import to_tokyo, utcnow
+from machipay.timeutil import utcnow
 from machipay.ward import list_categories, list_districts, list_shopping_streets
 from merchant_api import STORE_TYPES
 
@@ -53,25 +56,26 @@ SUMS = {
 }
 
 
-class PrivacyBudgetExhausted(Forbidden):
-    type_slug = "analytics-dp-budget-exhausted"
-    title = "Your privacy budget for this month is spent"
-
-
 @dataclass(frozen=True, slots=True)
 class Bounds:
+    """One resident's largest possible influence, from settings and the query's filters."""
+
     payments_per_cell: int
     cells_per_resident: int
     amount_cap: int
     delta: float
+    months: int  # the data months the query reads: a resident is a pseudonym in each
+    max_rows: int
 
     @classmethod
-    def of(cls, settings: Settings) -> Bounds:
+    def of(cls, settings: Settings, months: int) -> Bounds:
         return cls(
             payments_per_cell=settings.analytics_dp_max_payments_per_cell,
             cells_per_resident=settings.analytics_dp_max_cells_per_resident,
             amount_cap=settings.analytics_dp_amount_cap,
             delta=settings.analytics_dp_delta,
+            months=months,
+            max_rows=settings.analytics_dp_max_rows,
         )
 
 
@@ -82,53 +86,9 @@ class DpAnswer:
     thresholded: bool
 
 
-def budget_period() -> str:
-    return to_tokyo(utcnow()).strftime("%Y-%m")
-
-
-async def epsilon_spent(session: AsyncSession, analyst_id: int, period: str) -> float:
-    spent = await session.scalar(
-        select(PrivacyBudget.epsilon_spent).where(
-            PrivacyBudget.analyst_id == analyst_id, PrivacyBudget.period == period
-        )
-    )
-    return float(spent or 0.0)
-
-
-async def charge_budget(
-    session: AsyncSession, *, analyst_id: int, epsilon: float, monthly: float
-) -> float:
-    """Spend ``epsilon`` of this month's budget or refuse; returns what is left."""
-    period = budget_period()
-    try:
-        async with session.begin_nested():
-            await session.execute(
-                insert(PrivacyBudget).values(
-                    analyst_id=analyst_id, period=period, epsilon_spent=0.0
-                )
-            )
-    except IntegrityError:
-        pass  # this month's row exists already
-    charged = await session.execute(
-        update(PrivacyBudget)
-        .where(
-            PrivacyBudget.analyst_id == analyst_id,
-            PrivacyBudget.period == period,
-            # A hair of tolerance so that ten queries of ε = 0.1 fit in a budget of 1.
-            PrivacyBudget.epsilon_spent + epsilon <= monthly + 1e-9,
-        )
-        .values(epsilon_spent=PrivacyBudget.epsilon_spent + epsilon)
-        .returning(PrivacyBudget.epsilon_spent)
-    )
-    spent = charged.scalar_one_or_none()
-    if spent is None:
-        left = max(0.0, monthly - await epsilon_spent(session, analyst_id, period))
-        raise PrivacyBudgetExhausted(
-            f"This query needs ε = {epsilon:g}; {left:.3g} of your ε = {monthly:g} for"
-            f" {period} is left. Ask for a smaller ε or wait for next month.",
-            epsilon_remaining=left,
-        )
-    return max(0.0, monthly - float(spent))
+def months_window(settings: Settings) -> list[str]:
+    """The months DP mode may read now (the clock is read here, for tests to move it)."""
+    return window(settings.analytics_first_data_month, utcnow())
 
 
 async def public_keys(
@@ -188,7 +148,18 @@ async def _facts(
             f"DP mode reads at most {max_rows} facts per query; narrow the filters.",
             field="filters",
         )
-    schema = [*names, "period", "resident_key", "kind", "amount", "points_used", "reward"]
+    # Types from the columns, not from the rows: a frame with no row must work the same.
+    schema: dict[str, Any] = {
+        name: pl.Int64 if name in INTEGER_DIMENSIONS else pl.String for name in names
+    }
+    schema.update(
+        period=pl.String,
+        resident_key=pl.String,
+        kind=pl.String,
+        amount=pl.Int64,
+        points_used=pl.Int64,
+        reward=pl.Int64,
+    )
     frame = pl.DataFrame([tuple(r) for r in rows], schema=schema, orient="row")
     return frame.with_columns(
         (pl.col("kind") == "payment").cast(pl.Int64).alias("is_payment"),
@@ -218,7 +189,7 @@ def _release(
     bounds: Bounds,
 ) -> tuple[pl.DataFrame, dict[str, float]]:
     """The noisy cells and each measure's 95 % error band (CPU-bound; run in a thread)."""
-    months = max(1, frame["period"].n_unique())
+    months = bounds.months
     cap = bounds.amount_cap
     per_cell = months * bounds.payments_per_cell
     cells = months * (bounds.cells_per_resident if dims else 1)
@@ -231,7 +202,7 @@ def _release(
     contributions = [dp.polars.Bound(by=[], per_group=per_cell * cells)]
     if dims:
         contributions.append(dp.polars.Bound(by=dims, per_group=per_cell, num_groups=cells))
-    margins = [dp.polars.Margin(by=[], max_length=max(1, frame.height) * 2)]
+    margins = [dp.polars.Margin(by=[], max_length=bounds.max_rows)]
 
     def query(data: pl.DataFrame, weight: float, unit: list[Any]) -> Any:
         context = dp.Context.compositor(
@@ -285,7 +256,7 @@ def _release(
 
 
 async def dp_answer(
-    session: AsyncSession,
+    sessions: async_sessionmaker[AsyncSession],
     settings: Settings,
     *,
     dimensions: tuple[str, ...],
@@ -294,11 +265,17 @@ async def dp_answer(
     conditions: list[Any],
     measures: tuple[str, ...],
     epsilon: float,
+    months: list[str],
     seed: int,
 ) -> DpAnswer:
-    bounds = Bounds.of(settings)
+    """Noisy cells of facts of ``months`` only: the months the budget was charged for.
+    The facts are read in a short transaction of their own, closed before OpenDP runs: the
+    noise can take longer than a database lets a transaction sit idle."""
+    bounds = Bounds.of(settings, len(months))
     dims = list(dimensions)
-    frame = await _facts(session, columns, conditions, settings.analytics_dp_max_rows)
+    conditions = [*conditions, Fact.month.in_(months)]
+    async with sessions() as session:
+        frame = await _facts(session, columns, conditions, bounds.max_rows)
     frame = _truncate(frame, dims, bounds, seed)
     released, errors = await asyncio.to_thread(
         _release, frame, dims, measures, keys, epsilon, bounds

@@ -11,8 +11,10 @@ the campaign added per day, assuming the two groups would have moved alike witho
 (the parallel-trends assumption, stated with the answer). Its 95 % confidence interval
 treats days as independent draws: ±1.96 · √(var_during / n_during + var_before / n_before).
 
-Facts carry no identities, so this needs none; a group with fewer than k distinct
-residents (in any month of the window) gives no figure at all.
+Facts carry no identities, so this needs none. The analysts' rules hold here too: a group
+with fewer than k distinct residents (in any month of the window), or whose spend comes
+from too few shops or is dominated by one or two of them, gives no figure at all; yen
+figures are rounded to 3 significant figures.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from typing import Any
 from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from analytics.disclosure import ShopSpread, Thresholds, dominated, round_yen
 from analytics.models import Fact
 
 Z95 = 1.96
@@ -67,27 +70,31 @@ async def day_cells(session: AsyncSession, start: date, end: date) -> list[DayCe
     ]
 
 
-async def residents_of(
+async def group_of(
     session: AsyncSession, start: date, end: date, covered: Callable[[DayCell], bool]
-) -> int:
-    """Distinct residents behind a group's spend: the largest monthly count (pseudonyms
-    change every month and cannot be joined)."""
+) -> tuple[int, ShopSpread]:
+    """Distinct residents behind a group's spend (the largest monthly count: pseudonyms
+    change every month and cannot be joined) and how its spend spreads over shops."""
+    where = (Fact.local_date >= start, Fact.local_date < end)
+    columns = (Fact.shopping_street_id, Fact.category, Fact.store_type)
     rows = await session.execute(
-        select(
-            Fact.period,
-            Fact.resident_key,
-            Fact.shopping_street_id,
-            Fact.category,
-            Fact.store_type,
-        )
-        .where(Fact.local_date >= start, Fact.local_date < end)
-        .distinct()
+        select(Fact.period, Fact.resident_key, *columns).where(*where).distinct()
     )
     people: dict[str, set[str]] = defaultdict(set)
     for period, key, street, category, store_type in rows:
         if covered(DayCell(start, street, category, store_type, 0, 0)):
             people[period].add(key)
-    return max((len(v) for v in people.values()), default=0)
+    shops: dict[str, int] = defaultdict(int)
+    spend = await session.execute(
+        select(Fact.merchant_key, *columns, func.sum(Fact.amount))
+        .where(*where)
+        .group_by(Fact.merchant_key, *columns)
+    )
+    for shop, street, category, store_type, amount in spend:
+        if covered(DayCell(start, street, category, store_type, 0, 0)):
+            shops[shop] += int(amount or 0)
+    residents = max((len(v) for v in people.values()), default=0)
+    return residents, ShopSpread.of(shops.values())
 
 
 def _daily(
@@ -108,12 +115,16 @@ class DiD:
     days: int
 
     def as_dict(self) -> dict[str, Any]:
+        """Published figures: yen to 3 significant figures, as every figure that leaves."""
         low, high = self.ci95_per_day
         return {
-            "uplift_per_day": round(self.uplift_per_day),
-            "uplift_per_day_ci95": [round(low), round(high)],
-            "uplift_total": round(self.uplift_per_day * self.days),
-            "uplift_total_ci95": [round(low * self.days), round(high * self.days)],
+            "uplift_per_day": round_yen(round(self.uplift_per_day)),
+            "uplift_per_day_ci95": [round_yen(round(low)), round_yen(round(high))],
+            "uplift_total": round_yen(round(self.uplift_per_day * self.days)),
+            "uplift_total_ci95": [
+                round_yen(round(low * self.days)),
+                round_yen(round(high * self.days)),
+            ],
         }
 
 
@@ -140,7 +151,7 @@ async def campaign_effect(
     start: date,
     end: date,
     eligible: Callable[[int | None, str, str], bool],
-    min_residents: int,
+    rules: Thresholds,
 ) -> dict[str, Any]:
     """Difference in differences of eligible vs other spend, campaign days ``start`` ≤ d <
     ``end`` against as many days before; and the share of eligible spend at small shops."""
@@ -163,10 +174,15 @@ async def campaign_effect(
         ),
         "days": days,
     }
-    treated_people = await residents_of(session, base, end, treated)
-    control_people = await residents_of(session, base, end, control)
-    if treated_people < min_residents or control_people < min_residents:
-        answer.update(did=None, suppressed=True, reason="too few residents in a group")
+    treated_people, treated_shops = await group_of(session, base, end, treated)
+    control_people, control_shops = await group_of(session, base, end, control)
+    treated_hidden = treated_people < rules.min_residents or dominated(treated_shops, rules)
+    if treated_hidden or control_people < rules.min_residents or dominated(control_shops, rules):
+        answer.update(
+            did=None,
+            suppressed=True,
+            reason="too few residents or shops in a group, or one or two shops dominate it",
+        )
     else:
         did = difference_in_differences(
             _daily(cells, base, days, treated),
@@ -188,9 +204,7 @@ async def campaign_effect(
         return round(100 * small / total, 1) if total > 0 else None
 
     answer["small_shop_share_percent"] = (
-        None
-        if treated_people < min_residents
-        else {"during": small_share(start), "baseline": small_share(base)}
+        None if treated_hidden else {"during": small_share(start), "baseline": small_share(base)}
     )
     return answer
 

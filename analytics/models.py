@@ -47,13 +47,13 @@ class Fact(Base):
     campaign_id: Mapped[int | None] = mapped_column(BigInteger)
 
 
-class PrivacyBudget(Base):
-    """Each analyst's differential-privacy loss (ε) spent per month (DP mode)."""
+class DataMonthBudget(Base):
+    """The differential-privacy loss (ε) spent on one month of facts, by every analyst
+    together, over the data's whole life (DP mode)."""
 
-    __tablename__ = "analytics_privacy_budgets"
+    __tablename__ = "analytics_dp_month_budgets"
 
-    analyst_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    period: Mapped[str] = mapped_column(String(7), primary_key=True)  # YYYY-MM, Tokyo
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)  # the facts' YYYY-MM
     epsilon_spent: Mapped[float] = mapped_column(Float, default=0.0)
 
 

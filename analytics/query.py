@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 from collections import defaultdict
 from dataclasses import dataclass, replace
 from typing import Any
@@ -19,7 +18,7 @@ from analytics.disclosure import (
     round_yen,
     suppressed,
 )
-from analytics.dp import charge_budget, dp_answer, public_keys
+from analytics.dp_mode import answer_with_dp
 from analytics.models import Fact, QueryLog
 from analytics.rollups import RolledUp, population_size, read_rollup, shape_for
 from machipay.errors import Forbidden, ValidationFailed
@@ -207,40 +206,6 @@ async def _log(
     await session.flush()
 
 
-async def _answer_with_dp(
-    session: AsyncSession, settings: Settings, query: Query, *, analyst_id: int
-) -> Answer:
-    """DP mode: no differencing guard (noise protects every answer), but each one costs ε.
-    The budget is charged before the data is read, so a refused query reveals nothing."""
-    keys = await public_keys(session, query.dimensions, query.filters)
-    epsilon = query.epsilon or settings.analytics_dp_default_epsilon
-    remaining = await charge_budget(
-        session,
-        analyst_id=analyst_id,
-        epsilon=epsilon,
-        monthly=settings.analytics_dp_epsilon_per_month,
-    )
-    answer = await dp_answer(
-        session,
-        settings,
-        dimensions=query.dimensions,
-        columns={d: DIMENSIONS[d] for d in query.dimensions},
-        keys=keys,
-        conditions=_conditions(query.filters),
-        measures=query.measures,
-        epsilon=epsilon,
-        seed=secrets.randbits(63),
-    )
-    await _log(session, analyst_id, query, "answered", cells=len(answer.rows), epsilon=epsilon)
-    return Answer(
-        rows=answer.rows,
-        suppressed=0,
-        mode="dp",
-        epsilon_spent=epsilon,
-        epsilon_remaining=remaining,
-    )
-
-
 def thresholds(settings: Settings) -> Thresholds:
     return Thresholds(
         min_residents=settings.analytics_min_residents,
@@ -304,7 +269,7 @@ async def run_query(
         query = replace(query, filters=normalized_filters(query.filters))
         check(query)
         if query.mode == "dp":
-            return await _answer_with_dp(session, settings, query, analyst_id=analyst_id)
+            return await answer_with_dp(session, settings, query, analyst_id=analyst_id)
         await check_differencing(
             session, query, analyst_id=analyst_id, k=settings.analytics_min_residents
         )

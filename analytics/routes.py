@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends
+from fastapi import Query as QueryParam
 
-from analytics.dp import budget_period, epsilon_spent
+from analytics.dp import months_window
+from analytics.dp_budget import budgets, months_read
 from analytics.query import Query, run_query
-from analytics.schemas import BudgetOut, QueryIn, QueryOut
+from analytics.schemas import BudgetOut, MonthBudgetOut, QueryIn, QueryOut
 from machipay.auth import AccessClaims, Role, require_roles
 from machipay.deps import AppSettings, DbSession
 
@@ -45,15 +47,29 @@ async def query(
 
 
 @router.get("/budget", response_model=BudgetOut)
-async def budget(caller: Analyst, session: DbSession, settings: AppSettings) -> BudgetOut:
-    """This month's privacy budget (DP mode) and the minimum residents per shown cell."""
-    period = budget_period()
-    spent = await epsilon_spent(session, caller.user_id, period)
-    monthly = settings.analytics_dp_epsilon_per_month
+async def budget(
+    _caller: Analyst,
+    session: DbSession,
+    settings: AppSettings,
+    month: Annotated[list[str] | None, QueryParam(max_length=200)] = None,
+) -> BudgetOut:
+    """The privacy budget (DP mode) of the data months asked (default: every month DP mode
+    may read), shared by all analysts, and the minimum residents per shown cell."""
+    allowed = months_window(settings)
+    asked = months_read({"month": month} if month else {}, allowed)
+    total = settings.analytics_dp_epsilon_per_data_month
+    rows = await budgets(session, asked, total)
     return BudgetOut(
-        period=period,
-        epsilon_monthly=monthly,
-        epsilon_spent=spent,
-        epsilon_remaining=max(0.0, monthly - spent),
+        period=asked[0] if len(asked) == 1 else f"{asked[0]}..{asked[-1]}",
+        epsilon_monthly=total,
+        # A query over all the months asked may spend no more than the least left in one.
+        epsilon_spent=max(r.epsilon_spent for r in rows),
+        epsilon_remaining=min(r.epsilon_remaining for r in rows),
+        months=[
+            MonthBudgetOut(
+                month=r.month, epsilon_spent=r.epsilon_spent, epsilon_remaining=r.epsilon_remaining
+            )
+            for r in rows
+        ],
         min_residents=settings.analytics_min_residents,
     )

@@ -28,11 +28,21 @@ class QueryOut(StrictModel):
     epsilon_remaining: float | None = None
 
 
-class BudgetOut(StrictModel):
-    """What an analyst may still ask this month, and the thresholds answers follow."""
+class MonthBudgetOut(StrictModel):
+    month: str
+    epsilon_spent: float
+    epsilon_remaining: float
 
-    period: str
+
+class BudgetOut(StrictModel):
+    """The ε left of the data months asked (shared by all analysts, never refilled), and
+    the thresholds answers follow. ``epsilon_monthly`` is each data month's ε in all;
+    ``epsilon_spent`` / ``epsilon_remaining`` are those of the most spent month asked (the
+    most a query over all of them may still spend)."""
+
+    period: str  # the month asked, or "first..last"
     epsilon_monthly: float
     epsilon_spent: float
     epsilon_remaining: float
+    months: list[MonthBudgetOut]
     min_residents: int

@@ -11,19 +11,28 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from analytics.disclosure import ShopSpread, Thresholds, suppressed
-from analytics.effect import campaign_effect, weekly_cells
-from campaigns import budget
-from campaigns.models import Campaign
+from analytics.disclosure import Thresholds, complementary
+from analytics.effect import DayCell, campaign_effect, group_of, weekly_cells
+from campaigns import budget, service
+from campaigns.disclosed import TOO_FEW_RESIDENTS, Group, count, hidden_because, yen
+from campaigns.errors import CampaignReportUnavailable
+from campaigns.models import Campaign, CampaignReward
 from campaigns.rules import CampaignRules, share
 from campaigns.service import reward_totals
 from campaigns.status import live_status
 from machipay.timeutil import as_utc, to_tokyo
 from machipay.ward import list_shopping_streets
 from merchant_api import MerchantView, active_merchant_views
-from wallet_api import PaymentFacts, distinct_payers, new_to_shop, spend_by_merchant
+from wallet_api import (
+    MerchantSpend,
+    PaymentFacts,
+    distinct_payers,
+    new_to_shop,
+    spend_by_merchant,
+)
 
 BASELINE_DAYS = 28
 
@@ -52,8 +61,19 @@ async def _eligible_shops(session: AsyncSession, rules: CampaignRules) -> dict[i
     }
 
 
+def _covered_cell(
+    covers: Callable[[int | None, str, str], bool],
+) -> Callable[[DayCell], bool]:
+    return lambda cell: covers(cell.shopping_street_id, cell.category, cell.store_type)
+
+
 async def estimate(
-    session: AsyncSession, campaign: Campaign, *, now: datetime, uplift_percent: int = 0
+    session: AsyncSession,
+    campaign: Campaign,
+    *,
+    now: datetime,
+    rules_of_disclosure: Thresholds,
+    uplift_percent: int = 0,
 ) -> dict[str, Any]:
     """Project the campaign's cost from the last four weeks of analytics facts at the shops
     it covers: each week's money spend paid back at the rate its store type's tier gives
@@ -61,7 +81,8 @@ async def estimate(
     all spend, scaled to the campaign's window. The expected cost uses the average week
     and the uplift; the range runs from the quietest week without uplift to the busiest
     with it. Resident caps and the minimum payment are not modelled: an upper bound for
-    the spend assumed."""
+    the spend assumed. Every figure drawn from the facts follows the analysts' rules
+    (``campaigns.disclosed``): hidden ones are null, with ``suppressed`` and ``reason``."""
     rules = CampaignRules.of(campaign)
     base_end = min(now, rules.starts_at)
     end_day = to_tokyo(base_end).date()
@@ -98,28 +119,47 @@ async def estimate(
     mean = {k: sum(w[k] for w in weekly) / len(weekly) for k in ("spend", "points", "cashback")}
     costs = [w["points"] + w["cashback"] for w in weekly]
     scale = weeks_in_window * lift
-    cost = round((mean["points"] + mean["cashback"]) * scale)
-    low = round(min(costs) * weeks_in_window)
-    high = round(max(costs) * scale)
-    daily = cost / window_days if window_days else 0
+    # The analysts' rules: every figure here is the eligible shops' takings, scaled. The
+    # four weeks as one group, then each week (the range shows the quietest and busiest).
+    start_day = end_day - timedelta(days=BASELINE_DAYS)
+    hidden = hidden_because(
+        Group(*await group_of(session, start_day, end_day, _covered_cell(covers))),
+        rules_of_disclosure,
+    )
+    hidden_week = hidden
+    for number in range(BASELINE_DAYS // 7):
+        first = start_day + timedelta(days=7 * number)
+        hidden_week = hidden_week or hidden_because(
+            Group(
+                *await group_of(session, first, first + timedelta(days=7), _covered_cell(covers))
+            ),
+            rules_of_disclosure,
+        )
+    cost = yen(round((mean["points"] + mean["cashback"]) * scale), hidden)
+    low = yen(round(min(costs) * weeks_in_window), hidden_week)
+    high = yen(round(max(costs) * scale), hidden_week)
+    daily = cost / window_days if cost is not None and window_days else 0
     return {
         "campaign_id": campaign.id,
         "baseline": {
-            "from": (end_day - timedelta(days=BASELINE_DAYS)).isoformat(),
+            "from": start_day.isoformat(),
             "to": end_day.isoformat(),
             "days": BASELINE_DAYS,
         },
         "eligible_shops": len(await _eligible_shops(session, rules)),
-        "baseline_spend": sum(w["spend"] for w in weekly),
-        "weekly_eligible_spend": [w["spend"] for w in weekly],
+        "suppressed": hidden is not None,
+        "reason": hidden,
+        "min_residents": rules_of_disclosure.min_residents,
+        "baseline_spend": yen(sum(w["spend"] for w in weekly), hidden),
+        "weekly_eligible_spend": [yen(w["spend"], hidden_week) for w in weekly],
         "uplift_percent": uplift_percent,
-        "expected_spend": round(mean["spend"] * scale),
-        "expected_resident_points": round(mean["points"] * scale),
-        "expected_merchant_cashback": round(mean["cashback"] * scale),
+        "expected_spend": yen(round(mean["spend"] * scale), hidden),
+        "expected_resident_points": yen(round(mean["points"] * scale), hidden),
+        "expected_merchant_cashback": yen(round(mean["cashback"] * scale), hidden),
         "expected_cost": cost,
-        "expected_cost_range": [low, high],
+        "expected_cost_range": None if low is None or high is None else [low, high],
         "budget": campaign.budget,
-        "budget_covers_expected_cost": cost <= campaign.budget,
+        "budget_covers_expected_cost": None if cost is None else cost <= campaign.budget,
         "budget_lasts_days": round(campaign.budget / daily, 1) if daily else None,
         "method": (
             "the last four weeks of facts at the shops the campaign covers, scaled to its"
@@ -131,12 +171,35 @@ async def estimate(
     }
 
 
+async def _group(
+    session: AsyncSession,
+    ids: list[int],
+    spend: dict[int, MerchantSpend],
+    start: datetime,
+    end: datetime,
+) -> Group:
+    return Group.of(
+        await distinct_payers(session, ids, start, end),
+        [spend[i].amount for i in ids if i in spend],
+    )
+
+
 async def effect_report(
     session: AsyncSession, campaign: Campaign, *, now: datetime, rules_of_disclosure: Thresholds
 ) -> dict[str, Any]:
     """Spend and payments at eligible shops during the campaign against the same length of
     time just before it, by street; residents new to a shop; budget used; cost per yen of
-    uplift. Final once the campaign is closed."""
+    uplift. Final once the campaign is closed.
+
+    Only for approved campaigns: a draft's window and shops are whatever its author typed,
+    so a report on it would read any shop's takings. Every figure about residents' spending
+    follows the analysts' rules (``campaigns.disclosed``); a hidden one is null, with its
+    reason in ``suppressed_figures``. The budget figures are the ward's own accounts, shown
+    exactly as on the campaign itself."""
+    if campaign.approved_at is None:
+        raise CampaignReportUnavailable(
+            "This campaign is not approved yet: its report opens once it is."
+        )
     rules = CampaignRules.of(campaign)
     min_residents = rules_of_disclosure.min_residents
     ended = as_utc(campaign.ended_at) if campaign.ended_at else rules.ends_at
@@ -154,30 +217,58 @@ async def effect_report(
     for shop in shops.values():
         by_street[shop.shopping_street_id].append(shop.id)
     names = {shop.shopping_street_id: shop.shopping_street for shop in shops.values()}
-    rows: list[dict[str, Any]] = []
-    hidden = 0
+    cells: dict[tuple[int | None], dict[str, Any]] = {}
+    hidden_streets: set[tuple[int | None]] = set()
     for street_id, ids in sorted(by_street.items(), key=lambda kv: (kv[0] is None, kv[0] or 0)):
-        residents = await distinct_payers(session, ids, rules.starts_at, window_end)
-        shops_spend = [during[i].amount for i in ids if i in during]
+        reasons = [
+            hidden_because(await _group(session, ids, spend, start, end), rules_of_disclosure)
+            for spend, start, end in (
+                (during, rules.starts_at, window_end),
+                (before, base_start, rules.starts_at),
+            )
+        ]
+        if any(reasons):
+            hidden_streets.add((street_id,))
+        cells[(street_id,)] = {
+            "spend": sum(during[i].amount for i in ids if i in during),
+            "payments": sum(during[i].payments for i in ids if i in during),
+            "baseline_spend": sum(before[i].amount for i in ids if i in before),
+            "baseline_payments": sum(before[i].payments for i in ids if i in before),
+        }
+    # The streets add up to the headline figures: one hidden street alone could be had
+    # back by subtraction, so its smallest visible sibling is hidden with it.
+    hidden_streets |= complementary(
+        list(cells), hidden_streets, 1, size=lambda k: cells[k]["spend"]
+    )
+    rows: list[dict[str, Any]] = []
+    for key, cell in cells.items():
+        street_id = key[0]
         row: dict[str, Any] = {
             "shopping_street_id": street_id,
             "name": names.get(street_id),
-            # The same rules as the analysts' answers: k residents and the dominance rule.
-            "suppressed": suppressed(residents, ShopSpread.of(shops_spend), rules_of_disclosure),
+            "suppressed": key in hidden_streets,
         }
-        if row["suppressed"]:
-            hidden += 1
-            row.update(spend=None, payments=None, baseline_spend=None, baseline_payments=None)
-        else:
-            row.update(
-                spend=sum(during[i].amount for i in ids if i in during),
-                payments=sum(during[i].payments for i in ids if i in during),
-                baseline_spend=sum(before[i].amount for i in ids if i in before),
-                baseline_payments=sum(before[i].payments for i in ids if i in before),
-            )
+        why = "suppressed" if key in hidden_streets else None
+        row.update(
+            spend=yen(cell["spend"], why),
+            payments=count(cell["payments"], why),
+            baseline_spend=yen(cell["baseline_spend"], why),
+            baseline_payments=count(cell["baseline_payments"], why),
+        )
         rows.append(row)
+    ids = list(shops)
+    hidden_during = hidden_because(
+        await _group(session, ids, during, rules.starts_at, window_end), rules_of_disclosure
+    )
+    hidden_before = hidden_because(
+        await _group(session, ids, before, base_start, rules.starts_at), rules_of_disclosure
+    )
+    hidden_either = hidden_during or hidden_before
     spend = sum(s.amount for i, s in during.items() if i in shops)
     baseline = sum(s.amount for i, s in before.items() if i in shops)
+    newcomers = await new_to_shop(session, ids, rules.starts_at, window_end)
+    # A count of residents is itself a figure about them: fewer than k, not shown.
+    hidden_new = hidden_during or (TOO_FEW_RESIDENTS if newcomers < min_residents else None)
     totals = (await reward_totals(session, [campaign.id]))[campaign.id]
     cost = totals.resident_points + totals.merchant_cashback
     uplift = spend - baseline
@@ -188,12 +279,22 @@ async def effect_report(
         start=to_tokyo(rules.starts_at).date(),
         end=to_tokyo(window_end).date(),
         eligible=await _eligibility(session, rules),
-        min_residents=min_residents,
+        rules=rules_of_disclosure,
     )
     did = effect.get("did")
     if did and did["uplift_total"] > 0:
         # What each yen the campaign added cost, against the uplift net of the ward's trend.
         did["cost_per_yen_of_uplift"] = round(cost / did["uplift_total"], 3)
+    hidden_figures = {
+        "spend": hidden_during,
+        "payments": hidden_during,
+        "baseline_spend": hidden_before,
+        "baseline_payments": hidden_before,
+        "uplift": hidden_either,
+        "uplift_percent": hidden_either,
+        "cost_per_yen_of_uplift": hidden_either,
+        "new_to_shop": hidden_new,
+    }
     return {
         "campaign_id": campaign.id,
         "status": status,
@@ -201,13 +302,17 @@ async def effect_report(
         "period": {"from": to_tokyo(rules.starts_at), "to": to_tokyo(window_end)},
         "baseline": {"from": to_tokyo(base_start), "to": to_tokyo(rules.starts_at)},
         "eligible_shops": len(shops),
-        "spend": spend,
-        "baseline_spend": baseline,
-        "payments": sum(s.payments for i, s in during.items() if i in shops),
-        "baseline_payments": sum(s.payments for i, s in before.items() if i in shops),
-        "uplift": uplift,
-        "uplift_percent": round(uplift * 100 / baseline, 1) if baseline else None,
-        "new_to_shop": await new_to_shop(session, list(shops), rules.starts_at, window_end),
+        "spend": yen(spend, hidden_during),
+        "baseline_spend": yen(baseline, hidden_before),
+        "payments": count(sum(s.payments for i, s in during.items() if i in shops), hidden_during),
+        "baseline_payments": count(
+            sum(s.payments for i, s in before.items() if i in shops), hidden_before
+        ),
+        "uplift": yen(uplift, hidden_either),
+        "uplift_percent": (
+            round(uplift * 100 / baseline, 1) if baseline and not hidden_either else None
+        ),
+        "new_to_shop": count(newcomers, hidden_new),
         "budget": campaign.budget,
         "budget_used": cost,
         "budget_remaining": remaining,
@@ -215,9 +320,63 @@ async def effect_report(
         "merchant_cashback": totals.merchant_cashback,
         "pending_grants": totals.pending,
         "unrecovered_revocations": totals.unrecovered,
-        "cost_per_yen_of_uplift": round(cost / uplift, 3) if uplift > 0 else None,
+        "cost_per_yen_of_uplift": (
+            round(cost / uplift, 3) if uplift > 0 and not hidden_either else None
+        ),
         "by_shopping_street": rows,
         "difference_in_differences": effect,
-        "suppressed": hidden,
+        "suppressed": len(hidden_streets),
+        "suppressed_figures": {k: v for k, v in hidden_figures.items() if v},
         "min_residents": min_residents,
     }
+
+
+async def disclosed_reward_totals(
+    session: AsyncSession, campaign_id: int, by: str, rules_of_disclosure: Thresholds
+) -> list[dict[str, Any]]:
+    """Rewards granted so far per street, category or store type, each row under the
+    analysts' rules: the residents rewarded and the shops the rewards went through. The
+    rows add up to the campaign's totals, shown elsewhere: one hidden row alone would come
+    back by subtraction, so its smallest visible sibling is hidden with it."""
+    column = {
+        "shopping_street": CampaignReward.shopping_street_id,
+        "category": CampaignReward.category,
+        "store_type": CampaignReward.store_type,
+    }[by]
+    people: dict[str | None, set[int]] = defaultdict(set)
+    shops: dict[str | None, dict[int, int]] = defaultdict(lambda: defaultdict(int))
+    found = await session.execute(
+        select(
+            column,
+            CampaignReward.resident_id,
+            CampaignReward.merchant_id,
+            func.sum(CampaignReward.amount - CampaignReward.revoked),
+        )
+        .where(CampaignReward.campaign_id == campaign_id)
+        .group_by(column, CampaignReward.resident_id, CampaignReward.merchant_id)
+    )
+    for key, resident, merchant, amount in found:
+        name = None if key is None else str(key)
+        people[name].add(int(resident))
+        shops[name][int(merchant)] += int(amount or 0)
+    rows = await service.reward_totals_by(session, campaign_id, by)
+    sums = {(key,): (n, p, c) for key, n, p, c in rows}
+    hidden = {
+        (key,)
+        for key, *_ in rows
+        if hidden_because(Group.of(len(people[key]), shops[key].values()), rules_of_disclosure)
+    }
+    hidden |= complementary(list(sums), hidden, 1, size=lambda k: sums[k][1] + sums[k][2])
+    out: list[dict[str, Any]] = []
+    for (key,), (n, p, c) in sums.items():
+        why = "suppressed" if (key,) in hidden else None
+        out.append(
+            {
+                "key": key,
+                "payments": count(n, why),
+                "resident_points": yen(p, why),
+                "merchant_cashback": yen(c, why),
+                "suppressed": why is not None,
+            }
+        )
+    return out

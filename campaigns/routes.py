@@ -204,27 +204,27 @@ async def totals(
     campaign_id: int,
     _caller: Reader,
     session: DbSession,
+    settings: AppSettings,
     by: Annotated[
         Literal["shopping_street", "category", "store_type"], Query()
     ] = "shopping_street",
 ) -> TotalsOut:
-    """Rewards granted so far (net of revocations) per street, category or store type."""
+    """Rewards granted so far (net of revocations) per street, category or store type;
+    a row about too few residents or shops is hidden (its figures null)."""
     await service.get_campaign(session, campaign_id)
     names: dict[str | None, str] = {}
     if by == "shopping_street":
         names = {str(s.id): s.name for s in await list_shopping_streets(session)}
     elif by == "category":
         names = {c.code: c.name for c in await list_categories(session)}
-    rows = await service.reward_totals_by(session, campaign_id, by)
+    rules = thresholds(settings)
+    rows = await reports.disclosed_reward_totals(session, campaign_id, by, rules)
     return TotalsOut(
         campaign_id=campaign_id,
         by=by,
-        rows=[
-            TotalsRow(
-                key=key, name=names.get(key), payments=n, resident_points=p, merchant_cashback=c
-            )
-            for key, n, p, c in rows
-        ],
+        rows=[TotalsRow(**row, name=names.get(row["key"])) for row in rows],
+        suppressed=sum(1 for row in rows if row["suppressed"]),
+        min_residents=rules.min_residents,
         as_of=to_tokyo(utcnow()),
     )
 
@@ -234,11 +234,19 @@ async def estimate(
     campaign_id: int,
     _caller: Reader,
     session: DbSession,
+    settings: AppSettings,
     uplift_percent: Annotated[int, Query(ge=0, le=500)] = 0,
 ) -> dict[str, Any]:
-    """What the campaign may cost, from the last four weeks of spend at eligible shops."""
+    """What the campaign may cost, from the last four weeks of spend at eligible shops
+    (every figure through disclosure control)."""
     campaign = await service.get_campaign(session, campaign_id)
-    return await reports.estimate(session, campaign, now=utcnow(), uplift_percent=uplift_percent)
+    return await reports.estimate(
+        session,
+        campaign,
+        now=utcnow(),
+        rules_of_disclosure=thresholds(settings),
+        uplift_percent=uplift_percent,
+    )
 
 
 @router.get("/{campaign_id}/report")
@@ -246,7 +254,8 @@ async def report(
     campaign_id: int, _caller: Viewer, session: DbSession, settings: AppSettings
 ) -> dict[str, Any]:
     """The effect report: spend vs the period before, by street, new-to-shop residents,
-    budget used, cost per yen of uplift (final once the campaign is closed)."""
+    budget used, cost per yen of uplift (final once the campaign is closed). Approved
+    campaigns only (409 before); every figure through disclosure control."""
     campaign = await service.get_campaign(session, campaign_id)
     return await reports.effect_report(
         session, campaign, now=utcnow(), rules_of_disclosure=thresholds(settings)

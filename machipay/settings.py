@@ -107,10 +107,16 @@ class Settings(BaseSettings):
     # it, so pseudonyms cannot be joined across months). Kept outside the analytics tables.
     analytics_pseudonym_secret: str = DEV_SECRET
     analytics_consumer_enabled: bool = True
-    # Differential privacy (query mode "dp"): each analyst's ε per Tokyo month, the ε a query
-    # spends unless it asks for another, δ for releasing open-ended keys (noisy threshold),
-    # and the contribution bounds that make one resident's influence finite.
-    analytics_dp_epsilon_per_month: float = Field(1.0, gt=0, le=10)
+    # Differential privacy (query mode "dp"): the ε each month of data has in all, for as long
+    # as it is kept, shared by every analyst (a query spends its ε from every month it
+    # reads, so neither a new calendar month nor a new analyst account buys more); the ε a
+    # query spends unless it asks for another, δ for releasing open-ended keys (noisy
+    # threshold), and the contribution bounds that make one resident's influence finite.
+    analytics_dp_epsilon_per_data_month: float = Field(1.0, gt=0, le=10)
+    # The first month of payments (YYYY-MM): a DP query without a month or week filter
+    # reads, and pays for, every month from this one to the current one. Bounds come from
+    # this window, never from which months happen to hold facts.
+    analytics_first_data_month: str = Field("2024-01", pattern=r"^20\d\d-(0[1-9]|1[0-2])$")
     analytics_dp_default_epsilon: float = Field(0.25, gt=0, le=10)
     analytics_dp_delta: float = Field(1e-7, gt=0, lt=1e-3)
     analytics_dp_max_payments_per_cell: int = Field(30, ge=1, le=1_000)

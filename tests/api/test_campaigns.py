@@ -14,6 +14,9 @@ from fastapi import FastAPI
 from sqlalchemy import select, update
 
 import ledger
+from analytics.disclosure import Thresholds, round_count, round_yen
+from campaigns.reports import disclosed_reward_totals, effect_report
+from campaigns.service import get_campaign
 from ledger.models import Account, Posting
 from machipay.auth import Role
 from machipay.settings import Settings
@@ -662,13 +665,15 @@ async def test_list_totals_estimate_and_report(
     by_street = (
         await client.get(f"/api/v1/campaigns/{campaign['id']}/totals", headers=ward.officer)
     ).json()
+    # Two residents at one shop are too few to show (issue 18: every figure that leaves).
     assert by_street["rows"] == [
         {
             "key": str(ward.street_id),
             "name": by_street["rows"][0]["name"],
-            "payments": 2,
-            "resident_points": 600,
-            "merchant_cashback": 100,
+            "payments": None,
+            "resident_points": None,
+            "merchant_cashback": None,
+            "suppressed": True,
         }
     ]
     by_category = (
@@ -678,7 +683,24 @@ async def test_list_totals_estimate_and_report(
             headers=ward.officer,
         )
     ).json()
-    assert [(r["key"], r["resident_points"]) for r in by_category["rows"]] == [("bakery", 600)]
+    assert [(r["key"], r["suppressed"]) for r in by_category["rows"]] == [("bakery", True)]
+    lenient = Thresholds(min_residents=2, min_merchants=1, dominance_one=100, dominance_two=100)
+    async with app.state.sessionmaker() as session:
+        [shown] = await disclosed_reward_totals(session, campaign["id"], "category", lenient)
+        lenient_report = await effect_report(
+            session,
+            await get_campaign(session, campaign["id"]),
+            now=utcnow(),
+            rules_of_disclosure=lenient,
+        )
+    assert shown == {
+        "key": "bakery",
+        "payments": round_count(2),  # counts are rounded to 5
+        "resident_points": 600,
+        "merchant_cashback": 100,
+        "suppressed": False,
+    }
+    assert lenient_report["spend"] == 2_000 and lenient_report["new_to_shop"] == round_count(2)
 
     estimate = await client.get(
         f"/api/v1/campaigns/{campaign['id']}/estimate",
@@ -691,12 +713,67 @@ async def test_list_totals_estimate_and_report(
     report = (
         await client.get(f"/api/v1/campaigns/{campaign['id']}/report", headers=ward.officer)
     ).json()
-    assert report["spend"] == 2_000 and report["payments"] == 2
-    assert report["new_to_shop"] == 2
-    assert report["budget_used"] == 700
+    assert report["spend"] is None and report["payments"] is None
+    assert report["new_to_shop"] is None
+    assert report["suppressed_figures"]["spend"] == "too few residents"
+    assert report["budget_used"] == 700  # the ward's own accounts, as on the campaign
     # Two residents are fewer than the privacy threshold: the street's row is suppressed.
     [row] = report["by_shopping_street"]
     assert row["suppressed"] is True and row["spend"] is None
+
+
+async def test_reports_estimates_and_totals_show_no_figure_of_a_group_too_small(
+    client: httpx.AsyncClient, app: FastAPI, ward: Ward
+) -> None:
+    """Issue 18 item 7, as confirmed: a campaign narrowed to one shop, ``starts_at`` in the
+    past, one payment; its report showed ``spend 3456, payments 1``."""
+    shop = await ward.shop()
+    resident = await funded_resident(client)
+    await paid(client, resident, await sticker_payload(client, shop), 3_456)
+    today = to_tokyo(utcnow()).date()
+    async with app.state.sessionmaker() as session:
+        await store_facts(
+            session,
+            [fact(today - timedelta(days=3), ward.street_id, 3_456, resident="s", shop="s")],
+        )
+    back = iso(utcnow() - timedelta(days=2))
+    draft = await ward.draft(starts_at=back)
+    for step in ("draft", "submitted"):
+        refused = await client.get(f"/api/v1/campaigns/{draft['id']}/report", headers=ward.officer)
+        assert refused.status_code == 409, (step, refused.text)
+        assert refused.json()["type"].endswith("campaign-report-unavailable")
+        if step == "draft":
+            submitted = await client.post(
+                f"/api/v1/campaigns/{draft['id']}/submit", headers=ward.officer
+            )
+            assert submitted.status_code == 200
+    # An estimate is for drafts, but its figures follow the same rules.
+    estimate = await client.get(f"/api/v1/campaigns/{draft['id']}/estimate", headers=ward.officer)
+    assert estimate.status_code == 200, estimate.text
+    assert "3456" not in estimate.text and "3,456" not in estimate.text
+    assert estimate.json()["suppressed"] is True
+    assert estimate.json()["weekly_eligible_spend"] == [None] * 4
+    assert estimate.json()["baseline_spend"] is None
+
+    campaign = await ward.launch(starts_at=back)
+    await paid(client, resident, await sticker_payload(client, shop), 2_000)  # rewarded
+    report = await client.get(f"/api/v1/campaigns/{campaign['id']}/report", headers=ward.officer)
+    assert report.status_code == 200, report.text
+    body = report.json()
+    for figure in ("spend", "payments", "uplift", "new_to_shop", "cost_per_yen_of_uplift"):
+        assert body[figure] is None, (figure, body[figure])
+    assert body["suppressed_figures"]["spend"] == "too few residents"
+    assert "5456" not in report.text and "3456" not in report.text
+    assert body["baseline_spend"] == 0  # nobody paid there before: a zero describes no one
+    [row] = body["by_shopping_street"]
+    assert row["suppressed"] is True and row["spend"] is None
+
+    totals = await client.get(f"/api/v1/campaigns/{campaign['id']}/totals", headers=ward.officer)
+    assert totals.status_code == 200, totals.text
+    [line] = totals.json()["rows"]
+    assert line["suppressed"] is True
+    assert line["payments"] is None and line["resident_points"] is None
+    assert line["merchant_cashback"] is None
 
 
 async def test_a_refund_before_a_deferred_grant_shrinks_the_grant(
@@ -786,9 +863,17 @@ async def test_the_estimate_projects_the_last_four_weeks_of_facts_with_a_range(
 ) -> None:
     today = to_tokyo(utcnow()).date()
     weeks = [10_000, 20_000, 30_000, 40_000]  # oldest first
+    # Each week: ten residents at five shops, enough for every figure to be shown.
     rows = [
-        fact(today - timedelta(days=27 - 7 * i), ward.street_id, a, resident=f"e{i}", shop="e")
+        fact(
+            today - timedelta(days=27 - 7 * i),
+            ward.street_id,
+            a // 10,
+            resident=f"e{i}-{person}",
+            shop=f"e{person % 5}",
+        )
         for i, a in enumerate(weeks)
+        for person in range(10)
     ]
     # A street the campaign does not cover.
     rows.append(fact(today - timedelta(days=3), -ward.street_id, 10**6, resident="x", shop="x"))
@@ -804,7 +889,9 @@ async def test_the_estimate_projects_the_last_four_weeks_of_facts_with_a_range(
     assert answer.status_code == 200, answer.text
     estimate = answer.json()
     assert estimate["weekly_eligible_spend"] == weeks
-    # 30 % back in points + 5 % cashback = 35 % of each week; two weeks of window; +10 %.
-    assert estimate["expected_cost"] == round(8_750 * 2 * 1.1)
-    assert estimate["expected_cost_range"] == [3_500 * 2, round(14_000 * 2 * 1.1)]
-    assert estimate["expected_spend"] == round(25_000 * 2 * 1.1)
+    # 30 % back in points + 5 % cashback = 35 % of each week; two weeks of window; +10 %;
+    # yen to 3 significant figures, as every published figure.
+    assert estimate["expected_cost"] == round_yen(round(8_750 * 2 * 1.1))
+    assert estimate["expected_cost_range"] == [3_500 * 2, round_yen(round(14_000 * 2 * 1.1))]
+    assert estimate["expected_spend"] == round_yen(round(25_000 * 2 * 1.1))
+    assert estimate["suppressed"] is False

@@ -114,7 +114,9 @@ async function loadBudget() {
 
 async function loadCampaigns() {
   try {
-    const page = await api.get("/api/v1/campaigns?limit=50");
+    // Effect reports exist for approved campaigns only (a draft's report is refused).
+    const funded = ["approved", "active", "ended", "closed"].map((s) => `status=${s}`).join("&");
+    const page = await api.get(`/api/v1/campaigns?limit=50&${funded}`);
     ctx.campaigns = page.items || [];
   } catch {
     ctx.campaigns = [];

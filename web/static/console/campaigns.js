@@ -353,7 +353,20 @@ const ACTION_KEYS = ["create", "update", "submit", "reject", "approve", "end", "
 
 /** ¥a〜¥b, or one figure when both ends agree (the estimate's range). */
 function rangeText([from, to]) {
+  if (from === null || to === null) return HIDDEN;
   return from === to ? yen(to) : `${yen(from)}${TO}${yen(to)}`;
+}
+
+// A figure disclosure control withheld (too few residents or shops behind it): a dash the
+// reader is told about, never a zero.
+const HIDDEN = "—";
+
+function hiddenFigure(value, format, minResidents) {
+  if (value !== null && value !== undefined) return format(value);
+  return h("span", { class: "suppressed", title: t("console.hidden.title", { k: minResidents ?? "k" }) },
+    h("span", { "aria-hidden": "true" }, HIDDEN),
+    h("span", { class: "sr-only" }, t("console.hidden.title", { k: minResidents ?? "k" })),
+  );
 }
 
 function actorLabel(actorId, username) {
@@ -646,10 +659,14 @@ async function renderDetail(view, id) {
       body.replaceChildren(totals.rows.length
         ? table(
           [t(`console.totals.by.${totalsBy}`), { text: t("console.campaign.payments"), num: true }, { text: t("console.campaign.resident_points"), num: true }, { text: t("console.campaign.merchant_cashback"), num: true }],
-          totals.rows.map((row) => h("tr", {}, cell(name(row)), cell(number(row.payments), { num: true }), cell(`${number(row.resident_points)} pt`, { num: true }), cell(yen(row.merchant_cashback), { num: true }))),
+          totals.rows.map((row) => h("tr", { dataset: { suppressed: String(Boolean(row.suppressed)) } }, cell(name(row)),
+            ...(row.suppressed
+              ? [suppressedCell(totals.min_residents), suppressedCell(totals.min_residents), suppressedCell(totals.min_residents)]
+              : [cell(number(row.payments), { num: true }), cell(`${number(row.resident_points)} pt`, { num: true }), cell(yen(row.merchant_cashback), { num: true })]))),
           { id: "totals-table", caption: t("console.totals.title") },
         )
         : emptyBox(t("console.totals.empty")),
+      totals.suppressed ? h("p", { class: "hint", id: "totals-suppressed-note" }, t("console.totals.suppressed_note", { n: totals.suppressed, k: totals.min_residents })) : null,
       h("p", { class: "hint" }, t("console.totals.as_of", { at: dateTime(totals.as_of) })));
     } catch (error) {
       body.replaceChildren(errorBox(error, () => loadTotals()));
@@ -683,18 +700,22 @@ async function renderDetail(view, id) {
         api.get(`/api/v1/campaigns/${id}/estimate?uplift_percent=0`),
         api.get(`/api/v1/campaigns/${id}/estimate?uplift_percent=${uplift}`),
       ]);
+      const covered = high.budget_covers_expected_cost;
       fill(body,
         high.baseline_spend === 0 ? h("p", { class: "alert alert-info", id: "estimate-no-baseline" }, t("console.estimate.no_baseline")) : null,
+        high.suppressed ? h("p", { class: "alert alert-info", id: "estimate-hidden" }, t("console.estimate.hidden")) : null,
         h("div", { class: "estimate-range" },
           h("div", { class: "kpi-label" }, t("console.estimate.range", { uplift })),
           h("div", { class: "figure", id: "estimate-range" }, rangeText(high.expected_cost_range ?? [low.expected_cost, high.expected_cost])),
-          h("span", { class: `badge ${high.budget_covers_expected_cost ? "" : "badge-red"}` }, high.budget_covers_expected_cost ? t("console.estimate.covered") : t("console.estimate.not_covered")),
+          covered === null || covered === undefined
+            ? null
+            : h("span", { class: `badge ${covered ? "" : "badge-red"}` }, covered ? t("console.estimate.covered") : t("console.estimate.not_covered")),
         ),
         definitionList([
-          [t("console.estimate.points"), `${number(low.expected_resident_points)}${TO}${number(high.expected_resident_points)} pt`],
-          [t("console.estimate.cashback"), `${yen(low.expected_merchant_cashback)}${TO}${yen(high.expected_merchant_cashback)}`],
-          [t("console.estimate.spend"), `${yen(low.expected_spend)}${TO}${yen(high.expected_spend)}`],
-          [t("console.estimate.baseline"), t("console.estimate.baseline_value", { spend: yen(high.baseline_spend), from: dateOnly(high.baseline.from), to: dateOnly(high.baseline.to), days: high.baseline.days })],
+          [t("console.estimate.points"), high.suppressed ? hiddenFigure(null, yen, high.min_residents) : `${number(low.expected_resident_points)}${TO}${number(high.expected_resident_points)} pt`],
+          [t("console.estimate.cashback"), high.suppressed ? hiddenFigure(null, yen, high.min_residents) : `${yen(low.expected_merchant_cashback)}${TO}${yen(high.expected_merchant_cashback)}`],
+          [t("console.estimate.spend"), high.suppressed ? hiddenFigure(null, yen, high.min_residents) : `${yen(low.expected_spend)}${TO}${yen(high.expected_spend)}`],
+          [t("console.estimate.baseline"), t("console.estimate.baseline_value", { spend: high.baseline_spend === null ? HIDDEN : yen(high.baseline_spend), from: dateOnly(high.baseline.from), to: dateOnly(high.baseline.to), days: high.baseline.days })],
           [t("console.estimate.shops"), number(high.eligible_shops)],
           [t("console.estimate.lasts"), high.budget_lasts_days === null ? "–" : t("console.estimate.lasts_value", { days: number(high.budget_lasts_days) })],
         ]),
@@ -770,7 +791,10 @@ async function renderReport(view, id) {
     api.get(`/api/v1/campaigns/${id}`), api.get(`/api/v1/campaigns/${id}/report`),
   ]);
   const k = report.min_residents;
-  const upliftText = report.uplift_percent === null ? yen(report.uplift) : `${yen(report.uplift)} (${report.uplift >= 0 ? "+" : ""}${report.uplift_percent}%)`;
+  const upliftText = report.uplift === null
+    ? hiddenFigure(null, yen, report.min_residents)
+    : report.uplift_percent === null ? yen(report.uplift) : `${yen(report.uplift)} (${report.uplift >= 0 ? "+" : ""}${report.uplift_percent}%)`;
+  const hiddenFigures = Object.keys(report.suppressed_figures ?? {});
   const canvas = h("canvas", { id: "report-chart", role: "img", "aria-label": t("console.report.chart_label"), "aria-describedby": "report-table-caption" });
   const rows = report.by_shopping_street;
   const streetLabel = (row) => (row.shopping_street_id === null ? t("console.street.none") : streetName(row.shopping_street_id));
@@ -787,12 +811,13 @@ async function renderReport(view, id) {
       bfrom: dateTime(report.baseline.from), bto: dateTime(report.baseline.to),
     })),
     h("div", { class: "kpis" },
-      kpi(t("console.report.spend"), yen(report.spend), { cls: "kpi-main", note: t("console.report.baseline_note", { baseline: yen(report.baseline_spend) }) }),
-      kpi(t("console.report.uplift"), upliftText, { id: "report-uplift", cls: report.uplift >= 0 ? "kpi-up" : "kpi-down" }),
-      kpi(t("console.report.new_to_shop"), t("console.report.people", { n: number(report.new_to_shop) }), { id: "report-new" }),
-      kpi(t("console.report.cost_per_yen"), report.cost_per_yen_of_uplift === null ? t("console.report.no_uplift") : `¥${report.cost_per_yen_of_uplift}`, { id: "report-cost-per-yen", note: t("console.report.cost_note", { cost: yen(report.budget_used) }) }),
-      kpi(t("console.report.payments"), number(report.payments), { note: t("console.report.baseline_note", { baseline: number(report.baseline_payments) }) }),
+      kpi(t("console.report.spend"), hiddenFigure(report.spend, yen, k), { id: "report-spend", cls: "kpi-main", note: t("console.report.baseline_note", { baseline: report.baseline_spend === null ? HIDDEN : yen(report.baseline_spend) }) }),
+      kpi(t("console.report.uplift"), upliftText, { id: "report-uplift", cls: report.uplift === null ? "" : report.uplift >= 0 ? "kpi-up" : "kpi-down" }),
+      kpi(t("console.report.new_to_shop"), report.new_to_shop === null ? hiddenFigure(null, number, k) : t("console.report.people", { n: number(report.new_to_shop) }), { id: "report-new" }),
+      kpi(t("console.report.cost_per_yen"), report.cost_per_yen_of_uplift === null ? (report.uplift === null ? hiddenFigure(null, yen, k) : t("console.report.no_uplift")) : `¥${report.cost_per_yen_of_uplift}`, { id: "report-cost-per-yen", note: t("console.report.cost_note", { cost: yen(report.budget_used) }) }),
+      kpi(t("console.report.payments"), hiddenFigure(report.payments, number, k), { id: "report-payments", note: t("console.report.baseline_note", { baseline: report.baseline_payments === null ? HIDDEN : number(report.baseline_payments) }) }),
     ),
+    hiddenFigures.length ? h("p", { class: "hint", id: "report-hidden-note" }, t("console.report.hidden_note", { k })) : null,
     h("section", { class: "card" },
       h("h2", {}, t("console.report.by_street")),
       h("div", { class: "chart-box chart-box-tall" }, canvas),
