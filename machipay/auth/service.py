@@ -25,6 +25,7 @@ from machipay.cache import CacheBackend, RateLimit
 from machipay.errors import Conflict, Unauthorized, ValidationFailed
 from machipay.phone import normalize_phone
 from machipay.settings import Settings
+from machipay.text import nfkc, nfkc_digits
 from machipay.timeutil import utcnow
 
 STAFF_USERNAME = re.compile(r"[a-z0-9][a-z0-9_.-]{2,63}")
@@ -49,9 +50,9 @@ class TokenPair:
 
 
 def login_name(username: str) -> str:
-    """Residents sign in with their phone number in any common notation."""
-    candidate = username.strip()
-    if candidate[:1] in "+0" and sum(ch.isdigit() for ch in candidate) >= 10:
+    """Residents sign in with their phone number in any common notation and width."""
+    candidate = nfkc(username).strip()
+    if nfkc_digits(candidate)[:1] in "+0" and sum(ch.isdigit() for ch in candidate) >= 10:
         try:
             return normalize_phone(candidate)
         except ValueError:

@@ -515,3 +515,12 @@ def test_the_signature_window_is_five_minutes_either_way() -> None:
     for offset in (-301, 301):
         with pytest.raises(BadSignature):
             verify("s" * 40, header, body, tolerance_seconds=300, now=stamp + offset)
+
+
+async def test_transfer_to_a_full_width_phone_number(client: httpx.AsyncClient) -> None:
+    alice, bob = await register(client), await register(client)
+    await top_up(client, alice.wallet_id, 1_000)
+    typed = bob.phone.translate(str.maketrans("0123456789-", "０１２３４５６７８９ｰ"))
+    sent = await send(client, alice, typed, 100)
+    assert sent.status_code == 201, sent.text
+    assert await balance(client, bob) == 100
