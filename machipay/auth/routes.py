@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
-from machipay.auth import service
+from machipay.auth import service, sessions
 from machipay.auth.deps import Caller, client_ip
 from machipay.auth.schemas import MeOut, RefreshRequest, TokenRequest, TokenResponse
 from machipay.deps import AppSettings, Cache, DbSession
@@ -33,15 +33,28 @@ async def sign_in(
 
 
 @router.post("/refresh", response_model=TokenResponse)
-async def refresh(body: RefreshRequest, session: DbSession, settings: AppSettings) -> TokenResponse:
-    """Trade a refresh token for a new pair; using one twice closes every session of its family."""
-    return _pair(await service.rotate_refresh_token(session, settings, body.refresh_token))
+async def refresh(
+    body: RefreshRequest, session: DbSession, cache: Cache, settings: AppSettings
+) -> TokenResponse:
+    """Trade a refresh token for a new pair; using one twice ends the session it belongs to."""
+    return _pair(await service.rotate_refresh_token(session, cache, settings, body.refresh_token))
 
 
 @router.post("/logout", status_code=204, response_class=Response)
-async def logout(claims: Caller, cache: Cache) -> Response:
-    """The access token stops working at once (its id is deny-listed until it expires)."""
-    await service.revoke_access_token(cache, claims)
+async def logout(
+    claims: Caller, session: DbSession, cache: Cache, settings: AppSettings
+) -> Response:
+    """End this session: its access tokens and its refresh tokens stop working at once."""
+    await sessions.end_sessions(session, cache, settings, {claims.session_id})
+    return Response(status_code=204)
+
+
+@router.post("/logout-all", status_code=204, response_class=Response)
+async def logout_all(
+    claims: Caller, session: DbSession, cache: Cache, settings: AppSettings
+) -> Response:
+    """Sign out everywhere: every session of the caller ends, on every device."""
+    await sessions.end_all_sessions(session, cache, settings, claims.user_id)
     return Response(status_code=204)
 
 

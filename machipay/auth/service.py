@@ -1,4 +1,4 @@
-"""Sign-in, token rotation with reuse detection, logout, and staff accounts."""
+"""Sign-in, token rotation with reuse detection, and staff accounts."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from machipay.auth.models import RefreshToken, User
 from machipay.auth.passwords import hash_password, password_problems, verify_password
 from machipay.auth.roles import STAFF_ROLES, Role
+from machipay.auth.sessions import end_sessions, session_ended
 from machipay.auth.tokens import (
-    AccessClaims,
     hash_refresh_token,
     issue_access_token,
     new_refresh_token,
@@ -96,6 +96,7 @@ async def _issue_pair(
         user_id=user.id,
         role=user.role,
         ttl_seconds=settings.access_token_ttl_seconds,
+        session_id=family_id,
         merchant_id=user.merchant_id,
     )
     refresh, refresh_hash = new_refresh_token()
@@ -113,8 +114,10 @@ async def _issue_pair(
     return TokenPair(access, refresh, settings.access_token_ttl_seconds)
 
 
-async def rotate_refresh_token(session: AsyncSession, settings: Settings, token: str) -> TokenPair:
-    """Trade a refresh token for a new pair. A token used twice revokes its whole family:
+async def rotate_refresh_token(
+    session: AsyncSession, cache: CacheBackend, settings: Settings, token: str
+) -> TokenPair:
+    """Trade a refresh token for a new pair. A token used twice ends its whole session:
     one of the two users of it is a thief, and we cannot tell which."""
     now = utcnow()
     token_hash = hash_refresh_token(token)
@@ -141,31 +144,17 @@ async def rotate_refresh_token(session: AsyncSession, settings: Settings, token:
             )
         ).one_or_none()
         if known is not None and known.used_at is not None:
-            await session.execute(
-                update(RefreshToken)
-                .where(RefreshToken.family_id == known.family_id, RefreshToken.revoked_at.is_(None))
-                .values(revoked_at=now)
-                .execution_options(synchronize_session=False)
-            )
+            await end_sessions(session, cache, settings, {known.family_id})
             raise RefreshTokenReused(
                 "This refresh token was already used; every session it began is now closed."
             )
+        raise Unauthorized("The refresh token is invalid, expired or revoked.")
+    if await session_ended(cache, claimed.family_id):
         raise Unauthorized("The refresh token is invalid, expired or revoked.")
     user = (await session.execute(select(User).where(User.id == claimed.user_id))).scalar_one()
     if user.status != "active":
         raise Unauthorized("This account is disabled.")
     return await _issue_pair(session, settings, user, family_id=claimed.family_id)
-
-
-async def revoke_access_token(cache: CacheBackend, claims: AccessClaims) -> None:
-    """Put the token's id on the deny-list until it would have expired anyway."""
-    ttl = int((claims.expires_at - utcnow()).total_seconds()) + 1
-    if ttl > 0:
-        await cache.set(deny_key(claims.jti), "1", ttl_seconds=ttl)
-
-
-def deny_key(jti: str) -> str:
-    return f"auth:deny:{jti}"
 
 
 async def create_user(

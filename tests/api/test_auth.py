@@ -135,6 +135,7 @@ async def test_staff_cannot_use_the_resident_wallet(
             "sub": "999999",
             "role": "officer",
             "jti": "x" * 32,
+            "sid": "y" * 32,
             "iat": int(time.time()),
             "exp": int(time.time()) + 60,
         },
