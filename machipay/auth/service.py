@@ -12,6 +12,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from machipay.auth import lockout
 from machipay.auth.models import RefreshToken, User
 from machipay.auth.passwords import hash_password, password_problems, verify_password
 from machipay.auth.roles import STAFF_ROLES, Role
@@ -75,14 +76,12 @@ async def authenticate(
 ) -> TokenPair:
     await ip_limit(settings).hit(cache, ip)
     name = login_name(username)
-    failures = RateLimit("login-failures", settings.login_attempts_per_account_per_minute)
-    # Refuse before checking the password once an account is being guessed at.
-    if int(await cache.get(failures.key_for(name)) or 0) >= failures.limit:
-        await failures.hit(cache, name)
+    await lockout.refuse_if_locked(cache, name, ip)
     user = (await session.execute(select(User).where(User.username == name))).scalar_one_or_none()
     if not verify_password(user.password_hash if user else None, password) or user is None:
-        await failures.hit(cache, name)
+        await lockout.record_failure(cache, settings, name, ip)
         raise InvalidCredentials("The username or password is not right.")
+    await lockout.record_success(cache, name, ip)
     if user.status != "active":
         raise InvalidCredentials("This account is disabled.")
     return await _issue_pair(session, settings, user, family_id=uuid.uuid4().hex)
