@@ -80,6 +80,13 @@ class Settings(BaseSettings):
     p2p_max_per_transfer: int = Field(50_000, ge=1)
     p2p_daily_cap: int = Field(100_000, ge=1)
     p2p_monthly_cap: int = Field(300_000, ge=1)
+    # Transfers to numbers that cannot receive (not registered, or full) per sender in a
+    # 24-hour window: beyond it every transfer of the sender waits, so P2P cannot be used to
+    # test which phone numbers are registered (DESIGN.md 7).
+    p2p_unknown_recipients_per_day: int = Field(10, ge=1, le=1_000)
+    # Registrations per address per hour: until phone verification, what a registration
+    # answers tells whether the number was free, so their number is what bounds enumeration.
+    registrations_per_ip_per_hour: int = Field(20, ge=1, le=10**9)
 
     # Campaigns. More shards let more payments reserve budget at once; the shard count of
     # a campaign is fixed when it is approved. A reservation holds its shard until the
