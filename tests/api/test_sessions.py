@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
 
 import httpx
+import pytest
 from fastapi import FastAPI
 
 from machipay.auth import Role, create_user
@@ -93,3 +95,81 @@ async def test_staff_sign_out_everywhere(client: httpx.AsyncClient, app: FastAPI
     for access, refresh in (first, second):
         assert (await client.get("/api/v1/auth/me", headers=_bearer(access))).status_code == 401
         assert (await _refresh(client, refresh)).status_code == 401
+
+
+# -- the refresh token as an HttpOnly cookie for the web clients --------------------------
+
+
+@pytest.fixture
+async def browser(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """A client on https, as browsers see http://127.0.0.1 too: Secure cookies are kept."""
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(
+        transport=transport, base_url="https://test", headers={"X-Machipay-Client": "app"}
+    ) as c:
+        yield c
+
+
+async def test_sign_in_sets_the_refresh_token_as_an_httponly_strict_cookie(
+    browser: httpx.AsyncClient,
+) -> None:
+    resident = await register(browser)
+    token = await browser.post(
+        "/api/v1/auth/token", json={"username": resident.phone, "password": resident.password}
+    )
+    cookies = {c.split("=", 1)[0]: c for c in token.headers.get_list("set-cookie")}
+    refresh = cookies["machipay-refresh-app"].lower()
+    assert token.json()["refresh_token"] in cookies["machipay-refresh-app"]
+    for attribute in ("httponly", "secure", "samesite=strict", "path=/api/v1/auth"):
+        assert attribute in refresh, attribute
+    csrf = cookies["machipay-csrf-app"].lower()
+    assert "httponly" not in csrf and "secure" in csrf and "samesite=strict" in csrf
+    assert "path=/;" in csrf or csrf.endswith("path=/")
+
+
+async def test_cookie_refresh_needs_the_csrf_echo_and_keeps_the_token_from_scripts(
+    browser: httpx.AsyncClient,
+) -> None:
+    resident = await register(browser)
+    await _sign_in(browser, resident.phone, resident.password)
+    first_cookie = browser.cookies["machipay-refresh-app"]
+
+    forged = await browser.post("/api/v1/auth/refresh")
+    assert forged.status_code == 403 and forged.json()["type"].endswith("/csrf-check-failed")
+    wrong = await browser.post("/api/v1/auth/refresh", headers={"X-Machipay-CSRF": "0" * 64})
+    assert wrong.status_code == 403
+
+    csrf = browser.cookies["machipay-csrf-app"]
+    renewed = await browser.post("/api/v1/auth/refresh", headers={"X-Machipay-CSRF": csrf})
+    assert renewed.status_code == 200, renewed.text
+    assert set(renewed.json()) == {"access_token", "token_type", "expires_in"}
+    assert browser.cookies["machipay-refresh-app"] != first_cookie
+    wallet = await browser.get("/api/v1/wallet", headers=_bearer(renewed.json()["access_token"]))
+    assert wallet.status_code == 200
+    # The cookie rotated like a body token: the old one used again ends the session.
+    assert (await _refresh(browser, first_cookie)).status_code == 401
+    again = await browser.post(
+        "/api/v1/auth/refresh", headers={"X-Machipay-CSRF": browser.cookies["machipay-csrf-app"]}
+    )
+    assert again.status_code == 401
+
+
+async def test_each_web_client_keeps_its_own_session_cookie(browser: httpx.AsyncClient) -> None:
+    resident = await register(browser)
+    await _sign_in(browser, resident.phone, resident.password)
+    assert "machipay-refresh-app" in browser.cookies
+    assert "machipay-refresh-merchant" not in browser.cookies
+    without_cookie = await browser.post(
+        "/api/v1/auth/refresh", headers={"X-Machipay-Client": "merchant", "X-Machipay-CSRF": "x"}
+    )
+    assert without_cookie.status_code == 401
+
+
+async def test_logout_clears_the_session_cookies(browser: httpx.AsyncClient) -> None:
+    resident = await register(browser)
+    access, _ = await _sign_in(browser, resident.phone, resident.password)
+    assert "machipay-refresh-app" in browser.cookies
+    out = await browser.post("/api/v1/auth/logout", headers=_bearer(access))
+    assert out.status_code == 204
+    assert "machipay-refresh-app" not in browser.cookies
+    assert "machipay-csrf-app" not in browser.cookies
