@@ -100,7 +100,11 @@ async def prepare(url: str, ns: argparse.Namespace, seed_file: Path) -> int | No
         await engine.dispose()
     for resident in result.residents:
         resident["token"] = issue_access_token(
-            SECRET, user_id=ids[resident["wallet_id"]], role="resident", ttl_seconds=TOKEN_TTL
+            SECRET,
+            user_id=ids[resident["wallet_id"]],
+            role="resident",
+            ttl_seconds=TOKEN_TTL,
+            session_id=uuid.uuid4().hex,  # a session of its own, without a refresh family
         )[0]
     result.write(seed_file)
     say(

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import phonenumbers
 
+from machipay.text import nfkc_digits
+
 
 def normalize_phone(raw: str) -> str:
-    """``090-1234-5678`` or ``+81 90 1234 5678`` → ``+819012345678``; ValueError if not JP."""
+    """``090-1234-5678``, ``+81 90 1234 5678`` or ``０９０ー１２３４ー５６７８`` (as an IME types
+    it) → ``+819012345678``; ValueError if not JP."""
     try:
-        parsed = phonenumbers.parse(raw, "JP")
+        parsed = phonenumbers.parse(nfkc_digits(raw), "JP")
     except phonenumbers.NumberParseException as exc:
         raise ValueError("not a phone number") from exc
     if parsed.country_code != 81 or not phonenumbers.is_valid_number(parsed):

@@ -8,9 +8,18 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    Strict,
+    model_validator,
+)
 
 from machipay.settings import get_settings
+from machipay.text import nfkc_digits
 
 
 class StrictModel(BaseModel):
@@ -54,3 +63,12 @@ def _within_max_amount(value: int) -> int:
 Amount = Annotated[
     int, Strict(), Field(ge=1, description="Integer yen"), AfterValidator(_within_max_amount)
 ]
+
+
+def _typed_digits(value: Any) -> Any:
+    return nfkc_digits(value) if isinstance(value, str) else value
+
+
+# A number people type (a code read off a phone, an account number): full-width digits,
+# spaces and hyphens as an IME enters them are normalised before validation (DESIGN.md 7).
+DigitsText = Annotated[str, BeforeValidator(_typed_digits)]

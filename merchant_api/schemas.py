@@ -5,7 +5,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from machipay.schemas import Amount, StrictModel
+from machipay.schemas import Amount, DigitsText, StrictModel
 
 
 class BankIn(StrictModel):
@@ -80,7 +80,7 @@ class ChargeOut(StrictModel):
 
 
 class CpmPaymentIn(StrictModel):
-    code: str = Field(min_length=1, max_length=32)
+    code: DigitsText = Field(min_length=1, max_length=32)
     amount: Amount
 
 

@@ -8,9 +8,12 @@ class WalletNotFound(NotFound):
     title = "Unknown wallet"
 
 
-class RecipientNotFound(NotFound):
-    type_slug = "recipient-not-found"
-    title = "No resident with that phone number"
+class RecipientCannotReceive(ValidationFailed):
+    """One answer for a number nobody registered and a wallet that is full: which of the two
+    it is would tell the sender whether the number belongs to a resident."""
+
+    type_slug = "recipient-cannot-receive"
+    title = "This phone number cannot receive this transfer"
 
 
 class BalanceCapExceeded(ValidationFailed):

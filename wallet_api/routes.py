@@ -202,6 +202,7 @@ async def transfer(
     key: IdempotencyKey,
     request: Request,
     session: DbSession,
+    cache: Cache,
     settings: AppSettings,
 ) -> JSONResponse:
     """Send money (never points) to another resident by phone number."""
@@ -209,6 +210,7 @@ async def transfer(
     async def produce() -> tuple[int, object]:
         done = await service.transfer_money(
             session,
+            cache,
             settings,
             sender_id=caller.user_id,
             to_phone=body.to_phone,

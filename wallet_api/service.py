@@ -8,6 +8,7 @@ Nothing here commits: the request's unit of work does.
 from __future__ import annotations
 
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -15,17 +16,17 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import ledger
-from ledger import credit, debit
+from ledger import InsufficientFunds, credit, debit
 from machipay.auth import Role, create_user, create_users_bulk, ip_limit
-from machipay.cache import CacheBackend
-from machipay.errors import Forbidden, ValidationFailed
+from machipay.cache import CacheBackend, RateLimit
+from machipay.errors import Forbidden, RateLimited, ValidationFailed
 from machipay.phone import mask_phone, normalize_phone
 from machipay.settings import Settings
 from machipay.timeutil import TOKYO, tokyo_day_start, utcnow
 from machipay.ward import district_exists
 from wallet_api.errors import (
     BalanceCapExceeded,
-    RecipientNotFound,
+    RecipientCannotReceive,
     TransferLimitExceeded,
     WalletNotFound,
 )
@@ -33,6 +34,10 @@ from wallet_api.models import PointsLot, Resident, WalletTransaction
 from wallet_api.points import live_lots
 
 OLDEST_BIRTH_YEAR = 1900
+_CANNOT_RECEIVE = (
+    "This phone number cannot receive this transfer: check the number, or ask the person to "
+    "make room in their wallet."
+)
 
 
 def _new_wallet_id() -> str:
@@ -56,6 +61,7 @@ async def register_resident(
     ip: str,
 ) -> Resident:
     await ip_limit(settings).hit(cache, ip)
+    await RateLimit("registration", settings.registrations_per_ip_per_hour, 3_600).hit(cache, ip)
     try:
         e164 = normalize_phone(phone)
     except ValueError as exc:
@@ -232,8 +238,32 @@ class TransferDone:
     created_at: datetime
 
 
+def _misses(settings: Settings) -> RateLimit:
+    return RateLimit("p2p-unknown-recipient", settings.p2p_unknown_recipients_per_day, 86_400)
+
+
+async def _refuse_once_misses_are_spent(
+    cache: CacheBackend, settings: Settings, sender_id: int
+) -> None:
+    """Checked before the look-up and counted only after a miss: a sender who has tried too
+    many numbers that cannot receive waits for every transfer, to anyone."""
+    misses = _misses(settings)
+    if int(await cache.get(misses.key_for(str(sender_id))) or 0) >= misses.limit:
+        retry_after = misses.window_seconds - int(time.time()) % misses.window_seconds
+        raise RateLimited(
+            f"Too many transfers to numbers that cannot receive; try again in {retry_after} s.",
+            retry_after=retry_after,
+        )
+
+
+async def _count_miss(cache: CacheBackend, settings: Settings, sender_id: int) -> None:
+    misses = _misses(settings)
+    await cache.incr_window(misses.key_for(str(sender_id)), misses.window_seconds)
+
+
 async def transfer_money(
     session: AsyncSession,
+    cache: CacheBackend,
     settings: Settings,
     *,
     sender_id: int,
@@ -242,7 +272,11 @@ async def transfer_money(
     message: str | None,
     idempotency_key: str,
 ) -> TransferDone:
-    """Send prepaid money to another resident by phone number (money only, never points)."""
+    """Send prepaid money to another resident by phone number (money only, never points).
+
+    Every check about the sender (limits, funds) comes before the recipient is looked up,
+    and a recipient that cannot receive gets the answer an unregistered number gets: the
+    answer never tells whether a number is registered unless the money moves."""
     try:
         e164 = normalize_phone(to_phone)
     except ValueError as exc:
@@ -256,12 +290,7 @@ async def transfer_money(
             select(Resident).where(Resident.user_id == sender_id).with_for_update()
         )
     ).scalar_one()
-    recipient = (
-        await session.execute(select(Resident).where(Resident.phone == e164))
-    ).scalar_one_or_none()
-    if recipient is None:
-        raise RecipientNotFound("No resident is registered with that phone number.")
-    if recipient.user_id == sender.user_id:
+    if e164 == sender.phone:
         raise ValidationFailed("You cannot send money to yourself.", field="to_phone")
     if amount > settings.p2p_max_per_transfer:
         raise TransferLimitExceeded(f"One transfer is at most ¥{settings.p2p_max_per_transfer:,}.")
@@ -271,6 +300,15 @@ async def transfer_money(
         raise TransferLimitExceeded(f"You can send at most ¥{settings.p2p_daily_cap:,} a day.")
     if await _p2p_sent_since(session, sender.user_id, month) + amount > settings.p2p_monthly_cap:
         raise TransferLimitExceeded(f"You can send at most ¥{settings.p2p_monthly_cap:,} a month.")
+    if await ledger.get_balance(session, ledger.resident_money(sender.user_id)) < amount:
+        raise InsufficientFunds("Your wallet does not hold enough money for this transfer.")
+    await _refuse_once_misses_are_spent(cache, settings, sender.user_id)
+    recipient = (
+        await session.execute(select(Resident).where(Resident.phone == e164))
+    ).scalar_one_or_none()
+    if recipient is None:
+        await _count_miss(cache, settings, sender.user_id)
+        raise RecipientCannotReceive(_CANNOT_RECEIVE)
 
     posted = await ledger.post_entry(
         session,
@@ -284,7 +322,11 @@ async def transfer_money(
     )
     reference = _new_reference("tr")
     if posted.created:
-        await _assert_under_cap(session, settings, recipient.user_id)
+        try:
+            await _assert_under_cap(session, settings, recipient.user_id)
+        except BalanceCapExceeded as exc:
+            await _count_miss(cache, settings, sender.user_id)
+            raise RecipientCannotReceive(_CANNOT_RECEIVE) from exc
         for resident, kind, change, other in (
             (sender, "p2p_out", -amount, recipient),
             (recipient, "p2p_in", amount, sender),

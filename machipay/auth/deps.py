@@ -1,4 +1,4 @@
-"""Who is calling: the bearer token, checked against the deny-list, and role guards."""
+"""Who is calling: the bearer token, refused once its session has ended, and role guards."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from machipay.auth.roles import Role
-from machipay.auth.service import deny_key
+from machipay.auth.sessions import session_ended
 from machipay.auth.tokens import AccessClaims, decode_access_token
 from machipay.deps import AppSettings, Cache
 from machipay.errors import Forbidden, Unauthorized
@@ -25,8 +25,8 @@ async def current_claims(
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthorized("Send an access token as 'Authorization: Bearer <token>'.")
     claims = decode_access_token(settings.secret_key, credentials.credentials)
-    if await cache.get(deny_key(claims.jti)) is not None:
-        raise Unauthorized("This access token was signed out.")
+    if await session_ended(cache, claims.session_id):
+        raise Unauthorized("This session was signed out.")
     return claims
 
 

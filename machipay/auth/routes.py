@@ -2,9 +2,15 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
-from machipay.auth import service
+from machipay.auth import cookies, service, sessions
 from machipay.auth.deps import Caller, client_ip
-from machipay.auth.schemas import MeOut, RefreshRequest, TokenRequest, TokenResponse
+from machipay.auth.schemas import (
+    AccessTokenResponse,
+    MeOut,
+    RefreshRequest,
+    TokenRequest,
+    TokenResponse,
+)
 from machipay.deps import AppSettings, Cache, DbSession
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
@@ -18,9 +24,15 @@ def _pair(pair: service.TokenPair) -> TokenResponse:
 
 @router.post("/token", response_model=TokenResponse)
 async def sign_in(
-    body: TokenRequest, request: Request, session: DbSession, cache: Cache, settings: AppSettings
+    body: TokenRequest,
+    request: Request,
+    response: Response,
+    session: DbSession,
+    cache: Cache,
+    settings: AppSettings,
 ) -> TokenResponse:
-    """Sign in with a phone number (residents) or login name (staff) and a password."""
+    """Sign in with a phone number (residents) or login name (staff) and a password. The
+    refresh token is also set as an HttpOnly cookie for the web clients."""
     pair = await service.authenticate(
         session,
         cache,
@@ -29,20 +41,56 @@ async def sign_in(
         password=body.password,
         ip=client_ip(request),
     )
+    cookies.set_session_cookies(response, request, settings, pair.refresh_token)
     return _pair(pair)
 
 
-@router.post("/refresh", response_model=TokenResponse)
-async def refresh(body: RefreshRequest, session: DbSession, settings: AppSettings) -> TokenResponse:
-    """Trade a refresh token for a new pair; using one twice closes every session of its family."""
-    return _pair(await service.rotate_refresh_token(session, settings, body.refresh_token))
+@router.post("/refresh", response_model=TokenResponse | AccessTokenResponse)
+async def refresh(
+    request: Request,
+    response: Response,
+    session: DbSession,
+    cache: Cache,
+    settings: AppSettings,
+    body: RefreshRequest | None = None,
+) -> TokenResponse | AccessTokenResponse:
+    """Trade a refresh token for a new pair; using one twice ends the session it belongs to.
+
+    Without a body the refresh token comes from the cookie (web clients; the call must echo
+    the CSRF cookie in ``X-Machipay-CSRF``) and the answer holds the access token only."""
+    from_cookie = body is None
+    token = (
+        cookies.refresh_token_from_cookie(request, settings) if body is None else body.refresh_token
+    )
+    pair = await service.rotate_refresh_token(session, cache, settings, token)
+    cookies.set_session_cookies(response, request, settings, pair.refresh_token)
+    if from_cookie:
+        return AccessTokenResponse(access_token=pair.access_token, expires_in=pair.expires_in)
+    return _pair(pair)
 
 
 @router.post("/logout", status_code=204, response_class=Response)
-async def logout(claims: Caller, cache: Cache) -> Response:
-    """The access token stops working at once (its id is deny-listed until it expires)."""
-    await service.revoke_access_token(cache, claims)
-    return Response(status_code=204)
+async def logout(
+    claims: Caller, request: Request, session: DbSession, cache: Cache, settings: AppSettings
+) -> Response:
+    """End this session: its access tokens and its refresh tokens stop working at once."""
+    await sessions.end_sessions(session, cache, settings, {claims.session_id})
+    return _signed_out(request)
+
+
+@router.post("/logout-all", status_code=204, response_class=Response)
+async def logout_all(
+    claims: Caller, request: Request, session: DbSession, cache: Cache, settings: AppSettings
+) -> Response:
+    """Sign out everywhere: every session of the caller ends, on every device."""
+    await sessions.end_all_sessions(session, cache, settings, claims.user_id)
+    return _signed_out(request)
+
+
+def _signed_out(request: Request) -> Response:
+    response = Response(status_code=204)
+    cookies.clear_session_cookies(response, request)
+    return response
 
 
 @router.get("/me", response_model=MeOut)

@@ -23,6 +23,14 @@ class TokenResponse(StrictModel):
     expires_in: int
 
 
+class AccessTokenResponse(StrictModel):
+    """The answer to a cookie refresh: the refresh token stays in its HttpOnly cookie."""
+
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"  # noqa: S105 - the OAuth2 token type, not a secret
+    expires_in: int
+
+
 class MeOut(StrictModel):
     """Who the token belongs to: the web clients choose their screens by role."""
 

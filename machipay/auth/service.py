@@ -1,4 +1,4 @@
-"""Sign-in, token rotation with reuse detection, logout, and staff accounts."""
+"""Sign-in, token rotation with reuse detection, and staff accounts."""
 
 from __future__ import annotations
 
@@ -12,11 +12,12 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from machipay.auth import lockout
 from machipay.auth.models import RefreshToken, User
 from machipay.auth.passwords import hash_password, password_problems, verify_password
 from machipay.auth.roles import STAFF_ROLES, Role
+from machipay.auth.sessions import end_sessions, session_ended
 from machipay.auth.tokens import (
-    AccessClaims,
     hash_refresh_token,
     issue_access_token,
     new_refresh_token,
@@ -25,6 +26,7 @@ from machipay.cache import CacheBackend, RateLimit
 from machipay.errors import Conflict, Unauthorized, ValidationFailed
 from machipay.phone import normalize_phone
 from machipay.settings import Settings
+from machipay.text import nfkc, nfkc_digits
 from machipay.timeutil import utcnow
 
 STAFF_USERNAME = re.compile(r"[a-z0-9][a-z0-9_.-]{2,63}")
@@ -49,9 +51,9 @@ class TokenPair:
 
 
 def login_name(username: str) -> str:
-    """Residents sign in with their phone number in any common notation."""
-    candidate = username.strip()
-    if candidate[:1] in "+0" and sum(ch.isdigit() for ch in candidate) >= 10:
+    """Residents sign in with their phone number in any common notation and width."""
+    candidate = nfkc(username).strip()
+    if nfkc_digits(candidate)[:1] in "+0" and sum(ch.isdigit() for ch in candidate) >= 10:
         try:
             return normalize_phone(candidate)
         except ValueError:
@@ -74,14 +76,12 @@ async def authenticate(
 ) -> TokenPair:
     await ip_limit(settings).hit(cache, ip)
     name = login_name(username)
-    failures = RateLimit("login-failures", settings.login_attempts_per_account_per_minute)
-    # Refuse before checking the password once an account is being guessed at.
-    if int(await cache.get(failures.key_for(name)) or 0) >= failures.limit:
-        await failures.hit(cache, name)
+    await lockout.refuse_if_locked(cache, name, ip)
     user = (await session.execute(select(User).where(User.username == name))).scalar_one_or_none()
     if not verify_password(user.password_hash if user else None, password) or user is None:
-        await failures.hit(cache, name)
+        await lockout.record_failure(cache, settings, name, ip)
         raise InvalidCredentials("The username or password is not right.")
+    await lockout.record_success(cache, name, ip)
     if user.status != "active":
         raise InvalidCredentials("This account is disabled.")
     return await _issue_pair(session, settings, user, family_id=uuid.uuid4().hex)
@@ -95,6 +95,7 @@ async def _issue_pair(
         user_id=user.id,
         role=user.role,
         ttl_seconds=settings.access_token_ttl_seconds,
+        session_id=family_id,
         merchant_id=user.merchant_id,
     )
     refresh, refresh_hash = new_refresh_token()
@@ -112,8 +113,10 @@ async def _issue_pair(
     return TokenPair(access, refresh, settings.access_token_ttl_seconds)
 
 
-async def rotate_refresh_token(session: AsyncSession, settings: Settings, token: str) -> TokenPair:
-    """Trade a refresh token for a new pair. A token used twice revokes its whole family:
+async def rotate_refresh_token(
+    session: AsyncSession, cache: CacheBackend, settings: Settings, token: str
+) -> TokenPair:
+    """Trade a refresh token for a new pair. A token used twice ends its whole session:
     one of the two users of it is a thief, and we cannot tell which."""
     now = utcnow()
     token_hash = hash_refresh_token(token)
@@ -140,31 +143,17 @@ async def rotate_refresh_token(session: AsyncSession, settings: Settings, token:
             )
         ).one_or_none()
         if known is not None and known.used_at is not None:
-            await session.execute(
-                update(RefreshToken)
-                .where(RefreshToken.family_id == known.family_id, RefreshToken.revoked_at.is_(None))
-                .values(revoked_at=now)
-                .execution_options(synchronize_session=False)
-            )
+            await end_sessions(session, cache, settings, {known.family_id})
             raise RefreshTokenReused(
                 "This refresh token was already used; every session it began is now closed."
             )
+        raise Unauthorized("The refresh token is invalid, expired or revoked.")
+    if await session_ended(cache, claimed.family_id):
         raise Unauthorized("The refresh token is invalid, expired or revoked.")
     user = (await session.execute(select(User).where(User.id == claimed.user_id))).scalar_one()
     if user.status != "active":
         raise Unauthorized("This account is disabled.")
     return await _issue_pair(session, settings, user, family_id=claimed.family_id)
-
-
-async def revoke_access_token(cache: CacheBackend, claims: AccessClaims) -> None:
-    """Put the token's id on the deny-list until it would have expired anyway."""
-    ttl = int((claims.expires_at - utcnow()).total_seconds()) + 1
-    if ttl > 0:
-        await cache.set(deny_key(claims.jti), "1", ttl_seconds=ttl)
-
-
-def deny_key(jti: str) -> str:
-    return f"auth:deny:{jti}"
 
 
 async def create_user(

@@ -24,15 +24,29 @@ class AccessClaims:
     role: str
     jti: str
     expires_at: datetime
+    # The sign-in this token belongs to (its refresh family): ending the session refuses
+    # every access token that carries it.
+    session_id: str
     merchant_id: int | None = None
 
 
 def issue_access_token(
-    secret: str, *, user_id: int, role: str, ttl_seconds: int, merchant_id: int | None = None
+    secret: str,
+    *,
+    user_id: int,
+    role: str,
+    ttl_seconds: int,
+    session_id: str,
+    merchant_id: int | None = None,
 ) -> tuple[str, AccessClaims]:
     now = utcnow()
     claims = AccessClaims(
-        user_id, role, uuid.uuid4().hex, now + timedelta(seconds=ttl_seconds), merchant_id
+        user_id,
+        role,
+        uuid.uuid4().hex,
+        now + timedelta(seconds=ttl_seconds),
+        session_id,
+        merchant_id,
     )
     payload: dict[str, object] = {
         "iss": ISSUER,
@@ -40,6 +54,7 @@ def issue_access_token(
         "sub": str(user_id),
         "role": role,
         "jti": claims.jti,
+        "sid": session_id,
         "iat": int(now.timestamp()),
         "exp": int(claims.expires_at.timestamp()),
     }
@@ -58,7 +73,7 @@ def decode_access_token(secret: str, token: str) -> AccessClaims:
             algorithms=[ALGORITHM],
             audience=AUDIENCE,
             issuer=ISSUER,
-            options={"require": ["exp", "iat", "sub", "jti", "iss", "aud"]},
+            options={"require": ["exp", "iat", "sub", "jti", "sid", "iss", "aud"]},
         )
         mid = payload.get("mid")
         return AccessClaims(
@@ -66,6 +81,7 @@ def decode_access_token(secret: str, token: str) -> AccessClaims:
             role=str(payload["role"]),
             jti=str(payload["jti"]),
             expires_at=datetime.fromtimestamp(int(payload["exp"]), tz=utcnow().tzinfo),
+            session_id=str(payload["sid"]),
             merchant_id=None if mid is None else int(mid),
         )
     except (jwt.PyJWTError, KeyError, ValueError, TypeError) as exc:

@@ -31,6 +31,7 @@ def app_settings(database_url_for: str, backend: str, request: pytest.FixtureReq
         sealer_enabled=False,
         funding_webhook_secret=WEBHOOK_SECRET,
         requests_per_ip_per_minute=100_000,
+        registrations_per_ip_per_hour=100_000,
         # Tests apply the outbox themselves (analytics.ingest_all), when they need facts.
         analytics_consumer_enabled=False,
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import time
+from collections.abc import Callable
 
 import httpx
 import jwt
@@ -134,6 +135,7 @@ async def test_staff_cannot_use_the_resident_wallet(
             "sub": "999999",
             "role": "officer",
             "jti": "x" * 32,
+            "sid": "y" * 32,
             "iat": int(time.time()),
             "exp": int(time.time()) + 60,
         },
@@ -186,3 +188,38 @@ async def test_requests_per_ip_are_rate_limited(
     ]
     assert statuses.count(429) >= 2
     assert statuses[0] == 401
+
+
+_FULL_WIDTH = str.maketrans("0123456789-", "０１２３４５６７８９ー")
+
+
+@pytest.mark.parametrize(
+    "notation",
+    [
+        lambda p: p.translate(_FULL_WIDTH),  # 0８0ー1２３４ー5６７８ as the IME typed it
+        lambda p: p.replace("-", ""),
+        lambda p: p,
+        lambda p: p.replace("-", "ｰ"),
+        lambda p: "+81 " + p[1:].replace("-", " "),
+    ],
+    ids=["as-typed", "ascii-digits", "ascii-hyphens", "half-width-mark", "e164-spaced"],
+)
+async def test_full_width_phone_from_an_ime_signs_in_in_any_notation(
+    client: httpx.AsyncClient, notation: Callable[[str], str]
+) -> None:
+    phone, password = new_phone(), "pw-full-width-1"
+    created = await client.post(
+        "/api/v1/residents",
+        json={
+            "phone": phone.translate(_FULL_WIDTH),
+            "password": password,
+            "display_name": "全角 入力",
+            "birth_year": 1980,
+            "district": "kitazawa",
+        },
+    )
+    assert created.status_code == 201, created.text
+    token = await client.post(
+        "/api/v1/auth/token", json={"username": notation(phone), "password": password}
+    )
+    assert token.status_code == 200, (notation(phone), token.text)

@@ -47,6 +47,7 @@ def _app(database: str, redis_url: str) -> Settings:
         sealer_enabled=False,
         funding_webhook_secret=WEBHOOK_SECRET,
         requests_per_ip_per_minute=1_000_000,
+        registrations_per_ip_per_hour=1_000_000,
         db_pool_size=12,
         db_max_overflow=0,
     )

@@ -389,6 +389,27 @@ async def test_one_time_code_expires(
     assert unknown.status_code == 422
 
 
+async def test_one_time_code_typed_in_full_width_with_spaces_pays(
+    client: httpx.AsyncClient, app: FastAPI
+) -> None:
+    shop = await open_shop(client, app)
+    resident = await register(client)
+    await top_up(client, resident.wallet_id, 1_000)
+    code = (await client.post("/api/v1/wallet/one-time-code", headers=resident.headers)).json()[
+        "code"
+    ]
+    typed = " ".join(code[i : i + 4] for i in range(0, 18, 4)).translate(
+        str.maketrans("0123456789 ", "０１２３４５６７８９\u3000")
+    )
+    paid = await client.post(
+        "/api/v1/merchant/cpm-payments",
+        json={"code": typed, "amount": 300},
+        headers=shop.headers | {"Idempotency-Key": uuid.uuid4().hex},
+    )
+    assert paid.status_code == 201, paid.text
+    assert await money_points(client, resident) == (700, 0)
+
+
 async def test_one_time_codes_are_rate_limited(
     client: httpx.AsyncClient, app_settings: Settings
 ) -> None:

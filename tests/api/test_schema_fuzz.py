@@ -38,6 +38,7 @@ def server(
         MACHIPAY_DATABASE_URL=database,
         MACHIPAY_LOG_LEVEL="WARNING",
         MACHIPAY_REQUESTS_PER_IP_PER_MINUTE="1000000",
+        MACHIPAY_REGISTRATIONS_PER_IP_PER_HOUR="1000000",
         MACHIPAY_SEALER_ENABLED="false",
     )
     if postgres_url_or_none and REDIS_URL:

@@ -296,7 +296,7 @@ async def test_transfer_refusals(client: httpx.AsyncClient, app_settings: Settin
     await top_up(client, alice.wallet_id, 1_000)
     cases = [
         (await send(client, alice, alice, 100), 422, "validation-error"),
-        (await send(client, alice, new_phone(), 100), 404, "recipient-not-found"),
+        (await send(client, alice, new_phone(), 100), 422, "recipient-cannot-receive"),
         (await send(client, alice, bob, 1_001), 402, "insufficient-funds"),
         (
             await send(client, alice, bob, app_settings.p2p_max_per_transfer + 1),
@@ -337,7 +337,8 @@ async def test_recipient_balance_cap_is_respected(
     await top_up(client, alice.wallet_id, 10_000)
     await top_up(client, bob.wallet_id, app_settings.wallet_balance_cap - 50)
     refused = await send(client, alice, bob, 51)
-    assert refused.status_code == 422 and refused.json()["type"].endswith("/balance-cap-exceeded")
+    assert refused.status_code == 422
+    assert refused.json()["type"].endswith("/recipient-cannot-receive")
     assert [await balance(client, alice), await balance(client, bob)] == [
         10_000,
         app_settings.wallet_balance_cap - 50,
@@ -515,3 +516,77 @@ def test_the_signature_window_is_five_minutes_either_way() -> None:
     for offset in (-301, 301):
         with pytest.raises(BadSignature):
             verify("s" * 40, header, body, tolerance_seconds=300, now=stamp + offset)
+
+
+async def test_transfer_to_a_full_width_phone_number(client: httpx.AsyncClient) -> None:
+    alice, bob = await register(client), await register(client)
+    await top_up(client, alice.wallet_id, 1_000)
+    typed = bob.phone.translate(str.maketrans("0123456789-", "０１２３４５６７８９ｰ"))
+    sent = await send(client, alice, typed, 100)
+    assert sent.status_code == 201, sent.text
+    assert await balance(client, bob) == 100
+
+
+# -- enumeration: the answers must not tell which numbers are registered -----------------
+
+
+async def test_unknown_and_full_recipients_get_the_same_answer(
+    client: httpx.AsyncClient, app_settings: Settings
+) -> None:
+    alice, full = await register(client), await register(client)
+    await top_up(client, alice.wallet_id, 1_000)
+    await top_up(client, full.wallet_id, app_settings.wallet_balance_cap - 10)
+    to_full = await send(client, alice, full, 100)
+    to_nobody = await send(client, alice, new_phone(), 100)
+    assert to_full.status_code == to_nobody.status_code == 422
+    assert to_full.json() == to_nobody.json()
+    # Nothing about the recipient's balance leaks either.
+    assert str(app_settings.wallet_balance_cap - 10 + 100) not in to_full.text.replace(",", "")
+
+
+async def test_a_sender_without_funds_learns_nothing_about_the_recipient(
+    client: httpx.AsyncClient,
+) -> None:
+    alice, bob = await register(client), await register(client)
+    to_bob = await send(client, alice, bob, 100)
+    to_nobody = await send(client, alice, new_phone(), 100)
+    assert to_bob.status_code == to_nobody.status_code == 402
+    assert to_bob.json() == to_nobody.json()
+
+
+async def test_failed_recipient_look_ups_are_rate_limited(
+    client: httpx.AsyncClient, app_settings: Settings
+) -> None:
+    app_settings.p2p_unknown_recipients_per_day = 3
+    alice, bob = await register(client), await register(client)
+    await top_up(client, alice.wallet_id, 1_000)
+    assert [(await send(client, alice, new_phone(), 10)).status_code for _ in range(3)] == [422] * 3
+    # From now on every transfer of Alice's waits, to a registered number or not, so the
+    # answer still does not tell one from the other.
+    to_bob, to_nobody = (
+        await send(client, alice, bob, 10),
+        await send(client, alice, new_phone(), 10),
+    )
+    assert to_bob.status_code == to_nobody.status_code == 429
+    assert int(to_bob.headers["retry-after"]) > 0
+    assert await balance(client, bob) == 0
+
+
+async def test_registrations_per_address_are_limited(
+    client: httpx.AsyncClient, app_settings: Settings
+) -> None:
+    app_settings.registrations_per_ip_per_hour = 2
+    statuses = []
+    for _ in range(3):
+        created = await client.post(
+            "/api/v1/residents",
+            json={
+                "phone": new_phone(),
+                "password": "a-long-passphrase",
+                "display_name": "x",
+                "birth_year": 1990,
+                "district": "taishido",
+            },
+        )
+        statuses.append(created.status_code)
+    assert statuses == [201, 201, 429]

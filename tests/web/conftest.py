@@ -132,6 +132,7 @@ async def live_server() -> AsyncIterator[LiveServer]:
         sealer_enabled=False,
         funding_webhook_secret=WEBHOOK_SECRET,
         requests_per_ip_per_minute=100_000,
+        registrations_per_ip_per_hour=100_000,
         analytics_consumer_enabled=True,
         analytics_min_residents=3,
     )

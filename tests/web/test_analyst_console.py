@@ -393,8 +393,11 @@ async def test_other_roles_are_told_they_cannot_use_this_screen(
         message("analytics.signin.wrong_role")
     )
     await expect(desktop.locator("#console-view")).to_be_hidden()
-    tokens = await desktop.evaluate("localStorage.getItem('machipay.analytics.tokens')")
-    assert tokens is None, "the officer's session was kept"
+    kept = await desktop.evaluate(
+        "sessionStorage.getItem('machipay.analytics.access')"
+        " ?? (document.cookie.includes('machipay-csrf-analytics') ? 'cookie' : null)"
+    )
+    assert kept is None, "the officer's session was kept"
 
     await desktop.goto("/analytics?lang=en")
     await sign_in(desktop, "operator")

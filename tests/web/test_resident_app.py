@@ -330,7 +330,11 @@ async def test_register_sign_out_wrong_password_and_a_shop_account(
     await expect(phone.locator("#reg-birth-year-error")).to_contain_text("1900年から")
 
     number = new_phone()
-    await phone.fill("#reg-phone", f"{number[:3]}-{number[3:7]}-{number[7:]}")
+    # Typed as a Japanese IME types it: full-width digits and ー between the groups.
+    as_typed = f"{number[:3]}ー{number[3:7]}ー{number[7:]}".translate(
+        str.maketrans("0123456789", "０１２３４５６７８９")
+    )
+    await phone.fill("#reg-phone", as_typed)
     await phone.fill("#reg-password", NEW_PASSWORD)
     await phone.fill("#reg-name", "まちの 太郎")
     await phone.fill("#reg-birth-year", "1990")
@@ -343,9 +347,22 @@ async def test_register_sign_out_wrong_password_and_a_shop_account(
     wallet = await wallet_of(live_server, await live_server.token(number, NEW_PASSWORD))
     assert wallet["money"] == 0 and wallet["points"] == 0
     await expect(phone.locator("#wallet-id")).to_have_text(wallet["wallet_id"])
+    # The refresh token is out of reach of page scripts: an HttpOnly cookie, never storage.
+    assert "machipay-refresh" not in await phone.evaluate("() => document.cookie")
+    stored = await phone.evaluate(
+        "() => JSON.stringify([Object.entries(localStorage), Object.entries(sessionStorage)])"
+    )
+    assert "refresh" not in stored
+    # A reload resumes the session from the cookie.
+    await phone.reload()
+    await expect(phone.locator("#balance-money")).to_be_visible()
 
-    await phone.click("#sign-out")
+    # Sign out everywhere: a session on another device ends too.
+    elsewhere = await live_server.token(number, NEW_PASSWORD)
+    await phone.click("#sign-out-all")
     await expect(phone.locator("button#sign-in")).to_be_visible()
+    refused = await live_server.api("GET", "/api/v1/wallet", token=elsewhere)
+    assert refused.status_code == 401
     await phone.fill("#username", number)
     await phone.fill("#password", "not-my-password-123")
     await phone.click("button#sign-in")
@@ -376,7 +393,8 @@ async def test_register_sign_out_wrong_password_and_a_shop_account(
     await phone.fill("#password", DEMO_PASSWORD)
     await phone.click("button#sign-in")
     await expect(phone.locator("#sign-in-error")).to_contain_text("区民用アプリでは使えません")
-    assert await phone.evaluate("() => localStorage.getItem('machipay.app.tokens')") is None
+    assert await phone.evaluate("() => sessionStorage.getItem('machipay.app.access')") is None
+    assert "machipay-csrf-app" not in await phone.evaluate("() => document.cookie")
     assert_no_page_errors(phone)
 
 
@@ -598,8 +616,10 @@ async def test_transfer_to_another_resident_shows_in_both_histories(
     await phone.fill("#transfer-amount", "100")
     await phone.click("#transfer-next")
     await phone.click("#transfer-confirm")
+    # (the same words as for a wallet that is full: the answer does not tell which numbers
+    # are registered)
     await expect(phone.locator("#transfer-confirm-error")).to_have_text(
-        "その電話番号の利用者が見つかりません。"
+        "この電話番号には送金できません。番号を確かめるか、相手の残高に余裕があるか確かめてください。"
     )
     assert (await wallet_of(live_server, sender.token))["money"] == 7_500
     assert_no_page_errors(phone)

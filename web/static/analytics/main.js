@@ -59,6 +59,7 @@ function show(view) {
   $("signin-view").hidden = view !== "signin";
   $("console-view").hidden = view !== "console";
   $("sign-out").hidden = view !== "console";
+  $("sign-out-all").hidden = view !== "console";
   $("who").hidden = view !== "console";
 }
 
@@ -394,15 +395,17 @@ $("signin-form").addEventListener("submit", async (event) => {
   }
 });
 
-$("sign-out").addEventListener("click", async () => {
-  await api.signOut();
+async function signOutWith(end) {
+  await end();
   current = null;
   resetResults();
   charts?.reset();
   selectTab($("tab-query"));
   showSignIn(t("analytics.signed_out"), "ok");
   $("username").focus();
-});
+}
+$("sign-out").addEventListener("click", () => signOutWith(api.signOut));
+$("sign-out-all").addEventListener("click", () => signOutWith(api.signOutEverywhere));
 
 window.addEventListener("machipay:signed-out", () => showSignIn(t("error.session_expired")));
 

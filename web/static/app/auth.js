@@ -1,5 +1,5 @@
 // Signing in (phone number + password) and registering a new resident.
-import { ApiError, describeError, h, lang, showError, t, toast } from "/static/js/core.js";
+import { ApiError, describeError, h, lang, nfkcDigits, showError, t, toast, wholeNumber } from "/static/js/core.js";
 import { busyWhile, clearFieldErrors, errorBox, field, screen, setFieldError } from "./ui.js";
 
 function brandHeader() {
@@ -108,7 +108,7 @@ export async function renderRegister(root, app, scope) {
       if (!input.value.trim()) problems[name] = t("app.field.required");
     }
     if (!problems.password && inputs.password.value.length < 10) problems.password = t("app.register.error.password");
-    const year = Number(inputs.birth_year.value.trim());
+    const year = wholeNumber(inputs.birth_year.value);
     if (!problems.birth_year && !(Number.isInteger(year) && year >= 1900 && year <= thisYear)) {
       problems.birth_year = t("app.register.error.birth_year", { max: thisYear });
     }
@@ -123,10 +123,10 @@ export async function renderRegister(root, app, scope) {
     problem.hidden = true;
     if (!check()) return;
     const body = {
-      phone: inputs.phone.value.trim(),
+      phone: nfkcDigits(inputs.phone.value),
       password: inputs.password.value,
       display_name: inputs.display_name.value.trim(),
-      birth_year: Number(inputs.birth_year.value.trim()),
+      birth_year: wholeNumber(inputs.birth_year.value),
       district: inputs.district.value,
     };
     try {

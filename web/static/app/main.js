@@ -30,6 +30,7 @@ const api = createApi("app");
 const view = document.getElementById("view");
 const nav = document.getElementById("app-nav");
 const signOutButton = document.getElementById("sign-out");
+const signOutAllButton = document.getElementById("sign-out-all");
 
 const app = {
   api,
@@ -73,6 +74,7 @@ async function show() {
   const mine = scope;
   nav.hidden = !signedIn;
   signOutButton.hidden = !signedIn;
+  signOutAllButton.hidden = !signedIn;
   document.body.classList.toggle("has-bottom-nav", signedIn);
   const tab = TAB_OF[route] || route;
   for (const link of nav.querySelectorAll("a[data-route]")) {
@@ -102,13 +104,15 @@ function failure(error) {
     h("button", { class: "btn", type: "button", onclick: show }, t("action.retry")));
 }
 
-signOutButton.addEventListener("click", async () => {
-  await api.signOut();
+async function signOutWith(end) {
+  await end();
   app.pendingPayment = null;
   app.receipt = null;
   toast(t("app.signed_out"));
   app.go("signin");
-});
+}
+signOutButton.addEventListener("click", () => signOutWith(api.signOut));
+signOutAllButton.addEventListener("click", () => signOutWith(api.signOutEverywhere));
 
 // A session that ended (refresh refused) sends the person back to sign in. A refused
 // sign-in raises the same event; there is no session to end then.

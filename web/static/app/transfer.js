@@ -1,13 +1,14 @@
 // Send money (never points) to another resident by phone number: fill in, confirm, done.
-import { ApiError, dateTime, h, showError, t, yen } from "/static/js/core.js";
+import { ApiError, dateTime, h, nfkcDigits, showError, t, yen } from "/static/js/core.js";
 import { amountInput, amountProblem, attempts, busyWhile, errorBox, field, parseYen, screen, setFieldError } from "./ui.js";
 
-const PHONE = /^[0-9０-９+＋\-－ ()（）]{10,20}$/;
+const PHONE = /^\+?[0-9()]{10,16}$/; // after nfkcDigits: separators gone, digits ASCII
 
 /** A Japanese number as the server keeps it (+81…), to catch sending to oneself early. */
 function e164(text) {
-  const digits = text.replace(/[０-９]/g, (d) => String.fromCharCode(d.charCodeAt(0) - 0xfee0)).replace(/\D/g, "");
-  if (text.trim().startsWith("+") || text.trim().startsWith("＋")) return `+${digits}`;
+  const typed = nfkcDigits(text);
+  const digits = typed.replace(/\D/g, "");
+  if (typed.startsWith("+")) return `+${digits}`;
   return digits.startsWith("0") ? `+81${digits.slice(1)}` : digits;
 }
 
@@ -40,7 +41,7 @@ export async function render(root, app, scope) {
     event.preventDefault();
     problem.hidden = true;
     const phoneProblem = !phone.value.trim() ? t("app.field.required")
-      : !PHONE.test(phone.value.trim()) ? t("app.transfer.error.phone")
+      : !PHONE.test(nfkcDigits(phone.value)) ? t("app.transfer.error.phone")
         : e164(phone.value) === myPhone ? t("app.transfer.error.self") : "";
     const amountMessage = amountProblem(amount.value, perTransfer);
     setFieldError(phone, phoneProblem);

@@ -1,6 +1,6 @@
 // Small building blocks shared by the app's screens: headings, labelled fields, amounts,
 // history lines and the "one key per attempt" rule for money-moving requests.
-import { ApiError, dateTime, h, idempotencyKey, number, t, yen } from "/static/js/core.js";
+import { ApiError, dateTime, h, idempotencyKey, number, t, wholeNumber, yen } from "/static/js/core.js";
 
 /** A screen: a section with its heading (focusable, so route changes can move focus to it). */
 export function screen(titleKey, ...children) {
@@ -48,10 +48,8 @@ export function clearFieldErrors(form) {
 
 /** Integer yen from what a person typed: full-width digits, commas and ¥ are fine. */
 export function parseYen(text) {
-  const plain = String(text)
-    .replace(/[０-９]/g, (d) => String.fromCharCode(d.charCodeAt(0) - 0xfee0))
-    .replace(/[\s,，¥￥円]/g, "");
-  return /^\d{1,9}$/.test(plain) ? Number(plain) : null;
+  const value = wholeNumber(text);
+  return value !== null && value < 1e9 ? value : null;
 }
 
 /** A localized problem with an amount, or "" when it is fine. */

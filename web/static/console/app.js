@@ -37,6 +37,7 @@ function showOnly(which) {
   const signedIn = which === "console";
   $("who").hidden = !signedIn;
   $("sign-out").hidden = which === "sign-in";
+  $("sign-out-all").hidden = which === "sign-in";
 }
 
 function showSignIn(message) {
@@ -164,12 +165,14 @@ $("sign-in-form").addEventListener("submit", async (event) => {
   }
 });
 
-$("sign-out").addEventListener("click", async () => {
+async function signOutWith(end) {
   stopView();
-  await api.signOut();
+  await end();
   location.hash = "";
   showSignIn();
-});
+}
+$("sign-out").addEventListener("click", () => signOutWith(api.signOut));
+$("sign-out-all").addEventListener("click", () => signOutWith(api.signOutEverywhere));
 
 $("wrong-role-again").addEventListener("click", () => showSignIn());
 $("menu-toggle").addEventListener("click", () => {

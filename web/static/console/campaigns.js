@@ -1,7 +1,7 @@
 // Campaigns: the list, the form that drafts one, the detail (maker-checker, estimate, live
 // budget burn, totals, audit trail) and the effect report.
 
-import { h, t, yen, number, dateTime, dateOnly, toast, describeError, showError, ApiError, lang } from "/static/js/core.js";
+import { h, t, yen, number, dateTime, dateOnly, toast, describeError, showError, ApiError, lang, wholeNumber } from "/static/js/core.js";
 import {
   api, state, can, STORE_TYPES, statusBadge, pageHeader, loadingBox, emptyBox, errorBox, table, cell,
   field, setFieldError, clearFieldErrors, showFormSummary, problemFieldErrors, tokyoLocalInput, tokyoIso,
@@ -234,7 +234,7 @@ function readCampaignForm(form) {
       if (required) fail(id, "console.error.required", { field: label });
       return null;
     }
-    const pct = Number(raw);
+    const pct = Number(String(raw).normalize("NFKC").replace(/\s+/gu, ""));
     if (!Number.isFinite(pct) || pct < 0 || pct > 100) { fail(id, "console.error.rate_range"); return null; }
     const bp = Math.round(pct * 100);
     if (Math.abs(bp - pct * 100) > 1e-6) { fail(id, "console.error.rate_precision"); return null; }
@@ -246,8 +246,8 @@ function readCampaignForm(form) {
       if (required) fail(id, "console.error.required", { field: label });
       return null;
     }
-    const n = Number(raw);
-    if (!Number.isInteger(n) || n < min || n > max) { fail(id, "console.error.whole_range", { min: number(min), max: number(max) }); return null; }
+    const n = wholeNumber(raw);
+    if (n === null || n < min || n > max) { fail(id, "console.error.whole_range", { min: number(min), max: number(max) }); return null; }
     return n;
   };
 
@@ -688,7 +688,7 @@ async function renderDetail(view, id) {
     estimateCard.replaceChildren(h("h2", {}, t("console.estimate.title")), form, body);
     form.addEventListener("submit", (e) => {
       e.preventDefault();
-      const n = Number(input.value);
+      const n = wholeNumber(input.value) ?? Number.NaN;
       if (!Number.isInteger(n) || n < 0 || n > 500) {
         body.replaceChildren(h("p", { class: "alert alert-error", role: "alert" }, t("console.estimate.uplift_range")));
         return;

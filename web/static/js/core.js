@@ -40,6 +40,29 @@ export function tokyoToday() {
   return new Date().toLocaleDateString("sv-SE", { timeZone: "Asia/Tokyo" });
 }
 
+// Numbers as a Japanese IME types them (０８０ー１２３４ー５６７８, １，０００): NFKC makes the digits
+// ASCII; the hyphens of every width, ー and the spaces people put between groups go. The
+// server does the same (machipay.text.nfkc_digits); the client does it so that what it
+// checks and shows is what the server will take.
+const SEPARATORS = /[\s\-\u2010-\u2015\u2212\u2043\ufe63\u30fc\u301c~]+/gu;
+
+export function nfkcDigits(text) {
+  return String(text ?? "").normalize("NFKC").replace(SEPARATORS, "");
+}
+
+/** A whole number as typed ("1,200", "¥1200", "１，２００円"), or null. */
+export function wholeNumber(text) {
+  // A minus sign is not a separator here: "-500" is refused, never read as 500.
+  if (/^[-\u2212\u2010-\u2015\ufe63]/u.test(String(text ?? "").normalize("NFKC").trim())) return null;
+  const plain = nfkcDigits(text).replace(/[,¥\\円]/g, "");
+  if (!/^\d{1,15}$/.test(plain)) return null;
+  return Number(plain);
+}
+
+function nfkcUsername(text) {
+  return String(text ?? "").normalize("NFKC").trim();
+}
+
 export function idempotencyKey() {
   return crypto.randomUUID();
 }
@@ -67,34 +90,50 @@ export function describeError(error) {
 }
 
 /**
- * An API client for one web client. Tokens live in localStorage under the client's name,
- * so the resident app and the console can be signed in as different people in one browser.
+ * An API client for one web client. The refresh token never reaches this script: the server
+ * keeps it in an HttpOnly cookie named after the client (X-Machipay-Client), so the resident
+ * app and the console can be signed in as different people in one browser. The short-lived
+ * access token stays in sessionStorage (this tab only); a new tab or a reload gets a fresh
+ * one from the cookie, echoing the readable CSRF cookie the server binds to it.
  */
 export function createApi(client) {
-  const storageKey = `machipay.${client}.tokens`;
+  const storageKey = `machipay.${client}.access`;
+  const csrfCookie = `machipay-csrf-${client}`;
+  const clientHeader = { "X-Machipay-Client": client };
   let refreshing = null;
+  // Tokens of earlier versions, refresh token included, must not linger where scripts read.
+  localStorage.removeItem(`machipay.${client}.tokens`);
 
-  const tokens = () => JSON.parse(localStorage.getItem(storageKey) || "null");
-  const keep = (pair) => localStorage.setItem(storageKey, JSON.stringify({
-    access: pair.access_token, refresh: pair.refresh_token,
-  }));
-  const forget = () => localStorage.removeItem(storageKey);
+  const access = () => sessionStorage.getItem(storageKey);
+  const keep = (answer) => sessionStorage.setItem(storageKey, answer.access_token);
+  const csrf = () => document.cookie.split("; ").find((c) => c.startsWith(`${csrfCookie}=`))
+    ?.slice(csrfCookie.length + 1) ?? null;
+  const hasSession = () => access() !== null || csrf() !== null;
+  const forget = () => {
+    sessionStorage.removeItem(storageKey);
+    // The HttpOnly refresh cookie is cleared by the server on sign-out; this one we can.
+    document.cookie = `${csrfCookie}=; Max-Age=0; Path=/; Secure; SameSite=Strict`;
+  };
 
   async function raw(method, path, { body, headers = {}, auth = true } = {}) {
-    const init = { method, headers: { Accept: "application/json, application/problem+json", ...headers } };
+    const init = {
+      method,
+      headers: { Accept: "application/json, application/problem+json", ...clientHeader, ...headers },
+      credentials: "same-origin",
+    };
     if (body !== undefined) {
       init.headers["Content-Type"] = "application/json";
       init.body = JSON.stringify(body);
     }
-    const current = tokens();
-    if (auth && current) init.headers.Authorization = `Bearer ${current.access}`;
+    const token = access();
+    if (auth && token) init.headers.Authorization = `Bearer ${token}`;
     return fetch(path, init);
   }
 
   async function refresh() {
-    const current = tokens();
-    if (!current) return false;
-    refreshing ??= raw("POST", "/api/v1/auth/refresh", { body: { refresh_token: current.refresh }, auth: false })
+    const echo = csrf();
+    if (!echo) return false;
+    refreshing ??= raw("POST", "/api/v1/auth/refresh", { headers: { "X-Machipay-CSRF": echo }, auth: false })
       .then(async (response) => {
         if (!response.ok) { forget(); return false; }
         keep(await response.json());
@@ -105,8 +144,9 @@ export function createApi(client) {
   }
 
   async function request(method, path, options = {}) {
+    if (options.auth !== false && !access() && csrf()) await refresh();
     let response = await raw(method, path, options);
-    if (response.status === 401 && options.auth !== false && tokens() && await refresh()) {
+    if (response.status === 401 && options.auth !== false && await refresh()) {
       response = await raw(method, path, options);
     }
     if (response.status === 204) return null;
@@ -123,27 +163,34 @@ export function createApi(client) {
     return data;
   }
 
+  async function end(path) {
+    try { if (hasSession()) await request("POST", path); } catch { /* signed out anyway */ }
+    forget();
+  }
+
   return {
     get: (path, options) => request("GET", path, options),
     post: (path, body, options = {}) => request("POST", path, { ...options, body }),
     /** The raw Response with the bearer header, for downloads and streams. */
     fetchRaw: async (path, init = {}) => {
+      if (!access() && csrf()) await refresh();
       let response = await raw(init.method || "GET", path, init);
       if (response.status === 401 && await refresh()) response = await raw(init.method || "GET", path, init);
       return response;
     },
-    signedIn: () => tokens() !== null,
-    accessToken: () => tokens()?.access ?? null,
+    signedIn: hasSession,
+    accessToken: access,
     async signIn(username, password) {
-      const pair = await request("POST", "/api/v1/auth/token", { body: { username, password }, auth: false });
-      keep(pair);
+      const answer = await request("POST", "/api/v1/auth/token", {
+        body: { username: nfkcUsername(username), password }, auth: false,
+      });
+      keep(answer); // the refresh token in the answer is dropped: the cookie holds it
       return request("GET", "/api/v1/auth/me");
     },
     me: () => request("GET", "/api/v1/auth/me"),
-    async signOut() {
-      try { if (tokens()) await request("POST", "/api/v1/auth/logout"); } catch { /* signed out anyway */ }
-      forget();
-    },
+    signOut: () => end("/api/v1/auth/logout"),
+    /** Sign out on every device: every session of the user ends. */
+    signOutEverywhere: () => end("/api/v1/auth/logout-all"),
   };
 }
 

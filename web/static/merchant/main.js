@@ -33,6 +33,7 @@ function show(view) {
   $("#sign-in-view").hidden = view !== "sign-in";
   $("#dashboard").hidden = view !== "dashboard";
   $("#sign-out").hidden = view !== "dashboard";
+  $("#sign-out-all").hidden = view !== "dashboard";
   document.body.classList.toggle("merchant-signed-in", view === "dashboard");
 }
 
@@ -81,11 +82,13 @@ $("#sign-in-form").addEventListener("submit", async (event) => {
   }
 });
 
-$("#sign-out").addEventListener("click", async () => {
-  await api.signOut();
+async function signOutWith(end) {
+  await end();
   showSignIn();
   toast(t("m.signed_out"));
-});
+}
+$("#sign-out").addEventListener("click", () => signOutWith(api.signOut));
+$("#sign-out-all").addEventListener("click", () => signOutWith(api.signOutEverywhere));
 
 window.addEventListener("machipay:signed-out", () => {
   if (!$("#dashboard").hidden) showSignIn(t("error.session_expired"));

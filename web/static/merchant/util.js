@@ -1,6 +1,6 @@
 // Small helpers the dashboard's tabs share.
 
-import { ApiError, idempotencyKey, lang, yen } from "/static/js/core.js";
+import { ApiError, idempotencyKey, lang, nfkcDigits, yen } from "/static/js/core.js";
 
 export const $ = (selector, root = document) => root.querySelector(selector);
 
@@ -8,9 +8,7 @@ export const yenOf = yen;
 
 /** Digits only, full-width digits too (a Japanese IME types "１２００"). */
 export function digitsOf(text) {
-  return String(text ?? "")
-    .replace(/[０-９]/g, (d) => String.fromCharCode(d.charCodeAt(0) - 0xfee0))
-    .replace(/[^0-9]/g, "");
+  return nfkcDigits(text).replace(/[^0-9]/g, "");
 }
 
 /** A whole-yen amount from what was typed ("1,200", "¥1200", "１２００"), or null. */
