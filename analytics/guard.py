@@ -22,13 +22,22 @@ single resident pass as k.
 **Compact, and fast however long the history.** One row per analyst and distinct
 predicate (a repeated cell updates its row: identical queries do not fill the history);
 each row is a canonical JSON predicate, its fingerprint, the size and a bit set of
-measures, about 150 bytes with its indexes. Nothing is forgotten. The residents behind a
+measures, about 280 bytes with its indexes. Nothing is forgotten. The residents behind a
 difference include everyone in one cell and not the other, so for a new cell of size s
 only rows with |size − s| < k can be too close; they are found through the (analyst,
 persons) index. Of those, predicates that are disjoint on a dimension (another street,
 another month) differ by everyone in both, 2k or more, without reading data; only the
-rest cost one query, which counts the residents behind the difference up to k (with the
-dimensions both name as a plain condition, so the facts' indexes serve it).
+rest cost one count of the residents behind the difference, up to k: from the members of
+one rollup shape when both name the same single month (or none) and only that shape's
+dimensions, else from the facts (with the dimensions both name as a plain condition, so
+the facts' indexes serve it) unless the rollups already show k people in one cell and
+not the other, within a month both cover (or over all months): first from the cells'
+sizes there (one read for every pair), then from their members (one count per pair).
+
+**One analyst's queries one after another.** The allowance is charged first, with an
+upsert on the analyst's row of the day: on PostgreSQL a second query of the same analyst
+waits there until the first has committed, so its guard sees the cells the first one
+showed (two queries sent at once cannot slip past each other).
 
 **Refused, not suppressed.** An offending answer is refused as a whole rather than its
 offending cells hidden: a cell hidden only by the guard would tell the analyst, for free,
@@ -46,7 +55,9 @@ from __future__ import annotations
 
 import bisect
 import hashlib
+import itertools
 import json
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -56,7 +67,8 @@ from sqlalchemy import and_, false, func, not_, or_, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from analytics.dimensions import DIMENSIONS
-from analytics.models import Fact, GuardCell, QueryAllowance
+from analytics.models import Fact, GuardCell, QueryAllowance, RollupCell, RollupMember
+from analytics.rollups import ALL_MONTHS, SHAPES, decode, encode
 from machipay.db import insert_for
 from machipay.errors import Forbidden
 from machipay.timeutil import to_tokyo, utcnow
@@ -71,6 +83,8 @@ MEASURE_BITS = {
     "points_used": 8,
     "rewards": 16,
 }
+# Beyond this many rollup cells a predicate's people are not read from the rollups.
+MAX_CELLS = 5_000
 # Size windows per candidate look-up (a statement's OR of BETWEENs stays small).
 WINDOWS_PER_STATEMENT = 200
 
@@ -159,11 +173,115 @@ def _holds(predicate: Predicate) -> Any:
     return and_(true(), *(_condition(name, values) for name, values in predicate.items()))
 
 
+def _keeps(values: Mapping[str, Any], predicate: Predicate) -> bool:
+    return all(values[name] in allowed for name, allowed in predicate.items())
+
+
+async def _differing_from_rollups(
+    session: AsyncSession, one: Predicate, two: Predicate, at_most: int
+) -> int | None:
+    """The count of ``differing_people`` from one rollup shape, when both predicates name
+    the same single month (or none) and only dimensions of that shape: then whether a fact
+    is kept depends on its cell alone, and the people are the members of the cells one
+    keeps and the other not. None when no shape serves."""
+    if one.get("month") != two.get("month"):
+        return None
+    months = one.get("month")
+    if months is not None and len(months) != 1:
+        return None
+    named = (set(one) | set(two)) - {"month"}
+    fitting = [shape for shape, dims in SHAPES.items() if named <= set(dims)]
+    if not fitting:
+        return None
+    shape = min(fitting, key=lambda s: len(SHAPES[s]))
+    month = ALL_MONTHS if months is None else next(iter(months))
+    within = {name: values for name, values in one.items() if name != "month"}
+    other = {name: values for name, values in two.items() if name != "month"}
+    cells = []
+    every = await session.scalars(
+        select(RollupCell.cell).where(RollupCell.shape == shape, RollupCell.month == month)
+    )
+    for cell in every:
+        values = dict(zip(SHAPES[shape], decode(shape, cell), strict=True))
+        if _keeps(values, within) != _keeps(values, other):
+            cells.append(cell)
+    if not cells:
+        return 0
+    differing = (
+        select(RollupMember.resident_key)
+        .where(
+            RollupMember.shape == shape, RollupMember.month == month, RollupMember.cell.in_(cells)
+        )
+        .distinct()
+        .limit(at_most)
+        .subquery()
+    )
+    return int(await session.scalar(select(func.count()).select_from(differing)) or 0)
+
+
+def _exact_cells(predicate: Predicate) -> tuple[str, list[str]] | None:
+    """The shape whose dimensions are exactly the predicate's (less month), and the cells
+    of it the predicate keeps."""
+    named = set(predicate) - {"month"}
+    shape = next((s for s, dims in SHAPES.items() if set(dims) == named), None)
+    if shape is None:
+        return None
+    dims = SHAPES[shape]
+    if math.prod(len(predicate[d]) for d in dims) > MAX_CELLS:
+        return None
+    return shape, [encode(c) for c in itertools.product(*(predicate[d] for d in dims))]
+
+
+def _one_month(one: Predicate, two: Predicate) -> str | None:
+    """The month partition both predicates can be compared in: ``*`` when neither names a
+    month; a month one of them is limited to, when the other allows it too (the other's
+    facts of that month are a part of its facts, so people apart there are apart)."""
+    first, second = one.get("month"), two.get("month")
+    if first is None and second is None:
+        return ALL_MONTHS
+    for mine, theirs in ((first, second), (second, first)):
+        if mine is not None and len(mine) == 1 and (theirs is None or mine <= theirs):
+            return str(next(iter(mine)))
+    return None
+
+
+async def _people_apart(
+    session: AsyncSession, one: Predicate, two: Predicate, at_most: int
+) -> int | None:
+    """A lower bound of ``differing_people`` read from the rollups: the people in one cell
+    and not in the other within one month's partition (or the all-months one), each of
+    whom has a fact one keeps and the other not, up to ``at_most``. None when the two have
+    no such partition or fit no shape exactly."""
+    month = _one_month(one, two)
+    if month is None:
+        return None
+    first, second = _exact_cells(one), _exact_cells(two)
+    if first is None or second is None:
+        return None
+    people = [
+        select(RollupMember.resident_key).where(
+            RollupMember.shape == shape, RollupMember.month == month, RollupMember.cell.in_(cells)
+        )
+        for shape, cells in (first, second)
+    ]
+    found = 0
+    for mine, theirs in ((people[0], people[1]), (people[1], people[0])):
+        only = mine.except_(theirs).limit(at_most - found).subquery()
+        found += int(await session.scalar(select(func.count()).select_from(only)) or 0)
+        if found >= at_most:
+            break
+    return found
+
+
 async def differing_people(
     session: AsyncSession, one: Predicate, two: Predicate, *, at_most: int
 ) -> int:
     """How many residents have a fact that one predicate keeps and the other does not (the
-    people the difference of the two cells is about), counted up to ``at_most``."""
+    people the difference of the two cells is about), counted up to ``at_most``: from the
+    rollups when a shape serves, else from the facts."""
+    counted = await _differing_from_rollups(session, one, two, at_most)
+    if counted is not None:
+        return counted
     # Both keep only facts within the union of their values where both name a dimension:
     # said on its own it lets the database use its indexes (month, street).
     common = [_condition(name, values | two[name]) for name, values in one.items() if name in two]
@@ -185,6 +303,9 @@ async def differ_by_too_few(session: AsyncSession, new: Published, old: Publishe
     differ by the other months of residents who are in both.)"""
     if _disjoint(new.predicate, old.predicate):
         return False  # both were shown, so both hold k or more: they differ by 2k or more
+    apart = await _people_apart(session, new.predicate, old.predicate, k)
+    if apart is not None and apart >= k:
+        return False  # k people in one and not the other: no need to read the facts
     return 0 < await differing_people(session, new.predicate, old.predicate, at_most=k) < k
 
 
@@ -229,6 +350,60 @@ async def _earlier(
     return found
 
 
+async def _month_sizes(
+    session: AsyncSession, pairs: Sequence[tuple[Published, Published]]
+) -> dict[tuple[str, str, str], int]:
+    """The people of every rollup cell the pairs' predicates cover in the partition the
+    two of a pair share: one read for all of them."""
+    wanted: set[tuple[str, str, str]] = set()
+    for one, two in pairs:
+        month = _one_month(one.predicate, two.predicate)
+        for predicate in (one.predicate, two.predicate):
+            exact = _exact_cells(predicate)
+            if month is not None and exact is not None:
+                wanted.update((exact[0], month, cell) for cell in exact[1])
+    groups: dict[tuple[str, str], list[str]] = {}
+    for shape, month, cell in sorted(wanted):
+        groups.setdefault((shape, month), []).append(cell)
+    if not groups:
+        return {}
+    # One statement, each group a range of the primary key (shape, month, cell).
+    rows = await session.execute(
+        select(RollupCell.shape, RollupCell.month, RollupCell.cell, RollupCell.residents).where(
+            or_(
+                *(
+                    and_(
+                        RollupCell.shape == shape,
+                        RollupCell.month == month,
+                        RollupCell.cell.in_(cells),
+                    )
+                    for (shape, month), cells in groups.items()
+                )
+            )
+        )
+    )
+    return {(shape, month, cell): int(people) for shape, month, cell, people in rows}
+
+
+def _sizes_apart(
+    one: Predicate, two: Predicate, sizes: Mapping[tuple[str, str, str], int]
+) -> int | None:
+    """A lower bound of ``differing_people`` from cell sizes alone: within the partition
+    both share, the larger side has at least (its fewest) − (the other's most) people
+    the other lacks. None when the rollups do not cover both."""
+    month = _one_month(one, two)
+    first, second = _exact_cells(one), _exact_cells(two)
+    if month is None or first is None or second is None:
+        return None
+    bounds = []
+    for shape, cells in (first, second):
+        counts = [sizes.get((shape, month, cell), 0) for cell in cells]
+        # A person may be in several cells: at least the largest, at most the sum.
+        bounds.append((max(counts, default=0), sum(counts)))
+    (fewest_one, most_one), (fewest_two, most_two) = bounds
+    return max(fewest_one - most_two, fewest_two - most_one, 0)
+
+
 async def answers_too_close(
     session: AsyncSession, analyst_id: int, cells: Sequence[Published], k: int
 ) -> bool:
@@ -237,6 +412,7 @@ async def answers_too_close(
         return False
     earlier = await _earlier(session, analyst_id, cells, k)
     sizes = [row[0] for row in earlier]
+    pairs: list[tuple[Published, Published]] = []
     for cell in cells:
         mine = cell.fingerprint
         low = bisect.bisect_left(sizes, cell.persons - (k - 1))
@@ -244,8 +420,16 @@ async def answers_too_close(
         for _size, fingerprint, old in earlier[low:high]:
             if fingerprint == mine or not old.measures & cell.measures:
                 continue
-            if await differ_by_too_few(session, cell, old, k):
-                return True
+            if not _disjoint(cell.predicate, old.predicate):
+                pairs.append((cell, old))
+    # Most pairs are told apart by the sizes of their cells in a shared month: one read.
+    month_sizes = await _month_sizes(session, pairs)
+    for cell, old in pairs:
+        apart = _sizes_apart(cell.predicate, old.predicate, month_sizes)
+        if apart is not None and apart >= k:
+            continue
+        if await differ_by_too_few(session, cell, old, k):
+            return True
     return False
 
 

@@ -372,7 +372,7 @@ async def test_the_guard_counts_the_residents_behind_a_difference_as_python_does
 ) -> None:
     """The people whose facts one predicate keeps and the other not, counted in SQL (NULL
     streets and campaigns as values of their own), against the same over every fact."""
-    from analytics.guard import differing_people
+    from analytics.guard import _people_apart, differing_people
 
     street, _, _, _ = await street_with_payers(client, app, residents=11)
     await ingest_all(app.state.sessionmaker, app_settings)
@@ -407,3 +407,6 @@ async def test_the_guard_counts_the_residents_behind_a_difference_as_python_does
                 for limit in (5, 10**6):
                     counted = await differing_people(session, first, second, at_most=limit)
                     assert counted == min(len(expected), limit), (one, two)
+                    # The rollups' shortcut never claims more people than there are.
+                    apart = await _people_apart(session, first, second, limit)
+                    assert apart is None or apart <= counted, (one, two)
