@@ -16,9 +16,11 @@ publish. So whenever a group of sibling cells has exactly one hidden cell, its s
 visible sibling is hidden too (complementary, or secondary, suppression), along every
 dimension of the answer until nothing changes.
 
-Distinct residents within a month are exact. Pseudonyms change every month and cannot be
-joined, so a cell spanning months is judged by its largest monthly count: a lower bound
-of the true number, which errs on the side of suppressing.
+Distinct residents are people over every month a cell spans: pseudonyms change every
+month and cannot be joined, so they are counted by the stable person key
+(analytics/pseudonyms.py), and a resident active in ten months is one person, not ten.
+Which cells may be shown together with an analyst's earlier answers is the differencing
+guard's business (analytics/guard.py).
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from analytics.models import Fact
-from analytics.pseudonyms import merchant_pseudonym, resident_pseudonym
+from analytics.pseudonyms import merchant_pseudonym, resident_person, resident_pseudonym
 from analytics.rollups import add_to_rollups
 from machipay.db import insert_for, unit_of_work
 from machipay.metrics import OUTBOX_LAG, OUTBOX_WAITING
@@ -68,6 +68,7 @@ def _fact(
         "resident_key": resident_pseudonym(
             settings.analytics_pseudonym_secret, month, payload["resident_id"]
         ),
+        "person_key": resident_person(settings.analytics_pseudonym_secret, payload["resident_id"]),
         "merchant_key": merchant_pseudonym(
             settings.analytics_pseudonym_secret, payload["merchant_id"]
         ),

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, BigInteger, Date, Float, Index, SmallInteger, String
+from sqlalchemy import JSON, BigInteger, Date, Float, Index, SmallInteger, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from machipay.db import Base, BigId, UTCDateTime
@@ -29,6 +29,9 @@ class Fact(Base):
     kind: Mapped[str] = mapped_column(String(8))  # payment | refund (negative amounts)
     period: Mapped[str] = mapped_column(String(7))  # the pseudonym key's period, YYYY-MM
     resident_key: Mapped[str] = mapped_column(String(32))
+    # The same resident in every month (analytics/pseudonyms.py): disclosure control and
+    # the differencing guard only, never in an answer.
+    person_key: Mapped[str] = mapped_column(String(32))
     merchant_key: Mapped[str] = mapped_column(String(32))
     age_band: Mapped[str] = mapped_column(String(5))
     district_id: Mapped[str] = mapped_column(String(32))
@@ -71,6 +74,41 @@ class QueryLog(Base):
     cells: Mapped[int] = mapped_column(BigInteger)
     suppressed: Mapped[int] = mapped_column(BigInteger)
     epsilon: Mapped[float | None] = mapped_column(Float)
+
+
+class GuardCell(Base):
+    """A cell published to an analyst (analytics/guard.py): which residents it was about
+    (its predicate), how many people they were, and which measures were shown. One row
+    per analyst and distinct predicate, however often it was asked."""
+
+    __tablename__ = "analytics_guard_cells"
+    __table_args__ = (
+        Index(
+            "ix_analytics_guard_cells_analyst_fingerprint",
+            "analyst_id",
+            "fingerprint",
+            unique=True,
+        ),
+        Index("ix_analytics_guard_cells_analyst_persons", "analyst_id", "persons"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    analyst_id: Mapped[int] = mapped_column(BigInteger)
+    fingerprint: Mapped[str] = mapped_column(String(32))  # of the canonical predicate
+    predicate: Mapped[str] = mapped_column(Text)  # canonical JSON: dimension -> values
+    persons: Mapped[int] = mapped_column(BigInteger)
+    measures: Mapped[int] = mapped_column(SmallInteger)  # bit set (guard.MEASURE_BITS)
+
+
+class QueryAllowance(Base):
+    """How much of the day's query allowance an analyst has used (answers cost one,
+    refusals more: analytics/guard.py)."""
+
+    __tablename__ = "analytics_query_allowances"
+
+    analyst_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)  # Tokyo
+    used: Mapped[int] = mapped_column(BigInteger)
 
 
 # -- rollups (analytics/rollups.py) ---------------------------------------------------

@@ -19,8 +19,17 @@ from analytics.disclosure import (
     suppressed,
 )
 from analytics.dp_mode import answer_with_dp
+from analytics.guard import (
+    GuardRefused,
+    Published,
+    answers_too_close,
+    cell_predicate,
+    charge,
+    measure_bits,
+    remember,
+)
 from analytics.models import Fact, QueryLog
-from analytics.rollups import RolledUp, population_size, read_rollup, shape_for
+from analytics.rollups import RolledUp, read_rollup, shape_for
 from machipay.errors import Forbidden, ValidationFailed
 from machipay.settings import Settings
 from machipay.timeutil import utcnow
@@ -29,13 +38,6 @@ MEASURES = ("spend", "payments", "residents", "average_ticket", "points_used", "
 YEN_MEASURES = ("spend", "average_ticket", "points_used", "rewards")
 FINER_THAN_DISTRICT = ("shopping_street",)
 MAX_FILTER_VALUES = 200
-# How many of the analyst's earlier answered populations a new query is compared with.
-DIFFERENCING_MEMORY = 200
-
-
-class DifferencingRefused(Forbidden):
-    type_slug = "analytics-differencing-refused"
-    title = "This query could single out residents by difference with an earlier one"
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,74 +115,6 @@ def _conditions(filters: dict[str, list[Any]]) -> list[Any]:
     return [DIMENSIONS[name].in_(values) for name, values in filters.items()]
 
 
-def _population(filters: dict[str, list[Any]]) -> Any:
-    """The residents a query is about: (month, pseudonym) of every fact its filters keep."""
-    return select(Fact.period, Fact.resident_key).where(*_conditions(filters)).distinct()
-
-
-def _same(one: dict[str, list[Any]], two: dict[str, list[Any]]) -> bool:
-    return {k: set(v) for k, v in one.items()} == {k: set(v) for k, v in two.items()}
-
-
-def _narrower(one: dict[str, list[Any]], two: dict[str, list[Any]]) -> bool:
-    """Every fact ``one`` keeps, ``two`` keeps too (so its residents are a subset)."""
-    return all(name in one and set(one[name]) <= set(values) for name, values in two.items())
-
-
-async def differs_by_too_few(
-    session: AsyncSession, new: dict[str, list[Any]], old: dict[str, list[Any]], k: int
-) -> bool:
-    """True when the two populations differ, but by fewer than ``k`` residents: answering
-    both would let the analyst subtract one answer from the other and learn about them."""
-    if _same(new, old):
-        return False
-    if _narrower(new, old) or _narrower(old, new):
-        # One population contains the other: the difference is the difference of their
-        # sizes, counted from the rollups' resident sets when a shape fits both.
-        sizes = [await population_size(session, f) for f in (new, old)]
-        if sizes[0] is not None and sizes[1] is not None:
-            return 0 < abs(sizes[0] - sizes[1]) < k
-    one, two = _population(new), _population(old)
-    differing = 0
-    for left, right in ((one, two), (two, one)):
-        only = left.except_(right).subquery()
-        differing += int(
-            (await session.execute(select(func.count()).select_from(only))).scalar_one()
-        )
-        if differing >= k:
-            return False
-    return 0 < differing < k
-
-
-async def check_differencing(
-    session: AsyncSession, query: Query, *, analyst_id: int, k: int
-) -> None:
-    """Refuse a query whose population is within ``k`` residents of one this analyst was
-    already answered (the differencing attack: a street's total, then the same street
-    without one age band, then subtract)."""
-    earlier = (
-        await session.execute(
-            select(QueryLog.query)
-            .where(QueryLog.analyst_id == analyst_id, QueryLog.outcome == "answered")
-            .order_by(QueryLog.id.desc())
-            .limit(DIFFERENCING_MEMORY)
-        )
-    ).scalars()
-    seen: set[str] = set()
-    for logged in earlier:
-        stored = logged.get("filters")
-        filters: dict[str, list[Any]] = dict(stored) if isinstance(stored, dict) else {}
-        fingerprint = repr(sorted((key, sorted(map(str, v))) for key, v in filters.items()))
-        if fingerprint in seen:
-            continue
-        seen.add(fingerprint)
-        if await differs_by_too_few(session, query.filters, filters, k):
-            raise DifferencingRefused(
-                "Its residents differ from those of an earlier query of yours by fewer than"
-                f" {k}; answering both would single them out. Widen or change the filters."
-            )
-
-
 async def _log(
     session: AsyncSession,
     analyst_id: int,
@@ -245,18 +179,16 @@ async def _cells_from_facts(session: AsyncSession, query: Query) -> RolledUp:
         cell["points_used"] += points
         cell["rewards"] += rewards
         shops[key][row[width + 1]] += spend
+    # Distinct people over every month the cell spans (person keys are stable).
     people = await session.execute(
-        select(*columns, Fact.period, func.count(func.distinct(Fact.resident_key)))
+        select(*columns, func.count(func.distinct(Fact.person_key)))
         .where(*conditions)
-        .group_by(*columns, Fact.period)
+        .group_by(*columns)
     )
-    residents: dict[tuple[Any, ...], int] = defaultdict(int)
-    for row in people:
-        key = tuple(row[:width])
-        residents[key] = max(residents[key], int(row[width + 1]))
+    residents = {tuple(row[:width]): int(row[width]) for row in people}
     return RolledUp(
         sums=sums,
-        residents=dict(residents),
+        residents={key: count for key, count in residents.items() if key in sums},
         shops={k: ShopSpread.of(v.values()) for k, v in shops.items()},
     )
 
@@ -270,13 +202,26 @@ async def run_query(
         check(query)
         if query.mode == "dp":
             return await answer_with_dp(session, settings, query, analyst_id=analyst_id)
-        await check_differencing(
-            session, query, analyst_id=analyst_id, k=settings.analytics_min_residents
-        )
+        return await _answer_with_thresholds(session, settings, query, analyst_id=analyst_id)
     except (ValidationFailed, Forbidden) as refusal:
         refusal.keep_changes = True  # type: ignore[misc] # the refusal is logged too
         await _log(session, analyst_id, query, "refused")
         raise
+
+
+async def _refuse(session: AsyncSession, settings: Settings, analyst_id: int) -> GuardRefused:
+    """A refusal costs the same whatever its cause (one query is charged already)."""
+    await charge(session, analyst_id, settings.analytics_refusal_cost - 1)
+    return GuardRefused()
+
+
+async def _answer_with_thresholds(
+    session: AsyncSession, settings: Settings, query: Query, *, analyst_id: int
+) -> Answer:
+    """Threshold mode: disclosure control on every cell, the differencing guard on the
+    cells shown, and the analyst's daily allowance (analytics/guard.py)."""
+    if await charge(session, analyst_id, 1) > settings.analytics_queries_per_day:
+        raise await _refuse(session, settings, analyst_id)
     rules = thresholds(settings)
     shape = shape_for(query.dimensions, query.filters)
     if shape is not None:
@@ -294,6 +239,15 @@ async def run_query(
     hidden_keys |= complementary(
         list(cells), hidden_keys, len(columns), size=lambda k: (residents[k], cells[k]["spend"])
     )
+    bits = measure_bits(query.measures)
+    shown = [
+        Published(cell_predicate(query.filters, columns, key), residents[key], bits)
+        for key in cells
+        if key not in hidden_keys
+    ]
+    if await answers_too_close(session, analyst_id, shown, rules.min_residents):
+        raise await _refuse(session, settings, analyst_id)
+    await remember(session, analyst_id, shown)
     rows: list[dict[str, Any]] = []
     for key in sorted(cells, key=lambda k: tuple(str(v) for v in k)):
         cell = cells[key]

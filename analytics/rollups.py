@@ -12,15 +12,21 @@ store keeps, per cell:
 They are maintained by the outbox consumer in the same transaction as the facts they come
 from (so a crash loses or doubles nothing) and by the synthetic history generator.
 
+Every shape also has an all-months partition (month ``*``): cells summed over all time,
+and members that are *person* keys (stable across months, analytics/pseudonyms.py), so
+its resident counts are distinct people over the whole history, a resident active in ten
+months counted once. It grows with the number of distinct (cell, person) pairs, not with
+payments.
+
 A query is answered from a shape when its dimensions, less month, are exactly the shape
-and it filters only on those and month: its cells are then the shape's cells (summed over
-months, residents the largest monthly count, as on the facts). Anything else reads facts.
+and it filters only on those and month: its cells are then the shape's cells: per month
+when it asks by month or for one month; from the all-months partition when it names no
+month; summed over its months otherwise, with the distinct people of those months
+counted from the facts (monthly pseudonyms cannot be joined). Anything else reads facts.
 """
 
 from __future__ import annotations
 
-import itertools
-import math
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -32,7 +38,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from analytics.dimensions import DIMENSIONS, INTEGER_DIMENSIONS
 from analytics.disclosure import ShopSpread
-from analytics.models import RollupCell, RollupMember, RollupShop
+from analytics.models import Fact, RollupCell, RollupMember, RollupShop
 from machipay.db import insert_for
 
 SHAPES: dict[str, tuple[str, ...]] = {
@@ -53,10 +59,10 @@ SHAPES: dict[str, tuple[str, ...]] = {
 # Where each dimension sits in a fact row (the ingest's dicts): the column's name.
 FACT_FIELDS = {name: column.key for name, column in DIMENSIONS.items() if name != "month"}
 MONTH = re.compile(r"\d{4}-\d{2}")
-NONE = "~"
-# Shop spend is also kept over all months (month "*"): a query across every month ranks a
-# cell's shops from those rows instead of summing every month's first.
-ALL_MONTHS = "*"  # a missing value (a shop on no street, a payment no campaign rewarded)
+NONE = "~"  # a missing value (a shop on no street, a payment no campaign rewarded)
+# Every shape is also kept over all months (month "*"): distinct people over all time, and
+# a query across every month ranks a cell's shops from those rows, not every month's.
+ALL_MONTHS = "*"
 
 
 def encode(values: Iterable[Any]) -> str:
@@ -89,15 +95,17 @@ def _delta(facts: Iterable[Mapping[str, Any]]) -> _Delta:
         is_payment = 1 if fact["kind"] == "payment" else 0
         for shape, dims in SHAPES.items():
             cell = encode(fact[FACT_FIELDS[d]] for d in dims)
-            sums = delta.cells.setdefault((shape, month, cell), [0, 0, 0, 0])
-            sums[0] += is_payment
-            sums[1] += fact["amount"]
-            sums[2] += fact["points_used"]
-            sums[3] += fact["reward"]
-            # Pseudonyms are per period = month, so (month, pseudonym) is one person-month.
+            for period in (month, ALL_MONTHS):
+                sums = delta.cells.setdefault((shape, period, cell), [0, 0, 0, 0])
+                sums[0] += is_payment
+                sums[1] += fact["amount"]
+                sums[2] += fact["points_used"]
+                sums[3] += fact["reward"]
+                delta.shops[(shape, period, cell, fact["merchant_key"])] += fact["amount"]
+            # Pseudonyms are per period = month, so (month, pseudonym) is one person-month;
+            # over all months the member is the person.
             delta.members.add((shape, month, cell, fact["resident_key"]))
-            delta.shops[(shape, month, cell, fact["merchant_key"])] += fact["amount"]
-            delta.shops[(shape, ALL_MONTHS, cell, fact["merchant_key"])] += fact["amount"]
+            delta.members.add((shape, ALL_MONTHS, cell, fact["person_key"]))
     return delta
 
 
@@ -201,8 +209,10 @@ async def read_rollup(
     by_month = "month" in dimensions
     shop_where: list[Any] = [RollupShop.shape == shape]
     if months or by_month:
+        where.append(RollupCell.month != ALL_MONTHS)
         shop_where.append(RollupShop.month != ALL_MONTHS)
     else:
+        where.append(RollupCell.month == ALL_MONTHS)
         shop_where.append(RollupShop.month == ALL_MONTHS)
     if months:
         where.append(RollupCell.month.in_(months))
@@ -229,7 +239,9 @@ async def read_rollup(
         total["payments"] += payments
         total["points_used"] += points
         total["rewards"] += rewards
-        residents[key] = max(residents[key], people)
+        residents[key] = people  # exact when each cell is one month, or all of them
+    if months and len(set(months)) > 1 and not by_month:
+        residents = defaultdict(int, await persons_by_cell(session, dimensions, filters))
     # Per shop summed over the months the answer merges, then ranked in the database: a
     # cell's thousands of shop rows come back as one line (count, two largest, total).
     per_shop = (
@@ -332,46 +344,43 @@ async def rebuild_rollups(session: AsyncSession, months: Sequence[str] | None = 
             )
         )
         # The all-months rows span every month, so they are rebuilt from every fact.
-        await session.execute(
-            delete(RollupShop).where(RollupShop.shape == shape, RollupShop.month == ALL_MONTHS)
-        )
-        every = f"{cell}, merchant_key" if dims else "merchant_key"
-        await session.execute(
-            text(
-                "INSERT INTO analytics_rollup_shops (shape, month, cell, merchant_key, spend)"
-                f" SELECT '{shape}', '{ALL_MONTHS}', {cell}, merchant_key, SUM(amount)"
-                f" FROM analytics_facts GROUP BY {every}"
+        for model in (RollupCell, RollupMember, RollupShop):
+            await session.execute(
+                delete(model).where(model.shape == shape, model.month == ALL_MONTHS)
             )
-        )
+        for sql in all_months_sql(shape, cell, bool(dims)):
+            await session.execute(text(sql))
 
 
-MAX_POPULATION_CELLS = 5_000
+def all_months_sql(shape: str, cell: str, has_dimensions: bool) -> list[str]:
+    """The statements that fill one shape's all-months partition from every fact (its
+    members are people: ``person_key``)."""
+    # An aggregate without GROUP BY makes a row even of no facts: HAVING drops it.
+    by = f" GROUP BY {cell}" if has_dimensions else " HAVING COUNT(*) > 0"
+    every = f"{cell}, merchant_key" if has_dimensions else "merchant_key"
+    return [
+        "INSERT INTO analytics_rollup_cells"
+        " (shape, month, cell, payments, spend, points_used, rewards, residents)"
+        f" SELECT '{shape}', '{ALL_MONTHS}', {cell},"
+        " SUM(CASE WHEN kind = 'payment' THEN 1 ELSE 0 END), SUM(amount),"
+        " SUM(points_used), SUM(reward), COUNT(DISTINCT person_key)"
+        f" FROM analytics_facts{by}",
+        "INSERT INTO analytics_rollup_members (shape, month, cell, resident_key)"
+        f" SELECT DISTINCT '{shape}', '{ALL_MONTHS}', {cell}, person_key FROM analytics_facts",
+        "INSERT INTO analytics_rollup_shops (shape, month, cell, merchant_key, spend)"
+        f" SELECT '{shape}', '{ALL_MONTHS}', {cell}, merchant_key, SUM(amount)"
+        f" FROM analytics_facts GROUP BY {every}",
+    ]
 
 
-async def population_size(session: AsyncSession, filters: Mapping[str, list[Any]]) -> int | None:
-    """How many residents (month, pseudonym) have a fact the filters keep, counted from the
-    members of the shape whose dimensions are the filtered ones; None when none is."""
-    keys = set(filters) - {"month"}
-    shape = next((s for s, dims in SHAPES.items() if set(dims) == keys), None)
-    if shape is None:
-        return None
-    dims = SHAPES[shape]
-    if math.prod(len(filters[d]) for d in dims) > MAX_POPULATION_CELLS:
-        return None
-    cells = [encode(c) for c in itertools.product(*(filters[d] for d in dims))]
-    if len(cells) == 1:
-        # One cell a month: its residents are already counted per month, and one month's
-        # pseudonyms never meet another's, so the months simply add up.
-        total = select(func.sum(RollupCell.residents)).where(
-            RollupCell.shape == shape, RollupCell.cell == cells[0]
-        )
-        if "month" in filters:
-            total = total.where(RollupCell.month.in_(filters["month"]))
-        return int(await session.scalar(total) or 0)
-    where: list[Any] = [RollupMember.shape == shape]
-    if dims:
-        where.append(RollupMember.cell.in_(cells))
-    if "month" in filters:
-        where.append(RollupMember.month.in_(filters["month"]))
-    people = select(RollupMember.month, RollupMember.resident_key).where(*where).distinct()
-    return int(await session.scalar(select(func.count()).select_from(people.subquery())) or 0)
+async def persons_by_cell(
+    session: AsyncSession, dimensions: tuple[str, ...], filters: Mapping[str, list[Any]]
+) -> dict[tuple[Any, ...], int]:
+    """Distinct people per cell over every month the filters keep, from the facts."""
+    columns = [DIMENSIONS[d] for d in dimensions]
+    rows = await session.execute(
+        select(*columns, func.count(func.distinct(Fact.person_key)))
+        .where(*(DIMENSIONS[name].in_(values) for name, values in filters.items()))
+        .group_by(*columns)
+    )
+    return {tuple(row[:-1]): int(row[-1]) for row in rows}

@@ -34,7 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from analytics.dimensions import AGE_BANDS
 from analytics.models import Fact
-from analytics.pseudonyms import merchant_pseudonym, resident_pseudonym
+from analytics.pseudonyms import merchant_pseudonym, resident_person, resident_pseudonym
 from analytics.rollups import rebuild_rollups
 from machipay.db import unit_of_work
 from machipay.settings import Settings
@@ -135,6 +135,7 @@ async def generate_history(
         (rng.choice(districts), _Picker(list(map(float, AGE_WEIGHTS)))(rng))
         for _ in range(residents)
     ]
+    persons = [resident_person(secret, SYNTHETIC_RESIDENT_BASE + n) for n in range(residents)]
     young_hour = _Picker(list(map(float, HOUR_WEIGHTS_YOUNG)))
     old_hour = _Picker(list(map(float, HOUR_WEIGHTS_OLD)))
     campaign_month = months[len(months) // 2][0]
@@ -194,6 +195,7 @@ async def generate_history(
                     "kind": "payment",
                     "period": period,
                     "resident_key": keys[person],
+                    "person_key": persons[person],
                     "merchant_key": shop_key,
                     "age_band": AGE_BANDS[age],
                     "district_id": district,

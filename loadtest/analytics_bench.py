@@ -11,7 +11,15 @@ included), each ``--repeat`` times:
 - weekday × hour, ward-wide;
 - age band × store type: not a rollup shape, so it reads the facts (for comparison).
 
-Prints median and p95 per question and the write time; ``--keep`` keeps the database.
+Before the questions the analyst is given a history of ``--history`` earlier answered cells
+(default 10,000) for the differencing guard to compare with: real cells of the synthetic
+ward with their true sizes in people (every rollup shape but street and weekday × hour,
+whose cells are the questions' own; per month and over all months, drawn at random among
+those with k or more people), so every question is checked against all of them as over
+HTTP.
+
+Prints median and p95 per question, the write time and the size of the guard's table;
+``--keep`` keeps the database.
 """
 
 from __future__ import annotations
@@ -20,6 +28,7 @@ import argparse
 import asyncio
 import json
 import os
+import random
 import statistics
 import tempfile
 import time
@@ -27,10 +36,13 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from analytics.models import Fact
+from analytics.guard import GuardRefused, Published, measure_bits, remember
+from analytics.models import Fact, GuardCell, RollupCell
 from analytics.query import Query, run_query
+from analytics.rollups import ALL_MONTHS, SHAPES, decode
 from analytics.synthetic import HistoryPlan, generate_history
 from loadtest.ledger_bench import admin_execute, database_url
 from machipay.db import create_engine, make_sessionmaker
@@ -39,6 +51,7 @@ from machipay.settings import Settings
 
 DEFAULT_URL = "postgresql://root@127.0.0.1:5432/postgres"
 TARGET_MS = 100.0
+ANALYST = 1
 
 
 def questions(latest_month: str) -> dict[str, Query]:
@@ -51,55 +64,132 @@ def questions(latest_month: str) -> dict[str, Query]:
     }
 
 
+# Every shape but those the questions read (their cells would be the questions' own).
+HISTORY_SHAPES = tuple(shape for shape in SHAPES if shape not in ("street", "weekday_hour"))
+HISTORY_MEASURES = (("spend", "payments", "residents"), ("spend",), ("residents",))
+
+
+async def load_history(
+    session: AsyncSession, analyst_id: int, cells: int, k: int, seed: int = 18
+) -> int:
+    """Give the analyst ``cells`` earlier answered cells, as the guard would have kept them."""
+    rows = (
+        await session.execute(
+            select(RollupCell.shape, RollupCell.month, RollupCell.cell, RollupCell.residents).where(
+                RollupCell.shape.in_(HISTORY_SHAPES), RollupCell.residents >= k
+            )
+        )
+    ).all()
+    rng = random.Random(seed)
+    picked = rng.sample(rows, min(cells, len(rows)))
+    history = []
+    for shape, month, cell, people in picked:
+        predicate = {
+            name: frozenset([value])
+            for name, value in zip(SHAPES[shape], decode(shape, cell), strict=True)
+        }
+        if month != ALL_MONTHS:
+            predicate["month"] = frozenset([month])
+        history.append(
+            Published(predicate, int(people), measure_bits(rng.choice(HISTORY_MEASURES)))
+        )
+    for start in range(0, len(history), 2_000):
+        await remember(session, analyst_id, history[start : start + 2_000])
+    return len(history)
+
+
+async def guard_storage(session: AsyncSession, analyst_id: int) -> dict[str, int]:
+    """Rows of the guard's table and, on PostgreSQL, its bytes with indexes."""
+    rows = int(
+        await session.scalar(
+            select(func.count()).select_from(GuardCell).where(GuardCell.analyst_id == analyst_id)
+        )
+        or 0
+    )
+    out = {"rows": rows}
+    if session.get_bind().dialect.name == "postgresql":
+        out["bytes"] = int(
+            await session.scalar(text("SELECT pg_total_relation_size('analytics_guard_cells')"))
+            or 0
+        )
+    return out
+
+
 async def run(ns: argparse.Namespace) -> dict[str, Any]:
     tag = uuid.uuid4().hex[:10]
     if ns.sqlite:
         url = f"sqlite+aiosqlite:///{Path(tempfile.mkdtemp()) / 'history.db'}"
     else:
-        name = f"machipay_analytics_{tag}"
-        await admin_execute(ns.url, f'CREATE DATABASE "{name}"')
+        name = ns.reuse or f"machipay_analytics_{tag}"
+        if not ns.reuse:
+            await admin_execute(ns.url, f'CREATE DATABASE "{name}"')
         url = database_url(ns.url, name)
     try:
         await asyncio.to_thread(upgrade, url)
-        settings = Settings(database_url=url, environment="test")
+        # The bench asks more than an analyst's daily allowance would let one person ask.
+        settings = Settings(database_url=url, environment="test", analytics_queries_per_day=10**6)
         engine = create_engine(settings)
         sessionmaker = make_sessionmaker(engine)
         started = time.perf_counter()
-        written = await generate_history(
-            sessionmaker, settings, HistoryPlan(payments=ns.payments, months=ns.months)
-        )
+        if ns.reuse:
+            async with sessionmaker() as session:
+                written = int(await session.scalar(select(func.count()).select_from(Fact)) or 0)
+                # A fresh analyst history on the kept facts.
+                await session.execute(delete(GuardCell))
+                await session.commit()
+        else:
+            written = await generate_history(
+                sessionmaker, settings, HistoryPlan(payments=ns.payments, months=ns.months)
+            )
         write_s = time.perf_counter() - started
         print(f"wrote {written:,} payments over {ns.months} months in {write_s:.0f} s", flush=True)
-        if not ns.sqlite:
+        if not ns.sqlite and not ns.reuse:
             await admin_execute(database_url(ns.url, name, "postgresql"), "VACUUM ANALYZE")
         async with sessionmaker() as session:
             latest = await session.scalar(select(func.max(Fact.month)))
-        results: dict[str, dict[str, float | int]] = {}
+            history = await load_history(
+                session, ANALYST, ns.history, settings.analytics_min_residents
+            )
+            await session.commit()
+            before = await guard_storage(session, ANALYST)
+        print(f"analyst history: {history:,} earlier cells, {before}", flush=True)
+        results: dict[str, dict[str, float | int | str]] = {}
         for label, query in questions(str(latest)).items():
+            if ns.skip_facts and "(facts)" in label:
+                continue
             times: list[float] = []
             cells = hidden = 0
+            outcome = "answered"
             for _ in range(ns.repeat):
                 async with sessionmaker() as session:
                     begun = time.perf_counter()
-                    answer = await run_query(session, settings, query, analyst_id=1)
+                    try:
+                        answer = await run_query(session, settings, query, analyst_id=ANALYST)
+                        cells, hidden = len(answer.rows), answer.suppressed
+                    except GuardRefused:
+                        outcome = "refused"
                     await session.commit()  # the query log is written, as over HTTP
                     times.append((time.perf_counter() - begun) * 1000)
-                cells, hidden = len(answer.rows), answer.suppressed
             times.sort()
             results[label] = {
                 "median_ms": statistics.median(times),
                 "p95_ms": times[max(0, round(0.95 * len(times)) - 1)],
                 "cells": cells,
                 "suppressed": hidden,
+                "outcome": outcome,
             }
             print(
                 f"  {label:<32} median {results[label]['median_ms']:7.1f} ms"
-                f"  p95 {results[label]['p95_ms']:7.1f} ms  {cells} cells, {hidden} hidden",
+                f"  p95 {results[label]['p95_ms']:7.1f} ms  {cells} cells, {hidden} hidden"
+                f" ({outcome})",
                 flush=True,
             )
+        async with sessionmaker() as session:
+            after = await guard_storage(session, ANALYST)
+        print(f"guard table after the questions: {after}", flush=True)
         await engine.dispose()
     finally:
-        if not ns.sqlite and not ns.keep:
+        if not ns.sqlite and not ns.keep and not ns.reuse:
             await admin_execute(ns.url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     return {
         "machine": {"cores": os.cpu_count()},
@@ -109,6 +199,8 @@ async def run(ns: argparse.Namespace) -> dict[str, Any]:
         "write_seconds": write_s,
         "queries": results,
         "target_ms": TARGET_MS,
+        "guard_history_cells": history,
+        "guard_table": {"before": before, "after": after},
     }
 
 
@@ -117,9 +209,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--payments", type=int, default=1_000_000)
     parser.add_argument("--months", type=int, default=12)
     parser.add_argument("--repeat", type=int, default=20)
+    parser.add_argument(
+        "--history", type=int, default=10_000, help="earlier answered cells of the analyst"
+    )
     parser.add_argument("--url", default=os.environ.get("MACHIPAY_BENCH_URL", DEFAULT_URL))
     parser.add_argument("--sqlite", action="store_true", help="the embedded default instead")
+    parser.add_argument(
+        "--skip-facts", action="store_true", help="leave out the question that reads the facts"
+    )
     parser.add_argument("--keep", action="store_true")
+    parser.add_argument(
+        "--reuse", metavar="DATABASE", help="ask on a history kept by --keep, without writing"
+    )
     parser.add_argument("--json", type=Path, help="also write the summary here")
     ns = parser.parse_args(argv)
     summary = asyncio.run(run(ns))

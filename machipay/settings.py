@@ -123,6 +123,13 @@ class Settings(BaseSettings):
     analytics_min_merchants: int = Field(3, ge=1)
     analytics_dominance_one_percent: int = Field(50, ge=1, le=100)
     analytics_dominance_two_percent: int = Field(67, ge=1, le=100)
+    # Threshold queries per analyst and Tokyo day: the differencing guard's answers are
+    # only as safe as the number of questions is bounded (analytics/guard.py).
+    analytics_queries_per_day: int = Field(1_000, ge=1, le=1_000_000)
+    # What a refused threshold query costs of that allowance: probing the guard with
+    # refusals (each says "too close to an earlier answer" or "allowance used up") is
+    # expensive, so refusals are no cheap oracle.
+    analytics_refusal_cost: int = Field(20, ge=1, le=10_000)
     # Key of the residents' pseudonyms in analytics (a new key every month is derived from
     # it, so pseudonyms cannot be joined across months). Kept outside the analytics tables.
     analytics_pseudonym_secret: str = DEV_SECRET

@@ -6,7 +6,7 @@ query without a month filter read all of them), so every month that holds facts 
 with everything ever spent: the safe side. The per-analyst table goes.
 
 Revision ID: 0014_dp_data_budget
-Revises: 0012_entry_checked_once
+Revises: 0013_analytics_guard
 Create Date: 2026-12-02 08:10:00.000000
 """
 
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0014_dp_data_budget"
-down_revision = "0012_entry_checked_once"
+down_revision = "0013_analytics_guard"
 branch_labels = None
 depends_on = None
 

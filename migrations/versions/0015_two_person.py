@@ -3,7 +3,7 @@ person's, and the bank's payout result is applied only when a second operator co
 the import.
 
 Revision ID: 0015_two_person
-Revises: 0012_entry_checked_once
+Revises: 0014_dp_data_budget
 Create Date: 2026-12-02 08:30:00
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0015_two_person"
-down_revision = "0012_entry_checked_once"
+down_revision = "0014_dp_data_budget"
 branch_labels = None
 depends_on = None
 

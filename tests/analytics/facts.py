@@ -28,16 +28,22 @@ def fact(
     store_type: str = "small",
     category: str = "grocery",
     reward: int = 0,
+    age_band: str = "30-39",
+    district: str = "kitazawa",
+    person: str | None = None,
 ) -> dict[str, Any]:
+    """``resident`` is the month's pseudonym; ``person`` the stable key behind it (by
+    default the pseudonym itself: a resident seen in one month only)."""
     iso = day.isocalendar()
     return {
         "source_id": next(_SOURCE_IDS),
         "kind": "payment",
         "period": day.strftime("%Y-%m"),
         "resident_key": resident,
+        "person_key": person or resident,
         "merchant_key": shop,
-        "age_band": "30-39",
-        "district_id": "kitazawa",
+        "age_band": age_band,
+        "district_id": district,
         "shopping_street_id": street,
         "category": category,
         "store_type": store_type,

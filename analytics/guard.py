@@ -1,0 +1,493 @@
+"""The differencing guard: no two answers of one analyst may be subtracted to single out
+fewer than k residents, and asking the guard is not free.
+
+**Per published cell.** Every cell an analyst is shown is about a population: the facts
+its *predicate* keeps, the query's filters and the cell's own dimension values together
+(``{month: [M], district: [a, b], age_band: ["40-49"]}``). A cell is remembered
+(``analytics_guard_cells``) with that predicate, the number of distinct *people* in it
+and the measures shown. A new answer is given only if none of its cells differs from an
+earlier cell of the same analyst sharing a measure by 1 to k−1 residents, the residents
+having a fact that one cell keeps and the other does not: subtracting the two cells would
+publish a cell about those few. Whole-query populations are not enough: two queries
+whose totals differ by many residents can still have cells (one age band) that differ by
+one. Nor are sets of people: a street's total and the same street in one month hold the
+same people when everyone was active that month, yet differ by the other months of the
+few who were active in others too.
+
+**People, over the whole window.** Sizes count distinct residents by their stable person
+key over every month the predicate spans (a resident active in ten months is one person,
+not ten): monthly pseudonyms cannot be joined, so pairs of (month, pseudonym) would let a
+single resident pass as k.
+
+**Compact, and fast however long the history.** One row per analyst and distinct
+predicate (a repeated cell updates its row: identical queries do not fill the history);
+each row is a canonical JSON predicate, its fingerprint, the size and a bit set of
+measures, about 280 bytes with its indexes. Nothing is forgotten. The residents behind a
+difference include everyone in one cell and not the other, so for a new cell of size s
+only rows with |size − s| < k can be too close; they are found through the (analyst,
+persons) index. Of those, predicates that are disjoint on a dimension (another street,
+another month) differ by everyone in both, 2k or more, without reading data; only the
+rest cost one count of the residents behind the difference, up to k: from the members of
+one rollup shape when both name the same single month (or none) and only that shape's
+dimensions, else from the facts (with the dimensions both name as a plain condition, so
+the facts' indexes serve it) unless the rollups already show k people in one cell and
+not the other, within a month both cover (or over all months): first from the cells'
+sizes there (one read for every pair), then from their members (one count per pair).
+
+**One analyst's queries one after another.** The allowance is charged first, with an
+upsert on the analyst's row of the day: on PostgreSQL a second query of the same analyst
+waits there until the first has committed, so its guard sees the cells the first one
+showed (two queries sent at once cannot slip past each other).
+
+**Refused, not suppressed.** An offending answer is refused as a whole rather than its
+offending cells hidden: a cell hidden only by the guard would tell the analyst, for free,
+that it differs from an earlier one by 1..k−1, and cannot be charged.
+
+**Refusals are charged and read alike.** Threshold queries draw on a daily allowance per
+analyst (``MACHIPAY_ANALYTICS_QUERIES_PER_DAY``, Tokyo days): an answer costs one, a
+refusal ``MACHIPAY_ANALYTICS_REFUSAL_COST``. Once the day's allowance is used up, every
+further query is refused until the next day. A refusal by the guard and one for the
+allowance are the same problem, word for word, and cost the same, so the refusal does
+not say which (nor, so, that some cell was 1 to k−1 residents away).
+"""
+
+from __future__ import annotations
+
+import bisect
+import hashlib
+import itertools
+import json
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import and_, false, func, not_, or_, select, true, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from analytics.dimensions import DIMENSIONS
+from analytics.models import Fact, GuardCell, QueryAllowance, RollupCell, RollupMember
+from analytics.rollups import ALL_MONTHS, SHAPES, decode, encode
+from machipay.db import insert_for
+from machipay.errors import Forbidden
+from machipay.timeutil import to_tokyo, utcnow
+
+# Which figures a measure shows: cells are compared only with earlier cells showing one
+# of the same. An average ticket is spend over payments: with either, it gives the other.
+MEASURE_BITS = {
+    "spend": 1,
+    "payments": 2,
+    "residents": 4,
+    "average_ticket": 1 | 2,
+    "points_used": 8,
+    "rewards": 16,
+}
+# Beyond this many rollup cells a predicate's people are not read from the rollups.
+MAX_CELLS = 5_000
+# Size windows per candidate look-up (a statement's OR of BETWEENs stays small).
+WINDOWS_PER_STATEMENT = 200
+
+Predicate = Mapping[str, frozenset[Any]]
+
+
+class GuardRefused(Forbidden):
+    """One problem for every refusal of a threshold query, whatever its cause."""
+
+    type_slug = "analytics-differencing-refused"
+    title = "This query is not answered"
+    keep_changes = True  # the charge and the log entry stay
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Answering it could single out residents together with your earlier answers,"
+            " or your query allowance for today is used up. A refusal counts against the"
+            " allowance. Widen or change the filters, or ask again tomorrow."
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Published:
+    """A cell as the guard remembers it."""
+
+    predicate: Predicate
+    persons: int
+    measures: int
+
+    @property
+    def text(self) -> str:
+        return canonical(self.predicate)
+
+    @property
+    def fingerprint(self) -> str:
+        return hashlib.sha256(self.text.encode()).hexdigest()[:32]
+
+
+def _order(value: Any) -> tuple[bool, str]:
+    return (value is not None, str(value))
+
+
+def canonical(predicate: Predicate) -> str:
+    return json.dumps(
+        {name: sorted(values, key=_order) for name, values in sorted(predicate.items())},
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+
+
+def parse(text: str) -> Predicate:
+    return {name: frozenset(values) for name, values in json.loads(text).items()}
+
+
+def measure_bits(measures: Iterable[str]) -> int:
+    bits = 0
+    for measure in measures:
+        bits |= MEASURE_BITS[measure]
+    return bits
+
+
+def cell_predicate(
+    filters: Mapping[str, Sequence[Any]], dimensions: Sequence[str], key: Sequence[Any]
+) -> Predicate:
+    """The residents a cell is about: the query's filters and the cell's values."""
+    predicate = {name: frozenset(values) for name, values in filters.items()}
+    for name, value in zip(dimensions, key, strict=True):
+        predicate[name] = frozenset([value])
+    return predicate
+
+
+def _disjoint(one: Predicate, two: Predicate) -> bool:
+    return any(name in two and not values & two[name] for name, values in one.items())
+
+
+def _condition(name: str, values: frozenset[Any]) -> Any:
+    """The dimension has one of ``values``: true or false, never NULL (a missing street or
+    campaign is a value of its own), so the condition can be negated."""
+    column = DIMENSIONS[name]
+    known = [v for v in values if v is not None]
+    matches = and_(column.is_not(None), column.in_(known)) if known else false()
+    return or_(column.is_(None), matches) if None in values else matches
+
+
+def _holds(predicate: Predicate) -> Any:
+    return and_(true(), *(_condition(name, values) for name, values in predicate.items()))
+
+
+def _keeps(values: Mapping[str, Any], predicate: Predicate) -> bool:
+    return all(values[name] in allowed for name, allowed in predicate.items())
+
+
+async def _differing_from_rollups(
+    session: AsyncSession, one: Predicate, two: Predicate, at_most: int
+) -> int | None:
+    """The count of ``differing_people`` from one rollup shape, when both predicates name
+    the same single month (or none) and only dimensions of that shape: then whether a fact
+    is kept depends on its cell alone, and the people are the members of the cells one
+    keeps and the other not. None when no shape serves."""
+    if one.get("month") != two.get("month"):
+        return None
+    months = one.get("month")
+    if months is not None and len(months) != 1:
+        return None
+    named = (set(one) | set(two)) - {"month"}
+    fitting = [shape for shape, dims in SHAPES.items() if named <= set(dims)]
+    if not fitting:
+        return None
+    shape = min(fitting, key=lambda s: len(SHAPES[s]))
+    month = ALL_MONTHS if months is None else next(iter(months))
+    within = {name: values for name, values in one.items() if name != "month"}
+    other = {name: values for name, values in two.items() if name != "month"}
+    cells = []
+    every = await session.scalars(
+        select(RollupCell.cell).where(RollupCell.shape == shape, RollupCell.month == month)
+    )
+    for cell in every:
+        values = dict(zip(SHAPES[shape], decode(shape, cell), strict=True))
+        if _keeps(values, within) != _keeps(values, other):
+            cells.append(cell)
+    if not cells:
+        return 0
+    differing = (
+        select(RollupMember.resident_key)
+        .where(
+            RollupMember.shape == shape, RollupMember.month == month, RollupMember.cell.in_(cells)
+        )
+        .distinct()
+        .limit(at_most)
+        .subquery()
+    )
+    return int(await session.scalar(select(func.count()).select_from(differing)) or 0)
+
+
+def _exact_cells(predicate: Predicate) -> tuple[str, list[str]] | None:
+    """The shape whose dimensions are exactly the predicate's (less month), and the cells
+    of it the predicate keeps."""
+    named = set(predicate) - {"month"}
+    shape = next((s for s, dims in SHAPES.items() if set(dims) == named), None)
+    if shape is None:
+        return None
+    dims = SHAPES[shape]
+    if math.prod(len(predicate[d]) for d in dims) > MAX_CELLS:
+        return None
+    return shape, [encode(c) for c in itertools.product(*(predicate[d] for d in dims))]
+
+
+def _one_month(one: Predicate, two: Predicate) -> str | None:
+    """The month partition both predicates can be compared in: ``*`` when neither names a
+    month; a month one of them is limited to, when the other allows it too (the other's
+    facts of that month are a part of its facts, so people apart there are apart)."""
+    first, second = one.get("month"), two.get("month")
+    if first is None and second is None:
+        return ALL_MONTHS
+    for mine, theirs in ((first, second), (second, first)):
+        if mine is not None and len(mine) == 1 and (theirs is None or mine <= theirs):
+            return str(next(iter(mine)))
+    return None
+
+
+async def _people_apart(
+    session: AsyncSession, one: Predicate, two: Predicate, at_most: int
+) -> int | None:
+    """A lower bound of ``differing_people`` read from the rollups: the people in one cell
+    and not in the other within one month's partition (or the all-months one), each of
+    whom has a fact one keeps and the other not, up to ``at_most``. None when the two have
+    no such partition or fit no shape exactly."""
+    month = _one_month(one, two)
+    if month is None:
+        return None
+    first, second = _exact_cells(one), _exact_cells(two)
+    if first is None or second is None:
+        return None
+    people = [
+        select(RollupMember.resident_key).where(
+            RollupMember.shape == shape, RollupMember.month == month, RollupMember.cell.in_(cells)
+        )
+        for shape, cells in (first, second)
+    ]
+    found = 0
+    for mine, theirs in ((people[0], people[1]), (people[1], people[0])):
+        only = mine.except_(theirs).limit(at_most - found).subquery()
+        found += int(await session.scalar(select(func.count()).select_from(only)) or 0)
+        if found >= at_most:
+            break
+    return found
+
+
+async def differing_people(
+    session: AsyncSession, one: Predicate, two: Predicate, *, at_most: int
+) -> int:
+    """How many residents have a fact that one predicate keeps and the other does not (the
+    people the difference of the two cells is about), counted up to ``at_most``: from the
+    rollups when a shape serves, else from the facts."""
+    counted = await _differing_from_rollups(session, one, two, at_most)
+    if counted is not None:
+        return counted
+    # Both keep only facts within the union of their values where both name a dimension:
+    # said on its own it lets the database use its indexes (month, street).
+    common = [_condition(name, values | two[name]) for name, values in one.items() if name in two]
+    first, second = _holds(one), _holds(two)
+    differing = (
+        select(Fact.person_key)
+        .where(*common, or_(and_(first, not_(second)), and_(second, not_(first))))
+        .distinct()
+        .limit(at_most)
+        .subquery()
+    )
+    return int(await session.scalar(select(func.count()).select_from(differing)) or 0)
+
+
+async def differ_by_too_few(session: AsyncSession, new: Published, old: Published, k: int) -> bool:
+    """True when the two cells' facts differ, but the residents behind the difference are
+    fewer than ``k``: subtracting one cell from the other would show a cell of fewer than
+    k. (Counting facts, not people: a street's total and the same street in one month
+    differ by the other months of residents who are in both.)"""
+    if _disjoint(new.predicate, old.predicate):
+        return False  # both were shown, so both hold k or more: they differ by 2k or more
+    apart = await _people_apart(session, new.predicate, old.predicate, k)
+    if apart is not None and apart >= k:
+        return False  # k people in one and not the other: no need to read the facts
+    return 0 < await differing_people(session, new.predicate, old.predicate, at_most=k) < k
+
+
+def _windows(sizes: Iterable[int], k: int) -> list[tuple[int, int]]:
+    """The size ranges within k − 1 of any of ``sizes``, merged."""
+    merged: list[tuple[int, int]] = []
+    for size in sorted(set(sizes)):
+        low, high = size - (k - 1), size + (k - 1)
+        if merged and low <= merged[-1][1] + 1:
+            merged[-1] = (merged[-1][0], high)
+        else:
+            merged.append((low, high))
+    return merged
+
+
+async def _earlier(
+    session: AsyncSession, analyst_id: int, cells: Sequence[Published], k: int
+) -> list[tuple[int, str, Published]]:
+    """The analyst's remembered cells near the new cells' sizes, sharing a measure with
+    them, sorted by size."""
+    bits = 0
+    for cell in cells:
+        bits |= cell.measures
+    windows = _windows((c.persons for c in cells), k)
+    found: list[tuple[int, str, Published]] = []
+    for start in range(0, len(windows), WINDOWS_PER_STATEMENT):
+        chunk = windows[start : start + WINDOWS_PER_STATEMENT]
+        rows = await session.execute(
+            select(
+                GuardCell.persons, GuardCell.fingerprint, GuardCell.predicate, GuardCell.measures
+            ).where(
+                GuardCell.analyst_id == analyst_id,
+                or_(*(GuardCell.persons.between(low, high) for low, high in chunk)),
+                GuardCell.measures.op("&")(bits) != 0,
+            )
+        )
+        found.extend(
+            (size, fingerprint, Published(parse(text), size, measures))
+            for size, fingerprint, text, measures in rows
+        )
+    found.sort(key=lambda row: row[0])
+    return found
+
+
+async def _month_sizes(
+    session: AsyncSession, pairs: Sequence[tuple[Published, Published]]
+) -> dict[tuple[str, str, str], int]:
+    """The people of every rollup cell the pairs' predicates cover in the partition the
+    two of a pair share: one read for all of them."""
+    wanted: set[tuple[str, str, str]] = set()
+    for one, two in pairs:
+        month = _one_month(one.predicate, two.predicate)
+        for predicate in (one.predicate, two.predicate):
+            exact = _exact_cells(predicate)
+            if month is not None and exact is not None:
+                wanted.update((exact[0], month, cell) for cell in exact[1])
+    groups: dict[tuple[str, str], list[str]] = {}
+    for shape, month, cell in sorted(wanted):
+        groups.setdefault((shape, month), []).append(cell)
+    if not groups:
+        return {}
+    # One statement, each group a range of the primary key (shape, month, cell).
+    rows = await session.execute(
+        select(RollupCell.shape, RollupCell.month, RollupCell.cell, RollupCell.residents).where(
+            or_(
+                *(
+                    and_(
+                        RollupCell.shape == shape,
+                        RollupCell.month == month,
+                        RollupCell.cell.in_(cells),
+                    )
+                    for (shape, month), cells in groups.items()
+                )
+            )
+        )
+    )
+    return {(shape, month, cell): int(people) for shape, month, cell, people in rows}
+
+
+def _sizes_apart(
+    one: Predicate, two: Predicate, sizes: Mapping[tuple[str, str, str], int]
+) -> int | None:
+    """A lower bound of ``differing_people`` from cell sizes alone: within the partition
+    both share, the larger side has at least (its fewest) − (the other's most) people
+    the other lacks. None when the rollups do not cover both."""
+    month = _one_month(one, two)
+    first, second = _exact_cells(one), _exact_cells(two)
+    if month is None or first is None or second is None:
+        return None
+    bounds = []
+    for shape, cells in (first, second):
+        counts = [sizes.get((shape, month, cell), 0) for cell in cells]
+        # A person may be in several cells: at least the largest, at most the sum.
+        bounds.append((max(counts, default=0), sum(counts)))
+    (fewest_one, most_one), (fewest_two, most_two) = bounds
+    return max(fewest_one - most_two, fewest_two - most_one, 0)
+
+
+async def answers_too_close(
+    session: AsyncSession, analyst_id: int, cells: Sequence[Published], k: int
+) -> bool:
+    """True when a new cell differs from one the analyst was shown by 1..k−1 people."""
+    if not cells:
+        return False
+    earlier = await _earlier(session, analyst_id, cells, k)
+    sizes = [row[0] for row in earlier]
+    pairs: list[tuple[Published, Published]] = []
+    for cell in cells:
+        mine = cell.fingerprint
+        low = bisect.bisect_left(sizes, cell.persons - (k - 1))
+        high = bisect.bisect_right(sizes, cell.persons + (k - 1))
+        for _size, fingerprint, old in earlier[low:high]:
+            if fingerprint == mine or not old.measures & cell.measures:
+                continue
+            if not _disjoint(cell.predicate, old.predicate):
+                pairs.append((cell, old))
+    # Most pairs are told apart by the sizes of their cells in a shared month: one read.
+    month_sizes = await _month_sizes(session, pairs)
+    for cell, old in pairs:
+        apart = _sizes_apart(cell.predicate, old.predicate, month_sizes)
+        if apart is not None and apart >= k:
+            continue
+        if await differ_by_too_few(session, cell, old, k):
+            return True
+    return False
+
+
+async def remember(session: AsyncSession, analyst_id: int, cells: Sequence[Published]) -> None:
+    """Add the published cells to the analyst's history: a predicate already there keeps
+    its row (with the measures now shown added, and its latest size)."""
+    fresh = {cell.fingerprint: cell for cell in cells}
+    if not fresh:
+        return
+    known: dict[str, tuple[int, int]] = {}
+    names = list(fresh)
+    for start in range(0, len(names), 1_000):
+        rows = await session.execute(
+            select(GuardCell.fingerprint, GuardCell.measures, GuardCell.persons).where(
+                GuardCell.analyst_id == analyst_id,
+                GuardCell.fingerprint.in_(names[start : start + 1_000]),
+            )
+        )
+        known.update((f, (int(m), int(p))) for f, m, p in rows)
+    new_rows = [
+        {
+            "analyst_id": analyst_id,
+            "fingerprint": fingerprint,
+            "predicate": cell.text,
+            "persons": cell.persons,
+            "measures": cell.measures,
+        }
+        for fingerprint, cell in fresh.items()
+        if fingerprint not in known
+    ]
+    if new_rows:
+        await session.execute(
+            insert_for(session, GuardCell).on_conflict_do_nothing(
+                index_elements=["analyst_id", "fingerprint"]
+            ),
+            new_rows,
+        )
+    for fingerprint, (measures, size) in known.items():
+        cell = fresh[fingerprint]
+        if measures | cell.measures != measures or size != cell.persons:
+            await session.execute(
+                update(GuardCell)
+                .where(GuardCell.analyst_id == analyst_id, GuardCell.fingerprint == fingerprint)
+                .values(measures=measures | cell.measures, persons=cell.persons)
+            )
+
+
+def allowance_day() -> date:
+    return to_tokyo(utcnow()).date()
+
+
+async def charge(session: AsyncSession, analyst_id: int, cost: int) -> int:
+    """Add ``cost`` to what the analyst used today; returns the new total."""
+    upsert = insert_for(session, QueryAllowance).values(
+        analyst_id=analyst_id, day=allowance_day(), used=cost
+    )
+    upsert = upsert.on_conflict_do_update(
+        index_elements=["analyst_id", "day"],
+        set_={"used": QueryAllowance.used + upsert.excluded.used},
+    ).returning(QueryAllowance.used)
+    return int((await session.execute(upsert)).scalar_one())
