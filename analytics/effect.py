@@ -73,17 +73,18 @@ async def day_cells(session: AsyncSession, start: date, end: date) -> list[DayCe
 async def group_of(
     session: AsyncSession, start: date, end: date, covered: Callable[[DayCell], bool]
 ) -> tuple[int, ShopSpread]:
-    """Distinct residents behind a group's spend (the largest monthly count: pseudonyms
-    change every month and cannot be joined) and how its spend spreads over shops."""
+    """Distinct residents behind a group's spend, each counted once over the whole window
+    by their person key (a resident active in two months is one person, not two), and how
+    its spend spreads over shops."""
     where = (Fact.local_date >= start, Fact.local_date < end)
     columns = (Fact.shopping_street_id, Fact.category, Fact.store_type)
     rows = await session.execute(
-        select(Fact.period, Fact.resident_key, *columns).where(*where).distinct()
+        select(Fact.person_key, *columns).where(*where).distinct()
     )
-    people: dict[str, set[str]] = defaultdict(set)
-    for period, key, street, category, store_type in rows:
+    people: set[str] = set()
+    for key, street, category, store_type in rows:
         if covered(DayCell(start, street, category, store_type, 0, 0)):
-            people[period].add(key)
+            people.add(key)
     shops: dict[str, int] = defaultdict(int)
     spend = await session.execute(
         select(Fact.merchant_key, *columns, func.sum(Fact.amount))
@@ -93,8 +94,7 @@ async def group_of(
     for shop, street, category, store_type, amount in spend:
         if covered(DayCell(start, street, category, store_type, 0, 0)):
             shops[shop] += int(amount or 0)
-    residents = max((len(v) for v in people.values()), default=0)
-    return residents, ShopSpread.of(shops.values())
+    return len(people), ShopSpread.of(shops.values())
 
 
 def _daily(

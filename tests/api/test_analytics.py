@@ -218,8 +218,9 @@ async def test_hours_only_by_district_and_other_roles_are_refused(
         assert (await ask(client, other, measures=["payments"])).status_code == 403
 
 
-async def test_the_consumers_lag_is_a_metric(client: httpx.AsyncClient) -> None:
-    scraped = (await client.get("/metrics")).text
+async def test_the_consumers_lag_is_a_metric(client: httpx.AsyncClient, app: FastAPI) -> None:
+    operator = await staff_token(client, app, Role.OPERATOR)
+    scraped = (await client.get("/metrics", headers=operator)).text
     assert "machipay_analytics_outbox_waiting" in scraped
     assert "machipay_analytics_outbox_lag_seconds" in scraped
 
