@@ -20,6 +20,7 @@ from machipay.auth import AccessClaims, Role, require_roles
 from machipay.deps import AppSettings, Cache, DbSession, EventBroker
 from machipay.errors import ValidationFailed
 from machipay.idempotency import idempotency_key_header, respond_idempotently
+from machipay.schemas import Id
 from machipay.timeutil import to_tokyo, tokyo_day_bounds, utcnow
 from merchant_api import service
 from merchant_api.schemas import (
@@ -112,20 +113,20 @@ async def merchants(
 
 
 @router.post("/merchants/{merchant_id}/approve", response_model=MerchantStatusOut)
-async def approve(merchant_id: int, caller: Approver, session: DbSession) -> MerchantStatusOut:
+async def approve(merchant_id: Id, caller: Approver, session: DbSession) -> MerchantStatusOut:
     merchant = await service.approve(session, merchant_id, approver_id=caller.user_id)
     return MerchantStatusOut(id=merchant.id, status=merchant.status)
 
 
 @router.post("/merchants/{merchant_id}/suspend", response_model=MerchantStatusOut)
-async def suspend(merchant_id: int, caller: Approver, session: DbSession) -> MerchantStatusOut:
+async def suspend(merchant_id: Id, caller: Approver, session: DbSession) -> MerchantStatusOut:
     """A suspended shop cannot be paid; its stickers stop resolving."""
     merchant = await service.set_suspended(session, merchant_id, suspended=True)
     return MerchantStatusOut(id=merchant.id, status=merchant.status)
 
 
 @router.post("/merchants/{merchant_id}/reinstate", response_model=MerchantStatusOut)
-async def reinstate(merchant_id: int, caller: Approver, session: DbSession) -> MerchantStatusOut:
+async def reinstate(merchant_id: Id, caller: Approver, session: DbSession) -> MerchantStatusOut:
     merchant = await service.set_suspended(session, merchant_id, suspended=False)
     return MerchantStatusOut(id=merchant.id, status=merchant.status)
 

@@ -16,6 +16,7 @@ from machipay.deps import AppSettings, Cache, DbSession
 from machipay.errors import ValidationFailed
 from machipay.idempotency import idempotency_key_header, respond_idempotently
 from machipay.problems import field_errors
+from machipay.schemas import MAX_ID
 from machipay.timeutil import to_tokyo, utcnow
 from machipay.ward import list_notices
 from machipay.ward.routes import NoticeOut, notice_out
@@ -116,7 +117,7 @@ def _decode_cursor(cursor: str | None) -> int | None:
         value = int(base64.urlsafe_b64decode(cursor.encode("ascii") + b"==").decode("ascii"))
     except (ValueError, UnicodeError, binascii.Error) as exc:
         raise ValidationFailed("Invalid cursor.", field="cursor") from exc
-    if value < 1:
+    if not 1 <= value <= MAX_ID:
         raise ValidationFailed("Invalid cursor.", field="cursor")
     return value
 
