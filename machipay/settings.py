@@ -50,6 +50,11 @@ class Settings(BaseSettings):
     timezone: str = "Asia/Tokyo"
     requests_per_ip_per_minute: int = Field(600, ge=1)
     login_attempts_per_account_per_minute: int = Field(10, ge=1)
+    # Payments, transfers, refunds and one-time codes of one account (a shop's staff share
+    # the shop's): a stolen session or a runaway client cannot move money faster than this.
+    money_moves_per_account_per_minute: int = Field(60, ge=1, le=100_000)
+    # Queries of one analyst: each one reads the facts and is logged.
+    analytics_queries_per_minute: int = Field(30, ge=1, le=10_000)
 
     # Tokens
     access_token_ttl_seconds: int = Field(900, ge=30, le=86_400)

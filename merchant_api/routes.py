@@ -20,6 +20,7 @@ from machipay.auth import AccessClaims, Role, require_roles
 from machipay.deps import AppSettings, Cache, DbSession, EventBroker
 from machipay.errors import ValidationFailed
 from machipay.idempotency import idempotency_key_header, respond_idempotently
+from machipay.ratelimits import limit_applications, limit_money_moves
 from machipay.schemas import Id
 from machipay.timeutil import to_tokyo, tokyo_day_bounds, utcnow
 from merchant_api import service
@@ -63,7 +64,12 @@ ol { text-align: left; font-size: 3.6mm; line-height: 1.5; }
 """
 
 
-@router.post("/merchants", status_code=201, response_model=MerchantStatusOut)
+@router.post(
+    "/merchants",
+    status_code=201,
+    response_model=MerchantStatusOut,
+    dependencies=[Depends(limit_applications)],
+)
 async def apply(body: MerchantApplicationIn, session: DbSession) -> MerchantStatusOut:
     """A shop applies (public). An officer or operator approves it before it can be paid."""
     merchant = await service.apply(
@@ -255,7 +261,12 @@ async def capture_code(
     )
 
 
-@router.post("/merchant/payments/{payment_id}/refunds", status_code=201, response_model=RefundOut)
+@router.post(
+    "/merchant/payments/{payment_id}/refunds",
+    status_code=201,
+    response_model=RefundOut,
+    dependencies=[Depends(limit_money_moves)],
+)
 async def refund(
     payment_id: Annotated[str, Path(pattern=r"^pay_[0-9a-f]{20}$")],
     body: RefundIn,

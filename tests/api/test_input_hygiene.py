@@ -13,8 +13,10 @@ import pytest
 from fastapi import FastAPI
 
 from machipay.auth import Role
+from machipay.auth.passwords import hash_password
+from machipay.settings import Settings
 from tests.api.conftest import register, top_up
-from tests.api.shops import application, staff_token
+from tests.api.shops import application, open_shop, staff_token, sticker_payload
 
 HUGE = 10**25
 
@@ -206,3 +208,123 @@ async def test_a_huge_shopping_street_in_an_application_is_refused(
         "/api/v1/merchants", json=application(owner, shopping_street_id=HUGE)
     )
     assert response.status_code == 422, response.text
+
+
+# -- 18. rate limits --------------------------------------------------------------------------------
+
+
+async def _pay(client: httpx.AsyncClient, headers: dict[str, str], payload: str) -> httpx.Response:
+    return await client.post(
+        "/api/v1/payments",
+        json={"qr_payload": payload, "amount": 100},
+        headers=headers | {"Idempotency-Key": uuid.uuid4().hex},
+    )
+
+
+async def test_the_61st_payment_in_a_minute_is_refused_for_that_resident_only(
+    client: httpx.AsyncClient, app: FastAPI, app_settings: Settings
+) -> None:
+    shop = await open_shop(client, app)
+    payload = await sticker_payload(client, shop)
+    busy, other = await register(client), await register(client)
+    for resident in (busy, other):
+        assert (await top_up(client, resident.wallet_id, 10_000)).status_code == 200
+    statuses = [(await _pay(client, busy.headers, payload)).status_code for _ in range(60)]
+    assert statuses == [201] * 60
+    refused = await _pay(client, busy.headers, payload)
+    assert refused.status_code == 429, refused.text
+    assert refused.headers["content-type"].startswith("application/problem+json")
+    assert 0 < int(refused.headers["retry-after"]) <= 60
+    assert (await _pay(client, other.headers, payload)).status_code == 201
+
+
+async def test_transfers_one_time_codes_and_refunds_share_the_money_move_limit(
+    client: httpx.AsyncClient, app: FastAPI, app_settings: Settings
+) -> None:
+    app_settings.money_moves_per_account_per_minute = 2
+    sender, recipient = await register(client), await register(client)
+    assert (await top_up(client, sender.wallet_id, 1_000)).status_code == 200
+
+    async def send() -> int:
+        response = await client.post(
+            "/api/v1/transfers",
+            json={"to_phone": recipient.phone, "amount": 10},
+            headers=sender.headers | {"Idempotency-Key": uuid.uuid4().hex},
+        )
+        return response.status_code
+
+    assert [await send(), await send(), await send()] == [201, 201, 429]
+    code = await client.post("/api/v1/wallet/one-time-code", headers=sender.headers)
+    assert code.status_code == 429
+
+    shop = await open_shop(client, app)
+    payload = await sticker_payload(client, shop)
+    assert (await top_up(client, recipient.wallet_id, 1_000)).status_code == 200
+    paid = [(await _pay(client, recipient.headers, payload)).json()["id"] for _ in range(2)]
+    refunds = [
+        (
+            await client.post(
+                f"/api/v1/merchant/payments/{payment_id}/refunds",
+                json={"amount": 10},
+                headers=shop.headers | {"Idempotency-Key": uuid.uuid4().hex},
+            )
+        ).status_code
+        for payment_id in [*paid, paid[0]]
+    ]
+    assert refunds == [201, 201, 429]
+
+
+async def test_payments_per_address_are_limited_across_residents(
+    client: httpx.AsyncClient, app: FastAPI, app_settings: Settings
+) -> None:
+    shop = await open_shop(client, app)
+    payload = await sticker_payload(client, shop)
+    residents = [await register(client) for _ in range(3)]
+    for resident in residents:
+        assert (await top_up(client, resident.wallet_id, 1_000)).status_code == 200
+    app_settings.requests_per_ip_per_minute = 2
+    statuses = [(await _pay(client, r.headers, payload)).status_code for r in residents]
+    assert statuses == [201, 201, 429]
+
+
+async def test_merchant_applications_per_address_are_limited_before_hashing(
+    client: httpx.AsyncClient, app_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hashed: list[str] = []
+
+    def counting_hash(password: str) -> str:
+        hashed.append(password)
+        return hash_password(password)
+
+    monkeypatch.setattr("machipay.auth.service.hash_password", counting_hash)
+    # Applications get a tenth of the per-address allowance: 30 → 3 a minute.
+    app_settings.requests_per_ip_per_minute = 30
+    statuses = []
+    for _ in range(4):
+        owner = f"shop-{uuid.uuid4().hex[:10]}"
+        statuses.append(
+            (await client.post("/api/v1/merchants", json=application(owner))).status_code
+        )
+    assert statuses == [201, 201, 201, 429]
+    assert len(hashed) == 3
+
+
+async def test_analytics_queries_per_analyst_are_limited(
+    client: httpx.AsyncClient, app: FastAPI, app_settings: Settings
+) -> None:
+    app_settings.analytics_queries_per_minute = 2
+    analyst = await staff_token(client, app, Role.ANALYST)
+    colleague = await staff_token(client, app, Role.ANALYST)
+
+    async def ask(headers: dict[str, str]) -> httpx.Response:
+        return await client.post(
+            "/api/v1/analytics/query",
+            json={"measures": ["payments"], "dimensions": ["month"]},
+            headers=headers,
+        )
+
+    statuses = [(await ask(analyst)).status_code for _ in range(3)]
+    assert statuses == [200, 200, 429]
+    refused = await ask(analyst)
+    assert int(refused.headers["retry-after"]) > 0
+    assert (await ask(colleague)).status_code == 200
