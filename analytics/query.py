@@ -31,6 +31,7 @@ from analytics.guard import (
 from analytics.models import Fact, QueryLog
 from analytics.rollups import RolledUp, read_rollup, shape_for
 from machipay.errors import Forbidden, ValidationFailed
+from machipay.schemas import MAX_ID
 from machipay.settings import Settings
 from machipay.timeutil import utcnow
 
@@ -72,15 +73,24 @@ class Answer:
 def normalized_filters(filters: dict[str, list[Any]]) -> dict[str, list[Any]]:
     """Filter values as the facts store them: street ids, weekdays and hours are numbers
     (given as JSON numbers or digit strings), everything else text."""
+    # Bounded as the columns are (BIGINT ids, SMALLINT weekday and hour): a value beyond
+    # them matches nothing and would overflow the database driver.
+    ranges = {"weekday": (1, 7), "hour": (0, 23)}
     out: dict[str, list[Any]] = {}
     for name, values in filters.items():
         if name in INTEGER_DIMENSIONS:
+            low, high = ranges.get(name, (1, MAX_ID))
             try:
-                out[name] = [int(v) for v in values]
+                numbers = [int(v) for v in values]
             except (TypeError, ValueError):
                 raise ValidationFailed(
                     f"Filter {name!r} takes whole numbers.", field="filters"
                 ) from None
+            if not all(low <= n <= high for n in numbers):
+                raise ValidationFailed(
+                    f"Filter {name!r} takes whole numbers from {low} to {high}.", field="filters"
+                )
+            out[name] = numbers
         else:
             out[name] = [str(v) for v in values]
     return out

@@ -13,13 +13,14 @@ from analytics.query import Query, run_query
 from analytics.schemas import BudgetOut, MonthBudgetOut, QueryIn, QueryOut
 from machipay.auth import AccessClaims, Role, require_roles
 from machipay.deps import AppSettings, DbSession
+from machipay.ratelimits import limit_analytics_queries
 
 router = APIRouter(prefix="/api/v1/analytics", tags=["analytics"])
 
 Analyst = Annotated[AccessClaims, Depends(require_roles(Role.ANALYST))]
 
 
-@router.post("/query", response_model=QueryOut)
+@router.post("/query", response_model=QueryOut, dependencies=[Depends(limit_analytics_queries)])
 async def query(
     body: QueryIn, caller: Analyst, session: DbSession, settings: AppSettings
 ) -> QueryOut:

@@ -26,6 +26,7 @@ from campaigns.status import live_status
 from machipay.auth import AccessClaims, Role, require_roles, usernames
 from machipay.cache import CacheBackend
 from machipay.deps import AppSettings, Cache, DbSession
+from machipay.schemas import Id
 from machipay.timeutil import to_tokyo, utcnow
 from machipay.ward import list_categories, list_shopping_streets
 
@@ -106,7 +107,7 @@ async def list_(
     status: Annotated[list[LiveStatus] | None, Query()] = None,
     q: Annotated[str | None, Query(max_length=80, description="Part of the name")] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
-    cursor: Annotated[int | None, Query(ge=1)] = None,
+    cursor: Id | None = None,
 ) -> CampaignPage:
     """Campaigns, newest first, filtered by live status and name."""
     campaigns, next_cursor = await service.list_campaigns(
@@ -123,7 +124,7 @@ async def list_(
 
 @router.get("/{campaign_id}", response_model=CampaignOut)
 async def get(
-    campaign_id: int, _caller: Viewer, session: DbSession, cache: Cache, response: Response
+    campaign_id: Id, _caller: Viewer, session: DbSession, cache: Cache, response: Response
 ) -> CampaignOut:
     """The campaign with its live status and remaining budget (at most a second old)."""
     response.headers["Cache-Control"] = f"private, max-age={BUDGET_CACHE_SECONDS}"
@@ -132,7 +133,7 @@ async def get(
 
 @router.patch("/{campaign_id}", response_model=CampaignOut)
 async def update(
-    campaign_id: int, body: CampaignPatch, caller: Author, session: DbSession, cache: Cache
+    campaign_id: Id, body: CampaignPatch, caller: Author, session: DbSession, cache: Cache
 ) -> CampaignOut:
     """Change a draft or a submitted campaign (audited field by field); a submitted one goes
     back to draft and needs a new submission."""
@@ -141,14 +142,14 @@ async def update(
 
 
 @router.post("/{campaign_id}/submit", response_model=CampaignOut)
-async def submit(campaign_id: int, caller: Author, session: DbSession, cache: Cache) -> CampaignOut:
+async def submit(campaign_id: Id, caller: Author, session: DbSession, cache: Cache) -> CampaignOut:
     campaign = await service.submit(session, campaign_id, actor_id=caller.user_id)
     return await _view(session, cache, campaign)
 
 
 @router.post("/{campaign_id}/approve", response_model=CampaignOut)
 async def approve(
-    campaign_id: int, caller: Approver, session: DbSession, cache: Cache, settings: AppSettings
+    campaign_id: Id, caller: Approver, session: DbSession, cache: Cache, settings: AppSettings
 ) -> CampaignOut:
     """Approve (a second person: the author or submitter gets 403) and fund the budget from
     ``bank:city``. Active from ``starts_at``, or from now if that has passed."""
@@ -161,7 +162,7 @@ async def approve(
 
 @router.post("/{campaign_id}/reject", response_model=CampaignOut)
 async def reject(
-    campaign_id: int,
+    campaign_id: Id,
     caller: Approver,
     session: DbSession,
     cache: Cache,
@@ -175,14 +176,14 @@ async def reject(
 
 
 @router.post("/{campaign_id}/end", response_model=CampaignOut)
-async def end(campaign_id: int, caller: Author, session: DbSession, cache: Cache) -> CampaignOut:
+async def end(campaign_id: Id, caller: Author, session: DbSession, cache: Cache) -> CampaignOut:
     """End a campaign now: it grants nothing from this commit on."""
     campaign = await service.end_by_hand(session, campaign_id, actor_id=caller.user_id)
     return await _view(session, cache, campaign)
 
 
 @router.get("/{campaign_id}/audit", response_model=list[AuditOut])
-async def audit_trail(campaign_id: int, _caller: Reader, session: DbSession) -> list[AuditOut]:
+async def audit_trail(campaign_id: Id, _caller: Reader, session: DbSession) -> list[AuditOut]:
     """Every change: who, when, what (before → after)."""
     trail = await service.audit_trail(session, campaign_id)
     names = await usernames(session, {a.actor_id for a in trail if a.actor_id is not None})
@@ -201,7 +202,7 @@ async def audit_trail(campaign_id: int, _caller: Reader, session: DbSession) -> 
 
 @router.get("/{campaign_id}/totals", response_model=TotalsOut)
 async def totals(
-    campaign_id: int,
+    campaign_id: Id,
     _caller: Reader,
     session: DbSession,
     settings: AppSettings,
@@ -231,7 +232,7 @@ async def totals(
 
 @router.get("/{campaign_id}/estimate")
 async def estimate(
-    campaign_id: int,
+    campaign_id: Id,
     _caller: Reader,
     session: DbSession,
     settings: AppSettings,
@@ -251,7 +252,7 @@ async def estimate(
 
 @router.get("/{campaign_id}/report")
 async def report(
-    campaign_id: int, _caller: Viewer, session: DbSession, settings: AppSettings
+    campaign_id: Id, _caller: Viewer, session: DbSession, settings: AppSettings
 ) -> dict[str, Any]:
     """The effect report: spend vs the period before, by street, new-to-shop residents,
     budget used, cost per yen of uplift (final once the campaign is closed). Approved

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, Field, Strict, model_validator
 
-from machipay.schemas import StrictModel
+from machipay.schemas import Id, ShownText, StrictModel
 
 StoreType = Literal["small", "chain", "large"]
 Rate = Annotated[int, Strict(), Field(ge=0, le=10_000, description="Basis points: 3000 = 30 %")]
@@ -19,9 +19,7 @@ MAX_WINDOW_DAYS = 366
 class Eligibility(StrictModel):
     """Which payments a campaign covers; an empty list means "all"."""
 
-    shopping_street_ids: list[Annotated[int, Strict()]] = Field(
-        default_factory=list, max_length=500
-    )
+    shopping_street_ids: list[Annotated[Id, Strict()]] = Field(default_factory=list, max_length=500)
     categories: list[Annotated[str, Field(min_length=1, max_length=32)]] = Field(
         default_factory=list, max_length=100
     )
@@ -48,7 +46,7 @@ class TierIn(StrictModel):
 
 
 class CampaignTerms(StrictModel):
-    name: str = Field(min_length=1, max_length=80)
+    name: Annotated[str, ShownText(80)]
     starts_at: AwareDatetime
     ends_at: AwareDatetime
     resident_rate_bp: Rate
@@ -108,7 +106,7 @@ class CampaignIn(CampaignTerms):
 class CampaignPatch(StrictModel):
     """Change a draft: the fields given replace the draft's (then the whole is re-checked)."""
 
-    name: str | None = Field(default=None, min_length=1, max_length=80)
+    name: Annotated[str, ShownText(80)] | None = None
     starts_at: AwareDatetime | None = None
     ends_at: AwareDatetime | None = None
     resident_rate_bp: Rate | None = None

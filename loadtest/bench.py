@@ -126,6 +126,9 @@ def server_env(url: str, redis_url: str) -> dict[str, str]:
             "MACHIPAY_SECRET_KEY": SECRET,
             "MACHIPAY_ACCESS_TOKEN_TTL_SECONDS": str(TOKEN_TTL),
             "MACHIPAY_REQUESTS_PER_IP_PER_MINUTE": "100000000",
+            # Each locust user pays non-stop from one wallet (about two payments a second,
+            # which no resident does): the per-account limit would refuse most of the load.
+            "MACHIPAY_MONEY_MOVES_PER_ACCOUNT_PER_MINUTE": "100000",
             "MACHIPAY_LOG_LEVEL": "WARNING",
         }
     )

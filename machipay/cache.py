@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -24,6 +25,7 @@ class CacheBackend(Protocol):
     async def delete(self, key: str) -> None: ...
     async def take(self, key: str) -> str | None: ...
     async def incr_window(self, key: str, window_seconds: int) -> int: ...
+    async def count_hits(self, windows: Sequence[tuple[str, int]]) -> list[tuple[int, int]]: ...
     async def ping(self) -> bool: ...
     async def close(self) -> None: ...
 
@@ -79,6 +81,17 @@ class MemoryCache:
             self._data[key] = (str(count), expires)
             return count
 
+    async def count_hits(self, windows: Sequence[tuple[str, int]]) -> list[tuple[int, int]]:
+        """Count a hit on each key; each key's window starts at its first hit. Returns the
+        counts and the whole seconds left in each window."""
+        out = []
+        for key, window_seconds in windows:
+            count = await self.incr_window(key, window_seconds)
+            _, expires = self._data[key]
+            left = window_seconds if expires is None else int(expires - time.monotonic()) + 1
+            out.append((count, min(left, window_seconds)))
+        return out
+
     async def ping(self) -> bool:
         return True
 
@@ -130,6 +143,21 @@ class RedisCache:
             count, _ = await pipe.execute()
         return int(count)
 
+    async def count_hits(self, windows: Sequence[tuple[str, int]]) -> list[tuple[int, int]]:
+        # Every limit of a request in one round trip: a payment checks its account and its
+        # address without a second wait on Redis.
+        async with self._redis.pipeline(transaction=True) as pipe:
+            for key, window_seconds in windows:
+                pipe.incr(key)
+                pipe.expire(key, window_seconds, nx=True)
+                pipe.ttl(key)
+            replies = await pipe.execute()
+        out = []
+        for (_, window_seconds), at in zip(windows, range(0, len(replies), 3), strict=True):
+            count, ttl = int(replies[at]), int(replies[at + 2])
+            out.append((count, ttl if 0 < ttl <= window_seconds else window_seconds))
+        return out
+
     async def ping(self) -> bool:
         try:
             return bool(await self._redis.ping())
@@ -150,21 +178,30 @@ def make_cache(redis_url: str | None, *, max_connections: int = 100) -> CacheBac
 
 @dataclass(frozen=True)
 class RateLimit:
-    """A fixed-window limit: at most ``limit`` hits per ``window_seconds`` per key."""
+    """A fixed-window limit: at most ``limit`` hits per ``window_seconds`` per subject, the
+    window starting at the subject's first hit (so a burst cannot straddle a clock minute
+    to get twice the limit through)."""
 
     name: str
     limit: int
     window_seconds: int = 60
 
     def key_for(self, subject: str) -> str:
-        window = int(time.time()) // self.window_seconds
-        return f"rl:{self.name}:{subject}:{window}"
+        return f"rl:{self.name}:{subject}"
 
     async def hit(self, cache: CacheBackend, subject: str) -> None:
-        count = await cache.incr_window(self.key_for(subject), self.window_seconds)
-        if count > self.limit:
-            retry_after = self.window_seconds - int(time.time()) % self.window_seconds
+        await enforce(cache, (self, subject))
+
+
+async def enforce(cache: CacheBackend, *hits: tuple[RateLimit, str]) -> None:
+    """Count one hit against each (limit, subject) in one cache round trip; 429 with
+    ``Retry-After`` if any of them is over."""
+    counts = await cache.count_hits(
+        [(limit.key_for(subject), limit.window_seconds) for limit, subject in hits]
+    )
+    for (limit, _), (count, seconds_left) in zip(hits, counts, strict=True):
+        if count > limit.limit:
             raise RateLimited(
-                f"Too many {self.name} requests; try again in {retry_after} s.",
-                retry_after=retry_after,
+                f"Too many {limit.name} requests; try again in {seconds_left} s.",
+                retry_after=seconds_left,
             )

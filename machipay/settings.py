@@ -83,6 +83,11 @@ class Settings(BaseSettings):
     # every address that has failed for it at all waits too. Addresses without a failure
     # (the account's owner) are never held back.
     login_failures_per_account_per_hour: int = Field(100, ge=1, le=100_000)
+    # Payments, transfers, refunds and one-time codes of one account (a shop's staff share
+    # the shop's): a stolen session or a runaway client cannot move money faster than this.
+    money_moves_per_account_per_minute: int = Field(60, ge=1, le=100_000)
+    # Queries of one analyst: each one reads the facts and is logged.
+    analytics_queries_per_minute: int = Field(30, ge=1, le=10_000)
 
     # Tokens
     access_token_ttl_seconds: int = Field(900, ge=30, le=86_400)

@@ -20,6 +20,8 @@ from machipay.auth import AccessClaims, Role, require_roles
 from machipay.deps import AppSettings, Cache, DbSession, EventBroker
 from machipay.errors import ValidationFailed
 from machipay.idempotency import idempotency_key_header, respond_idempotently
+from machipay.ratelimits import limit_applications, limit_money_moves
+from machipay.schemas import Id
 from machipay.timeutil import to_tokyo, tokyo_day_bounds, utcnow
 from merchant_api import service
 from merchant_api.schemas import (
@@ -50,7 +52,12 @@ IdempotencyKey = Annotated[str, Depends(idempotency_key_header)]
 HEARTBEAT_SECONDS = 15.0
 
 
-@router.post("/merchants", status_code=201, response_model=MerchantStatusOut)
+@router.post(
+    "/merchants",
+    status_code=201,
+    response_model=MerchantStatusOut,
+    dependencies=[Depends(limit_applications)],
+)
 async def apply(body: MerchantApplicationIn, session: DbSession) -> MerchantStatusOut:
     """A shop applies (public). Two officers or operators approve it before it can be paid."""
     merchant = await service.apply(
@@ -102,7 +109,7 @@ async def merchants(
 
 
 @router.post("/merchants/{merchant_id}/approve", response_model=MerchantStatusOut)
-async def approve(merchant_id: int, caller: Approver, session: DbSession) -> MerchantStatusOut:
+async def approve(merchant_id: Id, caller: Approver, session: DbSession) -> MerchantStatusOut:
     """Two people approve a shop: the first approval leaves it pending (awaiting the second),
     a different officer's or operator's activates it; the same person twice → 403."""
     merchant = await service.approve(session, merchant_id, approver_id=caller.user_id)
@@ -114,14 +121,14 @@ async def approve(merchant_id: int, caller: Approver, session: DbSession) -> Mer
 
 
 @router.post("/merchants/{merchant_id}/suspend", response_model=MerchantStatusOut)
-async def suspend(merchant_id: int, caller: Approver, session: DbSession) -> MerchantStatusOut:
+async def suspend(merchant_id: Id, caller: Approver, session: DbSession) -> MerchantStatusOut:
     """A suspended shop cannot be paid; its stickers stop resolving."""
     merchant = await service.set_suspended(session, merchant_id, suspended=True)
     return MerchantStatusOut(id=merchant.id, status=merchant.status)
 
 
 @router.post("/merchants/{merchant_id}/reinstate", response_model=MerchantStatusOut)
-async def reinstate(merchant_id: int, caller: Approver, session: DbSession) -> MerchantStatusOut:
+async def reinstate(merchant_id: Id, caller: Approver, session: DbSession) -> MerchantStatusOut:
     merchant = await service.set_suspended(session, merchant_id, suspended=False)
     return MerchantStatusOut(id=merchant.id, status=merchant.status)
 
@@ -253,7 +260,12 @@ async def capture_code(
     )
 
 
-@router.post("/merchant/payments/{payment_id}/refunds", status_code=201, response_model=RefundOut)
+@router.post(
+    "/merchant/payments/{payment_id}/refunds",
+    status_code=201,
+    response_model=RefundOut,
+    dependencies=[Depends(limit_money_moves)],
+)
 async def refund(
     payment_id: Annotated[str, Path(pattern=r"^pay_[0-9a-f]{20}$")],
     body: RefundIn,

@@ -1,11 +1,11 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field
 
-from machipay.schemas import Amount, DigitsText, StrictModel
+from machipay.schemas import Amount, DigitsText, Id, ShownText, StrictModel
 
 
 class BankIn(StrictModel):
@@ -17,13 +17,13 @@ class BankIn(StrictModel):
 
 
 class MerchantApplicationIn(StrictModel):
-    name: str = Field(min_length=1, max_length=60, examples=["下北沢八百屋"])
-    name_kana: str = Field(min_length=1, max_length=80, examples=["シモキタザワヤオヤ"])
+    name: Annotated[str, ShownText(60)] = Field(examples=["下北沢八百屋"])
+    name_kana: Annotated[str, ShownText(80)] = Field(examples=["シモキタザワヤオヤ"])
     category: str = Field(min_length=1, max_length=32, examples=["grocery"])
     store_type: Literal["small", "chain", "large"]
-    shopping_street_id: int | None = Field(default=None, strict=True)
+    shopping_street_id: Id | None = Field(default=None, strict=True)
     postal_code: str = Field(min_length=7, max_length=9, examples=["155-0031"])
-    address: str = Field(min_length=1, max_length=200)
+    address: Annotated[str, ShownText(200)]
     owner_username: str = Field(min_length=3, max_length=64)
     owner_password: str = Field(min_length=1, max_length=256)
     bank: BankIn

@@ -16,6 +16,7 @@ from fastapi.responses import Response
 from machipay.auth import AccessClaims, Role, require_roles
 from machipay.deps import AppSettings, DbSession
 from machipay.errors import ValidationFailed
+from machipay.schemas import Id
 from machipay.timeutil import to_tokyo, utcnow
 from merchant_api import payouts, result_imports, settlement
 from merchant_api.models import Payout, PayoutFile, PayoutResultImport, Settlement
@@ -83,7 +84,7 @@ async def statements(
     caller: MerchantCaller,
     session: DbSession,
     limit: Annotated[int, Query(ge=1, le=100)] = 30,
-    cursor: Annotated[int | None, Query(ge=1)] = None,
+    cursor: Id | None = None,
 ) -> SettlementPage:
     """The shop's settlement statements and their payouts, newest first."""
     rows = await settlement.statements_of(
@@ -120,14 +121,14 @@ async def _detail(session: DbSession, merchant_id: int, settlement_id: int) -> S
 
 @router.get("/merchant/settlements/{settlement_id}", response_model=SettlementDetailOut)
 async def statement(
-    settlement_id: int, caller: MerchantCaller, session: DbSession
+    settlement_id: Id, caller: MerchantCaller, session: DbSession
 ) -> SettlementDetailOut:
     """One statement with every payment and refund it covers."""
     return await _detail(session, caller.merchant_id or 0, settlement_id)
 
 
 @router.get("/merchant/settlements/{settlement_id}/csv", response_class=Response)
-async def statement_csv(settlement_id: int, caller: MerchantCaller, session: DbSession) -> Response:
+async def statement_csv(settlement_id: Id, caller: MerchantCaller, session: DbSession) -> Response:
     """The statement as CSV, UTF-8 with a BOM so that Excel in Japan opens it as it is."""
     detail = await _detail(session, caller.merchant_id or 0, settlement_id)
     buffer = io.StringIO()
@@ -183,7 +184,7 @@ async def list_payouts(
     session: DbSession,
     status: Annotated[Literal["pending", "sent", "paid", "failed"] | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    cursor: Annotated[int | None, Query(ge=1)] = None,
+    cursor: Id | None = None,
 ) -> PayoutPage:
     rows = await payouts.list_payouts(session, status=status, limit=limit + 1, before=cursor)
     page = rows[:limit]
@@ -223,7 +224,7 @@ def _file_out(made: PayoutFile, held: list[payouts.HeldPayout]) -> PayoutFileOut
 
 
 @router.get("/payout-files/{file_id}/zengin", response_class=Response)
-async def download_payout_file(file_id: int, _caller: Operator, session: DbSession) -> Response:
+async def download_payout_file(file_id: Id, _caller: Operator, session: DbSession) -> Response:
     """The file exactly as first written (Shift_JIS, 120-byte records, CRLF)."""
     made = await payouts.payout_file(session, file_id)
     return Response(

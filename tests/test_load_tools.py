@@ -106,6 +106,8 @@ async def test_the_campaign_morning_mix_runs_against_a_real_server(tmp_path: Pat
         MACHIPAY_DATABASE_URL=database,
         MACHIPAY_LOG_LEVEL="WARNING",
         MACHIPAY_REQUESTS_PER_IP_PER_MINUTE="1000000",
+        # As loadtest/bench.py: a locust user pays non-stop from one wallet.
+        MACHIPAY_MONEY_MOVES_PER_ACCOUNT_PER_MINUTE="100000",
     )
     server = subprocess.Popen(  # noqa: ASYNC220 - a long-lived child, polled below
         [*MACHIPAY, "serve", "--port", str(port)],

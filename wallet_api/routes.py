@@ -16,6 +16,8 @@ from machipay.deps import AppSettings, Cache, DbSession
 from machipay.errors import ValidationFailed
 from machipay.idempotency import idempotency_key_header, respond_idempotently
 from machipay.problems import field_errors
+from machipay.ratelimits import limit_money_moves
+from machipay.schemas import MAX_ID
 from machipay.timeutil import to_tokyo, utcnow
 from machipay.ward import list_notices
 from machipay.ward.routes import NoticeOut, notice_out
@@ -116,7 +118,7 @@ def _decode_cursor(cursor: str | None) -> int | None:
         value = int(base64.urlsafe_b64decode(cursor.encode("ascii") + b"==").decode("ascii"))
     except (ValueError, UnicodeError, binascii.Error) as exc:
         raise ValidationFailed("Invalid cursor.", field="cursor") from exc
-    if value < 1:
+    if not 1 <= value <= MAX_ID:
         raise ValidationFailed("Invalid cursor.", field="cursor")
     return value
 
@@ -195,7 +197,12 @@ async def funding_webhook(
     return FundingResult(status="credited" if credited else "duplicate")
 
 
-@router.post("/transfers", status_code=201, response_model=TransferOut)
+@router.post(
+    "/transfers",
+    status_code=201,
+    response_model=TransferOut,
+    dependencies=[Depends(limit_money_moves)],
+)
 async def transfer(
     body: TransferRequest,
     caller: ResidentCaller,
@@ -266,7 +273,12 @@ async def resolve_qr(
     )
 
 
-@router.post("/payments", status_code=201, response_model=PaymentOut)
+@router.post(
+    "/payments",
+    status_code=201,
+    response_model=PaymentOut,
+    dependencies=[Depends(limit_money_moves)],
+)
 async def create_payment(
     body: PaymentRequest,
     caller: ResidentCaller,
@@ -311,7 +323,12 @@ async def create_payment(
     )
 
 
-@router.post("/wallet/one-time-code", status_code=201, response_model=OneTimeCode)
+@router.post(
+    "/wallet/one-time-code",
+    status_code=201,
+    response_model=OneTimeCode,
+    dependencies=[Depends(limit_money_moves)],
+)
 async def one_time_code(caller: ResidentCaller, cache: Cache, settings: AppSettings) -> OneTimeCode:
     """A code to show at the till (and its QR): valid for 60 seconds, once."""
     code, expires_at = await codes.issue_code(cache, settings, caller.user_id)

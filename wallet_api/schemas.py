@@ -1,17 +1,17 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, Field
 
-from machipay.schemas import Amount, StrictModel
+from machipay.schemas import Amount, ShownText, StrictModel
 
 
 class ResidentRegistration(StrictModel):
     phone: str = Field(min_length=10, max_length=20, examples=["090-1234-5678"])
     password: str = Field(min_length=1, max_length=256)
-    display_name: str = Field(min_length=1, max_length=40)
+    display_name: Annotated[str, ShownText(40)]
     birth_year: int = Field(strict=True)
     district: str = Field(min_length=1, max_length=32, examples=["kitazawa"])
 
@@ -72,7 +72,7 @@ class FundingResult(StrictModel):
 class TransferRequest(StrictModel):
     to_phone: str = Field(min_length=10, max_length=20)
     amount: Amount
-    message: str | None = Field(default=None, max_length=200)
+    message: Annotated[str, ShownText(200)] | None = None
 
 
 class Counterparty(StrictModel):

@@ -8,7 +8,7 @@ from pydantic import Field
 
 from machipay.auth import AccessClaims, Role, require_roles
 from machipay.deps import DbSession
-from machipay.schemas import StrictModel
+from machipay.schemas import ShownText, StrictModel
 from machipay.timeutil import to_tokyo
 from machipay.ward import service
 from machipay.ward.models import WardNotice
@@ -23,8 +23,8 @@ class DistrictOut(StrictModel):
 
 
 class ShoppingStreetIn(StrictModel):
-    name: str = Field(min_length=1, max_length=64)
-    name_en: str = Field(min_length=1, max_length=64)
+    name: Annotated[str, ShownText(64)]
+    name_en: Annotated[str, ShownText(64)]
     district_id: str = Field(min_length=1, max_length=32)
 
 
@@ -84,7 +84,7 @@ async def merchant_categories(session: DbSession) -> list[CategoryOut]:
 
 
 class NoticeIn(StrictModel):
-    title: str = Field(min_length=1, max_length=80)
+    title: Annotated[str, ShownText(80)]
     body: str = Field(min_length=1, max_length=2000)
     district_id: str | None = Field(
         default=None, max_length=32, description="None: every resident of the ward."
