@@ -78,9 +78,7 @@ async def group_of(
     its spend spreads over shops."""
     where = (Fact.local_date >= start, Fact.local_date < end)
     columns = (Fact.shopping_street_id, Fact.category, Fact.store_type)
-    rows = await session.execute(
-        select(Fact.person_key, *columns).where(*where).distinct()
-    )
+    rows = await session.execute(select(Fact.person_key, *columns).where(*where).distinct())
     people: set[str] = set()
     for key, street, category, store_type in rows:
         if covered(DayCell(start, street, category, store_type, 0, 0)):
