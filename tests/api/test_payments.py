@@ -334,7 +334,11 @@ async def test_sticker_images_decode_to_the_payload(
     svg = await client.get("/api/v1/merchant/qr", params={"format": "svg"}, headers=shop.headers)
     assert svg.headers["content-type"].startswith("image/svg+xml") and b"<svg" in svg.content
     page = await client.get("/api/v1/merchant/qr/sticker", headers=shop.headers)
-    assert "下北沢八百屋" in page.text and "A6" in page.text and "<svg" in page.text
+    assert "下北沢八百屋" in page.text and "<svg" in page.text
+    # The A6 page size comes from its stylesheet (no inline style under the CSP).
+    assert "/static/css/sticker.css" in page.text
+    stylesheet = await client.get("/static/css/sticker.css")
+    assert stylesheet.status_code == 200 and "size: A6" in stylesheet.text
 
 
 # -- consumer-presented codes -------------------------------------------------------------------
