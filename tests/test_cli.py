@@ -238,6 +238,8 @@ async def test_serve_answers_health_and_readiness(scratch_database: str) -> None
         MACHIPAY_DATABASE_URL=scratch_database,
         MACHIPAY_LOG_LEVEL="WARNING",
         MACHIPAY_SEALER_INTERVAL_SECONDS="0.2",
+        # Every test registers from 127.0.0.1 and the hourly window outlives a test in Redis.
+        MACHIPAY_REGISTRATIONS_PER_IP_PER_HOUR="100000",
     )
     if redis_url:
         env["MACHIPAY_REDIS_URL"] = redis_url

@@ -278,9 +278,18 @@ async def test_refused_queries_say_why_in_the_page_language(
     )
     assert refused.status_code == 422
 
-    # The differencing guard: the ward, then the ward without one district's one or two
-    # residents, would single them out; the server refuses the second with a 403.
+    # The differencing guard works per published cell: the ward month by month, then the
+    # same without one district's one or two residents, would single them out cell by cell;
+    # the server refuses the second with a 403. (Street cells those residents shop in are
+    # too small to be shown at all, so street by month alone would not be an attack.)
     await run_street_month(desktop)
+    await desktop.get_by_label(message("analytics.dimension.n", n=1)).select_option("month")
+    await desktop.get_by_label(message("analytics.dimension.n", n=2)).select_option("")
+    await desktop.locator("#run-query").click()
+    await expect(desktop.locator("#answer-table thead")).not_to_contain_text(
+        message("analytics.dimension.shopping_street")
+    )
+    await expect(desktop.locator("#run-query")).to_be_enabled()
     async with live_server.sessionmaker() as session:
         counts = (
             await session.execute(
@@ -305,7 +314,7 @@ async def test_refused_queries_say_why_in_the_page_language(
         "POST",
         "/api/v1/analytics/query",
         token=scene.analyst_token,
-        json={**STREET_MONTH, "filters": {"district": others}},
+        json={**STREET_MONTH, "dimensions": ["month"], "filters": {"district": others}},
     )
     assert guard.status_code == 403
     assert guard.json()["type"].endswith("/analytics-differencing-refused")
