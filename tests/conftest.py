@@ -11,11 +11,14 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+import subprocess
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import asyncpg
+import httpx
 import pytest
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -45,6 +48,20 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+async def wait_until_serving(
+    client: httpx.AsyncClient, process: subprocess.Popen[str], seconds: float
+) -> httpx.Response:
+    """The first answer of ``/readyz`` from a server a test started as a child process."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            return await client.get("/readyz")
+        except httpx.TransportError:
+            assert process.poll() is None, "the server exited early"
+            assert time.monotonic() < deadline, f"the server did not start within {seconds} s"
+            await asyncio.sleep(0.2)
 
 
 def require_postgres() -> str:

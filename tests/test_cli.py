@@ -6,7 +6,6 @@ import asyncio
 import os
 import subprocess
 import sys
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -27,6 +26,7 @@ from tests.conftest import (
     drop_scratch_postgres,
     free_port,
     require_postgres,
+    wait_until_serving,
 )
 
 MACHIPAY = [sys.executable, "-m", "machipay"]
@@ -251,16 +251,8 @@ async def test_serve_answers_health_and_readiness(scratch_database: str) -> None
         text=True,
     )
     try:
-        deadline = time.monotonic() + 30
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=2) as client:
-            while True:
-                try:
-                    ready = await client.get("/readyz")
-                    break
-                except httpx.TransportError:
-                    assert server.poll() is None, "server exited early"
-                    assert time.monotonic() < deadline, "server did not start within 30 s"
-                    await asyncio.sleep(0.2)
+            ready = await wait_until_serving(client, server, 30)
             assert ready.status_code == 200, ready.text
             assert "strict-transport-security" not in ready.headers  # plain HTTP
             for _ in range(12):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import subprocess
-import time
 from pathlib import Path
 
 import httpx
@@ -20,7 +19,7 @@ from machipay.db import create_engine, make_sessionmaker, unit_of_work
 from machipay.demo import DEMO_PASSWORD, seed_demo
 from machipay.migrate import upgrade
 from machipay.settings import Settings
-from tests.conftest import free_port
+from tests.conftest import free_port, wait_until_serving
 from tests.test_cli import MACHIPAY
 
 
@@ -96,16 +95,8 @@ async def test_machipay_demo_starts_without_any_setting(tmp_path: Path) -> None:
         text=True,
     )
     try:
-        deadline = time.monotonic() + 60
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=2) as client:
-            while True:
-                try:
-                    ready = await client.get("/readyz")
-                    break
-                except httpx.TransportError:
-                    assert demo.poll() is None, "the demo exited early"
-                    assert time.monotonic() < deadline, "the demo did not start within 60 s"
-                    await asyncio.sleep(0.2)
+            ready = await wait_until_serving(client, demo, 60)
             assert ready.status_code == 200, ready.text
             assert (await client.get("/docs")).status_code == 200  # on in development
     finally:
