@@ -26,10 +26,10 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from analytics.models import DataMonthBudget
-from machipay.db import insert_for
 from machipay.errors import Forbidden, ValidationFailed
 from machipay.timeutil import to_tokyo
 
@@ -105,9 +105,9 @@ async def charge(
 ) -> float:
     """Spend ``epsilon`` from each of ``months`` or from none; returns the least left in any
     of them. The rows are locked in month order, so two queries never deadlock and never
-    both spend the last of a month (SQLite: one writer at a time anyway)."""
+    both spend the last of a month."""
     await session.execute(
-        insert_for(session, DataMonthBudget)
+        pg_insert(DataMonthBudget)
         .values([{"month": m, "epsilon_spent": 0.0} for m in months])
         .on_conflict_do_nothing(index_elements=["month"])
     )

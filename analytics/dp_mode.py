@@ -61,9 +61,8 @@ async def answer_with_dp(
     session: AsyncSession, settings: Settings, query: Query, *, analyst_id: int
 ) -> Answer:
     """DP mode: no differencing guard (noise protects every answer), but each one costs ε
-    from every data month it reads. ``session`` (the request's) only lends its engine; it
-    must not hold a transaction yet: on SQLite that would hold the write lock the charge
-    needs."""
+    from every data month it reads. ``session`` (the request's) only lends its engine: the
+    charge commits in a transaction of its own before any data is read."""
     from analytics.query import Answer  # query.py dispatches here: import when called
 
     epsilon = query.epsilon or settings.analytics_dp_default_epsilon

@@ -64,12 +64,12 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy import and_, false, func, not_, or_, select, true, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from analytics.dimensions import DIMENSIONS
 from analytics.models import Fact, GuardCell, QueryAllowance, RollupCell, RollupMember
 from analytics.rollups import ALL_MONTHS, SHAPES, decode, encode
-from machipay.db import insert_for
 from machipay.errors import Forbidden
 from machipay.timeutil import to_tokyo, utcnow
 
@@ -462,7 +462,7 @@ async def remember(session: AsyncSession, analyst_id: int, cells: Sequence[Publi
     ]
     if new_rows:
         await session.execute(
-            insert_for(session, GuardCell).on_conflict_do_nothing(
+            pg_insert(GuardCell).on_conflict_do_nothing(
                 index_elements=["analyst_id", "fingerprint"]
             ),
             new_rows,
@@ -483,11 +483,9 @@ def allowance_day() -> date:
 
 async def charge(session: AsyncSession, analyst_id: int, cost: int) -> int:
     """Add ``cost`` to what the analyst used today; returns the new total."""
-    upsert = insert_for(session, QueryAllowance).values(
-        analyst_id=analyst_id, day=allowance_day(), used=cost
-    )
-    upsert = upsert.on_conflict_do_update(
+    row = pg_insert(QueryAllowance).values(analyst_id=analyst_id, day=allowance_day(), used=cost)
+    upsert = row.on_conflict_do_update(
         index_elements=["analyst_id", "day"],
-        set_={"used": QueryAllowance.used + upsert.excluded.used},
+        set_={"used": QueryAllowance.used + row.excluded.used},
     ).returning(QueryAllowance.used)
     return int((await session.execute(upsert)).scalar_one())

@@ -17,12 +17,13 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from analytics.models import Fact
 from analytics.pseudonyms import merchant_pseudonym, resident_person, resident_pseudonym
 from analytics.rollups import add_to_rollups
-from machipay.db import insert_for, unit_of_work
+from machipay.db import unit_of_work
 from machipay.metrics import OUTBOX_LAG, OUTBOX_WAITING
 from machipay.outbox import OutboxEvent
 from machipay.settings import Settings
@@ -115,7 +116,7 @@ async def ingest_batch(session: AsyncSession, settings: Settings, *, limit: int)
     ]
     if facts:
         stored = await session.execute(
-            insert_for(session, Fact)
+            pg_insert(Fact)
             .on_conflict_do_nothing(index_elements=["source_id"])
             .returning(Fact.source_id),
             facts,

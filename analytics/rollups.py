@@ -34,12 +34,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import case, delete, func, select, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from analytics.dimensions import DIMENSIONS, INTEGER_DIMENSIONS
 from analytics.disclosure import ShopSpread
 from analytics.models import Fact, RollupCell, RollupMember, RollupShop
-from machipay.db import insert_for
 
 SHAPES: dict[str, tuple[str, ...]] = {
     # The whole ward: its members are every (month, pseudonym), the differencing guard's
@@ -122,7 +122,7 @@ async def add_to_rollups(
     ]
     for start in range(0, len(members), chunk):
         inserted = await session.execute(
-            insert_for(session, RollupMember)
+            pg_insert(RollupMember)
             .on_conflict_do_nothing()
             .returning(RollupMember.shape, RollupMember.month, RollupMember.cell),
             members[start : start + chunk],
@@ -142,7 +142,7 @@ async def add_to_rollups(
         }
         for (s, m, c), v in delta.cells.items()
     ]
-    upsert = insert_for(session, RollupCell)
+    upsert = pg_insert(RollupCell)
     excluded = upsert.excluded
     upsert = upsert.on_conflict_do_update(
         index_elements=["shape", "month", "cell"],
@@ -157,7 +157,7 @@ async def add_to_rollups(
         {"shape": s, "month": m, "cell": c, "merchant_key": k, "spend": v}
         for (s, m, c, k), v in delta.shops.items()
     ]
-    shop_upsert = insert_for(session, RollupShop)
+    shop_upsert = pg_insert(RollupShop)
     shop_upsert = shop_upsert.on_conflict_do_update(
         index_elements=["shape", "month", "cell", "merchant_key"],
         set_={"spend": RollupShop.spend + shop_upsert.excluded.spend},
@@ -299,17 +299,16 @@ async def rebuild_rollups(session: AsyncSession, months: Sequence[str] | None = 
         if months is None
         else " WHERE month IN (" + ", ".join(f"'{m}'" for m in months if MONTH.fullmatch(m)) + ")"
     )
-    if session.get_bind().dialect.name == "postgresql":
-        # A bulk rebuild scans every fact of its months: longer than a request may take.
-        await session.execute(text("SET LOCAL statement_timeout = 0"))
-        # The consumer folds new facts in with upserts: it waits here until the rebuild has
-        # committed, so a fact is counted by the rebuild or by the consumer, never both.
-        await session.execute(
-            text(
-                "LOCK TABLE analytics_rollup_cells, analytics_rollup_members,"
-                " analytics_rollup_shops IN EXCLUSIVE MODE"
-            )
+    # A bulk rebuild scans every fact of its months: longer than a request may take.
+    await session.execute(text("SET LOCAL statement_timeout = 0"))
+    # The consumer folds new facts in with upserts: it waits here until the rebuild has
+    # committed, so a fact is counted by the rebuild or by the consumer, never both.
+    await session.execute(
+        text(
+            "LOCK TABLE analytics_rollup_cells, analytics_rollup_members,"
+            " analytics_rollup_shops IN EXCLUSIVE MODE"
         )
+    )
     for model in (RollupCell, RollupMember, RollupShop):
         statement = delete(model)
         if months is not None:

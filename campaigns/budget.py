@@ -9,8 +9,8 @@ above zero. A reward takes its amount from one shard with a conditional UPDATE:
    than the reward (or scattered in crumbs). The reward gets what there is, the last yen
    exactly once, and a budget that reaches zero ends the campaign.
 
-On PostgreSQL both steps are one call of ``campaign_reserve`` (migration 0004); the first
-runs in a subtransaction so that no stray row lock is held while the second waits.
+Both steps are one call of ``campaign_reserve`` (``campaigns/sql/campaign_reserve.sql``); the
+first runs in a subtransaction so that no stray row lock is held while the second waits.
 
 Only approved campaigns give: each reservation re-reads the status, so a campaign ended by
 hand or by its budget stops granting at the commit that ended it.
@@ -22,10 +22,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import and_, exists, func, select, text, update
+from sqlalchemy import and_, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from campaigns.models import BudgetShard, Campaign
+from campaigns.models import BudgetShard
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,10 +40,6 @@ def split_budget(budget: int, shards: int) -> list[int]:
     return [base + (1 if index < extra else 0) for index in range(shards)]
 
 
-def _approved(campaign_id: int) -> object:
-    return exists().where(Campaign.id == campaign_id, Campaign.status == "approved")
-
-
 async def reserve(
     session: AsyncSession, campaign_id: int, amount: int, *, shards: int, home: int
 ) -> Reservation:
@@ -51,59 +47,14 @@ async def reserve(
     if amount <= 0:
         return Reservation(0, False)
     home %= shards
-    if session.get_bind().dialect.name == "postgresql":
-        # The same steps, in one round trip (migration 0004: campaign_reserve).
-        row = (
-            await session.execute(
-                text("SELECT reserved, exhausted FROM campaign_reserve(:c, :a, :h, :n)"),
-                {"c": campaign_id, "a": amount, "h": home, "n": shards},
-            )
-        ).one()
-        return Reservation(int(row.reserved), bool(row.exhausted))
-    # SQLite has one writer at a time: nothing to skip or wait for.
-    taken = (
+    # Both steps in one round trip: campaigns/sql/campaign_reserve.sql.
+    row = (
         await session.execute(
-            update(BudgetShard)
-            .where(
-                BudgetShard.campaign_id == campaign_id,
-                BudgetShard.shard == home,
-                BudgetShard.remaining >= amount,
-                _approved(campaign_id),  # type: ignore[arg-type]
-            )
-            .values(remaining=BudgetShard.remaining - amount)
-            .returning(BudgetShard.shard)
-            .execution_options(synchronize_session=False)
+            text("SELECT reserved, exhausted FROM campaign_reserve(:c, :a, :h, :n)"),
+            {"c": campaign_id, "a": amount, "h": home, "n": shards},
         )
-    ).first()
-    if taken is not None:
-        return Reservation(amount, False)
-    return await _drain(session, campaign_id, amount)
-
-
-async def _drain(session: AsyncSession, campaign_id: int, amount: int) -> Reservation:
-    """Lock every shard in order and take what is needed from them, or all that is left."""
-    rows = (
-        await session.execute(
-            select(BudgetShard.shard, BudgetShard.remaining)
-            .where(BudgetShard.campaign_id == campaign_id, _approved(campaign_id))  # type: ignore[arg-type]
-            .order_by(BudgetShard.shard)
-            .with_for_update()
-        )
-    ).all()
-    needed = amount
-    left = 0
-    for shard, remaining in rows:
-        take = min(int(remaining), needed)
-        if take:
-            await session.execute(
-                update(BudgetShard)
-                .where(BudgetShard.campaign_id == campaign_id, BudgetShard.shard == shard)
-                .values(remaining=BudgetShard.remaining - take)
-                .execution_options(synchronize_session=False)
-            )
-            needed -= take
-        left += int(remaining) - take
-    return Reservation(amount - needed, exhausted=bool(rows) and left == 0)
+    ).one()
+    return Reservation(int(row.reserved), bool(row.exhausted))
 
 
 async def give_back(session: AsyncSession, campaign_id: int, amount: int, *, home: int) -> None:

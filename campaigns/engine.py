@@ -28,7 +28,7 @@ from campaigns.rules import (
 )
 from campaigns.status import changes_seen, end_campaign
 from ledger import Leg, credit, debit
-from machipay.db import UTCDateTime, insert_for
+from machipay.db import UTCDateTime
 from machipay.hotsql import HotStatement
 from wallet_api import (
     PaymentFacts,
@@ -87,30 +87,6 @@ _GRANT = HotStatement(
 )
 
 
-def _reward_row(
-    facts: PaymentFacts, month: str, rules: CampaignRules, kind: str, amount: int
-) -> CampaignReward:
-    return CampaignReward(
-        campaign_id=rules.id,
-        payment_reference=facts.payment_reference,
-        kind=kind,
-        status="pending" if rules.deferred else "granted",
-        resident_id=facts.resident_id,
-        merchant_id=facts.merchant_id,
-        shopping_street_id=facts.shopping_street_id,
-        category=facts.category,
-        store_type=facts.store_type,
-        district_id=facts.district_id,
-        payment_amount=facts.amount,
-        amount=amount,
-        revoked=0,
-        unrecovered=0,
-        month=month,
-        paid_at=facts.paid_at,
-        granted_at=None if rules.deferred else facts.paid_at,
-    )
-
-
 class CampaignEngine:
     def __init__(self, *, shards: int, refresh_seconds: float = 1.0) -> None:
         self.shards = shards
@@ -162,10 +138,7 @@ class CampaignEngine:
             ask.cashback = share(facts.amount, merchant_offer.rate_bp)
         if ask.points <= 0 and ask.cashback <= 0:
             return RewardPlan()
-        if session.get_bind().dialect.name == "postgresql":
-            points, cashback, exhausted = await self._grant_in_database(session, ask)
-        else:
-            points, cashback, exhausted = await self._grant_here(session, ask)
+        points, cashback, exhausted = await self._grant_in_database(session, ask)
         for campaign_id in exhausted:
             await end_campaign(session, campaign_id, reason="budget", actor_id=None)
             self._exhausted.add(campaign_id)
@@ -240,68 +213,6 @@ class CampaignEngine:
         )
         assert row is not None
         return int(row[0]), int(row[1]), [int(c) for c in row[2]]
-
-    async def _grant_here(self, session: AsyncSession, ask: _Ask) -> tuple[int, int, list[int]]:
-        """The same steps as ``campaign_grant``, as statements (SQLite: one writer at a time)."""
-        facts = ask.facts
-        points_rules, cashback_rules = ask.points_rules, ask.cashback_rules
-        wanted_points = ask.points
-        capped = points_rules is not None and (
-            points_rules.per_resident_cap is not None
-            or points_rules.per_resident_monthly_cap is not None
-        )
-        if points_rules is not None and wanted_points > 0 and capped:
-            month, total = await self._tallies(session, points_rules.id, facts, ask.month)
-            wanted_points = capped_resident_points(
-                points_rules, wanted_points, earned_this_month=month, earned_in_campaign=total
-            )
-        asks: dict[int, list[int]] = {}
-        if points_rules is not None and wanted_points > 0:
-            asks.setdefault(points_rules.id, [0, 0])[0] = wanted_points
-        if cashback_rules is not None and ask.cashback > 0:
-            asks.setdefault(cashback_rules.id, [0, 0])[1] = ask.cashback
-        points = cashback = 0
-        exhausted: list[int] = []
-        for campaign_id in sorted(asks):
-            want_points, want_cashback = asks[campaign_id]
-            got = await budget.reserve(
-                session,
-                campaign_id,
-                want_points + want_cashback,
-                shards=self.shards,
-                home=facts.resident_id,
-            )
-            if got.exhausted:
-                exhausted.append(campaign_id)
-            granted_points = min(want_points, got.amount)
-            granted_cashback = got.amount - granted_points
-            if granted_points and points_rules is not None:
-                points = granted_points
-                if capped:
-                    await add_to_tally(
-                        session, campaign_id, facts.resident_id, ask.month, granted_points
-                    )
-                session.add(_reward_row(facts, ask.month, points_rules, "resident", points))
-            if granted_cashback and cashback_rules is not None:
-                cashback = granted_cashback
-                session.add(_reward_row(facts, ask.month, cashback_rules, "merchant", cashback))
-        return points, cashback, exhausted
-
-    async def _tallies(
-        self, session: AsyncSession, campaign_id: int, facts: PaymentFacts, month: str
-    ) -> tuple[int, int]:
-        rows = (
-            await session.execute(
-                select(ResidentTally.month, ResidentTally.amount).where(
-                    ResidentTally.campaign_id == campaign_id,
-                    ResidentTally.resident_id == facts.resident_id,
-                )
-            )
-        ).all()
-        return (
-            sum(int(a) for m, a in rows if m == month),
-            sum(int(a) for _, a in rows),
-        )
 
     # -- refunds ----------------------------------------------------------------------------
 
@@ -426,20 +337,4 @@ async def take_from_tally(
         )
         .values(amount=ResidentTally.amount - amount)
         .execution_options(synchronize_session=False)
-    )
-
-
-async def add_to_tally(
-    session: AsyncSession, campaign_id: int, resident_id: int, month: str, amount: int
-) -> None:
-    if not amount:
-        return
-    stmt = insert_for(session, ResidentTally).values(
-        campaign_id=campaign_id, resident_id=resident_id, month=month, amount=amount
-    )
-    await session.execute(
-        stmt.on_conflict_do_update(
-            index_elements=["campaign_id", "resident_id", "month"],
-            set_={"amount": ResidentTally.amount + amount},
-        )
     )

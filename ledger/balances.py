@@ -6,13 +6,13 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, func, insert, select, text, update
+from sqlalchemy import case, func, select, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledger.accounts import spec_for
 from ledger.errors import UnknownAccount
 from ledger.models import Account, Checkpoint, Posting
-from machipay.db import insert_for
 from machipay.timeutil import utcnow
 
 
@@ -61,7 +61,7 @@ async def open_accounts(session: AsyncSession, codes: Iterable[str]) -> None:
     if not rows:
         return
     for start in range(0, len(rows), 1000):
-        stmt = insert_for(session, Account).values(rows[start : start + 1000])
+        stmt = pg_insert(Account).values(rows[start : start + 1000])
         await session.execute(stmt.on_conflict_do_nothing(index_elements=["code"]))
 
 
@@ -84,30 +84,6 @@ async def get_balances(session: AsyncSession, codes: Iterable[str]) -> dict[str,
 
 async def get_balance(session: AsyncSession, code: str) -> int:
     return (await get_balances(session, [code]))[code]
-
-
-async def _checkpoint_of(session: AsyncSession, account_id: int) -> tuple[str, int, int]:
-    # Columns, not entities: the session's identity map may hold a stale balance.
-    row = (
-        await session.execute(
-            select(Account.normal_side, Account.balance, Account.checkpoint_posting_id).where(
-                Account.id == account_id
-            )
-        )
-    ).one()
-    return str(row[0]), int(row[1]), int(row[2])
-
-
-async def hot_balance_sqlite(session: AsyncSession, account_id: int) -> int:
-    normal_side, balance, checkpoint = await _checkpoint_of(session, account_id)
-    since = (
-        await session.execute(
-            select(func.coalesce(func.sum(Posting.amount), 0)).where(
-                Posting.account_id == account_id, Posting.id > checkpoint
-            )
-        )
-    ).scalar_one()
-    return balance + delta_for(normal_side, int(since))
 
 
 async def balance_as_of(session: AsyncSession, code: str, moment: datetime) -> int:
@@ -159,35 +135,8 @@ async def compact_hot_account(session: AsyncSession, code: str) -> int:
     ).scalar_one_or_none()
     if account_id is None:
         raise UnknownAccount(code)
-    if session.get_bind().dialect.name == "postgresql":
-        balance = (
-            await session.execute(text("SELECT ledger_compact(:id)"), {"id": account_id})
-        ).scalar_one()
-        return int(balance)
-    # SQLite: one writer at a time, so nothing can be in flight while we fold.
-    normal_side, balance, checkpoint = await _checkpoint_of(session, account_id)
-    through, total = (
-        await session.execute(
-            select(func.max(Posting.id), func.coalesce(func.sum(Posting.amount), 0)).where(
-                Posting.account_id == account_id, Posting.id > checkpoint
-            )
-        )
-    ).one()
-    if through is None:
-        return balance
-    new_balance = balance + delta_for(normal_side, int(total))
-    await session.execute(
-        update(Account)
-        .where(Account.id == account_id)
-        .values(balance=new_balance, checkpoint_posting_id=through)
-        .execution_options(synchronize_session=False)
-    )
-    await session.execute(
-        insert(Checkpoint).values(
-            account_id=account_id,
-            balance=new_balance,
-            through_posting_id=through,
-            created_at=utcnow(),
-        )
-    )
-    return new_balance
+    # One call of ledger_compact (ledger/sql/ledger_compact.sql), under the account's lock.
+    balance = (
+        await session.execute(text("SELECT ledger_compact(:id)"), {"id": account_id})
+    ).scalar_one()
+    return int(balance)

@@ -4,9 +4,8 @@ An entry is built from named accounts and signed amounts (a debit positive, a cr
 negative) that sum to zero, and carries an idempotency key: the same key with the same
 content returns the first entry; the same key with other content is refused.
 
-On PostgreSQL the whole posting is one call of the ``ledger_post`` function (one round
-trip, locks taken in account-id order); on SQLite, whose single writer serialises every
-transaction, the same steps run as plain statements. A failed posting leaves the
+The whole posting is one call of the ``ledger_post`` SQL function (one round trip, locks
+taken in account-id order; ``ledger/sql/ledger_post.sql``). A failed posting leaves the
 surrounding transaction unusable: the caller's unit of work rolls back (or wraps the call
 in a savepoint to carry on).
 """
@@ -19,23 +18,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, text, update
+from sqlalchemy import bindparam, select, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.types import BigInteger, String
 
 from ledger import _dberrors
-from ledger.balances import delta_for, hot_balance_sqlite
 from ledger.errors import (
-    IdempotencyConflict,
-    InsufficientFunds,
     UnbalancedEntry,
-    UnknownAccount,
     UnknownEntry,
 )
 from ledger.hashing import entry_fingerprint, entry_hash
-from ledger.models import Account, Entry, Posting
+from ledger.models import Account, Posting
 from machipay.db import UTCDateTime
 from machipay.hotsql import HotStatement
 from machipay.timeutil import utcnow
@@ -115,15 +110,13 @@ async def post_entry(
 async def post_draft(session: AsyncSession, draft: EntryDraft) -> PostedEntry:
     """Post an entry made by :func:`draft_entry` (never commits)."""
     with ledger_errors():
-        if session.get_bind().dialect.name == "postgresql":
-            return await _post_postgres(session, draft)
-        return await _post_sqlite(session, draft)
+        return await _post_postgres(session, draft)
 
 
 @contextlib.contextmanager
 def ledger_errors() -> Iterator[None]:
-    """Raise the ledger's own errors for the database errors ``ledger_post`` (or the
-    SQLite steps) raise on purpose: insufficient funds, a reused key, an unknown account."""
+    """Raise the ledger's own errors for the database errors ``ledger_post`` raises on
+    purpose: insufficient funds, a reused key, an unknown account."""
     try:
         yield
     except DBAPIError as exc:
@@ -169,7 +162,7 @@ def draft_entry(
 
 
 def ledger_post_arguments(draft: EntryDraft) -> dict[str, Any]:
-    """The arguments of the ``ledger_post`` SQL function for this draft (PostgreSQL)."""
+    """The arguments of the ``ledger_post`` SQL function for this draft."""
     return {
         "key": draft.key,
         "kind": draft.kind,
@@ -200,90 +193,6 @@ async def _post_postgres(session: AsyncSession, draft: EntryDraft) -> PostedEntr
     row = await _POST_SQL.row(session, ledger_post_arguments(draft))
     assert row is not None
     return PostedEntry(int(row[0]), bool(row[1]))
-
-
-async def _post_sqlite(session: AsyncSession, draft: EntryDraft) -> PostedEntry:
-    existing = (
-        await session.execute(
-            select(Entry.id, Entry.fingerprint).where(Entry.idempotency_key == draft.key)
-        )
-    ).one_or_none()
-    if existing is not None:
-        if existing.fingerprint != draft.fingerprint:
-            raise IdempotencyConflict(draft.key)
-        return PostedEntry(int(existing.id), False)
-
-    codes = {leg.account for leg in draft.legs}
-    # Columns, not entities: the session's identity map may hold a stale balance.
-    accounts = {
-        a.code: a
-        for a in await session.execute(
-            select(
-                Account.id,
-                Account.code,
-                Account.normal_side,
-                Account.non_negative,
-                Account.hot,
-                Account.debits_reserved,
-            ).where(Account.code.in_(codes))
-        )
-    }
-    for code in codes - accounts.keys():
-        raise UnknownAccount(code)
-
-    entry_id = (
-        await session.execute(
-            insert(Entry)
-            .values(
-                idempotency_key=draft.key,
-                kind=draft.kind,
-                memo=draft.memo,
-                reverses_entry_id=draft.reverses,
-                fingerprint=draft.fingerprint,
-                content_hash=draft.content_hash,
-                created_at=draft.created_at,
-            )
-            .returning(Entry.id)
-        )
-    ).scalar_one()
-
-    for leg in sorted(draft.legs, key=lambda leg: accounts[leg.account].id):
-        account = accounts[leg.account]
-        delta = delta_for(account.normal_side, leg.amount)
-        balance_after: int | None = None
-        version: int | None = None
-        if account.hot:
-            if delta < 0 and account.non_negative and not account.debits_reserved:
-                live = await hot_balance_sqlite(session, account.id)
-                if live + delta < 0:
-                    raise InsufficientFunds(account.code)
-        else:
-            conditions = [Account.id == account.id]
-            if account.non_negative:
-                conditions.append(Account.balance + delta >= 0)
-            row = (
-                await session.execute(
-                    update(Account)
-                    .where(*conditions)
-                    .values(balance=Account.balance + delta, version=Account.version + 1)
-                    .returning(Account.balance, Account.version)
-                    .execution_options(synchronize_session=False)
-                )
-            ).one_or_none()
-            if row is None:
-                raise InsufficientFunds(account.code)
-            balance_after, version = int(row.balance), int(row.version)
-        await session.execute(
-            insert(Posting).values(
-                entry_id=entry_id,
-                account_id=account.id,
-                amount=leg.amount,
-                balance_after=balance_after,
-                account_version=version,
-                created_at=utcnow(),
-            )
-        )
-    return PostedEntry(int(entry_id), True)
 
 
 async def reverse_entry(

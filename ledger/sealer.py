@@ -6,12 +6,11 @@ horizon, in id order, and writes a block whose hash covers those entries' hashes
 previous block's hash.
 
 The horizon must be final: no entry with a smaller id may commit after a block covering
-its id range is written. On PostgreSQL ids are handed out before commit, so the sealer
+its id range is written. Ids are handed out before commit, so the sealer
 reads the largest visible id together with a snapshot, then waits until every
 transaction that snapshot saw running has left the running list of a new snapshot
 (``ledger_post`` takes its transaction id before its entry id, so any transaction holding
-a smaller id is in that list). On SQLite, writers are serialised and the largest
-committed id is final at once.
+a smaller id is in that list).
 """
 
 from __future__ import annotations
@@ -20,7 +19,7 @@ import asyncio
 import logging
 from dataclasses import dataclass
 
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import insert, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from ledger.hashing import GENESIS_HASH, block_hash
@@ -39,7 +38,7 @@ class SealResult:
     entries: int
 
 
-async def _horizon_postgres(engine: AsyncEngine) -> int | None:
+async def _final_horizon(engine: AsyncEngine) -> int | None:
     async with engine.connect() as conn:
         snapshot, max_id = (
             await conn.execute(
@@ -79,24 +78,18 @@ async def seal_pending_entries(
 ) -> SealResult:
     """Seal every entry up to a final horizon. Safe to run from several workers at once."""
     engine = sessionmaker.kw["bind"]
-    postgres = engine.dialect.name == "postgresql"
-    horizon = await _horizon_postgres(engine) if postgres else None
+    horizon = await _final_horizon(engine)
+    if horizon is None:
+        return SealResult(0, 0)
     blocks = entries = 0
     async with sessionmaker() as session:
-        if postgres:
-            if horizon is None:
-                return SealResult(0, 0)
-            got_lock = (
-                await session.execute(
-                    text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": SEALER_LOCK_KEY}
-                )
-            ).scalar_one()
-            if not got_lock:
-                return SealResult(0, 0)
-        else:
-            horizon = int(
-                (await session.execute(select(func.coalesce(func.max(Entry.id), 0)))).scalar_one()
+        got_lock = (
+            await session.execute(
+                text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": SEALER_LOCK_KEY}
             )
+        ).scalar_one()
+        if not got_lock:
+            return SealResult(0, 0)
         last = (
             await session.execute(
                 select(Block.id, Block.last_entry_id, Block.block_hash)

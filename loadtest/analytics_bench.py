@@ -1,7 +1,7 @@
 """Analytics query latency over a synthetic ward history.
 
 ``python -m loadtest.analytics_bench --payments 1000000`` (CI-sized; the goal is stated for
-10,000,000): on a scratch PostgreSQL database (or ``--sqlite``), write the history with
+10,000,000): on a scratch PostgreSQL database, write the history with
 ``machipay seed --payments``'s generator, then time the analyst's questions through the
 same service the HTTP route calls (disclosure control, differencing guard and query log
 included), each ``--repeat`` times:
@@ -30,7 +30,6 @@ import json
 import os
 import random
 import statistics
-import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -99,31 +98,23 @@ async def load_history(
 
 
 async def guard_storage(session: AsyncSession, analyst_id: int) -> dict[str, int]:
-    """Rows of the guard's table and, on PostgreSQL, its bytes with indexes."""
+    """Rows of the guard's table and its bytes with indexes."""
     rows = int(
         await session.scalar(
             select(func.count()).select_from(GuardCell).where(GuardCell.analyst_id == analyst_id)
         )
         or 0
     )
-    out = {"rows": rows}
-    if session.get_bind().dialect.name == "postgresql":
-        out["bytes"] = int(
-            await session.scalar(text("SELECT pg_total_relation_size('analytics_guard_cells')"))
-            or 0
-        )
-    return out
+    size = await session.scalar(text("SELECT pg_total_relation_size('analytics_guard_cells')"))
+    return {"rows": rows, "bytes": int(size or 0)}
 
 
 async def run(ns: argparse.Namespace) -> dict[str, Any]:
     tag = uuid.uuid4().hex[:10]
-    if ns.sqlite:
-        url = f"sqlite+aiosqlite:///{Path(tempfile.mkdtemp()) / 'history.db'}"
-    else:
-        name = ns.reuse or f"machipay_analytics_{tag}"
-        if not ns.reuse:
-            await admin_execute(ns.url, f'CREATE DATABASE "{name}"')
-        url = database_url(ns.url, name)
+    name = ns.reuse or f"machipay_analytics_{tag}"
+    if not ns.reuse:
+        await admin_execute(ns.url, f'CREATE DATABASE "{name}"')
+    url = database_url(ns.url, name)
     try:
         await asyncio.to_thread(upgrade, url)
         # The bench asks more than an analyst's daily allowance would let one person ask.
@@ -143,7 +134,7 @@ async def run(ns: argparse.Namespace) -> dict[str, Any]:
             )
         write_s = time.perf_counter() - started
         print(f"wrote {written:,} payments over {ns.months} months in {write_s:.0f} s", flush=True)
-        if not ns.sqlite and not ns.reuse:
+        if not ns.reuse:
             await admin_execute(database_url(ns.url, name, "postgresql"), "VACUUM ANALYZE")
         async with sessionmaker() as session:
             latest = await session.scalar(select(func.max(Fact.month)))
@@ -189,11 +180,10 @@ async def run(ns: argparse.Namespace) -> dict[str, Any]:
         print(f"guard table after the questions: {after}", flush=True)
         await engine.dispose()
     finally:
-        if not ns.sqlite and not ns.keep and not ns.reuse:
+        if not ns.keep and not ns.reuse:
             await admin_execute(ns.url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     return {
         "machine": {"cores": os.cpu_count()},
-        "database": "sqlite" if ns.sqlite else "postgresql",
         "payments": written,
         "months": ns.months,
         "write_seconds": write_s,
@@ -213,7 +203,6 @@ def main(argv: list[str] | None = None) -> int:
         "--history", type=int, default=10_000, help="earlier answered cells of the analyst"
     )
     parser.add_argument("--url", default=os.environ.get("MACHIPAY_BENCH_URL", DEFAULT_URL))
-    parser.add_argument("--sqlite", action="store_true", help="the embedded default instead")
     parser.add_argument(
         "--skip-facts", action="store_true", help="leave out the question that reads the facts"
     )

@@ -77,7 +77,7 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
                 )
             log.info(
                 "machipay started",
-                extra={"database": engine.dialect.name, "cache": type(cache).__name__},
+                extra={"cache": type(cache).__name__},
             )
             yield
         finally:

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import os
+import signal
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import date, datetime, timedelta
@@ -33,15 +34,50 @@ def _settings() -> Settings:
     return get_settings()
 
 
+# Commands that never open the database (they talk to a running server over HTTP).
+_NO_DATABASE = frozenset({"simulate-topup"})
+# Long-running servers: in production they need a database server of the deployment's own.
+_SERVERS = frozenset({"serve", "worker"})
+
+
+@app.callback()
+def _database_for_the_command(ctx: typer.Context) -> None:
+    """With no MACHIPAY_DATABASE_URL, start (or join) the embedded PostgreSQL server in
+    MACHIPAY_EMBEDDED_PGDATA (default var/pgdata) for the command, and stop it after."""
+    command = ctx.invoked_subcommand
+    settings = _settings()
+    if command is None or command in _NO_DATABASE or settings.database_url is not None:
+        return
+    if command in _SERVERS and settings.environment == "production":
+        typer.echo(
+            "error: MACHIPAY_DATABASE_URL is unset. In production machipay needs a PostgreSQL "
+            "server of its own; the embedded one (var/pgdata) is for development "
+            "(MACHIPAY_ENVIRONMENT=development).",
+            err=True,
+        )
+        raise typer.Exit(2)
+    from machipay.embedded_db import embedded_database
+
+    embedded = embedded_database(settings.embedded_pgdata)
+    url = embedded.__enter__()
+    ctx.call_on_close(lambda: embedded.__exit__(None, None, None))
+    # uvicorn re-raises a SIGTERM after its graceful shutdown; the default action would end
+    # the process before the server is stopped. Unwind instead, through the close above.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
+    # In the environment, so that every worker process uvicorn starts finds it too.
+    os.environ["MACHIPAY_DATABASE_URL"] = url
+    get_settings.cache_clear()
+
+
 @app.command()
 def migrate() -> None:
     """Bring the database schema up to date (safe to run repeatedly)."""
     from machipay import migrate as migrations
 
     settings = _settings()
-    migrations.upgrade(settings.database_url)
+    migrations.upgrade(settings.database)
     typer.echo(
-        f"database migrated to {migrations.head_revision()} ({_redacted(settings.database_url)})"
+        f"database migrated to {migrations.head_revision()} ({_redacted(settings.database)})"
     )
 
 
@@ -83,19 +119,13 @@ def demo(
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port.")] = 8000,
 ) -> None:
-    """Run machipay on the embedded default (SQLite file + in-memory cache) and serve it."""
+    """Run machipay on the embedded default (PostgreSQL in var/pgdata + in-memory cache),
+    seeded with a small ward, and serve it."""
     os.environ.pop("MACHIPAY_REDIS_URL", None)
     # The demo runs on the public development secrets, which only development allows.
     os.environ["MACHIPAY_ENVIRONMENT"] = "development"
     get_settings.cache_clear()
     settings = _settings()
-    if not settings.is_sqlite:
-        typer.echo(
-            "machipay demo runs on the embedded default (a SQLite file); "
-            "unset MACHIPAY_DATABASE_URL or point it at a sqlite file",
-            err=True,
-        )
-        raise typer.Exit(2)
     migrate()
     from machipay.demo import DEMO_PASSWORD, seed_demo
 
@@ -119,7 +149,7 @@ def demo(
         f"  API docs (OpenAPI)  {base}/docs\n"
         f"  health              {base}/healthz   readiness {base}/readyz\n"
         f"  metrics             {base}/metrics   (Bearer: an operator's access token)\n"
-        f"  database            {_redacted(settings.database_url)} (in-memory cache)\n"
+        f"  database            {_redacted(settings.database)} (in-memory cache)\n"
         f"  logins (password for all: {DEMO_PASSWORD})\n"
         "    resident          070-1000-0000 (and 070-1000-0001 … 070-1000-0299)\n"
         "    shop owner        seed-shop-1 (… seed-shop-30)\n"
@@ -653,12 +683,14 @@ def _redacted(url: str) -> str:
 
 
 def main() -> None:
+    from pydantic import ValidationError
+
     from machipay.migrate import DatabaseNotMigrated
     from machipay.settings import UnsafeSecrets
 
     try:
         app()
-    except (DatabaseNotMigrated, UnsafeSecrets) as exc:
+    except (DatabaseNotMigrated, UnsafeSecrets, ValidationError) as exc:
         typer.echo(f"error: {exc}", err=True)
         sys.exit(2)
     except KeyboardInterrupt:

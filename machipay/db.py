@@ -1,7 +1,7 @@
 """Database engine, sessions and the per-request unit of work.
 
-PostgreSQL (asyncpg) in production, a SQLite file (aiosqlite, WAL) as the embedded default.
-One metadata object and one Alembic history serve both.
+PostgreSQL through asyncpg, the only database: a server of the deployment's own, or the
+embedded one (``machipay.embedded_db``) for the demo and a newcomer's tests.
 """
 
 from __future__ import annotations
@@ -9,12 +9,9 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, Integer, MetaData, Table, event, text
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import BigInteger, DateTime, MetaData, Table, text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -29,7 +26,7 @@ from machipay.errors import MachipayError
 from machipay.events import Broker, discard_pending, flush_pending
 from machipay.settings import Settings
 
-# Stable constraint names on both databases, so migrations can refer to them.
+# Stable constraint names, so migrations can refer to them.
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -38,12 +35,12 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 
-# SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets a real bigint.
-BigId = BigInteger().with_variant(Integer(), "sqlite")
+# Every surrogate key is a bigint: a ward's payments outgrow int4 within years.
+BigId = BigInteger()
 
 
 class UTCDateTime(TypeDecorator[datetime]):
-    """``timestamptz`` on PostgreSQL; on SQLite, UTC text that comes back timezone-aware."""
+    """``timestamptz`` that refuses naive datetimes and always comes back in UTC."""
 
     impl = DateTime(timezone=True)
     cache_ok = True
@@ -53,8 +50,7 @@ class UTCDateTime(TypeDecorator[datetime]):
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetime: machipay stores only timezone-aware UTC times")
-        value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+        return value.astimezone(UTC)
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
@@ -73,20 +69,8 @@ def table_of(model: type[Base]) -> Table:
     return table
 
 
-def insert_for(session: AsyncSession, model: type[Base]) -> Any:
-    """An INSERT that knows ``ON CONFLICT`` in this session's dialect (PostgreSQL or SQLite:
-    both spell upserts the same way, but SQLAlchemy builds them per dialect)."""
-    dialect = session.get_bind().dialect.name
-    return (pg_insert if dialect == "postgresql" else sqlite_insert)(model)
-
-
 def create_engine(settings: Settings, **overrides: Any) -> AsyncEngine:
-    url = settings.database_url
-    if settings.is_sqlite:
-        _ensure_sqlite_directory(url)
-        engine = create_async_engine(url, **overrides)
-        _configure_sqlite(engine, settings.sqlite_busy_timeout_ms)
-        return engine
+    url = settings.database
     options: dict[str, Any] = {
         "pool_size": settings.db_pool_size,
         "max_overflow": settings.db_max_overflow,
@@ -105,32 +89,6 @@ def create_engine(settings: Settings, **overrides: Any) -> AsyncEngine:
     }
     options.update(overrides)
     return create_async_engine(url, **options)
-
-
-def _ensure_sqlite_directory(url: str) -> None:
-    path = url.split(":///", 1)[-1].split("?", 1)[0]
-    if path and path != ":memory:":
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-
-
-def _configure_sqlite(engine: AsyncEngine, busy_timeout_ms: int) -> None:
-    @event.listens_for(engine.sync_engine, "connect")
-    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        # Let us issue BEGIN ourselves (see _on_begin).
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
-        cursor.close()
-
-    @event.listens_for(engine.sync_engine, "begin")
-    def _on_begin(conn: Any) -> None:
-        # SQLite has one writer. A deferred BEGIN that later upgrades to a write lock can fail
-        # at once with SQLITE_BUSY (the busy handler is skipped to avoid deadlock); taking the
-        # write lock up front makes concurrent requests queue on busy_timeout instead.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

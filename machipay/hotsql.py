@@ -4,11 +4,10 @@ Every HTTP payment runs about a dozen statements. Through ``AsyncSession.execute
 costs ~90 µs of Python (the ORM execution path, result objects and a greenlet switch each
 way); the same statement sent straight over the session's asyncpg connection costs ~30 µs
 (measured in BENCHMARKS.md). So the few statements every payment runs are built once with
-SQLAlchemy as usual, compiled once for asyncpg, and on PostgreSQL sent over the driver
-connection *inside the session's transaction*; on SQLite they go through the session as
-before. Same SQL, same transaction, same error types (driver errors are wrapped the way
-SQLAlchemy wraps them, so ``ledger``'s SQLSTATE mapping and the app's handlers still see a
-``DBAPIError``).
+SQLAlchemy as usual, compiled once for asyncpg, and sent over the driver connection *inside
+the session's transaction*. Same SQL, same transaction, same error types (driver errors are
+wrapped the way SQLAlchemy wraps them, so ``ledger``'s SQLSTATE mapping and the app's
+handlers still see a ``DBAPIError``).
 
 Only for statements whose parameters are plain values (no ``IN`` lists, no JSON columns):
 the caller passes driver-ready values (timezone-aware datetimes, ints, strs, lists).
@@ -38,7 +37,7 @@ _ASYNCPG = PGDialect_asyncpg()  # type: ignore[no-untyped-call]
 
 
 class HotStatement:
-    """One prebuilt statement: SQLAlchemy's form for SQLite, asyncpg's for PostgreSQL."""
+    """One prebuilt statement, compiled once for asyncpg."""
 
     __slots__ = ("fixed", "names", "sql", "statement")
 
@@ -65,10 +64,7 @@ class HotStatement:
 
     async def rows(self, session: AsyncSession, params: Mapping[str, Any]) -> list[Sequence[Any]]:
         """The rows it returns (each indexable by position)."""
-        found = await _driver(session)
-        if found is None:
-            return list((await session.execute(self.statement, dict(params))).all())
-        driver, adapted = found
+        driver, adapted = await _driver(session)
         args = self._args(params)
         global sent
         sent += 1
@@ -93,11 +89,7 @@ class HotStatement:
         batch = list(params)
         if not batch:
             return
-        found = await _driver(session)
-        if found is None:
-            await session.execute(self.statement, [dict(p) for p in batch])
-            return
-        driver, adapted = found
+        driver, adapted = await _driver(session)
         args = [self._args(p) for p in batch]
         global sent
         sent += 1
@@ -110,22 +102,20 @@ class HotStatement:
             raise _wrapped(adapted, self.sql, args, error) from error
 
 
-async def _driver(session: AsyncSession) -> tuple[asyncpg.Connection, Any] | None:
-    """The asyncpg connection of the session's current transaction (None off PostgreSQL),
-    after writing what the session holds.
+async def _driver(session: AsyncSession) -> tuple[asyncpg.Connection, Any]:
+    """The asyncpg connection of the session's current transaction, after writing what the
+    session holds.
 
     SQLAlchemy's adapter opens the transaction lazily, at its first statement; a statement
     sent before that would run in autocommit, outside the unit of work. So the transaction is
     started here the way the adapter starts it, and the adapter keeps owning it (commit and
     rollback still go through the session).
     """
-    # Like the session's autoflush, on both databases: rows it holds but has not written yet
+    # Like the session's autoflush: rows it holds but has not written yet
     # (a resident registered in this unit of work, a changed payment) are in the database
     # before a statement that reads or references them.
     if session.new or session.deleted or session.dirty:
         await session.flush()
-    if session.get_bind().dialect.name != "postgresql":
-        return None
     # Looked up once per transaction (a payment sends several statements); forgotten when
     # the session's transaction ends, as its connection may go back to the pool then.
     known = session.info.get(_DRIVER)

@@ -25,7 +25,6 @@ class OutboxEvent(Base):
             "ix_outbox_events_unprocessed",
             "id",
             postgresql_where=text("processed_at IS NULL"),
-            sqlite_where=text("processed_at IS NULL"),
         ),
     )
 

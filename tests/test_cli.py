@@ -1,4 +1,4 @@
-"""The ``machipay`` command through its real entry point (a subprocess), on both databases."""
+"""The ``machipay`` command through its real entry point (a subprocess)."""
 
 from __future__ import annotations
 
@@ -25,7 +25,6 @@ from tests.conftest import (
     create_scratch_postgres,
     drop_scratch_postgres,
     free_port,
-    require_postgres,
     wait_until_serving,
 )
 
@@ -59,12 +58,9 @@ def run_cli(
     )
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-async def scratch_database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"
-        return
-    require_postgres()
+@pytest.fixture
+async def scratch_database() -> AsyncIterator[str]:
+    """An empty database of its own: the test migrates it through the CLI."""
     url = await create_scratch_postgres("machipay_cli")
     yield url
     await drop_scratch_postgres(url)
@@ -176,28 +172,51 @@ async def test_migrate_then_verify_then_tamper(scratch_database: str) -> None:
 
 async def _bypass_append_only(session: AsyncSession) -> None:
     """What someone with superuser rights would do first."""
-    if session.get_bind().dialect.name == "postgresql":
-        await session.execute(text("SET LOCAL session_replication_role = replica"))
-    else:
-        for table in ("ledger_postings", "ledger_entries"):
-            await session.execute(text(f"DROP TRIGGER IF EXISTS {table}_no_update"))
+    await session.execute(text("SET LOCAL session_replication_role = replica"))
 
 
-async def test_verify_refuses_an_unmigrated_database(tmp_path: Path) -> None:
-    result = await asyncio.to_thread(
-        run_cli, "verify", database_url=f"sqlite+aiosqlite:///{tmp_path}/none.db"
-    )
+async def test_verify_refuses_an_unmigrated_database(scratch_database: str) -> None:
+    result = await asyncio.to_thread(run_cli, "verify", database_url=scratch_database)
     assert result.returncode != 0
     assert "machipay migrate" in result.stderr + result.stdout
 
 
+def test_a_sqlite_url_is_refused_with_a_clear_message(tmp_path: Path) -> None:
+    result = run_cli("verify", database_url=f"sqlite:///{tmp_path / 'old.db'}", timeout=30)
+    assert result.returncode != 0
+    assert "SQLite is no longer supported" in result.stderr + result.stdout
+    assert not (tmp_path / "old.db").exists()
+
+
+def test_servers_in_production_refuse_to_run_without_a_database_url(tmp_path: Path) -> None:
+    # Unset, the CLI would start the embedded server: fine for development, never for a
+    # production API process.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MACHIPAY_")}
+    env.update(PRODUCTION_SECRETS)
+    env["MACHIPAY_EMBEDDED_PGDATA"] = str(tmp_path / "pgdata")
+    result = subprocess.run(
+        [*MACHIPAY, "serve", "--port", "0"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "MACHIPAY_DATABASE_URL is unset" in result.stderr
+    assert not (tmp_path / "pgdata").exists()
+
+
 @pytest.mark.parametrize("command", [["serve", "--port", "0"], ["worker"]])
-def test_servers_refuse_development_secrets_unless_development_is_explicit(
-    command: list[str], tmp_path: Path
+async def test_servers_refuse_development_secrets_unless_development_is_explicit(
+    command: list[str], scratch_database: str
 ) -> None:
     # MACHIPAY_ENVIRONMENT unset: the server must not run on the public development keys
     # (it refuses before it even looks at the database, which is not migrated here).
-    url = f"sqlite+aiosqlite:///{tmp_path / 'unsafe.db'}"
+    await asyncio.to_thread(_refuses_until_development, command, scratch_database)
+
+
+def _refuses_until_development(command: list[str], url: str) -> None:
     refused = run_cli(*command, database_url=url, timeout=30)
     assert refused.returncode == 2, refused.stdout + refused.stderr
     for name in (
@@ -226,7 +245,7 @@ def test_servers_refuse_development_secrets_unless_development_is_explicit(
 
 
 async def test_serve_answers_health_and_readiness(scratch_database: str) -> None:
-    redis_url = REDIS_URL if scratch_database.startswith("postgresql") else None
+    redis_url = REDIS_URL
     assert (
         await asyncio.to_thread(run_cli, "migrate", database_url=scratch_database)
     ).returncode == 0

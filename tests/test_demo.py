@@ -14,17 +14,21 @@ import ledger
 from analytics.models import Fact
 from campaigns import verify_campaign_budgets
 from machipay.app import create_app
-from machipay.auth import Role, create_user
-from machipay.db import create_engine, make_sessionmaker, unit_of_work
-from machipay.demo import DEMO_PASSWORD, seed_demo
+from machipay.db import create_engine, make_sessionmaker
+from machipay.demo import DEMO_PASSWORD, DemoWard, seed_demo
 from machipay.migrate import upgrade
 from machipay.settings import Settings
-from tests.conftest import free_port, wait_until_serving
+from tests.conftest import (
+    create_scratch_postgres,
+    drop_scratch_postgres,
+    free_port,
+    wait_until_serving,
+)
 from tests.test_cli import MACHIPAY
 
 
-async def test_the_demo_ward_is_seeded_once_and_every_role_can_sign_in(tmp_path: Path) -> None:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'demo.db'}"
+async def test_the_demo_ward_is_seeded_once_and_every_role_can_sign_in() -> None:
+    url = await create_scratch_postgres("machipay_demo")
     await asyncio.to_thread(upgrade, url)
     settings = Settings(database_url=url, environment="test", sealer_enabled=False)
     engine = create_engine(settings)
@@ -45,7 +49,13 @@ async def test_the_demo_ward_is_seeded_once_and_every_role_can_sign_in(tmp_path:
         assert books.ok, books.problems
     finally:
         await engine.dispose()
+    try:
+        await _sign_in_as_every_role(settings, ward)
+    finally:
+        await drop_scratch_postgres(url)
 
+
+async def _sign_in_as_every_role(settings: Settings, ward: DemoWard) -> None:
     app = create_app(settings, configure_logs=False)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
@@ -71,21 +81,13 @@ async def test_the_demo_ward_is_seeded_once_and_every_role_can_sign_in(tmp_path:
 
 
 async def test_machipay_demo_starts_without_any_setting(tmp_path: Path) -> None:
-    # Nothing set, as on a fresh clone: the demo sets the development environment itself.
-    # The officer exists already, so the demo skips seeding and serves at once.
-    database = f"sqlite+aiosqlite:///{tmp_path / 'var' / 'machipay.db'}"
-    (tmp_path / "var").mkdir()
-    await asyncio.to_thread(upgrade, database)
-    engine = create_engine(Settings(database_url=database, environment="test"))
-    try:
-        async with unit_of_work(make_sessionmaker(engine)) as session:
-            await create_user(
-                session, username="officer", password=DEMO_PASSWORD, role=Role.OFFICER
-            )
-    finally:
-        await engine.dispose()
+    # Nothing set and no database server, as on a fresh clone: the demo starts the embedded
+    # PostgreSQL server in ./var/pgdata, sets the development environment itself, seeds the
+    # ward and serves it; `machipay verify` beside it finds the books in order; stopping the
+    # demo stops the server and keeps the data.
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("MACHIPAY_")}
+    env.pop("XDG_RUNTIME_DIR", None)
     demo = subprocess.Popen(  # noqa: ASYNC220 - a long-lived child, polled below
         [*MACHIPAY, "demo", "--port", str(port)],
         cwd=tmp_path,
@@ -96,10 +98,26 @@ async def test_machipay_demo_starts_without_any_setting(tmp_path: Path) -> None:
     )
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=2) as client:
-            ready = await wait_until_serving(client, demo, 60)
+            ready = await wait_until_serving(client, demo, 90)
             assert ready.status_code == 200, ready.text
             assert (await client.get("/docs")).status_code == 200  # on in development
+            for page in ("/app/", "/merchant", "/console", "/analytics"):
+                assert (await client.get(page)).status_code == 200, page
+        verified = await asyncio.to_thread(
+            subprocess.run,
+            [*MACHIPAY, "verify"],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert verified.returncode == 0, verified.stdout + verified.stderr
+        assert "ledger verify: OK" in verified.stdout
     finally:
         demo.terminate()
-        output, _ = demo.communicate(timeout=30)
+        output, _ = demo.communicate(timeout=60)
     assert "machipay demo is starting" in output, output
+    assert (tmp_path / "var" / "pgdata" / "PG_VERSION").exists()
+    assert not (tmp_path / "var" / "pgdata" / "postmaster.pid").exists(), "server left running"

@@ -88,15 +88,13 @@ async def test_driver_errors_arrive_as_sqlalchemy_errors(
         with pytest.raises(IntegrityError) as raised:
             await _CLAIM.run_many(session, [row])
         await session.rollback()
-    if session.get_bind().dialect.name == "postgresql":
-        assert getattr(raised.value.orig, "sqlstate", None) == "23505"
+    assert getattr(raised.value.orig, "sqlstate", None) == "23505"
 
 
 async def test_a_missing_parameter_is_an_error_not_a_null(
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
     async with sessionmaker() as session:
-        # PostgreSQL: the prebuilt form's own check; SQLite: SQLAlchemy's.
         with pytest.raises((KeyError, StatementError)):
             await _FIND.rows(session, {})
 

@@ -19,7 +19,7 @@ from machipay.logging import JsonFormatter, request_id_var
 from machipay.migrate import DatabaseNotMigrated
 from machipay.settings import Settings
 from tests.api.shops import staff_token
-from tests.conftest import REDIS_URL
+from tests.conftest import REDIS_URL, create_scratch_postgres, drop_scratch_postgres
 
 ACCOUNT_KEY = re.compile(r"\b(resident|merchant|campaign|bank|platform):[\w-]*")
 METRICS_TOKEN = "metrics-scrape-token-0123456789-abcdefghij"
@@ -50,8 +50,8 @@ async def _client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 
 
 @pytest.fixture
-async def app(database_url_for: str) -> FastAPI:
-    application = create_app(_settings(database_url_for, REDIS_URL), configure_logs=False)
+async def app(database_url: str) -> FastAPI:
+    application = create_app(_settings(database_url, REDIS_URL), configure_logs=False)
 
     @application.get("/_test/insufficient")
     async def _raise() -> None:
@@ -87,8 +87,8 @@ async def test_readyz_checks_database_and_cache(client: httpx.AsyncClient) -> No
     assert response.json()["checks"] == {"database": "ok", "cache": "ok"}
 
 
-async def test_readyz_is_503_when_redis_is_down(database_url_for: str) -> None:
-    app = create_app(_settings(database_url_for, "redis://127.0.0.1:1/0"), configure_logs=False)
+async def test_readyz_is_503_when_redis_is_down(database_url: str) -> None:
+    app = create_app(_settings(database_url, "redis://127.0.0.1:1/0"), configure_logs=False)
     async for client in _client(app):
         response = await client.get("/readyz")
         assert response.status_code == 503
@@ -134,10 +134,8 @@ async def test_metrics_need_an_operator_or_the_scrape_token(
     assert "machipay_http_requests_total" in scraped.text
 
 
-async def test_metrics_without_a_scrape_token_take_operators_only(database_url_for: str) -> None:
-    app = create_app(
-        _settings(database_url_for, REDIS_URL, metrics_token=None), configure_logs=False
-    )
+async def test_metrics_without_a_scrape_token_take_operators_only(database_url: str) -> None:
+    app = create_app(_settings(database_url, REDIS_URL, metrics_token=None), configure_logs=False)
     async for client in _client(app):
         assert (await client.get("/metrics")).status_code == 401
         # No configured token: an empty or guessed bearer never matches "nothing".
@@ -155,8 +153,8 @@ async def test_openapi_docs_are_served(client: httpx.AsyncClient) -> None:
     assert "/metrics" not in spec["paths"]
 
 
-async def test_docs_are_off_in_production_unless_enabled(database_url_for: str) -> None:
-    production = _settings(database_url_for, REDIS_URL, environment="production", **STRONG_SECRETS)
+async def test_docs_are_off_in_production_unless_enabled(database_url: str) -> None:
+    production = _settings(database_url, REDIS_URL, environment="production", **STRONG_SECRETS)
     app = create_app(production, configure_logs=False)
     async for client in _client(app):
         for path in ("/docs", "/redoc", "/openapi.json", "/docs/oauth2-redirect"):
@@ -263,13 +261,15 @@ async def test_request_id_is_echoed_or_made(client: httpx.AsyncClient) -> None:
     assert len(made.headers["X-Request-ID"]) == 32
 
 
-async def test_app_refuses_an_unmigrated_database(tmp_path: object) -> None:
-    app = create_app(
-        _settings(f"sqlite+aiosqlite:///{tmp_path}/empty.db", None), configure_logs=False
-    )
-    with pytest.raises(DatabaseNotMigrated, match="machipay migrate"):
-        async with app.router.lifespan_context(app):
-            pass
+async def test_app_refuses_an_unmigrated_database() -> None:
+    empty = await create_scratch_postgres("machipay_empty")
+    try:
+        app = create_app(_settings(empty, None), configure_logs=False)
+        with pytest.raises(DatabaseNotMigrated, match="machipay migrate"):
+            async with app.router.lifespan_context(app):
+                pass
+    finally:
+        await drop_scratch_postgres(empty)
 
 
 def test_logs_are_json_lines_with_the_request_id() -> None:

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 
 import pytest
-from sqlalchemy.dialects import sqlite
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Dialect
 
 from machipay.cache import CacheBackend, MemoryCache, RateLimit, RedisCache
@@ -28,8 +28,16 @@ def test_database_urls_are_mapped_to_the_async_drivers() -> None:
     assert (
         Settings(database_url="postgresql://u@h/db").database_url == "postgresql+asyncpg://u@h/db"
     )
-    assert Settings(database_url="sqlite:///x.db").database_url == "sqlite+aiosqlite:///x.db"
-    assert Settings().is_sqlite
+    # Unset means the embedded server, which the CLI starts and names.
+    assert Settings().database_url is None
+    with pytest.raises(RuntimeError, match="embedded PostgreSQL"):
+        Settings().database  # noqa: B018
+
+
+@pytest.mark.parametrize("url", ["sqlite:///x.db", "sqlite+aiosqlite:///var/machipay.db"])
+def test_a_sqlite_url_is_refused(url: str) -> None:
+    with pytest.raises(ValueError, match="SQLite is no longer supported"):
+        Settings(database_url=url)
 
 
 def test_settings_come_from_machipay_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -86,16 +94,16 @@ def test_a_short_metrics_token_is_refused_in_production() -> None:
 def test_times_are_utc_in_storage_and_tokyo_on_display() -> None:
     column = UTCDateTime()
     with pytest.raises(ValueError, match="naive"):
-        column.process_bind_param(datetime(2026, 11, 23, 9, 0), dialect=_sqlite())  # noqa: DTZ001
-    stored = column.process_result_value(datetime(2026, 11, 23, 15, 0), dialect=_sqlite())  # noqa: DTZ001
+        column.process_bind_param(datetime(2026, 11, 23, 9, 0), dialect=_postgresql())  # noqa: DTZ001
+    stored = column.process_result_value(datetime(2026, 11, 23, 15, 0), dialect=_postgresql())  # noqa: DTZ001
     assert stored is not None
     shown = to_tokyo(stored)
     assert (shown.day, shown.hour) == (24, 0)
     assert shown.utcoffset() == timedelta(hours=9)
 
 
-def _sqlite() -> Dialect:
-    return sqlite.dialect()
+def _postgresql() -> Dialect:
+    return postgresql.dialect()  # type: ignore[no-untyped-call]
 
 
 @pytest.fixture(params=["memory", "redis"])

@@ -39,7 +39,6 @@ class PointsLot(Base):
             "expires_at",
             "id",
             postgresql_where=text("remaining > 0"),
-            sqlite_where=text("remaining > 0"),
         ),
     )
 

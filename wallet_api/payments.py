@@ -15,13 +15,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, String, bindparam, insert, select, text, update
+from sqlalchemy import BigInteger, Boolean, String, bindparam, select, text, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import ledger
 from ledger import Leg, credit, debit
-from machipay.db import UTCDateTime, table_of
+from machipay.db import UTCDateTime
 from machipay.errors import Conflict, NotFound, ValidationFailed
 from machipay.events import publish_after_commit
 from machipay.hotsql import HotStatement
@@ -29,14 +29,10 @@ from machipay.outbox import add_outbox_event, outbox_payload
 from machipay.settings import Settings
 from machipay.timeutil import utcnow
 from merchant_api import MerchantView
-from wallet_api.history import history_row, write_history
-from wallet_api.models import Payment, PaymentLotUse, PointsLot, Refund, Resident, WalletTransaction
+from wallet_api.models import Payment, PaymentLotUse, PointsLot, Refund, WalletTransaction
 from wallet_api.points import (
     LotTake,
     choose_takes,
-    lot_row,
-    take_points,
-    write_points_lot,
 )
 from wallet_api.rewards import (
     CampaignRewards,
@@ -69,9 +65,6 @@ class RefundNotCovered(Conflict):
     title = "Not enough unsettled sales to refund"
 
 
-_LOCK_RESIDENT = HotStatement(
-    select(Resident.user_id).where(Resident.user_id == bindparam("resident")).with_for_update()
-)
 _LOCK_WITH_LOTS = HotStatement(
     text("SELECT lot_id, remaining FROM wallet_lock_lots(:resident, :now)").bindparams(
         bindparam("resident", type_=BigInteger()), bindparam("now", type_=UTCDateTime)
@@ -125,29 +118,6 @@ _RECORD = HotStatement(
         ),
     )
 )
-_PAYMENT_COLUMNS = (
-    "reference",
-    "resident_id",
-    "merchant_id",
-    "amount",
-    "points_used",
-    "money_used",
-    "method",
-    "charge_id",
-    "entry_id",
-    "resident_reward",
-    "merchant_cashback",
-    "rewards_granted",
-    "refunded_amount",
-    "refunded_points",
-    "created_at",
-)
-_INSERT_PAYMENT = HotStatement(
-    insert(table_of(Payment)).returning(table_of(Payment).c.id), columns=_PAYMENT_COLUMNS
-)
-_INSERT_LOT_USES = HotStatement(
-    insert(table_of(PaymentLotUse)), columns=("payment_id", "lot_id", "amount", "returned")
-)
 
 
 def merchant_channel(merchant_id: int) -> str:
@@ -177,17 +147,11 @@ async def pay(
     if amount > settings.max_payment:
         raise PaymentLimitExceeded(f"One payment is at most ¥{settings.max_payment:,}.")
     now = utcnow()
-    postgres = session.get_bind().dialect.name == "postgresql"
     # One resident's payments run one at a time: points lots and (later) campaign caps are
-    # read, then written.
-    if postgres:
-        # The lock and the live lots in one round trip; the lots are spent by payment_record.
-        lots = await _LOCK_WITH_LOTS.rows(session, {"resident": resident_id, "now": now})
-        takes = choose_takes(lots, amount, at_most=True)
-    else:
-        if await _LOCK_RESIDENT.row(session, {"resident": resident_id}) is None:
-            raise RuntimeError(f"resident {resident_id} has no row to lock")
-        takes = await take_points(session, resident_id, amount, now=now, at_most=True)
+    # read, then written. The lock and the live lots in one round trip; the lots are spent
+    # by payment_record.
+    lots = await _LOCK_WITH_LOTS.rows(session, {"resident": resident_id, "now": now})
+    takes = choose_takes(lots, amount, at_most=True)
     points = sum(take.amount for take in takes)
     money = amount - points
     # The campaign engine reserves its budget and hands back the reward legs, so payment
@@ -265,8 +229,7 @@ async def pay(
         "method": method,
         "at": now.isoformat(),
     }
-    write = _record_in_one_call if postgres else _record_statement_by_statement
-    entry_id, payment_id = await write(
+    entry_id, payment_id = await _record_in_one_call(
         session, _PaymentRows(draft, row, takes, plan.points_lot, lines, fact)
     )
     payment = Payment(id=payment_id, entry_id=entry_id, **row)
@@ -346,55 +309,6 @@ async def _record_in_one_call(session: AsyncSession, rows: _PaymentRows) -> tupl
         found = await _RECORD.row(session, params)
     assert found is not None
     return int(found[0]), int(found[2])
-
-
-async def _record_statement_by_statement(
-    session: AsyncSession, rows: _PaymentRows
-) -> tuple[int, int]:
-    """SQLite (one writer at a time): the same rows, one statement each."""
-    row, takes, grant, lines = rows.row, rows.takes, rows.grant, rows.lines
-    posted = await ledger.post_draft(session, rows.draft)
-    payment_id = int(await _INSERT_PAYMENT.value(session, {**row, "entry_id": posted.id}))
-    await _INSERT_LOT_USES.run_many(
-        session,
-        (
-            {"payment_id": payment_id, "lot_id": t.lot_id, "amount": t.amount, "returned": 0}
-            for t in takes
-        ),
-    )
-    at = row["created_at"]
-    if grant is not None:
-        # The reward's points, credited by this entry, become a lot of their own.
-        # (Its history line is among ``lines``.)
-        lot = lot_row(
-            resident_id=row["resident_id"],
-            amount=grant.amount,
-            campaign_id=grant.campaign_id,
-            expires_at=grant.expires_at,
-            entry_id=posted.id,
-            at=at,
-            source_reference=row["reference"],
-        )
-        await write_points_lot(session, lot)
-    await write_history(
-        session,
-        [
-            history_row(
-                resident_id=row["resident_id"],
-                reference=line.reference,
-                kind=line.kind,
-                amount=line.amount,
-                money_change=line.money_change,
-                points_change=line.points_change,
-                counterparty=line.counterparty,
-                entry_id=posted.id,
-                at=at,
-            )
-            for line in lines
-        ],
-    )
-    await add_outbox_event(session, "payment.completed", rows.fact)
-    return posted.id, payment_id
 
 
 @dataclass(frozen=True, slots=True)

@@ -39,17 +39,6 @@ _SPEND_FROM_LOT = HotStatement(
     .where(_lots.c.id == bindparam("lot"), _lots.c.remaining >= bindparam("take"))
     .values(remaining=_lots.c.remaining - bindparam("take"))
 )
-_LOT_COLUMNS = (
-    "resident_id",
-    "amount",
-    "remaining",
-    "granted_at",
-    "expires_at",
-    "campaign_id",
-    "entry_id",
-    "source_reference",
-)
-_INSERT_LOT = HotStatement(insert(_lots), columns=_LOT_COLUMNS)
 _INSERT_LOT_RETURNING_ID = insert(_lots).returning(_lots.c.id)
 
 
@@ -116,11 +105,6 @@ def lot_row(
         "entry_id": entry_id,
         "source_reference": source_reference,
     }
-
-
-async def write_points_lot(session: AsyncSession, lot: dict[str, Any]) -> None:
-    """Insert a row from :func:`lot_row` (its history line is the caller's)."""
-    await _INSERT_LOT.run_many(session, [lot])
 
 
 async def add_points_lot(

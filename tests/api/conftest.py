@@ -1,4 +1,5 @@
-"""An HTTP client on the real app (lifespan run), on SQLite and on PostgreSQL + Redis."""
+"""An HTTP client on the real app (lifespan run), on PostgreSQL and Redis (or the in-memory
+cache where the run has no Redis)."""
 
 from __future__ import annotations
 
@@ -21,12 +22,11 @@ WEBHOOK_SECRET = "test-webhook-secret-0123456789abcdef"
 
 
 @pytest.fixture
-def app_settings(database_url_for: str, backend: str, request: pytest.FixtureRequest) -> Settings:
-    # PostgreSQL runs pair with Redis (flushed per test, so rate-limit windows start empty).
-    redis_url = str(request.getfixturevalue("redis_url")) if backend == "postgres" else None
+def app_settings(database_url: str, cache_url: str | None) -> Settings:
+    # Redis is flushed per test, so rate-limit windows start empty.
     return Settings(
-        database_url=database_url_for,
-        redis_url=redis_url,
+        database_url=database_url,
+        redis_url=cache_url,
         environment="test",
         sealer_enabled=False,
         funding_webhook_secret=WEBHOOK_SECRET,

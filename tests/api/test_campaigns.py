@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 
 import ledger
 from analytics.disclosure import Thresholds, round_count, round_yen
@@ -33,12 +33,12 @@ PROBLEM = "application/problem+json"
 
 
 @pytest.fixture
-def grant_deferred(database_url_for: str, app_settings: Settings) -> Callable[[], None]:
+def grant_deferred(database_url: str, app_settings: Settings) -> Callable[[], None]:
     """``machipay grant-deferred`` through its real entry point, on the run's database."""
 
     def run() -> None:
         done = run_cli(
-            "grant-deferred", database_url=database_url_for, redis_url=app_settings.redis_url
+            "grant-deferred", database_url=database_url, redis_url=app_settings.redis_url
         )
         assert done.returncode == 0, done.stderr
 
@@ -290,11 +290,15 @@ async def test_campaign_cap_across_months(
     shop = await ward.shop()
     payload = await sticker_payload(client, shop)
     resident = await funded_resident(client)
-    # The resident earned 450 last month already (a tally as the engine keeps it).
-    from campaigns.engine import add_to_tally
-
+    # The resident earned 450 last month already (a tally as campaign_grant keeps it).
     async with app.state.sessionmaker() as session:
-        await add_to_tally(session, campaign["id"], resident.id, "2000-01", 450)
+        await session.execute(
+            text(
+                "INSERT INTO campaign_resident_tallies (campaign_id, resident_id, month, amount)"
+                " VALUES (:c, :r, '2000-01', 450)"
+            ),
+            {"c": campaign["id"], "r": resident.id},
+        )
         await session.commit()
     assert (await paid(client, resident, payload, 1_000))["rewards"]["resident_points"] == 50
 
@@ -327,7 +331,7 @@ async def test_deferred_rewards_are_granted_once_after_the_period(
     app: FastAPI,
     ward: Ward,
     grant_deferred: Callable[[], None],
-    database_url_for: str,
+    database_url: str,
 ) -> None:
     campaign = await ward.launch(grant="deferred", budget=50_000)
     shop = await ward.shop()
@@ -360,7 +364,7 @@ async def test_deferred_rewards_are_granted_once_after_the_period(
     grant_deferred()
     assert await money_points(client, resident) == (48_000, 600)
     assert await balance(app, ledger.merchant_payable(shop.id)) == 2_100
-    verified = run_cli("verify", database_url=database_url_for)
+    verified = run_cli("verify", database_url=database_url)
     assert verified.returncode == 0, verified.stdout + verified.stderr
 
 
@@ -461,7 +465,7 @@ async def test_revocation_it_cannot_cover_is_recorded(
 
 
 async def test_reward_points_expire_to_the_campaigns_breakage(
-    client: httpx.AsyncClient, app: FastAPI, ward: Ward, database_url_for: str
+    client: httpx.AsyncClient, app: FastAPI, ward: Ward, database_url: str
 ) -> None:
     campaign = await ward.launch(merchant_rate_bp=0)
     shop = await ward.shop()
@@ -474,7 +478,7 @@ async def test_reward_points_expire_to_the_campaigns_breakage(
             .values(expires_at=utcnow() - timedelta(seconds=1))
         )
         await session.commit()
-    result = run_cli("expire-points", "--batch", "1", database_url=database_url_for)
+    result = run_cli("expire-points", "--batch", "1", database_url=database_url)
     assert result.returncode == 0, result.stderr
     assert await money_points(client, resident) == (49_000, 0)
     assert await balance(app, ledger.campaign_breakage(campaign["id"])) == 300

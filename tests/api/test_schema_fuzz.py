@@ -21,7 +21,7 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 
-from tests.conftest import IN_CI, PG_URL, REDIS_URL, free_port
+from tests.conftest import REDIS_URL, free_port
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 # Seconds for set-up calls that hash a password with argon2 (slow on a busy host).
@@ -63,20 +63,8 @@ def server(tmp_path_factory: pytest.TempPathFactory, server_env: dict[str, str])
 
 
 @pytest.fixture(scope="module")
-def postgres_url_or_none(request: pytest.FixtureRequest) -> str | None:
-    if not PG_URL:
-        assert not IN_CI
-        return None
-    return str(request.getfixturevalue("postgres_url"))
-
-
-@pytest.fixture(scope="module")
-def server_env(
-    postgres_url_or_none: str | None, tmp_path_factory: pytest.TempPathFactory
-) -> dict[str, str]:
-    database = (
-        postgres_url_or_none or f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('fuzz') / 'fuzz.db'}"
-    )
+def server_env(postgres_url: str) -> dict[str, str]:
+    database = postgres_url
     env = {k: v for k, v in os.environ.items() if not k.startswith("MACHIPAY_")}
     env.update(
         MACHIPAY_ENVIRONMENT="development",  # the development secrets, and /openapi.json on
@@ -91,7 +79,7 @@ def server_env(
         MACHIPAY_REGISTRATIONS_PER_IP_PER_HOUR="1000000",
         MACHIPAY_SEALER_ENABLED="false",
     )
-    if postgres_url_or_none and REDIS_URL:
+    if REDIS_URL:
         env["MACHIPAY_REDIS_URL"] = REDIS_URL
     return env
 

@@ -454,7 +454,7 @@ async def test_the_zengin_file_reads_back_and_the_banks_result_applies(
     client: httpx.AsyncClient,
     app: FastAPI,
     app_settings: Settings,
-    database_url_for: str,
+    database_url: str,
     tmp_path: Path,
 ) -> None:
     paid_shop, paid_statement = await settled_shop(client, app, app_settings, [4_321])
@@ -494,7 +494,7 @@ async def test_the_zengin_file_reads_back_and_the_banks_result_applies(
         str(out),
         "--transfer-date",
         "2026-11-25",
-        database_url=database_url_for,
+        database_url=database_url,
         redis_url=app_settings.redis_url,
     )
     assert made.returncode == 0, made.stderr
@@ -540,7 +540,7 @@ async def test_the_zengin_file_reads_back_and_the_banks_result_applies(
         str(tmp_path / "copy.txt"),
         "--file-id",
         file_id,
-        database_url=database_url_for,
+        database_url=database_url,
     )
     assert copy.returncode == 0, copy.stderr
     assert (tmp_path / "copy.txt").read_bytes() == out.read_bytes()
@@ -549,7 +549,7 @@ async def test_the_zengin_file_reads_back_and_the_banks_result_applies(
         "payout",
         "--out",
         str(tmp_path / "again.txt"),
-        database_url=database_url_for,
+        database_url=database_url,
         redis_url=app_settings.redis_url,
     )
     assert again.returncode == 0 and "no pending payouts" in again.stdout
@@ -651,7 +651,7 @@ async def money_as_of_independently(app: FastAPI, moment: datetime) -> int:
 
 
 async def test_the_deposit_report_for_a_past_moment_matches_the_postings(
-    client: httpx.AsyncClient, app: FastAPI, database_url_for: str, app_settings: Settings
+    client: httpx.AsyncClient, app: FastAPI, database_url: str, app_settings: Settings
 ) -> None:
     resident = await funded(client, 30_000)
     moment = utcnow()
@@ -681,17 +681,17 @@ async def test_the_deposit_report_for_a_past_moment_matches_the_postings(
         "--as-of",
         today.isoformat(),
         "--json",
-        database_url=database_url_for,
+        database_url=database_url,
         redis_url=app_settings.redis_url,
     )
     assert printed.returncode == 0, printed.stderr
     assert f'"unused_balance": {report.unused_balance}' in printed.stdout
-    text = run_cli("report", "deposit", "--as-of", today.isoformat(), database_url=database_url_for)
+    text = run_cli("report", "deposit", "--as-of", today.isoformat(), database_url=database_url)
     assert f"¥{report.unused_balance:,}" in text.stdout
 
 
 async def test_reconcile_holds_and_compares_with_the_bank(
-    client: httpx.AsyncClient, app: FastAPI, database_url_for: str, app_settings: Settings
+    client: httpx.AsyncClient, app: FastAPI, database_url: str, app_settings: Settings
 ) -> None:
     await funded(client, 7_000)
     async with app.state.sessionmaker() as session:
@@ -704,7 +704,7 @@ async def test_reconcile_holds_and_compares_with_the_bank(
         "reconcile",
         "--bank-balance",
         str(bank),
-        database_url=database_url_for,
+        database_url=database_url,
         redis_url=app_settings.redis_url,
     )
     assert matched.returncode == 0, matched.stdout + matched.stderr
@@ -715,7 +715,7 @@ async def test_reconcile_holds_and_compares_with_the_bank(
         "--bank-balance",
         str(bank - 1),
         "--json",
-        database_url=database_url_for,
+        database_url=database_url,
     )
     assert off.returncode == 1
     assert '"bank_difference": -1' in off.stdout
@@ -800,7 +800,7 @@ async def test_a_payout_with_unwritable_bank_fields_does_not_block_the_others(
     client: httpx.AsyncClient,
     app: FastAPI,
     app_settings: Settings,
-    database_url_for: str,
+    database_url: str,
     tmp_path: Path,
 ) -> None:
     good_shop, _ = await settled_shop(client, app, app_settings, [3_000])
@@ -848,7 +848,7 @@ async def test_a_payout_with_unwritable_bank_fields_does_not_block_the_others(
         "payout",
         "--out",
         str(tmp_path / "zengin.txt"),
-        database_url=database_url_for,
+        database_url=database_url,
         redis_url=app_settings.redis_url,
     )
     assert done.returncode == 0, done.stderr
@@ -886,7 +886,7 @@ async def test_the_banks_result_moves_money_only_when_a_second_operator_confirms
     client: httpx.AsyncClient,
     app: FastAPI,
     app_settings: Settings,
-    database_url_for: str,
+    database_url: str,
     tmp_path: Path,
 ) -> None:
     paid_shop, _ = await settled_shop(client, app, app_settings, [3_300])
@@ -949,7 +949,7 @@ async def test_the_banks_result_moves_money_only_when_a_second_operator_confirms
         str(result_file),
         "--by",
         importer_name,
-        database_url=database_url_for,
+        database_url=database_url,
         redis_url=app_settings.redis_url,
     )
     assert done.returncode == 0, done.stderr

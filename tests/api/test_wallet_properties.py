@@ -8,17 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import ledger
 from machipay.app import create_app
-from machipay.migrate import upgrade
 from machipay.settings import Settings
 from tests.api.conftest import WEBHOOK_SECRET, ResidentHandle, register, top_up
 
@@ -37,15 +34,6 @@ steps = st.lists(
     min_size=1,
     max_size=15,
 )
-
-
-@pytest.fixture
-def database(request: pytest.FixtureRequest, backend: str, tmp_path: Path) -> str:
-    if backend == "postgres":
-        return str(request.getfixturevalue("postgres_url"))
-    url = f"sqlite+aiosqlite:///{tmp_path / 'wallet-prop.db'}"
-    upgrade(url)
-    return url
 
 
 async def run_steps(database: str, redis_url: str | None, plan: list[tuple[Any, ...]]) -> None:
@@ -136,11 +124,10 @@ async def _money(client: httpx.AsyncClient, person: ResidentHandle) -> int:
 )
 @given(plan=steps)
 def test_interleavings_keep_every_wallet_equal_to_its_history(
-    database: str, backend: str, request: pytest.FixtureRequest, plan: list[tuple[Any, ...]]
+    database_url: str, cache_url: str | None, plan: list[tuple[Any, ...]]
 ) -> None:
-    redis_url = str(request.getfixturevalue("redis_url")) if backend == "postgres" else None
     loop = asyncio.new_event_loop()
     try:
-        loop.run_until_complete(run_steps(database, redis_url, plan))
+        loop.run_until_complete(run_steps(database_url, cache_url, plan))
     finally:
         loop.close()

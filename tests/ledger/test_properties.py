@@ -14,7 +14,6 @@ import contextlib
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -31,7 +30,6 @@ from tests.conftest import (
     create_scratch_postgres,
     drop_scratch_postgres,
     migrated_engine,
-    require_postgres,
 )
 
 RESIDENTS = 4
@@ -192,13 +190,6 @@ def own_loop() -> Iterator[asyncio.AbstractEventLoop]:
         loop.close()
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite+aiosqlite:///{tmp_path / 'prop.db'}"
-    return str(request.getfixturevalue("postgres_url"))
-
-
 @settings(
     max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
@@ -207,10 +198,7 @@ def test_random_sequences_keep_the_books(database_url: str, ops: list[tuple[Any,
     with own_loop() as loop:
 
         async def run() -> None:
-            if database_url.startswith("sqlite"):
-                engine = await migrated_engine(database_url)
-            else:
-                engine = create_engine(Settings(database_url=database_url), pool_size=2)
+            engine = create_engine(Settings(database_url=database_url), pool_size=2)
             try:
                 await run_sequence(make_sessionmaker(engine), ops)
             finally:
@@ -283,19 +271,11 @@ async def _tamper_and_verify(engine: AsyncEngine, posting_offset: int, delta: in
 
 async def _bypass_triggers(session: AsyncSession) -> None:
     """What an attacker with superuser rights would do first."""
-    if session.get_bind().dialect.name == "postgresql":
-        await session.execute(text("SET LOCAL session_replication_role = replica"))
-    else:
-        for verb in ("update", "delete"):
-            await session.execute(text(f"DROP TRIGGER IF EXISTS ledger_postings_no_{verb}"))
+    await session.execute(text("SET LOCAL session_replication_role = replica"))
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def scratch_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'tamper.db'}"
-        return
-    require_postgres()
+@pytest.fixture
+def scratch_url() -> Iterator[str]:
     with own_loop() as loop:
         url = loop.run_until_complete(create_scratch_postgres("machipay_tamper"))
         yield url
