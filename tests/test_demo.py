@@ -12,11 +12,11 @@ from sqlalchemy import distinct, func, select
 
 import ledger
 from analytics.models import Fact
+from assembly.app import create_app
+from assembly.demo import DEMO_PASSWORD, seed_demo
 from campaigns import verify_campaign_budgets
-from machipay.app import create_app
 from machipay.auth import Role, create_user
 from machipay.db import create_engine, make_sessionmaker, unit_of_work
-from machipay.demo import DEMO_PASSWORD, seed_demo
 from machipay.migrate import upgrade
 from machipay.settings import Settings
 from tests.conftest import free_port, wait_until_serving

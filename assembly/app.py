@@ -8,6 +8,7 @@ import logging
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
+from machipay.ward import routes as ward_routes
 
 from analytics import routes as analytics_routes
 from analytics import run_consumer_forever
@@ -27,7 +28,6 @@ from machipay.problems import install_error_handlers
 from machipay.requestlog import RequestContextMiddleware
 from machipay.security_headers import SecurityHeadersMiddleware
 from machipay.settings import Settings, get_settings
-from machipay.ward import routes as ward_routes
 from merchant_api import routes as merchant_routes
 from merchant_api import settlement_routes
 from wallet_api import routes as wallet_routes

@@ -13,20 +13,20 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from machipay.ward import publish_notice
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 import campaigns
 from analytics.synthetic import HistoryPlan, generate_history
+from assembly.seeding import SeedPlan, seed_ward
 from campaigns.schemas import CampaignIn
 from machipay.auth import Role, create_user
 from machipay.auth.models import User
 from machipay.db import unit_of_work
-from machipay.seeding import SeedPlan, seed_ward
 from machipay.settings import Settings
 from machipay.spending import amount_yen
 from machipay.timeutil import utcnow
-from machipay.ward import publish_notice
 from merchant_api import active_merchant_views
 from wallet_api.models import Resident
 from wallet_api.payments import pay

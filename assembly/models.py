@@ -4,12 +4,13 @@ from __future__ import annotations
 
 
 def import_all_models() -> None:
+    import machipay.ward.models  # noqa: F401
+
     import analytics.models  # noqa: F401
     import campaigns.models  # noqa: F401
     import ledger.models  # noqa: F401
     import machipay.auth.models
     import machipay.idempotency
     import machipay.outbox
-    import machipay.ward.models  # noqa: F401
     import merchant_api.models  # noqa: F401
     import wallet_api.models  # noqa: F401

@@ -66,7 +66,7 @@ def serve(
     if workers > 1:
         _prepare_multiprocess_metrics()
     uvicorn.run(
-        "machipay.app:create_app",
+        "assembly.app:create_app",
         factory=True,
         host=host or settings.host,
         port=port or settings.port,
@@ -97,7 +97,7 @@ def demo(
         )
         raise typer.Exit(2)
     migrate()
-    from machipay.demo import DEMO_PASSWORD, seed_demo
+    from assembly.demo import DEMO_PASSWORD, seed_demo
 
     async def seed() -> None:
         typer.echo(
@@ -516,7 +516,7 @@ def seed(
     it adds more. With --payments N: also N payments of analytics history over --months
     past months (one of them a campaign month with uplift), straight into the analytics
     store and its rollups."""
-    from machipay.seeding import SeedPlan, seed_ward
+    from assembly.seeding import SeedPlan, seed_ward
 
     if payments:
         from analytics.synthetic import HistoryPlan, generate_history

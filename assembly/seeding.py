@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from machipay.ward import list_categories, list_districts, list_shopping_streets
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -23,7 +24,6 @@ from machipay.auth.models import User
 from machipay.auth.passwords import hash_password
 from machipay.db import unit_of_work
 from machipay.settings import Settings
-from machipay.ward import list_categories, list_districts, list_shopping_streets
 from merchant_api import static_payload
 from merchant_api.service import NewShop, add_shops_bulk
 from wallet_api import credit_top_up
