@@ -8,7 +8,6 @@ import logging
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
-from machipay.ward import routes as ward_routes
 
 from analytics import routes as analytics_routes
 from analytics import run_consumer_forever
@@ -31,6 +30,7 @@ from machipay.settings import Settings, get_settings
 from merchant_api import routes as merchant_routes
 from merchant_api import settlement_routes
 from wallet_api import routes as wallet_routes
+from ward import routes as ward_routes
 from web import install_web
 
 log = logging.getLogger("machipay.app")

@@ -13,7 +13,6 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from machipay.ward import publish_notice
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -30,6 +29,7 @@ from machipay.timeutil import utcnow
 from merchant_api import active_merchant_views
 from wallet_api.models import Resident
 from wallet_api.payments import pay
+from ward import publish_notice
 
 DEMO_PASSWORD = "machipay-demo-2026"  # noqa: S105 - the demo's printed logins
 STAFF = (

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 
 def import_all_models() -> None:
-    import machipay.ward.models  # noqa: F401
-
     import analytics.models  # noqa: F401
     import campaigns.models  # noqa: F401
     import ledger.models  # noqa: F401
@@ -14,3 +12,4 @@ def import_all_models() -> None:
     import machipay.outbox
     import merchant_api.models  # noqa: F401
     import wallet_api.models  # noqa: F401
+    import ward.models  # noqa: F401

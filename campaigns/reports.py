@@ -24,7 +24,6 @@ from campaigns.rules import CampaignRules, share
 from campaigns.service import reward_totals
 from campaigns.status import live_status
 from machipay.timeutil import as_utc, to_tokyo
-from machipay.ward import list_shopping_streets
 from merchant_api import MerchantView, active_merchant_views
 from wallet_api import (
     MerchantSpend,
@@ -33,6 +32,7 @@ from wallet_api import (
     new_to_shop,
     spend_by_merchant,
 )
+from ward import list_shopping_streets
 
 BASELINE_DAYS = 28
 

@@ -28,7 +28,7 @@ from machipay.cache import CacheBackend
 from machipay.deps import AppSettings, Cache, DbSession
 from machipay.schemas import Id
 from machipay.timeutil import to_tokyo, utcnow
-from machipay.ward import list_categories, list_shopping_streets
+from ward import list_categories, list_shopping_streets
 
 router = APIRouter(prefix="/api/v1/campaigns", tags=["campaigns"])
 

@@ -31,7 +31,7 @@ from campaigns.status import (
 from ledger import credit, debit
 from machipay.errors import ValidationFailed
 from machipay.timeutil import as_utc, utcnow
-from machipay.ward import district_exists, get_category, get_shopping_street
+from ward import district_exists, get_category, get_shopping_street
 
 EDITABLE = (
     "name",
