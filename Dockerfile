@@ -22,6 +22,7 @@ COPY campaigns/ campaigns/
 COPY analytics/ analytics/
 COPY web/ web/
 COPY assembly/ assembly/
+COPY identity/ identity/
 COPY ward/ ward/
 RUN pip install --no-cache-dir . \
     && rm -rf build ./*.egg-info

@@ -13,9 +13,9 @@ from analytics import routes as analytics_routes
 from analytics import run_consumer_forever
 from campaigns import CampaignEngine
 from campaigns import routes as campaign_routes
+from identity import routes as auth_routes
 from ledger import run_sealer_forever
 from machipay import health
-from machipay.auth import routes as auth_routes
 from machipay.cache import make_cache
 from machipay.db import create_engine, make_sessionmaker
 from machipay.docs import install_docs

@@ -197,7 +197,8 @@ def users_create(
     merchant_id: Annotated[int | None, typer.Option(help="For merchant roles: the shop.")] = None,
 ) -> None:
     """Create a staff user (residents register through the app)."""
-    from machipay.auth import MERCHANT_ROLES, STAFF_ROLES, Role, create_user
+    from identity import create_user
+    from machipay.auth import MERCHANT_ROLES, STAFF_ROLES, Role
     from machipay.errors import MachipayError
 
     try:
@@ -403,8 +404,8 @@ def payout_results(
     it, signed in: POST /api/v1/payouts/results/{id}/confirm. All or nothing."""
     from sqlalchemy import select
 
+    from identity.models import User
     from machipay.auth import Role
-    from machipay.auth.models import User
     from machipay.errors import MachipayError, ValidationFailed
     from merchant_api.result_imports import import_results
 

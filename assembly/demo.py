@@ -20,8 +20,9 @@ import campaigns
 from analytics.synthetic import HistoryPlan, generate_history
 from assembly.seeding import SeedPlan, seed_ward
 from campaigns.schemas import CampaignIn
-from machipay.auth import Role, create_user
-from machipay.auth.models import User
+from identity import create_user
+from identity.models import User
+from machipay.auth import Role
 from machipay.db import unit_of_work
 from machipay.settings import Settings
 from machipay.spending import amount_yen

@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from machipay.auth.models import User
+from identity.models import User
 from machipay.auth.passwords import hash_password
 from machipay.db import unit_of_work
 from machipay.settings import Settings

@@ -23,7 +23,8 @@ from campaigns.schemas import (
 )
 from campaigns.service import Totals
 from campaigns.status import live_status
-from machipay.auth import AccessClaims, Role, require_roles, usernames
+from identity import usernames
+from machipay.auth import AccessClaims, Role, require_roles
 from machipay.cache import CacheBackend
 from machipay.deps import AppSettings, Cache, DbSession
 from machipay.schemas import Id

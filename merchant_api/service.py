@@ -14,7 +14,8 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import ledger
-from machipay.auth import Role, create_user, create_users_bulk
+from identity import create_user, create_users_bulk
+from machipay.auth import Role
 from machipay.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from machipay.hotsql import HotStatement
 from machipay.settings import Settings

@@ -15,7 +15,8 @@ from analytics.models import Fact
 from assembly.app import create_app
 from assembly.demo import DEMO_PASSWORD, seed_demo
 from campaigns import verify_campaign_budgets
-from machipay.auth import Role, create_user
+from identity import create_user
+from machipay.auth import Role
 from machipay.db import create_engine, make_sessionmaker, unit_of_work
 from machipay.migrate import upgrade
 from machipay.settings import Settings

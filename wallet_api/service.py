@@ -16,8 +16,9 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import ledger
+from identity import create_user, create_users_bulk, ip_limit
 from ledger import InsufficientFunds, credit, debit
-from machipay.auth import Role, create_user, create_users_bulk, ip_limit
+from machipay.auth import Role
 from machipay.cache import CacheBackend, RateLimit
 from machipay.errors import Forbidden, RateLimited, ValidationFailed
 from machipay.phone import mask_phone, normalize_phone
