@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 
+from analytics import campaign_routes as campaign_report_routes
 from analytics import routes as analytics_routes
 from analytics import run_consumer_forever
 from campaigns import CampaignEngine
@@ -113,6 +114,7 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
     app.include_router(merchant_routes.router)
     app.include_router(settlement_routes.router)
     app.include_router(campaign_routes.router)
+    app.include_router(campaign_report_routes.router)
     app.include_router(analytics_routes.router)
     install_web(app)
     return app
