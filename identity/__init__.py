@@ -5,8 +5,6 @@ dependency, password hashing, cookies) are infrastructure, in ``machipay.auth``.
 """
 
 from identity.service import (
-    InvalidCredentials,
-    RefreshTokenReused,
     TokenPair,
     authenticate,
     create_user,
@@ -19,8 +17,6 @@ from identity.service import (
 from identity.sessions import end_all_sessions, end_sessions
 
 __all__ = [
-    "InvalidCredentials",
-    "RefreshTokenReused",
     "TokenPair",
     "authenticate",
     "create_user",
