@@ -21,6 +21,9 @@ COPY merchant_api/ merchant_api/
 COPY campaigns/ campaigns/
 COPY analytics/ analytics/
 COPY web/ web/
+COPY assembly/ assembly/
+COPY identity/ identity/
+COPY ward/ ward/
 RUN pip install --no-cache-dir . \
     && rm -rf build ./*.egg-info
 

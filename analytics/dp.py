@@ -41,8 +41,8 @@ from analytics.models import Fact
 from machipay.errors import ValidationFailed
 from machipay.settings import Settings
 from machipay.timeutil import utcnow
-from machipay.ward import list_categories, list_districts, list_shopping_streets
 from merchant_api import STORE_TYPES
+from ward import list_categories, list_districts, list_shopping_streets
 
 dp.enable_features("contrib")
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import Field
@@ -46,3 +47,23 @@ class BudgetOut(StrictModel):
     epsilon_remaining: float
     months: list[MonthBudgetOut]
     min_residents: int
+
+
+class TotalsRow(StrictModel):
+    key: str | None  # the street id, category code or store type; null: shops in no 商店街
+    name: str | None
+    # Null when the row is suppressed (too few residents or shops behind it); else rounded
+    # like every published figure (counts to 5, points and yen to 3 significant figures).
+    payments: int | None
+    resident_points: int | None
+    merchant_cashback: int | None
+    suppressed: bool = False
+
+
+class TotalsOut(StrictModel):
+    campaign_id: int
+    by: Literal["shopping_street", "category", "store_type"]
+    rows: list[TotalsRow]
+    suppressed: int = 0
+    min_residents: int
+    as_of: datetime

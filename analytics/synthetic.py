@@ -40,7 +40,7 @@ from machipay.db import unit_of_work
 from machipay.settings import Settings
 from machipay.spending import amount_yen
 from machipay.timeutil import to_tokyo, utcnow
-from machipay.ward import list_categories, list_districts, list_shopping_streets
+from ward import list_categories, list_districts, list_shopping_streets
 
 SYNTHETIC_RESIDENT_BASE = 10**12
 SYNTHETIC_SHOP_BASE = 10**12

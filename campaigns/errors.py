@@ -18,11 +18,3 @@ class SelfApproval(Forbidden):
 
     type_slug = "campaign-self-approval"
     title = "A campaign needs a second person's approval"
-
-
-class CampaignReportUnavailable(Conflict):
-    """A campaign nobody approved yet can be edited at will (its window, its shops): a
-    report on it would be a free query of any shop's takings."""
-
-    type_slug = "campaign-report-unavailable"
-    title = "Effect reports are for approved campaigns only"

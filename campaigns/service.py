@@ -31,7 +31,7 @@ from campaigns.status import (
 from ledger import credit, debit
 from machipay.errors import ValidationFailed
 from machipay.timeutil import as_utc, utcnow
-from machipay.ward import district_exists, get_category, get_shopping_street
+from ward import district_exists, get_category, get_shopping_street
 
 EDITABLE = (
     "name",
@@ -310,15 +310,18 @@ async def reward_totals(session: AsyncSession, campaign_ids: list[int]) -> dict[
     return {c: found.get(c, Totals()) for c in campaign_ids}
 
 
+_DIMENSIONS = {
+    "shopping_street": CampaignReward.shopping_street_id,
+    "category": CampaignReward.category,
+    "store_type": CampaignReward.store_type,
+}
+
+
 async def reward_totals_by(
     session: AsyncSession, campaign_id: int, dimension: str
 ) -> list[tuple[str | None, int, int, int]]:
     """(key, payments, resident points, merchant cashback) per street, category or store type."""
-    column = {
-        "shopping_street": CampaignReward.shopping_street_id,
-        "category": CampaignReward.category,
-        "store_type": CampaignReward.store_type,
-    }[dimension]
+    column = _DIMENSIONS[dimension]
     net = CampaignReward.amount - CampaignReward.revoked
     rows = await session.execute(
         select(
@@ -334,6 +337,29 @@ async def reward_totals_by(
     return [
         (None if key is None else str(key), int(n), int(p or 0), int(c or 0))
         for key, n, p, c in rows
+    ]
+
+
+async def rewards_by_resident_and_shop(
+    session: AsyncSession, campaign_id: int, dimension: str
+) -> list[tuple[str | None, int, int, int]]:
+    """(key, resident id, merchant id, rewards net of revocations) per street, category or
+    store type: who stands behind each row of :func:`reward_totals_by`, for disclosure
+    control."""
+    column = _DIMENSIONS[dimension]
+    rows = await session.execute(
+        select(
+            column,
+            CampaignReward.resident_id,
+            CampaignReward.merchant_id,
+            func.sum(CampaignReward.amount - CampaignReward.revoked),
+        )
+        .where(CampaignReward.campaign_id == campaign_id)
+        .group_by(column, CampaignReward.resident_id, CampaignReward.merchant_id)
+    )
+    return [
+        (None if key is None else str(key), int(resident), int(merchant), int(amount or 0))
+        for key, resident, merchant, amount in rows
     ]
 
 

@@ -49,12 +49,12 @@ import asyncpg
 import redis
 from sqlalchemy import select
 
+from assembly.seeding import SeedPlan, seed_ward
 from loadtest.campaign_bench import launch_campaign
 from loadtest.ledger_bench import admin_execute, database_url, run_pgbench
 from machipay.auth.tokens import issue_access_token
 from machipay.db import create_engine, make_sessionmaker, unit_of_work
 from machipay.migrate import upgrade
-from machipay.seeding import SeedPlan, seed_ward
 from machipay.settings import Settings
 from wallet_api.models import Resident
 
@@ -139,7 +139,7 @@ def start_consumer(url: str, redis_url: str) -> subprocess.Popen[bytes]:
     """`machipay worker`: the analytics consumer (and the sealer) in a process of its own,
     as compose.yaml deploys it."""
     return subprocess.Popen(
-        [sys.executable, "-m", "machipay", "worker"],
+        [sys.executable, "-m", "assembly", "worker"],
         env=server_env(url, redis_url),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -155,7 +155,7 @@ def start_server(
         env["MACHIPAY_ANALYTICS_CONSUMER_ENABLED"] = "false"
         env["MACHIPAY_SEALER_ENABLED"] = "false"
     server = subprocess.Popen(
-        [sys.executable, "-m", "machipay", "serve", "--port", str(port), "--workers", str(workers)],
+        [sys.executable, "-m", "assembly", "serve", "--port", str(port), "--workers", str(workers)],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -259,7 +259,7 @@ def run_locust(
 
 def machipay_verify(url: str) -> tuple[bool, str]:
     done = subprocess.run(
-        [sys.executable, "-m", "machipay", "verify"],
+        [sys.executable, "-m", "assembly", "verify"],
         env=server_env(url, DEFAULT_REDIS),
         capture_output=True, text=True, timeout=1800, check=False,
     )  # fmt: skip

@@ -81,8 +81,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 import campaigns
+import identity.service as auth_service
 import ledger
-import machipay.auth.service as auth_service
 from campaigns.schemas import CampaignIn
 from loadtest.ledger_bench import admin_execute, database_url
 from machipay import hotsql

@@ -14,15 +14,16 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import ledger
-from machipay.auth import Role, create_user, create_users_bulk
+from identity import create_user, create_users_bulk
+from machipay.auth import Role
 from machipay.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from machipay.hotsql import HotStatement
 from machipay.settings import Settings
 from machipay.timeutil import utcnow
-from machipay.ward import ShoppingStreet, get_category, get_shopping_street, ward_reference
 from merchant_api.models import Charge, Merchant
 from merchant_api.qr import InvalidQr, MerchantQrData, ParsedQr, build_payload, parse_payload
 from merchant_api.zengin import ZenginError, to_zengin_kana
+from ward import ShoppingStreet, get_category, get_shopping_street, ward_reference
 
 STORE_TYPES = ("small", "chain", "large")
 ACCOUNT_TYPES = ("ordinary", "current", "savings")

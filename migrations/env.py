@@ -9,8 +9,8 @@ from alembic import context
 from alembic.autogenerate.api import AutogenContext
 from sqlalchemy.engine import Connection
 
+from assembly.models import import_all_models
 from machipay.db import Base, UTCDateTime, create_engine
-from machipay.models import import_all_models
 from machipay.settings import get_settings
 
 import_all_models()

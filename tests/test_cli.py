@@ -28,7 +28,7 @@ from tests.conftest import (
     wait_until_serving,
 )
 
-MACHIPAY = [sys.executable, "-m", "machipay"]
+MACHIPAY = [sys.executable, "-m", "assembly"]
 
 
 # What an operator sets in production (any 32+ random characters).

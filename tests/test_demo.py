@@ -12,10 +12,10 @@ from sqlalchemy import distinct, func, select
 
 import ledger
 from analytics.models import Fact
+from assembly.app import create_app
+from assembly.demo import DEMO_PASSWORD, DemoWard, seed_demo
 from campaigns import verify_campaign_budgets
-from machipay.app import create_app
 from machipay.db import create_engine, make_sessionmaker
-from machipay.demo import DEMO_PASSWORD, DemoWard, seed_demo
 from machipay.migrate import upgrade
 from machipay.settings import Settings
 from tests.conftest import (

@@ -12,7 +12,7 @@ import pytest
 from fastapi import FastAPI
 
 import ledger
-from machipay.app import create_app
+from assembly.app import create_app
 from machipay.auth import Role
 from machipay.db import create_engine
 from machipay.logging import JsonFormatter, request_id_var

@@ -19,8 +19,6 @@ from machipay.problems import field_errors
 from machipay.ratelimits import limit_money_moves
 from machipay.schemas import MAX_ID
 from machipay.timeutil import to_tokyo, utcnow
-from machipay.ward import list_notices
-from machipay.ward.routes import NoticeOut, notice_out
 from merchant_api import mark_charge_paid, resolve_payload
 from wallet_api import codes, funding, payments, service
 from wallet_api.payments import PaymentDone
@@ -45,6 +43,7 @@ from wallet_api.schemas import (
     TransferRequest,
     WalletOut,
 )
+from ward import NoticeOut, list_notices, notice_out
 
 EXPIRING_SOON = timedelta(days=30)
 

@@ -16,14 +16,14 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import ledger
+from identity import create_user, create_users_bulk, ip_limit
 from ledger import InsufficientFunds, credit, debit
-from machipay.auth import Role, create_user, create_users_bulk, ip_limit
+from machipay.auth import Role
 from machipay.cache import CacheBackend, RateLimit
 from machipay.errors import Forbidden, RateLimited, ValidationFailed
 from machipay.phone import mask_phone, normalize_phone
 from machipay.settings import Settings
 from machipay.timeutil import TOKYO, tokyo_day_start, utcnow
-from machipay.ward import district_exists
 from wallet_api.errors import (
     BalanceCapExceeded,
     RecipientCannotReceive,
@@ -32,6 +32,7 @@ from wallet_api.errors import (
 )
 from wallet_api.models import PointsLot, Resident, WalletTransaction
 from wallet_api.points import live_lots
+from ward import district_exists
 
 OLDEST_BIRTH_YEAR = 1900
 _CANNOT_RECEIVE = (

@@ -1,16 +1,10 @@
-"""Identity for every role: users, passwords, JWT access tokens, rotating refresh tokens."""
+"""Auth primitives every context needs to check a request: access tokens (JWT), roles,
+the caller dependency and role guards, the ended-session deny-list, password hashing,
+session cookies and their CSRF check. Users, sign-in and sessions are the ``identity``
+context's; nothing here reads its tables."""
 
 from machipay.auth.deps import Caller, client_ip, current_claims, require_roles
 from machipay.auth.roles import MERCHANT_ROLES, STAFF_ROLES, Role
-from machipay.auth.service import (
-    TokenPair,
-    authenticate,
-    create_user,
-    create_users_bulk,
-    ip_limit,
-    rotate_refresh_token,
-    usernames,
-)
 from machipay.auth.tokens import AccessClaims
 
 __all__ = [
@@ -19,14 +13,7 @@ __all__ = [
     "AccessClaims",
     "Caller",
     "Role",
-    "TokenPair",
-    "authenticate",
     "client_ip",
-    "create_user",
-    "create_users_bulk",
     "current_claims",
-    "ip_limit",
     "require_roles",
-    "rotate_refresh_token",
-    "usernames",
 ]

@@ -8,8 +8,8 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from machipay.auth.ended_sessions import session_ended
 from machipay.auth.roles import Role
-from machipay.auth.sessions import session_ended
 from machipay.auth.tokens import AccessClaims, decode_access_token
 from machipay.deps import AppSettings, Cache
 from machipay.errors import Forbidden, Unauthorized

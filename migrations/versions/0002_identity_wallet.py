@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from machipay.ward.data import ward_reference
+from ward.data import ward_reference
 
 revision = "0002_identity_wallet"
 down_revision = "0001_ledger"

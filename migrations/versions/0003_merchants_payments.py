@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from machipay.ward.data import ward_reference
+from ward.data import ward_reference
 
 revision = "0003_merchants_payments"
 down_revision = "0002_identity_wallet"

@@ -14,7 +14,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from machipay.app import create_app
+from assembly.app import create_app
 from machipay.settings import Settings
 from wallet_api.funding import HEADER, sign
 

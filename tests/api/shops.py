@@ -8,7 +8,8 @@ from dataclasses import dataclass
 import httpx
 from fastapi import FastAPI
 
-from machipay.auth import Role, create_user
+from identity import create_user
+from machipay.auth import Role
 
 
 @dataclass

@@ -15,9 +15,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import ledger
+from assembly.app import create_app
 from campaigns import verify_campaign_budgets
 from campaigns.rules import share
-from machipay.app import create_app
 from machipay.settings import Settings
 from tests.api.campaign_kit import Ward, open_ward
 from tests.api.conftest import WEBHOOK_SECRET, ResidentHandle, register, top_up

@@ -14,8 +14,8 @@ from fastapi import FastAPI
 from sqlalchemy import select, text, update
 
 import ledger
+from analytics.campaign_reports import disclosed_reward_totals, effect_report
 from analytics.disclosure import Thresholds, round_count, round_yen
-from campaigns.reports import disclosed_reward_totals, effect_report
 from campaigns.service import get_campaign
 from ledger.models import Account, Posting
 from machipay.auth import Role

@@ -296,7 +296,7 @@ async def test_merchant_applications_per_address_are_limited_before_hashing(
         hashed.append(password)
         return hash_password(password)
 
-    monkeypatch.setattr("machipay.auth.service.hash_password", counting_hash)
+    monkeypatch.setattr("identity.service.hash_password", counting_hash)
     # Applications get a tenth of the per-address allowance: 30 → 3 a minute.
     app_settings.requests_per_ip_per_minute = 30
     statuses = []

@@ -13,7 +13,7 @@ import httpx
 import pytest
 import uvicorn
 
-from machipay.app import create_app
+from assembly.app import create_app
 from machipay.settings import Settings
 from tests.api.conftest import register, top_up
 from tests.api.shops import open_shop, sticker_payload

@@ -11,7 +11,8 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from machipay.auth import Role, create_user
+from identity import create_user
+from machipay.auth import Role
 from machipay.settings import Settings
 from tests.api.conftest import register
 

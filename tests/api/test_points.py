@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 import ledger
+from assembly.app import create_app
 from ledger import credit, debit
-from machipay.app import create_app
 from machipay.settings import Settings
 from machipay.timeutil import utcnow
 from tests.api.conftest import register

@@ -32,13 +32,13 @@ SLOW = 60
 def server(tmp_path_factory: pytest.TempPathFactory, server_env: dict[str, str]) -> Iterator[str]:
     env = server_env
     subprocess.run(
-        [sys.executable, "-m", "machipay", "migrate"], env=env, check=True, capture_output=True
+        [sys.executable, "-m", "assembly", "migrate"], env=env, check=True, capture_output=True
     )
     port = free_port()
     log = Path(tmp_path_factory.mktemp("fuzzlog")) / "server.log"
     with log.open("w") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "machipay", "serve", "--port", str(port), "--workers", "1"],
+            [sys.executable, "-m", "assembly", "serve", "--port", str(port), "--workers", "1"],
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -125,7 +125,7 @@ def role_headers(server: str, server_env: dict[str, str]) -> dict[str, dict[str,
             [
                 sys.executable,
                 "-m",
-                "machipay",
+                "assembly",
                 "users",
                 "create",
                 "--role",

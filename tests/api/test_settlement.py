@@ -20,8 +20,9 @@ from fastapi import FastAPI
 from sqlalchemy import func, select
 
 import ledger
+from identity import create_user
 from ledger.models import Account, Posting
-from machipay.auth import Role, create_user
+from machipay.auth import Role
 from machipay.settings import Settings
 from machipay.timeutil import TOKYO, to_tokyo, utcnow
 from merchant_api import static_payload

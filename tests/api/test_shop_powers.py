@@ -8,7 +8,8 @@ import uuid
 import httpx
 from fastapi import FastAPI
 
-from machipay.auth import Role, create_user
+from identity import create_user
+from machipay.auth import Role
 from tests.api.conftest import ResidentHandle, register, top_up
 from tests.api.shops import ShopHandle, application, open_shop, staff_token, sticker_payload
 from tests.api.test_payments import pay

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import ledger
-from machipay.app import create_app
+from assembly.app import create_app
 from machipay.settings import Settings
 from tests.api.conftest import WEBHOOK_SECRET, ResidentHandle, register, top_up
 

@@ -34,9 +34,9 @@ from playwright.async_api import (
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from machipay.app import create_app
+from assembly.app import create_app
+from assembly.demo import DEMO_PASSWORD, DemoWard, seed_demo
 from machipay.db import create_engine, make_sessionmaker
-from machipay.demo import DEMO_PASSWORD, DemoWard, seed_demo
 from machipay.settings import Settings
 from tests.conftest import (
     IN_CI,

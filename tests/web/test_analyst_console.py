@@ -22,7 +22,7 @@ from playwright.async_api import Page, expect
 from sqlalchemy import func, select
 
 from analytics.models import Fact
-from machipay.demo import DEMO_PASSWORD
+from assembly.demo import DEMO_PASSWORD
 from tests.web.conftest import (
     LiveServer,
     assert_accessible,

@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, expect
 
-from machipay.demo import DEMO_PASSWORD
+from assembly.demo import DEMO_PASSWORD
 from tests.web.conftest import (
     DESKTOP,
     LiveServer,

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, Playwright, expect
 
-from machipay.demo import DEMO_PASSWORD
+from assembly.demo import DEMO_PASSWORD
 from machipay.timeutil import to_tokyo, utcnow
 from tests.web.conftest import (
     DESKTOP,

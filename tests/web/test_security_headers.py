@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from playwright.async_api import Page, expect
 
-from machipay.demo import DEMO_PASSWORD
+from assembly.demo import DEMO_PASSWORD
 from tests.web.conftest import assert_no_page_errors
 
 # Collects what the policy refused, from the first byte of each document on.

@@ -6,7 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from machipay.errors import Conflict, ValidationFailed
 from machipay.timeutil import utcnow
-from machipay.ward.models import District, MerchantCategory, ShoppingStreet, WardNotice
+from ward.models import District, MerchantCategory, ShoppingStreet, WardNotice
 
 
 async def list_districts(session: AsyncSession) -> list[District]:

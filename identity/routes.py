@@ -2,15 +2,16 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
-from machipay.auth import cookies, service, sessions
-from machipay.auth.deps import Caller, client_ip
-from machipay.auth.schemas import (
+from identity import service, sessions
+from identity.schemas import (
     AccessTokenResponse,
     MeOut,
     RefreshRequest,
     TokenRequest,
     TokenResponse,
 )
+from machipay.auth import cookies
+from machipay.auth.deps import Caller, client_ip
 from machipay.deps import AppSettings, Cache, DbSession
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])

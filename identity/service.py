@@ -12,11 +12,12 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from machipay.auth import lockout
-from machipay.auth.models import RefreshToken, User
+from identity import lockout
+from identity.models import RefreshToken, User
+from identity.sessions import end_sessions
+from machipay.auth.ended_sessions import session_ended
 from machipay.auth.passwords import hash_password, password_problems, verify_password
 from machipay.auth.roles import STAFF_ROLES, Role
-from machipay.auth.sessions import end_sessions, session_ended
 from machipay.auth.tokens import (
     hash_refresh_token,
     issue_access_token,

@@ -11,20 +11,23 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from analytics.campaign_disclosure import TOO_FEW_RESIDENTS, Group, count, hidden_because, yen
 from analytics.disclosure import Thresholds, complementary
 from analytics.effect import DayCell, campaign_effect, group_of, weekly_cells
-from campaigns import budget, service
-from campaigns.disclosed import TOO_FEW_RESIDENTS, Group, count, hidden_because, yen
-from campaigns.errors import CampaignReportUnavailable
-from campaigns.models import Campaign, CampaignReward
-from campaigns.rules import CampaignRules, share
-from campaigns.service import reward_totals
-from campaigns.status import live_status
+from campaigns import (
+    Campaign,
+    CampaignRules,
+    live_status,
+    remaining_budgets,
+    reward_totals,
+    reward_totals_by,
+    rewards_by_resident_and_shop,
+    share,
+)
+from machipay.errors import Conflict
 from machipay.timeutil import as_utc, to_tokyo
-from machipay.ward import list_shopping_streets
 from merchant_api import MerchantView, active_merchant_views
 from wallet_api import (
     MerchantSpend,
@@ -33,8 +36,17 @@ from wallet_api import (
     new_to_shop,
     spend_by_merchant,
 )
+from ward import list_shopping_streets
 
 BASELINE_DAYS = 28
+
+
+class CampaignReportUnavailable(Conflict):
+    """A campaign nobody approved yet can be edited at will (its window, its shops): a
+    report on it would be a free query of any shop's takings."""
+
+    type_slug = "campaign-report-unavailable"
+    title = "Effect reports are for approved campaigns only"
 
 
 async def _eligibility(
@@ -82,7 +94,8 @@ async def estimate(
     and the uplift; the range runs from the quietest week without uplift to the busiest
     with it. Resident caps and the minimum payment are not modelled: an upper bound for
     the spend assumed. Every figure drawn from the facts follows the analysts' rules
-    (``campaigns.disclosed``): hidden ones are null, with ``suppressed`` and ``reason``."""
+    (``analytics.campaign_disclosure``): hidden ones are null, with ``suppressed`` and
+    ``reason``."""
     rules = CampaignRules.of(campaign)
     base_end = min(now, rules.starts_at)
     end_day = to_tokyo(base_end).date()
@@ -193,9 +206,9 @@ async def effect_report(
 
     Only for approved campaigns: a draft's window and shops are whatever its author typed,
     so a report on it would read any shop's takings. Every figure about residents' spending
-    follows the analysts' rules (``campaigns.disclosed``); a hidden one is null, with its
-    reason in ``suppressed_figures``. The budget figures are the ward's own accounts, shown
-    exactly as on the campaign itself."""
+    follows the analysts' rules (``analytics.campaign_disclosure``); a hidden one is null,
+    with its reason in ``suppressed_figures``. The budget figures are the ward's own
+    accounts, shown exactly as on the campaign itself."""
     if campaign.approved_at is None:
         raise CampaignReportUnavailable(
             "This campaign is not approved yet: its report opens once it is."
@@ -272,7 +285,7 @@ async def effect_report(
     totals = (await reward_totals(session, [campaign.id]))[campaign.id]
     cost = totals.resident_points + totals.merchant_cashback
     uplift = spend - baseline
-    remaining = (await budget.remaining_budgets(session, [campaign.id]))[campaign.id]
+    remaining = (await remaining_budgets(session, [campaign.id]))[campaign.id]
     status = live_status(campaign, now)
     effect = await campaign_effect(
         session,
@@ -338,28 +351,14 @@ async def disclosed_reward_totals(
     analysts' rules: the residents rewarded and the shops the rewards went through. The
     rows add up to the campaign's totals, shown elsewhere: one hidden row alone would come
     back by subtraction, so its smallest visible sibling is hidden with it."""
-    column = {
-        "shopping_street": CampaignReward.shopping_street_id,
-        "category": CampaignReward.category,
-        "store_type": CampaignReward.store_type,
-    }[by]
     people: dict[str | None, set[int]] = defaultdict(set)
     shops: dict[str | None, dict[int, int]] = defaultdict(lambda: defaultdict(int))
-    found = await session.execute(
-        select(
-            column,
-            CampaignReward.resident_id,
-            CampaignReward.merchant_id,
-            func.sum(CampaignReward.amount - CampaignReward.revoked),
-        )
-        .where(CampaignReward.campaign_id == campaign_id)
-        .group_by(column, CampaignReward.resident_id, CampaignReward.merchant_id)
-    )
-    for key, resident, merchant, amount in found:
-        name = None if key is None else str(key)
-        people[name].add(int(resident))
-        shops[name][int(merchant)] += int(amount or 0)
-    rows = await service.reward_totals_by(session, campaign_id, by)
+    for key, resident, merchant, amount in await rewards_by_resident_and_shop(
+        session, campaign_id, by
+    ):
+        people[key].add(resident)
+        shops[key][merchant] += amount
+    rows = await reward_totals_by(session, campaign_id, by)
     sums = {(key,): (n, p, c) for key, n, p, c in rows}
     hidden = {
         (key,)

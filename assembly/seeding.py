@@ -19,15 +19,15 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from machipay.auth.models import User
+from identity.models import User
 from machipay.auth.passwords import hash_password
 from machipay.db import unit_of_work
 from machipay.settings import Settings
-from machipay.ward import list_categories, list_districts, list_shopping_streets
 from merchant_api import static_payload
 from merchant_api.service import NewShop, add_shops_bulk
 from wallet_api import credit_top_up
 from wallet_api.service import NewResident, add_residents_bulk
+from ward import list_categories, list_districts, list_shopping_streets
 
 STORE_TYPES = (("small", 0.7), ("chain", 0.2), ("large", 0.1))
 KANA_DIGITS = str.maketrans("0123456789", "０１２３４５６７８９")

@@ -1,8 +1,10 @@
-"""The ward's reference data, shared by every context."""
+"""The ward's reference data, shared by every context: districts (町丁), shopping streets
+(商店街), shop categories, and the ward's notices to residents."""
 
-from machipay.ward.data import ward_reference
-from machipay.ward.models import District, MerchantCategory, ShoppingStreet, WardNotice
-from machipay.ward.service import (
+from ward.data import ward_reference
+from ward.models import District, MerchantCategory, ShoppingStreet, WardNotice
+from ward.schemas import NoticeOut, notice_out
+from ward.service import (
     create_shopping_street,
     district_exists,
     get_category,
@@ -17,6 +19,7 @@ from machipay.ward.service import (
 __all__ = [
     "District",
     "MerchantCategory",
+    "NoticeOut",
     "ShoppingStreet",
     "WardNotice",
     "create_shopping_street",
@@ -27,6 +30,7 @@ __all__ = [
     "list_districts",
     "list_notices",
     "list_shopping_streets",
+    "notice_out",
     "publish_notice",
     "ward_reference",
 ]

@@ -1,45 +1,25 @@
+"""Reference data over HTTP: districts, shopping streets, categories, ward notices."""
+
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import Field
 
 from machipay.auth import AccessClaims, Role, require_roles
 from machipay.deps import DbSession
-from machipay.schemas import ShownText, StrictModel
-from machipay.timeutil import to_tokyo
-from machipay.ward import service
-from machipay.ward.models import WardNotice
+from ward import service
+from ward.schemas import (
+    CategoryOut,
+    DistrictOut,
+    NoticeIn,
+    NoticeOut,
+    ShoppingStreetIn,
+    ShoppingStreetOut,
+    notice_out,
+)
 
 router = APIRouter(prefix="/api/v1", tags=["reference data"])
-
-
-class DistrictOut(StrictModel):
-    id: str
-    name: str
-    name_en: str
-
-
-class ShoppingStreetIn(StrictModel):
-    name: Annotated[str, ShownText(64)]
-    name_en: Annotated[str, ShownText(64)]
-    district_id: str = Field(min_length=1, max_length=32)
-
-
-class ShoppingStreetOut(StrictModel):
-    id: int
-    name: str
-    name_en: str
-    district_id: str
-
-
-class CategoryOut(StrictModel):
-    code: str
-    name: str
-    name_en: str
-    mcc: str
 
 
 @router.get("/districts", response_model=list[DistrictOut])
@@ -81,32 +61,6 @@ async def merchant_categories(session: DbSession) -> list[CategoryOut]:
         CategoryOut(code=c.code, name=c.name, name_en=c.name_en, mcc=c.mcc)
         for c in await service.list_categories(session)
     ]
-
-
-class NoticeIn(StrictModel):
-    title: Annotated[str, ShownText(80)]
-    body: str = Field(min_length=1, max_length=2000)
-    district_id: str | None = Field(
-        default=None, max_length=32, description="None: every resident of the ward."
-    )
-
-
-class NoticeOut(StrictModel):
-    id: int
-    title: str
-    body: str
-    district_id: str | None
-    published_at: datetime
-
-
-def notice_out(notice: WardNotice) -> NoticeOut:
-    return NoticeOut(
-        id=notice.id,
-        title=notice.title,
-        body=notice.body,
-        district_id=notice.district_id,
-        published_at=to_tokyo(notice.published_at),
-    )
 
 
 @router.post("/notices", status_code=201, response_model=NoticeOut)

@@ -9,13 +9,14 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 
+from analytics import campaign_routes as campaign_report_routes
 from analytics import routes as analytics_routes
 from analytics import run_consumer_forever
 from campaigns import CampaignEngine
 from campaigns import routes as campaign_routes
+from identity import routes as auth_routes
 from ledger import run_sealer_forever
 from machipay import health
-from machipay.auth import routes as auth_routes
 from machipay.cache import make_cache
 from machipay.db import create_engine, make_sessionmaker
 from machipay.docs import install_docs
@@ -27,10 +28,10 @@ from machipay.problems import install_error_handlers
 from machipay.requestlog import RequestContextMiddleware
 from machipay.security_headers import SecurityHeadersMiddleware
 from machipay.settings import Settings, get_settings
-from machipay.ward import routes as ward_routes
 from merchant_api import routes as merchant_routes
 from merchant_api import settlement_routes
 from wallet_api import routes as wallet_routes
+from ward import routes as ward_routes
 from web import install_web
 
 log = logging.getLogger("machipay.app")
@@ -113,6 +114,7 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
     app.include_router(merchant_routes.router)
     app.include_router(settlement_routes.router)
     app.include_router(campaign_routes.router)
+    app.include_router(campaign_report_routes.router)
     app.include_router(analytics_routes.router)
     install_web(app)
     return app

@@ -18,18 +18,19 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 import campaigns
 from analytics.synthetic import HistoryPlan, generate_history
+from assembly.seeding import SeedPlan, seed_ward
 from campaigns.schemas import CampaignIn
-from machipay.auth import Role, create_user
-from machipay.auth.models import User
+from identity import create_user
+from identity.models import User
+from machipay.auth import Role
 from machipay.db import unit_of_work
-from machipay.seeding import SeedPlan, seed_ward
 from machipay.settings import Settings
 from machipay.spending import amount_yen
 from machipay.timeutil import utcnow
-from machipay.ward import publish_notice
 from merchant_api import active_merchant_views
 from wallet_api.models import Resident
 from wallet_api.payments import pay
+from ward import publish_notice
 
 DEMO_PASSWORD = "machipay-demo-2026"  # noqa: S105 - the demo's printed logins
 STAFF = (

@@ -6,10 +6,10 @@ from __future__ import annotations
 def import_all_models() -> None:
     import analytics.models  # noqa: F401
     import campaigns.models  # noqa: F401
+    import identity.models  # noqa: F401
     import ledger.models  # noqa: F401
-    import machipay.auth.models
     import machipay.idempotency
-    import machipay.outbox
-    import machipay.ward.models  # noqa: F401
+    import machipay.outbox  # noqa: F401
     import merchant_api.models  # noqa: F401
     import wallet_api.models  # noqa: F401
+    import ward.models  # noqa: F401

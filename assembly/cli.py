@@ -102,7 +102,7 @@ def serve(
     if workers > 1:
         _prepare_multiprocess_metrics()
     uvicorn.run(
-        "machipay.app:create_app",
+        "assembly.app:create_app",
         factory=True,
         host=host or settings.host,
         port=port or settings.port,
@@ -127,7 +127,7 @@ def demo(
     get_settings.cache_clear()
     settings = _settings()
     migrate()
-    from machipay.demo import DEMO_PASSWORD, seed_demo
+    from assembly.demo import DEMO_PASSWORD, seed_demo
 
     async def seed() -> None:
         typer.echo(
@@ -227,7 +227,8 @@ def users_create(
     merchant_id: Annotated[int | None, typer.Option(help="For merchant roles: the shop.")] = None,
 ) -> None:
     """Create a staff user (residents register through the app)."""
-    from machipay.auth import MERCHANT_ROLES, STAFF_ROLES, Role, create_user
+    from identity import create_user
+    from machipay.auth import MERCHANT_ROLES, STAFF_ROLES, Role
     from machipay.errors import MachipayError
 
     try:
@@ -433,8 +434,8 @@ def payout_results(
     it, signed in: POST /api/v1/payouts/results/{id}/confirm. All or nothing."""
     from sqlalchemy import select
 
+    from identity.models import User
     from machipay.auth import Role
-    from machipay.auth.models import User
     from machipay.errors import MachipayError, ValidationFailed
     from merchant_api.result_imports import import_results
 
@@ -546,7 +547,7 @@ def seed(
     it adds more. With --payments N: also N payments of analytics history over --months
     past months (one of them a campaign month with uplift), straight into the analytics
     store and its rollups."""
-    from machipay.seeding import SeedPlan, seed_ward
+    from assembly.seeding import SeedPlan, seed_ward
 
     if payments:
         from analytics.synthetic import HistoryPlan, generate_history

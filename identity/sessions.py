@@ -1,11 +1,8 @@
 """Ending sessions: logout ends one sign-in, sign-out-everywhere ends all of a user's.
 
-A session is a refresh family (the chain of refresh tokens one sign-in rotates through)
-and every access token issued along it carries its id (``sid``). Ending a session revokes
-the family's refresh tokens in the database and records the session id in the cache, where
-:func:`current_claims` looks it up on every request. The cache entry lives as long as a
-refresh token can: a rotation that raced with the logout (it claimed its token before the
-revocation and inserted the successor after it) is still refused by the same lookup.
+Ending a session revokes its refresh family in the database and puts its id on the
+cache's deny-list (``machipay.auth.ended_sessions``), which every request's token check
+reads: access tokens stop working at once, without a database lookup per request.
 """
 
 from __future__ import annotations
@@ -15,18 +12,11 @@ from datetime import timedelta
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from machipay.auth.models import RefreshToken
+from identity.models import RefreshToken
+from machipay.auth.ended_sessions import deny_sessions
 from machipay.cache import CacheBackend
 from machipay.settings import Settings
 from machipay.timeutil import utcnow
-
-
-def ended_key(session_id: str) -> str:
-    return f"auth:session-ended:{session_id}"
-
-
-async def session_ended(cache: CacheBackend, session_id: str) -> bool:
-    return await cache.get(ended_key(session_id)) is not None
 
 
 async def end_sessions(
@@ -35,8 +25,7 @@ async def end_sessions(
     """Revoke these refresh families and refuse their access tokens from now on."""
     if not session_ids:
         return
-    for session_id in session_ids:
-        await cache.set(ended_key(session_id), "1", ttl_seconds=settings.refresh_token_ttl_seconds)
+    await deny_sessions(cache, session_ids, ttl_seconds=settings.refresh_token_ttl_seconds)
     await session.execute(
         update(RefreshToken)
         .where(RefreshToken.family_id.in_(session_ids), RefreshToken.revoked_at.is_(None))

@@ -10,6 +10,6 @@ from typing import Any
 
 @cache
 def ward_reference() -> dict[str, Any]:
-    text = resources.files("machipay.ward").joinpath("data/ward.json").read_text(encoding="utf-8")
+    text = resources.files("ward").joinpath("data/ward.json").read_text(encoding="utf-8")
     data: dict[str, Any] = json.loads(text)
     return data

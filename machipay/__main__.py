@@ -1,3 +1,0 @@
-from machipay.cli import main
-
-main()
