@@ -1,4 +1,4 @@
-"""Alembic environment: one history for both databases, run through the async engine."""
+"""Alembic environment: one history, PostgreSQL only, run through the async engine."""
 
 from __future__ import annotations
 
@@ -28,7 +28,6 @@ def _run(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
-        render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
         render_item=_render_item,
     )
