@@ -18,7 +18,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from machipay.sqlfiles import SqlFile, read_sql_folders
+from machipay.sqlfiles import SqlFile, missing_triggers, read_sql_folders
 from migrations.owned_sql import owned_sql_folders
 
 FILES = read_sql_folders(owned_sql_folders())
@@ -112,3 +112,18 @@ async def test_every_installed_function_and_trigger_has_one_file(
     # One file per function name: an overload would be installed without its own file.
     assert sorted({key for key in installed if installed.count(key) > 1}) == [], "overloaded"
     assert sorted(set(installed) - set(stated)) == [], "installed, but no file states it"
+
+
+async def test_missing_triggers_names_those_absent_or_disabled(
+    postgres_engine: AsyncEngine,
+) -> None:
+    triggers = [f.name for f in FILES if isinstance(f.entity, PGTrigger)]
+    async with postgres_engine.connect() as connection:
+        assert await missing_triggers(connection, [*triggers, "no_such_trigger"]) == [
+            "no_such_trigger"
+        ]
+        await connection.execute(
+            text("ALTER TABLE ledger_blocks DISABLE TRIGGER ledger_blocks_append_only")
+        )
+        assert await missing_triggers(connection, triggers) == ["ledger_blocks_append_only"]
+        await connection.rollback()
