@@ -1,4 +1,4 @@
-"""Alembic environment: one history for both databases, run through the async engine."""
+"""Alembic environment: one history, PostgreSQL only, run through the async engine."""
 
 from __future__ import annotations
 
@@ -7,14 +7,25 @@ from typing import Literal
 
 from alembic import context
 from alembic.autogenerate.api import AutogenContext
+from alembic_utils.pg_function import PGFunction
+from alembic_utils.pg_trigger import PGTrigger
+from alembic_utils.replaceable_entity import register_entities
 from sqlalchemy.engine import Connection
 
 from assembly.models import import_all_models
 from machipay.db import Base, UTCDateTime, create_engine
 from machipay.settings import get_settings
+from machipay.sqlfiles import sql_entities
+from migrations.owned_sql import owned_sql_folders
 
 import_all_models()
 target_metadata = Base.metadata
+
+# Autogenerate compares every function and trigger file with the database: a changed file
+# becomes op.replace_entity(...) with its full text, a new one op.create_entity(...), and a
+# function or trigger in the database with no file op.drop_entity(...). Only these two kinds
+# (alembic_utils would otherwise also diff grants, views, policies and extensions).
+register_entities(sql_entities(owned_sql_folders()), entity_types=[PGFunction, PGTrigger])
 
 
 def _render_item(type_: str, obj: object, autogen_context: AutogenContext) -> str | Literal[False]:
@@ -28,7 +39,6 @@ def _run(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
-        render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
         render_item=_render_item,
     )

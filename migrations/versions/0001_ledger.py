@@ -1,8 +1,8 @@
 """Ledger core: accounts, entries, postings, checkpoints, sealed blocks.
 
-PostgreSQL also gets the database-side guards (append-only triggers, the deferred
-balanced-entry constraint trigger, the hot-account overdraft guard) and the posting
-function that makes a transfer one round trip. SQLite gets the append-only triggers.
+With the database-side guards (append-only triggers, the deferred balanced-entry
+constraint trigger, the hot-account overdraft guard) and the posting function that makes
+a transfer one round trip.
 
 Revision ID: 0001_ledger
 Revises:
@@ -23,7 +23,6 @@ down_revision = None
 branch_labels = None
 depends_on = None
 
-BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 TS = sa.DateTime(timezone=True)
 
 POSTGRES_UP = r"""
@@ -246,17 +245,11 @@ DROP TRIGGER IF EXISTS ledger_entries_append_only ON ledger_entries;
 DROP FUNCTION IF EXISTS ledger_reject_change();
 """
 
-SQLITE_APPEND_ONLY = [
-    (table, verb)
-    for table in ("ledger_entries", "ledger_postings", "ledger_checkpoints", "ledger_blocks")
-    for verb in ("UPDATE", "DELETE")
-]
-
 
 def upgrade() -> None:
     op.create_table(
         "ledger_accounts",
-        sa.Column("id", BigId, primary_key=True, autoincrement=True),
+        sa.Column("id", sa.BigInteger(), primary_key=True, autoincrement=True),
         sa.Column("code", sa.String(120), nullable=False),
         sa.Column("kind", sa.String(16), nullable=False),
         sa.Column("normal_side", sa.String(6), nullable=False),
@@ -277,7 +270,7 @@ def upgrade() -> None:
     )
     op.create_table(
         "ledger_entries",
-        sa.Column("id", BigId, primary_key=True, autoincrement=True),
+        sa.Column("id", sa.BigInteger(), primary_key=True, autoincrement=True),
         sa.Column("idempotency_key", sa.String(200), nullable=False),
         sa.Column("kind", sa.String(40), nullable=False),
         sa.Column("memo", sa.Text(), nullable=True),
@@ -296,7 +289,7 @@ def upgrade() -> None:
     )
     op.create_table(
         "ledger_postings",
-        sa.Column("id", BigId, primary_key=True, autoincrement=True),
+        sa.Column("id", sa.BigInteger(), primary_key=True, autoincrement=True),
         sa.Column("entry_id", sa.BigInteger(), nullable=False),
         sa.Column("account_id", sa.BigInteger(), nullable=False),
         sa.Column("amount", sa.BigInteger(), nullable=False),
@@ -329,7 +322,7 @@ def upgrade() -> None:
     )
     op.create_table(
         "ledger_checkpoints",
-        sa.Column("id", BigId, primary_key=True, autoincrement=True),
+        sa.Column("id", sa.BigInteger(), primary_key=True, autoincrement=True),
         sa.Column("account_id", sa.BigInteger(), nullable=False),
         sa.Column("balance", sa.BigInteger(), nullable=False),
         sa.Column("through_posting_id", sa.BigInteger(), nullable=False),
@@ -397,22 +390,11 @@ def upgrade() -> None:
         ],
     )
 
-    if op.get_bind().dialect.name == "postgresql":
-        run_postgres_script(POSTGRES_UP)
-    else:
-        for table, verb in SQLITE_APPEND_ONLY:
-            op.execute(
-                f"CREATE TRIGGER {table}_no_{verb.lower()} BEFORE {verb} ON {table} "
-                f"BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END"
-            )
+    run_postgres_script(POSTGRES_UP)
 
 
 def downgrade() -> None:
-    if op.get_bind().dialect.name == "postgresql":
-        run_postgres_script(POSTGRES_DOWN)
-    else:
-        for table, verb in SQLITE_APPEND_ONLY:
-            op.execute(f"DROP TRIGGER IF EXISTS {table}_no_{verb.lower()}")
+    run_postgres_script(POSTGRES_DOWN)
     for table in (
         "ledger_blocks",
         "ledger_checkpoints",

@@ -17,14 +17,13 @@ down_revision = "0001_ledger"
 branch_labels = None
 depends_on = None
 
-BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 TS = sa.DateTime(timezone=True)
 
 
 def upgrade() -> None:
     op.create_table(
         "idempotency_keys",
-        sa.Column("id", BigId, autoincrement=True, nullable=False),
+        sa.Column("id", sa.BigInteger(), autoincrement=True, nullable=False),
         sa.Column("scope", sa.String(length=64), nullable=False),
         sa.Column("key", sa.String(length=200), nullable=False),
         sa.Column("request_hash", sa.String(length=64), nullable=False),
@@ -37,7 +36,7 @@ def upgrade() -> None:
     )
     op.create_table(
         "users",
-        sa.Column("id", BigId, autoincrement=True, nullable=False),
+        sa.Column("id", sa.BigInteger(), autoincrement=True, nullable=False),
         sa.Column("username", sa.String(length=64), nullable=False),
         sa.Column("password_hash", sa.String(length=255), nullable=False),
         sa.Column("role", sa.String(length=20), nullable=False),
@@ -71,7 +70,7 @@ def upgrade() -> None:
     )
     op.create_table(
         "auth_refresh_tokens",
-        sa.Column("id", BigId, autoincrement=True, nullable=False),
+        sa.Column("id", sa.BigInteger(), autoincrement=True, nullable=False),
         sa.Column("token_hash", sa.String(length=64), nullable=False),
         sa.Column("family_id", sa.String(length=32), nullable=False),
         sa.Column("user_id", sa.BigInteger(), nullable=False),
@@ -109,7 +108,7 @@ def upgrade() -> None:
     )
     op.create_table(
         "wallet_points_lots",
-        sa.Column("id", BigId, autoincrement=True, nullable=False),
+        sa.Column("id", sa.BigInteger(), autoincrement=True, nullable=False),
         sa.Column("resident_id", sa.BigInteger(), nullable=False),
         sa.Column("amount", sa.BigInteger(), nullable=False),
         sa.Column("remaining", sa.BigInteger(), nullable=False),
@@ -133,7 +132,7 @@ def upgrade() -> None:
 
     op.create_table(
         "wallet_transactions",
-        sa.Column("id", BigId, autoincrement=True, nullable=False),
+        sa.Column("id", sa.BigInteger(), autoincrement=True, nullable=False),
         sa.Column("resident_id", sa.BigInteger(), nullable=False),
         sa.Column("reference", sa.String(length=40), nullable=False),
         sa.Column("kind", sa.String(length=20), nullable=False),

@@ -18,13 +18,11 @@ down_revision = "0002_identity_wallet"
 branch_labels = None
 depends_on = None
 
-BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
-
 
 def upgrade() -> None:
     op.create_table(
         "outbox_events",
-        sa.Column("id", BigId, autoincrement=True, nullable=False),
+        sa.Column("id", sa.BigInteger(), autoincrement=True, nullable=False),
         sa.Column("topic", sa.String(length=40), nullable=False),
         sa.Column("payload", sa.Text(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
@@ -40,7 +38,7 @@ def upgrade() -> None:
     )
     op.create_table(
         "ward_shopping_streets",
-        sa.Column("id", BigId, autoincrement=True, nullable=False),
+        sa.Column("id", sa.BigInteger(), autoincrement=True, nullable=False),
         sa.Column("name", sa.String(length=64), nullable=False),
         sa.Column("name_en", sa.String(length=64), nullable=False),
         sa.Column("district_id", sa.String(length=32), nullable=False),
@@ -80,7 +78,7 @@ def upgrade() -> None:
     )
     op.create_table(
         "merchants",
-        sa.Column("id", BigId, autoincrement=True, nullable=False),
+        sa.Column("id", sa.BigInteger(), autoincrement=True, nullable=False),
         sa.Column("public_id", sa.String(length=12), nullable=False),
         sa.Column("name", sa.String(length=60), nullable=False),
         sa.Column("name_kana", sa.String(length=80), nullable=False),
@@ -114,7 +112,7 @@ def upgrade() -> None:
     )
     op.create_table(
         "payments",
-        sa.Column("id", BigId, autoincrement=True, nullable=False),
+        sa.Column("id", sa.BigInteger(), autoincrement=True, nullable=False),
         sa.Column("reference", sa.String(length=32), nullable=False),
         sa.Column("resident_id", sa.BigInteger(), nullable=False),
         sa.Column("merchant_id", sa.BigInteger(), nullable=False),
@@ -146,7 +144,7 @@ def upgrade() -> None:
 
     op.create_table(
         "merchant_charges",
-        sa.Column("id", BigId, autoincrement=True, nullable=False),
+        sa.Column("id", sa.BigInteger(), autoincrement=True, nullable=False),
         sa.Column("reference", sa.String(length=25), nullable=False),
         sa.Column("merchant_id", sa.BigInteger(), nullable=False),
         sa.Column("amount", sa.BigInteger(), nullable=False),
@@ -185,7 +183,7 @@ def upgrade() -> None:
     )
     op.create_table(
         "refunds",
-        sa.Column("id", BigId, autoincrement=True, nullable=False),
+        sa.Column("id", sa.BigInteger(), autoincrement=True, nullable=False),
         sa.Column("reference", sa.String(length=32), nullable=False),
         sa.Column("payment_id", sa.BigInteger(), nullable=False),
         sa.Column("amount", sa.BigInteger(), nullable=False),

@@ -1,10 +1,10 @@
 """Campaigns: definitions, budget shards, rewards, per-resident tallies, audit trail; and
 ledger accounts whose debits are reserved beforehand (campaign budgets, DESIGN.md 3.3).
 
-On PostgreSQL ``ledger_post`` and the hot-account guard learn the new flag: a reserved
-debit takes the shared advisory lock like a credit, so a campaign's rewards never queue on
-its budget account. Campaign budget accounts opened before this revision (with no postings)
-become hot and reserved; any with postings stay as they were, row-locked and correct.
+``ledger_post`` and the hot-account guard learn the new flag: a reserved debit takes the
+shared advisory lock like a credit, so a campaign's rewards never queue on its budget
+account. Campaign budget accounts opened before this revision (with no postings) become hot
+and reserved; any with postings stay as they were, row-locked and correct.
 
 Revision ID: 0004_campaigns
 Revises: 0003_merchants_payments
@@ -12,8 +12,6 @@ Create Date: 2026-11-23 11:19:02.286717
 """
 
 from __future__ import annotations
-
-import importlib
 
 import sqlalchemy as sa
 from alembic import op
@@ -25,50 +23,211 @@ down_revision = "0003_merchants_payments"
 branch_labels = None
 depends_on = None
 
-BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
+# ledger_post and the hot-account guard learn the new flag. A debit to an account flagged
+# debits_reserved was reserved by the account's owner (a campaign budget's shards): like a
+# credit, it takes only the shared advisory lock, and the deferred guard leaves it to them.
+POSTGRES_UP = r"""
+CREATE OR REPLACE FUNCTION ledger_post(
+    p_key text, p_kind text, p_memo text, p_reverses bigint, p_fingerprint text,
+    p_hash text, p_created_at timestamptz, p_codes text[], p_amounts bigint[]
+) RETURNS TABLE (entry_id bigint, created boolean) LANGUAGE plpgsql AS $$
+DECLARE
+    v_entry bigint;
+    v_existing text;
+    v_delta bigint;
+    v_balance bigint;
+    v_version bigint;
+    r record;
+BEGIN
+    -- Take the transaction id before the entry id: the block sealer relies on every
+    -- entry id having been allocated by a transaction that snapshots already show.
+    PERFORM pg_current_xact_id();
 
-def _function(script: str, name: str) -> str:
-    """One ``CREATE FUNCTION`` of a migration's script, as ``CREATE OR REPLACE``."""
-    begin = script.index(f"CREATE FUNCTION {name}(")
-    end = script.index("END $$;", begin) + len("END $$;")
-    return script[begin:end].replace("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION", 1)
+    INSERT INTO ledger_entries AS e
+           (idempotency_key, kind, memo, reverses_entry_id, fingerprint, content_hash, created_at)
+    VALUES (p_key, p_kind, p_memo, p_reverses, p_fingerprint, p_hash, p_created_at)
+    ON CONFLICT (idempotency_key) DO NOTHING
+    RETURNING e.id INTO v_entry;
 
+    IF v_entry IS NULL THEN
+        SELECT e.id, e.fingerprint INTO v_entry, v_existing FROM ledger_entries e
+         WHERE e.idempotency_key = p_key;
+        IF v_existing IS DISTINCT FROM p_fingerprint THEN
+            RAISE EXCEPTION USING ERRCODE = 'ML002',
+                MESSAGE = 'idempotency key reused with different content', DETAIL = p_key;
+        END IF;
+        entry_id := v_entry;
+        created := false;
+        RETURN NEXT;
+        RETURN;
+    END IF;
 
-def _changed(text: str, old: str, new: str) -> str:
-    assert old in text, old
-    return text.replace(old, new)
+    FOR r IN
+        SELECT l.code, l.amount, l.ord, a.id, a.normal_side, a.non_negative, a.hot, a.debits_reserved
+          FROM unnest(p_codes, p_amounts) WITH ORDINALITY AS l(code, amount, ord)
+          LEFT JOIN ledger_accounts a ON a.code = l.code
+         ORDER BY a.id NULLS FIRST, l.ord
+    LOOP
+        IF r.id IS NULL THEN
+            RAISE EXCEPTION USING ERRCODE = 'ML003',
+                MESSAGE = format('unknown account %s', r.code), DETAIL = r.code;
+        END IF;
+        v_delta := CASE WHEN r.normal_side = 'debit' THEN r.amount ELSE -r.amount END;
+        IF r.hot THEN
+            IF v_delta > 0 OR r.debits_reserved THEN
+                PERFORM pg_advisory_xact_lock_shared(r.id);
+            ELSE
+                PERFORM pg_advisory_xact_lock(r.id);
+                IF r.non_negative AND ledger_hot_balance(r.id) + v_delta < 0 THEN
+                    RAISE EXCEPTION USING ERRCODE = 'ML001',
+                        MESSAGE = format('insufficient funds in %s', r.code), DETAIL = r.code;
+                END IF;
+            END IF;
+            INSERT INTO ledger_postings (entry_id, account_id, amount, balance_after, account_version, created_at)
+            VALUES (v_entry, r.id, r.amount, NULL, NULL, clock_timestamp());
+        ELSE
+            UPDATE ledger_accounts
+               SET balance = balance + v_delta, version = version + 1
+             WHERE id = r.id AND (NOT non_negative OR balance + v_delta >= 0)
+            RETURNING balance, version INTO v_balance, v_version;
+            IF NOT FOUND THEN
+                RAISE EXCEPTION USING ERRCODE = 'ML001',
+                    MESSAGE = format('insufficient funds in %s', r.code), DETAIL = r.code;
+            END IF;
+            INSERT INTO ledger_postings (entry_id, account_id, amount, balance_after, account_version, created_at)
+            VALUES (v_entry, r.id, r.amount, v_balance, v_version, clock_timestamp());
+        END IF;
+    END LOOP;
 
+    entry_id := v_entry;
+    created := true;
+    RETURN NEXT;
+END $$;
 
-# Revision 0001 is never edited, so its functions are taken from it rather than copied.
-_LEDGER = importlib.import_module("migrations.versions.0001_ledger").POSTGRES_UP
-_POST = _function(_LEDGER, "ledger_post")
-_GUARD = _function(_LEDGER, "ledger_check_hot_not_negative")
+CREATE OR REPLACE FUNCTION ledger_check_hot_not_negative() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    a record;
+    v_balance bigint;
+BEGIN
+    SELECT id, code, normal_side, non_negative, debits_reserved INTO a
+      FROM ledger_accounts WHERE id = NEW.account_id;
+    IF NOT a.non_negative OR a.debits_reserved THEN
+        RETURN NULL;
+    END IF;
+    -- Postings that raise the balance cannot overdraw it; skip the sum for them.
+    IF (a.normal_side = 'debit' AND NEW.amount > 0) OR (a.normal_side = 'credit' AND NEW.amount < 0) THEN
+        RETURN NULL;
+    END IF;
+    v_balance := ledger_hot_balance(a.id);
+    IF v_balance < 0 THEN
+        RAISE EXCEPTION USING ERRCODE = 'ML001',
+            MESSAGE = format('insufficient funds in %s', a.code), DETAIL = a.code;
+    END IF;
+    RETURN NULL;
+END $$;
+"""
 
-# A debit to an account flagged debits_reserved was reserved by the account's owner (a
-# campaign budget's shards): like a credit, it takes only the shared advisory lock, and the
-# deferred guard leaves it to them.
-POSTGRES_UP = (
-    _changed(
-        _changed(
-            _POST,
-            "a.non_negative, a.hot\n",
-            "a.non_negative, a.hot, a.debits_reserved\n",
-        ),
-        "IF v_delta > 0 THEN",
-        "IF v_delta > 0 OR r.debits_reserved THEN",
-    )
-    + "\n\n"
-    + _changed(
-        _GUARD,
-        "SELECT id, code, normal_side, non_negative INTO a FROM ledger_accounts"
-        " WHERE id = NEW.account_id;\n    IF NOT a.non_negative THEN",
-        "SELECT id, code, normal_side, non_negative, debits_reserved INTO a\n"
-        "      FROM ledger_accounts WHERE id = NEW.account_id;\n"
-        "    IF NOT a.non_negative OR a.debits_reserved THEN",
-    )
-)
-POSTGRES_DOWN = _POST + "\n\n" + _GUARD
+# Downgrade: both functions as revision 0001 installed them.
+POSTGRES_DOWN = r"""
+CREATE OR REPLACE FUNCTION ledger_post(
+    p_key text, p_kind text, p_memo text, p_reverses bigint, p_fingerprint text,
+    p_hash text, p_created_at timestamptz, p_codes text[], p_amounts bigint[]
+) RETURNS TABLE (entry_id bigint, created boolean) LANGUAGE plpgsql AS $$
+DECLARE
+    v_entry bigint;
+    v_existing text;
+    v_delta bigint;
+    v_balance bigint;
+    v_version bigint;
+    r record;
+BEGIN
+    -- Take the transaction id before the entry id: the block sealer relies on every
+    -- entry id having been allocated by a transaction that snapshots already show.
+    PERFORM pg_current_xact_id();
+
+    INSERT INTO ledger_entries AS e
+           (idempotency_key, kind, memo, reverses_entry_id, fingerprint, content_hash, created_at)
+    VALUES (p_key, p_kind, p_memo, p_reverses, p_fingerprint, p_hash, p_created_at)
+    ON CONFLICT (idempotency_key) DO NOTHING
+    RETURNING e.id INTO v_entry;
+
+    IF v_entry IS NULL THEN
+        SELECT e.id, e.fingerprint INTO v_entry, v_existing FROM ledger_entries e
+         WHERE e.idempotency_key = p_key;
+        IF v_existing IS DISTINCT FROM p_fingerprint THEN
+            RAISE EXCEPTION USING ERRCODE = 'ML002',
+                MESSAGE = 'idempotency key reused with different content', DETAIL = p_key;
+        END IF;
+        entry_id := v_entry;
+        created := false;
+        RETURN NEXT;
+        RETURN;
+    END IF;
+
+    FOR r IN
+        SELECT l.code, l.amount, l.ord, a.id, a.normal_side, a.non_negative, a.hot
+          FROM unnest(p_codes, p_amounts) WITH ORDINALITY AS l(code, amount, ord)
+          LEFT JOIN ledger_accounts a ON a.code = l.code
+         ORDER BY a.id NULLS FIRST, l.ord
+    LOOP
+        IF r.id IS NULL THEN
+            RAISE EXCEPTION USING ERRCODE = 'ML003',
+                MESSAGE = format('unknown account %s', r.code), DETAIL = r.code;
+        END IF;
+        v_delta := CASE WHEN r.normal_side = 'debit' THEN r.amount ELSE -r.amount END;
+        IF r.hot THEN
+            IF v_delta > 0 THEN
+                PERFORM pg_advisory_xact_lock_shared(r.id);
+            ELSE
+                PERFORM pg_advisory_xact_lock(r.id);
+                IF r.non_negative AND ledger_hot_balance(r.id) + v_delta < 0 THEN
+                    RAISE EXCEPTION USING ERRCODE = 'ML001',
+                        MESSAGE = format('insufficient funds in %s', r.code), DETAIL = r.code;
+                END IF;
+            END IF;
+            INSERT INTO ledger_postings (entry_id, account_id, amount, balance_after, account_version, created_at)
+            VALUES (v_entry, r.id, r.amount, NULL, NULL, clock_timestamp());
+        ELSE
+            UPDATE ledger_accounts
+               SET balance = balance + v_delta, version = version + 1
+             WHERE id = r.id AND (NOT non_negative OR balance + v_delta >= 0)
+            RETURNING balance, version INTO v_balance, v_version;
+            IF NOT FOUND THEN
+                RAISE EXCEPTION USING ERRCODE = 'ML001',
+                    MESSAGE = format('insufficient funds in %s', r.code), DETAIL = r.code;
+            END IF;
+            INSERT INTO ledger_postings (entry_id, account_id, amount, balance_after, account_version, created_at)
+            VALUES (v_entry, r.id, r.amount, v_balance, v_version, clock_timestamp());
+        END IF;
+    END LOOP;
+
+    entry_id := v_entry;
+    created := true;
+    RETURN NEXT;
+END $$;
+
+CREATE OR REPLACE FUNCTION ledger_check_hot_not_negative() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    a record;
+    v_balance bigint;
+BEGIN
+    SELECT id, code, normal_side, non_negative INTO a FROM ledger_accounts WHERE id = NEW.account_id;
+    IF NOT a.non_negative THEN
+        RETURN NULL;
+    END IF;
+    -- Postings that raise the balance cannot overdraw it; skip the sum for them.
+    IF (a.normal_side = 'debit' AND NEW.amount > 0) OR (a.normal_side = 'credit' AND NEW.amount < 0) THEN
+        RETURN NULL;
+    END IF;
+    v_balance := ledger_hot_balance(a.id);
+    IF v_balance < 0 THEN
+        RAISE EXCEPTION USING ERRCODE = 'ML001',
+            MESSAGE = format('insufficient funds in %s', a.code), DETAIL = a.code;
+    END IF;
+    RETURN NULL;
+END $$;
+"""
 
 # Reserve a reward from a campaign's budget shards in one round trip (DESIGN.md 3.3).
 CAMPAIGN_RESERVE = r"""
@@ -226,7 +385,7 @@ UPDATE ledger_accounts SET hot = true, debits_reserved = true
 def upgrade() -> None:
     op.create_table(
         "campaign_audit",
-        sa.Column("id", BigId, autoincrement=True, nullable=False),
+        sa.Column("id", sa.BigInteger(), autoincrement=True, nullable=False),
         sa.Column("campaign_id", sa.BigInteger(), nullable=False),
         sa.Column("actor_id", sa.BigInteger(), nullable=True),
         sa.Column("action", sa.String(length=20), nullable=False),
@@ -262,7 +421,7 @@ def upgrade() -> None:
     )
     op.create_table(
         "campaign_rewards",
-        sa.Column("id", BigId, autoincrement=True, nullable=False),
+        sa.Column("id", sa.BigInteger(), autoincrement=True, nullable=False),
         sa.Column("campaign_id", sa.BigInteger(), nullable=False),
         sa.Column("payment_reference", sa.String(length=32), nullable=False),
         sa.Column("kind", sa.String(length=10), nullable=False),
@@ -301,7 +460,7 @@ def upgrade() -> None:
 
     op.create_table(
         "campaigns",
-        sa.Column("id", BigId, autoincrement=True, nullable=False),
+        sa.Column("id", sa.BigInteger(), autoincrement=True, nullable=False),
         sa.Column("name", sa.String(length=80), nullable=False),
         sa.Column("status", sa.String(length=12), nullable=False),
         sa.Column("starts_at", sa.DateTime(timezone=True), nullable=False),
@@ -362,22 +521,19 @@ def upgrade() -> None:
             ["resident_id", "expires_at", "id"],
             unique=False,
             postgresql_where=sa.text("remaining > 0"),
-            sqlite_where=sa.text("remaining > 0"),
         )
-    if op.get_bind().dialect.name == "postgresql":
-        run_postgres_script(POSTGRES_UP)
-        run_postgres_script(CAMPAIGN_RESERVE)
-        run_postgres_script(CAMPAIGN_GRANT)
+    run_postgres_script(POSTGRES_UP)
+    run_postgres_script(CAMPAIGN_RESERVE)
+    run_postgres_script(CAMPAIGN_GRANT)
 
 
 def downgrade() -> None:
     with op.batch_alter_table("wallet_points_lots", schema=None) as batch_op:
         batch_op.drop_index("ix_wallet_points_lots_live")
         batch_op.drop_column("source_reference")
-    if op.get_bind().dialect.name == "postgresql":
-        run_postgres_script(POSTGRES_DOWN)
-        op.execute("DROP FUNCTION IF EXISTS campaign_grant")
-        op.execute("DROP FUNCTION IF EXISTS campaign_reserve(bigint, bigint, int, int)")
+    run_postgres_script(POSTGRES_DOWN)
+    op.execute("DROP FUNCTION IF EXISTS campaign_grant")
+    op.execute("DROP FUNCTION IF EXISTS campaign_reserve(bigint, bigint, int, int)")
     op.execute(
         "UPDATE ledger_accounts SET hot = false WHERE debits_reserved"
         " AND NOT EXISTS (SELECT 1 FROM ledger_postings p WHERE p.account_id = ledger_accounts.id)"

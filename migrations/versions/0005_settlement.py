@@ -11,8 +11,6 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
-
 revision = "0005_settlement"
 down_revision = "0004_campaigns"
 branch_labels = None
@@ -22,7 +20,7 @@ depends_on = None
 def upgrade() -> None:
     op.create_table(
         "payout_files",
-        sa.Column("id", BigId, autoincrement=True, nullable=False),
+        sa.Column("id", sa.BigInteger(), autoincrement=True, nullable=False),
         sa.Column("transfer_date", sa.Date(), nullable=False),
         sa.Column("count", sa.BigInteger(), nullable=False),
         sa.Column("total", sa.BigInteger(), nullable=False),
@@ -34,7 +32,7 @@ def upgrade() -> None:
     )
     op.create_table(
         "merchant_settlements",
-        sa.Column("id", BigId, autoincrement=True, nullable=False),
+        sa.Column("id", sa.BigInteger(), autoincrement=True, nullable=False),
         sa.Column("merchant_id", sa.BigInteger(), nullable=False),
         sa.Column("schedule", sa.String(length=8), nullable=False),
         sa.Column("closing_date", sa.Date(), nullable=False),
@@ -76,7 +74,7 @@ def upgrade() -> None:
 
     op.create_table(
         "merchant_payouts",
-        sa.Column("id", BigId, autoincrement=True, nullable=False),
+        sa.Column("id", sa.BigInteger(), autoincrement=True, nullable=False),
         sa.Column("settlement_id", sa.BigInteger(), nullable=False),
         sa.Column("merchant_id", sa.BigInteger(), nullable=False),
         sa.Column("amount", sa.BigInteger(), nullable=False),

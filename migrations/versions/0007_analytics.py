@@ -13,8 +13,6 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
-
 revision = "0007_analytics"
 down_revision = "0006_reserve_one_shard"
 branch_labels = None
@@ -24,7 +22,7 @@ depends_on = None
 def upgrade() -> None:
     op.create_table(
         "analytics_facts",
-        sa.Column("id", BigId, autoincrement=True, nullable=False),
+        sa.Column("id", sa.BigInteger(), autoincrement=True, nullable=False),
         sa.Column("source_id", sa.BigInteger(), nullable=False),
         sa.Column("kind", sa.String(length=8), nullable=False),
         sa.Column("period", sa.String(length=7), nullable=False),
@@ -54,7 +52,7 @@ def upgrade() -> None:
 
     op.create_table(
         "analytics_query_log",
-        sa.Column("id", BigId, autoincrement=True, nullable=False),
+        sa.Column("id", sa.BigInteger(), autoincrement=True, nullable=False),
         sa.Column("analyst_id", sa.BigInteger(), nullable=False),
         sa.Column("asked_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("query", sa.JSON(), nullable=False),
@@ -74,7 +72,6 @@ def upgrade() -> None:
             ["id"],
             unique=False,
             postgresql_where=sa.text("processed_at IS NULL"),
-            sqlite_where=sa.text("processed_at IS NULL"),
         )
 
 
@@ -83,7 +80,6 @@ def downgrade() -> None:
         batch_op.drop_index(
             "ix_outbox_events_unprocessed",
             postgresql_where=sa.text("processed_at IS NULL"),
-            sqlite_where=sa.text("processed_at IS NULL"),
         )
         batch_op.drop_column("processed_at")
 

@@ -10,8 +10,6 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
-
 revision = "0008_ward_notices"
 down_revision = "0007_analytics"
 branch_labels = None
@@ -21,7 +19,7 @@ depends_on = None
 def upgrade() -> None:
     op.create_table(
         "ward_notices",
-        sa.Column("id", BigId, autoincrement=True, nullable=False),
+        sa.Column("id", sa.BigInteger(), autoincrement=True, nullable=False),
         sa.Column("title", sa.String(length=80), nullable=False),
         sa.Column("body", sa.String(length=2000), nullable=False),
         sa.Column("district_id", sa.String(length=32), nullable=True),

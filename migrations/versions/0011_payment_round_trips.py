@@ -14,8 +14,6 @@ Create Date: 2026-11-23 19:40:00
 
 from __future__ import annotations
 
-from alembic import op
-
 from migrations.scripts import run_postgres_script
 
 revision = "0011_payment_round_trips"
@@ -126,10 +124,8 @@ DROP FUNCTION IF EXISTS wallet_lock_lots(bigint, timestamptz);
 
 
 def upgrade() -> None:
-    if op.get_bind().dialect.name == "postgresql":
-        run_postgres_script(POSTGRES_UP)
+    run_postgres_script(POSTGRES_UP)
 
 
 def downgrade() -> None:
-    if op.get_bind().dialect.name == "postgresql":
-        run_postgres_script(POSTGRES_DOWN)
+    run_postgres_script(POSTGRES_DOWN)

@@ -25,10 +25,6 @@ Create Date: 2026-11-23 22:40:00
 
 from __future__ import annotations
 
-import importlib
-
-from alembic import op
-
 from migrations.scripts import run_postgres_script
 
 revision = "0012_entry_checked_once"
@@ -36,23 +32,84 @@ down_revision = "0011_payment_round_trips"
 branch_labels = None
 depends_on = None
 
-_previous = importlib.import_module("migrations.versions.0004_campaigns")
-# The ledger_post of revision 0004 (its script starts with it); revision 0001 is never
-# edited, so the function is changed from it rather than copied.
-_PREVIOUS_POST = _previous.POSTGRES_UP[: _previous.POSTGRES_UP.index("END $$;") + len("END $$;")]
+# Each leg is collected in the loop and the postings are written together, in that order.
+# This entry's own postings queue no per-posting checks (see the triggers): the entry's
+# deferred check covers them, and the hot accounts were checked in the loop. Postings
+# written any other way (a raw INSERT, or into an entry of an earlier transaction) are
+# checked at COMMIT as before.
+POSTGRES_UP = r"""
+CREATE OR REPLACE FUNCTION ledger_post(
+    p_key text, p_kind text, p_memo text, p_reverses bigint, p_fingerprint text,
+    p_hash text, p_created_at timestamptz, p_codes text[], p_amounts bigint[]
+) RETURNS TABLE (entry_id bigint, created boolean) LANGUAGE plpgsql AS $$
+DECLARE
+    v_entry bigint;
+    v_existing text;
+    v_delta bigint;
+    v_balance bigint;
+    v_version bigint;
+    v_accounts bigint[] := '{}';
+    v_amounts bigint[] := '{}';
+    v_balances bigint[] := '{}';
+    v_versions bigint[] := '{}';
+    r record;
+BEGIN
+    -- Take the transaction id before the entry id: the block sealer relies on every
+    -- entry id having been allocated by a transaction that snapshots already show.
+    PERFORM pg_current_xact_id();
 
-_HOT_POSTING = """            INSERT INTO ledger_postings (entry_id, account_id, amount, balance_after, account_version, created_at)
-            VALUES (v_entry, r.id, r.amount, NULL, NULL, clock_timestamp());
-"""
-_POSTING = """            INSERT INTO ledger_postings (entry_id, account_id, amount, balance_after, account_version, created_at)
-            VALUES (v_entry, r.id, r.amount, v_balance, v_version, clock_timestamp());
+    INSERT INTO ledger_entries AS e
+           (idempotency_key, kind, memo, reverses_entry_id, fingerprint, content_hash, created_at)
+    VALUES (p_key, p_kind, p_memo, p_reverses, p_fingerprint, p_hash, p_created_at)
+    ON CONFLICT (idempotency_key) DO NOTHING
+    RETURNING e.id INTO v_entry;
+
+    IF v_entry IS NULL THEN
+        SELECT e.id, e.fingerprint INTO v_entry, v_existing FROM ledger_entries e
+         WHERE e.idempotency_key = p_key;
+        IF v_existing IS DISTINCT FROM p_fingerprint THEN
+            RAISE EXCEPTION USING ERRCODE = 'ML002',
+                MESSAGE = 'idempotency key reused with different content', DETAIL = p_key;
         END IF;
-    END LOOP;
-"""
-# Each leg is collected in the loop; the postings are written together, in that order.
-# This entry's own postings queue no per-posting checks (see the triggers below): the
-# entry's deferred check covers them, and the hot accounts were checked in the loop.
-_POSTINGS_TOGETHER = """        END IF;
+        entry_id := v_entry;
+        created := false;
+        RETURN NEXT;
+        RETURN;
+    END IF;
+
+    FOR r IN
+        SELECT l.code, l.amount, l.ord, a.id, a.normal_side, a.non_negative, a.hot, a.debits_reserved
+          FROM unnest(p_codes, p_amounts) WITH ORDINALITY AS l(code, amount, ord)
+          LEFT JOIN ledger_accounts a ON a.code = l.code
+         ORDER BY a.id NULLS FIRST, l.ord
+    LOOP
+        IF r.id IS NULL THEN
+            RAISE EXCEPTION USING ERRCODE = 'ML003',
+                MESSAGE = format('unknown account %s', r.code), DETAIL = r.code;
+        END IF;
+        v_delta := CASE WHEN r.normal_side = 'debit' THEN r.amount ELSE -r.amount END;
+        IF r.hot THEN
+            IF v_delta > 0 OR r.debits_reserved THEN
+                PERFORM pg_advisory_xact_lock_shared(r.id);
+            ELSE
+                PERFORM pg_advisory_xact_lock(r.id);
+                IF r.non_negative AND ledger_hot_balance(r.id) + v_delta < 0 THEN
+                    RAISE EXCEPTION USING ERRCODE = 'ML001',
+                        MESSAGE = format('insufficient funds in %s', r.code), DETAIL = r.code;
+                END IF;
+            END IF;
+            v_balance := NULL;
+            v_version := NULL;
+        ELSE
+            UPDATE ledger_accounts
+               SET balance = balance + v_delta, version = version + 1
+             WHERE id = r.id AND (NOT non_negative OR balance + v_delta >= 0)
+            RETURNING balance, version INTO v_balance, v_version;
+            IF NOT FOUND THEN
+                RAISE EXCEPTION USING ERRCODE = 'ML001',
+                    MESSAGE = format('insufficient funds in %s', r.code), DETAIL = r.code;
+            END IF;
+        END IF;
         v_accounts := v_accounts || r.id;
         v_amounts := v_amounts || r.amount;
         v_balances := v_balances || v_balance;
@@ -67,29 +124,11 @@ _POSTINGS_TOGETHER = """        END IF;
            AS p(account_id, amount, balance_after, account_version, ord)
      ORDER BY p.ord;
     PERFORM set_config('ledger.posting_entry', '', true);
-"""
-_NEW_POST = _previous._changed(
-    _previous._changed(
-        _previous._changed(
-            _PREVIOUS_POST,
-            "    v_version bigint;\n    r record;\n",
-            "    v_version bigint;\n"
-            "    v_accounts bigint[] := '{}';\n"
-            "    v_amounts bigint[] := '{}';\n"
-            "    v_balances bigint[] := '{}';\n"
-            "    v_versions bigint[] := '{}';\n"
-            "    r record;\n",
-        ),
-        _HOT_POSTING,
-        "            v_balance := NULL;\n            v_version := NULL;\n",
-    ),
-    _POSTING,
-    _POSTINGS_TOGETHER,
-)
 
-POSTGRES_UP = (
-    _NEW_POST
-    + r"""
+    entry_id := v_entry;
+    created := true;
+    RETURN NEXT;
+END $$;
 
 DROP TRIGGER ledger_postings_balanced ON ledger_postings;
 DROP TRIGGER ledger_postings_hot_not_negative ON ledger_postings;
@@ -106,11 +145,85 @@ CREATE CONSTRAINT TRIGGER ledger_postings_hot_not_negative AFTER INSERT ON ledge
           AND NEW.entry_id::text IS DISTINCT FROM current_setting('ledger.posting_entry', true))
     EXECUTE FUNCTION ledger_check_hot_not_negative();
 """
-)
 
-POSTGRES_DOWN = (
-    _PREVIOUS_POST
-    + r"""
+# Downgrade: ledger_post as revision 0004 installed it, and the triggers of revision 0001.
+POSTGRES_DOWN = r"""
+CREATE OR REPLACE FUNCTION ledger_post(
+    p_key text, p_kind text, p_memo text, p_reverses bigint, p_fingerprint text,
+    p_hash text, p_created_at timestamptz, p_codes text[], p_amounts bigint[]
+) RETURNS TABLE (entry_id bigint, created boolean) LANGUAGE plpgsql AS $$
+DECLARE
+    v_entry bigint;
+    v_existing text;
+    v_delta bigint;
+    v_balance bigint;
+    v_version bigint;
+    r record;
+BEGIN
+    -- Take the transaction id before the entry id: the block sealer relies on every
+    -- entry id having been allocated by a transaction that snapshots already show.
+    PERFORM pg_current_xact_id();
+
+    INSERT INTO ledger_entries AS e
+           (idempotency_key, kind, memo, reverses_entry_id, fingerprint, content_hash, created_at)
+    VALUES (p_key, p_kind, p_memo, p_reverses, p_fingerprint, p_hash, p_created_at)
+    ON CONFLICT (idempotency_key) DO NOTHING
+    RETURNING e.id INTO v_entry;
+
+    IF v_entry IS NULL THEN
+        SELECT e.id, e.fingerprint INTO v_entry, v_existing FROM ledger_entries e
+         WHERE e.idempotency_key = p_key;
+        IF v_existing IS DISTINCT FROM p_fingerprint THEN
+            RAISE EXCEPTION USING ERRCODE = 'ML002',
+                MESSAGE = 'idempotency key reused with different content', DETAIL = p_key;
+        END IF;
+        entry_id := v_entry;
+        created := false;
+        RETURN NEXT;
+        RETURN;
+    END IF;
+
+    FOR r IN
+        SELECT l.code, l.amount, l.ord, a.id, a.normal_side, a.non_negative, a.hot, a.debits_reserved
+          FROM unnest(p_codes, p_amounts) WITH ORDINALITY AS l(code, amount, ord)
+          LEFT JOIN ledger_accounts a ON a.code = l.code
+         ORDER BY a.id NULLS FIRST, l.ord
+    LOOP
+        IF r.id IS NULL THEN
+            RAISE EXCEPTION USING ERRCODE = 'ML003',
+                MESSAGE = format('unknown account %s', r.code), DETAIL = r.code;
+        END IF;
+        v_delta := CASE WHEN r.normal_side = 'debit' THEN r.amount ELSE -r.amount END;
+        IF r.hot THEN
+            IF v_delta > 0 OR r.debits_reserved THEN
+                PERFORM pg_advisory_xact_lock_shared(r.id);
+            ELSE
+                PERFORM pg_advisory_xact_lock(r.id);
+                IF r.non_negative AND ledger_hot_balance(r.id) + v_delta < 0 THEN
+                    RAISE EXCEPTION USING ERRCODE = 'ML001',
+                        MESSAGE = format('insufficient funds in %s', r.code), DETAIL = r.code;
+                END IF;
+            END IF;
+            INSERT INTO ledger_postings (entry_id, account_id, amount, balance_after, account_version, created_at)
+            VALUES (v_entry, r.id, r.amount, NULL, NULL, clock_timestamp());
+        ELSE
+            UPDATE ledger_accounts
+               SET balance = balance + v_delta, version = version + 1
+             WHERE id = r.id AND (NOT non_negative OR balance + v_delta >= 0)
+            RETURNING balance, version INTO v_balance, v_version;
+            IF NOT FOUND THEN
+                RAISE EXCEPTION USING ERRCODE = 'ML001',
+                    MESSAGE = format('insufficient funds in %s', r.code), DETAIL = r.code;
+            END IF;
+            INSERT INTO ledger_postings (entry_id, account_id, amount, balance_after, account_version, created_at)
+            VALUES (v_entry, r.id, r.amount, v_balance, v_version, clock_timestamp());
+        END IF;
+    END LOOP;
+
+    entry_id := v_entry;
+    created := true;
+    RETURN NEXT;
+END $$;
 
 DROP TRIGGER ledger_postings_balanced ON ledger_postings;
 DROP TRIGGER ledger_postings_hot_not_negative ON ledger_postings;
@@ -121,14 +234,11 @@ CREATE CONSTRAINT TRIGGER ledger_postings_hot_not_negative AFTER INSERT ON ledge
     WHEN (NEW.balance_after IS NULL)
     EXECUTE FUNCTION ledger_check_hot_not_negative();
 """
-)
 
 
 def upgrade() -> None:
-    if op.get_bind().dialect.name == "postgresql":
-        run_postgres_script(POSTGRES_UP)
+    run_postgres_script(POSTGRES_UP)
 
 
 def downgrade() -> None:
-    if op.get_bind().dialect.name == "postgresql":
-        run_postgres_script(POSTGRES_DOWN)
+    run_postgres_script(POSTGRES_DOWN)

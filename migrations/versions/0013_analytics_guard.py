@@ -25,7 +25,6 @@ down_revision = "0012_entry_checked_once"
 branch_labels = None
 depends_on = None
 
-BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 # The shapes as they are at this revision (analytics/rollups.py SHAPES), with fact columns.
 SHAPES: dict[str, tuple[str, ...]] = {
@@ -78,7 +77,7 @@ def upgrade() -> None:
 
     op.create_table(
         "analytics_guard_cells",
-        sa.Column("id", BigId, autoincrement=True, nullable=False),
+        sa.Column("id", sa.BigInteger(), autoincrement=True, nullable=False),
         sa.Column("analyst_id", sa.BigInteger(), nullable=False),
         sa.Column("fingerprint", sa.String(length=32), nullable=False),
         sa.Column("predicate", sa.Text(), nullable=False),

@@ -17,8 +17,6 @@ down_revision = "0014_dp_data_budget"
 branch_labels = None
 depends_on = None
 
-BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
-
 
 def upgrade() -> None:
     with op.batch_alter_table("merchants", schema=None) as batch_op:
@@ -28,7 +26,7 @@ def upgrade() -> None:
         )
     op.create_table(
         "payout_result_imports",
-        sa.Column("id", BigId, autoincrement=True, nullable=False),
+        sa.Column("id", sa.BigInteger(), autoincrement=True, nullable=False),
         sa.Column("status", sa.String(length=10), nullable=False),
         sa.Column("outcomes", sa.JSON(), nullable=False),
         sa.Column("sha256", sa.String(length=64), nullable=False),
