@@ -15,7 +15,7 @@ from analytics import run_consumer_forever
 from campaigns import CampaignEngine
 from campaigns import routes as campaign_routes
 from identity import routes as auth_routes
-from ledger import run_sealer_forever
+from ledger import money_triggers, run_sealer_forever
 from machipay import health
 from machipay.cache import make_cache
 from machipay.db import create_engine, make_sessionmaker
@@ -23,7 +23,7 @@ from machipay.docs import install_docs
 from machipay.events import make_broker
 from machipay.logging import configure_logging
 from machipay.metrics import MetricsMiddleware
-from machipay.migrate import assert_migrated
+from machipay.migrate import assert_migrated, assert_money_triggers
 from machipay.problems import install_error_handlers
 from machipay.requestlog import RequestContextMiddleware
 from machipay.security_headers import SecurityHeadersMiddleware
@@ -52,6 +52,7 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
         consumer: asyncio.Task[None] | None = None
         try:
             await assert_migrated(engine)
+            await assert_money_triggers(engine, money_triggers())
             app.state.settings = settings
             app.state.engine = engine
             app.state.sessionmaker = make_sessionmaker(engine)

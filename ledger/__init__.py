@@ -35,6 +35,7 @@ from ledger.errors import (
     UnknownAccount,
     UnknownEntry,
 )
+from ledger.guards import money_triggers
 from ledger.posting import (
     EntryDraft,
     Leg,
@@ -97,6 +98,7 @@ __all__ = [
     "ledger_post_arguments",
     "merchant_payable",
     "merchant_payout",
+    "money_triggers",
     "movements",
     "open_account",
     "open_accounts",

@@ -19,6 +19,11 @@ class DatabaseNotMigrated(RuntimeError):
     pass
 
 
+class MoneyTriggersMissing(DatabaseNotMigrated):
+    """The database lacks (or has disabled) a trigger that guards the books: a server on it
+    could write unbalanced or altered entries, so it must not start."""
+
+
 def alembic_config(database_url: str) -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
@@ -52,4 +57,20 @@ async def assert_migrated(engine: AsyncEngine) -> None:
         raise DatabaseNotMigrated(
             f"The database {state}, but this version of machipay needs {head}. "
             "Run `machipay migrate` first."
+        )
+
+
+async def assert_money_triggers(engine: AsyncEngine, expected: list[str]) -> None:
+    """Refuse a database whose money triggers (append-only entries, balanced entries, hot
+    accounts never overdrawn) are missing or disabled."""
+    from machipay.sqlfiles import missing_triggers
+
+    async with engine.connect() as conn:
+        missing = await missing_triggers(conn, expected)
+    if missing:
+        raise MoneyTriggersMissing(
+            "The database lacks or has disabled the triggers that guard the books: "
+            + ", ".join(missing)
+            + ". Restore them (`machipay migrate` on a fresh database, or re-enable them) "
+            "before serving."
         )

@@ -10,16 +10,22 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import text
 
 import ledger
 from assembly.app import create_app
 from machipay.auth import Role
 from machipay.db import create_engine
 from machipay.logging import JsonFormatter, request_id_var
-from machipay.migrate import DatabaseNotMigrated
+from machipay.migrate import DatabaseNotMigrated, MoneyTriggersMissing
 from machipay.settings import Settings
 from tests.api.shops import staff_token
-from tests.conftest import REDIS_URL, create_scratch_postgres, drop_scratch_postgres
+from tests.conftest import (
+    REDIS_URL,
+    create_scratch_postgres,
+    drop_scratch_postgres,
+    migrated_engine,
+)
 
 ACCOUNT_KEY = re.compile(r"\b(resident|merchant|campaign|bank|platform):[\w-]*")
 METRICS_TOKEN = "metrics-scrape-token-0123456789-abcdefghij"
@@ -270,6 +276,23 @@ async def test_app_refuses_an_unmigrated_database() -> None:
                 pass
     finally:
         await drop_scratch_postgres(empty)
+
+
+async def test_app_refuses_a_database_without_its_money_triggers() -> None:
+    url = await create_scratch_postgres("machipay_unguarded")
+    try:
+        engine = await migrated_engine(url)
+        async with engine.begin() as conn:
+            await conn.execute(
+                text("ALTER TABLE ledger_postings DISABLE TRIGGER ledger_postings_balanced")
+            )
+        await engine.dispose()
+        app = create_app(_settings(url, None), configure_logs=False)
+        with pytest.raises(MoneyTriggersMissing, match="ledger_postings_balanced"):
+            async with app.router.lifespan_context(app):
+                pass
+    finally:
+        await drop_scratch_postgres(url)
 
 
 def test_logs_are_json_lines_with_the_request_id() -> None:

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import BigInteger, bindparam, insert, select, text, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import ledger
@@ -23,22 +24,20 @@ from wallet_api.errors import InsufficientPoints
 from wallet_api.history import history_row, write_history
 from wallet_api.models import PointsLot, WalletTransaction
 
-_LIVE_LOTS = HotStatement(
-    select(PointsLot.id, PointsLot.remaining)
-    .where(
-        PointsLot.resident_id == bindparam("resident"),
-        PointsLot.remaining > 0,
-        PointsLot.expires_at > bindparam("now", type_=UTCDateTime),
+# The payer's lock and the lots it may spend, then the spend: the wallet's own SQL functions
+# (wallet_api/sql), the same ones a payment's single call uses.
+_LOCK_LOTS = HotStatement(
+    text("SELECT lot_id, remaining FROM wallet_lock_lots(:resident, :now)").bindparams(
+        bindparam("resident", type_=BigInteger()), bindparam("now", type_=UTCDateTime)
     )
-    .order_by(PointsLot.expires_at, PointsLot.id)
-    .with_for_update()
+)
+_SPEND_LOTS = HotStatement(
+    text("SELECT wallet_spend_lots(:reference, :lot_ids, :takes)").bindparams(
+        bindparam("lot_ids", type_=ARRAY(BigInteger())),
+        bindparam("takes", type_=ARRAY(BigInteger())),
+    )
 )
 _lots = table_of(PointsLot)
-_SPEND_FROM_LOT = HotStatement(
-    update(_lots)
-    .where(_lots.c.id == bindparam("lot"), _lots.c.remaining >= bindparam("take"))
-    .values(remaining=_lots.c.remaining - bindparam("take"))
-)
 _INSERT_LOT_RETURNING_ID = insert(_lots).returning(_lots.c.id)
 
 
@@ -209,11 +208,16 @@ async def take_points(
     With ``at_most`` it takes what there is, up to ``amount``, instead of refusing. The
     statements are built once: this runs on every payment.
     """
-    lots = await _LIVE_LOTS.rows(session, {"resident": resident_id, "now": now})
+    lots = await _LOCK_LOTS.rows(session, {"resident": resident_id, "now": now})
     takes = choose_takes(lots, amount, at_most=at_most)
     if takes:
-        await _SPEND_FROM_LOT.run_many(
-            session, ({"lot": take.lot_id, "take": take.amount} for take in takes)
+        await _SPEND_LOTS.row(
+            session,
+            {
+                "reference": f"resident {resident_id}",
+                "lot_ids": [take.lot_id for take in takes],
+                "takes": [take.amount for take in takes],
+            },
         )
     return takes
 
