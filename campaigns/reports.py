@@ -26,7 +26,7 @@ from campaigns.status import live_status
 from machipay.timeutil import as_utc, to_tokyo
 from machipay.ward import list_shopping_streets
 from merchant_api import MerchantView, active_merchant_views
-from wallet_api import (
+from payments import (
     MerchantSpend,
     PaymentFacts,
     distinct_payers,

@@ -12,4 +12,5 @@ def import_all_models() -> None:
     import machipay.outbox
     import machipay.ward.models  # noqa: F401
     import merchant_api.models  # noqa: F401
+    import payments.models  # noqa: F401
     import wallet_api.models  # noqa: F401

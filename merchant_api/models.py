@@ -1,4 +1,4 @@
-"""Merchants (加盟店), their dynamic charges, settlements (精算) and payouts (振込)."""
+"""Merchants (加盟店), their settlements (精算) and payouts (振込)."""
 
 from __future__ import annotations
 
@@ -54,22 +54,6 @@ class Merchant(Base):
     approved_by: Mapped[int | None] = mapped_column(BigInteger)
     # daily | weekly | monthly; None: the platform's MACHIPAY_SETTLEMENT_SCHEDULE.
     settlement_schedule: Mapped[str | None] = mapped_column(String(8))
-
-
-class Charge(Base):
-    """A dynamic QR: one amount, one payment, a few minutes."""
-
-    __tablename__ = "merchant_charges"
-    __table_args__ = (Index("ix_merchant_charges_merchant_created", "merchant_id", "created_at"),)
-
-    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    reference: Mapped[str] = mapped_column(String(25), unique=True)
-    merchant_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("merchants.id"))
-    amount: Mapped[int] = mapped_column(BigInteger)
-    status: Mapped[str] = mapped_column(String(8))  # open, paid
-    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    payment_id: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class Settlement(Base):

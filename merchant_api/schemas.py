@@ -5,7 +5,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from machipay.schemas import Amount, DigitsText, Id, ShownText, StrictModel
+from machipay.schemas import Id, ShownText, StrictModel
 
 
 class BankIn(StrictModel):
@@ -66,65 +66,6 @@ class MerchantProfileOut(StrictModel):
     shopping_street_id: int | None
     shopping_street: str | None
     status: str
-
-
-class ChargeIn(StrictModel):
-    amount: Amount
-
-
-class ChargeOut(StrictModel):
-    id: str
-    qr_payload: str
-    amount: int
-    expires_at: datetime
-
-
-class CpmPaymentIn(StrictModel):
-    code: DigitsText = Field(min_length=1, max_length=32)
-    amount: Amount
-
-
-class RefundIn(StrictModel):
-    amount: Amount
-
-
-class RevokedRewardsOut(StrictModel):
-    """The refunded part's campaign rewards, taken back with the refund."""
-
-    resident_points: int  # points revoked in all, of which
-    from_money: int  # were already spent and came out of the refunded money
-    unrecovered: int  # spent and not coverable by this refund (the campaign bears them)
-    merchant_cashback: int
-
-
-class RefundOut(StrictModel):
-    id: str
-    amount: int
-    payment_id: str
-    points_back: int
-    money_back: int
-    rewards_revoked: RevokedRewardsOut
-    created_at: datetime
-
-
-class MerchantPaymentOut(StrictModel):
-    id: str
-    amount: int
-    points_used: int
-    money_used: int
-    method: str
-    refunded_amount: int
-    refund_status: Literal["none", "partial", "full"]
-    created_at: datetime
-
-
-class MerchantDayOut(StrictModel):
-    date: str
-    count: int
-    gross: int
-    refunded: int
-    net: int
-    payments: list[MerchantPaymentOut]
 
 
 class PayoutOut(StrictModel):

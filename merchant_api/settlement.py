@@ -33,8 +33,7 @@ from machipay.settings import Settings
 from machipay.timeutil import TOKYO, utcnow
 from merchant_api.models import Merchant, Payout, Settlement
 from merchant_api.service import merchant_for_update
-from wallet_api import RefundLine, payments_by_entries, refunds_by_entries
-from wallet_api.models import Payment
+from payments import PaymentLine, RefundLine, payments_by_entries, refunds_by_entries
 
 SETTLEMENT_KIND = "settlement"
 SCHEDULES = ("daily", "weekly", "monthly")
@@ -78,7 +77,7 @@ class Figures:
     total: int = 0
     campaign_funded: int = 0
     # The rows behind the figures, by ledger entry (a statement lists them).
-    paid: dict[int, Payment] = field(default_factory=dict)
+    paid: dict[int, PaymentLine] = field(default_factory=dict)
     refunded: dict[int, RefundLine] = field(default_factory=dict)
 
 
@@ -109,7 +108,7 @@ async def period_figures(
             cashback += move.amount - payment.amount
             points += payment.points_used
         elif move.entry_id in refunded:
-            refund = refunded[move.entry_id].refund
+            refund = refunded[move.entry_id]
             refund_count += 1
             refunds += refund.amount
             cashback -= -move.amount - refund.amount
@@ -352,12 +351,12 @@ async def statement_lines(session: AsyncSession, statement: Settlement) -> list[
     lines += [
         StatementLine(
             "refund",
-            r.refund.reference,
+            r.reference,
             r.payment_reference,
-            r.refund.amount,
-            r.refund.points_back,
-            r.refund.money_back,
-            r.refund.created_at,
+            r.amount,
+            r.points_back,
+            r.money_back,
+            r.created_at,
         )
         for r in figures.refunded.values()
     ]

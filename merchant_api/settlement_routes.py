@@ -15,12 +15,13 @@ from fastapi.responses import Response
 
 from machipay.auth import AccessClaims, Role, require_roles
 from machipay.deps import AppSettings, DbSession
+from machipay.downloads import csv_attachment
 from machipay.errors import ValidationFailed
 from machipay.schemas import Id
 from machipay.timeutil import to_tokyo, utcnow
 from merchant_api import payouts, result_imports, settlement
 from merchant_api.models import Payout, PayoutFile, PayoutResultImport, Settlement
-from merchant_api.routes import MerchantCaller, csv_attachment
+from merchant_api.routes import MerchantCaller
 from merchant_api.schemas import (
     HeldPayoutOut,
     PayoutFileIn,

@@ -6,7 +6,7 @@ they live in their own ledger account and never move between residents.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -21,7 +21,7 @@ from machipay.hotsql import HotStatement
 from machipay.timeutil import as_utc, utcnow
 from wallet_api.errors import InsufficientPoints
 from wallet_api.history import history_row, write_history
-from wallet_api.models import PointsLot, WalletTransaction
+from wallet_api.models import PointsLot, Resident, WalletTransaction
 
 _LIVE_LOTS = HotStatement(
     select(PointsLot.id, PointsLot.remaining)
@@ -32,6 +32,9 @@ _LIVE_LOTS = HotStatement(
     )
     .order_by(PointsLot.expires_at, PointsLot.id)
     .with_for_update()
+)
+_LOCK_RESIDENT = HotStatement(
+    select(Resident.user_id).where(Resident.user_id == bindparam("resident")).with_for_update()
 )
 _lots = table_of(PointsLot)
 _SPEND_FROM_LOT = HotStatement(
@@ -197,6 +200,12 @@ async def take_back_from_lot(
     return taken, expired
 
 
+async def lock_resident(session: AsyncSession, resident_id: int) -> bool:
+    """Lock the resident's row until commit (False: no such resident): one resident's
+    payments run one at a time, as their points lots are read, then written."""
+    return await _LOCK_RESIDENT.row(session, {"resident": resident_id}) is not None
+
+
 def choose_takes(
     lots: Sequence[Sequence[Any]], amount: int, *, at_most: bool = False
 ) -> list[LotTake]:
@@ -232,6 +241,39 @@ async def take_points(
             session, ({"lot": take.lot_id, "take": take.amount} for take in takes)
         )
     return takes
+
+
+async def give_points_back(
+    session: AsyncSession, room: Mapping[int, int], points: int
+) -> dict[int, int]:
+    """Return up to ``points`` refunded points to the lots they were spent from (``room``:
+    how many each lot may take back), latest expiry first, so that no lot is extended.
+
+    Returns what each lot got (the caller checks that it is all).
+    """
+    latest_expiry_first = (
+        select(PointsLot.id)
+        .where(PointsLot.id.in_(list(room)))
+        .order_by(PointsLot.expires_at.desc(), PointsLot.id.desc())
+    )
+    order = (await session.execute(latest_expiry_first)).scalars().all()
+    given: dict[int, int] = {}
+    left = points
+    for lot_id in order:
+        give = min(room[lot_id], left)
+        if give <= 0:
+            continue
+        await session.execute(
+            update(PointsLot)
+            .where(PointsLot.id == lot_id)
+            .values(remaining=PointsLot.remaining + give)
+            .execution_options(synchronize_session=False)
+        )
+        given[lot_id] = give
+        left -= give
+        if left == 0:
+            break
+    return given
 
 
 async def live_lots(session: AsyncSession, resident_id: int, *, now: datetime) -> list[PointsLot]:
