@@ -1,7 +1,7 @@
 """What an active points-back campaign costs a payment, in throughput.
 
 ``python -m loadtest.campaign_bench`` answers one question: how many committed payments per
-second does ``wallet_api.payments.pay`` sustain here with a running campaign, against the
+second does ``payments.pay`` sustain here with a running campaign, against the
 same load on a platform with no campaign? The target is that the campaign costs at most a
 quarter of the throughput: ``campaign ÷ no campaign >= 0.75``.
 

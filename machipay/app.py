@@ -29,8 +29,8 @@ from machipay.security_headers import SecurityHeadersMiddleware
 from machipay.settings import Settings, get_settings
 from machipay.ward import routes as ward_routes
 from merchant_api import routes as merchant_routes
-from merchant_api import settlement_routes
 from payments import routes as payment_routes
+from settlement import routes as settlement_routes
 from wallet_api import routes as wallet_routes
 from web import install_web
 

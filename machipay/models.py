@@ -13,4 +13,5 @@ def import_all_models() -> None:
     import machipay.ward.models  # noqa: F401
     import merchant_api.models  # noqa: F401
     import payments.models  # noqa: F401
+    import settlement.models  # noqa: F401
     import wallet_api.models  # noqa: F401

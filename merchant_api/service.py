@@ -19,9 +19,9 @@ from machipay.hotsql import HotStatement
 from machipay.settings import Settings
 from machipay.timeutil import utcnow
 from machipay.ward import ShoppingStreet, get_category, get_shopping_street, ward_reference
+from machipay.zengin_kana import ZenginError, to_zengin_kana
 from merchant_api.models import Merchant
 from merchant_api.qr import InvalidQr, MerchantQrData, ParsedQr, build_payload, parse_payload
-from merchant_api.zengin import ZenginError, to_zengin_kana
 
 STORE_TYPES = ("small", "chain", "large")
 ACCOUNT_TYPES = ("ordinary", "current", "savings")
@@ -229,6 +229,46 @@ async def set_suspended(session: AsyncSession, merchant_id: int, *, suspended: b
     merchant.status = "suspended" if suspended else "active"
     await session.flush()
     return merchant
+
+
+@dataclass(frozen=True, slots=True)
+class ShopForSettlement:
+    """What a settlement needs of a shop: its schedule, and the bank account its payout
+    goes to as it is now (the payout keeps its own copy)."""
+
+    id: int
+    settlement_schedule: str | None
+    bank_code: str
+    branch_code: str
+    account_type: str
+    account_number: str
+    account_name_kana: str
+
+
+async def lock_shop_for_settlement(session: AsyncSession, merchant_id: int) -> ShopForSettlement:
+    """The shop, its row locked until commit: one settlement of a shop at a time (a second
+    run waits here, then sees the first's statement)."""
+    merchant = await merchant_for_update(session, merchant_id)
+    return ShopForSettlement(
+        id=merchant.id,
+        settlement_schedule=merchant.settlement_schedule,
+        bank_code=merchant.bank_code,
+        branch_code=merchant.branch_code,
+        account_type=merchant.account_type,
+        account_number=merchant.account_number,
+        account_name_kana=merchant.account_name_kana,
+    )
+
+
+async def shops_to_settle(session: AsyncSession) -> list[int]:
+    """Every shop that ever took a payment: approved ones, and suspended ones too (a
+    suspended shop is still owed what it sold)."""
+    rows = await session.execute(
+        select(Merchant.id)
+        .where(Merchant.status.in_(("active", "suspended")))
+        .order_by(Merchant.id)
+    )
+    return [int(r) for r in rows.scalars()]
 
 
 async def merchant_of(

@@ -1,6 +1,5 @@
 """Residents: registration, wallet, top-up webhook, P2P transfers, history, points lots."""
 
-from wallet_api.deposit import DepositReport, deposit_report
 from wallet_api.history import history_row, write_history
 from wallet_api.points import (
     LotTake,
@@ -26,12 +25,10 @@ from wallet_api.service import (
 )
 
 __all__ = [
-    "DepositReport",
     "LotTake",
     "add_points_lot",
     "choose_takes",
     "credit_top_up",
-    "deposit_report",
     "expire_points",
     "give_points_back",
     "grant_points",

@@ -31,9 +31,9 @@ from ledger import credit, debit
 from machipay.errors import NotFound
 from machipay.settings import Settings
 from machipay.timeutil import TOKYO, utcnow
-from merchant_api.models import Merchant, Payout, Settlement
-from merchant_api.service import merchant_for_update
+from merchant_api import ShopForSettlement, lock_shop_for_settlement
 from payments import PaymentLine, RefundLine, payments_by_entries, refunds_by_entries
+from settlement.models import Payout, Settlement
 
 SETTLEMENT_KIND = "settlement"
 SCHEDULES = ("daily", "weekly", "monthly")
@@ -150,7 +150,7 @@ async def settle_merchant(
     """Settle one shop's period closing by ``as_of``; None when there is nothing to do
     (not closed yet, already settled, or no activity). Safe to re-run."""
     # One settlement of a shop at a time: a second run waits here, then sees the first.
-    merchant = await merchant_for_update(session, merchant_id)
+    merchant = await lock_shop_for_settlement(session, merchant_id)
     schedule = merchant.settlement_schedule or settings.settlement_schedule
     closing = closing_date(schedule, as_of)
     return await settle_period(
@@ -166,7 +166,7 @@ async def settle_merchant(
 async def settle_period(
     session: AsyncSession,
     settings: Settings,
-    merchant: Merchant,
+    merchant: ShopForSettlement,
     *,
     closing: date,
     cutoff: datetime,
@@ -281,17 +281,6 @@ async def _post_settlement(
         ),
     )
     return posted.id
-
-
-async def merchants_to_settle(session: AsyncSession) -> list[int]:
-    """Every shop that ever took a payment: approved ones, and suspended ones too (a
-    suspended shop is still owed what it sold)."""
-    rows = await session.execute(
-        select(Merchant.id)
-        .where(Merchant.status.in_(("active", "suspended")))
-        .order_by(Merchant.id)
-    )
-    return [int(r) for r in rows.scalars()]
 
 
 async def statements_of(
