@@ -12,22 +12,22 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, String, bindparam, insert, text
+from sqlalchemy import BigInteger, Boolean, String, bindparam, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import ledger
 from ledger import Leg, credit, debit
-from machipay.db import UTCDateTime, table_of
+from machipay.db import UTCDateTime
 from machipay.errors import ValidationFailed
 from machipay.events import publish_after_commit
 from machipay.hotsql import HotStatement
-from machipay.outbox import add_outbox_event, outbox_payload
+from machipay.outbox import outbox_payload
 from machipay.settings import Settings
 from machipay.timeutil import utcnow
 from merchant_api import MerchantView
 from payments.live import merchant_channel
-from payments.models import Payment, PaymentLotUse
+from payments.models import Payment
 from payments.rewards import (
     CampaignRewards,
     PaymentFacts,
@@ -35,16 +35,7 @@ from payments.rewards import (
     RewardPlan,
     no_campaign_rewards,
 )
-from wallet_api import (
-    LotTake,
-    choose_takes,
-    history_row,
-    lock_resident,
-    lot_row,
-    take_points,
-    write_history,
-    write_points_lot,
-)
+from wallet_api import LotTake, choose_takes
 
 
 class PaymentLimitExceeded(ValidationFailed):
@@ -105,29 +96,6 @@ _RECORD = HotStatement(
         ),
     )
 )
-_PAYMENT_COLUMNS = (
-    "reference",
-    "resident_id",
-    "merchant_id",
-    "amount",
-    "points_used",
-    "money_used",
-    "method",
-    "charge_id",
-    "entry_id",
-    "resident_reward",
-    "merchant_cashback",
-    "rewards_granted",
-    "refunded_amount",
-    "refunded_points",
-    "created_at",
-)
-_INSERT_PAYMENT = HotStatement(
-    insert(table_of(Payment)).returning(table_of(Payment).c.id), columns=_PAYMENT_COLUMNS
-)
-_INSERT_LOT_USES = HotStatement(
-    insert(table_of(PaymentLotUse)), columns=("payment_id", "lot_id", "amount", "returned")
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,17 +121,11 @@ async def pay(
     if amount > settings.max_payment:
         raise PaymentLimitExceeded(f"One payment is at most ¥{settings.max_payment:,}.")
     now = utcnow()
-    postgres = session.get_bind().dialect.name == "postgresql"
     # One resident's payments run one at a time: points lots and (later) campaign caps are
-    # read, then written.
-    if postgres:
-        # The lock and the live lots in one round trip; the lots are spent by payment_record.
-        lots = await _LOCK_WITH_LOTS.rows(session, {"resident": resident_id, "now": now})
-        takes = choose_takes(lots, amount, at_most=True)
-    else:
-        if not await lock_resident(session, resident_id):
-            raise RuntimeError(f"resident {resident_id} has no row to lock")
-        takes = await take_points(session, resident_id, amount, now=now, at_most=True)
+    # read, then written. The lock and the live lots in one round trip; the lots are spent
+    # by payment_record.
+    lots = await _LOCK_WITH_LOTS.rows(session, {"resident": resident_id, "now": now})
+    takes = choose_takes(lots, amount, at_most=True)
     points = sum(take.amount for take in takes)
     money = amount - points
     # The campaign engine reserves its budget and hands back the reward legs, so payment
@@ -241,8 +203,7 @@ async def pay(
         "method": method,
         "at": now.isoformat(),
     }
-    write = _record_in_one_call if postgres else _record_statement_by_statement
-    entry_id, payment_id = await write(
+    entry_id, payment_id = await _record_in_one_call(
         session, _PaymentRows(draft, row, takes, plan.points_lot, lines, fact)
     )
     payment = Payment(id=payment_id, entry_id=entry_id, **row)
@@ -322,52 +283,3 @@ async def _record_in_one_call(session: AsyncSession, rows: _PaymentRows) -> tupl
         found = await _RECORD.row(session, params)
     assert found is not None
     return int(found[0]), int(found[2])
-
-
-async def _record_statement_by_statement(
-    session: AsyncSession, rows: _PaymentRows
-) -> tuple[int, int]:
-    """SQLite (one writer at a time): the same rows, one statement each."""
-    row, takes, grant, lines = rows.row, rows.takes, rows.grant, rows.lines
-    posted = await ledger.post_draft(session, rows.draft)
-    payment_id = int(await _INSERT_PAYMENT.value(session, {**row, "entry_id": posted.id}))
-    await _INSERT_LOT_USES.run_many(
-        session,
-        (
-            {"payment_id": payment_id, "lot_id": t.lot_id, "amount": t.amount, "returned": 0}
-            for t in takes
-        ),
-    )
-    at = row["created_at"]
-    if grant is not None:
-        # The reward's points, credited by this entry, become a lot of their own.
-        # (Its history line is among ``lines``.)
-        lot = lot_row(
-            resident_id=row["resident_id"],
-            amount=grant.amount,
-            campaign_id=grant.campaign_id,
-            expires_at=grant.expires_at,
-            entry_id=posted.id,
-            at=at,
-            source_reference=row["reference"],
-        )
-        await write_points_lot(session, lot)
-    await write_history(
-        session,
-        [
-            history_row(
-                resident_id=row["resident_id"],
-                reference=line.reference,
-                kind=line.kind,
-                amount=line.amount,
-                money_change=line.money_change,
-                points_change=line.points_change,
-                counterparty=line.counterparty,
-                entry_id=posted.id,
-                at=at,
-            )
-            for line in lines
-        ],
-    )
-    await add_outbox_event(session, "payment.completed", rows.fact)
-    return posted.id, payment_id

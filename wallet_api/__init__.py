@@ -9,11 +9,8 @@ from wallet_api.points import (
     give_points_back,
     grant_points,
     live_lots,
-    lock_resident,
-    lot_row,
     take_back_from_lot,
     take_points,
-    write_points_lot,
 )
 from wallet_api.service import (
     credit_top_up,
@@ -34,8 +31,6 @@ __all__ = [
     "grant_points",
     "history_row",
     "live_lots",
-    "lock_resident",
-    "lot_row",
     "register_resident",
     "resident_of",
     "resident_profiles",
@@ -44,5 +39,4 @@ __all__ = [
     "transfer_money",
     "wallet_view",
     "write_history",
-    "write_points_lot",
 ]

@@ -21,7 +21,7 @@ from machipay.hotsql import HotStatement
 from machipay.timeutil import as_utc, utcnow
 from wallet_api.errors import InsufficientPoints
 from wallet_api.history import history_row, write_history
-from wallet_api.models import PointsLot, Resident, WalletTransaction
+from wallet_api.models import PointsLot, WalletTransaction
 
 _LIVE_LOTS = HotStatement(
     select(PointsLot.id, PointsLot.remaining)
@@ -32,9 +32,6 @@ _LIVE_LOTS = HotStatement(
     )
     .order_by(PointsLot.expires_at, PointsLot.id)
     .with_for_update()
-)
-_LOCK_RESIDENT = HotStatement(
-    select(Resident.user_id).where(Resident.user_id == bindparam("resident")).with_for_update()
 )
 _lots = table_of(PointsLot)
 _SPEND_FROM_LOT = HotStatement(
@@ -198,12 +195,6 @@ async def take_back_from_lot(
             .execution_options(synchronize_session=False)
         )
     return taken, expired
-
-
-async def lock_resident(session: AsyncSession, resident_id: int) -> bool:
-    """Lock the resident's row until commit (False: no such resident): one resident's
-    payments run one at a time, as their points lots are read, then written."""
-    return await _LOCK_RESIDENT.row(session, {"resident": resident_id}) is not None
 
 
 def choose_takes(
