@@ -18,6 +18,8 @@ COPY ledger/ ledger/
 COPY migrations/ migrations/
 COPY wallet_api/ wallet_api/
 COPY merchant_api/ merchant_api/
+COPY payments/ payments/
+COPY settlement/ settlement/
 COPY campaigns/ campaigns/
 COPY analytics/ analytics/
 COPY web/ web/

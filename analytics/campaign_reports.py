@@ -29,7 +29,7 @@ from campaigns import (
 from machipay.errors import Conflict
 from machipay.timeutil import as_utc, to_tokyo
 from merchant_api import MerchantView, active_merchant_views
-from wallet_api import (
+from payments import (
     MerchantSpend,
     PaymentFacts,
     distinct_payers,

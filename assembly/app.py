@@ -29,7 +29,8 @@ from machipay.requestlog import RequestContextMiddleware
 from machipay.security_headers import SecurityHeadersMiddleware
 from machipay.settings import Settings, get_settings
 from merchant_api import routes as merchant_routes
-from merchant_api import settlement_routes
+from payments import routes as payment_routes
+from settlement import routes as settlement_routes
 from wallet_api import routes as wallet_routes
 from ward import routes as ward_routes
 from web import install_web
@@ -113,6 +114,7 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
     app.include_router(ward_routes.router)
     app.include_router(wallet_routes.router)
     app.include_router(merchant_routes.router)
+    app.include_router(payment_routes.router)
     app.include_router(settlement_routes.router)
     app.include_router(campaign_routes.router)
     app.include_router(campaign_report_routes.router)

@@ -339,7 +339,7 @@ def settle(
 ) -> None:
     """Settle every shop up to its cut-off: payable → payout (minus fees), one statement
     per shop and period, the campaign-funded part drawn from bank:city. Safe to re-run."""
-    from merchant_api.tasks import run_settlement
+    from settlement import run_settlement
 
     day = as_of.date() if as_of else _yesterday()
     if day > _yesterday():
@@ -379,14 +379,14 @@ def payout(
     """Write every pending payout into a Zengin 総合振込 file and mark them sent (or, with
     --file-id, write out a file made before)."""
     from machipay.timeutil import to_tokyo, utcnow
-    from merchant_api.models import PayoutFile
-    from merchant_api.payouts import (
+    from settlement import (
         HeldPayout,
         PayoutsHeld,
         create_payout_file,
         next_weekday,
         payout_file,
     )
+    from settlement.models import PayoutFile
 
     if format != "zengin":
         raise typer.BadParameter("only zengin is supported", param_hint="--format")
@@ -437,7 +437,7 @@ def payout_results(
     from identity.models import User
     from machipay.auth import Role
     from machipay.errors import MachipayError, ValidationFailed
-    from merchant_api.result_imports import import_results
+    from settlement import import_results
 
     async def record(session: AsyncSession) -> str:
         # The CLI has no sign-in: it names its operator, whose confirmation then cannot be
@@ -473,7 +473,7 @@ def report_deposit(
 ) -> None:
     """The unused prepaid balance (基準日未使用残高) at the end of a day and the security
     deposit it requires (発行保証金, 資金決済法 Art. 14)."""
-    from wallet_api import deposit_report
+    from settlement import deposit_report
 
     report = asyncio.run(_in_unit_of_work(lambda s: deposit_report(s, as_of.date())))
     if json_output:

@@ -28,8 +28,8 @@ from machipay.settings import Settings
 from machipay.spending import amount_yen
 from machipay.timeutil import utcnow
 from merchant_api import active_merchant_views
+from payments import pay
 from wallet_api.models import Resident
-from wallet_api.payments import pay
 from ward import publish_notice
 
 DEMO_PASSWORD = "machipay-demo-2026"  # noqa: S105 - the demo's printed logins

@@ -11,5 +11,7 @@ def import_all_models() -> None:
     import machipay.idempotency
     import machipay.outbox  # noqa: F401
     import merchant_api.models  # noqa: F401
+    import payments.models  # noqa: F401
+    import settlement.models  # noqa: F401
     import wallet_api.models  # noqa: F401
     import ward.models  # noqa: F401

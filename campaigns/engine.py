@@ -1,6 +1,6 @@
 """The reward engine: what each payment earns, and what each refund takes back.
 
-It implements the wallet's :class:`wallet_api.CampaignRewards` policy. Per payment it reads
+It implements the :class:`payments.CampaignRewards` policy of payments. Per payment it reads
 no campaign row (approved campaigns are kept in memory for at most a second, and reloaded
 at once after a change committed in this process), reads the resident's tallies only when
 the winning campaign caps residents, and reserves the budget from one shard.
@@ -30,14 +30,8 @@ from campaigns.status import changes_seen, end_campaign
 from ledger import Leg, credit, debit
 from machipay.db import UTCDateTime
 from machipay.hotsql import HotStatement
-from wallet_api import (
-    PaymentFacts,
-    PointsLotGrant,
-    RefundFacts,
-    Revocation,
-    RewardPlan,
-    take_back_from_lot,
-)
+from payments import PaymentFacts, PointsLotGrant, RefundFacts, Revocation, RewardPlan
+from wallet_api import take_back_from_lot
 
 
 @dataclass(frozen=True, slots=True)

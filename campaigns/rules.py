@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 from campaigns.models import Campaign
 from machipay.timeutil import as_utc, to_tokyo, tokyo_day_start
-from wallet_api.rewards import PaymentFacts
+from payments import PaymentFacts
 
 BASIS_POINTS = 10_000
 

@@ -1,7 +1,7 @@
 """What an active points-back campaign costs a payment, in throughput.
 
 ``python -m loadtest.campaign_bench`` answers one question: how many committed payments per
-second does ``wallet_api.payments.pay`` sustain here with a running campaign, against the
+second does ``payments.pay`` sustain here with a running campaign, against the
 same load on a platform with no campaign? The target is that the campaign costs at most a
 quarter of the throughput: ``campaign ÷ no campaign >= 0.75``.
 
@@ -96,9 +96,9 @@ from merchant_api import MerchantView, active_merchant_views
 from merchant_api import approve as approve_merchant
 from merchant_api.service import BankAccount, MerchantApplication
 from merchant_api.service import apply as apply_merchant
-from wallet_api import CampaignRewards, credit_top_up, no_campaign_rewards, register_resident
-from wallet_api.models import Payment
-from wallet_api.payments import pay
+from payments import CampaignRewards, no_campaign_rewards, pay
+from payments.models import Payment
+from wallet_api import credit_top_up, register_resident
 
 DEFAULT_URL = "postgresql://root@127.0.0.1:5432/postgres"
 TARGET_RATIO = 0.75

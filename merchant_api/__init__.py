@@ -1,34 +1,42 @@
-"""Merchants: onboarding, EMVCo QR codes, dynamic charges (and, through routes, CPM capture,
-refunds, live events and statements)."""
+"""Merchants: applications, approval, staff, EMVCo QR stickers, the shop directory."""
 
+from merchant_api.qr import InvalidQr, ParsedQr
 from merchant_api.service import (
     STORE_TYPES,
     MerchantView,
-    ResolvedQr,
+    ScannedShop,
+    ShopForSettlement,
     active_merchant_views,
     approve,
-    create_charge,
-    mark_charge_paid,
+    caller_shop,
+    charge_payload,
+    lock_shop_for_settlement,
     merchant_by_id,
     merchant_of,
     merchant_views,
-    resolve_payload,
+    resolve_shop_qr,
+    shops_to_settle,
     static_payload,
     view_of,
 )
 
 __all__ = [
     "STORE_TYPES",
+    "InvalidQr",
     "MerchantView",
-    "ResolvedQr",
+    "ParsedQr",
+    "ScannedShop",
+    "ShopForSettlement",
     "active_merchant_views",
     "approve",
-    "create_charge",
-    "mark_charge_paid",
+    "caller_shop",
+    "charge_payload",
+    "lock_shop_for_settlement",
     "merchant_by_id",
     "merchant_of",
     "merchant_views",
-    "resolve_payload",
+    "resolve_shop_qr",
+    "shops_to_settle",
     "static_payload",
     "view_of",
 ]

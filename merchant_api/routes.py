@@ -2,54 +2,34 @@
 
 from __future__ import annotations
 
-import asyncio
-import csv
 import html
 import io
-import json
-from collections.abc import AsyncIterator
-from datetime import date
 from typing import Annotated, Literal
 
 import qrcode
 import qrcode.image.svg
-from fastapi import APIRouter, Depends, Path, Query, Request
-from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import HTMLResponse, Response
 
 from machipay.auth import AccessClaims, Role, require_roles
-from machipay.deps import AppSettings, Cache, DbSession, EventBroker
-from machipay.errors import ValidationFailed
-from machipay.idempotency import idempotency_key_header, respond_idempotently
-from machipay.ratelimits import limit_applications, limit_money_moves
+from machipay.deps import AppSettings, DbSession
+from machipay.ratelimits import limit_applications
 from machipay.schemas import Id
-from machipay.timeutil import to_tokyo, tokyo_day_bounds, utcnow
+from machipay.timeutil import to_tokyo
 from merchant_api import service
 from merchant_api.schemas import (
-    ChargeIn,
-    ChargeOut,
-    CpmPaymentIn,
     MerchantApplicationIn,
     MerchantApplicationOut,
-    MerchantDayOut,
-    MerchantPaymentOut,
     MerchantProfileOut,
     MerchantStatusOut,
-    RefundIn,
-    RefundOut,
-    RevokedRewardsOut,
 )
-from wallet_api import codes, payments
-from wallet_api.routes import payment_out
 
 router = APIRouter(prefix="/api/v1", tags=["merchants"])
 
 MerchantCaller = Annotated[
     AccessClaims, Depends(require_roles(Role.MERCHANT_OWNER, Role.MERCHANT_STAFF))
 ]
-OwnerCaller = Annotated[AccessClaims, Depends(require_roles(Role.MERCHANT_OWNER))]
 Approver = Annotated[AccessClaims, Depends(require_roles(Role.OFFICER, Role.OPERATOR))]
-IdempotencyKey = Annotated[str, Depends(idempotency_key_header)]
-HEARTBEAT_SECONDS = 15.0
 
 
 @router.post(
@@ -208,218 +188,4 @@ async def sticker(
 <ol><li>アプリで「スキャン」をタップ</li><li>店名を確かめて金額を入力</li><li>「支払う」を押して画面を店員に見せる</li></ol>
 <div class="en">Scan with the machipay app, check the shop name, enter the amount, pay.</div>
 </div></body></html>"""
-    )
-
-
-@router.post("/merchant/charges", status_code=201, response_model=ChargeOut)
-async def create_charge(
-    body: ChargeIn, caller: MerchantCaller, session: DbSession, settings: AppSettings
-) -> ChargeOut:
-    """A dynamic QR for one amount: single use, expires in a few minutes."""
-    merchant = await service.merchant_of(session, caller.merchant_id)
-    if body.amount > settings.max_payment:
-        raise ValidationFailed(f"One payment is at most ¥{settings.max_payment:,}.", field="amount")
-    charge, payload = await service.create_charge(session, settings, merchant, body.amount)
-    return ChargeOut(
-        id=charge.reference,
-        qr_payload=payload,
-        amount=charge.amount,
-        expires_at=to_tokyo(charge.expires_at),
-    )
-
-
-@router.post("/merchant/cpm-payments", status_code=201)
-async def capture_code(
-    body: CpmPaymentIn,
-    caller: MerchantCaller,
-    key: IdempotencyKey,
-    request: Request,
-    session: DbSession,
-    cache: Cache,
-    settings: AppSettings,
-) -> JSONResponse:
-    """Take payment from the one-time code a resident shows at the till."""
-    merchant = await service.merchant_of(session, caller.merchant_id)
-
-    async def produce() -> tuple[int, object]:
-        resident_id = await codes.take_code(cache, body.code)
-        done = await payments.pay(
-            session,
-            settings,
-            resident_id=resident_id,
-            merchant=await service.view_of(session, merchant),
-            amount=body.amount,
-            method="cpm",
-            idempotency_key=f"cpm:{merchant.id}:{key}",
-            rewards=request.app.state.campaign_rewards,
-        )
-        return 201, payment_out(done)
-
-    return await respond_idempotently(
-        session, request, scope=f"merchant:{merchant.id}", key=key, body=body, produce=produce
-    )
-
-
-@router.post(
-    "/merchant/payments/{payment_id}/refunds",
-    status_code=201,
-    response_model=RefundOut,
-    dependencies=[Depends(limit_money_moves)],
-)
-async def refund(
-    payment_id: Annotated[str, Path(pattern=r"^pay_[0-9a-f]{20}$")],
-    body: RefundIn,
-    caller: MerchantCaller,
-    key: IdempotencyKey,
-    request: Request,
-    session: DbSession,
-    settings: AppSettings,
-) -> JSONResponse:
-    """Refund all or part of a payment to the resident, in points and money as it was paid.
-
-    Only an active shop refunds (a suspended one is refused: its money is frozen with it);
-    staff refund up to ``MACHIPAY_MERCHANT_STAFF_REFUND_LIMIT`` at a time, the owner any
-    amount."""
-    merchant = await service.merchant_of(session, caller.merchant_id)
-    service.check_refund_power(caller.role, body.amount, settings)
-
-    async def produce() -> tuple[int, object]:
-        done = await payments.refund(
-            session,
-            settings,
-            merchant_id=merchant.id,
-            payment_reference=payment_id,
-            amount=body.amount,
-            idempotency_key=key,
-            rewards=request.app.state.campaign_rewards,
-        )
-        out = RefundOut(
-            id=done.refund.reference,
-            amount=done.refund.amount,
-            payment_id=done.payment.reference,
-            points_back=done.refund.points_back,
-            money_back=done.refund.money_back,
-            rewards_revoked=RevokedRewardsOut(
-                resident_points=done.revocation.points_taken + done.revocation.money_taken,
-                from_money=done.revocation.money_taken,
-                unrecovered=done.revocation.unrecovered,
-                merchant_cashback=done.revocation.cashback_taken,
-            ),
-            created_at=to_tokyo(done.refund.created_at),
-        )
-        return 201, out.model_dump(mode="json")
-
-    return await respond_idempotently(
-        session, request, scope=f"merchant:{merchant.id}", key=key, body=body, produce=produce
-    )
-
-
-def csv_attachment(text: str, filename: str) -> Response:
-    """A CSV download, UTF-8 with a BOM so that Excel in Japan opens it as it is."""
-    return Response(
-        "\ufeff" + text,
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )
-
-
-async def _day(session: DbSession, merchant_id: int, day: date | None) -> MerchantDayOut:
-    the_day = day or to_tokyo(utcnow()).date()
-    start, end = tokyo_day_bounds(the_day)
-    rows = await payments.payments_on(session, merchant_id, start, end)
-    items = [
-        MerchantPaymentOut(
-            id=p.reference,
-            amount=p.amount,
-            points_used=p.points_used,
-            money_used=p.money_used,
-            method=p.method,
-            refunded_amount=p.refunded_amount,
-            refund_status="none"
-            if not p.refunded_amount
-            else "full"
-            if p.refunded_amount == p.amount
-            else "partial",
-            created_at=to_tokyo(p.created_at),
-        )
-        for p in rows
-    ]
-    gross, refunded = sum(p.amount for p in rows), sum(p.refunded_amount for p in rows)
-    return MerchantDayOut(
-        date=the_day.isoformat(),
-        count=len(rows),
-        gross=gross,
-        refunded=refunded,
-        net=gross - refunded,
-        payments=items,
-    )
-
-
-@router.get("/merchant/payments", response_model=MerchantDayOut)
-async def day_payments(
-    caller: MerchantCaller,
-    session: DbSession,
-    day: Annotated[date | None, Query(alias="date")] = None,
-) -> MerchantDayOut:
-    """The shop's payments on one day (Asia/Tokyo; default today), with totals."""
-    merchant = await service.merchant_of(session, caller.merchant_id, active=False)
-    return await _day(session, merchant.id, day)
-
-
-@router.get("/merchant/payments.csv", response_class=Response)
-async def day_payments_csv(
-    caller: MerchantCaller,
-    session: DbSession,
-    day: Annotated[date | None, Query(alias="date")] = None,
-) -> Response:
-    """The same as CSV, UTF-8 with a BOM so that Excel in Japan opens it as it is."""
-    merchant = await service.merchant_of(session, caller.merchant_id, active=False)
-    report = await _day(session, merchant.id, day)
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(["日時", "支払ID", "金額", "ポイント", "残高", "方法", "返金額", "返金状況"])
-    for p in report.payments:
-        writer.writerow(
-            [
-                p.created_at.strftime("%Y-%m-%d %H:%M:%S"),
-                p.id,
-                p.amount,
-                p.points_used,
-                p.money_used,
-                p.method,
-                p.refunded_amount,
-                p.refund_status,
-            ]
-        )
-    writer.writerow(["合計", "", report.gross, "", "", "", report.refunded, f"差引 {report.net}"])
-    return csv_attachment(buffer.getvalue(), f"machipay-{report.date}.csv")
-
-
-@router.get("/merchant/events", response_class=StreamingResponse)
-async def events(
-    caller: MerchantCaller, session: DbSession, broker: EventBroker, request: Request
-) -> StreamingResponse:
-    """Server-Sent Events: one ``payment`` or ``refund`` event per movement at this shop."""
-    merchant = await service.merchant_of(session, caller.merchant_id, active=False)
-    channel = payments.merchant_channel(merchant.id)
-
-    async def stream() -> AsyncIterator[str]:
-        async with broker.subscribe(channel) as messages:
-            yield ": connected\n\n"
-            iterator = messages.__aiter__()
-            while not await request.is_disconnected():
-                try:
-                    message = await asyncio.wait_for(
-                        iterator.__anext__(), timeout=HEARTBEAT_SECONDS
-                    )
-                except TimeoutError:
-                    yield ": keep-alive\n\n"
-                    continue
-                data = json.dumps(message, ensure_ascii=False)
-                yield f"event: {message['type']}\ndata: {data}\n\n"
-
-    return StreamingResponse(
-        stream(),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )

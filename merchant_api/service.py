@@ -1,4 +1,4 @@
-"""Merchants: application, approval, suspension, QR codes and dynamic charges."""
+"""Merchants: application, approval, suspension, the shop as others see it, QR codes."""
 
 from __future__ import annotations
 
@@ -6,11 +6,10 @@ import re
 import secrets
 import unicodedata
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import ledger
@@ -20,9 +19,9 @@ from machipay.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from machipay.hotsql import HotStatement
 from machipay.settings import Settings
 from machipay.timeutil import utcnow
-from merchant_api.models import Charge, Merchant
+from machipay.zengin_kana import ZenginError, to_zengin_kana
+from merchant_api.models import Merchant
 from merchant_api.qr import InvalidQr, MerchantQrData, ParsedQr, build_payload, parse_payload
-from merchant_api.zengin import ZenginError, to_zengin_kana
 from ward import ShoppingStreet, get_category, get_shopping_street, ward_reference
 
 STORE_TYPES = ("small", "chain", "large")
@@ -43,16 +42,6 @@ class MerchantNotActive(Conflict):
 class MerchantSelfApproval(Forbidden):
     type_slug = "merchant-self-approval"
     title = "A shop needs a second person's approval"
-
-
-class RefundOverStaffLimit(Forbidden):
-    type_slug = "refund-over-staff-limit"
-    title = "This refund needs the shop's owner"
-
-
-class ChargeUnusable(InvalidQr):
-    type_slug = "charge-unusable"
-    title = "This payment code has expired or was already paid"
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,6 +232,46 @@ async def set_suspended(session: AsyncSession, merchant_id: int, *, suspended: b
     return merchant
 
 
+@dataclass(frozen=True, slots=True)
+class ShopForSettlement:
+    """What a settlement needs of a shop: its schedule, and the bank account its payout
+    goes to as it is now (the payout keeps its own copy)."""
+
+    id: int
+    settlement_schedule: str | None
+    bank_code: str
+    branch_code: str
+    account_type: str
+    account_number: str
+    account_name_kana: str
+
+
+async def lock_shop_for_settlement(session: AsyncSession, merchant_id: int) -> ShopForSettlement:
+    """The shop, its row locked until commit: one settlement of a shop at a time (a second
+    run waits here, then sees the first's statement)."""
+    merchant = await merchant_for_update(session, merchant_id)
+    return ShopForSettlement(
+        id=merchant.id,
+        settlement_schedule=merchant.settlement_schedule,
+        bank_code=merchant.bank_code,
+        branch_code=merchant.branch_code,
+        account_type=merchant.account_type,
+        account_number=merchant.account_number,
+        account_name_kana=merchant.account_name_kana,
+    )
+
+
+async def shops_to_settle(session: AsyncSession) -> list[int]:
+    """Every shop that ever took a payment: approved ones, and suspended ones too (a
+    suspended shop is still owed what it sold)."""
+    rows = await session.execute(
+        select(Merchant.id)
+        .where(Merchant.status.in_(("active", "suspended")))
+        .order_by(Merchant.id)
+    )
+    return [int(r) for r in rows.scalars()]
+
+
 async def merchant_of(
     session: AsyncSession, merchant_id: int | None, *, active: bool = True
 ) -> Merchant:
@@ -253,15 +282,6 @@ async def merchant_of(
     if active and merchant.status != "active":
         raise MerchantNotActive(f"The shop is {merchant.status}.")
     return merchant
-
-
-def check_refund_power(role: str, amount: int, settings: Settings) -> None:
-    """Staff take payments and small refunds; a larger refund is the owner's decision."""
-    if role == Role.MERCHANT_STAFF and amount > settings.merchant_staff_refund_limit:
-        raise RefundOverStaffLimit(
-            f"Staff refund at most ¥{settings.merchant_staff_refund_limit:,} at a time;"
-            " the shop's owner can refund more."
-        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -292,19 +312,30 @@ async def view_of(session: AsyncSession, merchant: Merchant) -> MerchantView:
     )
 
 
-async def _views(session: AsyncSession, condition: Any) -> list[MerchantView]:
-    rows = await session.execute(
+def _views_where(condition: Any) -> Select[tuple[Merchant, str, str]]:
+    return (
         select(Merchant, ShoppingStreet.name, ShoppingStreet.district_id)
         .outerjoin(ShoppingStreet, ShoppingStreet.id == Merchant.shopping_street_id)
         .where(condition)
         .order_by(Merchant.id)
     )
-    return [
-        MerchantView(
-            m.id, m.name, street, m.shopping_street_id, m.category_code, m.store_type, district
-        )
-        for m, street, district in rows
-    ]
+
+
+def _view(merchant: Merchant, street: str | None, district: str | None) -> MerchantView:
+    return MerchantView(
+        merchant.id,
+        merchant.name,
+        street,
+        merchant.shopping_street_id,
+        merchant.category_code,
+        merchant.store_type,
+        district,
+    )
+
+
+async def _views(session: AsyncSession, condition: Any) -> list[MerchantView]:
+    rows = await session.execute(_views_where(condition))
+    return [_view(m, street, district) for m, street, district in rows]
 
 
 async def active_merchant_views(session: AsyncSession) -> list[MerchantView]:
@@ -315,6 +346,24 @@ async def active_merchant_views(session: AsyncSession) -> list[MerchantView]:
 async def merchant_views(session: AsyncSession, merchant_ids: list[int]) -> dict[int, MerchantView]:
     """The named shops (whatever their status), by id."""
     return {v.id: v for v in await _views(session, Merchant.id.in_(merchant_ids))}
+
+
+async def caller_shop(
+    session: AsyncSession, merchant_id: int | None, *, active: bool = True
+) -> MerchantView:
+    """The caller's own shop (from their token; never another's), in one round trip; with
+    ``active``, only a shop that can take payments and refund them."""
+    found = (
+        None
+        if merchant_id is None
+        else (await session.execute(_views_where(Merchant.id == merchant_id))).first()
+    )
+    if found is None:
+        raise Forbidden("This account belongs to no shop.")
+    merchant, street, district = found
+    if active and merchant.status != "active":
+        raise MerchantNotActive(f"The shop is {merchant.status}.")
+    return _view(merchant, street, district)
 
 
 async def qr_data(session: AsyncSession, merchant: Merchant) -> MerchantQrData:
@@ -335,33 +384,23 @@ async def static_payload(session: AsyncSession, settings: Settings, merchant: Me
     return build_payload(settings.secret_key, await qr_data(session, merchant))
 
 
-async def create_charge(
-    session: AsyncSession, settings: Settings, merchant: Merchant, amount: int
-) -> tuple[Charge, str]:
-    now = utcnow()
-    charge = Charge(
-        reference="ch" + secrets.token_hex(10),
-        merchant_id=merchant.id,
-        amount=amount,
-        status="open",
-        expires_at=now + timedelta(seconds=settings.charge_ttl_seconds),
-        created_at=now,
-    )
-    session.add(charge)
-    await session.flush()
-    payload = build_payload(
+async def charge_payload(
+    session: AsyncSession, settings: Settings, merchant_id: int, *, amount: int, reference: str
+) -> str:
+    """The dynamic QR of one charge: the shop's sticker data with the amount and the
+    charge's single-use reference."""
+    merchant = await merchant_by_id(session, merchant_id)
+    return build_payload(
         settings.secret_key,
         await qr_data(session, merchant),
         amount=amount,
-        charge_reference=charge.reference,
+        charge_reference=reference,
     )
-    return charge, payload
 
 
 @dataclass(frozen=True, slots=True)
-class ResolvedQr:
+class ScannedShop:
     parsed: ParsedQr
-    charge: Charge | None
     view: MerchantView  # what the resident sees, and what a campaign looks at
 
 
@@ -382,15 +421,9 @@ _SHOP_BY_PUBLIC_ID = HotStatement(
 )
 
 
-async def resolve_payload(
-    session: AsyncSession,
-    settings: Settings,
-    payload: str,
-    *,
-    lock_charge: bool = False,
-    now: datetime | None = None,
-) -> ResolvedQr:
-    """Who a scanned code pays, and for a dynamic code the open charge it names."""
+async def resolve_shop_qr(session: AsyncSession, settings: Settings, payload: str) -> ScannedShop:
+    """Who a scanned code pays: the shop its signed token names, if it can take payments.
+    (A dynamic code's charge is the payments context's to check.)"""
     parsed = parse_payload(settings.secret_key, payload)
     found = await _SHOP_BY_PUBLIC_ID.row(session, {"public_id": parsed.merchant_public_id})
     if found is None:
@@ -401,24 +434,7 @@ async def resolve_payload(
     )
     if status != "active":
         raise InvalidQr("This shop cannot take payments at the moment.")
-    charge = None
-    if parsed.dynamic:
-        query = select(Charge).where(Charge.reference == parsed.charge_reference)
-        charge = (
-            await session.execute(query.with_for_update() if lock_charge else query)
-        ).scalar_one_or_none()
-        if charge is None or charge.merchant_id != view.id or charge.amount != parsed.amount:
-            raise InvalidQr("This payment code was not issued by this shop.")
-        if charge.status != "open":
-            raise ChargeUnusable("This payment code was already paid.")
-        if charge.expires_at <= (now or utcnow()):
-            raise ChargeUnusable("This payment code has expired; ask the shop for a new one.")
-    return ResolvedQr(parsed, charge, view)
-
-
-async def mark_charge_paid(session: AsyncSession, charge: Charge, payment_id: int) -> None:
-    charge.status, charge.payment_id = "paid", payment_id
-    await session.flush()
+    return ScannedShop(parsed, view)
 
 
 async def merchant_by_id(session: AsyncSession, merchant_id: int) -> Merchant:

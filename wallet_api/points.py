@@ -6,7 +6,7 @@ they live in their own ledger account and never move between residents.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -220,6 +220,39 @@ async def take_points(
             },
         )
     return takes
+
+
+async def give_points_back(
+    session: AsyncSession, room: Mapping[int, int], points: int
+) -> dict[int, int]:
+    """Return up to ``points`` refunded points to the lots they were spent from (``room``:
+    how many each lot may take back), latest expiry first, so that no lot is extended.
+
+    Returns what each lot got (the caller checks that it is all).
+    """
+    latest_expiry_first = (
+        select(PointsLot.id)
+        .where(PointsLot.id.in_(list(room)))
+        .order_by(PointsLot.expires_at.desc(), PointsLot.id.desc())
+    )
+    order = (await session.execute(latest_expiry_first)).scalars().all()
+    given: dict[int, int] = {}
+    left = points
+    for lot_id in order:
+        give = min(room[lot_id], left)
+        if give <= 0:
+            continue
+        await session.execute(
+            update(PointsLot)
+            .where(PointsLot.id == lot_id)
+            .values(remaining=PointsLot.remaining + give)
+            .execution_options(synchronize_session=False)
+        )
+        given[lot_id] = give
+        left -= give
+        if left == 0:
+            break
+    return given
 
 
 async def live_lots(session: AsyncSession, resident_id: int, *, now: datetime) -> list[PointsLot]:

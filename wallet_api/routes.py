@@ -1,4 +1,4 @@
-"""Residents' HTTP API (API.md: Auth, Wallet, Funding). Thin: parse, call a service, shape."""
+"""Residents' HTTP API (API.md: Wallet, Funding). Thin: parse, call a service, shape."""
 
 from __future__ import annotations
 
@@ -19,24 +19,14 @@ from machipay.problems import field_errors
 from machipay.ratelimits import limit_money_moves
 from machipay.schemas import MAX_ID
 from machipay.timeutil import to_tokyo, utcnow
-from merchant_api import mark_charge_paid, resolve_payload
-from wallet_api import codes, funding, payments, service
-from wallet_api.payments import PaymentDone
+from wallet_api import funding, service
 from wallet_api.schemas import (
     Counterparty,
     FundingEvent,
     FundingResult,
-    MerchantOut,
-    OneTimeCode,
-    PaidWith,
-    PaymentOut,
-    PaymentRequest,
     PointsLotOut,
-    QrResolved,
-    QrResolveRequest,
     ResidentCreated,
     ResidentRegistration,
-    RewardsOut,
     TransactionOut,
     TransactionPage,
     TransferOut,
@@ -236,99 +226,3 @@ async def transfer(
     return await respond_idempotently(
         session, request, scope=f"user:{caller.user_id}", key=key, body=body, produce=produce
     )
-
-
-def payment_out(done: PaymentDone) -> dict[str, object]:
-    payment = done.payment
-    return PaymentOut(
-        id=payment.reference,
-        amount=payment.amount,
-        paid_with=PaidWith(points=payment.points_used, money=payment.money_used),
-        rewards=RewardsOut(
-            resident_points=done.rewards.resident_points,
-            merchant_cashback=done.rewards.merchant_cashback,
-            granted=done.rewards.granted,
-        ),
-        merchant=MerchantOut(
-            id=done.merchant.id,
-            name=done.merchant.name,
-            shopping_street=done.merchant.shopping_street,
-        ),
-        created_at=to_tokyo(payment.created_at),
-    ).model_dump(mode="json")
-
-
-@router.post("/qr/resolve", response_model=QrResolved)
-async def resolve_qr(
-    body: QrResolveRequest, caller: ResidentCaller, session: DbSession, settings: AppSettings
-) -> QrResolved:
-    """Who a scanned code pays (shown before the resident confirms), and its amount if fixed."""
-    resolved = await resolve_payload(session, settings, body.payload)
-    view = resolved.view
-    return QrResolved(
-        merchant=MerchantOut(id=view.id, name=view.name, shopping_street=view.shopping_street),
-        amount=resolved.parsed.amount,
-        charge_id=resolved.charge.reference if resolved.charge else None,
-    )
-
-
-@router.post(
-    "/payments",
-    status_code=201,
-    response_model=PaymentOut,
-    dependencies=[Depends(limit_money_moves)],
-)
-async def create_payment(
-    body: PaymentRequest,
-    caller: ResidentCaller,
-    key: IdempotencyKey,
-    request: Request,
-    session: DbSession,
-    settings: AppSettings,
-) -> JSONResponse:
-    """Pay a shop by its QR: points first (oldest expiry first), then money."""
-
-    async def produce() -> tuple[int, object]:
-        resolved = await resolve_payload(session, settings, body.qr_payload, lock_charge=True)
-        if resolved.charge is not None:
-            if body.amount is not None and body.amount != resolved.charge.amount:
-                raise ValidationFailed(
-                    "This code is for a fixed amount; omit amount or send that amount.",
-                    field="amount",
-                )
-            amount = resolved.charge.amount
-        elif body.amount is None:
-            raise ValidationFailed("Enter the amount to pay this shop.", field="amount")
-        else:
-            amount = body.amount
-        done = await payments.pay(
-            session,
-            settings,
-            resident_id=caller.user_id,
-            merchant=resolved.view,
-            amount=amount,
-            method="dynamic" if resolved.charge else "static",
-            idempotency_key=key,
-            charge_id=resolved.charge.id if resolved.charge else None,
-            charge_reference=resolved.charge.reference if resolved.charge else None,
-            rewards=request.app.state.campaign_rewards,
-        )
-        if resolved.charge is not None:
-            await mark_charge_paid(session, resolved.charge, done.payment.id)
-        return 201, payment_out(done)
-
-    return await respond_idempotently(
-        session, request, scope=f"user:{caller.user_id}", key=key, body=body, produce=produce
-    )
-
-
-@router.post(
-    "/wallet/one-time-code",
-    status_code=201,
-    response_model=OneTimeCode,
-    dependencies=[Depends(limit_money_moves)],
-)
-async def one_time_code(caller: ResidentCaller, cache: Cache, settings: AppSettings) -> OneTimeCode:
-    """A code to show at the till (and its QR): valid for 60 seconds, once."""
-    code, expires_at = await codes.issue_code(cache, settings, caller.user_id)
-    return OneTimeCode(code=code, qr_payload=code, expires_at=to_tokyo(expires_at))

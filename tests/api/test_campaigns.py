@@ -21,13 +21,14 @@ from ledger.models import Account, Posting
 from machipay.auth import Role
 from machipay.settings import Settings
 from machipay.timeutil import to_tokyo, utcnow
+from payments.models import Payment
 from tests.analytics.facts import fact, store_facts
 from tests.api.campaign_kit import Ward, balance, iso, open_ward
 from tests.api.conftest import ResidentHandle, register, top_up
 from tests.api.shops import staff_token, sticker_payload
 from tests.api.test_payments import give_points, money_points, pay
 from tests.test_cli import run_cli
-from wallet_api.models import Payment, PointsLot
+from wallet_api.models import PointsLot
 
 PROBLEM = "application/problem+json"
 

@@ -19,7 +19,7 @@ from ledger import credit, debit
 from machipay.auth import Role
 from machipay.settings import Settings
 from machipay.timeutil import utcnow
-from merchant_api.models import Charge
+from payments.models import Charge
 from tests.api.conftest import ResidentHandle, register, top_up
 from tests.api.shops import ShopHandle, application, open_shop, staff_token, sticker_payload
 from wallet_api import grant_points
@@ -485,7 +485,7 @@ async def test_refund_window(
     await top_up(client, resident.wallet_id, 2_000)
     paid = (await pay(client, resident, await sticker_payload(client, shop), 1_000)).json()
     app_settings.refund_window_days = 1
-    from wallet_api.models import Payment
+    from payments.models import Payment
 
     async with app.state.sessionmaker() as session:
         await session.execute(

@@ -25,17 +25,25 @@ from ledger.models import Account, Posting
 from machipay.auth import Role
 from machipay.settings import Settings
 from machipay.timeutil import TOKYO, to_tokyo, utcnow
-from merchant_api import static_payload
-from merchant_api.models import Merchant, Payout, Settlement
-from merchant_api.payouts import apply_payout_results, create_payout_file, parse_result_csv
-from merchant_api.settlement import closing_date, cutoff_of, settle_period
-from merchant_api.zengin import ZenginError, to_zengin_kana
+from machipay.zengin_kana import ZenginError, to_zengin_kana
+from merchant_api import lock_shop_for_settlement, static_payload
+from merchant_api.models import Merchant
+from settlement import (
+    apply_payout_results,
+    closing_date,
+    create_payout_file,
+    cutoff_of,
+    deposit_for,
+    deposit_report,
+    parse_result_csv,
+    settle_period,
+)
+from settlement.models import Payout, Settlement
 from tests.api.campaign_kit import Ward, balance, open_ward
 from tests.api.conftest import ResidentHandle, register, top_up
 from tests.api.shops import ShopHandle, application, approve_shop, staff_token, sticker_payload
 from tests.api.test_payments import pay
 from tests.test_cli import run_cli
-from wallet_api.deposit import deposit_for, deposit_report
 
 # -- pure rules ----------------------------------------------------------------------------
 
@@ -115,9 +123,7 @@ async def settle_day(
     app: FastAPI, settings: Settings, shop_id: int, closing: date, cutoff: datetime
 ) -> Settlement | None:
     async with app.state.sessionmaker() as session:
-        merchant = (
-            await session.execute(select(Merchant).where(Merchant.id == shop_id).with_for_update())
-        ).scalar_one()
+        merchant = await lock_shop_for_settlement(session, shop_id)
         statement = await settle_period(
             session, settings, merchant, closing=closing, cutoff=cutoff, now=utcnow()
         )

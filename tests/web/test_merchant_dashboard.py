@@ -14,11 +14,10 @@ from typing import Any
 
 import pytest
 from playwright.async_api import Browser, Page, ViewportSize, expect
-from sqlalchemy import select
 
 from machipay.timeutil import to_tokyo, utcnow
-from merchant_api.models import Merchant
-from merchant_api.settlement import settle_period
+from merchant_api import lock_shop_for_settlement
+from settlement import settle_period
 from tests.web.conftest import (
     SCREENSHOTS,
     LiveServer,
@@ -384,11 +383,7 @@ async def settled_shop(live_server: LiveServer) -> str:
         # The operator's run settles days that are over; today's demo sales are settled
         # here as a run after today's cut-off would settle them.
         async with live_server.sessionmaker() as session:
-            merchant = (
-                await session.execute(
-                    select(Merchant).where(Merchant.id == profile["id"]).with_for_update()
-                )
-            ).scalar_one()
+            merchant = await lock_shop_for_settlement(session, profile["id"])
             made = await settle_period(
                 session,
                 live_server.settings,

@@ -10,7 +10,7 @@ from sqlalchemy import and_, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from wallet_api.models import Payment
+from payments.models import Payment
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,10 +9,15 @@ from __future__ import annotations
 import secrets
 from datetime import datetime, timedelta
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from machipay.cache import CacheBackend, RateLimit
 from machipay.errors import ValidationFailed
 from machipay.settings import Settings
 from machipay.timeutil import utcnow
+from merchant_api import MerchantView
+from payments.rewards import CampaignRewards, no_campaign_rewards
+from payments.service import PaymentDone, pay
 
 CODE_PREFIX = "98"  # keeps codes apart from other schemes' numbers at a shared till
 
@@ -47,3 +52,28 @@ async def take_code(cache: CacheBackend, code: str) -> int:
     if owner is None:
         raise CodeUnusable("This payment code is unknown, has expired or was already used.")
     return int(owner)
+
+
+async def pay_by_code(
+    session: AsyncSession,
+    cache: CacheBackend,
+    settings: Settings,
+    *,
+    shop: MerchantView,
+    code: str,
+    amount: int,
+    idempotency_key: str,
+    rewards: CampaignRewards = no_campaign_rewards,
+) -> PaymentDone:
+    """The shop takes ``amount`` from the resident whose code it scanned or typed."""
+    resident_id = await take_code(cache, code)
+    return await pay(
+        session,
+        settings,
+        resident_id=resident_id,
+        merchant=shop,
+        amount=amount,
+        method="cpm",
+        idempotency_key=f"cpm:{shop.id}:{idempotency_key}",
+        rewards=rewards,
+    )

@@ -1,4 +1,4 @@
-"""Batch jobs of the merchant context, one transaction per shop (run by the CLI and the
+"""Batch jobs of settlement, one transaction per shop (run by the CLI and the
 operator API)."""
 
 from __future__ import annotations
@@ -11,7 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from machipay.db import unit_of_work
 from machipay.settings import Settings
-from merchant_api.settlement import merchants_to_settle, settle_merchant
+from merchant_api import shops_to_settle
+from settlement.service import settle_merchant
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +52,7 @@ async def run_settlement(
     go on; re-running settles only what is still due."""
     run = SettlementRun(as_of=as_of)
     async with sessionmaker() as session:
-        merchant_ids = await merchants_to_settle(session)
+        merchant_ids = await shops_to_settle(session)
     run.merchants = len(merchant_ids)
     for merchant_id in merchant_ids:
         try:

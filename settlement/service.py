@@ -31,10 +31,9 @@ from ledger import credit, debit
 from machipay.errors import NotFound
 from machipay.settings import Settings
 from machipay.timeutil import TOKYO, utcnow
-from merchant_api.models import Merchant, Payout, Settlement
-from merchant_api.service import merchant_for_update
-from wallet_api import RefundLine, payments_by_entries, refunds_by_entries
-from wallet_api.models import Payment
+from merchant_api import ShopForSettlement, lock_shop_for_settlement
+from payments import PaymentLine, RefundLine, payments_by_entries, refunds_by_entries
+from settlement.models import Payout, Settlement
 
 SETTLEMENT_KIND = "settlement"
 SCHEDULES = ("daily", "weekly", "monthly")
@@ -78,7 +77,7 @@ class Figures:
     total: int = 0
     campaign_funded: int = 0
     # The rows behind the figures, by ledger entry (a statement lists them).
-    paid: dict[int, Payment] = field(default_factory=dict)
+    paid: dict[int, PaymentLine] = field(default_factory=dict)
     refunded: dict[int, RefundLine] = field(default_factory=dict)
 
 
@@ -109,7 +108,7 @@ async def period_figures(
             cashback += move.amount - payment.amount
             points += payment.points_used
         elif move.entry_id in refunded:
-            refund = refunded[move.entry_id].refund
+            refund = refunded[move.entry_id]
             refund_count += 1
             refunds += refund.amount
             cashback -= -move.amount - refund.amount
@@ -151,7 +150,7 @@ async def settle_merchant(
     """Settle one shop's period closing by ``as_of``; None when there is nothing to do
     (not closed yet, already settled, or no activity). Safe to re-run."""
     # One settlement of a shop at a time: a second run waits here, then sees the first.
-    merchant = await merchant_for_update(session, merchant_id)
+    merchant = await lock_shop_for_settlement(session, merchant_id)
     schedule = merchant.settlement_schedule or settings.settlement_schedule
     closing = closing_date(schedule, as_of)
     return await settle_period(
@@ -167,7 +166,7 @@ async def settle_merchant(
 async def settle_period(
     session: AsyncSession,
     settings: Settings,
-    merchant: Merchant,
+    merchant: ShopForSettlement,
     *,
     closing: date,
     cutoff: datetime,
@@ -284,17 +283,6 @@ async def _post_settlement(
     return posted.id
 
 
-async def merchants_to_settle(session: AsyncSession) -> list[int]:
-    """Every shop that ever took a payment: approved ones, and suspended ones too (a
-    suspended shop is still owed what it sold)."""
-    rows = await session.execute(
-        select(Merchant.id)
-        .where(Merchant.status.in_(("active", "suspended")))
-        .order_by(Merchant.id)
-    )
-    return [int(r) for r in rows.scalars()]
-
-
 async def statements_of(
     session: AsyncSession, merchant_id: int, *, limit: int, before: int | None = None
 ) -> list[tuple[Settlement, Payout | None]]:
@@ -352,12 +340,12 @@ async def statement_lines(session: AsyncSession, statement: Settlement) -> list[
     lines += [
         StatementLine(
             "refund",
-            r.refund.reference,
+            r.reference,
             r.payment_reference,
-            r.refund.amount,
-            r.refund.points_back,
-            r.refund.money_back,
-            r.refund.created_at,
+            r.amount,
+            r.points_back,
+            r.money_back,
+            r.created_at,
         )
         for r in figures.refunded.values()
     ]

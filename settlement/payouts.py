@@ -22,8 +22,9 @@ from ledger import credit, debit
 from machipay.errors import NotFound, ValidationFailed
 from machipay.settings import Settings
 from machipay.timeutil import utcnow
-from merchant_api.models import Payout, PayoutFile
-from merchant_api.zengin import Originator, Transfer, ZenginError, data_record, render_file
+from machipay.zengin_kana import ZenginError
+from settlement.models import Payout, PayoutFile
+from settlement.zengin import Originator, Transfer, data_record, render_file
 
 OUTCOMES = ("paid", "failed")
 MAX_RESULT_ROWS = 100_000

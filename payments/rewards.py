@@ -2,10 +2,10 @@
 
 A payment asks a :class:`CampaignRewards` policy what it earns, inside the payment's
 transaction and before the payment's entry is posted: the policy reserves the budget,
-records its rewards, and hands back the legs to add to that entry and the points lot the
-wallet writes with the payment (immediate grants), or nothing to post (deferred grants).
+records its rewards, and hands back the legs to add to that entry and the points lot
+written with the payment (immediate grants), or nothing to post (deferred grants).
 A refund asks the same policy what to take back, again as legs for the refund's own entry.
-The wallet knows nothing about campaigns beyond this protocol; the campaign engine
+Payments know nothing about campaigns beyond this protocol; the campaign engine
 (``campaigns``) implements it, and :data:`no_campaign_rewards` is the policy of a platform
 without campaigns.
 """

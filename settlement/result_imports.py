@@ -16,8 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from machipay.errors import Conflict, Forbidden, NotFound
 from machipay.timeutil import utcnow
-from merchant_api.models import PayoutResultImport
-from merchant_api.payouts import (
+from settlement.models import PayoutResultImport
+from settlement.payouts import (
     PayoutOutcome,
     ResultSummary,
     apply_payout_results,

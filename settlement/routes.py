@@ -15,13 +15,13 @@ from fastapi.responses import Response
 
 from machipay.auth import AccessClaims, Role, require_roles
 from machipay.deps import AppSettings, DbSession
+from machipay.downloads import csv_attachment
 from machipay.errors import ValidationFailed
 from machipay.schemas import Id
 from machipay.timeutil import to_tokyo, utcnow
-from merchant_api import payouts, result_imports, settlement
-from merchant_api.models import Payout, PayoutFile, PayoutResultImport, Settlement
-from merchant_api.routes import MerchantCaller, csv_attachment
-from merchant_api.schemas import (
+from settlement import payouts, result_imports, service
+from settlement.models import Payout, PayoutFile, PayoutResultImport, Settlement
+from settlement.schemas import (
     HeldPayoutOut,
     PayoutFileIn,
     PayoutFileOut,
@@ -36,10 +36,13 @@ from merchant_api.schemas import (
     SettlementRunOut,
     StatementLineOut,
 )
-from merchant_api.tasks import run_settlement
+from settlement.tasks import run_settlement
 
 router = APIRouter(prefix="/api/v1", tags=["settlements"])
 
+MerchantCaller = Annotated[
+    AccessClaims, Depends(require_roles(Role.MERCHANT_OWNER, Role.MERCHANT_STAFF))
+]
 Operator = Annotated[AccessClaims, Depends(require_roles(Role.OPERATOR))]
 MAX_RESULT_BYTES = 5_000_000
 
@@ -87,7 +90,7 @@ async def statements(
     cursor: Id | None = None,
 ) -> SettlementPage:
     """The shop's settlement statements and their payouts, newest first."""
-    rows = await settlement.statements_of(
+    rows = await service.statements_of(
         session, caller.merchant_id or 0, limit=limit + 1, before=cursor
     )
     page = rows[:limit]
@@ -98,8 +101,8 @@ async def statements(
 
 
 async def _detail(session: DbSession, merchant_id: int, settlement_id: int) -> SettlementDetailOut:
-    statement, payout = await settlement.statement_of(session, merchant_id, settlement_id)
-    lines = await settlement.statement_lines(session, statement)
+    statement, payout = await service.statement_of(session, merchant_id, settlement_id)
+    lines = await service.statement_lines(session, statement)
     return SettlementDetailOut.model_validate(
         {
             **_fields(statement, payout),

@@ -1,0 +1,330 @@
+"""Payments' HTTP API (API.md: Wallet, Merchant): residents pay by QR or show a one-time
+code; shops charge, capture codes, refund, read their day and watch payments arrive.
+Thin: parse, call a service, shape. Each route keeps the OpenAPI tag of the client that
+calls it."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date
+from enum import Enum
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+
+from machipay.auth import AccessClaims, Role, require_roles
+from machipay.deps import AppSettings, Cache, DbSession, EventBroker
+from machipay.downloads import csv_attachment
+from machipay.errors import ValidationFailed
+from machipay.idempotency import idempotency_key_header, respond_idempotently
+from machipay.ratelimits import limit_money_moves
+from machipay.timeutil import to_tokyo, tokyo_day_bounds, utcnow
+from merchant_api import caller_shop
+from payments import charges, live, lookups, one_time_codes, qr_pay, refunds
+from payments.schemas import (
+    ChargeIn,
+    ChargeOut,
+    CpmPaymentIn,
+    MerchantDayOut,
+    MerchantOut,
+    MerchantPaymentOut,
+    OneTimeCode,
+    PaidWith,
+    PaymentOut,
+    PaymentRequest,
+    QrResolved,
+    QrResolveRequest,
+    RefundIn,
+    RefundOut,
+    RevokedRewardsOut,
+    RewardsOut,
+)
+from payments.service import PaymentDone
+
+RESIDENTS: list[str | Enum] = ["residents"]
+MERCHANTS: list[str | Enum] = ["merchants"]
+
+router = APIRouter(prefix="/api/v1")
+
+ResidentCaller = Annotated[AccessClaims, Depends(require_roles(Role.RESIDENT))]
+MerchantCaller = Annotated[
+    AccessClaims, Depends(require_roles(Role.MERCHANT_OWNER, Role.MERCHANT_STAFF))
+]
+IdempotencyKey = Annotated[str, Depends(idempotency_key_header)]
+
+
+def payment_out(done: PaymentDone) -> dict[str, object]:
+    payment = done.payment
+    return PaymentOut(
+        id=payment.reference,
+        amount=payment.amount,
+        paid_with=PaidWith(points=payment.points_used, money=payment.money_used),
+        rewards=RewardsOut(
+            resident_points=done.rewards.resident_points,
+            merchant_cashback=done.rewards.merchant_cashback,
+            granted=done.rewards.granted,
+        ),
+        merchant=MerchantOut(
+            id=done.merchant.id,
+            name=done.merchant.name,
+            shopping_street=done.merchant.shopping_street,
+        ),
+        created_at=to_tokyo(payment.created_at),
+    ).model_dump(mode="json")
+
+
+# -- residents -------------------------------------------------------------------------------
+
+
+@router.post("/qr/resolve", response_model=QrResolved, tags=RESIDENTS)
+async def resolve_qr(
+    body: QrResolveRequest, caller: ResidentCaller, session: DbSession, settings: AppSettings
+) -> QrResolved:
+    """Who a scanned code pays (shown before the resident confirms), and its amount if fixed."""
+    resolved = await qr_pay.resolve_qr(session, settings, body.payload)
+    view = resolved.view
+    return QrResolved(
+        merchant=MerchantOut(id=view.id, name=view.name, shopping_street=view.shopping_street),
+        amount=resolved.parsed.amount,
+        charge_id=resolved.charge.reference if resolved.charge else None,
+    )
+
+
+@router.post(
+    "/payments",
+    status_code=201,
+    response_model=PaymentOut,
+    dependencies=[Depends(limit_money_moves)],
+    tags=RESIDENTS,
+)
+async def create_payment(
+    body: PaymentRequest,
+    caller: ResidentCaller,
+    key: IdempotencyKey,
+    request: Request,
+    session: DbSession,
+    settings: AppSettings,
+) -> JSONResponse:
+    """Pay a shop by its QR: points first (oldest expiry first), then money."""
+
+    async def produce() -> tuple[int, object]:
+        done = await qr_pay.pay_by_qr(
+            session,
+            settings,
+            resident_id=caller.user_id,
+            payload=body.qr_payload,
+            amount=body.amount,
+            idempotency_key=key,
+            rewards=request.app.state.campaign_rewards,
+        )
+        return 201, payment_out(done)
+
+    return await respond_idempotently(
+        session, request, scope=f"user:{caller.user_id}", key=key, body=body, produce=produce
+    )
+
+
+@router.post(
+    "/wallet/one-time-code",
+    status_code=201,
+    response_model=OneTimeCode,
+    dependencies=[Depends(limit_money_moves)],
+    tags=RESIDENTS,
+)
+async def one_time_code(caller: ResidentCaller, cache: Cache, settings: AppSettings) -> OneTimeCode:
+    """A code to show at the till (and its QR): valid for 60 seconds, once."""
+    code, expires_at = await one_time_codes.issue_code(cache, settings, caller.user_id)
+    return OneTimeCode(code=code, qr_payload=code, expires_at=to_tokyo(expires_at))
+
+
+# -- shops -----------------------------------------------------------------------------------
+
+
+@router.post("/merchant/charges", status_code=201, response_model=ChargeOut, tags=MERCHANTS)
+async def create_charge(
+    body: ChargeIn, caller: MerchantCaller, session: DbSession, settings: AppSettings
+) -> ChargeOut:
+    """A dynamic QR for one amount: single use, expires in a few minutes."""
+    shop = await caller_shop(session, caller.merchant_id)
+    if body.amount > settings.max_payment:
+        raise ValidationFailed(f"One payment is at most ¥{settings.max_payment:,}.", field="amount")
+    charge, payload = await charges.create_charge(session, settings, shop.id, body.amount)
+    return ChargeOut(
+        id=charge.reference,
+        qr_payload=payload,
+        amount=charge.amount,
+        expires_at=to_tokyo(charge.expires_at),
+    )
+
+
+@router.post("/merchant/cpm-payments", status_code=201, tags=MERCHANTS)
+async def capture_code(
+    body: CpmPaymentIn,
+    caller: MerchantCaller,
+    key: IdempotencyKey,
+    request: Request,
+    session: DbSession,
+    cache: Cache,
+    settings: AppSettings,
+) -> JSONResponse:
+    """Take payment from the one-time code a resident shows at the till."""
+    shop = await caller_shop(session, caller.merchant_id)
+
+    async def produce() -> tuple[int, object]:
+        done = await one_time_codes.pay_by_code(
+            session,
+            cache,
+            settings,
+            shop=shop,
+            code=body.code,
+            amount=body.amount,
+            idempotency_key=key,
+            rewards=request.app.state.campaign_rewards,
+        )
+        return 201, payment_out(done)
+
+    return await respond_idempotently(
+        session, request, scope=f"merchant:{shop.id}", key=key, body=body, produce=produce
+    )
+
+
+@router.post(
+    "/merchant/payments/{payment_id}/refunds",
+    status_code=201,
+    response_model=RefundOut,
+    dependencies=[Depends(limit_money_moves)],
+    tags=MERCHANTS,
+)
+async def refund(
+    payment_id: Annotated[str, Path(pattern=r"^pay_[0-9a-f]{20}$")],
+    body: RefundIn,
+    caller: MerchantCaller,
+    key: IdempotencyKey,
+    request: Request,
+    session: DbSession,
+    settings: AppSettings,
+) -> JSONResponse:
+    """Refund all or part of a payment to the resident, in points and money as it was paid.
+
+    Only an active shop refunds (a suspended one is refused: its money is frozen with it);
+    staff refund up to ``MACHIPAY_MERCHANT_STAFF_REFUND_LIMIT`` at a time, the owner any
+    amount."""
+    shop = await caller_shop(session, caller.merchant_id)
+    refunds.check_refund_power(caller.role, body.amount, settings)
+
+    async def produce() -> tuple[int, object]:
+        done = await refunds.refund(
+            session,
+            settings,
+            merchant_id=shop.id,
+            payment_reference=payment_id,
+            amount=body.amount,
+            idempotency_key=key,
+            rewards=request.app.state.campaign_rewards,
+        )
+        out = RefundOut(
+            id=done.refund.reference,
+            amount=done.refund.amount,
+            payment_id=done.payment.reference,
+            points_back=done.refund.points_back,
+            money_back=done.refund.money_back,
+            rewards_revoked=RevokedRewardsOut(
+                resident_points=done.revocation.points_taken + done.revocation.money_taken,
+                from_money=done.revocation.money_taken,
+                unrecovered=done.revocation.unrecovered,
+                merchant_cashback=done.revocation.cashback_taken,
+            ),
+            created_at=to_tokyo(done.refund.created_at),
+        )
+        return 201, out.model_dump(mode="json")
+
+    return await respond_idempotently(
+        session, request, scope=f"merchant:{shop.id}", key=key, body=body, produce=produce
+    )
+
+
+async def _day(session: DbSession, merchant_id: int, day: date | None) -> MerchantDayOut:
+    the_day = day or to_tokyo(utcnow()).date()
+    start, end = tokyo_day_bounds(the_day)
+    rows = await lookups.payments_on(session, merchant_id, start, end)
+    items = [
+        MerchantPaymentOut(
+            id=p.reference,
+            amount=p.amount,
+            points_used=p.points_used,
+            money_used=p.money_used,
+            method=p.method,
+            refunded_amount=p.refunded_amount,
+            refund_status="none"
+            if not p.refunded_amount
+            else "full"
+            if p.refunded_amount == p.amount
+            else "partial",
+            created_at=to_tokyo(p.created_at),
+        )
+        for p in rows
+    ]
+    gross, refunded = sum(p.amount for p in rows), sum(p.refunded_amount for p in rows)
+    return MerchantDayOut(
+        date=the_day.isoformat(),
+        count=len(rows),
+        gross=gross,
+        refunded=refunded,
+        net=gross - refunded,
+        payments=items,
+    )
+
+
+@router.get("/merchant/payments", response_model=MerchantDayOut, tags=MERCHANTS)
+async def day_payments(
+    caller: MerchantCaller,
+    session: DbSession,
+    day: Annotated[date | None, Query(alias="date")] = None,
+) -> MerchantDayOut:
+    """The shop's payments on one day (Asia/Tokyo; default today), with totals."""
+    shop = await caller_shop(session, caller.merchant_id, active=False)
+    return await _day(session, shop.id, day)
+
+
+@router.get("/merchant/payments.csv", response_class=Response, tags=MERCHANTS)
+async def day_payments_csv(
+    caller: MerchantCaller,
+    session: DbSession,
+    day: Annotated[date | None, Query(alias="date")] = None,
+) -> Response:
+    """The same as CSV, UTF-8 with a BOM so that Excel in Japan opens it as it is."""
+    shop = await caller_shop(session, caller.merchant_id, active=False)
+    report = await _day(session, shop.id, day)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(["日時", "支払ID", "金額", "ポイント", "残高", "方法", "返金額", "返金状況"])
+    for p in report.payments:
+        writer.writerow(
+            [
+                p.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+                p.id,
+                p.amount,
+                p.points_used,
+                p.money_used,
+                p.method,
+                p.refunded_amount,
+                p.refund_status,
+            ]
+        )
+    writer.writerow(["合計", "", report.gross, "", "", "", report.refunded, f"差引 {report.net}"])
+    return csv_attachment(buffer.getvalue(), f"machipay-{report.date}.csv")
+
+
+@router.get("/merchant/events", response_class=StreamingResponse, tags=MERCHANTS)
+async def events(
+    caller: MerchantCaller, session: DbSession, broker: EventBroker, request: Request
+) -> StreamingResponse:
+    """Server-Sent Events: one ``payment`` or ``refund`` event per movement at this shop."""
+    shop = await caller_shop(session, caller.merchant_id, active=False)
+    return StreamingResponse(
+        live.merchant_event_stream(broker, shop.id, request.is_disconnected),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )

@@ -1,0 +1,118 @@
+"""Payments' requests and responses: residents paying by QR, shops charging, capturing
+codes, refunding and reading their day."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import Field
+
+from machipay.schemas import Amount, DigitsText, StrictModel
+
+
+class QrResolveRequest(StrictModel):
+    payload: str = Field(min_length=1, max_length=512)
+
+
+class MerchantOut(StrictModel):
+    id: int
+    name: str
+    shopping_street: str | None
+
+
+class QrResolved(StrictModel):
+    merchant: MerchantOut
+    amount: int | None
+    charge_id: str | None
+
+
+class PaymentRequest(StrictModel):
+    qr_payload: str = Field(min_length=1, max_length=512)
+    amount: Amount | None = None
+
+
+class PaidWith(StrictModel):
+    points: int
+    money: int
+
+
+class RewardsOut(StrictModel):
+    resident_points: int
+    merchant_cashback: int
+    granted: bool
+
+
+class PaymentOut(StrictModel):
+    id: str
+    status: Literal["completed"] = "completed"
+    amount: int
+    paid_with: PaidWith
+    rewards: RewardsOut
+    merchant: MerchantOut
+    created_at: datetime
+
+
+class OneTimeCode(StrictModel):
+    code: str
+    qr_payload: str
+    expires_at: datetime
+
+
+class ChargeIn(StrictModel):
+    amount: Amount
+
+
+class ChargeOut(StrictModel):
+    id: str
+    qr_payload: str
+    amount: int
+    expires_at: datetime
+
+
+class CpmPaymentIn(StrictModel):
+    code: DigitsText = Field(min_length=1, max_length=32)
+    amount: Amount
+
+
+class RefundIn(StrictModel):
+    amount: Amount
+
+
+class RevokedRewardsOut(StrictModel):
+    """The refunded part's campaign rewards, taken back with the refund."""
+
+    resident_points: int  # points revoked in all, of which
+    from_money: int  # were already spent and came out of the refunded money
+    unrecovered: int  # spent and not coverable by this refund (the campaign bears them)
+    merchant_cashback: int
+
+
+class RefundOut(StrictModel):
+    id: str
+    amount: int
+    payment_id: str
+    points_back: int
+    money_back: int
+    rewards_revoked: RevokedRewardsOut
+    created_at: datetime
+
+
+class MerchantPaymentOut(StrictModel):
+    id: str
+    amount: int
+    points_used: int
+    money_used: int
+    method: str
+    refunded_amount: int
+    refund_status: Literal["none", "partial", "full"]
+    created_at: datetime
+
+
+class MerchantDayOut(StrictModel):
+    date: str
+    count: int
+    gross: int
+    refunded: int
+    net: int
+    payments: list[MerchantPaymentOut]
