@@ -36,11 +36,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from analytics.dimensions import AGE_BANDS, INTEGER_DIMENSIONS
-from analytics.dp_budget import window
 from analytics.models import Fact
 from machipay.errors import ValidationFailed
 from machipay.settings import Settings
-from machipay.timeutil import utcnow
 from merchant_api import STORE_TYPES
 from ward import list_categories, list_districts, list_shopping_streets
 
@@ -84,11 +82,6 @@ class DpAnswer:
     rows: list[dict[str, Any]]
     epsilon: float
     thresholded: bool
-
-
-def months_window(settings: Settings) -> list[str]:
-    """The months DP mode may read now (the clock is read here, for tests to move it)."""
-    return window(settings.analytics_first_data_month, utcnow())
 
 
 async def public_keys(

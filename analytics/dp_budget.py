@@ -31,7 +31,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from analytics.models import DataMonthBudget
 from machipay.errors import Forbidden, ValidationFailed
-from machipay.timeutil import to_tokyo
+from machipay.settings import Settings
+from machipay.timeutil import to_tokyo, utcnow
 
 _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 _WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
@@ -80,6 +81,11 @@ def _week_months(week: str) -> set[str]:
             f"{week!r} is not an ISO week like 2026-W47.", field="filters"
         ) from None
     return {_month_of(monday + timedelta(days=d)) for d in range(7)}
+
+
+def months_window(settings: Settings) -> list[str]:
+    """The months DP mode may read now (the clock is read here, for tests to move it)."""
+    return window(settings.analytics_first_data_month, utcnow())
 
 
 def months_read(filters: dict[str, list[Any]], allowed: list[str]) -> list[str]:

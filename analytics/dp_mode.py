@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from analytics import dp, dp_budget
+from analytics import dp_budget
 from analytics.dimensions import DIMENSIONS
 from analytics.models import QueryLog
 from machipay.settings import Settings
@@ -66,7 +66,10 @@ async def answer_with_dp(
     from analytics.query import Answer  # query.py dispatches here: import when called
 
     epsilon = query.epsilon or settings.analytics_dp_default_epsilon
-    months = dp_budget.months_read(query.filters, dp.months_window(settings))
+    # OpenDP and Polars load on the first DP query, not into every API process.
+    from analytics import dp
+
+    months = dp_budget.months_read(query.filters, dp_budget.months_window(settings))
     sessions = async_sessionmaker(session.bind, expire_on_commit=False, autoflush=False)
     async with sessions.begin() as own:
         # Reference data only (streets, districts…): a refusal here costs no ε.

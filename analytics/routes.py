@@ -7,8 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 from fastapi import Query as QueryParam
 
-from analytics.dp import months_window
-from analytics.dp_budget import budgets, months_read
+from analytics.dp_budget import budgets, months_read, months_window
 from analytics.query import Query, run_query
 from analytics.schemas import BudgetOut, MonthBudgetOut, QueryIn, QueryOut
 from machipay.auth import AccessClaims, Role, require_roles

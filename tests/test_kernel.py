@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 
@@ -148,3 +150,15 @@ async def test_ping(cache: CacheBackend) -> None:
     dead = RedisCache("redis://127.0.0.1:1/0")
     assert not await dead.ping()
     await dead.close()
+
+
+def test_an_api_process_loads_neither_polars_nor_opendp_until_a_dp_query() -> None:
+    # Every API process takes payments; OpenDP and Polars (~100 MB) are for DP answers only.
+    probe = (
+        "import sys, assembly.app, assembly.cli, payments, campaigns; "
+        "print(sorted(m for m in ('polars', 'opendp') if m in sys.modules))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert loaded.stdout.strip() == "[]", loaded.stdout + loaded.stderr

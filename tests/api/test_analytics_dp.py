@@ -292,7 +292,7 @@ async def test_a_new_calendar_month_buys_nothing_for_old_data(
         "filters": {"shopping_street": [street], "month": [month]},
     }
     assert (await ask_dp(client, analyst, 1.0, **query)).status_code == 200
-    monkeypatch.setattr("analytics.dp.utcnow", lambda: datetime(2027, 3, 1, 3, tzinfo=UTC))
+    monkeypatch.setattr("analytics.dp_budget.utcnow", lambda: datetime(2027, 3, 1, 3, tzinfo=UTC))
     refused = await ask_dp(client, analyst, 0.1, **query)
     assert refused.status_code == 403, refused.text
     assert refused.json()["type"].endswith("analytics-dp-budget-exhausted")
