@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import hashlib
 import math
-import time
 
-from machipay.cache import CacheBackend
+from machipay.cache import CLEAN_UP_GRACE_SECONDS, CacheBackend
 from machipay.errors import RateLimited
 from machipay.settings import Settings
+from machipay.timeutil import utcnow
 
 ACCOUNT_WINDOW_SECONDS = 3_600
 
@@ -37,7 +37,7 @@ async def refuse_if_locked(cache: CacheBackend, name: str, ip: str) -> None:
     until = await cache.get(f"auth:lock:{_pair(name, ip)}")
     if until is None:
         return
-    retry_after = math.ceil(float(until) - time.time())
+    retry_after = math.ceil(float(until) - utcnow().timestamp())
     if retry_after > 0:
         raise RateLimited(
             f"Too many failed sign-ins from here; try again in {retry_after} s.",
@@ -60,7 +60,8 @@ async def record_failure(cache: CacheBackend, settings: Settings, name: str, ip:
         settings.login_backoff_max_seconds,
         settings.login_backoff_base_seconds * 2 ** min(failures - limit, 32),
     )
-    await cache.set(f"auth:lock:{pair}", repr(time.time() + lock_seconds), lock_seconds)
+    until = utcnow().timestamp() + lock_seconds
+    await cache.set(f"auth:lock:{pair}", repr(until), lock_seconds + CLEAN_UP_GRACE_SECONDS)
 
 
 async def record_success(cache: CacheBackend, name: str, ip: str) -> None:

@@ -2,13 +2,18 @@
 
 Both implementations keep the same semantics (TTL in seconds, atomic counters, set-if-absent),
 so features built on them (rate limits, token deny-lists, one-time codes) behave the same in
-the embedded demo and in production. The in-memory one is per process: fine for one worker.
+the embedded demo and in production. The in-memory one is per process: fine for one worker,
+and its TTLs run on the product's clock (``machipay.timeutil``), so a test can move time.
+
+Where an expiry matters to the outcome (a one-time code, a sign-in lock) the feature stores
+its deadline in the value and compares it with ``utcnow()``; the key's TTL, longer by
+:data:`CLEAN_UP_GRACE_SECONDS`, only clears it away afterwards. Redis's TTL runs in real
+time, and a decision must not depend on which of the two clocks a run reads.
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -16,6 +21,9 @@ from typing import Protocol
 from redis.asyncio import BlockingConnectionPool, Redis
 
 from machipay.errors import RateLimited
+from machipay.timeutil import utcnow
+
+CLEAN_UP_GRACE_SECONDS = 60
 
 
 class CacheBackend(Protocol):
@@ -30,6 +38,10 @@ class CacheBackend(Protocol):
     async def close(self) -> None: ...
 
 
+def _seconds_now() -> float:
+    return utcnow().timestamp()
+
+
 class MemoryCache:
     def __init__(self) -> None:
         self._data: dict[str, tuple[str, float | None]] = {}
@@ -40,7 +52,7 @@ class MemoryCache:
         if item is None:
             return None
         value, expires = item
-        if expires is not None and expires <= time.monotonic():
+        if expires is not None and expires <= _seconds_now():
             del self._data[key]
             return None
         return value
@@ -49,7 +61,7 @@ class MemoryCache:
         return self._live(key)
 
     async def set(self, key: str, value: str, ttl_seconds: int | None = None) -> None:
-        expires = time.monotonic() + ttl_seconds if ttl_seconds else None
+        expires = _seconds_now() + ttl_seconds if ttl_seconds else None
         self._data[key] = (value, expires)
         if len(self._data) % 1024 == 0:
             self._sweep()
@@ -88,7 +100,7 @@ class MemoryCache:
         for key, window_seconds in windows:
             count = await self.incr_window(key, window_seconds)
             _, expires = self._data[key]
-            left = window_seconds if expires is None else int(expires - time.monotonic()) + 1
+            left = window_seconds if expires is None else int(expires - _seconds_now()) + 1
             out.append((count, min(left, window_seconds)))
         return out
 
@@ -99,7 +111,7 @@ class MemoryCache:
         self._data.clear()
 
     def _sweep(self) -> None:
-        now = time.monotonic()
+        now = _seconds_now()
         for key in [k for k, (_, exp) in self._data.items() if exp is not None and exp <= now]:
             del self._data[key]
 

@@ -1,4 +1,9 @@
-"""Time: stored as UTC ``timestamptz``, shown, cut off and grouped in Asia/Tokyo."""
+"""Time: stored as UTC ``timestamptz``, shown, cut off and grouped in Asia/Tokyo.
+
+Every "now" the product takes in Python comes from :data:`clock`, so a test can move time
+by hand (expiries, lock-outs) instead of sleeping through it. The database stamps ledger
+postings with its own clock, and PyJWT checks tokens against the real one.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +13,18 @@ from zoneinfo import ZoneInfo
 TOKYO = ZoneInfo("Asia/Tokyo")
 
 
+class Clock:
+    """The wall clock. Tests put a hand-moved subclass in :data:`clock`."""
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+clock = Clock()
+
+
 def utcnow() -> datetime:
-    return datetime.now(UTC)
+    return clock.now()
 
 
 def as_utc(value: datetime) -> datetime:

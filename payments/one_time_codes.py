@@ -1,7 +1,8 @@
 """Consumer-presented codes (CPM): the resident shows a one-time number, the shop captures it.
 
 An 18-digit code lives in the cache for 60 seconds, bound to one resident, and is taken
-(get-and-delete) by the first capture, so it can pay once at most.
+(get-and-delete) by the first capture, so it can pay once at most. The code's deadline is
+stored with its owner and judged by the product's clock; the cache's TTL clears it later.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from machipay.cache import CacheBackend, RateLimit
+from machipay.cache import CLEAN_UP_GRACE_SECONDS, CacheBackend, RateLimit
 from machipay.errors import ValidationFailed
 from machipay.settings import Settings
 from machipay.timeutil import utcnow
@@ -38,18 +39,23 @@ async def issue_code(
         cache, str(resident_id)
     )
     ttl = settings.one_time_code_ttl_seconds
+    expires_at = utcnow() + timedelta(seconds=ttl)
+    value = f"{resident_id}@{expires_at.timestamp()!r}"
     while True:
         code = CODE_PREFIX + f"{secrets.randbelow(10**16):016d}"
-        if await cache.set_if_absent(_key(code), str(resident_id), ttl):
-            return code, utcnow() + timedelta(seconds=ttl)
+        if await cache.set_if_absent(_key(code), value, ttl + CLEAN_UP_GRACE_SECONDS):
+            return code, expires_at
 
 
 async def take_code(cache: CacheBackend, code: str) -> int:
     """The resident a code belongs to; the code is gone afterwards."""
     if not (len(code) == 18 and code.isdigit()):
         raise CodeUnusable("A payment code is 18 digits.")
-    owner = await cache.take(_key(code))
-    if owner is None:
+    taken = await cache.take(_key(code))
+    owner, _, expires_at = (taken or "").partition("@")
+    # A code stored without its deadline (issued by a worker of the previous release during
+    # a rolling deploy) is judged by its TTL alone.
+    if not owner or (expires_at and float(expires_at) <= utcnow().timestamp()):
         raise CodeUnusable("This payment code is unknown, has expired or was already used.")
     return int(owner)
 

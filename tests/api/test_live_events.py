@@ -1,5 +1,6 @@
-"""Server-Sent Events reach the shop within a second of commit, through a real HTTP server
-(uvicorn) and, on PostgreSQL runs, Redis pub/sub; nothing is sent for a refused payment."""
+"""Server-Sent Events reach the shop after commit, through a real HTTP server (uvicorn) and,
+on PostgreSQL runs, Redis pub/sub; nothing is sent for a refused payment. How fast is not
+asserted: speed belongs in BENCHMARKS.md, never in a timed assert."""
 
 from __future__ import annotations
 
@@ -44,7 +45,7 @@ async def test_the_shop_sees_payments_and_refunds_live(live_server: tuple[str, o
         payload = await sticker_payload(client, shop)
         resident = await register(client)
         await top_up(client, resident.wallet_id, 3_000)
-        received: list[tuple[str, dict[str, object], float]] = []
+        received: list[tuple[str, dict[str, object]]] = []
         connected = asyncio.Event()
 
         async def listen() -> None:
@@ -60,9 +61,7 @@ async def test_the_shop_sees_payments_and_refunds_live(live_server: tuple[str, o
                     elif line.startswith("event: "):
                         event = line.removeprefix("event: ")
                     elif line.startswith("data: ") and event:
-                        received.append(
-                            (event, json.loads(line.removeprefix("data: ")), time.monotonic())
-                        )
+                        received.append((event, json.loads(line.removeprefix("data: "))))
                         if len(received) == 2:
                             return
 
@@ -74,7 +73,6 @@ async def test_the_shop_sees_payments_and_refunds_live(live_server: tuple[str, o
             headers=resident.headers | {"Idempotency-Key": uuid.uuid4().hex},
         )
         assert refused.status_code == 402
-        sent_at = time.monotonic()
         paid = await client.post(
             "/api/v1/payments",
             json={"qr_payload": payload, "amount": 1_500},
@@ -89,13 +87,12 @@ async def test_the_shop_sees_payments_and_refunds_live(live_server: tuple[str, o
         assert refunded.status_code == 201
         await asyncio.wait_for(listener, timeout=5)
 
-    (first, data, arrived), (second, refund_data, _) = received
+    (first, data), (second, refund_data) = received
     assert (first, data["id"], data["amount"]) == (
         "payment",
         paid.json()["id"],
         1_500,
     )  # not the refused one
-    assert arrived - sent_at < 1.0
     assert (second, refund_data["payment"], refund_data["amount"]) == (
         "refund",
         paid.json()["id"],

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -15,6 +14,7 @@ from identity import create_user
 from machipay.auth import Role
 from machipay.settings import Settings
 from tests.api.conftest import register
+from tests.conftest import ManualClock
 
 AddressClient = Callable[[str], AbstractAsyncContextManager[httpx.AsyncClient]]
 
@@ -75,10 +75,10 @@ async def test_a_resident_is_not_locked_out_by_failures_from_another_address(
 
 
 async def test_back_off_grows_with_each_failure_after_the_limit(
-    app: FastAPI, app_settings: Settings, from_address: AddressClient
+    app: FastAPI, app_settings: Settings, from_address: AddressClient, clock: ManualClock
 ) -> None:
     app_settings.login_attempts_per_account_per_minute = 2
-    app_settings.login_backoff_base_seconds = 1
+    app_settings.login_backoff_base_seconds = 60
     username, _ = await _staff(app, Role.OFFICER)
     async with from_address("203.0.113.10") as guesser:
         assert [(await _sign_in(guesser, username, "nope-nope-1")).status_code for _ in "ab"] == [
@@ -90,12 +90,14 @@ async def test_back_off_grows_with_each_failure_after_the_limit(
             locked = await _sign_in(guesser, username, "nope-nope-2")
             assert locked.status_code == 429
             waits.append(int(locked.headers["retry-after"]))
-            await asyncio.sleep(waits[-1] + 0.2)
+            clock.advance(waits[-1] - 1)
+            assert (await _sign_in(guesser, username, "nope-nope-2")).status_code == 429
+            clock.advance(1)
             # The lock has passed: the next guess is checked (and fails, locking longer).
             assert (await _sign_in(guesser, username, "nope-nope-3")).status_code == 401
         last = await _sign_in(guesser, username, "nope-nope-4")
         waits.append(int(last.headers["retry-after"]))
-    assert waits == [1, 2, 4]
+    assert waits == [60, 120, 240]
 
 
 async def test_an_account_guessed_at_from_many_addresses_slows_every_guessing_address(

@@ -22,6 +22,7 @@ from machipay.timeutil import utcnow
 from payments.models import Charge
 from tests.api.conftest import ResidentHandle, register, top_up
 from tests.api.shops import ShopHandle, application, open_shop, staff_token, sticker_payload
+from tests.conftest import ManualClock
 from wallet_api import grant_points
 
 PROBLEM = "application/problem+json"
@@ -369,22 +370,30 @@ async def test_one_time_code_pays_once(client: httpx.AsyncClient, app: FastAPI) 
 
 
 async def test_one_time_code_expires(
-    client: httpx.AsyncClient, app: FastAPI, app_settings: Settings
+    client: httpx.AsyncClient, app: FastAPI, app_settings: Settings, clock: ManualClock
 ) -> None:
-    app_settings.one_time_code_ttl_seconds = 1
     shop = await open_shop(client, app)
     resident = await register(client)
     await top_up(client, resident.wallet_id, 3_000)
-    code = (await client.post("/api/v1/wallet/one-time-code", headers=resident.headers)).json()[
-        "code"
-    ]
-    await asyncio.sleep(1.6)
+    codes = []
+    for _ in range(2):
+        issued = await client.post("/api/v1/wallet/one-time-code", headers=resident.headers)
+        codes.append(issued.json()["code"])
+    clock.advance(app_settings.one_time_code_ttl_seconds - 1)
+    in_time = await client.post(
+        "/api/v1/merchant/cpm-payments",
+        json={"code": codes[0], "amount": 100},
+        headers=shop.headers | {"Idempotency-Key": "in-time"},
+    )
+    assert in_time.status_code == 201, in_time.text
+    clock.advance(1)
     late = await client.post(
         "/api/v1/merchant/cpm-payments",
-        json={"code": code, "amount": 100},
+        json={"code": codes[1], "amount": 100},
         headers=shop.headers | {"Idempotency-Key": "late"},
     )
     assert late.status_code == 422
+    assert late.json()["type"].endswith("/code-unusable")
     unknown = await client.post(
         "/api/v1/merchant/cpm-payments",
         json={"code": "98" + "0" * 16, "amount": 100},

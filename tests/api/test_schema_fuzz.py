@@ -1,7 +1,9 @@
 """Schemathesis over the OpenAPI schema against a real server process: no input, however odd,
 makes a 5xx, and every error is problem+json.
 
-It runs against PostgreSQL + Redis when they are configured (as in CI), else SQLite.
+The server runs for the whole module on a database of its own (the run's database is
+restored after every test), against Redis too when the run has one; its books must still
+verify at the end.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +23,15 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 
-from tests.conftest import REDIS_URL, free_port
+from machipay.db import create_engine
+from machipay.settings import Settings
+from tests.conftest import (
+    REDIS_URL,
+    assert_books_verify,
+    create_scratch_postgres,
+    drop_scratch_postgres,
+    free_port,
+)
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 # Seconds for set-up calls that hash a password with argon2 (slow on a busy host).
@@ -63,8 +73,20 @@ def server(tmp_path_factory: pytest.TempPathFactory, server_env: dict[str, str])
 
 
 @pytest.fixture(scope="module")
-def server_env(postgres_url: str) -> dict[str, str]:
-    database = postgres_url
+async def fuzz_database() -> AsyncIterator[str]:
+    url = await create_scratch_postgres("machipay_fuzz")
+    yield url
+    engine = create_engine(Settings(database_url=url, environment="test"))
+    try:
+        await assert_books_verify(engine)
+    finally:
+        await engine.dispose()
+        await drop_scratch_postgres(url)
+
+
+@pytest.fixture(scope="module")
+def server_env(fuzz_database: str) -> dict[str, str]:
+    database = fuzz_database
     env = {k: v for k, v in os.environ.items() if not k.startswith("MACHIPAY_")}
     env.update(
         MACHIPAY_ENVIRONMENT="development",  # the development secrets, and /openapi.json on

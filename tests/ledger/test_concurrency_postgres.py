@@ -6,7 +6,7 @@ import asyncio
 import uuid
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -241,7 +241,7 @@ async def test_raw_posting_that_overdraws_a_hot_account_fails_at_commit(
 
 
 async def test_the_sealer_waits_for_an_entry_still_being_written(
-    pg: async_sessionmaker[AsyncSession], unique: str
+    pg: async_sessionmaker[AsyncSession], postgres_engine: AsyncEngine, unique: str
 ) -> None:
     # An entry id handed out to a transaction that has not committed yet lies below the
     # ids of entries committed after it: the sealer must not seal past it until it is
@@ -259,8 +259,20 @@ async def test_the_sealer_waits_for_an_entry_still_being_written(
         )
         later = await transfer(pg, c, d, 5)
         assert later.id > early.id
-        sealing = asyncio.create_task(ledger.seal_pending_entries(pg))
-        await asyncio.sleep(0.3)
+        # The sealer waits by polling, not on a lock: watch for its first look at the
+        # transactions its snapshot saw running (ours among them, still open).
+        horizon_checked = asyncio.Event()
+
+        def watch(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+            if "pg_snapshot_xip" in statement:
+                horizon_checked.set()
+
+        event.listen(postgres_engine.sync_engine, "after_cursor_execute", watch)
+        try:
+            sealing = asyncio.create_task(ledger.seal_pending_entries(pg))
+            await asyncio.wait_for(horizon_checked.wait(), timeout=30)
+        finally:
+            event.remove(postgres_engine.sync_engine, "after_cursor_execute", watch)
         assert not sealing.done()  # held back by the open transaction
         await open_session.commit()
     sealed = await sealing

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import text
@@ -11,7 +11,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 import ledger
 from ledger import Leg, credit, debit
-from machipay.timeutil import utcnow
 from tests.ledger.helpers import balances, open_and_fund, transfer
 
 SM = async_sessionmaker[AsyncSession]
@@ -162,29 +161,44 @@ async def test_compaction_folds_hot_postings_without_changing_balance(
     assert checkpoint == 120
 
 
+async def _posted_at(sessionmaker: SM, entry: ledger.PostedEntry) -> datetime:
+    # Postings take their time from the database (clock_timestamp() in ledger_post), so the
+    # moments to ask about are read back, not taken from the product's clock.
+    async with sessionmaker() as session:
+        moment: datetime = (
+            await session.execute(
+                text("SELECT max(created_at) FROM ledger_postings WHERE entry_id = :e"),
+                {"e": entry.id},
+            )
+        ).scalar_one()
+    return moment
+
+
 async def test_balance_as_of_a_past_moment(sessionmaker: SM, unique: str) -> None:
     a, m = f"resident:{unique}:money", f"merchant:{unique}:payable"
     await open_and_fund(sessionmaker, {a: 1_000, m: 0})
-    await transfer(sessionmaker, a, m, 100)
-    await asyncio.sleep(0.01)
-    between = utcnow()
-    await asyncio.sleep(0.01)
+    first = await _posted_at(sessionmaker, await transfer(sessionmaker, a, m, 100))
     await transfer(sessionmaker, a, m, 200)
     async with sessionmaker() as session:
         await ledger.compact_hot_account(session, m)
         await session.commit()
-    await transfer(sessionmaker, a, m, 50)
+    last = await _posted_at(sessionmaker, await transfer(sessionmaker, a, m, 50))
     async with sessionmaker() as session:
-        assert await ledger.balance_as_of(session, a, between) == 900
-        assert await ledger.balance_as_of(session, m, between) == 100
-        assert await ledger.balance_as_of(session, a, utcnow()) == 650
-        assert await ledger.balance_as_of(session, m, utcnow()) == 350
+        assert await ledger.balance_as_of(session, a, first) == 900
+        assert await ledger.balance_as_of(session, m, first) == 100
+        assert await ledger.balance_as_of(session, m, first - timedelta(microseconds=1)) == 0
+        assert await ledger.balance_as_of(session, a, last) == 650
+        assert await ledger.balance_as_of(session, m, last) == 350
 
 
 @pytest.mark.parametrize(
     "statement", ["UPDATE ledger_postings SET amount = amount", "DELETE FROM ledger_entries"]
 )
-async def test_entries_and_postings_are_append_only(sessionmaker: SM, statement: str) -> None:
+async def test_entries_and_postings_are_append_only(
+    sessionmaker: SM, statement: str, unique: str
+) -> None:
+    # The triggers fire per row: there must be a posted entry for the statement to touch.
+    await open_and_fund(sessionmaker, {f"resident:{unique}:money": 100})
     async with sessionmaker() as session:
         with pytest.raises(DBAPIError, match="append-only"):
             await session.execute(text(statement))
@@ -209,10 +223,10 @@ async def test_sealer_chains_blocks_and_verify_passes(sessionmaker: SM, unique: 
     await open_and_fund(sessionmaker, {a: 500, b: 0})
     await transfer(sessionmaker, a, b, 5)
     first = await ledger.seal_pending_entries(sessionmaker)
-    assert first.entries >= 3
+    assert first == ledger.SealResult(blocks=1, entries=2)  # a's funding and the transfer
     await transfer(sessionmaker, a, b, 5)
     second = await ledger.seal_pending_entries(sessionmaker)
-    assert second.blocks >= 1
+    assert second == ledger.SealResult(blocks=1, entries=1)
     async with sessionmaker() as session:
         report = await ledger.verify_ledger(session)
         latest, earlier = (
