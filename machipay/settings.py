@@ -188,18 +188,17 @@ class Settings(BaseSettings):
         # People paste the URL their other tools use; map it to the async driver we ship.
         if not value:
             return None
-        if value.startswith("sqlite"):
-            raise ValueError(
-                "SQLite is no longer supported: machipay runs on PostgreSQL only. Unset "
-                "MACHIPAY_DATABASE_URL to use the embedded PostgreSQL server (var/pgdata), or "
-                "set it to postgresql://user@host:port/database"
-            )
         if value.startswith("postgres://"):
             value = "postgresql://" + value.removeprefix("postgres://")
         if value.startswith("postgresql://"):
             value = "postgresql+asyncpg://" + value.removeprefix("postgresql://")
         if not value.startswith("postgresql+asyncpg://"):
-            raise ValueError("MACHIPAY_DATABASE_URL must be a postgresql:// URL")
+            # Whatever else was given (an old SQLite file, another database): one answer.
+            raise ValueError(
+                "MACHIPAY_DATABASE_URL must be a postgresql:// URL: machipay runs on PostgreSQL "
+                "only (SQLite is no longer supported). Unset it to use the embedded PostgreSQL "
+                "server (var/pgdata), or set it to postgresql://user@host:port/database"
+            )
         return value
 
     @field_validator("metrics_token")
