@@ -90,9 +90,7 @@ async def test_owner_adds_staff_who_take_payments_the_list_names_them(
 
     day = await client.get("/api/v1/merchant/payments", headers=shop.headers)
     assert day.status_code == 200, day.text
-    takers = {
-        p["id"]: (p["taken_by"] or {}).get("username") for p in day.json()["payments"]
-    }
+    takers = {p["id"]: (p["taken_by"] or {}).get("username") for p in day.json()["payments"]}
     assert takers == {
         captured.json()["id"]: name,
         dynamic.json()["id"]: name,

@@ -29,9 +29,7 @@ async def test_charge_screen_shows_the_wallets_own_references(
     await sign_in(page, resident.phone, NEW_PASSWORD)
     await page.click("#go-charge")
     await expect(page.locator("#charge-account-number")).to_be_visible()
-    funding = (
-        await live_server.api("GET", "/api/v1/wallet/funding", token=resident.token)
-    ).json()
+    funding = (await live_server.api("GET", "/api/v1/wallet/funding", token=resident.token)).json()
     await expect(page.locator("#charge-account-number")).to_have_text(
         funding["bank"]["account_number"]
     )
@@ -139,9 +137,11 @@ async def test_owner_manages_staff_in_the_dashboard(
         await dialog.accept()
 
     page.on("dialog", accept)
-    await page.locator(f'.staff-row[data-username="{name}"]').get_by_role(
-        "button", name=f"{name} を削除"
-    ).click()
+    await (
+        page.locator(f'.staff-row[data-username="{name}"]')
+        .get_by_role("button", name=f"{name} を削除")
+        .click()
+    )
     await expect(page.locator(f'.staff-row[data-username="{name}"]')).to_have_count(0)
     listed = (await live_server.api("GET", "/api/v1/merchant/staff", token=owner_token)).json()
     assert name not in [m["username"] for m in listed["items"]]
