@@ -9,10 +9,12 @@ from identity.service import (
     authenticate,
     create_user,
     create_users_bulk,
+    disable_user,
     ip_limit,
     rotate_refresh_token,
     user_by_id,
     usernames,
+    users_of_merchant,
 )
 from identity.sessions import end_all_sessions, end_sessions
 
@@ -21,10 +23,12 @@ __all__ = [
     "authenticate",
     "create_user",
     "create_users_bulk",
+    "disable_user",
     "end_all_sessions",
     "end_sessions",
     "ip_limit",
     "rotate_refresh_token",
     "user_by_id",
     "usernames",
+    "users_of_merchant",
 ]

@@ -12,9 +12,11 @@ from wallet_api.points import (
     take_back_from_lot,
     take_points,
 )
+from wallet_api.references import FundingReferenceUnknown, funding_references
 from wallet_api.service import (
     credit_top_up,
     register_resident,
+    resident_by_wallet_id,
     resident_of,
     resident_profiles,
     transfer_money,
@@ -22,16 +24,19 @@ from wallet_api.service import (
 )
 
 __all__ = [
+    "FundingReferenceUnknown",
     "LotTake",
     "add_points_lot",
     "choose_takes",
     "credit_top_up",
     "expire_points",
+    "funding_references",
     "give_points_back",
     "grant_points",
     "history_row",
     "live_lots",
     "register_resident",
+    "resident_by_wallet_id",
     "resident_of",
     "resident_profiles",
     "take_back_from_lot",

@@ -9,6 +9,7 @@ import * as home from "./home.js";
 import * as pay from "./pay.js";
 import * as receipt from "./receipt.js";
 import * as scan from "./scan.js";
+import * as topup from "./topup.js";
 import * as transfer from "./transfer.js";
 
 const ROUTES = {
@@ -21,10 +22,11 @@ const ROUTES = {
   history: historyScreen.render,
   code: code.render,
   transfer: transfer.render,
+  charge: topup.render,
 };
 const PUBLIC = new Set(["signin", "register"]);
 // Which bottom-navigation tab a screen belongs to.
-const TAB_OF = { pay: "scan", receipt: "scan" };
+const TAB_OF = { pay: "scan", receipt: "scan", charge: "home" };
 
 const api = createApi("app");
 const view = document.getElementById("view");

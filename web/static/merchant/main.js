@@ -5,13 +5,17 @@ import { createApi, describeError, showError, streamEvents, t, toast } from "/st
 import { setupCharge } from "./charge.js";
 import { setupCode } from "./code.js";
 import { setupSound } from "./sound.js";
+import { setupStaff } from "./staff.js";
 import { setupStatements } from "./statements.js";
 import { setupSticker } from "./sticker.js";
 import { setupToday } from "./today.js";
 import { $, yenOf } from "./util.js";
 
 const MERCHANT_ROLES = new Set(["merchant_owner", "merchant_staff"]);
-const TABS = ["today", "charge", "code", "sticker", "statements"];
+const ALL_TABS = ["today", "charge", "code", "sticker", "statements", "staff"];
+const OWNER_ONLY = new Set(["staff"]);
+// The tabs of the signed-in role: staff do not manage staff (the API refuses them too).
+let TABS = ALL_TABS.filter((tab) => !OWNER_ONLY.has(tab));
 const STATUS_BADGE = { active: "", pending: "badge-warn", suspended: "badge-red", rejected: "badge-grey" };
 
 const api = createApi("merchant");
@@ -21,7 +25,8 @@ const charge = setupCharge(api, { knownPayments: () => today.knownIds() });
 const code = setupCode(api);
 const sticker = setupSticker(api);
 const statements = setupStatements(api);
-const panels = { today, charge, code, sticker, statements };
+const staff = setupStaff(api);
+const panels = { today, charge, code, sticker, statements, staff };
 
 let stream = null;
 let shop = null;
@@ -73,7 +78,7 @@ $("#sign-in-form").addEventListener("submit", async (event) => {
       showError(box, t("m.error.not_merchant"));
       return;
     }
-    await enter();
+    await enter(me);
   } catch (error) {
     showError(box, error);
   } finally {
@@ -120,7 +125,13 @@ async function loadShop() {
   sticker.setShop(shop);
 }
 
-async function enter() {
+function tabsFor(role) {
+  TABS = ALL_TABS.filter((tab) => role === "merchant_owner" || !OWNER_ONLY.has(tab));
+  for (const tab of ALL_TABS) $(`#tab-${tab}`).hidden = !TABS.includes(tab);
+}
+
+async function enter(me) {
+  tabsFor(me.role);
   show("dashboard");
   $("#shop-name").textContent = t("state.loading");
   try {
@@ -195,7 +206,7 @@ function tabFromHash() {
 }
 
 function selectTab(name, { focus = true } = {}) {
-  for (const tab of TABS) {
+  for (const tab of ALL_TABS) {
     const button = $(`#tab-${tab}`);
     const selected = tab === name;
     button.setAttribute("aria-selected", String(selected));
@@ -238,7 +249,7 @@ window.addEventListener("machipay:goto", (event) => selectTab(event.detail));
       showSignIn(t("m.error.not_merchant"));
       return;
     }
-    await enter();
+    await enter(me);
   } catch (error) {
     showSignIn(error.status === 401 ? t("error.session_expired") : describeError(error));
   }
