@@ -7,6 +7,7 @@ dependency, password hashing, cookies) are infrastructure, in ``machipay.auth``.
 from identity.service import (
     TokenPair,
     authenticate,
+    close_user,
     create_user,
     create_users_bulk,
     ip_limit,
@@ -19,6 +20,7 @@ from identity.sessions import end_all_sessions, end_sessions
 __all__ = [
     "TokenPair",
     "authenticate",
+    "close_user",
     "create_user",
     "create_users_bulk",
     "end_all_sessions",

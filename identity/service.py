@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from identity import lockout
 from identity.models import RefreshToken, User
-from identity.sessions import end_sessions
+from identity.sessions import end_all_sessions, end_sessions
 from machipay.auth.ended_sessions import session_ended
 from machipay.auth.passwords import hash_password, password_problems, verify_password
 from machipay.auth.roles import STAFF_ROLES, Role
@@ -234,3 +234,18 @@ async def usernames(session: AsyncSession, user_ids: Collection[int]) -> dict[in
         return {}
     rows = await session.execute(select(User.id, User.username).where(User.id.in_(user_ids)))
     return {int(i): str(name) for i, name in rows}
+
+
+async def close_user(
+    session: AsyncSession, cache: CacheBackend, settings: Settings, user_id: int
+) -> None:
+    """End an account for good: every session ends now, it can never sign in again, and
+    its login name is given back (a resident's is their phone number, which a new
+    registration may then take)."""
+    await session.execute(
+        update(User)
+        .where(User.id == user_id)
+        .values(status="closed", username=f"closed.{user_id}")
+        .execution_options(synchronize_session=False)
+    )
+    await end_all_sessions(session, cache, settings, user_id)

@@ -1,8 +1,10 @@
 """Merchants: applications, approval, staff, EMVCo QR stickers, the shop directory."""
 
 from merchant_api.qr import InvalidQr, ParsedQr
+from merchant_api.schemas import BankIn
 from merchant_api.service import (
     STORE_TYPES,
+    BankAccount,
     MerchantView,
     ScannedShop,
     ShopForSettlement,
@@ -17,11 +19,14 @@ from merchant_api.service import (
     resolve_shop_qr,
     shops_to_settle,
     static_payload,
+    validate_bank,
     view_of,
 )
 
 __all__ = [
     "STORE_TYPES",
+    "BankAccount",
+    "BankIn",
     "InvalidQr",
     "MerchantView",
     "ParsedQr",
@@ -38,5 +43,6 @@ __all__ = [
     "resolve_shop_qr",
     "shops_to_settle",
     "static_payload",
+    "validate_bank",
     "view_of",
 ]
