@@ -126,13 +126,12 @@ async def summary_of(session: AsyncSession, resident_id: int) -> ResidentSummary
     resident = await wallet_api.resident_by_id(session, resident_id)
     now = utcnow()
     balances = await ledger.get_balances(
-        session,
-        [
-            ledger.resident_money(resident_id),
-            ledger.resident_points(resident_id),
-            ledger.resident_refund(resident_id),
-        ],
+        session, [ledger.resident_money(resident_id), ledger.resident_points(resident_id)]
     )
+    try:
+        in_transit = await ledger.get_balance(session, ledger.resident_refund(resident_id))
+    except ledger.UnknownAccount:  # opened by the first closure
+        in_transit = 0
     lots = await wallet_api.live_lots(session, resident_id, now=now)
     history = await wallet_api.recent_history(session, resident_id, limit=HISTORY_LINES)
     closures = list(
@@ -156,7 +155,7 @@ async def summary_of(session: AsyncSession, resident_id: int) -> ResidentSummary
         status=resident.status,
         money=balances[ledger.resident_money(resident_id)],
         points=sum(lot.remaining for lot in lots),
-        refund_in_transit=balances[ledger.resident_refund(resident_id)],
+        refund_in_transit=in_transit,
         lots=[(lot.remaining, lot.expires_at) for lot in lots],
         history=[
             {
