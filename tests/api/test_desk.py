@@ -374,6 +374,7 @@ async def test_closing_a_wallet_takes_two_people_and_refunds_in_the_next_zengin_
     )
     assert made.returncode == 0, made.stderr
     _, *data, trailer, _ = read_zengin(out.read_bytes())
+    assert int(trailer["total"]) == sum(int(d["amount"]) for d in data)
     async with app.state.sessionmaker() as session:
         payout = (
             await session.execute(select(Payout).where(Payout.resident_id == resident.id))
