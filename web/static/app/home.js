@@ -107,7 +107,7 @@ export function render(root, app, scope) {
       h("div", { class: "home-side" },
         slot(wallet, topUpCard, scope),
         slot(app.api.get("/api/v1/wallet/notices?limit=5"), noticesCard, scope),
-        accountCard())));
+        accountCard()))));
   root.querySelector("#screen-title").classList.add("visually-hidden");
   return Promise.allSettled([wallet]);
 }
