@@ -14,6 +14,7 @@ from analytics import routes as analytics_routes
 from analytics import run_consumer_forever
 from campaigns import CampaignEngine
 from campaigns import routes as campaign_routes
+from desk import routes as desk_routes
 from identity import routes as auth_routes
 from ledger import money_triggers, run_sealer_forever
 from machipay import health
@@ -118,6 +119,7 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
     app.include_router(settlement_routes.router)
     app.include_router(campaign_routes.router)
     app.include_router(campaign_report_routes.router)
+    app.include_router(desk_routes.router)
     app.include_router(analytics_routes.router)
     install_web(app)
     return app

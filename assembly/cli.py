@@ -222,11 +222,20 @@ app.add_typer(users_app, name="users")
 def users_create(
     role: Annotated[
         str,
-        typer.Option(help="officer, approver, analyst, operator, merchant_owner, merchant_staff"),
+        typer.Option(
+            help="officer, approver, analyst, operator, desk, merchant_owner, merchant_staff"
+        ),
     ],
     username: Annotated[str, typer.Option(help="Login name: 3-64 of a-z 0-9 . _ -")],
     password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)],
     merchant_id: Annotated[int | None, typer.Option(help="For merchant roles: the shop.")] = None,
+    display_name: Annotated[
+        str | None,
+        typer.Option(help="For desk: the name residents and receipts show (not the login)."),
+    ] = None,
+    office: Annotated[
+        str | None, typer.Option(help="For desk: the ward office, e.g. 北沢まちづくりセンター.")
+    ] = None,
 ) -> None:
     """Create a staff user (residents register through the app)."""
     from identity import create_user
@@ -243,11 +252,21 @@ def users_create(
         )
     if (chosen in MERCHANT_ROLES) != (merchant_id is not None):
         raise typer.BadParameter("--merchant-id goes with merchant roles, and only with them")
+    if chosen is not Role.DESK and (display_name or office):
+        raise typer.BadParameter("--display-name and --office go with the desk role only")
+    card = _desk_card(display_name, office)
 
     async def create(session: AsyncSession) -> int:
         user = await create_user(
             session, username=username, password=password, role=chosen, merchant_id=merchant_id
         )
+        if chosen is Role.DESK:
+            from desk import set_staff_card
+
+            name, where = card
+            await set_staff_card(
+                session, user.id, display_name=name or f"職員 No.{user.id}", office=where
+            )
         return user.id
 
     try:
@@ -256,6 +275,24 @@ def users_create(
         typer.echo(f"error: {exc.detail}", err=True)
         raise typer.Exit(1) from None
     typer.echo(f"created {chosen.value} {username!r} (user id {user_id})")
+
+
+def _payee_of(held: dict[str, Any]) -> str:
+    if held.get("merchant_id") is not None:
+        return f"shop {held['merchant_id']}"
+    return f"resident {held['resident_id']}"
+
+
+def _desk_card(display_name: str | None, office: str | None) -> tuple[str | None, str]:
+    """A desk member's display name and office, NFKC and bounded like every shown name."""
+    from machipay.text import nfkc
+
+    name = nfkc(display_name).strip() if display_name else None
+    where = nfkc(office).strip() if office else "区役所"
+    for value, flag in ((name, "--display-name"), (where, "--office")):
+        if value is not None and not (1 <= len(value) <= 40 and value.isprintable()):
+            raise typer.BadParameter("1 to 40 printable characters", param_hint=flag)
+    return name, where
 
 
 @app.command("expire-points")
@@ -403,7 +440,13 @@ def payout(
     def report_held(held: list[dict[str, Any]]) -> None:
         for h in held:
             typer.echo(
-                f"  held: payout {h['payout_id']} (shop {h['merchant_id']},"
+                f"  held: payout {h['payout_id']} ("
+                + (
+                    f"shop {h['merchant_id']}"
+                    if h["merchant_id"]
+                    else f"resident {h['resident_id']}"
+                )
+                + ","
                 f" ¥{h['amount']:,}): {h['reason']}",
                 err=True,
             )

@@ -20,6 +20,7 @@ import campaigns
 from analytics.synthetic import HistoryPlan, generate_history
 from assembly.seeding import SeedPlan, seed_ward
 from campaigns.schemas import CampaignIn
+from desk import set_staff_card
 from identity import create_user
 from identity.models import User
 from machipay.auth import Role
@@ -38,7 +39,14 @@ STAFF = (
     ("approver", Role.APPROVER),
     ("analyst", Role.ANALYST),
     ("operator", Role.OPERATOR),
+    # Two at the help desk: a closure one of them asks for, the other approves.
+    ("desk", Role.DESK),
+    ("desk2", Role.DESK),
 )
+DESK_CARDS = {
+    "desk": ("窓口 花子", "北沢まちづくりセンター"),
+    "desk2": ("窓口 次郎", "代沢まちづくりセンター"),
+}
 
 DEMO_NOTICES = (
     (
@@ -94,6 +102,9 @@ async def seed_demo(
         for username, role in STAFF:
             user = await create_user(session, username=username, password=DEMO_PASSWORD, role=role)
             staff_ids[username] = user.id
+            if username in DESK_CARDS:
+                name, office = DESK_CARDS[username]
+                await set_staff_card(session, user.id, display_name=name, office=office)
             ward.staff.append((username, role.value))
     seeded = await seed_ward(
         sessionmaker,

@@ -146,7 +146,7 @@ async def seed_ward(
                     )
                 result.residents.append(
                     {
-                        "phone": "0" + resident.phone.removeprefix("+81"),
+                        "phone": "0" + (resident.phone or "").removeprefix("+81"),
                         "wallet_id": resident.wallet_id,
                     }
                 )

@@ -7,6 +7,7 @@ dependency, password hashing, cookies) are infrastructure, in ``machipay.auth``.
 from identity.service import (
     TokenPair,
     authenticate,
+    close_user,
     create_user,
     create_users_bulk,
     disable_user,
@@ -21,6 +22,7 @@ from identity.sessions import end_all_sessions, end_sessions
 __all__ = [
     "TokenPair",
     "authenticate",
+    "close_user",
     "create_user",
     "create_users_bulk",
     "disable_user",

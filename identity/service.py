@@ -265,3 +265,18 @@ async def disable_user(
         .execution_options(synchronize_session=False)
     )
     await end_all_sessions(session, cache, settings, user_id)
+
+
+async def close_user(
+    session: AsyncSession, cache: CacheBackend, settings: Settings, user_id: int
+) -> None:
+    """End an account for good: every session ends now, it can never sign in again, and
+    its login name is given back (a resident's is their phone number, which a new
+    registration may then take)."""
+    await session.execute(
+        update(User)
+        .where(User.id == user_id)
+        .values(status="closed", username=f"closed.{user_id}")
+        .execution_options(synchronize_session=False)
+    )
+    await end_all_sessions(session, cache, settings, user_id)

@@ -15,6 +15,7 @@ from ledger.accounts import (
     merchant_payout,
     resident_money,
     resident_points,
+    resident_refund,
     spec_for,
 )
 from ledger.balances import (
@@ -107,6 +108,7 @@ __all__ = [
     "reconcile",
     "resident_money",
     "resident_points",
+    "resident_refund",
     "reverse_entry",
     "run_sealer_forever",
     "seal_pending_entries",

@@ -40,6 +40,9 @@ _SPECS: list[tuple[re.Pattern[str], AccountSpec]] = [
     (re.compile(r"bank:city"), AccountSpec("asset", "debit", True, False)),
     (re.compile(rf"resident:{_ID}:money"), AccountSpec("liability", "credit", True, False)),
     (re.compile(rf"resident:{_ID}:points"), AccountSpec("liability", "credit", True, False)),
+    # A closed wallet's money on its way to the resident's bank account (the ward's refund
+    # procedure on service termination, 資金決済法 Art. 20).
+    (re.compile(rf"resident:{_ID}:refund"), AccountSpec("liability", "credit", True, False)),
     (re.compile(rf"merchant:{_ID}:payable"), AccountSpec("liability", "credit", True, True)),
     (re.compile(rf"merchant:{_ID}:payout"), AccountSpec("liability", "credit", True, False)),
     (
@@ -64,6 +67,10 @@ def resident_money(resident_id: int | str) -> str:
 
 def resident_points(resident_id: int | str) -> str:
     return f"resident:{resident_id}:points"
+
+
+def resident_refund(resident_id: int | str) -> str:
+    return f"resident:{resident_id}:refund"
 
 
 def merchant_payable(merchant_id: int | str) -> str:

@@ -23,6 +23,7 @@ FAMILIES: dict[str, str] = {
     "bank:city": "bank:city",
     "resident money": "resident:%:money",
     "resident points": "resident:%:points",
+    "resident refund": "resident:%:refund",
     "merchant payable": "merchant:%:payable",
     "merchant payout": "merchant:%:payout",
     "campaign budget": "campaign:%:budget",

@@ -112,6 +112,12 @@ class Settings(BaseSettings):
     # 24-hour window: beyond it every transfer of the sender waits, so P2P cannot be used to
     # test which phone numbers are registered (DESIGN.md 7).
     p2p_unknown_recipients_per_day: int = Field(10, ge=1, le=1_000)
+    # Help desk (窓口): look-ups per member of desk staff per minute (each one is audited and
+    # shown to the resident; a desk that looks up many people in a minute is browsing, not
+    # serving the person at the counter), and the cash a counter takes in one top-up.
+    desk_lookups_per_minute: int = Field(20, ge=1, le=1_000)
+    desk_top_up_min: int = Field(1_000, ge=1)
+    desk_top_up_max: int = Field(50_000, ge=1)
     # Registrations per address per hour: until phone verification, what a registration
     # answers tells whether the number was free, so their number is what bounds enumeration.
     registrations_per_ip_per_hour: int = Field(20, ge=1, le=10**9)

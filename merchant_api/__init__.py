@@ -1,8 +1,10 @@
 """Merchants: applications, approval, staff, EMVCo QR stickers, the shop directory."""
 
 from merchant_api.qr import InvalidQr, ParsedQr
+from merchant_api.schemas import BankIn
 from merchant_api.service import (
     STORE_TYPES,
+    BankAccount,
     MerchantView,
     ScannedShop,
     ShopForSettlement,
@@ -17,12 +19,15 @@ from merchant_api.service import (
     resolve_shop_qr,
     shops_to_settle,
     static_payload,
+    validate_bank,
     view_of,
 )
 from merchant_api.staff import staff_refund_limit
 
 __all__ = [
     "STORE_TYPES",
+    "BankAccount",
+    "BankIn",
     "InvalidQr",
     "MerchantView",
     "ParsedQr",
@@ -40,5 +45,6 @@ __all__ = [
     "shops_to_settle",
     "staff_refund_limit",
     "static_payload",
+    "validate_bank",
     "view_of",
 ]

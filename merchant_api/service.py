@@ -108,7 +108,8 @@ def _ascii_digits(value: str) -> str:
     return unicodedata.normalize("NFKC", value).strip()
 
 
-def _validate_bank(bank: BankAccount) -> BankAccount:
+def validate_bank(bank: BankAccount) -> BankAccount:
+    """A bank account as the Zengin file will carry it: ASCII digits, the banks' kana."""
     name = unicodedata.normalize("NFKC", bank.account_name_kana).strip().upper()
     bank_code = _ascii_digits(bank.bank_code)
     branch_code = _ascii_digits(bank.branch_code)
@@ -148,7 +149,7 @@ async def apply(session: AsyncSession, application: MerchantApplication) -> Merc
     kana = unicodedata.normalize("NFKC", application.name_kana).strip()
     if not kana or not re.fullmatch(r"[\u30A0-\u30FF\u3000 ]+", kana):
         raise ValidationFailed("name_kana is the shop's name in katakana.", field="name_kana")
-    bank = _validate_bank(application.bank)
+    bank = validate_bank(application.bank)
     merchant = Merchant(
         public_id=secrets.token_hex(6),
         name=application.name.strip(),

@@ -16,6 +16,7 @@ OWNERS = (
     "merchant_api",
     "settlement",
     "campaigns",
+    "desk",
     "analytics",
     "identity",
     "ward",

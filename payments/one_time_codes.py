@@ -19,6 +19,7 @@ from machipay.timeutil import utcnow
 from merchant_api import MerchantView
 from payments.rewards import CampaignRewards, no_campaign_rewards
 from payments.service import PaymentDone, pay
+from wallet_api import require_wallet_can_move_money
 
 CODE_PREFIX = "98"  # keeps codes apart from other schemes' numbers at a shared till
 
@@ -33,8 +34,11 @@ def _key(code: str) -> str:
 
 
 async def issue_code(
-    cache: CacheBackend, settings: Settings, resident_id: int
+    session: AsyncSession, cache: CacheBackend, settings: Settings, resident_id: int
 ) -> tuple[str, datetime]:
+    # A frozen wallet gets no code: the code is a payment waiting to happen (the capture
+    # passes the gate again, in pay).
+    await require_wallet_can_move_money(session, resident_id)
     await RateLimit("one-time-code", settings.one_time_codes_per_minute).hit(
         cache, str(resident_id)
     )

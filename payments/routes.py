@@ -135,9 +135,11 @@ async def create_payment(
     dependencies=[Depends(limit_money_moves)],
     tags=RESIDENTS,
 )
-async def one_time_code(caller: ResidentCaller, cache: Cache, settings: AppSettings) -> OneTimeCode:
+async def one_time_code(
+    caller: ResidentCaller, session: DbSession, cache: Cache, settings: AppSettings
+) -> OneTimeCode:
     """A code to show at the till (and its QR): valid for 60 seconds, once."""
-    code, expires_at = await one_time_codes.issue_code(cache, settings, caller.user_id)
+    code, expires_at = await one_time_codes.issue_code(session, cache, settings, caller.user_id)
     return OneTimeCode(code=code, qr_payload=code, expires_at=to_tokyo(expires_at))
 
 

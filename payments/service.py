@@ -35,7 +35,12 @@ from payments.rewards import (
     RewardPlan,
     no_campaign_rewards,
 )
-from wallet_api import LotTake, choose_takes
+from wallet_api import (
+    LotTake,
+    choose_takes,
+    require_wallet_can_move_money,
+    wallet_lock_refusals,
+)
 
 
 class PaymentLimitExceeded(ValidationFailed):
@@ -127,11 +132,13 @@ async def pay(
 ) -> PaymentDone:
     if amount > settings.max_payment:
         raise PaymentLimitExceeded(f"One payment is at most ¥{settings.max_payment:,}.")
+    await require_wallet_can_move_money(session, resident_id)
     now = utcnow()
     # One resident's payments run one at a time: points lots and (later) campaign caps are
     # read, then written. The lock and the live lots in one round trip; the lots are spent
     # by payment_record.
-    lots = await _LOCK_WITH_LOTS.rows(session, {"resident": resident_id, "now": now})
+    with wallet_lock_refusals():
+        lots = await _LOCK_WITH_LOTS.rows(session, {"resident": resident_id, "now": now})
     takes = choose_takes(lots, amount, at_most=True)
     points = sum(take.amount for take in takes)
     money = amount - points

@@ -15,6 +15,8 @@ from settlement.payouts import (
     next_weekday,
     parse_result_csv,
     payout_file,
+    payouts_by_ids,
+    queue_resident_refund,
 )
 from settlement.result_imports import confirm_results, import_results
 from settlement.service import closing_date, cutoff_of, settle_merchant, settle_period
@@ -37,6 +39,8 @@ __all__ = [
     "next_weekday",
     "parse_result_csv",
     "payout_file",
+    "payouts_by_ids",
+    "queue_resident_refund",
     "run_settlement",
     "settle_merchant",
     "settle_period",

@@ -77,21 +77,30 @@ class PayoutFile(Base):
 
 
 class Payout(Base):
-    """A bank transfer to a shop: pending → sent (in a file) → paid or failed."""
+    """A bank transfer: pending → sent (in a file) → paid or failed.
+
+    Either to a shop (its settlement's net) or, when the help desk closes a wallet, to the
+    resident (the money left in it: the ward's refund on service termination)."""
 
     __tablename__ = "merchant_payouts"
     __table_args__ = (
         CheckConstraint("status IN ('pending', 'sent', 'paid', 'failed')", name="status"),
         CheckConstraint("amount > 0", name="amount_positive"),
+        CheckConstraint(
+            "(merchant_id IS NOT NULL AND settlement_id IS NOT NULL AND resident_id IS NULL)"
+            " OR (merchant_id IS NULL AND settlement_id IS NULL AND resident_id IS NOT NULL)",
+            name="one_payee",
+        ),
         Index("ix_merchant_payouts_status", "status", "id"),
         Index("ix_merchant_payouts_merchant_id", "merchant_id", "id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    settlement_id: Mapped[int] = mapped_column(
+    settlement_id: Mapped[int | None] = mapped_column(
         BigInteger, ForeignKey("merchant_settlements.id"), unique=True
     )
-    merchant_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("merchants.id"))
+    merchant_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("merchants.id"))
+    resident_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("residents.user_id"))
     amount: Mapped[int] = mapped_column(BigInteger)
     status: Mapped[str] = mapped_column(String(8))
     # The account as it was when the payout was made: a later change must not redirect it.

@@ -3,6 +3,11 @@
 pending (written by a settlement) → sent (in a file handed to the bank) → paid, posting
 Dr merchant payout / Cr bank:settlement, or failed, posting Dr merchant payout / Cr
 merchant payable so the money is owed again and goes out with the next settlement.
+
+A closed wallet's refund (the help desk's closure) travels the same way from the resident's
+refund in transit: paid, Dr resident refund / Cr bank:settlement; failed, Dr resident refund /
+Cr resident money, so the money is back in the closed wallet, shown at the desk, and a new
+closure request with corrected bank details sends it again.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from machipay.errors import NotFound, ValidationFailed
 from machipay.settings import Settings
 from machipay.timeutil import utcnow
 from machipay.zengin_kana import ZenginError
+from merchant_api import BankAccount, validate_bank
 from settlement.models import Payout, PayoutFile
 from settlement.zengin import Originator, Transfer, data_record, render_file
 
@@ -52,14 +58,16 @@ class HeldPayout:
     """A pending payout left out of a file, and why."""
 
     payout_id: int
-    merchant_id: int
+    merchant_id: int | None
     amount: int
     reason: str
+    resident_id: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "payout_id": self.payout_id,
             "merchant_id": self.merchant_id,
+            "resident_id": self.resident_id,
             "amount": self.amount,
             "reason": self.reason,
         }
@@ -103,8 +111,37 @@ def transfer_of(payout: Payout) -> Transfer:
         account_name=payout.account_name_kana,
         amount=payout.amount,
         customer_code_1=str(payout.id).zfill(10),
-        customer_code_2=str(payout.merchant_id).zfill(10),
+        customer_code_2=str(_payee(payout)).zfill(10),
     )
+
+
+def _payee(payout: Payout) -> int:
+    payee = payout.merchant_id if payout.merchant_id is not None else payout.resident_id
+    assert payee is not None  # the table's one_payee check
+    return payee
+
+
+async def queue_resident_refund(
+    session: AsyncSession, *, resident_id: int, amount: int, bank: BankAccount
+) -> Payout:
+    """A closed wallet's money, already moved to ``resident:{id}:refund`` by the wallet, as a
+    pending payout: it goes out in the next Zengin file like a shop's. The account is
+    checked as a shop's is at onboarding, so the file can always carry it."""
+    account = validate_bank(bank)
+    payout = Payout(
+        resident_id=resident_id,
+        amount=amount,
+        status="pending",
+        bank_code=account.bank_code,
+        branch_code=account.branch_code,
+        account_type=account.account_type,
+        account_number=account.account_number,
+        account_name_kana=account.account_name_kana,
+        created_at=utcnow(),
+    )
+    session.add(payout)
+    await session.flush()
+    return payout
 
 
 async def create_payout_file(
@@ -176,7 +213,9 @@ def _sort_out(payouts: list[Payout]) -> tuple[list[Payout], list[HeldPayout]]:
         except ZenginError as exc:
             reason = f"held out of the payout file: {exc}"[:200]
             payout.failure_reason = reason
-            held.append(HeldPayout(payout.id, payout.merchant_id, payout.amount, reason))
+            held.append(
+                HeldPayout(payout.id, payout.merchant_id, payout.amount, reason, payout.resident_id)
+            )
         else:
             writable.append(payout)
     return writable, held
@@ -291,12 +330,18 @@ async def apply_payout_results(
         if payout.status == item.outcome:
             unchanged += 1
             continue
-        source = debit(ledger.merchant_payout(payout.merchant_id), payout.amount)
+        if payout.merchant_id is not None:
+            in_transit = ledger.merchant_payout(payout.merchant_id)
+            owed_again = ledger.merchant_payable(payout.merchant_id)
+        else:
+            in_transit = ledger.resident_refund(_payee(payout))
+            owed_again = ledger.resident_money(_payee(payout))
+        source = debit(in_transit, payout.amount)
         if item.outcome == "paid":
             target = credit(ledger.BANK_SETTLEMENT, payout.amount)
             memo = f"payout {payout.id} paid by the bank"
         else:
-            target = credit(ledger.merchant_payable(payout.merchant_id), payout.amount)
+            target = credit(owed_again, payout.amount)
             memo = f"payout {payout.id} failed ({item.reason or 'no reason given'}): owed again"
         posted = await ledger.post_entry(
             session,
@@ -326,3 +371,10 @@ async def list_payouts(
     if before is not None:
         query = query.where(Payout.id < before)
     return list((await session.execute(query)).scalars())
+
+
+async def payouts_by_ids(session: AsyncSession, payout_ids: list[int]) -> dict[int, Payout]:
+    if not payout_ids:
+        return {}
+    rows = await session.execute(select(Payout).where(Payout.id.in_(payout_ids)))
+    return {p.id: p for p in rows.scalars()}

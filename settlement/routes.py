@@ -51,6 +51,7 @@ def payout_out(payout: Payout) -> PayoutOut:
     return PayoutOut(
         id=payout.id,
         merchant_id=payout.merchant_id,
+        resident_id=payout.resident_id,
         amount=payout.amount,
         status=payout.status,
         file_id=payout.file_id,

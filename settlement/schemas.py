@@ -13,7 +13,8 @@ from machipay.schemas import StrictModel
 
 class PayoutOut(StrictModel):
     id: int
-    merchant_id: int
+    merchant_id: int | None  # None: a closed wallet's refund to the resident
+    resident_id: int | None = None
     amount: int
     status: Literal["pending", "sent", "paid", "failed"]
     file_id: int | None
@@ -89,7 +90,8 @@ class HeldPayoutOut(StrictModel):
     """A pending payout left out of the file (its bank details cannot be written)."""
 
     payout_id: int
-    merchant_id: int
+    merchant_id: int | None
+    resident_id: int | None = None
     amount: int
     reason: str
 

@@ -1,5 +1,6 @@
 """Residents: registration, wallet, top-up webhook, P2P transfers, history, points lots."""
 
+from wallet_api.errors import WalletClosed, WalletFrozen, wallet_lock_refusals
 from wallet_api.history import history_row, write_history
 from wallet_api.points import (
     LotTake,
@@ -14,34 +15,65 @@ from wallet_api.points import (
 )
 from wallet_api.references import FundingReferenceUnknown, funding_references
 from wallet_api.service import (
+    Funded,
+    credit_funding,
     credit_top_up,
     register_resident,
+    require_wallet_can_move_money,
     resident_by_wallet_id,
     resident_of,
     resident_profiles,
     transfer_money,
     wallet_view,
 )
+from wallet_api.standing import (
+    ResidentNotFound,
+    WalletClosure,
+    WalletStandingConflict,
+    change_district,
+    close_wallet,
+    find_resident,
+    recent_history,
+    resident_by_id,
+    set_frozen,
+    wallets_by_ids,
+)
 
 __all__ = [
+    "Funded",
     "FundingReferenceUnknown",
     "LotTake",
+    "ResidentNotFound",
+    "WalletClosed",
+    "WalletClosure",
+    "WalletFrozen",
+    "WalletStandingConflict",
     "add_points_lot",
+    "change_district",
     "choose_takes",
+    "close_wallet",
+    "credit_funding",
     "credit_top_up",
     "expire_points",
+    "find_resident",
     "funding_references",
     "give_points_back",
     "grant_points",
     "history_row",
     "live_lots",
+    "recent_history",
     "register_resident",
+    "require_wallet_can_move_money",
+    "resident_by_id",
     "resident_by_wallet_id",
     "resident_of",
     "resident_profiles",
+    "set_frozen",
     "take_back_from_lot",
     "take_points",
     "transfer_money",
+    "wallet_lock_refusals",
     "wallet_view",
+    "wallets_by_ids",
     "write_history",
 ]

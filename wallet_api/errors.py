@@ -1,6 +1,11 @@
 from __future__ import annotations
 
-from machipay.errors import NotFound, ValidationFailed
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy.exc import DBAPIError
+
+from machipay.errors import Forbidden, NotFound, ValidationFailed
 
 
 class WalletNotFound(NotFound):
@@ -30,3 +35,29 @@ class InsufficientPoints(ValidationFailed):
     status = 402
     type_slug = "insufficient-points"
     title = "Not enough points"
+
+
+class WalletFrozen(Forbidden):
+    """The help desk froze the wallet (a lost phone, a suspected fraud): no money leaves it
+    until the desk unfreezes it. Money still comes in (top-ups, a shop's refund)."""
+
+    type_slug = "wallet-frozen"
+    title = "This wallet is frozen"
+
+
+class WalletClosed(Forbidden):
+    type_slug = "wallet-closed"
+    title = "This wallet is closed"
+
+
+@contextmanager
+def wallet_lock_refusals() -> Iterator[None]:
+    """``wallet_lock_lots`` refuses (MW001) a wallet that is not active: the database's own
+    copy of the gate, for a freeze that committed after the gate read the wallet."""
+    try:
+        yield
+    except DBAPIError as exc:
+        driver = getattr(exc.orig, "__cause__", None) or exc.orig
+        if getattr(driver, "sqlstate", None) == "MW001":
+            raise WalletFrozen("This wallet was frozen by the ward's help desk.") from exc
+        raise

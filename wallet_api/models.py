@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, Index, SmallInteger, String, text
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, SmallInteger, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from machipay.db import Base, BigId, UTCDateTime
@@ -12,14 +12,21 @@ from machipay.db import Base, BigId, UTCDateTime
 
 class Resident(Base):
     __tablename__ = "residents"
+    __table_args__ = (
+        CheckConstraint("status IN ('active', 'frozen', 'closed')", name="status"),
+        # A closed wallet gives its number back (a new registration may use it).
+        CheckConstraint("(status = 'closed') = (phone IS NULL)", name="phone_until_closed"),
+    )
 
     user_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("users.id"), primary_key=True)
     wallet_id: Mapped[str] = mapped_column(String(32), unique=True)
-    phone: Mapped[str] = mapped_column(String(16), unique=True)  # E.164
+    phone: Mapped[str | None] = mapped_column(String(16), unique=True)  # E.164; None once closed
     display_name: Mapped[str] = mapped_column(String(40))
     birth_year: Mapped[int] = mapped_column(SmallInteger)
     district_id: Mapped[str] = mapped_column(String(32), ForeignKey("ward_districts.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # active | frozen (the desk stopped money leaving it) | closed (refunded, number freed).
+    status: Mapped[str] = mapped_column(String(8), default="active", server_default="active")
 
 
 class FundingReference(Base):

@@ -20,7 +20,7 @@ from ledger import credit, debit
 from machipay.db import UTCDateTime, table_of
 from machipay.hotsql import HotStatement
 from machipay.timeutil import as_utc, utcnow
-from wallet_api.errors import InsufficientPoints
+from wallet_api.errors import InsufficientPoints, wallet_lock_refusals
 from wallet_api.history import history_row, write_history
 from wallet_api.models import PointsLot, WalletTransaction
 
@@ -208,7 +208,8 @@ async def take_points(
     With ``at_most`` it takes what there is, up to ``amount``, instead of refusing. The
     statements are built once: this runs on every payment.
     """
-    lots = await _LOCK_LOTS.rows(session, {"resident": resident_id, "now": now})
+    with wallet_lock_refusals():
+        lots = await _LOCK_LOTS.rows(session, {"resident": resident_id, "now": now})
     takes = choose_takes(lots, amount, at_most=at_most)
     if takes:
         await _SPEND_LOTS.row(

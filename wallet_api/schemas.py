@@ -40,7 +40,16 @@ class WalletOut(StrictModel):
 class TransactionOut(StrictModel):
     id: str
     kind: Literal[
-        "topup", "p2p_in", "p2p_out", "payment", "refund", "points_grant", "points_expiry", "reward"
+        "topup",
+        "p2p_in",
+        "p2p_out",
+        "payment",
+        "refund",
+        "points_grant",
+        "points_expiry",
+        "reward",
+        "points_forfeit",
+        "closure_refund",
     ]
     amount: int
     money_change: int

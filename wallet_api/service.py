@@ -28,6 +28,8 @@ from wallet_api.errors import (
     BalanceCapExceeded,
     RecipientCannotReceive,
     TransferLimitExceeded,
+    WalletClosed,
+    WalletFrozen,
     WalletNotFound,
 )
 from wallet_api.models import PointsLot, Resident, WalletTransaction
@@ -113,6 +115,27 @@ async def resident_of(session: AsyncSession, user_id: int) -> Resident:
     if resident is None:
         raise Forbidden("Only residents have a wallet.")
     return resident
+
+
+async def require_wallet_can_move_money(session: AsyncSession, resident_id: int) -> None:
+    """The one gate every way money leaves a wallet passes (paying by QR or code, sending,
+    taking a one-time code). A refusal is 403 with a type saying why.
+
+    Money coming in (top-ups, a shop's refund) does not pass it: a frozen wallet is frozen
+    to protect what is in it, not to turn money away. ``wallet_lock_lots`` refuses a wallet
+    that is not active as well, under the row lock, so a freeze that commits between this
+    read and a payment's lock still stops the payment.
+    """
+    status = (
+        await session.execute(select(Resident.status).where(Resident.user_id == resident_id))
+    ).scalar_one_or_none()
+    if status == "frozen":
+        raise WalletFrozen(
+            "This wallet is frozen by the ward's help desk; no money can leave it. "
+            "Visit a ward office (まちづくりセンター) to unfreeze it."
+        )
+    if status == "closed":
+        raise WalletClosed("This wallet is closed.")
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,12 +234,41 @@ async def credit_top_up(
 
     The event names its wallet by exactly one reference: the wallet id (an ATM, the ward's
     systems), the virtual account a bank transfer was sent to, or the konbini number."""
-    if wallet_id is not None:
-        resident = await resident_by_wallet_id(session, wallet_id)
-    else:
-        resident = await wallet_for_reference(
-            session, virtual_account=virtual_account, konbini_number=konbini_number
+    if wallet_id is None:
+        wallet_id = (
+            await wallet_for_reference(
+                session, virtual_account=virtual_account, konbini_number=konbini_number
+            )
+        ).wallet_id
+    return (
+        await credit_funding(
+            session, settings, event_id=event_id, wallet_id=wallet_id, amount=amount, source=source
         )
+    ).created
+
+
+@dataclass(frozen=True, slots=True)
+class Funded:
+    created: bool  # False: this event was credited before (a replay)
+    entry_id: int
+    resident_id: int
+
+
+async def credit_funding(
+    session: AsyncSession,
+    settings: Settings,
+    *,
+    event_id: str,
+    wallet_id: str,
+    amount: int,
+    source: str,
+) -> Funded:
+    """Dr bank:settlement / Cr the resident's money, once per ``event_id``, for every way
+    money arrives: the funding network's webhook and cash at a ward counter (``desk``).
+    A frozen wallet still takes it; a closed one does not (its owner has been refunded)."""
+    resident = await resident_by_wallet_id(session, wallet_id)
+    if resident.status == "closed":
+        raise WalletClosed(f"The wallet {wallet_id!r} is closed; it takes no money.")
     money = ledger.resident_money(resident.user_id)
     posted = await ledger.post_entry(
         session,
@@ -226,7 +278,7 @@ async def credit_top_up(
         memo=source,
     )
     if not posted.created:
-        return False
+        return Funded(False, posted.id, resident.user_id)
     await _assert_under_cap(session, settings, resident.user_id)
     session.add(
         WalletTransaction(
@@ -242,7 +294,7 @@ async def credit_top_up(
         )
     )
     await session.flush()
-    return True
+    return Funded(True, posted.id, resident.user_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -307,6 +359,7 @@ async def transfer_money(
             select(Resident).where(Resident.user_id == sender_id).with_for_update()
         )
     ).scalar_one()
+    await require_wallet_can_move_money(session, sender.user_id)
     if e164 == sender.phone:
         raise ValidationFailed("You cannot send money to yourself.", field="to_phone")
     if amount > settings.p2p_max_per_transfer:
@@ -323,7 +376,11 @@ async def transfer_money(
     recipient = (
         await session.execute(select(Resident).where(Resident.phone == e164))
     ).scalar_one_or_none()
-    if recipient is None:
+    # A frozen wallet takes no transfers: it was frozen because someone else may hold the
+    # phone (or it carries fraud), and money sent into it could not be sent back until the
+    # desk unfreezes it. The sender hears what an unknown number gets: whether a wallet is
+    # frozen is nobody else's business.
+    if recipient is None or recipient.status != "active":
         await _count_miss(cache, settings, sender.user_id)
         raise RecipientCannotReceive(_CANNOT_RECEIVE)
 
@@ -363,9 +420,7 @@ async def transfer_money(
                 )
             )
         await session.flush()
-    return TransferDone(
-        reference, amount, recipient.display_name, mask_phone(recipient.phone), message, now
-    )
+    return TransferDone(reference, amount, recipient.display_name, mask_phone(e164), message, now)
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,9 @@ class Role(StrEnum):
     APPROVER = "approver"
     ANALYST = "analyst"
     OPERATOR = "operator"
+    # Help desk staff at the ward's offices (まちづくりセンター): look residents up with a
+    # stated reason, freeze, close, take cash top-ups.
+    DESK = "desk"
 
 
 STAFF_ROLES = frozenset(Role) - {Role.RESIDENT}

@@ -58,6 +58,15 @@ function noticesCard(notices) {
     h("h2", { id: "notices-title" }, t("app.notices.title")), body);
 }
 
+/** Settings and privacy: the access history is one tap away from home. */
+function accountCard() {
+  return h("section", { class: "card", "aria-labelledby": "account-title" },
+    h("h2", { id: "account-title" }, t("app.home.account")),
+    h("ul", { class: "link-list" },
+      h("li", {}, h("a", { href: "#/access", id: "access-link" }, t("app.access.title")),
+        h("p", { class: "muted" }, t("app.access.teaser")))));
+}
+
 /** A section that loads on its own: its failure does not blank the rest of the screen. */
 function slot(promise, build, scope) {
   const box = h("div", {}, loadingLine());
@@ -80,7 +89,8 @@ export function render(root, app, scope) {
         slot(app.api.get("/api/v1/wallet/transactions?limit=5"), recentCard, scope)),
       h("div", { class: "home-side" },
         slot(wallet, topUpCard, scope),
-        slot(app.api.get("/api/v1/wallet/notices?limit=5"), noticesCard, scope)))));
+        slot(app.api.get("/api/v1/wallet/notices?limit=5"), noticesCard, scope),
+        accountCard()))));
   root.querySelector("#screen-title").classList.add("visually-hidden");
   return Promise.allSettled([wallet]);
 }

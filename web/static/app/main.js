@@ -2,6 +2,7 @@
 // render(root, app, scope). A scope ends when the person leaves the screen; screens hang
 // their clean-up on it (stop the camera, stop polling), even if they are still loading.
 import { createApi, describeError, h, t, toast } from "/static/js/core.js";
+import * as access from "./access.js";
 import * as auth from "./auth.js";
 import * as code from "./code.js";
 import * as historyScreen from "./history.js";
@@ -23,6 +24,7 @@ const ROUTES = {
   code: code.render,
   transfer: transfer.render,
   charge: topup.render,
+  access: access.render,
 };
 const PUBLIC = new Set(["signin", "register"]);
 // Which bottom-navigation tab a screen belongs to.

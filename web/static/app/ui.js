@@ -84,7 +84,7 @@ const KIND_ICONS = {
   points_grant: "P", points_expiry: "⌛", reward: "★",
 };
 
-const SOURCES = new Set(["bank", "atm", "konbini", "seed"]);
+const SOURCES = new Set(["bank", "atm", "konbini", "seed", "desk"]);
 
 /** Where a top-up came from, in words (the funding network names it). */
 function sourceName(source) {

@@ -1,11 +1,12 @@
 // The ward console: sign-in, the navigation each role sees, and a hash router over the
-// screens (campaigns, merchants, streets, notices, operations).
+// screens (campaigns, merchants, streets, notices, operations, the help desk).
 
 import { h, t, describeError, showError } from "/static/js/core.js";
 import { api, state, loadReference, errorBox } from "/static/console/ui.js";
 import * as campaigns from "/static/console/campaigns.js";
 import * as ward from "/static/console/ward.js";
 import * as operations from "/static/console/operations.js";
+import * as desk from "/static/console/desk.js";
 
 const SCREENS = {
   campaigns: { label: "console.nav.campaigns", icon: "◎" },
@@ -13,11 +14,14 @@ const SCREENS = {
   streets: { label: "console.nav.streets", icon: "≡" },
   notices: { label: "console.nav.notices", icon: "✉" },
   operations: { label: "console.nav.operations", icon: "⚙" },
+  desk: { label: "console.nav.desk", icon: "☎" },
+  closures: { label: "console.nav.closures", icon: "✔" },
 };
 const ROLE_SCREENS = {
   officer: ["campaigns", "merchants", "streets", "notices"],
-  approver: ["campaigns", "merchants", "streets", "notices"],
+  approver: ["campaigns", "merchants", "streets", "notices", "closures"],
   operator: ["operations", "campaigns", "merchants", "streets"],
+  desk: ["desk", "closures"],
 };
 const OTHER_CLIENT = {
   analyst: "/analytics", resident: "/app", merchant_owner: "/merchant", merchant_staff: "/merchant",
@@ -126,7 +130,7 @@ async function route() {
   const view = $("view");
   view.replaceChildren();
   view.setAttribute("aria-busy", "true");
-  const module = { campaigns, merchants: ward, streets: ward, notices: ward, operations }[screen];
+  const module = { campaigns, merchants: ward, streets: ward, notices: ward, operations, desk, closures: desk }[screen];
   try {
     cleanup = await module.render(view, screen, parts);
   } catch (error) {
