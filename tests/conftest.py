@@ -86,25 +86,32 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 _FIRST = ("tests/web/", "tests/api/test_schema_fuzz.py", "tests/api/test_campaign_race.py")
 
 
+def _work_unit(nodeid: str) -> str:
+    """What one xdist worker runs as a whole: a test file (its module fixtures then run once),
+    and all the browser tests together (they share one live server and one Chromium)."""
+    path = nodeid.split("::", 1)[0]
+    return "tests/web/" if path.startswith("tests/web/") else path
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Under pytest-xdist (``--dist loadgroup``) a file's tests stay on one worker, so its
-    module fixtures run once; the browser tests share one worker and its one live server."""
-    if not config.pluginmanager.hasplugin("xdist"):
-        return
-    root = config.rootpath
-
-    def group(item: pytest.Item) -> str:
-        path = item.path.relative_to(root).as_posix()
-        return "tests/web/" if path.startswith("tests/web/") else path
-
-    for item in items:
-        item.add_marker(pytest.mark.xdist_group(group(item)))
     items.sort(
         key=lambda item: next(
-            (rank for rank, prefix in enumerate(_FIRST) if group(item).startswith(prefix)),
+            (r for r, prefix in enumerate(_FIRST) if _work_unit(item.nodeid).startswith(prefix)),
             len(_FIRST),
         )
     )
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
+    # A scheduler of our own rather than --dist loadgroup: xdist 3.8 marks a group by
+    # rewriting a node id attribute that pytest 9 no longer reads.
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ByWorkUnit(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return _work_unit(nodeid)
+
+    return ByWorkUnit(config, log)
 
 
 def free_port() -> int:
