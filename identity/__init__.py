@@ -4,6 +4,16 @@ Checking a request's token needs none of this: the primitives (JWT, roles, the c
 dependency, password hashing, cookies) are infrastructure, in ``machipay.auth``.
 """
 
+from identity.codes import CodeRefused, issue_code, redeem_code
+from identity.recovery import (
+    RECOVERABLE_BY_SMS,
+    Sms,
+    confirm_password_reset,
+    request_password_reset,
+    reserve_user_id,
+    set_staff_password,
+    shop_staff,
+)
 from identity.service import (
     TokenPair,
     authenticate,
@@ -17,14 +27,24 @@ from identity.service import (
 from identity.sessions import end_all_sessions, end_sessions
 
 __all__ = [
+    "RECOVERABLE_BY_SMS",
+    "CodeRefused",
+    "Sms",
     "TokenPair",
     "authenticate",
+    "confirm_password_reset",
     "create_user",
     "create_users_bulk",
     "end_all_sessions",
     "end_sessions",
     "ip_limit",
+    "issue_code",
+    "redeem_code",
+    "request_password_reset",
+    "reserve_user_id",
     "rotate_refresh_token",
+    "set_staff_password",
+    "shop_staff",
     "user_by_id",
     "usernames",
 ]

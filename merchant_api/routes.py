@@ -11,8 +11,9 @@ import qrcode.image.svg
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
+from identity import set_staff_password, shop_staff
 from machipay.auth import AccessClaims, Role, require_roles
-from machipay.deps import AppSettings, DbSession
+from machipay.deps import AppSettings, Cache, DbSession
 from machipay.ratelimits import limit_applications
 from machipay.schemas import Id
 from machipay.timeutil import to_tokyo
@@ -22,6 +23,8 @@ from merchant_api.schemas import (
     MerchantApplicationOut,
     MerchantProfileOut,
     MerchantStatusOut,
+    StaffOut,
+    StaffPasswordIn,
 )
 
 router = APIRouter(prefix="/api/v1", tags=["merchants"])
@@ -29,6 +32,7 @@ router = APIRouter(prefix="/api/v1", tags=["merchants"])
 MerchantCaller = Annotated[
     AccessClaims, Depends(require_roles(Role.MERCHANT_OWNER, Role.MERCHANT_STAFF))
 ]
+OwnerCaller = Annotated[AccessClaims, Depends(require_roles(Role.MERCHANT_OWNER))]
 Approver = Annotated[AccessClaims, Depends(require_roles(Role.OFFICER, Role.OPERATOR))]
 
 
@@ -54,6 +58,7 @@ async def apply(body: MerchantApplicationIn, session: DbSession) -> MerchantStat
             owner_password=body.owner_password,
             bank=service.BankAccount(**body.bank.model_dump()),
             settlement_schedule=body.settlement_schedule,
+            owner_phone=body.owner_phone,
         ),
     )
     return MerchantStatusOut(id=merchant.id, status=merchant.status)
@@ -189,3 +194,36 @@ async def sticker(
 <div class="en">Scan with the machipay app, check the shop name, enter the amount, pay.</div>
 </div></body></html>"""
     )
+
+
+@router.get("/merchant/staff", response_model=list[StaffOut])
+async def staff(caller: OwnerCaller, session: DbSession) -> list[StaffOut]:
+    """The shop's staff logins (owner only)."""
+    assert caller.merchant_id is not None
+    return [
+        StaffOut(id=i, username=name, status=status)
+        for i, name, status in await shop_staff(session, caller.merchant_id)
+    ]
+
+
+@router.post("/merchant/staff/{user_id}/password", status_code=204, response_class=Response)
+async def staff_password(
+    user_id: Id,
+    body: StaffPasswordIn,
+    caller: OwnerCaller,
+    session: DbSession,
+    cache: Cache,
+    settings: AppSettings,
+) -> Response:
+    """The owner sets a new password for one of the shop's staff, whose sessions end. Staff
+    cannot reset their own by SMS: the shop owner is who vouches for them."""
+    assert caller.merchant_id is not None
+    await set_staff_password(
+        session,
+        cache,
+        settings,
+        merchant_id=caller.merchant_id,
+        staff_id=user_id,
+        new_password=body.new_password,
+    )
+    return Response(status_code=204)

@@ -26,6 +26,9 @@ class MerchantApplicationIn(StrictModel):
     address: Annotated[str, ShownText(200)]
     owner_username: str = Field(min_length=3, max_length=64)
     owner_password: str = Field(min_length=1, max_length=256)
+    # Where a password-reset code for the owner goes (optional: without it, a forgotten
+    # password is the ward's help desk's job).
+    owner_phone: str | None = Field(default=None, min_length=10, max_length=20)
     bank: BankIn
     # Default: the platform's MACHIPAY_SETTLEMENT_SCHEDULE.
     settlement_schedule: Literal["daily", "weekly", "monthly"] | None = None
@@ -66,3 +69,13 @@ class MerchantProfileOut(StrictModel):
     shopping_street_id: int | None
     shopping_street: str | None
     status: str
+
+
+class StaffOut(StrictModel):
+    id: int
+    username: str
+    status: str
+
+
+class StaffPasswordIn(StrictModel):
+    new_password: str = Field(min_length=1, max_length=256)

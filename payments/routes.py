@@ -42,6 +42,7 @@ from payments.schemas import (
     RewardsOut,
 )
 from payments.service import PaymentDone
+from wallet_api import require_wallet_can_move_money
 
 RESIDENTS: list[str | Enum] = ["residents"]
 MERCHANTS: list[str | Enum] = ["merchants"]
@@ -133,8 +134,11 @@ async def create_payment(
     dependencies=[Depends(limit_money_moves)],
     tags=RESIDENTS,
 )
-async def one_time_code(caller: ResidentCaller, cache: Cache, settings: AppSettings) -> OneTimeCode:
+async def one_time_code(
+    caller: ResidentCaller, session: DbSession, cache: Cache, settings: AppSettings
+) -> OneTimeCode:
     """A code to show at the till (and its QR): valid for 60 seconds, once."""
+    await require_wallet_can_move_money(session, caller.user_id)
     code, expires_at = await one_time_codes.issue_code(cache, settings, caller.user_id)
     return OneTimeCode(code=code, qr_payload=code, expires_at=to_tokyo(expires_at))
 

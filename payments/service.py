@@ -35,7 +35,7 @@ from payments.rewards import (
     RewardPlan,
     no_campaign_rewards,
 )
-from wallet_api import LotTake, choose_takes
+from wallet_api import LotTake, choose_takes, require_wallet_can_move_money
 
 
 class PaymentLimitExceeded(ValidationFailed):
@@ -120,6 +120,7 @@ async def pay(
 ) -> PaymentDone:
     if amount > settings.max_payment:
         raise PaymentLimitExceeded(f"One payment is at most ¥{settings.max_payment:,}.")
+    await require_wallet_can_move_money(session, resident_id)
     now = utcnow()
     # One resident's payments run one at a time: points lots and (later) campaign caps are
     # read, then written. The lock and the live lots in one round trip; the lots are spent

@@ -1,5 +1,6 @@
 """Residents: registration, wallet, top-up webhook, P2P transfers, history, points lots."""
 
+from wallet_api.errors import PhoneNotVerified
 from wallet_api.history import history_row, write_history
 from wallet_api.points import (
     LotTake,
@@ -13,8 +14,12 @@ from wallet_api.points import (
     take_points,
 )
 from wallet_api.service import (
+    Registration,
     credit_top_up,
+    is_phone_verified,
+    mark_phone_verified,
     register_resident,
+    require_wallet_can_move_money,
     resident_of,
     resident_profiles,
     transfer_money,
@@ -23,6 +28,8 @@ from wallet_api.service import (
 
 __all__ = [
     "LotTake",
+    "PhoneNotVerified",
+    "Registration",
     "add_points_lot",
     "choose_takes",
     "credit_top_up",
@@ -30,8 +37,11 @@ __all__ = [
     "give_points_back",
     "grant_points",
     "history_row",
+    "is_phone_verified",
     "live_lots",
+    "mark_phone_verified",
     "register_resident",
+    "require_wallet_can_move_money",
     "resident_of",
     "resident_profiles",
     "take_back_from_lot",

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from machipay.errors import NotFound, ValidationFailed
+from machipay.errors import Forbidden, NotFound, ValidationFailed
 
 
 class WalletNotFound(NotFound):
@@ -30,3 +30,8 @@ class InsufficientPoints(ValidationFailed):
     status = 402
     type_slug = "insufficient-points"
     title = "Not enough points"
+
+
+class PhoneNotVerified(Forbidden):
+    type_slug = "phone-not-verified"
+    title = "Verify your phone number first"

@@ -20,6 +20,9 @@ class Resident(Base):
     birth_year: Mapped[int] = mapped_column(SmallInteger)
     district_id: Mapped[str] = mapped_column(String(32), ForeignKey("ward_districts.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Until the resident proves the phone with the SMS code, the wallet can neither pay nor
+    # receive (require_wallet_can_move_money): a number typed by someone else holds nothing.
+    phone_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class PointsLot(Base):
