@@ -9,6 +9,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -249,7 +250,7 @@ class Settings(BaseSettings):
         # A sink in production would keep residents' codes in the cache and text nobody.
         if self.sms_backend == "sink":
             weak.append("sms_backend")
-        elif self.sms_gateway_url is None or not self.sms_gateway_url.startswith("https://"):
+        elif not _is_https_or_loopback(self.sms_gateway_url):
             weak.append("sms_gateway_url")
         if self.sms_backend == "http" and (self.sms_api_key is None or len(self.sms_api_key) < 16):
             weak.append("sms_api_key")
@@ -258,10 +259,22 @@ class Settings(BaseSettings):
             raise UnsafeSecrets(
                 f"refusing to start with unset or development secrets: {names}. Set each to "
                 f"{MIN_SECRET_LENGTH}+ random characters (MACHIPAY_SMS_BACKEND=http with an "
-                "https:// MACHIPAY_SMS_GATEWAY_URL and its MACHIPAY_SMS_API_KEY), or set "
+                "https:// MACHIPAY_SMS_GATEWAY_URL, or http:// on this host, and its "
+                "MACHIPAY_SMS_API_KEY), or set "
                 "MACHIPAY_ENVIRONMENT=development to run on the public development values "
                 "(never in production)."
             )
+
+
+def _is_https_or_loopback(url: str | None) -> bool:
+    """The API key and the codes travel in the request: TLS, or a gateway relay on this
+    host."""
+    if url is None:
+        return False
+    parsed = urlsplit(url)
+    return parsed.scheme == "https" or (
+        parsed.scheme == "http" and parsed.hostname in ("127.0.0.1", "localhost", "::1")
+    )
 
 
 def _is_weak(secret: str) -> bool:
