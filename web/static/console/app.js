@@ -6,6 +6,7 @@ import { api, state, loadReference, errorBox } from "/static/console/ui.js";
 import * as campaigns from "/static/console/campaigns.js";
 import * as ward from "/static/console/ward.js";
 import * as operations from "/static/console/operations.js";
+import * as sms from "/static/console/sms.js";
 
 const SCREENS = {
   campaigns: { label: "console.nav.campaigns", icon: "◎" },
@@ -13,11 +14,12 @@ const SCREENS = {
   streets: { label: "console.nav.streets", icon: "≡" },
   notices: { label: "console.nav.notices", icon: "✉" },
   operations: { label: "console.nav.operations", icon: "⚙" },
+  sms: { label: "console.nav.sms", icon: "✆" },
 };
 const ROLE_SCREENS = {
   officer: ["campaigns", "merchants", "streets", "notices"],
   approver: ["campaigns", "merchants", "streets", "notices"],
-  operator: ["operations", "campaigns", "merchants", "streets"],
+  operator: ["operations", "campaigns", "merchants", "streets", "sms"],
 };
 const OTHER_CLIENT = {
   analyst: "/analytics", resident: "/app", merchant_owner: "/merchant", merchant_staff: "/merchant",
@@ -126,7 +128,7 @@ async function route() {
   const view = $("view");
   view.replaceChildren();
   view.setAttribute("aria-busy", "true");
-  const module = { campaigns, merchants: ward, streets: ward, notices: ward, operations }[screen];
+  const module = { campaigns, merchants: ward, streets: ward, notices: ward, operations, sms }[screen];
   try {
     cleanup = await module.render(view, screen, parts);
   } catch (error) {

@@ -5,13 +5,14 @@ import { createApi, describeError, showError, streamEvents, t, toast } from "/st
 import { setupCharge } from "./charge.js";
 import { setupCode } from "./code.js";
 import { setupSound } from "./sound.js";
+import { setupForgot, setupStaff } from "./staff.js";
 import { setupStatements } from "./statements.js";
 import { setupSticker } from "./sticker.js";
 import { setupToday } from "./today.js";
 import { $, yenOf } from "./util.js";
 
 const MERCHANT_ROLES = new Set(["merchant_owner", "merchant_staff"]);
-const TABS = ["today", "charge", "code", "sticker", "statements"];
+const TABS = ["today", "charge", "code", "sticker", "statements", "staff"];
 const STATUS_BADGE = { active: "", pending: "badge-warn", suspended: "badge-red", rejected: "badge-grey" };
 
 const api = createApi("merchant");
@@ -21,7 +22,9 @@ const charge = setupCharge(api, { knownPayments: () => today.knownIds() });
 const code = setupCode(api);
 const sticker = setupSticker(api);
 const statements = setupStatements(api);
-const panels = { today, charge, code, sticker, statements };
+const staff = setupStaff(api);
+const panels = { today, charge, code, sticker, statements, staff };
+setupForgot(api);
 
 let stream = null;
 let shop = null;
@@ -73,7 +76,7 @@ $("#sign-in-form").addEventListener("submit", async (event) => {
       showError(box, t("m.error.not_merchant"));
       return;
     }
-    await enter();
+    await enter(me);
   } catch (error) {
     showError(box, error);
   } finally {
@@ -120,7 +123,11 @@ async function loadShop() {
   sticker.setShop(shop);
 }
 
-async function enter() {
+async function enter(me) {
+  // Only the owner manages staff (the API refuses staff too).
+  const owner = me.role === "merchant_owner";
+  $("#tab-staff").hidden = !owner;
+  if (!owner && tabFromHash() === "staff") history.replaceState(null, "", "#today");
   show("dashboard");
   $("#shop-name").textContent = t("state.loading");
   try {
@@ -238,7 +245,7 @@ window.addEventListener("machipay:goto", (event) => selectTab(event.detail));
       showSignIn(t("m.error.not_merchant"));
       return;
     }
-    await enter();
+    await enter(me);
   } catch (error) {
     showSignIn(error.status === 401 ? t("error.session_expired") : describeError(error));
   }
