@@ -220,11 +220,12 @@ tablist.addEventListener("click", (event) => {
   if (button) selectTab(button.dataset.tab);
 });
 tablist.addEventListener("keydown", (event) => {
-  const current = TABS.indexOf(tabFromHash());
-  const moves = { ArrowRight: 1, ArrowLeft: -1, Home: -current, End: TABS.length - 1 - current };
+  const shown = TABS.filter((tab) => !$(`#tab-${tab}`).hidden);
+  const current = shown.indexOf(tabFromHash());
+  const moves = { ArrowRight: 1, ArrowLeft: -1, Home: -current, End: shown.length - 1 - current };
   if (!(event.key in moves)) return;
   event.preventDefault();
-  selectTab(TABS[(current + moves[event.key] + TABS.length) % TABS.length]);
+  selectTab(shown[(current + moves[event.key] + shown.length) % shown.length]);
 });
 window.addEventListener("hashchange", () => {
   if (!$("#dashboard").hidden) selectTab(tabFromHash(), { focus: false });
