@@ -16,7 +16,6 @@ from wallet_api.points import (
 from wallet_api.service import (
     Registration,
     credit_top_up,
-    is_phone_verified,
     mark_phone_verified,
     register_resident,
     require_wallet_can_move_money,
@@ -37,7 +36,6 @@ __all__ = [
     "give_points_back",
     "grant_points",
     "history_row",
-    "is_phone_verified",
     "live_lots",
     "mark_phone_verified",
     "register_resident",

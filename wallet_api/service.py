@@ -253,11 +253,6 @@ async def mark_phone_verified(session: AsyncSession, resident_id: int) -> None:
         await session.flush()
 
 
-async def is_phone_verified(session: AsyncSession, resident_id: int) -> bool:
-    resident = await session.get(Resident, resident_id)
-    return resident is not None and resident.phone_verified_at is not None
-
-
 async def resident_of(session: AsyncSession, user_id: int) -> Resident:
     resident = await session.get(Resident, user_id)
     if resident is None:
