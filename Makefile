@@ -21,9 +21,11 @@ demo: $(STAMP)
 	$(BIN)/machipay demo
 
 # pytest exits 5 when it collected no tests; make fails on any non-zero exit, so an
-# empty run can never pass as green.
+# empty run can never pass as green. Two xdist workers by default (a test process spends much
+# of its time waiting on PostgreSQL and Chromium); TEST_WORKERS=0 runs in one process.
+TEST_WORKERS ?= 2
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

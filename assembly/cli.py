@@ -10,13 +10,15 @@ import signal
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import date, datetime, timedelta
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from machipay.db import unit_of_work
+from machipay.errors import MachipayError
 from machipay.settings import Settings, get_settings
 
 T = TypeVar("T")
@@ -652,29 +654,74 @@ def worker() -> None:
     asyncio.run(run())
 
 
+class FundingNetwork(StrEnum):
+    bank = "bank"
+    konbini = "konbini"
+    atm = "atm"
+
+
 @app.command("simulate-topup")
 def simulate_topup(
-    wallet_id: Annotated[str, typer.Option(help="The resident's wallet id (w_...).")],
     amount: Annotated[int, typer.Option(min=1, help="Yen.")],
-    source: Annotated[str, typer.Option(help="bank, atm, konbini, ...")] = "bank",
+    wallet_id: Annotated[
+        str | None,
+        typer.Option(
+            help="The resident's wallet id (w_...). With --via bank or konbini, the wallet "
+            "whose reference is looked up in the database (MACHIPAY_DATABASE_URL or the "
+            "embedded server)."
+        ),
+    ] = None,
+    via: Annotated[
+        FundingNetwork | None,
+        typer.Option(
+            help="The network to play: bank (a transfer to the wallet's virtual account), "
+            "konbini (cash at a till, by konbini number) or atm (by wallet id). "
+            "Unset: a webhook by --wallet-id with --source."
+        ),
+    ] = None,
+    virtual_account: Annotated[
+        str | None, typer.Option(help="With --via bank: the 7-digit account transferred to.")
+    ] = None,
+    konbini_number: Annotated[
+        str | None, typer.Option(help="With --via konbini: the 12-digit payment number.")
+    ] = None,
+    source: Annotated[
+        str | None, typer.Option(help="bank, atm, konbini, ... (default: the network's name).")
+    ] = None,
     url: Annotated[str, typer.Option(help="The machipay server.")] = "http://127.0.0.1:8000",
     event_id: Annotated[str | None, typer.Option(help="Default: a new uuid.")] = None,
 ) -> None:
-    """Play the funding network: send a signed top-up webhook to a running server."""
-    import json
+    """Play the funding network: send a top-up webhook, signed as the real network signs
+    it, to a running server. Each network names the wallet its own way."""
     import uuid
 
     import httpx
 
+    from machipay.text import nfkc_digits
     from machipay.timeutil import utcnow
     from wallet_api.funding import HEADER, sign
 
+    reference: dict[str, str] = {}
+    if via is None or via is FundingNetwork.atm:
+        if wallet_id is None:
+            _fail("--wallet-id is required" + (" with --via atm" if via else ""))
+        reference = {"wallet_id": wallet_id}
+    elif via is FundingNetwork.bank:
+        account = virtual_account or (_references_of(wallet_id)[0] if wallet_id else None)
+        if account is None:
+            _fail("--via bank needs --virtual-account or --wallet-id")
+        reference = {"virtual_account": nfkc_digits(account)}
+    else:
+        number = konbini_number or (_references_of(wallet_id)[1] if wallet_id else None)
+        if number is None:
+            _fail("--via konbini needs --konbini-number or --wallet-id")
+        reference = {"konbini_number": nfkc_digits(number)}
     body = json.dumps(
         {
             "event_id": event_id or uuid.uuid4().hex,
-            "wallet_id": wallet_id,
+            **reference,
             "amount": amount,
-            "source": source,
+            "source": source or (via.value if via else "bank"),
             "occurred_at": utcnow().isoformat(),
         }
     ).encode()
@@ -690,6 +737,36 @@ def simulate_topup(
     typer.echo(f"{response.status_code} {response.text}")
     if response.status_code != 200:
         raise typer.Exit(1)
+
+
+def _fail(message: str) -> NoReturn:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(2)
+
+
+def _references_of(wallet_id: str) -> tuple[str, str]:
+    """The wallet's virtual account and konbini number, drawn now if it never had them.
+    simulate-topup otherwise needs no database: this joins the configured one, or the
+    embedded server as every other command does."""
+    from wallet_api import funding_references, resident_by_wallet_id
+
+    async def look_up(session: AsyncSession) -> tuple[str, str]:
+        resident = await resident_by_wallet_id(session, wallet_id)
+        refs = await funding_references(session, resident.user_id)
+        return refs.virtual_account, refs.konbini_number
+
+    with contextlib.ExitStack() as stack:
+        if _settings().database_url is None:
+            from machipay.embedded_db import embedded_database
+
+            os.environ["MACHIPAY_DATABASE_URL"] = stack.enter_context(
+                embedded_database(_settings().embedded_pgdata)
+            )
+            get_settings.cache_clear()
+        try:
+            return asyncio.run(_in_unit_of_work(look_up))
+        except MachipayError as exc:
+            _fail(exc.detail)
 
 
 @contextlib.asynccontextmanager

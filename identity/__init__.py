@@ -12,17 +12,18 @@ from identity.recovery import (
     request_password_reset,
     reserve_user_id,
     set_staff_password,
-    shop_staff,
 )
 from identity.service import (
     TokenPair,
     authenticate,
     create_user,
     create_users_bulk,
+    disable_user,
     ip_limit,
     rotate_refresh_token,
     user_by_id,
     usernames,
+    users_of_merchant,
 )
 from identity.sessions import end_all_sessions, end_sessions
 
@@ -35,6 +36,7 @@ __all__ = [
     "confirm_password_reset",
     "create_user",
     "create_users_bulk",
+    "disable_user",
     "end_all_sessions",
     "end_sessions",
     "ip_limit",
@@ -44,7 +46,7 @@ __all__ = [
     "reserve_user_id",
     "rotate_refresh_token",
     "set_staff_password",
-    "shop_staff",
     "user_by_id",
     "usernames",
+    "users_of_merchant",
 ]

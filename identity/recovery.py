@@ -101,16 +101,6 @@ async def confirm_password_reset(
     await end_all_sessions(session, cache, settings, user.id)
 
 
-async def shop_staff(session: AsyncSession, merchant_id: int) -> list[tuple[int, str, str]]:
-    """The shop's staff logins: id, username, status."""
-    rows = await session.execute(
-        select(User.id, User.username, User.status)
-        .where(User.merchant_id == merchant_id, User.role == Role.MERCHANT_STAFF.value)
-        .order_by(User.username)
-    )
-    return [(int(i), str(name), str(status)) for i, name, status in rows]
-
-
 async def set_staff_password(
     session: AsyncSession,
     cache: CacheBackend,
@@ -121,13 +111,15 @@ async def set_staff_password(
     new_password: str,
 ) -> None:
     """A shop owner gives their staff member a new password; the staff's sessions end.
-    Anyone else's account (another shop's staff, the owner, a resident) is 404."""
+    Anyone else's account (another shop's staff, a removed login, the owner, a resident)
+    is 404."""
     staff = (
         await session.execute(
             select(User).where(
                 User.id == staff_id,
                 User.merchant_id == merchant_id,
                 User.role == Role.MERCHANT_STAFF.value,
+                User.status == "active",
             )
         )
     ).scalar_one_or_none()

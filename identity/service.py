@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from identity import lockout
 from identity.models import RefreshToken, User
-from identity.sessions import end_sessions
+from identity.sessions import end_all_sessions, end_sessions
 from machipay.auth.ended_sessions import session_ended
 from machipay.auth.passwords import hash_password, password_problems, verify_password
 from machipay.auth.roles import STAFF_ROLES, Role
@@ -236,3 +236,34 @@ async def usernames(session: AsyncSession, user_ids: Collection[int]) -> dict[in
         return {}
     rows = await session.execute(select(User.id, User.username).where(User.id.in_(user_ids)))
     return {int(i): str(name) for i, name in rows}
+
+
+async def users_of_merchant(session: AsyncSession, merchant_id: int, role: Role) -> list[User]:
+    """A shop's active logins of one role, oldest first."""
+    return list(
+        (
+            await session.execute(
+                select(User)
+                .where(
+                    User.merchant_id == merchant_id,
+                    User.role == role.value,
+                    User.status == "active",
+                )
+                .order_by(User.id)
+            )
+        ).scalars()
+    )
+
+
+async def disable_user(
+    session: AsyncSession, cache: CacheBackend, settings: Settings, user_id: int
+) -> None:
+    """Stop a login at once: it cannot sign in again (its name stays taken, so earlier
+    records that name it keep meaning one person) and every session it has ends now."""
+    await session.execute(
+        update(User)
+        .where(User.id == user_id)
+        .values(status="disabled")
+        .execution_options(synchronize_session=False)
+    )
+    await end_all_sessions(session, cache, settings, user_id)

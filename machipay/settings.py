@@ -193,6 +193,15 @@ class Settings(BaseSettings):
     zengin_branch_name: str = "セタガヤ"
     zengin_account_type: Literal["ordinary", "current"] = "ordinary"
     zengin_account_number: str = Field("1234567", pattern=r"^\d{7}$")
+    # Where residents send money from (GET /api/v1/wallet/funding): the operator's receiving
+    # bank and its branch for virtual accounts (振込専用口座). Each wallet gets its own account
+    # number at that branch, so a transfer names its wallet without anyone typing an id.
+    funding_bank_code: str = Field("0001", pattern=r"^\d{4}$")
+    funding_bank_name: str = Field("みずほ銀行", min_length=1, max_length=40)
+    funding_branch_code: str = Field("963", pattern=r"^\d{3}$")
+    funding_branch_name: str = Field("まちペイ振込専用支店", min_length=1, max_length=40)
+    funding_account_type: Literal["ordinary", "current"] = "ordinary"
+    funding_account_name_kana: str = Field("ﾏﾁﾍﾟｲ(ｶ", min_length=1, max_length=48)
 
     # Ledger background work.
     sealer_enabled: bool = True

@@ -19,6 +19,7 @@ from merchant_api.service import (
     static_payload,
     view_of,
 )
+from merchant_api.staff import staff_refund_limit
 
 __all__ = [
     "STORE_TYPES",
@@ -37,6 +38,7 @@ __all__ = [
     "merchant_views",
     "resolve_shop_qr",
     "shops_to_settle",
+    "staff_refund_limit",
     "static_payload",
     "view_of",
 ]

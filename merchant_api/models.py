@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, String
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from machipay.db import Base, BigId, UTCDateTime
@@ -43,3 +43,26 @@ class Merchant(Base):
     approved_by: Mapped[int | None] = mapped_column(BigInteger)
     # daily | weekly | monthly; None: the platform's MACHIPAY_SETTLEMENT_SCHEDULE.
     settlement_schedule: Mapped[str | None] = mapped_column(String(8))
+
+
+class StaffMember(Base):
+    """A shop's staff login as its owner manages it: who added it, its own refund limit,
+    and when it was removed. The login itself (name, password, role) is identity's user;
+    staff created by the CLI have no row here and take the platform's default limit."""
+
+    __tablename__ = "merchant_staff"
+    __table_args__ = (
+        Index("ix_merchant_staff_merchant", "merchant_id"),
+        CheckConstraint(
+            "refund_limit IS NULL OR refund_limit >= 0", name="refund_limit_not_negative"
+        ),
+    )
+
+    user_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("users.id"), primary_key=True)
+    merchant_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("merchants.id"))
+    # None: MACHIPAY_MERCHANT_STAFF_REFUND_LIMIT, so a change of the default reaches them.
+    refund_limit: Mapped[int | None] = mapped_column(BigInteger)
+    added_by: Mapped[int | None] = mapped_column(BigInteger)
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    removed_by: Mapped[int | None] = mapped_column(BigInteger)
+    removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

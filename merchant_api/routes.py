@@ -11,18 +11,21 @@ import qrcode.image.svg
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
-from identity import set_staff_password, shop_staff
+from identity import set_staff_password
 from machipay.auth import AccessClaims, Role, require_roles
 from machipay.deps import AppSettings, Cache, DbSession
 from machipay.ratelimits import limit_applications
 from machipay.schemas import Id
 from machipay.timeutil import to_tokyo
-from merchant_api import service
+from merchant_api import service, staff
 from merchant_api.schemas import (
     MerchantApplicationIn,
     MerchantApplicationOut,
     MerchantProfileOut,
     MerchantStatusOut,
+    StaffIn,
+    StaffLimitIn,
+    StaffListOut,
     StaffOut,
     StaffPasswordIn,
 )
@@ -196,19 +199,80 @@ async def sticker(
     )
 
 
-@router.get("/merchant/staff", response_model=list[StaffOut])
-async def staff(caller: OwnerCaller, session: DbSession) -> list[StaffOut]:
-    """The shop's staff logins (owner only)."""
-    assert caller.merchant_id is not None
-    return [
-        StaffOut(id=i, username=name, status=status)
-        for i, name, status in await shop_staff(session, caller.merchant_id)
-    ]
+def _staff_out(view: staff.StaffView) -> StaffOut:
+    return StaffOut(
+        id=view.id,
+        username=view.username,
+        refund_limit=view.refund_limit,
+        refund_limit_is_default=view.refund_limit_is_default,
+        added_at=to_tokyo(view.added_at),
+    )
 
 
-@router.post("/merchant/staff/{user_id}/password", status_code=204, response_class=Response)
+@router.get("/merchant/staff", response_model=StaffListOut)
+async def list_staff(
+    caller: OwnerCaller, session: DbSession, settings: AppSettings
+) -> StaffListOut:
+    """The shop's staff logins and each one's refund limit (owner only)."""
+    shop = await service.merchant_of(session, caller.merchant_id, active=False)
+    return StaffListOut(
+        items=[_staff_out(v) for v in await staff.list_staff(session, settings, shop.id)],
+        default_refund_limit=settings.merchant_staff_refund_limit,
+        max_staff=staff.MAX_STAFF_PER_SHOP,
+    )
+
+
+@router.post("/merchant/staff", status_code=201, response_model=StaffOut)
+async def add_staff(
+    body: StaffIn, caller: OwnerCaller, session: DbSession, settings: AppSettings
+) -> StaffOut:
+    """A new staff login for the till (owner only): a unique login name, a password held to
+    the same rules as everyone's, and optionally its own refund limit."""
+    shop = await service.merchant_of(session, caller.merchant_id, active=False)
+    view = await staff.add_staff(
+        session,
+        settings,
+        merchant_id=shop.id,
+        owner_id=caller.user_id,
+        username=body.username,
+        password=body.password,
+        refund_limit=body.refund_limit,
+    )
+    return _staff_out(view)
+
+
+@router.patch("/merchant/staff/{staff_id}", response_model=StaffOut)
+async def set_staff_limit(
+    staff_id: Id, body: StaffLimitIn, caller: OwnerCaller, session: DbSession, settings: AppSettings
+) -> StaffOut:
+    """Set a staff member's refund limit; ``null`` returns it to the platform's default."""
+    shop = await service.merchant_of(session, caller.merchant_id, active=False)
+    view = await staff.set_refund_limit(
+        session,
+        settings,
+        merchant_id=shop.id,
+        owner_id=caller.user_id,
+        staff_id=staff_id,
+        refund_limit=body.refund_limit,
+    )
+    return _staff_out(view)
+
+
+@router.delete("/merchant/staff/{staff_id}", status_code=204)
+async def remove_staff(
+    staff_id: Id, caller: OwnerCaller, session: DbSession, cache: Cache, settings: AppSettings
+) -> Response:
+    """Remove a staff login: it cannot sign in again and its sessions end at once."""
+    shop = await service.merchant_of(session, caller.merchant_id, active=False)
+    await staff.remove_staff(
+        session, cache, settings, merchant_id=shop.id, owner_id=caller.user_id, staff_id=staff_id
+    )
+    return Response(status_code=204)
+
+
+@router.post("/merchant/staff/{staff_id}/password", status_code=204, response_class=Response)
 async def staff_password(
-    user_id: Id,
+    staff_id: Id,
     body: StaffPasswordIn,
     caller: OwnerCaller,
     session: DbSession,
@@ -223,7 +287,7 @@ async def staff_password(
         cache,
         settings,
         merchant_id=caller.merchant_id,
-        staff_id=user_id,
+        staff_id=staff_id,
         new_password=body.new_password,
     )
     return Response(status_code=204)

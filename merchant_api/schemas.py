@@ -71,10 +71,30 @@ class MerchantProfileOut(StrictModel):
     status: str
 
 
+class StaffIn(StrictModel):
+    username: str = Field(min_length=3, max_length=64, examples=["yaoya.tanaka"])
+    password: str = Field(min_length=1, max_length=256)
+    # None (or omitted): MACHIPAY_MERCHANT_STAFF_REFUND_LIMIT.
+    refund_limit: int | None = Field(default=None, strict=True, ge=0)
+
+
+class StaffLimitIn(StrictModel):
+    refund_limit: int | None = Field(strict=True, ge=0)
+
+
 class StaffOut(StrictModel):
     id: int
     username: str
-    status: str
+    refund_limit: int
+    # True while the platform's default applies (it follows a change of the default).
+    refund_limit_is_default: bool
+    added_at: datetime
+
+
+class StaffListOut(StrictModel):
+    items: list[StaffOut]
+    default_refund_limit: int
+    max_staff: int
 
 
 class StaffPasswordIn(StrictModel):

@@ -24,7 +24,12 @@ class ChargeUnusable(InvalidQr):
 
 
 async def create_charge(
-    session: AsyncSession, settings: Settings, merchant_id: int, amount: int
+    session: AsyncSession,
+    settings: Settings,
+    merchant_id: int,
+    amount: int,
+    *,
+    created_by: int | None = None,
 ) -> tuple[Charge, str]:
     """A new open charge and its QR payload."""
     now = utcnow()
@@ -35,6 +40,7 @@ async def create_charge(
         status="open",
         expires_at=now + timedelta(seconds=settings.charge_ttl_seconds),
         created_at=now,
+        created_by=created_by,
     )
     session.add(charge)
     await session.flush()

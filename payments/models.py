@@ -35,6 +35,9 @@ class Payment(Base):
     refunded_amount: Mapped[int] = mapped_column(BigInteger)
     refunded_points: Mapped[int] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The shop's user who took it at the till (a code captured, a charge shown); None for
+    # a resident paying at the sticker on their own (店頭QR).
+    taken_by: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class PaymentLotUse(Base):
@@ -78,3 +81,5 @@ class Charge(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     payment_id: Mapped[int | None] = mapped_column(BigInteger)
+    # Who asked for it at the till: the payment that pays it is theirs.
+    created_by: Mapped[int | None] = mapped_column(BigInteger)

@@ -69,9 +69,11 @@ async def pay_by_code(
     code: str,
     amount: int,
     idempotency_key: str,
+    taken_by: int | None = None,
     rewards: CampaignRewards = no_campaign_rewards,
 ) -> PaymentDone:
-    """The shop takes ``amount`` from the resident whose code it scanned or typed."""
+    """The shop takes ``amount`` from the resident whose code it scanned or typed;
+    ``taken_by`` is the shop's user at the till."""
     resident_id = await take_code(cache, code)
     return await pay(
         session,
@@ -81,5 +83,6 @@ async def pay_by_code(
         amount=amount,
         method="cpm",
         idempotency_key=f"cpm:{shop.id}:{idempotency_key}",
+        taken_by=taken_by,
         rewards=rewards,
     )

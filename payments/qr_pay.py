@@ -84,6 +84,8 @@ async def pay_by_qr(
         idempotency_key=idempotency_key,
         charge_id=charge.id if charge else None,
         charge_reference=charge.reference if charge else None,
+        # A dynamic code is the till's: whoever showed it took the payment.
+        taken_by=charge.created_by if charge else None,
         rewards=rewards,
     )
     if charge is not None:

@@ -23,6 +23,7 @@ from machipay.events import publish_after_commit
 from machipay.outbox import add_outbox_event
 from machipay.settings import Settings
 from machipay.timeutil import utcnow
+from merchant_api import staff_refund_limit
 from payments.live import merchant_channel
 from payments.models import Payment, PaymentLotUse, Refund
 from payments.rewards import CampaignRewards, RefundFacts, Revocation, no_campaign_rewards
@@ -49,12 +50,18 @@ class RefundOverStaffLimit(Forbidden):
     title = "This refund needs the shop's owner"
 
 
-def check_refund_power(role: str, amount: int, settings: Settings) -> None:
-    """Staff take payments and small refunds; a larger refund is the owner's decision."""
-    if role == Role.MERCHANT_STAFF and amount > settings.merchant_staff_refund_limit:
+async def check_refund_power(
+    session: AsyncSession, settings: Settings, *, role: str, user_id: int, amount: int
+) -> None:
+    """Staff take payments and refunds up to their own limit (the owner sets it; the
+    platform's default until then); a larger refund is the owner's decision."""
+    if role != Role.MERCHANT_STAFF:
+        return
+    limit = await staff_refund_limit(session, settings, user_id)
+    if amount > limit:
         raise RefundOverStaffLimit(
-            f"Staff refund at most ¥{settings.merchant_staff_refund_limit:,} at a time;"
-            " the shop's owner can refund more."
+            f"You may refund at most ¥{limit:,} at a time; the shop's owner can refund more.",
+            refund_limit=limit,
         )
 
 

@@ -14,6 +14,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
+from identity import usernames
 from machipay.auth import AccessClaims, Role, require_roles
 from machipay.deps import AppSettings, Cache, DbSession, EventBroker
 from machipay.downloads import csv_attachment
@@ -40,6 +41,7 @@ from payments.schemas import (
     RefundOut,
     RevokedRewardsOut,
     RewardsOut,
+    TakenByOut,
 )
 from payments.service import PaymentDone
 from wallet_api import require_wallet_can_move_money
@@ -154,7 +156,9 @@ async def create_charge(
     shop = await caller_shop(session, caller.merchant_id)
     if body.amount > settings.max_payment:
         raise ValidationFailed(f"One payment is at most ¥{settings.max_payment:,}.", field="amount")
-    charge, payload = await charges.create_charge(session, settings, shop.id, body.amount)
+    charge, payload = await charges.create_charge(
+        session, settings, shop.id, body.amount, created_by=caller.user_id
+    )
     return ChargeOut(
         id=charge.reference,
         qr_payload=payload,
@@ -184,6 +188,7 @@ async def capture_code(
             shop=shop,
             code=body.code,
             amount=body.amount,
+            taken_by=caller.user_id,
             idempotency_key=key,
             rewards=request.app.state.campaign_rewards,
         )
@@ -213,10 +218,13 @@ async def refund(
     """Refund all or part of a payment to the resident, in points and money as it was paid.
 
     Only an active shop refunds (a suspended one is refused: its money is frozen with it);
-    staff refund up to ``MACHIPAY_MERCHANT_STAFF_REFUND_LIMIT`` at a time, the owner any
+    staff refund up to their own limit at a time (the owner sets it, GET/PATCH
+    /merchant/staff; ``MACHIPAY_MERCHANT_STAFF_REFUND_LIMIT`` until then), the owner any
     amount."""
     shop = await caller_shop(session, caller.merchant_id)
-    refunds.check_refund_power(caller.role, body.amount, settings)
+    await refunds.check_refund_power(
+        session, settings, role=caller.role, user_id=caller.user_id, amount=body.amount
+    )
 
     async def produce() -> tuple[int, object]:
         done = await refunds.refund(
@@ -253,6 +261,7 @@ async def _day(session: DbSession, merchant_id: int, day: date | None) -> Mercha
     the_day = day or to_tokyo(utcnow()).date()
     start, end = tokyo_day_bounds(the_day)
     rows = await lookups.payments_on(session, merchant_id, start, end)
+    takers = await usernames(session, {p.taken_by for p in rows if p.taken_by is not None})
     items = [
         MerchantPaymentOut(
             id=p.reference,
@@ -267,6 +276,9 @@ async def _day(session: DbSession, merchant_id: int, day: date | None) -> Mercha
             if p.refunded_amount == p.amount
             else "partial",
             created_at=to_tokyo(p.created_at),
+            taken_by=TakenByOut(id=p.taken_by, username=takers.get(p.taken_by, "?"))
+            if p.taken_by is not None
+            else None,
         )
         for p in rows
     ]
@@ -303,7 +315,9 @@ async def day_payments_csv(
     report = await _day(session, shop.id, day)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(["日時", "支払ID", "金額", "ポイント", "残高", "方法", "返金額", "返金状況"])
+    writer.writerow(
+        ["日時", "支払ID", "金額", "ポイント", "残高", "方法", "返金額", "返金状況", "担当"]
+    )
     for p in report.payments:
         writer.writerow(
             [
@@ -315,6 +329,7 @@ async def day_payments_csv(
                 p.method,
                 p.refunded_amount,
                 p.refund_status,
+                p.taken_by.username if p.taken_by else "店頭QR",
             ]
         )
     writer.writerow(["合計", "", report.gross, "", "", "", report.refunded, f"差引 {report.net}"])

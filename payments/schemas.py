@@ -98,6 +98,11 @@ class RefundOut(StrictModel):
     created_at: datetime
 
 
+class TakenByOut(StrictModel):
+    id: int
+    username: str
+
+
 class MerchantPaymentOut(StrictModel):
     id: str
     amount: int
@@ -107,6 +112,9 @@ class MerchantPaymentOut(StrictModel):
     refunded_amount: int
     refund_status: Literal["none", "partial", "full"]
     created_at: datetime
+    # The shop's login that took it at the till (a captured code, a charge it showed);
+    # null for a resident paying at the sticker on their own (店頭QR).
+    taken_by: TakenByOut | None = None
 
 
 class MerchantDayOut(StrictModel):

@@ -47,7 +47,22 @@ from tests.isolation import SeedSnapshot
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 PG_URL = os.environ.get("MACHIPAY_TEST_DATABASE_URL")
-REDIS_URL = os.environ.get("MACHIPAY_TEST_REDIS_URL")
+
+
+def _redis_for_this_worker(url: str | None) -> str | None:
+    """Under pytest-xdist each worker flushes Redis between its tests: it takes db numbers of
+    its own (the given one for gw0, two lower for gw1, ...; the browser tests one below)."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    if not url or worker == "gw0":
+        return url
+    base = make_url(url)
+    db = int(base.database or 0) - 2 * int(worker.removeprefix("gw"))
+    if db < 1:
+        raise pytest.UsageError(f"MACHIPAY_TEST_REDIS_URL: no Redis db number left for {worker}")
+    return base.set(database=str(db)).render_as_string(hide_password=False)
+
+
+REDIS_URL = _redis_for_this_worker(os.environ.get("MACHIPAY_TEST_REDIS_URL"))
 EMBEDDED_PGDATA = Path(__file__).resolve().parent.parent / "var" / "test-pgdata"
 _embedded = contextlib.ExitStack()
 
@@ -65,6 +80,31 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     _embedded.close()
+
+
+# The longest groups of tests start first, so neither xdist worker is left with a long tail.
+_FIRST = ("tests/web/", "tests/api/test_schema_fuzz.py", "tests/api/test_campaign_race.py")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under pytest-xdist (``--dist loadgroup``) a file's tests stay on one worker, so its
+    module fixtures run once; the browser tests share one worker and its one live server."""
+    if not config.pluginmanager.hasplugin("xdist"):
+        return
+    root = config.rootpath
+
+    def group(item: pytest.Item) -> str:
+        path = item.path.relative_to(root).as_posix()
+        return "tests/web/" if path.startswith("tests/web/") else path
+
+    for item in items:
+        item.add_marker(pytest.mark.xdist_group(group(item)))
+    items.sort(
+        key=lambda item: next(
+            (rank for rank, prefix in enumerate(_FIRST) if group(item).startswith(prefix)),
+            len(_FIRST),
+        )
+    )
 
 
 def free_port() -> int:

@@ -369,6 +369,60 @@ async def test_serve_answers_health_and_readiness(
             )
             assert wallet.json()["money"] == 4321
 
+            # Each network names the wallet its own way: the bank by the virtual account
+            # (looked up in the database from --wallet-id), the konbini by its number, the
+            # ATM by the wallet id.
+            resident = {"Authorization": f"Bearer {token['access_token']}"}
+            konbini_number = (await client.get("/api/v1/wallet/funding", headers=resident)).json()[
+                "konbini_number"
+            ]
+            for network, reference in (
+                ("bank", ["--wallet-id", wallet_id]),
+                ("konbini", ["--konbini-number", konbini_number]),
+                ("atm", ["--wallet-id", wallet_id]),
+            ):
+                played = await asyncio.to_thread(
+                    run_cli,
+                    "simulate-topup",
+                    "--via",
+                    network,
+                    *reference,
+                    "--amount",
+                    "1000",
+                    "--url",
+                    f"http://127.0.0.1:{port}",
+                    database_url=scratch_database,
+                    extra_env=PRODUCTION_SECRETS,
+                )
+                assert played.returncode == 0, network + played.stdout + played.stderr
+                assert '"credited"' in played.stdout
+            # The bank's account is the one the resident's funding screen shows.
+            funding = (await client.get("/api/v1/wallet/funding", headers=resident)).json()
+            by_account = await asyncio.to_thread(
+                run_cli,
+                "simulate-topup",
+                "--via",
+                "bank",
+                "--virtual-account",
+                funding["bank"]["account_number"],
+                "--amount",
+                "679",
+                "--url",
+                f"http://127.0.0.1:{port}",
+                database_url=scratch_database,
+                extra_env=PRODUCTION_SECRETS,
+            )
+            assert by_account.returncode == 0, by_account.stdout + by_account.stderr
+            wallet = await client.get("/api/v1/wallet", headers=resident)
+            assert wallet.json()["money"] == 4321 + 3000 + 679
+            history = await client.get("/api/v1/wallet/transactions", headers=resident)
+            assert [t["counterparty"] for t in history.json()["items"]][:4] == [
+                "bank",
+                "atm",
+                "konbini",
+                "bank",
+            ]
+
             # Staff users come from the CLI and can sign in.
             made = await asyncio.to_thread(
                 run_cli,

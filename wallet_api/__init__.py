@@ -13,12 +13,14 @@ from wallet_api.points import (
     take_back_from_lot,
     take_points,
 )
+from wallet_api.references import FundingReferenceUnknown, funding_references
 from wallet_api.service import (
     Registration,
     credit_top_up,
     mark_phone_verified,
     register_resident,
     require_wallet_can_move_money,
+    resident_by_wallet_id,
     resident_of,
     resident_profiles,
     transfer_money,
@@ -26,6 +28,7 @@ from wallet_api.service import (
 )
 
 __all__ = [
+    "FundingReferenceUnknown",
     "LotTake",
     "PhoneNotVerified",
     "Registration",
@@ -33,6 +36,7 @@ __all__ = [
     "choose_takes",
     "credit_top_up",
     "expire_points",
+    "funding_references",
     "give_points_back",
     "grant_points",
     "history_row",
@@ -40,6 +44,7 @@ __all__ = [
     "mark_phone_verified",
     "register_resident",
     "require_wallet_can_move_money",
+    "resident_by_wallet_id",
     "resident_of",
     "resident_profiles",
     "take_back_from_lot",

@@ -25,6 +25,23 @@ class Resident(Base):
     phone_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
+class FundingReference(Base):
+    """Where a wallet is paid into from outside: its own virtual bank account number
+    (振込専用口座, at the operator's receiving branch) and its convenience-store payment
+    number. Random, allocated once per wallet and kept: a number printed on a slip or saved
+    in a banking app must keep naming the same wallet, and neither can be derived from
+    the wallet id (nor the wallet id from them)."""
+
+    __tablename__ = "wallet_funding_references"
+
+    resident_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("residents.user_id"), primary_key=True
+    )
+    virtual_account: Mapped[str] = mapped_column(String(7), unique=True)
+    konbini_number: Mapped[str] = mapped_column(String(12), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class PointsLot(Base):
     """Points granted together, spent oldest-expiry first and expired as a lot.
 

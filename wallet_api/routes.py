@@ -11,6 +11,7 @@ from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request, Respons
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
+import ledger
 from machipay.auth import AccessClaims, Role, client_ip, require_roles
 from machipay.deps import AppSettings, Cache, DbSession
 from machipay.errors import ValidationFailed
@@ -20,10 +21,12 @@ from machipay.ratelimits import limit_money_moves
 from machipay.schemas import MAX_ID
 from machipay.sms import Sms, send_after_response
 from machipay.timeutil import to_tokyo, utcnow
-from wallet_api import funding, service
+from wallet_api import funding, references, service
 from wallet_api.schemas import (
     Counterparty,
+    FundingBankOut,
     FundingEvent,
+    FundingOut,
     FundingResult,
     PhoneVerification,
     PhoneVerified,
@@ -36,8 +39,9 @@ from wallet_api.schemas import (
     TransferOut,
     TransferRequest,
     WalletOut,
+    WardCounterOut,
 )
-from ward import NoticeOut, list_notices, notice_out
+from ward import NoticeOut, list_notices, notice_out, ward_counter
 
 EXPIRING_SOON = timedelta(days=30)
 
@@ -129,6 +133,44 @@ async def wallet(caller: ResidentCaller, session: DbSession, settings: AppSettin
         ),
         limits=view.limits,
         verification="pending" if resident.phone_verified_at is None else "verified",
+    )
+
+
+@router.get("/wallet/funding", response_model=FundingOut)
+async def wallet_funding(
+    caller: ResidentCaller, session: DbSession, settings: AppSettings
+) -> FundingOut:
+    """Where to send money from: the wallet's own transfer account, its konbini number and
+    the ward counter of the resident's district (cash at the desk)."""
+    resident = await service.resident_of(session, caller.user_id)
+    refs = await references.funding_references(session, resident.user_id)
+    money = await ledger.get_balance(session, ledger.resident_money(resident.user_id))
+    counter = ward_counter(resident.district_id)
+    return FundingOut(
+        wallet_id=resident.wallet_id,
+        bank=FundingBankOut(
+            bank_code=settings.funding_bank_code,
+            bank_name=settings.funding_bank_name,
+            branch_code=settings.funding_branch_code,
+            branch_name=settings.funding_branch_name,
+            account_type=settings.funding_account_type,
+            account_number=refs.virtual_account,
+            account_name_kana=settings.funding_account_name_kana,
+        ),
+        konbini_number=refs.konbini_number,
+        counter=WardCounterOut(
+            district_id=counter.district_id,
+            district_name=counter.district_name,
+            name=counter.name,
+            name_en=counter.name_en,
+            address=counter.address,
+            hours=counter.hours,
+            hours_en=counter.hours_en,
+        )
+        if counter
+        else None,
+        balance_cap=settings.wallet_balance_cap,
+        room=max(0, settings.wallet_balance_cap - money),
     )
 
 
@@ -224,6 +266,8 @@ async def funding_webhook(
         settings,
         event_id=event.event_id,
         wallet_id=event.wallet_id,
+        virtual_account=event.virtual_account,
+        konbini_number=event.konbini_number,
         amount=event.amount,
         source=event.source,
     )

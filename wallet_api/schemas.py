@@ -3,9 +3,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, Field
+from pydantic import AwareDatetime, Field, model_validator
 
-from machipay.schemas import Amount, ShownText, StrictModel
+from machipay.schemas import Amount, DigitsText, ShownText, StrictModel
 
 
 class ResidentRegistration(StrictModel):
@@ -72,13 +72,32 @@ class TransactionPage(StrictModel):
 
 
 class FundingEvent(StrictModel):
+    """A top-up from the network. It names its wallet by exactly one reference: the wallet
+    id, the virtual account a bank transfer went to, or the konbini payment number."""
+
     event_id: str = Field(min_length=1, max_length=100, pattern=r"^[\x21-\x7e]+$")
-    wallet_id: str = Field(min_length=1, max_length=32)
+    wallet_id: str | None = Field(default=None, min_length=1, max_length=32)
+    virtual_account: DigitsText | None = Field(default=None, pattern=r"^[0-9]{7}$")
+    konbini_number: DigitsText | None = Field(default=None, pattern=r"^[0-9]{12}$")
     amount: Amount
     source: str = Field(
         min_length=1, max_length=32, pattern=r"^[a-z0-9_]+$", examples=["bank", "atm", "konbini"]
     )
     occurred_at: AwareDatetime
+
+    @model_validator(mode="after")
+    def _one_reference(self) -> FundingEvent:
+        named = [
+            name
+            for name in ("wallet_id", "virtual_account", "konbini_number")
+            if getattr(self, name) is not None
+        ]
+        if len(named) != 1:
+            raise ValueError(
+                "name the wallet by exactly one of wallet_id, virtual_account, konbini_number"
+                + (f" (got {', '.join(named)})" if named else "")
+            )
+        return self
 
 
 class FundingResult(StrictModel):
@@ -102,3 +121,37 @@ class TransferOut(StrictModel):
     to: Counterparty
     message: str | None
     created_at: datetime
+
+
+class FundingBankOut(StrictModel):
+    """The wallet's own transfer account (振込専用口座) at the operator's receiving branch."""
+
+    bank_code: str
+    bank_name: str
+    branch_code: str
+    branch_name: str
+    account_type: Literal["ordinary", "current"]
+    account_number: str
+    account_name_kana: str
+
+
+class WardCounterOut(StrictModel):
+    """The resident's district まちづくりセンター: cash top-ups at the desk."""
+
+    district_id: str
+    district_name: str
+    name: str
+    name_en: str
+    address: str
+    hours: str
+    hours_en: str
+
+
+class FundingOut(StrictModel):
+    wallet_id: str
+    bank: FundingBankOut
+    konbini_number: str
+    counter: WardCounterOut | None
+    balance_cap: int
+    # How much more the wallet can take now: a top-up beyond the cap is refused whole.
+    room: int

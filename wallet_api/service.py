@@ -42,6 +42,7 @@ from wallet_api.errors import (
 )
 from wallet_api.models import PointsLot, Resident, WalletTransaction
 from wallet_api.points import live_lots
+from wallet_api.references import wallet_for_reference
 from ward import district_exists
 
 OLDEST_BIRTH_YEAR = 1900
@@ -253,6 +254,15 @@ async def mark_phone_verified(session: AsyncSession, resident_id: int) -> None:
         await session.flush()
 
 
+async def resident_by_wallet_id(session: AsyncSession, wallet_id: str) -> Resident:
+    resident = (
+        await session.execute(select(Resident).where(Resident.wallet_id == wallet_id))
+    ).scalar_one_or_none()
+    if resident is None:
+        raise WalletNotFound(f"No wallet {wallet_id!r}.")
+    return resident
+
+
 async def resident_of(session: AsyncSession, user_id: int) -> Resident:
     resident = await session.get(Resident, user_id)
     if resident is None:
@@ -346,16 +356,22 @@ async def credit_top_up(
     settings: Settings,
     *,
     event_id: str,
-    wallet_id: str,
+    wallet_id: str | None = None,
+    virtual_account: str | None = None,
+    konbini_number: str | None = None,
     amount: int,
     source: str,
 ) -> bool:
-    """Credit a funding event; False when this event_id was credited before (a replay)."""
-    resident = (
-        await session.execute(select(Resident).where(Resident.wallet_id == wallet_id))
-    ).scalar_one_or_none()
-    if resident is None:
-        raise WalletNotFound(f"No wallet {wallet_id!r}.")
+    """Credit a funding event; False when this event_id was credited before (a replay).
+
+    The event names its wallet by exactly one reference: the wallet id (an ATM, the ward's
+    systems), the virtual account a bank transfer was sent to, or the konbini number."""
+    if wallet_id is not None:
+        resident = await resident_by_wallet_id(session, wallet_id)
+    else:
+        resident = await wallet_for_reference(
+            session, virtual_account=virtual_account, konbini_number=konbini_number
+        )
     money = ledger.resident_money(resident.user_id)
     posted = await ledger.post_entry(
         session,

@@ -5,6 +5,7 @@ from ward.data import ward_reference
 from ward.models import District, MerchantCategory, ShoppingStreet, WardNotice
 from ward.schemas import NoticeOut, notice_out
 from ward.service import (
+    WardCounter,
     create_shopping_street,
     district_exists,
     get_category,
@@ -14,6 +15,7 @@ from ward.service import (
     list_notices,
     list_shopping_streets,
     publish_notice,
+    ward_counter,
 )
 
 __all__ = [
@@ -21,6 +23,7 @@ __all__ = [
     "MerchantCategory",
     "NoticeOut",
     "ShoppingStreet",
+    "WardCounter",
     "WardNotice",
     "create_shopping_street",
     "district_exists",
@@ -32,5 +35,6 @@ __all__ = [
     "list_shopping_streets",
     "notice_out",
     "publish_notice",
+    "ward_counter",
     "ward_reference",
 ]

@@ -1,11 +1,14 @@
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from machipay.errors import Conflict, ValidationFailed
 from machipay.timeutil import utcnow
+from ward.data import ward_reference
 from ward.models import District, MerchantCategory, ShoppingStreet, WardNotice
 
 
@@ -82,3 +85,35 @@ async def list_notices(
             or_(WardNotice.district_id.is_(None), WardNotice.district_id == for_district)
         )
     return list((await session.execute(query.limit(limit))).scalars())
+
+
+@dataclass(frozen=True, slots=True)
+class WardCounter:
+    """A ward desk where residents can top up in cash: their district's まちづくりセンター."""
+
+    district_id: str
+    district_name: str
+    name: str
+    name_en: str
+    address: str
+    hours: str
+    hours_en: str
+
+
+def ward_counter(district_id: str) -> WardCounter | None:
+    """The counter of a district, from the ward's reference file (None: no such district)."""
+    reference = ward_reference()
+    hours = reference["ward"].get("counter_hours", {})
+    for district in reference["districts"]:
+        if district["code"] == district_id and "counter" in district:
+            counter = district["counter"]
+            return WardCounter(
+                district_id=district_id,
+                district_name=district["name"],
+                name=counter["name"],
+                name_en=counter["name_en"],
+                address=counter["address"],
+                hours=hours.get("ja", ""),
+                hours_en=hours.get("en", ""),
+            )
+    return None

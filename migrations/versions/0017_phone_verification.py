@@ -6,7 +6,7 @@ Residents registered before this revision keep using their wallets: they are mar
 verified as of their registration (they were accepted under the rules of their day).
 
 Revision ID: 0017_phone_verification
-Revises: 0016_sql_in_files
+Revises: 0020_topup_refs_staff (written on 0016_sql_in_files; re-chained after merging main)
 Create Date: 2026-12-03 09:00:00
 """
 
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0017_phone_verification"
-down_revision = "0016_sql_in_files"
+down_revision = "0020_topup_refs_staff"
 branch_labels = None
 depends_on = None
 

@@ -109,6 +109,10 @@ class _ThreadedServer(uvicorn.Server):
         pass
 
 
+def _db(url: str) -> int:
+    return int(make_url(url).database or 0)
+
+
 def _redis_db(url: str, db: int) -> str:
     """The test Redis on another db number: the API tests flush theirs between tests."""
     return make_url(url).set(database=str(db)).render_as_string(hide_password=False)
@@ -124,7 +128,9 @@ async def live_server() -> AsyncIterator[LiveServer]:
         # Helpers running browser suites side by side each take their own db number.
         # Redis where the run has one (the in-memory cache serves one process as well).
         redis_url=(
-            _redis_db(REDIS_URL, int(os.environ.get("MACHIPAY_TEST_WEB_REDIS_DB", "14")))
+            _redis_db(
+                REDIS_URL, int(os.environ.get("MACHIPAY_TEST_WEB_REDIS_DB", _db(REDIS_URL) - 1))
+            )
             if REDIS_URL
             else None
         ),

@@ -614,6 +614,7 @@ async def test_an_owner_resets_a_forgotten_password_and_their_staffs(
 
     # The staff tab: a new password for the till's login.
     await phone.click("#tab-staff")
+    await phone.locator(f"li[data-username='{till.username}'] details summary").click()
     row = phone.locator(f"form[data-staff='{till.username}']")
     await expect(row).to_be_visible()
     await row.locator("input").fill("till-new-passphrase-1")

@@ -1,5 +1,5 @@
 // Home: money and points (with the next expiry), how to top up, recent lines, ward notices.
-import { dateOnly, dateTime, h, number, showError, t, toast, yen } from "/static/js/core.js";
+import { dateOnly, dateTime, h, number, showError, t, yen } from "/static/js/core.js";
 import { errorBox, loadingLine, screen, transactionItem } from "./ui.js";
 
 function balanceCard(wallet) {
@@ -22,33 +22,16 @@ function balanceCard(wallet) {
       : null,
     h("div", { class: "balance-actions" },
       h("a", { class: "btn btn-light", href: "#/scan" }, t("app.nav.scan")),
-      h("a", { class: "btn btn-light", href: "#/code" }, t("app.home.show_code"))));
+      h("a", { class: "btn btn-light", href: "#/code" }, t("app.home.show_code")),
+      h("a", { class: "btn btn-light balance-charge", href: "#/charge", id: "balance-charge" }, t("app.charge.short"))));
 }
 
 function topUpCard(wallet) {
-  const copy = h("button", { class: "btn btn-secondary btn-sm", type: "button" }, t("app.topup.copy"));
-  copy.addEventListener("click", async () => {
-    try {
-      await navigator.clipboard.writeText(wallet.wallet_id);
-      toast(t("app.topup.copied"));
-    } catch {
-      toast(t("app.topup.copy_failed"), { error: true });
-    }
-  });
   return h("section", { class: "card topup", "aria-labelledby": "topup-title" },
     h("h2", { id: "topup-title" }, t("app.topup.title")),
     h("p", {}, t("app.topup.lead")),
-    h("div", { class: "wallet-id-row" },
-      h("span", { class: "muted" }, t("app.topup.wallet_id")),
-      h("code", { id: "wallet-id", class: "wallet-id" }, wallet.wallet_id),
-      copy),
-    h("details", { class: "topup-how" },
-      h("summary", {}, t("app.topup.how")),
-      h("ol", {},
-        h("li", {}, h("strong", {}, t("app.source.bank")), " — ", t("app.topup.bank")),
-        h("li", {}, h("strong", {}, t("app.source.atm")), " — ", t("app.topup.atm")),
-        h("li", {}, h("strong", {}, t("app.source.konbini")), " — ", t("app.topup.konbini"))),
-      h("p", { class: "muted" }, t("app.topup.note", { cap: yen(wallet.limits.balance_cap) }))));
+    h("a", { class: "btn btn-block", href: "#/charge", id: "go-charge" }, t("app.topup.open")),
+    h("p", { class: "muted small" }, t("app.topup.note", { cap: yen(wallet.limits.balance_cap) })));
 }
 
 function recentCard(page) {

@@ -10,6 +10,7 @@ import * as pay from "./pay.js";
 import * as receipt from "./receipt.js";
 import * as recovery from "./recovery.js";
 import * as scan from "./scan.js";
+import * as topup from "./topup.js";
 import * as transfer from "./transfer.js";
 
 const ROUTES = {
@@ -24,12 +25,13 @@ const ROUTES = {
   history: historyScreen.render,
   code: code.render,
   transfer: transfer.render,
+  charge: topup.render,
 };
 const PUBLIC = new Set(["signin", "register", "forgot"]);
 // Screens for both: the code after registering (not signed in yet), or from home's banner.
 const EITHER = new Set(["verify"]);
 // Which bottom-navigation tab a screen belongs to.
-const TAB_OF = { pay: "scan", receipt: "scan" };
+const TAB_OF = { pay: "scan", receipt: "scan", charge: "home" };
 
 const api = createApi("app");
 const view = document.getElementById("view");

@@ -171,6 +171,9 @@ export function createApi(client) {
   return {
     get: (path, options) => request("GET", path, options),
     post: (path, body, options = {}) => request("POST", path, { ...options, body }),
+    /** Any other method (PATCH, DELETE); a body only if given. */
+    send: (method, path, body, options = {}) =>
+      request(method, path, body === undefined ? options : { ...options, body }),
     /** The raw Response with the bearer header, for downloads and streams. */
     fetchRaw: async (path, init = {}) => {
       if (!access() && csrf()) await refresh();

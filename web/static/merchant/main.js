@@ -5,14 +5,18 @@ import { createApi, describeError, showError, streamEvents, t, toast } from "/st
 import { setupCharge } from "./charge.js";
 import { setupCode } from "./code.js";
 import { setupSound } from "./sound.js";
-import { setupForgot, setupStaff } from "./staff.js";
+import { setupForgot } from "./forgot.js";
+import { setupStaff } from "./staff.js";
 import { setupStatements } from "./statements.js";
 import { setupSticker } from "./sticker.js";
 import { setupToday } from "./today.js";
 import { $, yenOf } from "./util.js";
 
 const MERCHANT_ROLES = new Set(["merchant_owner", "merchant_staff"]);
-const TABS = ["today", "charge", "code", "sticker", "statements", "staff"];
+const ALL_TABS = ["today", "charge", "code", "sticker", "statements", "staff"];
+const OWNER_ONLY = new Set(["staff"]);
+// The tabs of the signed-in role: staff do not manage staff (the API refuses them too).
+let TABS = ALL_TABS.filter((tab) => !OWNER_ONLY.has(tab));
 const STATUS_BADGE = { active: "", pending: "badge-warn", suspended: "badge-red", rejected: "badge-grey" };
 
 const api = createApi("merchant");
@@ -123,11 +127,13 @@ async function loadShop() {
   sticker.setShop(shop);
 }
 
+function tabsFor(role) {
+  TABS = ALL_TABS.filter((tab) => role === "merchant_owner" || !OWNER_ONLY.has(tab));
+  for (const tab of ALL_TABS) $(`#tab-${tab}`).hidden = !TABS.includes(tab);
+}
+
 async function enter(me) {
-  // Only the owner manages staff (the API refuses staff too).
-  const owner = me.role === "merchant_owner";
-  $("#tab-staff").hidden = !owner;
-  if (!owner && tabFromHash() === "staff") history.replaceState(null, "", "#today");
+  tabsFor(me.role);
   show("dashboard");
   $("#shop-name").textContent = t("state.loading");
   try {
@@ -202,7 +208,7 @@ function tabFromHash() {
 }
 
 function selectTab(name, { focus = true } = {}) {
-  for (const tab of TABS) {
+  for (const tab of ALL_TABS) {
     const button = $(`#tab-${tab}`);
     const selected = tab === name;
     button.setAttribute("aria-selected", String(selected));
@@ -220,12 +226,11 @@ tablist.addEventListener("click", (event) => {
   if (button) selectTab(button.dataset.tab);
 });
 tablist.addEventListener("keydown", (event) => {
-  const shown = TABS.filter((tab) => !$(`#tab-${tab}`).hidden);
-  const current = shown.indexOf(tabFromHash());
-  const moves = { ArrowRight: 1, ArrowLeft: -1, Home: -current, End: shown.length - 1 - current };
+  const current = TABS.indexOf(tabFromHash());
+  const moves = { ArrowRight: 1, ArrowLeft: -1, Home: -current, End: TABS.length - 1 - current };
   if (!(event.key in moves)) return;
   event.preventDefault();
-  selectTab(shown[(current + moves[event.key] + shown.length) % shown.length]);
+  selectTab(TABS[(current + moves[event.key] + TABS.length) % TABS.length]);
 });
 window.addEventListener("hashchange", () => {
   if (!$("#dashboard").hidden) selectTab(tabFromHash(), { focus: false });

@@ -37,6 +37,13 @@ export function setupToday(api, { onDay = () => {} } = {}) {
       full ? t("m.refund.badge_full") : t("m.refund.badge_partial", { amount: yenOf(p.refunded_amount) }));
   }
 
+  /** Who took it at the till; a resident paying at the sticker on their own: 店頭QR. */
+  function takerTag(p) {
+    if (p.taken_by === undefined) return null; // a live event, before the day's fetch
+    return h("span", { class: "pay-taker" },
+      p.taken_by ? t("m.pay.taken_by", { name: p.taken_by.username }) : t("m.pay.sticker"));
+  }
+
   function fill(li, p) {
     const remaining = p.amount - p.refunded_amount;
     const split = p.points_used == null ? null
@@ -47,6 +54,7 @@ export function setupToday(api, { onDay = () => {} } = {}) {
         h("span", { class: `pay-amount${remaining <= 0 ? " is-void" : ""}` }, yenOf(p.amount)),
         h("span", { class: "pay-tags" },
           h("span", { class: "badge badge-grey" }, t(`m.method.${p.method}`)),
+          takerTag(p),
           refundBadge(p)),
         h("span", { class: "pay-detail" },
           h("span", { class: "mono" }, p.id),
