@@ -29,6 +29,8 @@ from machipay.problems import install_error_handlers
 from machipay.requestlog import RequestContextMiddleware
 from machipay.security_headers import SecurityHeadersMiddleware
 from machipay.settings import Settings, get_settings
+from machipay.sms import HttpSms, make_sms_sender
+from machipay.sms import router as sms_routes
 from merchant_api import routes as merchant_routes
 from payments import routes as payment_routes
 from settlement import routes as settlement_routes
@@ -60,6 +62,7 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
             app.state.sessionmaker = make_sessionmaker(engine)
             app.state.cache = cache
             app.state.broker = broker
+            app.state.sms = make_sms_sender(settings, cache)
             # What each payment earns (and each refund takes back) from running campaigns.
             app.state.campaign_rewards = CampaignEngine(
                 shards=settings.campaign_budget_shards,
@@ -90,6 +93,9 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
                     task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
                         await task
+            sms = getattr(app.state, "sms", None)
+            if isinstance(sms, HttpSms):
+                await sms.close()
             await cache.close()
             await broker.close()
             await engine.dispose()
@@ -111,6 +117,7 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
     # Outermost: the headers are on every response, errors from the layers inside included.
     app.add_middleware(SecurityHeadersMiddleware)
     app.include_router(health.router)
+    app.include_router(sms_routes)
     app.include_router(auth_routes.router)
     app.include_router(ward_routes.router)
     app.include_router(wallet_routes.router)

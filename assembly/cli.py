@@ -37,7 +37,7 @@ def _settings() -> Settings:
 
 
 # Commands that never open the database (they talk to a running server over HTTP).
-_NO_DATABASE = frozenset({"simulate-topup"})
+_NO_DATABASE = frozenset({"simulate-topup", "sms"})
 # Long-running servers: in production they need a database server of the deployment's own.
 _SERVERS = frozenset({"serve", "worker"})
 
@@ -158,9 +158,56 @@ def demo(
         "    officer, approver, analyst, operator: the role is the username\n"
         '  sign in             POST /api/v1/auth/token {"username", "password"}\n'
         "  top up (as the bank) machipay simulate-topup --wallet-id w_... --amount 5000\n"
+        "  SMS codes           nothing is texted: each message is printed below (logger\n"
+        "                      machipay.sms) and listed in the ward console's SMS tab\n"
+        "                      (operator) and at GET /api/v1/ops/sms?to=<phone>\n"
         "  verify the books    machipay verify\n"
     )
     serve(host=host, port=port, workers=1)
+
+
+@app.command()
+def sms(
+    to: Annotated[str | None, typer.Option(help="A phone number; unset: every number.")] = None,
+) -> None:
+    """Print the texts the SMS sink holds (MACHIPAY_SMS_BACKEND=sink), newest first: the
+    codes a demo or test resident would have received. Reads the sink in Redis
+    (MACHIPAY_REDIS_URL); the demo's in-memory sink lives in the demo's process, which
+    prints each text as it sends it."""
+    from machipay.cache import make_cache
+    from machipay.phone import normalize_phone
+    from machipay.sms import SinkSms
+
+    settings = _settings()
+    if settings.sms_backend != "sink":
+        typer.echo("error: MACHIPAY_SMS_BACKEND is not sink: texts go to the gateway", err=True)
+        raise typer.Exit(1)
+    if settings.redis_url is None:
+        typer.echo(
+            "error: no MACHIPAY_REDIS_URL: the in-memory sink lives in the server's process; "
+            "read the demo's console, or the ward console's SMS tab (operator)",
+            err=True,
+        )
+        raise typer.Exit(1)
+
+    async def read() -> list[str]:
+        cache = make_cache(settings.redis_url)
+        try:
+            number = normalize_phone(to) if to else None
+            found = await SinkSms(cache).messages(number)
+        finally:
+            await cache.close()
+        return [f"{m.sent_at.isoformat()}  {m.to}  {m.text}" for m in found]
+
+    try:
+        lines = asyncio.run(read())
+    except ValueError as exc:
+        typer.echo(f"error: --to is not a Japanese phone number ({exc})", err=True)
+        raise typer.Exit(2) from exc
+    for line in lines:
+        typer.echo(line)
+    if not lines:
+        typer.echo("no texts in the sink" + (f" for {to}" if to else ""))
 
 
 @app.command()

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, BackgroundTasks, Request, Response
 
-from identity import service, sessions
+from identity import recovery, service, sessions
 from identity.schemas import (
     AccessTokenResponse,
     MeOut,
+    PasswordResetConfirm,
+    PasswordResetRequest,
     RefreshRequest,
     TokenRequest,
     TokenResponse,
@@ -13,6 +15,7 @@ from identity.schemas import (
 from machipay.auth import cookies
 from machipay.auth.deps import Caller, client_ip
 from machipay.deps import AppSettings, Cache, DbSession
+from machipay.sms import Sms, send_after_response
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 
@@ -101,3 +104,46 @@ async def me(claims: Caller, session: DbSession) -> MeOut:
     return MeOut(
         user_id=user.id, username=user.username, role=user.role, merchant_id=user.merchant_id
     )
+
+
+@router.post("/password-reset", status_code=202, response_class=Response)
+async def password_reset(
+    body: PasswordResetRequest,
+    request: Request,
+    tasks: BackgroundTasks,
+    session: DbSession,
+    cache: Cache,
+    settings: AppSettings,
+    sms: Sms,
+) -> Response:
+    """Send a reset code to the account's phone. 202 whatever the username: the answer never
+    tells whether an account exists. The text goes out after the response, so its time does
+    not tell either. Residents and shop owners only; staff ask their shop owner, and ward
+    logins are reset by an operator (``machipay users``)."""
+    to_send = await recovery.request_password_reset(
+        session, cache, settings, username=body.username, ip=client_ip(request)
+    )
+    if to_send is not None:
+        tasks.add_task(send_after_response, sms, to_send.to, to_send.text)
+    return Response(status_code=202)
+
+
+@router.post("/password-reset/confirm", status_code=204, response_class=Response)
+async def password_reset_confirm(
+    body: PasswordResetConfirm,
+    request: Request,
+    session: DbSession,
+    cache: Cache,
+    settings: AppSettings,
+) -> Response:
+    """Set a new password with the code from the SMS; every session of the account ends."""
+    await recovery.confirm_password_reset(
+        session,
+        cache,
+        settings,
+        username=body.username,
+        code=body.code,
+        new_password=body.new_password,
+        ip=client_ip(request),
+    )
+    return Response(status_code=204)

@@ -38,3 +38,13 @@ class MeOut(StrictModel):
     username: str
     role: str
     merchant_id: int | None
+
+
+class PasswordResetRequest(StrictModel):
+    username: str = Field(min_length=1, max_length=64)
+
+
+class PasswordResetConfirm(StrictModel):
+    username: str = Field(min_length=1, max_length=64)
+    code: str = Field(min_length=1, max_length=20, examples=["123456"])
+    new_password: str = Field(min_length=1, max_length=256)

@@ -164,6 +164,7 @@ async def create_user(
     password: str,
     role: Role,
     merchant_id: int | None = None,
+    phone: str | None = None,
 ) -> User:
     """Create a user of any role (residents register through the wallet; staff through the CLI)."""
     if role in STAFF_ROLES and not STAFF_USERNAME.fullmatch(username):
@@ -182,6 +183,7 @@ async def create_user(
         status="active",
         merchant_id=merchant_id,
         created_at=utcnow(),
+        phone=phone,
     )
     session.add(user)
     try:

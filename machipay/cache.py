@@ -34,6 +34,8 @@ class CacheBackend(Protocol):
     async def take(self, key: str) -> str | None: ...
     async def incr_window(self, key: str, window_seconds: int) -> int: ...
     async def count_hits(self, windows: Sequence[tuple[str, int]]) -> list[tuple[int, int]]: ...
+    async def push_recent(self, key: str, value: str, keep: int, ttl_seconds: int) -> None: ...
+    async def recent(self, key: str) -> list[str]: ...
     async def ping(self) -> bool: ...
     async def close(self) -> None: ...
 
@@ -45,6 +47,7 @@ def _seconds_now() -> float:
 class MemoryCache:
     def __init__(self) -> None:
         self._data: dict[str, tuple[str, float | None]] = {}
+        self._lists: dict[str, tuple[list[str], float]] = {}
         self._lock = asyncio.Lock()
 
     def _live(self, key: str) -> str | None:
@@ -104,11 +107,25 @@ class MemoryCache:
             out.append((count, min(left, window_seconds)))
         return out
 
+    async def push_recent(self, key: str, value: str, keep: int, ttl_seconds: int) -> None:
+        """Put ``value`` first in the list at ``key``, keep its ``keep`` newest items."""
+        items = await self.recent(key)
+        self._lists[key] = ([value, *items][:keep], _seconds_now() + ttl_seconds)
+
+    async def recent(self, key: str) -> list[str]:
+        """The list at ``key``, newest first."""
+        items, expires = self._lists.get(key, ([], 0.0))
+        if expires <= _seconds_now():
+            self._lists.pop(key, None)
+            return []
+        return list(items)
+
     async def ping(self) -> bool:
         return True
 
     async def close(self) -> None:
         self._data.clear()
+        self._lists.clear()
 
     def _sweep(self) -> None:
         now = _seconds_now()
@@ -169,6 +186,16 @@ class RedisCache:
             count, ttl = int(replies[at]), int(replies[at + 2])
             out.append((count, ttl if 0 < ttl <= window_seconds else window_seconds))
         return out
+
+    async def push_recent(self, key: str, value: str, keep: int, ttl_seconds: int) -> None:
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.lpush(key, value)
+            pipe.ltrim(key, 0, keep - 1)
+            pipe.expire(key, ttl_seconds)
+            await pipe.execute()
+
+    async def recent(self, key: str) -> list[str]:
+        return [str(item) for item in await self._redis.lrange(key, 0, -1)]
 
     async def ping(self) -> bool:
         try:

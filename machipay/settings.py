@@ -9,6 +9,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -122,6 +123,22 @@ class Settings(BaseSettings):
     # answers tells whether the number was free, so their number is what bounds enumeration.
     registrations_per_ip_per_hour: int = Field(20, ge=1, le=10**9)
 
+    # SMS (phone verification, password reset). "sink" keeps the messages in the cache for
+    # the demo and tests (GET /api/v1/ops/sms); production must send through a gateway.
+    sms_backend: Literal["sink", "http"] = "sink"
+    sms_gateway_url: str | None = None
+    sms_api_key: str | None = None
+    sms_sender_id: str = Field("MACHIPAY", min_length=1, max_length=11)
+    sms_timeout_seconds: float = Field(5.0, gt=0, le=60)
+    # Codes sent by SMS: six digits, this long-lived, burnt after this many wrong tries.
+    phone_code_ttl_seconds: int = Field(600, ge=60, le=3_600)
+    phone_code_max_attempts: int = Field(5, ge=1, le=20)
+    # Codes (and notices) sent to one phone number per hour, whatever asked for them:
+    # nobody can make the service text a stranger more often than this.
+    sms_per_phone_per_hour: int = Field(5, ge=1, le=1_000)
+    # Password-reset requests per username per hour (counted whether or not it exists).
+    password_resets_per_username_per_hour: int = Field(5, ge=1, le=1_000)
+
     # Campaigns. More shards let more payments reserve budget at once; the shard count of
     # a campaign is fixed when it is approved. A reservation holds its shard until the
     # payment commits, so the count should stay above the payments in flight (BENCHMARKS.md:
@@ -216,7 +233,7 @@ class Settings(BaseSettings):
             )
         return value
 
-    @field_validator("metrics_token")
+    @field_validator("metrics_token", "sms_gateway_url", "sms_api_key")
     @classmethod
     def _empty_is_unset(cls, value: str | None) -> str | None:
         # compose passes "${MACHIPAY_METRICS_TOKEN:-}": an empty value means none is set.
@@ -245,13 +262,34 @@ class Settings(BaseSettings):
         weak = [name for name in SECRET_SETTINGS if _is_weak(getattr(self, name))]
         if self.metrics_token is not None and _is_weak(self.metrics_token):
             weak.append("metrics_token")
+        # A sink in production would keep residents' codes in the cache and text nobody.
+        if self.sms_backend == "sink":
+            weak.append("sms_backend")
+        elif not _is_https_or_loopback(self.sms_gateway_url):
+            weak.append("sms_gateway_url")
+        if self.sms_backend == "http" and (self.sms_api_key is None or len(self.sms_api_key) < 16):
+            weak.append("sms_api_key")
         if weak:
             names = ", ".join(f"MACHIPAY_{name.upper()}" for name in weak)
             raise UnsafeSecrets(
                 f"refusing to start with unset or development secrets: {names}. Set each to "
-                f"{MIN_SECRET_LENGTH}+ random characters, or set MACHIPAY_ENVIRONMENT="
-                "development to run on the public development values (never in production)."
+                f"{MIN_SECRET_LENGTH}+ random characters (MACHIPAY_SMS_BACKEND=http with an "
+                "https:// MACHIPAY_SMS_GATEWAY_URL, or http:// on this host, and its "
+                "MACHIPAY_SMS_API_KEY), or set "
+                "MACHIPAY_ENVIRONMENT=development to run on the public development values "
+                "(never in production)."
             )
+
+
+def _is_https_or_loopback(url: str | None) -> bool:
+    """The API key and the codes travel in the request: TLS, or a gateway relay on this
+    host."""
+    if url is None:
+        return False
+    parsed = urlsplit(url)
+    return parsed.scheme == "https" or (
+        parsed.scheme == "http" and parsed.hostname in ("127.0.0.1", "localhost", "::1")
+    )
 
 
 def _is_weak(secret: str) -> bool:

@@ -11,6 +11,7 @@ import qrcode.image.svg
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
+from identity import set_staff_password
 from machipay.auth import AccessClaims, Role, require_roles
 from machipay.deps import AppSettings, Cache, DbSession
 from machipay.ratelimits import limit_applications
@@ -26,6 +27,7 @@ from merchant_api.schemas import (
     StaffLimitIn,
     StaffListOut,
     StaffOut,
+    StaffPasswordIn,
 )
 
 router = APIRouter(prefix="/api/v1", tags=["merchants"])
@@ -59,6 +61,7 @@ async def apply(body: MerchantApplicationIn, session: DbSession) -> MerchantStat
             owner_password=body.owner_password,
             bank=service.BankAccount(**body.bank.model_dump()),
             settlement_schedule=body.settlement_schedule,
+            owner_phone=body.owner_phone,
         ),
     )
     return MerchantStatusOut(id=merchant.id, status=merchant.status)
@@ -263,5 +266,28 @@ async def remove_staff(
     shop = await service.merchant_of(session, caller.merchant_id, active=False)
     await staff.remove_staff(
         session, cache, settings, merchant_id=shop.id, owner_id=caller.user_id, staff_id=staff_id
+    )
+    return Response(status_code=204)
+
+
+@router.post("/merchant/staff/{staff_id}/password", status_code=204, response_class=Response)
+async def staff_password(
+    staff_id: Id,
+    body: StaffPasswordIn,
+    caller: OwnerCaller,
+    session: DbSession,
+    cache: Cache,
+    settings: AppSettings,
+) -> Response:
+    """The owner sets a new password for one of the shop's staff, whose sessions end. Staff
+    cannot reset their own by SMS: the shop owner is who vouches for them."""
+    assert caller.merchant_id is not None
+    await set_staff_password(
+        session,
+        cache,
+        settings,
+        merchant_id=caller.merchant_id,
+        staff_id=staff_id,
+        new_password=body.new_password,
     )
     return Response(status_code=204)

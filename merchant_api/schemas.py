@@ -26,6 +26,9 @@ class MerchantApplicationIn(StrictModel):
     address: Annotated[str, ShownText(200)]
     owner_username: str = Field(min_length=3, max_length=64)
     owner_password: str = Field(min_length=1, max_length=256)
+    # Where a password-reset code for the owner goes (optional: without it, a forgotten
+    # password is the ward's help desk's job).
+    owner_phone: str | None = Field(default=None, min_length=10, max_length=20)
     bank: BankIn
     # Default: the platform's MACHIPAY_SETTLEMENT_SCHEDULE.
     settlement_schedule: Literal["daily", "weekly", "monthly"] | None = None
@@ -92,3 +95,7 @@ class StaffListOut(StrictModel):
     items: list[StaffOut]
     default_refund_limit: int
     max_staff: int
+
+
+class StaffPasswordIn(StrictModel):
+    new_password: str = Field(min_length=1, max_length=256)

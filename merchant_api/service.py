@@ -17,6 +17,7 @@ from identity import create_user, create_users_bulk
 from machipay.auth import Role
 from machipay.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from machipay.hotsql import HotStatement
+from machipay.phone import normalize_phone
 from machipay.settings import Settings
 from machipay.timeutil import utcnow
 from machipay.zengin_kana import ZenginError, to_zengin_kana
@@ -66,6 +67,7 @@ class MerchantApplication:
     owner_password: str
     bank: BankAccount
     settlement_schedule: str | None = None
+    owner_phone: str | None = None
 
 
 @cache
@@ -150,6 +152,14 @@ async def apply(session: AsyncSession, application: MerchantApplication) -> Merc
     if not kana or not re.fullmatch(r"[\u30A0-\u30FF\u3000 ]+", kana):
         raise ValidationFailed("name_kana is the shop's name in katakana.", field="name_kana")
     bank = validate_bank(application.bank)
+    owner_phone = None
+    if application.owner_phone is not None:
+        try:
+            owner_phone = normalize_phone(application.owner_phone)
+        except ValueError as exc:
+            raise ValidationFailed(
+                "owner_phone is a Japanese phone number, e.g. 090-1234-5678.", field="owner_phone"
+            ) from exc
     merchant = Merchant(
         public_id=secrets.token_hex(6),
         name=application.name.strip(),
@@ -177,6 +187,7 @@ async def apply(session: AsyncSession, application: MerchantApplication) -> Merc
         password=application.owner_password,
         role=Role.MERCHANT_OWNER,
         merchant_id=merchant.id,
+        phone=owner_phone,
     )
     return merchant
 

@@ -107,7 +107,7 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
     # rewriting a node id attribute that pytest 9 no longer reads.
     from xdist.scheduler import LoadScopeScheduling
 
-    class ByWorkUnit(LoadScopeScheduling):
+    class ByWorkUnit(LoadScopeScheduling):  # type: ignore[misc]
         def _split_scope(self, nodeid: str) -> str:
             return _work_unit(nodeid)
 

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import subprocess
 import sys
-from collections.abc import AsyncIterator
+import threading
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -37,7 +41,42 @@ PRODUCTION_SECRETS = {
     "MACHIPAY_FUNDING_WEBHOOK_SECRET": "cli-test-webhook-secret-0123456789-abcdef",
     "MACHIPAY_ANALYTICS_PSEUDONYM_SECRET": "cli-test-pseudonym-secret-0123456789-abcd",
     "MACHIPAY_METRICS_TOKEN": "cli-test-metrics-token-0123456789-abcdefgh",
+    "MACHIPAY_SMS_BACKEND": "http",
+    "MACHIPAY_SMS_GATEWAY_URL": "https://sms-gateway.example/v1/messages",
+    "MACHIPAY_SMS_API_KEY": "cli-test-sms-api-key-0123456789",
 }
+
+
+@dataclass
+class FakeSmsGateway:
+    url: str
+    messages: list[dict[str, str]]
+
+
+@pytest.fixture
+def sms_gateway() -> Iterator[FakeSmsGateway]:
+    """An SMS gateway on loopback that takes every message (the edge, faked)."""
+    received: list[dict[str, str]] = []
+
+    class Gateway(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length", "0"))
+            received.append(json.loads(self.rfile.read(length)))
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Gateway)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield FakeSmsGateway(f"http://127.0.0.1:{server.server_address[1]}/send", received)
+    finally:
+        server.shutdown()
+        thread.join(5)
 
 
 def run_cli(
@@ -244,7 +283,9 @@ def _refuses_until_development(command: list[str], url: str) -> None:
     assert "MACHIPAY_SECRET_KEY" not in development.stderr
 
 
-async def test_serve_answers_health_and_readiness(scratch_database: str) -> None:
+async def test_serve_answers_health_and_readiness(
+    scratch_database: str, sms_gateway: FakeSmsGateway
+) -> None:
     redis_url = REDIS_URL
     assert (
         await asyncio.to_thread(run_cli, "migrate", database_url=scratch_database)
@@ -259,6 +300,7 @@ async def test_serve_answers_health_and_readiness(scratch_database: str) -> None
         MACHIPAY_SEALER_INTERVAL_SECONDS="0.2",
         # Every test registers from 127.0.0.1 and the hourly window outlives a test in Redis.
         MACHIPAY_REGISTRATIONS_PER_IP_PER_HOUR="100000",
+        MACHIPAY_SMS_GATEWAY_URL=sms_gateway.url,
     )
     if redis_url:
         env["MACHIPAY_REDIS_URL"] = redis_url
@@ -295,6 +337,14 @@ async def test_serve_answers_health_and_readiness(scratch_database: str) -> None
             )
             assert created.status_code == 201, created.text
             wallet_id = created.json()["wallet_id"]
+            # The code went through the gateway (as production sends it) and verifies.
+            texted = sms_gateway.messages[-1]
+            assert texted["to"] == "+818023456789", texted
+            code = texted["text"].split("確認コード: ")[1][:6]
+            phone_verified = await client.post(
+                "/api/v1/residents/verify", json={"phone": phone, "code": code}
+            )
+            assert phone_verified.status_code == 200, phone_verified.text
             topup = await asyncio.to_thread(
                 run_cli,
                 "simulate-topup",

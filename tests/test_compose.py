@@ -33,8 +33,11 @@ SECRETS = (
     "MACHIPAY_SECRET_KEY",
     "MACHIPAY_FUNDING_WEBHOOK_SECRET",
     "MACHIPAY_ANALYTICS_PSEUDONYM_SECRET",
+    "MACHIPAY_SMS_GATEWAY_URL",
+    "MACHIPAY_SMS_API_KEY",
 )
 STRONG = "s" * 48  # stands in for a secret the user provides
+GATEWAY = "https://sms-gateway.example/v1/messages"  # stands in for the user's gateway
 
 # ${NAME}, ${NAME:-default}, ${NAME-default}, ${NAME:?message}, ${NAME?message}
 _INTERPOLATION = re.compile(
@@ -83,7 +86,7 @@ def environment(name: str) -> dict[str, str]:
 
 
 def resolved_environment(name: str) -> dict[str, str]:
-    provided = dict.fromkeys(SECRETS, STRONG)
+    provided = dict.fromkeys(SECRETS, STRONG) | {"MACHIPAY_SMS_GATEWAY_URL": GATEWAY}
     return {key: interpolate(value, provided) for key, value in environment(name).items()}
 
 

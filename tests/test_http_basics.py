@@ -33,6 +33,9 @@ STRONG_SECRETS = {
     "secret_key": "k" * 40,
     "funding_webhook_secret": "w" * 40,
     "analytics_pseudonym_secret": "p" * 40,
+    "sms_backend": "http",
+    "sms_gateway_url": "https://sms-gateway.example/v1/messages",
+    "sms_api_key": "g" * 32,
 }
 
 

@@ -59,6 +59,9 @@ def production(**changes: str) -> Settings:
         secret_key="s" * 40,
         funding_webhook_secret="w" * 40,
         analytics_pseudonym_secret="p" * 40,
+        sms_backend="http",
+        sms_gateway_url="https://sms-gateway.example/v1/messages",
+        sms_api_key="g" * 32,
     )
     return strong.model_copy(update=changes)
 

@@ -1,6 +1,6 @@
 """Residents: registration, wallet, top-up webhook, P2P transfers, history, points lots."""
 
-from wallet_api.errors import WalletClosed, WalletFrozen, wallet_lock_refusals
+from wallet_api.errors import PhoneNotVerified, WalletClosed, WalletFrozen, wallet_lock_refusals
 from wallet_api.history import history_row, write_history
 from wallet_api.points import (
     LotTake,
@@ -16,8 +16,10 @@ from wallet_api.points import (
 from wallet_api.references import FundingReferenceUnknown, funding_references
 from wallet_api.service import (
     Funded,
+    Registration,
     credit_funding,
     credit_top_up,
+    mark_phone_verified,
     register_resident,
     require_wallet_can_move_money,
     resident_by_wallet_id,
@@ -43,6 +45,8 @@ __all__ = [
     "Funded",
     "FundingReferenceUnknown",
     "LotTake",
+    "PhoneNotVerified",
+    "Registration",
     "ResidentNotFound",
     "WalletClosed",
     "WalletClosure",
@@ -61,6 +65,7 @@ __all__ = [
     "grant_points",
     "history_row",
     "live_lots",
+    "mark_phone_verified",
     "recent_history",
     "register_resident",
     "require_wallet_can_move_money",

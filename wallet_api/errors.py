@@ -61,3 +61,8 @@ def wallet_lock_refusals() -> Iterator[None]:
         if getattr(driver, "sqlstate", None) == "MW001":
             raise WalletFrozen("This wallet was frozen by the ward's help desk.") from exc
         raise
+
+
+class PhoneNotVerified(Forbidden):
+    type_slug = "phone-not-verified"
+    title = "Verify your phone number first"

@@ -27,6 +27,9 @@ class Resident(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     # active | frozen (the desk stopped money leaving it) | closed (refunded, number freed).
     status: Mapped[str] = mapped_column(String(8), default="active", server_default="active")
+    # Until the resident proves the phone with the SMS code, the wallet can neither pay nor
+    # receive (require_wallet_can_move_money): a number typed by someone else holds nothing.
+    phone_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class FundingReference(Base):

@@ -7,7 +7,7 @@ import binascii
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
@@ -19,6 +19,7 @@ from machipay.idempotency import idempotency_key_header, respond_idempotently
 from machipay.problems import field_errors
 from machipay.ratelimits import limit_money_moves
 from machipay.schemas import MAX_ID
+from machipay.sms import Sms, send_after_response
 from machipay.timeutil import to_tokyo, utcnow
 from wallet_api import funding, references, service
 from wallet_api.schemas import (
@@ -27,7 +28,10 @@ from wallet_api.schemas import (
     FundingEvent,
     FundingOut,
     FundingResult,
+    PhoneVerification,
+    PhoneVerified,
     PointsLotOut,
+    ResendRequest,
     ResidentCreated,
     ResidentRegistration,
     TransactionOut,
@@ -54,12 +58,16 @@ async def register(
     session: DbSession,
     cache: Cache,
     settings: AppSettings,
+    sms: Sms,
 ) -> ResidentCreated:
-    """Register a resident: a user, a wallet, and money and points accounts."""
-    resident = await service.register_resident(
+    """Register a resident: a user, a wallet, and money and points accounts, waiting for
+    the code sent by SMS. A number already registered gets the same answer (and its owner
+    an SMS about it): the answer never tells whether a number is registered."""
+    created = await service.register_resident(
         session,
         cache,
         settings,
+        sms,
         phone=body.phone,
         password=body.password,
         display_name=body.display_name,
@@ -67,15 +75,50 @@ async def register(
         district=body.district,
         ip=client_ip(request),
     )
-    return ResidentCreated(id=resident.user_id, wallet_id=resident.wallet_id)
+    return ResidentCreated(id=created.id, wallet_id=created.wallet_id)
+
+
+@router.post("/residents/verify", response_model=PhoneVerified)
+async def verify(
+    body: PhoneVerification,
+    request: Request,
+    session: DbSession,
+    cache: Cache,
+    settings: AppSettings,
+) -> PhoneVerified:
+    """Enter the code sent by SMS; the wallet can then pay, send and receive."""
+    await service.verify_phone(
+        session, cache, settings, phone=body.phone, code=body.code, ip=client_ip(request)
+    )
+    return PhoneVerified()
+
+
+@router.post("/residents/verify/resend", status_code=202, response_class=Response)
+async def resend(
+    body: ResendRequest,
+    request: Request,
+    tasks: BackgroundTasks,
+    session: DbSession,
+    cache: Cache,
+    settings: AppSettings,
+    sms: Sms,
+) -> Response:
+    """A new code for a registration still waiting for one (the last one stops working).
+    202 whatever the number; the SMS goes out after the response, so no answer or timing
+    tells whether the number has a pending registration."""
+    to_send = await service.resend_verification(
+        session, cache, settings, phone=body.phone, ip=client_ip(request)
+    )
+    if to_send is not None:
+        tasks.add_task(send_after_response, sms, *to_send)
+    return Response(status_code=202)
 
 
 @router.get("/wallet", response_model=WalletOut)
 async def wallet(caller: ResidentCaller, session: DbSession, settings: AppSettings) -> WalletOut:
     """Money and points (with each lot's expiry) and the limits that apply."""
-    view = await service.wallet_view(
-        session, settings, await service.resident_of(session, caller.user_id)
-    )
+    resident = await service.resident_of(session, caller.user_id)
+    view = await service.wallet_view(session, settings, resident)
     lots = [
         PointsLotOut(amount=lot.remaining, expires_at=to_tokyo(lot.expires_at)) for lot in view.lots
     ]
@@ -89,6 +132,7 @@ async def wallet(caller: ResidentCaller, session: DbSession, settings: AppSettin
             lot.amount for lot in lots if lot.expires_at <= utcnow() + EXPIRING_SOON
         ),
         limits=view.limits,
+        verification="pending" if resident.phone_verified_at is None else "verified",
     )
 
 

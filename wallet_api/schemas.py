@@ -19,6 +19,20 @@ class ResidentRegistration(StrictModel):
 class ResidentCreated(StrictModel):
     id: int
     wallet_id: str
+    verification: Literal["pending"] = "pending"
+
+
+class PhoneVerification(StrictModel):
+    phone: str = Field(min_length=10, max_length=20, examples=["090-1234-5678"])
+    code: str = Field(min_length=1, max_length=20, examples=["123456"])
+
+
+class PhoneVerified(StrictModel):
+    verification: Literal["verified"] = "verified"
+
+
+class ResendRequest(StrictModel):
+    phone: str = Field(min_length=10, max_length=20, examples=["090-1234-5678"])
 
 
 class PointsLotOut(StrictModel):
@@ -35,6 +49,8 @@ class WalletOut(StrictModel):
     # Points whose lot expires within the next 30 days (spend them first: payments do).
     points_expiring_soon: int
     limits: dict[str, int]
+    # "pending" until the SMS code is entered: the wallet can neither pay nor receive.
+    verification: Literal["pending", "verified"]
 
 
 class TransactionOut(StrictModel):

@@ -16,16 +16,26 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import ledger
-from identity import create_user, create_users_bulk, ip_limit
+from identity import (
+    create_user,
+    create_users_bulk,
+    ip_limit,
+    issue_code,
+    redeem_code,
+    reserve_user_id,
+)
 from ledger import InsufficientFunds, credit, debit
 from machipay.auth import Role
+from machipay.auth.passwords import hash_password, password_problems
 from machipay.cache import CacheBackend, RateLimit
-from machipay.errors import Forbidden, RateLimited, ValidationFailed
+from machipay.errors import Conflict, Forbidden, RateLimited, ValidationFailed
 from machipay.phone import mask_phone, normalize_phone
 from machipay.settings import Settings
+from machipay.sms import SmsSender, within_sms_allowance
 from machipay.timeutil import TOKYO, tokyo_day_start, utcnow
 from wallet_api.errors import (
     BalanceCapExceeded,
+    PhoneNotVerified,
     RecipientCannotReceive,
     TransferLimitExceeded,
     WalletClosed,
@@ -52,10 +62,34 @@ def _new_reference(prefix: str) -> str:
     return f"{prefix}_{secrets.token_hex(10)}"
 
 
+@dataclass(frozen=True, slots=True)
+class Registration:
+    """What a registration answers: the same shape whether or not it created an account."""
+
+    id: int
+    wallet_id: str
+
+
+def verification_text(code: str, settings: Settings) -> str:
+    minutes = settings.phone_code_ttl_seconds // 60
+    return (
+        f"【マチペイ】確認コード: {code}（{minutes}分間有効）。"
+        "このコードを他の人に教えないでください。"
+    )
+
+
+TAKEN_NUMBER_TEXT = (
+    "【マチペイ】この電話番号で新規登録の申し込みがありましたが、この番号は既に登録されています。"
+    "ご本人の場合は、アプリのサインイン画面の「パスワードを忘れた方」からパスワードを再設定して"
+    "ください。心当たりがなければ、このメッセージは無視してください。"
+)
+
+
 async def register_resident(
     session: AsyncSession,
     cache: CacheBackend,
     settings: Settings,
+    sms: SmsSender,
     *,
     phone: str,
     password: str,
@@ -63,7 +97,12 @@ async def register_resident(
     birth_year: int,
     district: str,
     ip: str,
-) -> Resident:
+) -> Registration:
+    """Register a resident whose wallet waits for the SMS code (verify_phone).
+
+    A number someone already registered gets the same answer, after the same work (an
+    argon2 hash, an id from the same sequence, one SMS), and no account: the SMS tells the
+    number's owner, who alone can read it, to reset their password if it was them."""
     await ip_limit(settings).hit(cache, ip)
     await RateLimit("registration", settings.registrations_per_ip_per_hour, 3_600).hit(cache, ip)
     try:
@@ -83,6 +122,44 @@ async def register_resident(
         raise ValidationFailed(
             f"Unknown district {district!r}; see GET /api/v1/districts.", field="district"
         )
+    # The password is judged before the number is looked at: a weak one is refused alike.
+    problems = password_problems(password, username=e164)
+    if problems:
+        raise ValidationFailed(
+            "The password must be " + "; ".join(problems) + ".", field="password"
+        )
+    taken = (
+        await session.execute(select(Resident.user_id).where(Resident.phone == e164))
+    ).scalar_one_or_none() is not None
+    registration: Registration | None = None
+    if not taken:
+        try:
+            registration = await _create_pending_resident(
+                session, settings, e164, password, display_name, birth_year, district
+            )
+        except Conflict:  # registered a moment ago by a concurrent request
+            registration = None
+    if registration is None:
+        hash_password(password)  # the time an account's argon2 hash takes
+        registration = Registration(await reserve_user_id(session), _new_wallet_id())
+        text = TAKEN_NUMBER_TEXT
+    else:
+        code = await issue_code(session, settings, registration.id, "verify")
+        text = verification_text(code, settings)
+    if await within_sms_allowance(cache, settings, e164):
+        await sms.send(e164, text)
+    return registration
+
+
+async def _create_pending_resident(
+    session: AsyncSession,
+    settings: Settings,
+    e164: str,
+    password: str,
+    display_name: str,
+    birth_year: int,
+    district: str,
+) -> Registration:
     user = await create_user(session, username=e164, password=password, role=Role.RESIDENT)
     resident = Resident(
         user_id=user.id,
@@ -92,13 +169,76 @@ async def register_resident(
         birth_year=birth_year,
         district_id=district,
         created_at=utcnow(),
+        phone_verified_at=None,
     )
     session.add(resident)
     await session.flush()
     await ledger.open_accounts(
         session, [ledger.resident_money(user.id), ledger.resident_points(user.id)]
     )
-    return resident
+    return Registration(user.id, resident.wallet_id)
+
+
+async def verify_phone(
+    session: AsyncSession,
+    cache: CacheBackend,
+    settings: Settings,
+    *,
+    phone: str,
+    code: str,
+    ip: str,
+) -> None:
+    """Prove the phone with the code it received; the wallet can then pay and receive.
+    An unknown, already verified or malformed number gets the wrong-code answer."""
+    await ip_limit(settings).hit(cache, ip)
+    try:
+        e164: str | None = normalize_phone(phone)
+    except ValueError:
+        e164 = None
+    resident = (
+        None
+        if e164 is None
+        else (
+            await session.execute(
+                select(Resident).where(Resident.phone == e164, Resident.phone_verified_at.is_(None))
+            )
+        ).scalar_one_or_none()
+    )
+    await redeem_code(session, settings, resident.user_id if resident else None, "verify", code)
+    assert resident is not None  # redeem_code refuses when there is no pending resident
+    resident.phone_verified_at = utcnow()
+    await session.flush()
+
+
+async def resend_verification(
+    session: AsyncSession, cache: CacheBackend, settings: Settings, *, phone: str, ip: str
+) -> tuple[str, str] | None:
+    """A new code for a resident still waiting for one: (number, text) to send after the
+    response, or None. The caller answers 202 either way."""
+    await ip_limit(settings).hit(cache, ip)
+    try:
+        e164 = normalize_phone(phone)
+    except ValueError:
+        return None
+    pending = (
+        await session.execute(
+            select(Resident.user_id).where(
+                Resident.phone == e164, Resident.phone_verified_at.is_(None)
+            )
+        )
+    ).scalar_one_or_none()
+    if pending is None or not await within_sms_allowance(cache, settings, e164):
+        return None
+    code = await issue_code(session, settings, pending, "verify")
+    return e164, verification_text(code, settings)
+
+
+async def mark_phone_verified(session: AsyncSession, resident_id: int) -> None:
+    """For seeding and benchmarks, whose residents' phones are made up by the operator."""
+    resident = await session.get(Resident, resident_id)
+    if resident is not None and resident.phone_verified_at is None:
+        resident.phone_verified_at = utcnow()
+        await session.flush()
 
 
 async def resident_by_wallet_id(session: AsyncSession, wallet_id: str) -> Resident:
@@ -119,22 +259,32 @@ async def resident_of(session: AsyncSession, user_id: int) -> Resident:
 
 async def require_wallet_can_move_money(session: AsyncSession, resident_id: int) -> None:
     """The one gate every way money leaves a wallet passes (paying by QR or code, sending,
-    taking a one-time code). A refusal is 403 with a type saying why.
+    taking a one-time code). A refusal is 403 with a type saying why: the phone is not yet
+    verified, or the help desk froze or closed the wallet.
 
     Money coming in (top-ups, a shop's refund) does not pass it: a frozen wallet is frozen
     to protect what is in it, not to turn money away. ``wallet_lock_lots`` refuses a wallet
     that is not active as well, under the row lock, so a freeze that commits between this
     read and a payment's lock still stops the payment.
     """
-    status = (
-        await session.execute(select(Resident.status).where(Resident.user_id == resident_id))
-    ).scalar_one_or_none()
-    if status == "frozen":
+    row = (
+        await session.execute(
+            select(Resident.status, Resident.phone_verified_at).where(
+                Resident.user_id == resident_id
+            )
+        )
+    ).one_or_none()
+    if row is None or row.phone_verified_at is None:
+        raise PhoneNotVerified(
+            "Enter the code we sent to your phone (POST /api/v1/residents/verify) before "
+            "paying, sending or receiving money."
+        )
+    if row.status == "frozen":
         raise WalletFrozen(
             "This wallet is frozen by the ward's help desk; no money can leave it. "
             "Visit a ward office (まちづくりセンター) to unfreeze it."
         )
-    if status == "closed":
+    if row.status == "closed":
         raise WalletClosed("This wallet is closed.")
 
 
@@ -346,6 +496,7 @@ async def transfer_money(
     Every check about the sender (limits, funds) comes before the recipient is looked up,
     and a recipient that cannot receive gets the answer an unregistered number gets: the
     answer never tells whether a number is registered unless the money moves."""
+    await require_wallet_can_move_money(session, sender_id)
     try:
         e164 = normalize_phone(to_phone)
     except ValueError as exc:
@@ -373,8 +524,12 @@ async def transfer_money(
     if await ledger.get_balance(session, ledger.resident_money(sender.user_id)) < amount:
         raise InsufficientFunds("Your wallet does not hold enough money for this transfer.")
     await _refuse_once_misses_are_spent(cache, settings, sender.user_id)
+    # A wallet whose phone is not verified cannot receive: someone may have registered a
+    # number that is not theirs, and the money would reach them, not the number's owner.
     recipient = (
-        await session.execute(select(Resident).where(Resident.phone == e164))
+        await session.execute(
+            select(Resident).where(Resident.phone == e164, Resident.phone_verified_at.is_not(None))
+        )
     ).scalar_one_or_none()
     # A frozen wallet takes no transfers: it was frozen because someone else may hold the
     # phone (or it carries fraud), and money sent into it could not be sent back until the
@@ -451,6 +606,8 @@ async def add_residents_bulk(
             birth_year=r.birth_year,
             district_id=r.district_id,
             created_at=now,
+            # The operator seeding a synthetic ward vouches for these numbers.
+            phone_verified_at=now,
         )
         for user_id, r in zip(ids, residents, strict=True)
     ]

@@ -84,21 +84,6 @@ async def test_registration_is_validated(
     )
 
 
-async def test_a_phone_registers_once(client: httpx.AsyncClient) -> None:
-    resident = await register(client)
-    again = await client.post(
-        "/api/v1/residents",
-        json={
-            "phone": resident.phone.replace("-", ""),
-            "password": "another-passphrase",
-            "display_name": "x",
-            "birth_year": 1990,
-            "district": "taishido",
-        },
-    )
-    assert again.status_code == 409
-
-
 # -- funding webhook ----------------------------------------------------------------------
 
 

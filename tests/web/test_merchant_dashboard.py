@@ -540,3 +540,91 @@ async def every_tab(page: Page, live_server: LiveServer, size: str) -> None:
     await assert_accessible(page, context=f"merchant today in English ({size})")
     await page.goto("/merchant?lang=ja")
     assert_no_page_errors(page)
+
+
+async def test_an_owner_resets_a_forgotten_password_and_their_staffs(
+    phone: Page, live_server: LiveServer
+) -> None:
+    from identity import create_user
+    from machipay.auth import Role
+    from tests.sms import code_in
+
+    # A shop whose owner gave a phone when applying, opened by two people.
+    owner, owner_phone = f"shop-{uuid.uuid4().hex[:8]}", "080-7000-1234"
+    applied = await live_server.api(
+        "POST",
+        "/api/v1/merchants",
+        json={
+            "name": "再設定商店",
+            "name_kana": "サイセッテイ ショウテン",
+            "category": "grocery",
+            "store_type": "small",
+            "postal_code": "155-0031",
+            "address": "東京都世田谷区北沢2-1-1",
+            "owner_username": owner,
+            "owner_password": "owner-passphrase-123",
+            "owner_phone": owner_phone,
+            "bank": {
+                "bank_code": "0001",
+                "branch_code": "123",
+                "account_type": "ordinary",
+                "account_number": "1234567",
+                "account_name_kana": "ｻｲｾｯﾃｲ",
+            },
+        },
+    )
+    assert applied.status_code == 201, applied.text
+    shop_id = applied.json()["id"]
+    for approver in ("officer", "operator"):
+        approved = await live_server.api(
+            "POST",
+            f"/api/v1/merchants/{shop_id}/approve",
+            token=await live_server.token(approver),
+        )
+        assert approved.status_code == 200, approved.text
+    async with live_server.sessionmaker() as session:
+        till = await create_user(
+            session,
+            username=f"till-{uuid.uuid4().hex[:6]}",
+            password="staff-passphrase-123",
+            role=Role.MERCHANT_STAFF,
+            merchant_id=shop_id,
+        )
+        await session.commit()
+
+    # パスワードを忘れた方: a code to the owner's phone, then a new password.
+    await phone.goto("/merchant")
+    await phone.click("#go-forgot")
+    await phone.fill("#forgot-username", owner)
+    await phone.click("#forgot-send")
+    await expect(phone.locator("#forgot-code")).to_be_visible()
+    operator = await live_server.token("operator")
+    texted = await live_server.api(
+        "GET", "/api/v1/ops/sms", params={"to": owner_phone}, token=operator
+    )
+    code = next(c for m in texted.json() if (c := code_in(m)) is not None)
+    await phone.fill("#forgot-code", code)
+    await phone.fill("#forgot-password", "owner-new-passphrase-1")
+    await screenshot(phone, "merchant-forgot")
+    await phone.click("#forgot-set")
+    await expect(phone.locator("#toast")).to_contain_text("再設定しました")
+    await phone.fill("#password", "owner-new-passphrase-1")
+    await phone.click("button#sign-in")
+    await expect(phone.locator("#dashboard")).to_be_visible()
+
+    # The staff tab: a new password for the till's login.
+    await phone.click("#tab-staff")
+    await phone.locator(f"li[data-username='{till.username}'] details summary").click()
+    row = phone.locator(f"form[data-staff='{till.username}']")
+    await expect(row).to_be_visible()
+    await row.locator("input").fill("till-new-passphrase-1")
+    await screenshot(phone, "merchant-tab-staff")
+    await row.locator("button").click()
+    await expect(phone.locator("#toast")).to_contain_text(till.username)
+    assert await live_server.token(till.username, "till-new-passphrase-1")
+    overflow = await phone.evaluate(
+        "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    )
+    assert overflow <= 0
+    await assert_accessible(phone, context="merchant staff tab")
+    assert_no_page_errors(phone)

@@ -21,6 +21,7 @@ from playwright.async_api import Browser, BrowserContext, Page, Playwright, expe
 
 from assembly.demo import DEMO_PASSWORD
 from machipay.timeutil import to_tokyo, utcnow
+from tests.sms import code_in
 from tests.web.conftest import (
     DESKTOP,
     PHONE,
@@ -91,6 +92,18 @@ def new_phone() -> str:
     return f"080{secrets.randbelow(10**8):08d}"
 
 
+async def texted_code(live_server: LiveServer, phone: str) -> str:
+    """The newest code the SMS sink holds for ``phone``, read as the ward's operator does."""
+    operator = await live_server.token("operator")
+    answer = await live_server.api("GET", "/api/v1/ops/sms", params={"to": phone}, token=operator)
+    assert answer.status_code == 200, answer.text
+    for message in answer.json():
+        code = code_in(message)
+        if code is not None:
+            return code
+    raise AssertionError(f"no code texted to {phone}")
+
+
 async def new_resident(live_server: LiveServer, *, money: int = 0) -> Resident:
     """A resident of our own (registered over the API), so balances start from a known state."""
     phone = new_phone()
@@ -107,6 +120,12 @@ async def new_resident(live_server: LiveServer, *, money: int = 0) -> Resident:
     )
     assert answer.status_code == 201, answer.text
     wallet_id = answer.json()["wallet_id"]
+    verified = await live_server.api(
+        "POST",
+        "/api/v1/residents/verify",
+        json={"phone": phone, "code": await texted_code(live_server, phone)},
+    )
+    assert verified.status_code == 200, verified.text
     if money:
         await top_up(live_server, wallet_id, money)
     return Resident(phone, await live_server.token(phone, NEW_PASSWORD), wallet_id)
@@ -341,8 +360,16 @@ async def test_register_sign_out_wrong_password_and_a_shop_account(
     await phone.select_option("#reg-district", index=1)
     await screenshot(phone, "app-register")
     await phone.click("button#register")
-    # Registered and signed in at once: a new wallet holds nothing yet.
+    # The code texted to the phone, typed in full width as an IME types it; then signed in.
+    await expect(phone.locator("#verify-code")).to_be_visible()
+    await screenshot(phone, "app-verify")
+    code = await texted_code(live_server, number)
+    await phone.fill(
+        "#verify-code", code.translate(str.maketrans("0123456789", "０１２３４５６７８９"))
+    )
+    await phone.click("button#verify")
     await expect(phone.locator("#balance-money")).to_have_text(re.compile(r"^[￥¥]0$"))
+    await expect(phone.locator("#verify-banner")).to_have_count(0)
     await expect(phone.locator("#balance-points")).to_have_text("0 pt")
     wallet = await wallet_of(live_server, await live_server.token(number, NEW_PASSWORD))
     assert wallet["money"] == 0 and wallet["points"] == 0
@@ -374,7 +401,8 @@ async def test_register_sign_out_wrong_password_and_a_shop_account(
     await phone.click("button#sign-in")
     await expect(phone.locator("#balance-money")).to_be_visible()
 
-    # Registering the same number again is refused on the phone field.
+    # Registering the same number again reads like a new registration (the number's owner
+    # gets a text instead of a code): the screen asks for a code that never comes.
     await phone.click("#sign-out")
     await phone.click("#go-register")
     await expect(phone.locator("#reg-district option")).not_to_have_count(1)
@@ -384,12 +412,11 @@ async def test_register_sign_out_wrong_password_and_a_shop_account(
     await phone.fill("#reg-birth-year", "1990")
     await phone.select_option("#reg-district", index=1)
     await phone.click("button#register")
-    await expect(phone.locator("#reg-phone-error")).to_have_text(
-        "この電話番号はすでに登録されています。ログインしてください。"
-    )
+    await expect(phone.locator("#verify-code")).to_be_visible()
+    assert await texted_code(live_server, number) == code  # no new code for a taken number
 
     # A shop's login is not a resident's.
-    await phone.click("a[href='#/signin']")
+    await phone.goto("/app/#/signin")
     await phone.fill("#username", live_server.ward.shop_username)
     await phone.fill("#password", DEMO_PASSWORD)
     await phone.click("button#sign-in")
@@ -725,3 +752,63 @@ async def test_desktop_screens(
     finally:
         await desktop_context.set_offline(False)
     assert_no_page_errors(desktop)
+
+
+async def test_a_pending_wallet_shows_the_banner_until_the_code_is_entered(
+    phone: Page, live_server: LiveServer
+) -> None:
+    number = new_phone()
+    answer = await live_server.api(
+        "POST",
+        "/api/v1/residents",
+        json={
+            "phone": number,
+            "password": NEW_PASSWORD,
+            "display_name": "確認 待ち",
+            "birth_year": 1980,
+            "district": await first_district(live_server),
+        },
+    )
+    assert answer.status_code == 201, answer.text
+    # Signing in works before the phone is verified; home says what is missing.
+    await sign_in(phone, number, NEW_PASSWORD)
+    await expect(phone.locator("#verify-banner")).to_be_visible()
+    await screenshot(phone, "app-home-pending")
+    await phone.click("#go-verify")
+    await expect(phone.locator("#verify-code")).to_be_visible()
+    first = await texted_code(live_server, number)
+    await phone.fill("#verify-code", f"{(int(first) + 1) % 10**6:06d}")
+    await phone.click("button#verify")
+    await expect(phone.locator("#verify-error")).to_contain_text("コードが違う")
+    await phone.click("#verify-resend")
+    await expect(phone.locator("#toast")).to_contain_text("新しいコード")
+    await phone.fill("#verify-code", await texted_code(live_server, number))
+    await phone.click("button#verify")
+    await expect(phone.locator("#balance-money")).to_be_visible()
+    await expect(phone.locator("#verify-banner")).to_have_count(0)
+    wallet = await wallet_of(live_server, await live_server.token(number, NEW_PASSWORD))
+    assert wallet["verification"] == "verified"
+    assert_no_page_errors(phone)
+
+
+async def test_forgotten_password_is_reset_with_the_texted_code(
+    phone: Page, live_server: LiveServer
+) -> None:
+    resident = await new_resident(live_server)
+    await phone.goto("/app/")
+    await phone.click("#go-forgot")
+    await phone.fill("#forgot-phone", resident.phone)
+    await phone.click("button#forgot-send")
+    await expect(phone.locator("#forgot-code")).to_be_visible()
+    await expect(phone.locator("#forgot-sent")).to_contain_text("登録されている番号であれば")
+    code = await texted_code(live_server, resident.phone)
+    await phone.fill("#forgot-code", code)
+    await phone.fill("#forgot-password", "a-new-passphrase-2026")
+    await screenshot(phone, "app-forgot")
+    await phone.click("button#forgot-set")
+    await expect(phone.locator("button#sign-in")).to_be_visible()
+    # The old session ended; the new password signs in.
+    refused = await live_server.api("GET", "/api/v1/wallet", token=resident.token)
+    assert refused.status_code == 401
+    await sign_in(phone, resident.phone, "a-new-passphrase-2026")
+    assert_no_page_errors(phone)

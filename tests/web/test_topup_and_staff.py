@@ -116,7 +116,7 @@ async def test_owner_manages_staff_in_the_dashboard(
     await assert_accessible(page, context="staff tab")
 
     # The owner raises the limit in the row.
-    await row.locator("input").fill("5000")
+    await row.locator("input.staff-limit-input").fill("5000")
     await row.get_by_role("button", name="上限を保存").click()
     await expect(page.locator(f'.staff-row[data-username="{name}"]')).to_contain_text(
         "返金上限 ￥5,000"

@@ -9,7 +9,7 @@ function brandHeader() {
 }
 
 /** Sign in; an account that is not a resident's is signed out again with a clear message. */
-async function signInAsResident(app, username, password) {
+export async function signInAsResident(app, username, password) {
   const me = await app.api.signIn(username, password);
   if (me.role !== "resident") {
     await app.api.signOut();
@@ -59,6 +59,8 @@ export function renderSignIn(root, app) {
   root.append(h("div", { class: "narrow" },
     brandHeader(),
     screen("app.signin.title", form,
+      h("p", { class: "auth-switch" },
+        h("a", { href: "#/forgot", id: "go-forgot" }, t("app.forgot.link"))),
       h("p", { class: "auth-switch" }, t("app.signin.no_account"), " ",
         h("a", { href: "#/register", id: "go-register" }, t("app.register.link"))))));
 }
@@ -130,12 +132,13 @@ export async function renderRegister(root, app, scope) {
       district: inputs.district.value,
     };
     try {
-      await busyWhile(button, "app.register.busy", async () => {
-        await app.api.post("/api/v1/residents", body, { auth: false });
-        await signInAsResident(app, body.phone, body.password);
-      });
+      await busyWhile(button, "app.register.busy", () =>
+        app.api.post("/api/v1/residents", body, { auth: false }));
+      // Sign-in waits for the code: a number that was already registered answers the same
+      // and gets no code, and signing in at once would tell the two apart.
+      app.pendingRegistration = { phone: body.phone, password: body.password };
       toast(t("app.register.done"));
-      app.go("home");
+      app.go("verify");
     } catch (error) {
       const name = fieldOf(error);
       if (name && inputs[name]) {

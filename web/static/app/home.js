@@ -80,8 +80,17 @@ function slot(promise, build, scope) {
   return box;
 }
 
+/** Until the phone is verified the wallet can neither pay nor receive: say so, first. */
+function verificationBanner(wallet) {
+  if (wallet.verification !== "pending") return h("div", { hidden: true });
+  return h("section", { class: "alert alert-info verify-banner", id: "verify-banner", role: "status" },
+    h("p", {}, t("app.verify.banner")),
+    h("a", { class: "btn btn-sm", href: "#/verify", id: "go-verify" }, t("app.verify.banner_action")));
+}
+
 export function render(root, app, scope) {
   const wallet = app.api.get("/api/v1/wallet");
+  root.append(slot(wallet, verificationBanner, scope));
   root.append(screen("app.home.title",
     h("div", { class: "home-grid" },
       h("div", { class: "home-main" },

@@ -9,6 +9,7 @@ import * as historyScreen from "./history.js";
 import * as home from "./home.js";
 import * as pay from "./pay.js";
 import * as receipt from "./receipt.js";
+import * as recovery from "./recovery.js";
 import * as scan from "./scan.js";
 import * as topup from "./topup.js";
 import * as transfer from "./transfer.js";
@@ -16,6 +17,8 @@ import * as transfer from "./transfer.js";
 const ROUTES = {
   signin: auth.renderSignIn,
   register: auth.renderRegister,
+  forgot: recovery.renderForgot,
+  verify: recovery.renderVerify,
   home: home.render,
   scan: scan.render,
   pay: pay.render,
@@ -26,7 +29,9 @@ const ROUTES = {
   charge: topup.render,
   access: access.render,
 };
-const PUBLIC = new Set(["signin", "register"]);
+const PUBLIC = new Set(["signin", "register", "forgot"]);
+// Screens for both: the code after registering (not signed in yet), or from home's banner.
+const EITHER = new Set(["verify"]);
 // Which bottom-navigation tab a screen belongs to.
 const TAB_OF = { pay: "scan", receipt: "scan", charge: "home" };
 
@@ -42,6 +47,8 @@ const app = {
   pendingPayment: null,
   /** Set before going to #/receipt: {payment}. */
   receipt: null,
+  /** Set by registration for the verify screen: {phone, password} (this page only). */
+  pendingRegistration: null,
   go(route) { location.hash = `#/${route}`; },
 };
 
@@ -68,7 +75,7 @@ async function show() {
   const asked = location.hash.replace(/^#\/?/, "").split("/")[0] || "home";
   let route = ROUTES[asked] ? asked : "home";
   const signedIn = api.signedIn();
-  if (!signedIn && !PUBLIC.has(route)) route = "signin";
+  if (!signedIn && !PUBLIC.has(route) && !EITHER.has(route)) route = "signin";
   if (signedIn && PUBLIC.has(route)) route = "home";
   if (route !== asked) window.history.replaceState(null, "", `#/${route}`);
 
@@ -112,6 +119,7 @@ async function signOutWith(end) {
   await end();
   app.pendingPayment = null;
   app.receipt = null;
+  app.pendingRegistration = null;
   toast(t("app.signed_out"));
   app.go("signin");
 }

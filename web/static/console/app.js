@@ -7,6 +7,7 @@ import * as campaigns from "/static/console/campaigns.js";
 import * as ward from "/static/console/ward.js";
 import * as operations from "/static/console/operations.js";
 import * as desk from "/static/console/desk.js";
+import * as sms from "/static/console/sms.js";
 
 const SCREENS = {
   campaigns: { label: "console.nav.campaigns", icon: "◎" },
@@ -16,11 +17,12 @@ const SCREENS = {
   operations: { label: "console.nav.operations", icon: "⚙" },
   desk: { label: "console.nav.desk", icon: "☎" },
   closures: { label: "console.nav.closures", icon: "✔" },
+  sms: { label: "console.nav.sms", icon: "✆" },
 };
 const ROLE_SCREENS = {
   officer: ["campaigns", "merchants", "streets", "notices"],
   approver: ["campaigns", "merchants", "streets", "notices", "closures"],
-  operator: ["operations", "campaigns", "merchants", "streets"],
+  operator: ["operations", "campaigns", "merchants", "streets", "sms"],
   desk: ["desk", "closures"],
 };
 const OTHER_CLIENT = {
@@ -130,7 +132,7 @@ async function route() {
   const view = $("view");
   view.replaceChildren();
   view.setAttribute("aria-busy", "true");
-  const module = { campaigns, merchants: ward, streets: ward, notices: ward, operations, desk, closures: desk }[screen];
+  const module = { campaigns, merchants: ward, streets: ward, notices: ward, operations, desk, closures: desk, sms }[screen];
   try {
     cleanup = await module.render(view, screen, parts);
   } catch (error) {

@@ -5,6 +5,7 @@ import { createApi, describeError, showError, streamEvents, t, toast } from "/st
 import { setupCharge } from "./charge.js";
 import { setupCode } from "./code.js";
 import { setupSound } from "./sound.js";
+import { setupForgot } from "./forgot.js";
 import { setupStaff } from "./staff.js";
 import { setupStatements } from "./statements.js";
 import { setupSticker } from "./sticker.js";
@@ -27,6 +28,7 @@ const sticker = setupSticker(api);
 const statements = setupStatements(api);
 const staff = setupStaff(api);
 const panels = { today, charge, code, sticker, statements, staff };
+setupForgot(api);
 
 let stream = null;
 let shop = null;

@@ -58,7 +58,43 @@ export function setupStaff(api) {
         h("label", { for: input.id, class: "visually-hidden" }, t("m.staff.limit_for", { name: member.username })),
         h("div", { class: "yen-input yen-input-sm" }, h("span", { "aria-hidden": "true" }, "¥"), input),
         save, remove),
+      passwordReset(member, problem),
       problem);
+  }
+
+  /** A new password for a member of staff who forgot theirs (they cannot reset by SMS:
+   * the owner vouches for them); their sessions end at once. */
+  function passwordReset(member, problem) {
+    const input = h("input", {
+      id: `staff-password-${member.id}`, type: "password", autocomplete: "new-password",
+      minlength: 10, maxlength: 256, required: true,
+    });
+    const set = h("button", { type: "submit", class: "btn btn-secondary btn-sm" }, t("m.staff.set_password"));
+    const form = h("form", { class: "staff-password-form", novalidate: true, dataset: { staff: member.username } },
+      h("label", { for: input.id, class: "visually-hidden" }, t("m.staff.new_password_for", { name: member.username })),
+      input, set);
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      problem.hidden = true;
+      if (input.value.length < 10) {
+        input.setAttribute("aria-invalid", "true");
+        showError(problem, t("m.staff.password_short"));
+        input.focus();
+        return;
+      }
+      busy(set, null, async () => {
+        try {
+          await api.post(`/api/v1/merchant/staff/${member.id}/password`, { new_password: input.value });
+          input.value = "";
+          input.removeAttribute("aria-invalid");
+          toast(t("m.staff.password_set", { name: member.username }));
+        } catch (error) {
+          showError(problem, error);
+        }
+      });
+    });
+    return h("details", { class: "staff-password" },
+      h("summary", {}, t("m.staff.reset_password")), form);
   }
 
   async function load() {
