@@ -16,6 +16,7 @@ OWNERS = (
     "merchant_api",
     "settlement",
     "campaigns",
+    "benefits",
     "analytics",
     "identity",
     "ward",

@@ -1,5 +1,14 @@
 """Residents: registration, wallet, top-up webhook, P2P transfers, history, points lots."""
 
+from wallet_api.benefit_lots import (
+    AGE_BANDS,
+    BenefitLotFigures,
+    add_benefit_lots,
+    benefit_lot_figures,
+    residents_by_phones,
+    residents_by_wallet_ids,
+    residents_matching,
+)
 from wallet_api.history import history_row, write_history
 from wallet_api.points import (
     LotTake,
@@ -22,8 +31,12 @@ from wallet_api.service import (
 )
 
 __all__ = [
+    "AGE_BANDS",
+    "BenefitLotFigures",
     "LotTake",
+    "add_benefit_lots",
     "add_points_lot",
+    "benefit_lot_figures",
     "choose_takes",
     "credit_top_up",
     "expire_points",
@@ -34,6 +47,9 @@ __all__ = [
     "register_resident",
     "resident_of",
     "resident_profiles",
+    "residents_by_phones",
+    "residents_by_wallet_ids",
+    "residents_matching",
     "take_back_from_lot",
     "take_points",
     "transfer_money",

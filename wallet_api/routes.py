@@ -20,7 +20,9 @@ from machipay.ratelimits import limit_money_moves
 from machipay.schemas import MAX_ID
 from machipay.timeutil import to_tokyo, utcnow
 from wallet_api import funding, service
+from wallet_api.benefit_lots import benefits_received
 from wallet_api.schemas import (
+    BenefitReceivedOut,
     Counterparty,
     FundingEvent,
     FundingResult,
@@ -36,6 +38,7 @@ from wallet_api.schemas import (
 from ward import NoticeOut, list_notices, notice_out
 
 EXPIRING_SOON = timedelta(days=30)
+BENEFIT_NOTICE_DAYS = timedelta(days=30)
 
 router = APIRouter(prefix="/api/v1", tags=["residents"])
 
@@ -69,8 +72,10 @@ async def register(
 @router.get("/wallet", response_model=WalletOut)
 async def wallet(caller: ResidentCaller, session: DbSession, settings: AppSettings) -> WalletOut:
     """Money and points (with each lot's expiry) and the limits that apply."""
-    view = await service.wallet_view(
-        session, settings, await service.resident_of(session, caller.user_id)
+    resident = await service.resident_of(session, caller.user_id)
+    view = await service.wallet_view(session, settings, resident)
+    received = await benefits_received(
+        session, resident.user_id, since=utcnow() - BENEFIT_NOTICE_DAYS
     )
     lots = [
         PointsLotOut(amount=lot.remaining, expires_at=to_tokyo(lot.expires_at)) for lot in view.lots
@@ -85,6 +90,10 @@ async def wallet(caller: ResidentCaller, session: DbSession, settings: AppSettin
             lot.amount for lot in lots if lot.expires_at <= utcnow() + EXPIRING_SOON
         ),
         limits=view.limits,
+        benefits_received=[
+            BenefitReceivedOut(name=b.name, points=b.points, granted_at=to_tokyo(b.granted_at))
+            for b in received
+        ],
     )
 
 

@@ -26,6 +26,14 @@ class PointsLotOut(StrictModel):
     expires_at: datetime
 
 
+class BenefitReceivedOut(StrictModel):
+    """A ward benefit (給付) that reached the wallet lately: the app's notice."""
+
+    name: str
+    points: int
+    granted_at: datetime
+
+
 class WalletOut(StrictModel):
     wallet_id: str
     money: int
@@ -35,12 +43,22 @@ class WalletOut(StrictModel):
     # Points whose lot expires within the next 30 days (spend them first: payments do).
     points_expiring_soon: int
     limits: dict[str, int]
+    # Benefits granted in the last 30 days, newest first.
+    benefits_received: list[BenefitReceivedOut] = Field(default_factory=list)
 
 
 class TransactionOut(StrictModel):
     id: str
     kind: Literal[
-        "topup", "p2p_in", "p2p_out", "payment", "refund", "points_grant", "points_expiry", "reward"
+        "topup",
+        "p2p_in",
+        "p2p_out",
+        "payment",
+        "refund",
+        "points_grant",
+        "points_expiry",
+        "reward",
+        "benefit_grant",
     ]
     amount: int
     money_change: int
