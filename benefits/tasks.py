@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 import ledger
 from benefits.models import Benefit, BenefitRecipient
 from benefits.service import audit, get_benefit
-from ledger import credit, debit, draft_entry
+from ledger import Transfer
 from machipay.db import UTCDateTime, unit_of_work
 from machipay.timeutil import as_utc, utcnow
 from wallet_api import add_benefit_lots
@@ -92,16 +92,17 @@ async def _grant(
 ) -> None:
     points = benefit.points_per_recipient
     budget = ledger.benefit_budget(benefit.id)
-    drafts = [
-        draft_entry(
-            # The ledger's own key is per (benefit, resident) too: a third guard.
-            idempotency_key=f"benefit-grant:{benefit.id}:{resident}",
-            kind=BENEFIT_GRANT,
-            legs=[debit(budget, points), credit(ledger.resident_points(resident), points)],
+    transfers = [
+        # The ledger's own key is per (benefit, resident) too: a third guard.
+        Transfer(
+            f"benefit-grant:{benefit.id}:{resident}",
+            budget,
+            ledger.resident_points(resident),
+            points,
         )
         for resident in residents
     ]
-    posted = await ledger.post_drafts(session, drafts)
+    posted = await ledger.post_transfers(session, transfers, kind=BENEFIT_GRANT)
     replayed = [r for r, p in zip(residents, posted, strict=True) if not p.created]
     if replayed:
         # The cursor and the entries commit together, so this means a broken invariant:

@@ -195,62 +195,62 @@ async def _post_postgres(session: AsyncSession, draft: EntryDraft) -> PostedEntr
     return PostedEntry(int(row[0]), bool(row[1]))
 
 
-# Many entries in one statement: ``ledger_post`` once per entry, its legs sliced out of two
-# flat arrays. Each entry is still posted, locked and checked exactly as on its own.
-_POST_MANY_SQL = text(
-    "SELECT p.entry_id, p.created FROM unnest("
-    "CAST(:keys AS text[]), CAST(:kinds AS text[]), CAST(:memos AS text[]),"
-    " CAST(:fingerprints AS text[]), CAST(:hashes AS text[]),"
-    " CAST(:created_ats AS timestamptz[]), CAST(:los AS int[]), CAST(:his AS int[]))"
-    " WITH ORDINALITY AS d(key, kind, memo, fingerprint, hash, created_at, lo, hi, ord)"
-    " CROSS JOIN LATERAL ledger_post(d.key, d.kind, d.memo, NULL, d.fingerprint, d.hash,"
-    " d.created_at, (CAST(:codes AS text[]))[d.lo:d.hi], (CAST(:amounts AS bigint[]))[d.lo:d.hi])"
-    " AS p ORDER BY d.ord"
+@dataclass(frozen=True, slots=True)
+class Transfer:
+    """A two-leg entry: Dr ``debit`` / Cr ``credit`` ``amount``, under its own key."""
+
+    key: str
+    debit: str
+    credit: str
+    amount: int
+
+
+_POST_TRANSFERS_SQL = text(
+    "SELECT entry_id, created FROM ledger_post_transfers(:keys, :kind, :fingerprints,"
+    " :hashes, :created_ats, :debits, :credits, :amounts)"
 ).bindparams(
     bindparam("keys", type_=ARRAY(String())),
-    bindparam("kinds", type_=ARRAY(String())),
-    bindparam("memos", type_=ARRAY(String())),
     bindparam("fingerprints", type_=ARRAY(String())),
     bindparam("hashes", type_=ARRAY(String())),
     bindparam("created_ats", type_=ARRAY(UTCDateTime)),
-    bindparam("los", type_=ARRAY(BigInteger())),
-    bindparam("his", type_=ARRAY(BigInteger())),
-    bindparam("codes", type_=ARRAY(String())),
+    bindparam("debits", type_=ARRAY(String())),
+    bindparam("credits", type_=ARRAY(String())),
     bindparam("amounts", type_=ARRAY(BigInteger())),
 )
 
 
-async def post_drafts(session: AsyncSession, drafts: Sequence[EntryDraft]) -> list[PostedEntry]:
-    """Post many entries (made by :func:`draft_entry`, none reversing another) in one round
-    trip, in order; each is idempotent on its own key. For bulk work (a benefit's thousands
-    of grants): one statement per batch instead of one per entry. Never commits."""
-    if not drafts:
+async def post_transfers(
+    session: AsyncSession, transfers: Sequence[Transfer], *, kind: str
+) -> list[PostedEntry]:
+    """Post many two-leg entries in one round trip, set-based (``ledger_post_transfers``):
+    for bulk work such as a benefit's thousands of grants. Each entry is what
+    :func:`post_entry` would have written for ``[debit(...), credit(...)]`` with no memo
+    (same fingerprint, hash, idempotency and checks); the answer is in the given order.
+    Never commits."""
+    if not transfers:
         return []
-    los: list[int] = []
-    his: list[int] = []
-    codes: list[str] = []
-    amounts: list[int] = []
-    for draft in drafts:
-        if draft.reverses is not None:
-            raise UnbalancedEntry("A reversal is posted on its own (reverse_entry).")
-        los.append(len(codes) + 1)
-        codes.extend(leg.account for leg in draft.legs)
-        amounts.extend(leg.amount for leg in draft.legs)
-        his.append(len(codes))
+    if len({t.key for t in transfers}) != len(transfers):
+        raise UnbalancedEntry("Each transfer of a batch needs a key of its own.")
+    drafts = [
+        draft_entry(
+            idempotency_key=t.key,
+            kind=kind,
+            legs=[debit(t.debit, t.amount), credit(t.credit, t.amount)],
+        )
+        for t in transfers
+    ]
     params = {
         "keys": [d.key for d in drafts],
-        "kinds": [d.kind for d in drafts],
-        "memos": [d.memo for d in drafts],
+        "kind": kind,
         "fingerprints": [d.fingerprint for d in drafts],
         "hashes": [d.content_hash for d in drafts],
         "created_ats": [d.created_at for d in drafts],
-        "los": los,
-        "his": his,
-        "codes": codes,
-        "amounts": amounts,
+        "debits": [t.debit for t in transfers],
+        "credits": [t.credit for t in transfers],
+        "amounts": [t.amount for t in transfers],
     }
     with ledger_errors():
-        rows = (await session.execute(_POST_MANY_SQL, params)).all()
+        rows = (await session.execute(_POST_TRANSFERS_SQL, params)).all()
     return [PostedEntry(int(entry_id), bool(created)) for entry_id, created in rows]
 
 
