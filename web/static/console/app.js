@@ -1,23 +1,25 @@
 // The ward console: sign-in, the navigation each role sees, and a hash router over the
-// screens (campaigns, merchants, streets, notices, operations).
+// screens (campaigns, benefits, merchants, streets, notices, operations).
 
 import { h, t, describeError, showError } from "/static/js/core.js";
 import { api, state, loadReference, errorBox } from "/static/console/ui.js";
 import * as campaigns from "/static/console/campaigns.js";
+import * as benefits from "/static/console/benefits.js";
 import * as ward from "/static/console/ward.js";
 import * as operations from "/static/console/operations.js";
 
 const SCREENS = {
   campaigns: { label: "console.nav.campaigns", icon: "◎" },
+  benefits: { label: "console.nav.benefits", icon: "♦" },
   merchants: { label: "console.nav.merchants", icon: "▣" },
   streets: { label: "console.nav.streets", icon: "≡" },
   notices: { label: "console.nav.notices", icon: "✉" },
   operations: { label: "console.nav.operations", icon: "⚙" },
 };
 const ROLE_SCREENS = {
-  officer: ["campaigns", "merchants", "streets", "notices"],
-  approver: ["campaigns", "merchants", "streets", "notices"],
-  operator: ["operations", "campaigns", "merchants", "streets"],
+  officer: ["campaigns", "benefits", "merchants", "streets", "notices"],
+  approver: ["campaigns", "benefits", "merchants", "streets", "notices"],
+  operator: ["operations", "campaigns", "benefits", "merchants", "streets"],
 };
 const OTHER_CLIENT = {
   analyst: "/analytics", resident: "/app", merchant_owner: "/merchant", merchant_staff: "/merchant",
@@ -126,7 +128,7 @@ async function route() {
   const view = $("view");
   view.replaceChildren();
   view.setAttribute("aria-busy", "true");
-  const module = { campaigns, merchants: ward, streets: ward, notices: ward, operations }[screen];
+  const module = { campaigns, benefits, merchants: ward, streets: ward, notices: ward, operations }[screen];
   try {
     cleanup = await module.render(view, screen, parts);
   } catch (error) {
