@@ -80,6 +80,9 @@ async def grant_batch(
         await _grant(session, benefit, residents, now=now)
     if len(residents) < limit:
         benefit.status, benefit.done_at = "done", now
+        # Fold the run's postings into the budget's checkpoint: its balance is then one
+        # row again, not a sum over 180,000 postings.
+        await ledger.compact_hot_account(session, ledger.benefit_budget(benefit.id))
         audit(
             session, benefit.id, actor_id=None, action="done", changes={"granted": benefit.granted}
         )

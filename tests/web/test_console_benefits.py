@@ -9,7 +9,7 @@ import re
 import uuid
 from datetime import datetime, timedelta
 
-from playwright.async_api import Page, expect
+from playwright.async_api import FilePayload, Page, expect
 
 from benefits import run_benefits
 from tests.web.conftest import LiveServer, assert_no_page_errors, screenshot
@@ -49,7 +49,7 @@ async def test_an_officer_sets_up_a_benefit_and_a_second_person_approves_it(
     csv_text = "phone,氏名\n070-1000-0038,区民A\n０７０ー１０００ー００３９,区民B\n12345,誤り\n070-9999-0000,不明\n"
     await desktop.set_input_files(
         "#csv-file",
-        files=[{"name": "recipients.csv", "mimeType": "text/csv", "buffer": csv_text.encode()}],
+        files=FilePayload(name="recipients.csv", mimeType="text/csv", buffer=csv_text.encode()),
     )
     await desktop.click("#upload-csv")
     await expect(desktop.locator("#csv-accepted")).to_have_text(
