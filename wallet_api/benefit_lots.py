@@ -12,8 +12,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import BigInteger, and_, bindparam, func, or_, select, text
+from sqlalchemy import (
+    BigInteger,
+    BindParameter,
+    String,
+    and_,
+    any_,
+    bindparam,
+    func,
+    or_,
+    select,
+    text,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -55,6 +67,13 @@ async def residents_matching(
     return [int(r) for r in (await session.execute(query.order_by(Resident.user_id))).scalars()]
 
 
+def _texts(name: str, values: Sequence[str]) -> BindParameter[Any]:
+    # One array parameter, not one per value: a list of 200,000 would pass the driver's
+    # limit of 32,767 parameters.
+    array: ARRAY[Any] = ARRAY(String())
+    return bindparam(name, value=sorted(set(values)), type_=array)
+
+
 async def residents_by_wallet_ids(
     session: AsyncSession, wallet_ids: Sequence[str]
 ) -> dict[str, int]:
@@ -63,7 +82,7 @@ async def residents_by_wallet_ids(
         return {}
     rows = await session.execute(
         select(Resident.wallet_id, Resident.user_id).where(
-            Resident.wallet_id.in_(list(set(wallet_ids)))
+            Resident.wallet_id == any_(_texts("wallet_ids", wallet_ids))
         )
     )
     return {str(w): int(r) for w, r in rows}
@@ -74,7 +93,9 @@ async def residents_by_phones(session: AsyncSession, phones: Sequence[str]) -> d
     if not phones:
         return {}
     rows = await session.execute(
-        select(Resident.phone, Resident.user_id).where(Resident.phone.in_(list(set(phones))))
+        select(Resident.phone, Resident.user_id).where(
+            Resident.phone == any_(_texts("phones", phones))
+        )
     )
     return {str(p): int(r) for p, r in rows}
 

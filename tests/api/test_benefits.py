@@ -342,3 +342,27 @@ async def test_the_report_hides_small_districts_and_what_would_give_them_away(
         f"{BENEFITS}/{benefit['id']}/report", headers=big[1].headers
     )
     assert resident_refused.status_code == 403
+
+
+async def test_a_long_csv_list_is_read_whole_and_a_too_large_one_refused(
+    client: httpx.AsyncClient, app: FastAPI
+) -> None:
+    officer = await staff_token(client, app, Role.OFFICER)
+    resident = await register(client)
+    benefit = await create(client, officer, recipients={"wallet_ids": []})
+    # 40,000 rows: more wallet ids than the driver takes parameters in one statement.
+    rows = [f"w_{n:016x}" for n in range(40_000)] + [resident.wallet_id]
+    uploaded = await client.post(
+        f"{BENEFITS}/{benefit['id']}/recipients",
+        content=("wallet_id\n" + "\n".join(rows) + "\n").encode(),
+        headers=officer | {"Content-Type": "text/csv"},
+    )
+    assert uploaded.status_code == 200, uploaded.text
+    assert uploaded.json()["accepted"] == 1
+    assert len(uploaded.json()["errors"]) == 1000  # the first thousand are listed
+    too_large = await client.post(
+        f"{BENEFITS}/{benefit['id']}/recipients",
+        content=b"wallet_id\n" + b"w_0\n" * (2 * 1024 * 1024 + 1),
+        headers=officer | {"Content-Type": "text/csv"},
+    )
+    assert too_large.status_code == 422
