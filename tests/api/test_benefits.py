@@ -366,3 +366,25 @@ async def test_a_long_csv_list_is_read_whole_and_a_too_large_one_refused(
         headers=officer | {"Content-Type": "text/csv"},
     )
     assert too_large.status_code == 422
+
+
+async def test_a_rule_by_district_and_age_band_picks_its_residents(
+    client: httpx.AsyncClient, app: FastAPI
+) -> None:
+    officer = await staff_token(client, app, Role.OFFICER)
+    year = utcnow().year  # the ages are those reached this year (in Tokyo)
+    await register(client, district="kitazawa", birth_year=year - 45)  # 40-49, in
+    await register(client, district="kitazawa", birth_year=year - 72)  # 70-79, in
+    await register(client, district="kitazawa", birth_year=year - 30)  # 30-39, out
+    await register(client, district="ikejiri", birth_year=year - 45)  # elsewhere, out
+    rule = {"district_ids": ["kitazawa"], "age_bands": ["40-49", "70-79"]}
+    benefit = await create(client, officer, recipients=rule, points_per_recipient=1000)
+    assert (benefit["recipients"], benefit["budget"]) == (2, 2000)
+    unknown = await client.post(
+        BENEFITS, json=body(recipients={"district_ids": ["atlantis"]}), headers=officer
+    )
+    assert unknown.status_code == 422
+    two_forms = await client.post(
+        BENEFITS, json=body(recipients={"all": True, "wallet_ids": []}), headers=officer
+    )
+    assert two_forms.status_code == 422
