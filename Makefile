@@ -31,7 +31,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports --no-cache
-	$(BIN)/mypy machipay ledger wallet_api merchant_api payments settlement campaigns analytics desk web assembly identity ward migrations loadtest tests scripts
+	$(BIN)/mypy machipay ledger wallet_api merchant_api payments settlement campaigns benefits analytics desk web assembly identity ward migrations loadtest tests scripts
 
 # Known vulnerabilities in the exact versions we install (pip-audit, PyPI's advisory data).
 audit: $(STAMP)

@@ -9,9 +9,11 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 
+from analytics import benefit_routes as benefit_report_routes
 from analytics import campaign_routes as campaign_report_routes
 from analytics import routes as analytics_routes
 from analytics import run_consumer_forever
+from benefits import routes as benefit_routes
 from campaigns import CampaignEngine
 from campaigns import routes as campaign_routes
 from desk import routes as desk_routes
@@ -127,6 +129,8 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
     app.include_router(campaign_routes.router)
     app.include_router(campaign_report_routes.router)
     app.include_router(desk_routes.router)
+    app.include_router(benefit_routes.router)
+    app.include_router(benefit_report_routes.router)
     app.include_router(analytics_routes.router)
     install_web(app)
     return app

@@ -218,6 +218,7 @@ def verify(
 ) -> None:
     """Recompute every balance, entry sum and hash, and reconcile the books; exit 1 on any
     discrepancy."""
+    from benefits import verify_benefit_budgets
     from campaigns import verify_campaign_budgets
     from ledger import reconcile, verify_ledger
 
@@ -225,6 +226,7 @@ def verify(
         async with _database() as sessionmaker, sessionmaker() as session:
             report = await verify_ledger(session, max_findings=max_findings)
             report.findings.extend(await verify_campaign_budgets(session))
+            report.findings.extend(await verify_benefit_budgets(session))
             books = await reconcile(session)
         typer.echo(report.summary())
         for finding in report.findings:
@@ -406,6 +408,37 @@ def grant_deferred(
         f"granted {granted} deferred rewards ({points} points, ¥{cashback} cashback);"
         f" closed {closed} campaigns"
     )
+
+
+benefits_app = typer.Typer(help="Ward benefits (給付).", no_args_is_help=True)
+app.add_typer(benefits_app, name="benefits")
+
+
+@benefits_app.command("run")
+def benefits_run(
+    benefit_id: Annotated[
+        int | None, typer.Option("--id", min=1, help="Only this benefit (default: every one due).")
+    ] = None,
+    batch: Annotated[int, typer.Option(min=1, max=20_000, help="Grants per transaction.")] = 2000,
+    max_batches: Annotated[
+        int | None, typer.Option(min=1, help="Stop after this many batches (resume later).")
+    ] = None,
+) -> None:
+    """Grant approved benefits whose start has come, one grant per recipient, in batches.
+
+    Safe to stop at any moment, to re-run (it continues where it stopped) and to run twice
+    at once (nobody is granted twice)."""
+    from benefits import run_benefits
+
+    async def run() -> tuple[int, int, int]:
+        async with _database() as sessionmaker:
+            result = await run_benefits(
+                sessionmaker, benefit_id=benefit_id, batch=batch, max_batches=max_batches
+            )
+        return result.benefits, result.granted, result.batches
+
+    benefits, granted, batches = asyncio.run(run())
+    typer.echo(f"granted {granted} recipients of {benefits} benefits in {batches} batches")
 
 
 def _yesterday() -> date:
@@ -673,10 +706,12 @@ def seed(
 
 @app.command()
 def worker() -> None:
-    """Background work outside the API: apply the outbox to the analytics facts and seal
-    ledger entries, until interrupted. (Each API process does the same unless
-    MACHIPAY_ANALYTICS_CONSUMER_ENABLED / MACHIPAY_SEALER_ENABLED are false.)"""
+    """Background work outside the API: apply the outbox to the analytics facts, run the
+    benefits whose start has come and seal ledger entries, until interrupted. (Each API
+    process consumes and seals too unless MACHIPAY_ANALYTICS_CONSUMER_ENABLED /
+    MACHIPAY_SEALER_ENABLED are false; benefits run only here and by `benefits run`.)"""
     from analytics import run_consumer_forever
+    from benefits import run_benefits_forever
     from ledger import run_sealer_forever
 
     settings = _settings()
@@ -686,6 +721,11 @@ def worker() -> None:
         async with _database() as sessionmaker:
             await asyncio.gather(
                 run_consumer_forever(sessionmaker, settings),
+                run_benefits_forever(
+                    sessionmaker,
+                    settings.benefit_run_interval_seconds,
+                    settings.benefit_batch_size,
+                ),
                 run_sealer_forever(
                     sessionmaker,
                     settings.sealer_interval_seconds,
@@ -693,7 +733,9 @@ def worker() -> None:
                 ),
             )
 
-    typer.echo("machipay worker: analytics consumer and ledger sealer running (Ctrl-C stops)")
+    typer.echo(
+        "machipay worker: analytics consumer, benefit runs and ledger sealer running (Ctrl-C stops)"
+    )
     asyncio.run(run())
 
 

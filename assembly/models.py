@@ -5,6 +5,7 @@ from __future__ import annotations
 
 def import_all_models() -> None:
     import analytics.models  # noqa: F401
+    import benefits.models  # noqa: F401
     import campaigns.models  # noqa: F401
     import desk.models  # noqa: F401
     import identity.models  # noqa: F401

@@ -50,6 +50,14 @@ _SPECS: list[tuple[re.Pattern[str], AccountSpec]] = [
         AccountSpec("liability", "credit", True, True, debits_reserved=True),
     ),
     (re.compile(rf"campaign:{_ID}:breakage"), AccountSpec("income", "credit", True, False)),
+    # A benefit's grants are reserved by its recipient list (one grant per recipient, unique
+    # in benefit_grants, budget = points × recipients), so a run of thousands of grants
+    # takes no exclusive lock on the budget; `machipay verify` checks the reservation.
+    (
+        re.compile(rf"benefit:{_ID}:budget"),
+        AccountSpec("liability", "credit", True, True, debits_reserved=True),
+    ),
+    (re.compile(rf"benefit:{_ID}:breakage"), AccountSpec("income", "credit", True, False)),
     (re.compile(r"platform:fees"), AccountSpec("income", "credit", True, False)),
 ]
 
@@ -87,3 +95,11 @@ def campaign_budget(campaign_id: int | str) -> str:
 
 def campaign_breakage(campaign_id: int | str) -> str:
     return f"campaign:{campaign_id}:breakage"
+
+
+def benefit_budget(benefit_id: int | str) -> str:
+    return f"benefit:{benefit_id}:budget"
+
+
+def benefit_breakage(benefit_id: int | str) -> str:
+    return f"benefit:{benefit_id}:breakage"

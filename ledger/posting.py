@@ -195,6 +195,65 @@ async def _post_postgres(session: AsyncSession, draft: EntryDraft) -> PostedEntr
     return PostedEntry(int(row[0]), bool(row[1]))
 
 
+@dataclass(frozen=True, slots=True)
+class Transfer:
+    """A two-leg entry: Dr ``debit`` / Cr ``credit`` ``amount``, under its own key."""
+
+    key: str
+    debit: str
+    credit: str
+    amount: int
+
+
+_POST_TRANSFERS_SQL = text(
+    "SELECT entry_id, created FROM ledger_post_transfers(:keys, :kind, :fingerprints,"
+    " :hashes, :created_ats, :debits, :credits, :amounts)"
+).bindparams(
+    bindparam("keys", type_=ARRAY(String())),
+    bindparam("fingerprints", type_=ARRAY(String())),
+    bindparam("hashes", type_=ARRAY(String())),
+    bindparam("created_ats", type_=ARRAY(UTCDateTime)),
+    bindparam("debits", type_=ARRAY(String())),
+    bindparam("credits", type_=ARRAY(String())),
+    bindparam("amounts", type_=ARRAY(BigInteger())),
+)
+
+
+async def post_transfers(
+    session: AsyncSession, transfers: Sequence[Transfer], *, kind: str
+) -> list[PostedEntry]:
+    """Post many two-leg entries in one round trip, set-based (``ledger_post_transfers``):
+    for bulk work such as a benefit's thousands of grants. Each entry is what
+    :func:`post_entry` would have written for ``[debit(...), credit(...)]`` with no memo
+    (same fingerprint, hash, idempotency and checks); the answer is in the given order.
+    Never commits."""
+    if not transfers:
+        return []
+    if len({t.key for t in transfers}) != len(transfers):
+        raise UnbalancedEntry("Each transfer of a batch needs a key of its own.")
+    drafts = [
+        draft_entry(
+            idempotency_key=t.key,
+            kind=kind,
+            legs=[debit(t.debit, t.amount), credit(t.credit, t.amount)],
+        )
+        for t in transfers
+    ]
+    params = {
+        "keys": [d.key for d in drafts],
+        "kind": kind,
+        "fingerprints": [d.fingerprint for d in drafts],
+        "hashes": [d.content_hash for d in drafts],
+        "created_ats": [d.created_at for d in drafts],
+        "debits": [t.debit for t in transfers],
+        "credits": [t.credit for t in transfers],
+        "amounts": [t.amount for t in transfers],
+    }
+    with ledger_errors():
+        rows = (await session.execute(_POST_TRANSFERS_SQL, params)).all()
+    return [PostedEntry(int(entry_id), bool(created)) for entry_id, created in rows]
+
+
 async def reverse_entry(
     session: AsyncSession, entry_id: int, *, idempotency_key: str, memo: str | None = None
 ) -> PostedEntry:

@@ -28,6 +28,8 @@ FAMILIES: dict[str, str] = {
     "merchant payout": "merchant:%:payout",
     "campaign budget": "campaign:%:budget",
     "campaign breakage": "campaign:%:breakage",
+    "benefit budget": "benefit:%:budget",
+    "benefit breakage": "benefit:%:breakage",
     "platform fees": "platform:fees",
 }
 ASSET_FAMILIES = ("bank:settlement", "bank:city")

@@ -145,6 +145,10 @@ class Settings(BaseSettings):
     # 16 shards under 64 payers made a third of the payments wait ~64 ms for one).
     campaign_budget_shards: int = Field(64, ge=1, le=1024)
     campaign_refresh_seconds: float = Field(1.0, gt=0, le=60)
+    # The worker looks for approved benefits whose start has come this often, and grants
+    # this many recipients per transaction.
+    benefit_run_interval_seconds: float = Field(30.0, gt=0, le=3600)
+    benefit_batch_size: int = Field(2000, ge=100, le=20_000)
     # Aggregates about fewer residents than this are never shown (analytics, reports).
     analytics_min_residents: int = Field(10, ge=2)
     # Spend cells: at least this many shops, and no (1, 50 %) / (2, 67 %) dominance.

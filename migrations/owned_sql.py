@@ -17,6 +17,7 @@ OWNERS = (
     "settlement",
     "campaigns",
     "desk",
+    "benefits",
     "analytics",
     "identity",
     "ward",

@@ -36,6 +36,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 import ledger
+from benefits import verify_benefit_budgets
 from campaigns import verify_campaign_budgets
 from machipay import timeutil
 from machipay.cache import RedisCache
@@ -191,6 +192,7 @@ async def assert_books_verify(engine: AsyncEngine) -> None:
     async with make_sessionmaker(engine)() as session:
         report = await ledger.verify_ledger(session)
         report.findings.extend(await verify_campaign_budgets(session))
+        report.findings.extend(await verify_benefit_budgets(session))
         books = await ledger.reconcile(session)
     assert report.ok, [str(f) for f in report.findings[:20]]
     assert books.ok, books.problems

@@ -1,5 +1,14 @@
 """Residents: registration, wallet, top-up webhook, P2P transfers, history, points lots."""
 
+from wallet_api.benefit_lots import (
+    AGE_BANDS,
+    BenefitLotFigures,
+    add_benefit_lots,
+    benefit_lot_figures,
+    residents_by_phones,
+    residents_by_wallet_ids,
+    residents_matching,
+)
 from wallet_api.errors import PhoneNotVerified, WalletClosed, WalletFrozen, wallet_lock_refusals
 from wallet_api.history import history_row, write_history
 from wallet_api.points import (
@@ -42,6 +51,8 @@ from wallet_api.standing import (
 )
 
 __all__ = [
+    "AGE_BANDS",
+    "BenefitLotFigures",
     "Funded",
     "FundingReferenceUnknown",
     "LotTake",
@@ -52,7 +63,9 @@ __all__ = [
     "WalletClosure",
     "WalletFrozen",
     "WalletStandingConflict",
+    "add_benefit_lots",
     "add_points_lot",
+    "benefit_lot_figures",
     "change_district",
     "choose_takes",
     "close_wallet",
@@ -73,6 +86,9 @@ __all__ = [
     "resident_by_wallet_id",
     "resident_of",
     "resident_profiles",
+    "residents_by_phones",
+    "residents_by_wallet_ids",
+    "residents_matching",
     "set_frozen",
     "take_back_from_lot",
     "take_points",

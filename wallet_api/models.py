@@ -53,11 +53,22 @@ class PointsLot(Base):
     """Points granted together, spent oldest-expiry first and expired as a lot.
 
     The resident's points account balance equals the sum of ``remaining`` over all lots
-    (the expiry job zeroes an expired lot as it posts the breakage).
+    (the expiry job zeroes an expired lot as it posts the breakage, noting what it took in
+    ``expired``). A lot has one source, a campaign's reward or a ward benefit (給付), whose
+    breakage account takes its expired points.
     """
 
     __tablename__ = "wallet_points_lots"
     __table_args__ = (
+        CheckConstraint("num_nonnulls(campaign_id, benefit_id) = 1", name="one_source"),
+        # A benefit grants each of its recipients one lot, whoever runs it, however often.
+        Index(
+            "ux_wallet_points_lots_benefit_resident",
+            "benefit_id",
+            "resident_id",
+            unique=True,
+            postgresql_where=text("benefit_id IS NOT NULL"),
+        ),
         Index("ix_wallet_points_lots_resident_expiry", "resident_id", "expires_at", "id"),
         # The lots a payment may spend from: spent lots pile up, this index stays small.
         Index(
@@ -75,8 +86,10 @@ class PointsLot(Base):
     remaining: Mapped[int] = mapped_column(BigInteger)
     granted_at: Mapped[datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    campaign_id: Mapped[int] = mapped_column(BigInteger)
+    campaign_id: Mapped[int | None] = mapped_column(BigInteger)
+    benefit_id: Mapped[int | None] = mapped_column(BigInteger)
     entry_id: Mapped[int] = mapped_column(BigInteger)
+    expired: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
     # The payment whose campaign reward this lot is (pay_…), so a refund can take it back.
     source_reference: Mapped[str | None] = mapped_column(String(32))
 

@@ -1,6 +1,7 @@
-"""Points lots: granted by campaigns, spent oldest-expiry first, expired lot by lot.
+"""Points lots: granted by campaigns and ward benefits, spent oldest-expiry first, expired
+lot by lot.
 
-Points are not a prepaid instrument (they are free, from the ward's campaign budget), so
+Points are not a prepaid instrument (they are free, from a campaign's or benefit's budget), so
 they live in their own ledger account and never move between residents.
 """
 
@@ -276,15 +277,27 @@ async def expire_points(session: AsyncSession, *, now: datetime, limit: int = 10
     """Expire lots past their date: Dr resident points / Cr the campaign's breakage, per lot."""
     lots = (
         await session.execute(
-            select(PointsLot.id, PointsLot.resident_id, PointsLot.remaining, PointsLot.campaign_id)
+            select(
+                PointsLot.id,
+                PointsLot.resident_id,
+                PointsLot.remaining,
+                PointsLot.campaign_id,
+                PointsLot.benefit_id,
+            )
             .where(PointsLot.remaining > 0, PointsLot.expires_at <= now)
             .order_by(PointsLot.id)
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
     ).all()
-    for lot_id, resident_id, remaining, campaign_id in lots:
-        breakage = ledger.campaign_breakage(campaign_id)
+    for lot_id, resident_id, remaining, campaign_id, benefit_id in lots:
+        # The points go back to whoever paid for them: the campaign's or the benefit's
+        # breakage (a lot has exactly one source, a CHECK on the table).
+        breakage = (
+            ledger.campaign_breakage(campaign_id)
+            if campaign_id is not None
+            else ledger.benefit_breakage(benefit_id)
+        )
         await ledger.open_account(session, breakage)
         posted = await ledger.post_entry(
             session,
@@ -298,7 +311,7 @@ async def expire_points(session: AsyncSession, *, now: datetime, limit: int = 10
         await session.execute(
             update(PointsLot)
             .where(PointsLot.id == lot_id)
-            .values(remaining=0)
+            .values(remaining=0, expired=PointsLot.expired + int(remaining))
             .execution_options(synchronize_session=False)
         )
         session.add(

@@ -22,7 +22,9 @@ from machipay.schemas import MAX_ID
 from machipay.sms import Sms, send_after_response
 from machipay.timeutil import to_tokyo, utcnow
 from wallet_api import funding, references, service
+from wallet_api.benefit_lots import benefits_received
 from wallet_api.schemas import (
+    BenefitReceivedOut,
     Counterparty,
     FundingBankOut,
     FundingEvent,
@@ -44,6 +46,7 @@ from wallet_api.schemas import (
 from ward import NoticeOut, list_notices, notice_out, ward_counter
 
 EXPIRING_SOON = timedelta(days=30)
+BENEFIT_NOTICE_DAYS = timedelta(days=30)
 
 router = APIRouter(prefix="/api/v1", tags=["residents"])
 
@@ -119,6 +122,9 @@ async def wallet(caller: ResidentCaller, session: DbSession, settings: AppSettin
     """Money and points (with each lot's expiry) and the limits that apply."""
     resident = await service.resident_of(session, caller.user_id)
     view = await service.wallet_view(session, settings, resident)
+    received = await benefits_received(
+        session, resident.user_id, since=utcnow() - BENEFIT_NOTICE_DAYS
+    )
     lots = [
         PointsLotOut(amount=lot.remaining, expires_at=to_tokyo(lot.expires_at)) for lot in view.lots
     ]
@@ -133,6 +139,10 @@ async def wallet(caller: ResidentCaller, session: DbSession, settings: AppSettin
         ),
         limits=view.limits,
         verification="pending" if resident.phone_verified_at is None else "verified",
+        benefits_received=[
+            BenefitReceivedOut(name=b.name, points=b.points, granted_at=to_tokyo(b.granted_at))
+            for b in received
+        ],
     )
 
 

@@ -40,6 +40,14 @@ class PointsLotOut(StrictModel):
     expires_at: datetime
 
 
+class BenefitReceivedOut(StrictModel):
+    """A ward benefit (給付) that reached the wallet lately: the app's notice."""
+
+    name: str
+    points: int
+    granted_at: datetime
+
+
 class WalletOut(StrictModel):
     wallet_id: str
     money: int
@@ -51,6 +59,8 @@ class WalletOut(StrictModel):
     limits: dict[str, int]
     # "pending" until the SMS code is entered: the wallet can neither pay nor receive.
     verification: Literal["pending", "verified"]
+    # Benefits granted in the last 30 days, newest first.
+    benefits_received: list[BenefitReceivedOut] = Field(default_factory=list)
 
 
 class TransactionOut(StrictModel):
@@ -66,6 +76,7 @@ class TransactionOut(StrictModel):
         "reward",
         "points_forfeit",
         "closure_refund",
+        "benefit_grant",
     ]
     amount: int
     money_change: int

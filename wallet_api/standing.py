@@ -124,10 +124,10 @@ class WalletClosure:
 
 async def _forfeit_points(session: AsyncSession, resident: Resident, key: str) -> int:
     """Every lot's unspent points (expired but not yet swept ones too) to the breakage of
-    the campaign the lot came from, in one entry."""
+    whoever paid for the lot (its campaign or its benefit), in one entry."""
     lots = (
         await session.execute(
-            select(PointsLot.id, PointsLot.remaining, PointsLot.campaign_id)
+            select(PointsLot.id, PointsLot.remaining, PointsLot.campaign_id, PointsLot.benefit_id)
             .where(PointsLot.resident_id == resident.user_id, PointsLot.remaining > 0)
             .order_by(PointsLot.id)
             .with_for_update()
@@ -136,20 +136,27 @@ async def _forfeit_points(session: AsyncSession, resident: Resident, key: str) -
     total = sum(int(lot.remaining) for lot in lots)
     if not total:
         return 0
-    by_campaign: dict[int, int] = defaultdict(int)
+    by_source: dict[str, int] = defaultdict(int)
     for lot in lots:
-        by_campaign[int(lot.campaign_id)] += int(lot.remaining)
+        # A lot has exactly one source (a CHECK on the table).
+        breakage = (
+            ledger.campaign_breakage(int(lot.campaign_id))
+            if lot.campaign_id is not None
+            else ledger.benefit_breakage(int(lot.benefit_id))
+        )
+        by_source[breakage] += int(lot.remaining)
     legs: list[Leg] = [debit(ledger.resident_points(resident.user_id), total)]
-    for campaign_id, amount in sorted(by_campaign.items()):
-        await ledger.open_account(session, ledger.campaign_breakage(campaign_id))
-        legs.append(credit(ledger.campaign_breakage(campaign_id), amount))
+    for breakage, amount in sorted(by_source.items()):
+        await ledger.open_account(session, breakage)
+        legs.append(credit(breakage, amount))
     posted = await ledger.post_entry(
         session, idempotency_key=key, kind="points_forfeit", legs=legs, memo="wallet closed"
     )
     await session.execute(
         update(PointsLot)
         .where(PointsLot.id.in_([lot.id for lot in lots]))
-        .values(remaining=0)
+        # Forfeited points count as expired in a benefit's report: not spent at a shop.
+        .values(remaining=0, expired=PointsLot.expired + PointsLot.remaining)
         .execution_options(synchronize_session=False)
     )
     await write_history(

@@ -214,14 +214,15 @@ def role_for(method: str, path: str) -> str:
     ignore it), so that generated input reaches the work behind the role checks."""
     if path == "/api/v1/auth/logout":
         return "logout"
-    if path.startswith("/api/v1/campaigns/{campaign_id}/") and path.endswith(
-        ("/approve", "/reject")
-    ):
+    if path.startswith(
+        ("/api/v1/campaigns/{campaign_id}/", "/api/v1/benefits/{benefit_id}/")
+    ) and path.endswith(("/approve", "/reject")):
         return "approver"
     if path == "/api/v1/merchant" or path.startswith("/api/v1/merchant/"):
         return "merchant_owner"
     prefixes = {
         "/api/v1/campaigns": "officer",
+        "/api/v1/benefits": "officer",
         "/api/v1/notices": "officer",
         "/api/v1/shopping-streets": "officer",
         "/api/v1/analytics/": "analyst",

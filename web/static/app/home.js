@@ -2,9 +2,19 @@
 import { dateOnly, dateTime, h, number, showError, t, yen } from "/static/js/core.js";
 import { errorBox, loadingLine, screen, transactionItem } from "./ui.js";
 
+// A benefit from the ward (給付) is announced on the home screen for 30 days.
+function benefitNotices(wallet) {
+  const received = wallet.benefits_received || [];
+  if (!received.length) return null;
+  return h("div", { id: "benefits-received" }, received.map((b) =>
+    h("p", { class: "alert alert-ok benefit-received", role: "status" },
+      h("strong", {}, t("app.home.benefit_received", { points: number(b.points) })),
+      " ", h("span", {}, t("app.home.benefit_detail", { name: b.name, date: dateOnly(b.granted_at) })))));
+}
+
 function balanceCard(wallet) {
   const nextLot = wallet.points_lots[0];
-  return h("section", { class: "balance-card", "aria-labelledby": "balance-title" },
+  return h("div", {}, benefitNotices(wallet), h("section", { class: "balance-card", "aria-labelledby": "balance-title" },
     h("h2", { id: "balance-title", class: "balance-label" }, t("app.home.money")),
     h("p", { class: "balance-money", id: "balance-money" }, yen(wallet.money)),
     h("dl", { class: "balance-points" },

@@ -81,7 +81,7 @@ export function signedPoints(change) {
 
 const KIND_ICONS = {
   topup: "＋", p2p_in: "↓", p2p_out: "↑", payment: "¥", refund: "↺",
-  points_grant: "P", points_expiry: "⌛", reward: "★",
+  points_grant: "P", points_expiry: "⌛", reward: "★", benefit_grant: "給",
 };
 
 const SOURCES = new Set(["bank", "atm", "konbini", "seed", "desk"]);

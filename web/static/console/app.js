@@ -1,9 +1,10 @@
 // The ward console: sign-in, the navigation each role sees, and a hash router over the
-// screens (campaigns, merchants, streets, notices, operations, the help desk).
+// screens (campaigns, benefits, merchants, streets, notices, operations, the help desk).
 
 import { h, t, describeError, showError } from "/static/js/core.js";
 import { api, state, loadReference, errorBox } from "/static/console/ui.js";
 import * as campaigns from "/static/console/campaigns.js";
+import * as benefits from "/static/console/benefits.js";
 import * as ward from "/static/console/ward.js";
 import * as operations from "/static/console/operations.js";
 import * as desk from "/static/console/desk.js";
@@ -11,6 +12,7 @@ import * as sms from "/static/console/sms.js";
 
 const SCREENS = {
   campaigns: { label: "console.nav.campaigns", icon: "◎" },
+  benefits: { label: "console.nav.benefits", icon: "♦" },
   merchants: { label: "console.nav.merchants", icon: "▣" },
   streets: { label: "console.nav.streets", icon: "≡" },
   notices: { label: "console.nav.notices", icon: "✉" },
@@ -20,9 +22,9 @@ const SCREENS = {
   sms: { label: "console.nav.sms", icon: "✆" },
 };
 const ROLE_SCREENS = {
-  officer: ["campaigns", "merchants", "streets", "notices"],
-  approver: ["campaigns", "merchants", "streets", "notices", "closures"],
-  operator: ["operations", "campaigns", "merchants", "streets", "sms"],
+  officer: ["campaigns", "benefits", "merchants", "streets", "notices"],
+  approver: ["campaigns", "benefits", "merchants", "streets", "notices", "closures"],
+  operator: ["operations", "campaigns", "benefits", "merchants", "streets", "sms"],
   desk: ["desk", "closures"],
 };
 const OTHER_CLIENT = {
@@ -132,7 +134,7 @@ async function route() {
   const view = $("view");
   view.replaceChildren();
   view.setAttribute("aria-busy", "true");
-  const module = { campaigns, merchants: ward, streets: ward, notices: ward, operations, desk, closures: desk, sms }[screen];
+  const module = { campaigns, benefits, merchants: ward, streets: ward, notices: ward, operations, desk, closures: desk, sms }[screen];
   try {
     cleanup = await module.render(view, screen, parts);
   } catch (error) {

@@ -115,13 +115,17 @@ export function createApi(client) {
     document.cookie = `${csrfCookie}=; Max-Age=0; Path=/; Secure; SameSite=Strict`;
   };
 
-  async function raw(method, path, { body, headers = {}, auth = true } = {}) {
+  async function raw(method, path, { body, text, contentType, headers = {}, auth = true } = {}) {
     const init = {
       method,
       headers: { Accept: "application/json, application/problem+json", ...clientHeader, ...headers },
       credentials: "same-origin",
     };
-    if (body !== undefined) {
+    if (text !== undefined) {
+      // A file as it is (a CSV upload), not JSON.
+      init.headers["Content-Type"] = contentType;
+      init.body = text;
+    } else if (body !== undefined) {
       init.headers["Content-Type"] = "application/json";
       init.body = JSON.stringify(body);
     }
@@ -174,6 +178,9 @@ export function createApi(client) {
     /** Any other method (PATCH, DELETE); a body only if given. */
     send: (method, path, body, options = {}) =>
       request(method, path, body === undefined ? options : { ...options, body }),
+    patch: (path, body, options = {}) => request("PATCH", path, { ...options, body }),
+    /** POST a file's text under its media type (text/csv). */
+    upload: (path, text, contentType) => request("POST", path, { text, contentType }),
     /** The raw Response with the bearer header, for downloads and streams. */
     fetchRaw: async (path, init = {}) => {
       if (!access() && csrf()) await refresh();
