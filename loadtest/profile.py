@@ -90,7 +90,7 @@ LAYER_RULES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("outbox", ("machipay/outbox",)),
     ("live/SSE publish", ("payments/live", "machipay/events")),
     ("metrics", ("machipay/metrics", "prometheus_client/")),
-    ("logging", ("logging/", "machipay/logging", "machipay/requestlog")),
+    ("logging", ("logging/", "machipay/logging")),
     (
         "SQL calls (SQLAlchemy, asyncpg)",
         ("sqlalchemy/", "asyncpg", "machipay/hotsql", "machipay/db"),
@@ -113,6 +113,7 @@ LAYER_RULES: tuple[tuple[str, tuple[str, ...]], ...] = (
             "starlette/middleware/",
             "starlette/_exception_handler",
             "machipay/security_headers",
+            "machipay/requestlog",
             "starlette/applications",
             "fastapi/applications",
         ),
@@ -269,15 +270,42 @@ class Snapshot:
     worker: dict[int, float]
     redis: dict[int, float]
     pg: dict[int, float]  # postmaster's children
-    pg_kind: dict[int, str]  # "ours" / "server" / "other"
+    pg_kind: dict[int, str]  # "api" / "worker" / "ours" / "server" / "other"
     postmaster: float  # its own + reaped children's
     machine: float
     payments: int
 
 
-async def pg_processes(admin: asyncpg.Connection, database: str) -> tuple[int, dict[int, str]]:
-    """The postmaster's pid and each live server process's kind."""
-    rows = await admin.fetch("SELECT pid, datname, backend_type FROM pg_stat_activity")
+def socket_owners(owners: dict[str, list[int]]) -> dict[int, str]:
+    """Local TCP port → which of our processes holds that socket (from /proc/net/tcp*)."""
+    inode_owner = {}
+    for owner, pids in owners.items():
+        for pid in pids:
+            try:
+                links = [
+                    os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")
+                ]
+            except OSError:
+                continue
+            for link in links:
+                if link.startswith("socket:["):
+                    inode_owner[link[8:-1]] = owner
+    ports = {}
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[9] in inode_owner:
+                ports[int(fields[1].rsplit(":", 1)[1], 16)] = inode_owner[fields[9]]
+    return ports
+
+
+async def pg_processes(
+    admin: asyncpg.Connection, database: str, clients: dict[str, list[int]]
+) -> tuple[int, dict[int, str]]:
+    """The postmaster's pid and each live server process's kind: a backend of this database
+    is named after the process at the other end of its connection (API or worker)."""
+    rows = await admin.fetch("SELECT pid, datname, backend_type, client_port FROM pg_stat_activity")
+    by_port = socket_owners(clients)
     me = await admin.fetchval("SELECT pg_backend_pid()")
     stat = proc_stat(me)
     if stat is None:
@@ -285,7 +313,7 @@ async def pg_processes(admin: asyncpg.Connection, database: str) -> tuple[int, d
     kinds = {}
     for row in rows:
         if row["datname"] == database:
-            kinds[row["pid"]] = "ours"
+            kinds[row["pid"]] = by_port.get(row["client_port"], "ours")
         elif row["datname"] is None and row["backend_type"] != "client backend":
             kinds[row["pid"]] = "server"
         else:
@@ -305,15 +333,16 @@ def cpu_of(pids: list[int], *, system_only: bool = False) -> dict[int, float]:
 async def snapshot(
     admin: asyncpg.Connection, app: asyncpg.Connection, database: str, server: int, worker: int
 ) -> Snapshot:
-    postmaster, kinds = await pg_processes(admin, database)
+    api = [pid for pid in group_pids(server) if b"resource_tracker" not in cmdline(pid)]
+    workers = group_pids(worker)
+    postmaster, kinds = await pg_processes(admin, database, {"api": api, "worker": workers})
     children = [pid for pid in all_pids() if (proc_stat(pid) or (0,))[0] == postmaster]
     master = proc_stat(postmaster)
     assert master is not None
-    api = [pid for pid in group_pids(server) if b"resource_tracker" not in cmdline(pid)]
     return Snapshot(
         api=cpu_of(api),
         api_system=cpu_of(api, system_only=True),
-        worker=cpu_of(group_pids(worker)),
+        worker=cpu_of(workers),
         redis=cpu_of(comm_pids("redis-server")),
         pg=cpu_of(children),
         pg_kind={pid: kinds.get(pid, "server") for pid in children},
@@ -330,14 +359,16 @@ def delta(after: dict[int, float], before: dict[int, float]) -> float:
 
 def by_process(before: Snapshot, after: Snapshot, load_generator_s: float) -> dict[str, Any]:
     pg_total = delta(after.pg, before.pg) + after.postmaster - before.postmaster
-    pg_kind: dict[str, float] = {"ours": 0.0, "server": 0.0}
+    pg_kind = dict.fromkeys(("api", "worker", "ours", "server"), 0.0)
     for pid, cpu in after.pg.items():
         kind = after.pg_kind[pid]
         if kind in pg_kind:
             pg_kind[kind] += cpu - before.pg.get(pid, 0.0)
     seconds = {
         "API workers": delta(after.api, before.api),
-        "PostgreSQL: this database's backends": pg_kind["ours"],
+        "PostgreSQL: backends serving the API workers": pg_kind["api"],
+        "PostgreSQL: backends serving the analytics worker": pg_kind["worker"],
+        "PostgreSQL: this database's other backends (autovacuum…)": pg_kind["ours"],
         "PostgreSQL: server processes (WAL writer, checkpointer, autovacuum launcher…)": (
             pg_kind["server"]
         ),
@@ -351,7 +382,7 @@ def by_process(before: Snapshot, after: Snapshot, load_generator_s: float) -> di
     return {
         "payments": payments,
         "cpu_s": seconds,
-        "postgres_other_databases_s": pg_total - pg_kind["ours"] - pg_kind["server"],
+        "postgres_other_databases_s": pg_total - sum(pg_kind.values()),
         "api_kernel_s": delta(after.api_system, before.api_system),
         "ours_s": ours,
         "machine_busy_s": machine,
@@ -576,7 +607,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seconds", type=int, default=20, help="per phase")
     parser.add_argument("--warmup", type=int, default=8, help="untimed warm-up seconds")
     parser.add_argument("--rate", type=int, default=100, help="py-spy samples per second")
-    parser.add_argument("--py-spy", default=shutil.which("py-spy") or "py-spy")
+    beside = Path(sys.executable).parent / "py-spy"  # the [dev] extra installs it there
+    parser.add_argument(
+        "--py-spy", default=str(beside) if beside.exists() else shutil.which("py-spy") or "py-spy"
+    )
     parser.add_argument(
         "--native", action=argparse.BooleanOptionalAction, default=True,
         help="py-spy --native: name compiled frames (asyncpg, uvloop, pydantic-core)",
