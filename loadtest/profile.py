@@ -18,17 +18,20 @@ Steps, on a scratch database dropped at the end (``--keep`` keeps it):
    non-stop over every shop for ``--seconds``. ``/proc/<pid>/stat`` utime + stime is read
    before and after for the API workers, the worker, every PostgreSQL process (the
    postmaster with its reaped children's time, so backends that came and went are in the
-   total; split by ``pg_stat_activity`` into this database's backends, the server's own
+   total; split by ``pg_stat_activity`` into this database's backends, named after the
+   process at the other end of their connection (API or worker), the server's own
    processes and other databases'), the Redis server, and the machine (``/proc/stat``);
    the load generator's CPU comes from ``wait4``. Each is divided by the payments the
    database gained in the window;
-5. **phase B, by layer**: the same load, with ``py-spy record`` sampling one API worker
-   (``--rate`` Hz, ``--native`` so asyncpg's and uvloop's compiled code shows by name).
-   Each sample goes to the layer of its innermost frame that belongs to one (a frame of
-   redis-py, anyio or the standard library passes its sample to its caller, so a Redis
-   read done for the deny-list counts as the deny-list); the layer's share of the samples
-   times phase A's API-worker CPU per payment gives its milliseconds. The inclusive
-   column counts a sample for every layer anywhere on its stack;
+5. **phase B, by layer**: the same load, with ``py-spy record --gil`` sampling one API
+   worker (``--rate`` Hz, ``--native`` so asyncpg's and uvloop's compiled code shows by
+   name). Each sample goes to the layer of its innermost frame that belongs to one (a
+   frame of redis-py, anyio or the standard library passes its sample to its caller, so a
+   Redis read done for the deny-list counts as the deny-list). Samples inside a system
+   call are left out: on a busy host a worker that wakes PostgreSQL in ``write(2)`` is
+   preempted there holding the GIL, so they measure waiting; the kernel's share is the
+   workers' stime from phase A instead, and their utime is split by the layers' shares of
+   the other samples. The inclusive column counts a sample for every layer on its stack;
 6. ``machipay verify`` on the loaded database.
 
 On a host shared with other work, the machine's busy time per payment is larger than the
