@@ -148,17 +148,27 @@ def start_consumer(url: str, redis_url: str) -> subprocess.Popen[bytes]:
 
 
 def start_server(
-    url: str, redis_url: str, port: int, workers: int, *, consumer_in_api: bool
+    url: str,
+    redis_url: str,
+    port: int,
+    workers: int,
+    *,
+    consumer_in_api: bool,
+    env_overrides: dict[str, str] | None = None,
+    log_file: Path | None = None,
 ) -> subprocess.Popen[bytes]:
-    env = server_env(url, redis_url)
+    """``machipay serve``; its log goes to ``log_file`` when given (a log level that logs
+    every request would fill an unread pipe and stall the workers)."""
+    env = {**server_env(url, redis_url), **(env_overrides or {})}
     if not consumer_in_api:
         env["MACHIPAY_ANALYTICS_CONSUMER_ENABLED"] = "false"
         env["MACHIPAY_SEALER_ENABLED"] = "false"
+    log = log_file.open("wb") if log_file is not None else subprocess.PIPE
     server = subprocess.Popen(
         [sys.executable, "-m", "assembly", "serve", "--port", str(port), "--workers", str(workers)],
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=log,
         start_new_session=True,
     )
     deadline = time.monotonic() + 60
@@ -169,7 +179,10 @@ def start_server(
                 return server
         except OSError:
             if server.poll() is not None:
-                stderr = server.stderr.read().decode() if server.stderr else ""
+                if server.stderr is not None:
+                    stderr = server.stderr.read().decode()
+                else:
+                    stderr = log_file.read_text(errors="replace") if log_file else ""
                 raise RuntimeError(f"server exited: {stderr[-2000:]}") from None
             time.sleep(0.3)
     raise RuntimeError("server did not start in 60 s")
@@ -195,17 +208,16 @@ def worker_rss_mb(server: subprocess.Popen[bytes]) -> list[float]:
     return sorted(sizes)
 
 
-def run_locust(
+def locust_invocation(
     host: str,
     seed_file: Path,
     ns: argparse.Namespace,
     *,
     hot_share: float,
     pay_rate: float,
-    label: str,
-    out_dir: Path,
-) -> dict[str, Any]:
-    prefix = out_dir / label
+    prefix: Path,
+) -> tuple[list[str], dict[str, str]]:
+    """The headless locust command of one phase (``--seconds`` long, stats to ``prefix``)."""
     env = {
         **os.environ,
         "MACHIPAY_LOAD_SEED": str(seed_file),
@@ -218,14 +230,11 @@ def run_locust(
         "--headless", "-u", str(ns.users), "-r", str(ns.users), "-t", f"{ns.seconds}s",
         "--csv", str(prefix), "--only-summary", "--stop-timeout", "5",
     ]  # fmt: skip
-    started = time.perf_counter()
-    cpu_before = os.times()
-    subprocess.run(
-        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        timeout=ns.seconds + 120, check=False,
-    )  # fmt: skip
-    cpu_after = os.times()
-    elapsed = time.perf_counter() - started
+    return command, env
+
+
+def locust_results(prefix: Path, label: str) -> dict[str, Any]:
+    """A phase's payments, rate, latency and failures from locust's CSV."""
     rows = list(csv.DictReader(Path(f"{prefix}_stats.csv").read_text().splitlines()))
     pay_rows = [r for r in rows if r["Name"] in PAYMENT_NAMES]
     count = sum(int(r["Request Count"]) for r in pay_rows)
@@ -251,9 +260,35 @@ def run_locust(
         "p99_ms": pct("pay", "99%"),
         "failures": failures,
         "refused_insufficient": refused,
+    }
+
+
+def run_locust(
+    host: str,
+    seed_file: Path,
+    ns: argparse.Namespace,
+    *,
+    hot_share: float,
+    pay_rate: float,
+    label: str,
+    out_dir: Path,
+) -> dict[str, Any]:
+    prefix = out_dir / label
+    command, env = locust_invocation(
+        host, seed_file, ns, hot_share=hot_share, pay_rate=pay_rate, prefix=prefix
+    )
+    started = time.perf_counter()
+    cpu_before = os.times()
+    subprocess.run(
+        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        timeout=ns.seconds + 120, check=False,
+    )  # fmt: skip
+    cpu_after = os.times()
+    return {
+        **locust_results(prefix, label),
         "load_generator_cpu_s": (cpu_after.children_user + cpu_after.children_system)
         - (cpu_before.children_user + cpu_before.children_system),
-        "elapsed_s": elapsed,
+        "elapsed_s": time.perf_counter() - started,
     }
 
 

@@ -10,6 +10,7 @@ import random
 import statistics
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -171,3 +172,59 @@ async def test_the_campaign_morning_mix_runs_against_a_real_server(
     assert int(rows["wallet"]["Request Count"]) > 0
     verified = await asyncio.to_thread(run_cli, "verify", database_url=database)
     assert verified.returncode == 0, verified.stdout
+
+
+def test_profile_folds_each_sample_into_the_layer_that_asked_for_the_work() -> None:
+    from loadtest.profile import LAYERS, OTHER, fold_speedscope
+
+    site = "/venv/lib/python3.11/site-packages"
+    frames = [
+        {"name": "run", "file": f"{site}/uvicorn/server.py"},  # 0
+        {"name": "__call__", "file": f"{ROOT}/machipay/metrics.py"},  # 1
+        {"name": "solve_dependencies", "file": f"{site}/fastapi/dependencies/utils.py"},  # 2
+        {"name": "session_ended", "file": f"{ROOT}/machipay/auth/ended_sessions.py"},  # 3
+        {"name": "exists", "file": f"{site}/redis/asyncio/client.py"},  # 4
+        {"name": "write", "file": "/usr/lib/x86_64-linux-gnu/libc.so.6"},  # 5
+        {"name": "claim", "file": f"{ROOT}/machipay/idempotency.py"},  # 6
+        {"name": "sha256", "file": "/usr/lib/python3.11/hashlib.py"},  # 7
+        {"name": "execute", "file": f"{site}/sqlalchemy/engine/base.py"},  # 8
+        {"name": "sub", "file": "/usr/lib/python3.11/re/__init__.py"},  # 9
+        {"name": "<module>", "file": "/usr/lib/python3.11/runpy.py"},  # 10
+    ]
+    samples = [
+        [0, 1, 2, 3, 4],  # a Redis read for the deny-list: the deny-list's
+        [0, 1, 2, 3, 4, 5],  # the same, inside write(2): kernel time, counted from stime
+        [0, 1, 6, 7],  # hashing the request for idempotency: idempotency's
+        [0, 1, 6, 8, 9],  # a regex inside SQLAlchemy, for the claim: SQL's
+        [0, 1],  # the metrics middleware's own work
+        [10],  # nothing of ours on the stack
+    ]
+    profile = {
+        "shared": {"frames": frames},
+        "profiles": [{"samples": samples, "weights": [0.01] * len(samples)}],
+    }
+    folded = fold_speedscope(profile, ROOT)
+    assert folded.samples == 5 and folded.kernel_samples == 1
+    assert folded.exclusive == {
+        "deny-list (session ended?)": 1,
+        "idempotency claim/store": 1,
+        "SQL calls (SQLAlchemy, asyncpg)": 1,
+        "metrics": 1,
+        OTHER: 1,
+    }
+    assert folded.inclusive["idempotency claim/store"] == 2  # with the SQL it sent
+    assert folded.inclusive["ASGI server (uvicorn, httptools, h11)"] == 4
+    assert set(folded.exclusive) <= set(LAYERS)
+
+
+def test_profile_reads_a_process_cpu_from_proc() -> None:
+    from loadtest.profile import proc_stat
+
+    before = proc_stat(os.getpid())
+    assert before is not None and before[0] == os.getppid()
+    deadline = time.process_time() + 0.2
+    while time.process_time() < deadline:  # burn 0.2 s of CPU: no wall-clock assert
+        pass
+    after = proc_stat(os.getpid())
+    assert after is not None
+    assert after[1] + after[2] - before[1] - before[2] >= 0.1
