@@ -21,6 +21,8 @@ COPY merchant_api/ merchant_api/
 COPY payments/ payments/
 COPY settlement/ settlement/
 COPY campaigns/ campaigns/
+COPY benefits/ benefits/
+COPY desk/ desk/
 COPY analytics/ analytics/
 COPY web/ web/
 COPY assembly/ assembly/

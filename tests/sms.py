@@ -27,14 +27,16 @@ def code_in(message: SentSms | dict[str, str]) -> str | None:
     return found.group(1) if found else None
 
 
-async def texts_to(client: httpx.AsyncClient, phone: str) -> list[SentSms]:
-    """Newest first."""
-    return await sink_of(client).messages(normalize_phone(phone))
+async def texts_to(
+    client: httpx.AsyncClient, phone: str, sink: SinkSms | None = None
+) -> list[SentSms]:
+    """Newest first; ``sink`` for a client that talks to a server over a socket."""
+    return await (sink or sink_of(client)).messages(normalize_phone(phone))
 
 
-async def last_code(client: httpx.AsyncClient, phone: str) -> str:
+async def last_code(client: httpx.AsyncClient, phone: str, sink: SinkSms | None = None) -> str:
     """The newest code texted to ``phone``."""
-    for message in await texts_to(client, phone):
+    for message in await texts_to(client, phone, sink):
         code = code_in(message)
         if code is not None:
             return code

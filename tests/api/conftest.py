@@ -16,6 +16,7 @@ from fastapi import FastAPI
 
 from assembly.app import create_app
 from machipay.settings import Settings
+from machipay.sms import SinkSms
 from tests.sms import last_code
 from wallet_api.funding import HEADER, sign
 
@@ -84,6 +85,7 @@ async def register(
     district: str = "kitazawa",
     birth_year: int = 1985,
     verify: bool = True,
+    sink: SinkSms | None = None,
 ) -> ResidentHandle:
     """A resident registered over the API who (unless ``verify=False``) entered the code
     the SMS sink received, as a resident does, and is signed in."""
@@ -102,7 +104,7 @@ async def register(
     if verify:
         verified = await client.post(
             "/api/v1/residents/verify",
-            json={"phone": phone, "code": await last_code(client, phone)},
+            json={"phone": phone, "code": await last_code(client, phone, sink)},
         )
         assert verified.status_code == 200, verified.text
     token = await client.post("/api/v1/auth/token", json={"username": phone, "password": password})

@@ -84,6 +84,9 @@ async def _race(database: str, redis_url: str, seed: int) -> None:
         scene = await _prepare(client, app, database)
         # The ward's tokens belong to this app's secret, which is the same for every example.
         scene.ward.client, scene.ward.app = client, app
+        # An example that failed (hypothesis replays it) may have left its campaign running;
+        # its rewards would stack on this one's.
+        await scene.ward.end_all()
         campaign = await scene.ward.launch(
             budget=BUDGET, resident_rate_bp=resident_rate, merchant_rate_bp=merchant_rate
         )

@@ -43,7 +43,7 @@ async def test_the_shop_sees_payments_and_refunds_live(live_server: tuple[str, o
     async with httpx.AsyncClient(base_url=base, timeout=10) as client:
         shop = await open_shop(client, app)  # type: ignore[arg-type]
         payload = await sticker_payload(client, shop)
-        resident = await register(client)
+        resident = await register(client, sink=app.state.sms)  # type: ignore[attr-defined]
         await top_up(client, resident.wallet_id, 3_000)
         received: list[tuple[str, dict[str, object]]] = []
         connected = asyncio.Event()
@@ -101,10 +101,10 @@ async def test_the_shop_sees_payments_and_refunds_live(live_server: tuple[str, o
 
 
 async def test_events_need_a_merchant_token(live_server: tuple[str, object]) -> None:
-    base, _ = live_server
+    base, app = live_server
     async with httpx.AsyncClient(base_url=base, timeout=10) as client:
         assert (await client.get("/api/v1/merchant/events")).status_code == 401
-        resident = await register(client)
+        resident = await register(client, sink=app.state.sms)  # type: ignore[attr-defined]
         assert (
             await client.get("/api/v1/merchant/events", headers=resident.headers)
         ).status_code == 403

@@ -33,7 +33,7 @@ function balanceCard(wallet) {
     h("div", { class: "balance-actions" },
       h("a", { class: "btn btn-light", href: "#/scan" }, t("app.nav.scan")),
       h("a", { class: "btn btn-light", href: "#/code" }, t("app.home.show_code")),
-      h("a", { class: "btn btn-light balance-charge", href: "#/charge", id: "balance-charge" }, t("app.charge.short"))));
+      h("a", { class: "btn btn-light balance-charge", href: "#/charge", id: "balance-charge" }, t("app.charge.short")))));
 }
 
 function topUpCard(wallet) {
