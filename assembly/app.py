@@ -20,6 +20,7 @@ from desk import routes as desk_routes
 from identity import routes as auth_routes
 from ledger import money_triggers, run_sealer_forever
 from machipay import health
+from machipay.admission import AdmissionGate, AdmissionMiddleware, controlled_routes
 from machipay.cache import make_cache
 from machipay.db import create_engine, make_sessionmaker
 from machipay.docs import install_docs
@@ -114,23 +115,38 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
     if settings.serves_docs:
         install_docs(app)
     install_error_handlers(app)
+    routers = [
+        health.router,
+        sms_routes,
+        auth_routes.router,
+        ward_routes.router,
+        wallet_routes.router,
+        merchant_routes.router,
+        payment_routes.router,
+        settlement_routes.router,
+        campaign_routes.router,
+        campaign_report_routes.router,
+        desk_routes.router,
+        benefit_routes.router,
+        benefit_report_routes.router,
+        analytics_routes.router,
+    ]
+    for router in routers:
+        app.include_router(router)
+    install_web(app)
+    # Innermost (added first: each add_middleware wraps the ones before it), so the
+    # request metrics and the access log see its refusals too. One gate per worker
+    # process: each has its own connection pool to protect. The routers are included
+    # without a prefix, so their routes' paths are the paths requests arrive on.
+    gate = AdmissionGate(settings.payment_admission_limit, settings.payment_queue_wait_ms / 1000)
+    app.state.payment_gate = gate
+    app.add_middleware(
+        AdmissionMiddleware,
+        gate=gate,
+        routes=controlled_routes(r for router in routers for r in router.routes),
+    )
     app.add_middleware(MetricsMiddleware)
     app.add_middleware(RequestContextMiddleware)
     # Outermost: the headers are on every response, errors from the layers inside included.
     app.add_middleware(SecurityHeadersMiddleware)
-    app.include_router(health.router)
-    app.include_router(sms_routes)
-    app.include_router(auth_routes.router)
-    app.include_router(ward_routes.router)
-    app.include_router(wallet_routes.router)
-    app.include_router(merchant_routes.router)
-    app.include_router(payment_routes.router)
-    app.include_router(settlement_routes.router)
-    app.include_router(campaign_routes.router)
-    app.include_router(campaign_report_routes.router)
-    app.include_router(desk_routes.router)
-    app.include_router(benefit_routes.router)
-    app.include_router(benefit_report_routes.router)
-    app.include_router(analytics_routes.router)
-    install_web(app)
     return app

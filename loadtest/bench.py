@@ -21,7 +21,15 @@ Steps, all on scratch databases that are dropped at the end (``--keep`` keeps th
    payment answers, scanning static QR stickers: (a) spread over every shop → the peak,
    (b) 30 % of payments at one shop → the hot-shop ratio, (c) paced at 70 % of the peak
    → the latency a ward would see on a busy but not saturated morning;
-6. RSS of every API worker after the load, then ``machipay verify`` on the loaded
+6. the overload (issue 20): ``--overload-factor`` times the users (4 × 64 = 256) for
+   ``--seconds``, paying as fast as they are answered. The server admits a bounded number
+   of payments per worker and refuses the rest at once (503 + ``Retry-After``); the users
+   wait as asked and send the same payment again with the same key. Printed: goodput
+   (accepted payments/s) against the peak of (a), p99 of the accepted payments, refusals,
+   retries and payments given up, and a check that every accepted payment was paid exactly
+   once and every one given up not at all (their idempotency keys against the payments,
+   their ledger entries and the stored answers);
+7. RSS of every API worker after the load, then ``machipay verify`` on the loaded
    database: nothing may be lost or double-counted under load.
 
 Every phase is bounded by ``--seconds``; the table and a JSON summary are printed.
@@ -65,6 +73,7 @@ TOKEN_TTL = 6 * 3600
 HERE = Path(__file__).resolve().parent
 PAYMENT_NAMES = ("pay", "pay (hot shop)")
 TARGET_RATIO, TARGET_P99_MS, TARGET_HOT, TARGET_RSS_MB = 0.5, 50.0, 0.8, 250.0
+TARGET_GOODPUT, TARGET_OVERLOAD_P99_MS = 0.9, 1_000.0
 
 
 def free_port() -> int:
@@ -216,6 +225,7 @@ def locust_invocation(
     hot_share: float,
     pay_rate: float,
     prefix: Path,
+    outcomes: Path | None = None,
 ) -> tuple[list[str], dict[str, str]]:
     """The headless locust command of one phase (``--seconds`` long, stats to ``prefix``)."""
     env = {
@@ -224,7 +234,10 @@ def locust_invocation(
         "MACHIPAY_LOAD_MIX": "payments",
         "MACHIPAY_LOAD_HOT_SHARE": str(hot_share),
         "MACHIPAY_LOAD_PAY_RATE": str(pay_rate),
+        "MACHIPAY_LOAD_MAX_RETRIES": str(ns.max_retries),
     }
+    if outcomes is not None:
+        env["MACHIPAY_LOAD_OUTCOMES"] = str(outcomes)
     command = [
         sys.executable, "-m", "locust", "-f", str(HERE / "locustfile.py"), "--host", host,
         "--headless", "-u", str(ns.users), "-r", str(ns.users), "-t", f"{ns.seconds}s",
@@ -239,7 +252,11 @@ def locust_results(prefix: Path, label: str) -> dict[str, Any]:
     pay_rows = [r for r in rows if r["Name"] in PAYMENT_NAMES]
     count = sum(int(r["Request Count"]) for r in pay_rows)
     failures = sum(int(r["Failure Count"]) for r in rows if r["Name"] != "Aggregated")
-    refused = sum(int(r["Request Count"]) for r in rows if r["Name"].startswith("pay refused"))
+
+    def requests(name: str) -> int:
+        return sum(int(r["Request Count"]) for r in rows if r["Name"] == name)
+
+    refused = requests("pay refused: insufficient funds")
 
     def pct(name: str, column: str) -> float | None:
         for r in rows:
@@ -260,6 +277,16 @@ def locust_results(prefix: Path, label: str) -> dict[str, Any]:
         "p99_ms": pct("pay", "99%"),
         "failures": failures,
         "refused_insufficient": refused,
+        # Overload (503 + Retry-After): every refused try, every retry, every payment given
+        # up; accepted = answered 201, goodput = accepted per second.
+        "refused_overloaded": requests("pay refused: overloaded"),
+        "retries": requests("pay retry"),
+        "gave_up": requests("pay gave up: overloaded"),
+        "accepted": requests("pay completed (end to end)"),
+        "goodput_per_s": sum(
+            float(r["Requests/s"]) for r in rows if r["Name"] == "pay completed (end to end)"
+        ),
+        "end_to_end_p99_ms": pct("pay completed (end to end)", "99%"),
     }
 
 
@@ -272,11 +299,13 @@ def run_locust(
     pay_rate: float,
     label: str,
     out_dir: Path,
+    outcomes: Path | None = None,
 ) -> dict[str, Any]:
     prefix = out_dir / label
     command, env = locust_invocation(
-        host, seed_file, ns, hot_share=hot_share, pay_rate=pay_rate, prefix=prefix
-    )
+        host, seed_file, ns, hot_share=hot_share, pay_rate=pay_rate, prefix=prefix,
+        outcomes=outcomes,
+    )  # fmt: skip
     started = time.perf_counter()
     cpu_before = os.times()
     subprocess.run(
@@ -333,6 +362,73 @@ async def ingest_lag(url: str, drain_seconds: float = 30.0) -> dict[str, float |
     }
 
 
+async def payments_watermark(url: str) -> tuple[int, int]:
+    """The last payment id and the last stored idempotency-key id before a phase."""
+    conn = await asyncpg.connect(url)
+    try:
+        payments = await conn.fetchval("SELECT coalesce(max(id), 0) FROM payments")
+        keys = await conn.fetchval("SELECT coalesce(max(id), 0) FROM idempotency_keys")
+    finally:
+        await conn.close()
+    return int(payments), int(keys)
+
+
+async def exactly_once(
+    url: str, keys: dict[str, list[str]] | None, watermark: tuple[int, int]
+) -> dict[str, Any]:
+    """After the overload phase: was every payment the load generator saw accepted paid
+    exactly once, and every one it gave up on (only ever refused as overloaded) not at all?
+
+    Each payment's ledger entry carries ``pay:<resident>:<Idempotency-Key>`` and is unique,
+    so a key is looked up through its entries and the payments that point at them. Beside
+    that, every payment the phase made must have its stored 201 answer under its key (what
+    a retry replays instead of paying again), however many answers the generator missed."""
+    if keys is None:
+        return {"checked": False}
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute("CREATE TEMP TABLE bench_keys (key text, outcome text)")
+        await conn.copy_records_to_table(
+            "bench_keys",
+            records=[(k, "accepted") for k in keys["accepted"]]
+            + [(k, "gave_up") for k in keys["gave_up"]],
+        )
+        per_key = await conn.fetch(
+            "SELECT k.outcome, count(p.id) AS paid FROM bench_keys k"
+            " LEFT JOIN ledger_entries e ON e.idempotency_key LIKE 'pay:%'"
+            "  AND split_part(e.idempotency_key, ':', 3) = k.key"
+            " LEFT JOIN payments p ON p.entry_id = e.id"
+            " GROUP BY k.key, k.outcome"
+        )
+        made = await conn.fetchval("SELECT count(*) FROM payments WHERE id > $1", watermark[0])
+        answered = await conn.fetchval(
+            "SELECT count(*) FROM idempotency_keys WHERE id > $1 AND status_code = 201"
+            " AND scope LIKE 'user:%'",
+            watermark[1],
+        )
+    finally:
+        await conn.close()
+    accepted = [r["paid"] for r in per_key if r["outcome"] == "accepted"]
+    gave_up = [r["paid"] for r in per_key if r["outcome"] == "gave_up"]
+    result = {
+        "checked": True,
+        "accepted": len(accepted),
+        "lost": sum(1 for n in accepted if n == 0),
+        "duplicated": sum(1 for n in accepted if n > 1),
+        "gave_up": len(gave_up),
+        "paid_after_giving_up": sum(1 for n in gave_up if n > 0),
+        "payments_in_phase": int(made),
+        "stored_answers_in_phase": int(answered),
+    }
+    result["ok"] = (
+        result["lost"] == 0
+        and result["duplicated"] == 0
+        and result["paid_after_giving_up"] == 0
+        and made == answered
+    )
+    return result
+
+
 def bench(ns: argparse.Namespace) -> dict[str, Any]:
     tag = uuid.uuid4().hex[:10]
     app_db, pgbench_db = f"machipay_bench_{tag}", f"machipay_pgbench_{tag}"
@@ -381,6 +477,21 @@ def bench(ns: argparse.Namespace) -> dict[str, Any]:
             host, seed_file, ns, hot_share=0.0, pay_rate=paced_rate, label="paced", out_dir=out_dir
         )
         say(f"70 % of peak: {paced['payments_per_s']:.0f} payments/s, p99 {paced['p99_ms']} ms")
+        asyncio.run(admin_execute(app_admin, "ANALYZE"))
+        crowd = argparse.Namespace(**{**vars(ns), "users": ns.users * ns.overload_factor})
+        outcomes = out_dir / "overload-outcomes.json"
+        watermark = asyncio.run(payments_watermark(app_admin))
+        overload = run_locust(
+            host, seed_file, crowd, hot_share=0.0, pay_rate=0.0, label="overload",
+            out_dir=out_dir, outcomes=outcomes,
+        )  # fmt: skip
+        keys = json.loads(outcomes.read_text()) if outcomes.exists() else None
+        once = asyncio.run(exactly_once(app_admin, keys, watermark))
+        say(
+            f"overload {ns.overload_factor}x ({crowd.users} payers):"
+            f" {overload['goodput_per_s']:.0f} accepted payments/s, p99 {overload['p99_ms']} ms,"
+            f" {overload['refused_overloaded']} refused, {overload['retries']} retries"
+        )
         rss = worker_rss_mb(server)
         say("analytics ingest lag (outbox commit → fact queryable) under that load")
         lag = asyncio.run(ingest_lag(database_url(ns.url, app_db, "postgresql")))
@@ -401,6 +512,7 @@ def bench(ns: argparse.Namespace) -> dict[str, Any]:
             "merchants": ns.merchants,
             "workers": ns.workers,
             "users": ns.users,
+            "overload_users": ns.users * ns.overload_factor,
             "seconds": ns.seconds,
             "pgbench_clients": ns.clients,
             "consumer": ns.consumer,
@@ -410,6 +522,11 @@ def bench(ns: argparse.Namespace) -> dict[str, Any]:
         "spread": spread,
         "hot": hot,
         "paced": paced,
+        "overload": overload,
+        "overload_goodput_ratio": overload["goodput_per_s"] / spread["payments_per_s"]
+        if spread["payments_per_s"]
+        else None,
+        "exactly_once": once,
         "ratio_to_pgbench": spread["payments_per_s"] / tps if tps else None,
         "hot_ratio": hot["payments_per_s"] / spread["payments_per_s"]
         if spread["payments_per_s"]
@@ -431,7 +548,8 @@ def verdict(ok: bool) -> str:
 
 
 def print_table(s: dict[str, Any]) -> None:
-    spread, hot, paced = s["spread"], s["hot"], s["paced"]
+    spread, hot, paced, over = s["spread"], s["hot"], s["paced"], s["overload"]
+    once, goodput_ratio = s["exactly_once"], s["overload_goodput_ratio"] or 0.0
     rss = s["worker_rss_mb"]
     lines = [
         ("pgbench tpcb-like tps", f"{s['pgbench_tps']:,.0f}"),
@@ -465,6 +583,34 @@ def print_table(s: dict[str, Any]) -> None:
             "refused for insufficient funds",
             f"{spread['refused_insufficient']} / {hot['refused_insufficient']} / "
             f"{paced['refused_insufficient']}",
+        ),
+        (
+            f"overload {s['settings']['overload_users']} payers: goodput payments/s",
+            f"{over['goodput_per_s']:,.1f} = {goodput_ratio:.2f}× peak (target ≥ "
+            f"{TARGET_GOODPUT}: {verdict(goodput_ratio >= TARGET_GOODPUT)})",
+        ),
+        (
+            "overload: accepted p50 / p95 / p99 ms",
+            f"{over['p50_ms']} / {over['p95_ms']} / {over['p99_ms']} (p99 target ≤ "
+            f"{TARGET_OVERLOAD_P99_MS:.0f}: "
+            f"{verdict((over['p99_ms'] or 1e9) <= TARGET_OVERLOAD_P99_MS)}); end to end with"
+            f" waits p99 {over['end_to_end_p99_ms']}",
+        ),
+        (
+            "overload: refused 503 / retries / given up",
+            f"{over['refused_overloaded']} / {over['retries']} / {over['gave_up']}"
+            f" (errors {over['failures']})",
+        ),
+        (
+            "overload: exactly once",
+            (
+                f"{once['accepted']:,} accepted: {once['lost']} lost, {once['duplicated']}"
+                f" duplicated; {once['gave_up']} given up: {once['paid_after_giving_up']} paid;"
+                f" {once['payments_in_phase']:,} payments = {once['stored_answers_in_phase']:,}"
+                f" stored answers ({'ok' if once['ok'] else 'BROKEN'})"
+            )
+            if once["checked"]
+            else "not checked (no outcomes file)",
         ),
         (
             "RSS per worker MB",
@@ -509,6 +655,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--top-up", type=int, default=290_000, help="yen per resident")
     parser.add_argument("--workers", type=int, default=2, help="API worker processes")
     parser.add_argument("--users", type=int, default=64, help="concurrent paying residents")
+    parser.add_argument(
+        "--overload-factor",
+        type=int,
+        default=4,
+        help="the overload phase runs this many times --users (issue 20: 4 × 64 = 256)",
+    )
+    parser.add_argument(
+        "--max-retries",
+        type=int,
+        default=5,
+        help="how often a user sends a payment refused as overloaded again (same key)",
+    )
     parser.add_argument("--clients", type=int, default=16, help="pgbench clients")
     parser.add_argument("--seconds", type=int, default=30, help="per phase (pgbench too)")
     parser.add_argument(
@@ -526,8 +684,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--keep", action="store_true", help="keep the scratch databases")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON too")
     ns = parser.parse_args(argv)
-    if ns.users > ns.residents:
-        parser.error("--users must not exceed --residents (each user pays from its own wallet)")
+    if ns.users * ns.overload_factor > ns.residents:
+        parser.error(
+            "--users × --overload-factor must not exceed --residents (each user pays from its"
+            " own wallet)"
+        )
+    if not 1 <= ns.overload_factor <= 16 or not 0 <= ns.max_retries <= 20:
+        parser.error("--overload-factor must be 1–16 and --max-retries 0–20")
     if not 5 <= ns.seconds <= 600:
         parser.error("--seconds must be between 5 and 600")
     return ns
@@ -539,7 +702,9 @@ def main(argv: list[str] | None = None) -> int:
     print_table(summary)
     if ns.json:
         print(json.dumps(summary, indent=2, ensure_ascii=False, default=str))
-    return 0 if summary["verify_ok"] and summary["spread"]["payments"] else 1
+    once = summary["exactly_once"]
+    ok = summary["verify_ok"] and summary["spread"]["payments"] and once.get("ok", False)
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

@@ -24,6 +24,17 @@ Environment:
 * ``MACHIPAY_LOAD_CAMPAIGN_ID``, ``MACHIPAY_LOAD_OFFICER`` (``user:password``): the
   campaign the officer watches
 * ``MACHIPAY_FUNDING_WEBHOOK_SECRET``: the server's webhook secret
+* ``MACHIPAY_LOAD_MAX_RETRIES``: how often a payment refused as overloaded (503 with
+  ``Retry-After``) is sent again, with the same ``Idempotency-Key``, after the wait the
+  server asked for (default 5); then the resident gives up
+* ``MACHIPAY_LOAD_OUTCOMES``: a file to write, at the end, the idempotency keys of the
+  scan-and-pay payments that were accepted and of those given up (the benchmark checks
+  each was paid exactly once, or not at all)
+
+Payments refused as overloaded are counted apart from the answers ("pay refused:
+overloaded"), as are the retries ("pay retry", timed by the wait before it) and the
+payments given up ("pay gave up: overloaded"); "pay completed (end to end)" times each
+accepted payment from its first try to its answer, waits included.
 """
 
 from __future__ import annotations
@@ -39,7 +50,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from locust import FastHttpUser, between, constant, constant_throughput, task
+from locust import FastHttpUser, between, constant, constant_throughput, events, task
+from locust.env import Environment
 
 from machipay.spending import amount_yen
 
@@ -60,6 +72,79 @@ SHOPS = SEED["merchants"]
 HOT_SHOP = SHOPS[0]
 # Each user signs in as a resident of its own, so no two users pay from one wallet.
 _next_resident = itertools.count()
+MAX_RETRIES = int(os.environ.get("MACHIPAY_LOAD_MAX_RETRIES", "5"))
+OUTCOMES = os.environ.get("MACHIPAY_LOAD_OUTCOMES")
+_accepted_keys: list[str] = []
+_given_up_keys: list[str] = []
+
+
+@events.quitting.add_listener
+def _write_outcomes(environment: Environment, **_kwargs: Any) -> None:
+    if OUTCOMES:
+        Path(OUTCOMES).write_text(
+            json.dumps({"accepted": _accepted_keys, "gave_up": _given_up_keys})
+        )
+
+
+def overload_wait_s(response: Any) -> float | None:
+    """The wait an overloaded server asked for (503 + Retry-After), in seconds; None for any
+    other answer. The jittered ``retry_after_ms`` is taken when not earlier than the header."""
+    header = response.headers.get("Retry-After") if response.status_code == 503 else None
+    if header is None or not header.strip().isdigit():
+        return None
+    try:
+        hinted = int(response.json().get("retry_after_ms", 0))
+    except (ValueError, TypeError, AttributeError):
+        hinted = 0
+    return max(int(header), hinted / 1000)
+
+
+def fire(user: FastHttpUser, name: str, response_time: float) -> None:
+    """A counted event of our own in locust's statistics (not an HTTP request)."""
+    user.environment.events.request.fire(
+        request_type="POST",
+        name=name,
+        response_time=response_time,
+        response_length=0,
+        exception=None,
+        context={},
+    )
+
+
+def post_money_move(
+    user: FastHttpUser, path: str, body: dict[str, Any], headers: dict[str, str], name: str
+) -> tuple[int | None, str]:
+    """POST a money-moving request under one Idempotency-Key; while the server refuses it
+    as overloaded, wait as it asks and send it again with the same key, up to MAX_RETRIES
+    times. Returns the final status (None: given up) and the key."""
+    key, kind = uuid.uuid4().hex, name.split(" ")[0]
+    started = time.perf_counter()
+    for attempt in range(MAX_RETRIES + 1):
+        with user.client.post(
+            path,
+            json=body,
+            headers=headers | {"Idempotency-Key": key},
+            name=name,
+            catch_response=True,
+        ) as response:
+            wait = overload_wait_s(response)
+            if wait is None:
+                if response.status_code == 402:
+                    # An empty wallet is the resident's problem, not the platform's.
+                    response.success()
+                if response.status_code == 201:
+                    elapsed_ms = (time.perf_counter() - started) * 1000
+                    fire(user, f"{kind} completed (end to end)", elapsed_ms)
+                return response.status_code, key
+            # Refused before any work: expected under overload, counted apart.
+            response.request_meta["name"] = f"{kind} refused: overloaded"
+            response.success()
+        if attempt == MAX_RETRIES:
+            break
+        time.sleep(wait)  # cooperative: locust has gevent patch the time module
+        fire(user, f"{kind} retry", wait * 1000)
+    fire(user, f"{kind} gave up: overloaded", 0)
+    return None, key
 
 
 def pick_shop(rng: random.Random) -> dict[str, Any]:
@@ -121,26 +206,21 @@ class ScanAndPay(_Signed):
                 name="qr resolve",
             )
         name = "pay (hot shop)" if shop is HOT_SHOP else "pay"
-        with self.client.post(
+        status, key = post_money_move(
+            self,
             "/api/v1/payments",
-            json={"qr_payload": shop["qr_payload"], "amount": amount_yen(self.rng)},
-            headers=self.auth | {"Idempotency-Key": uuid.uuid4().hex},
-            name=name,
-            catch_response=True,
-        ) as response:
-            # An empty wallet is the resident's problem, not the platform's: count it apart,
-            # and let another resident step up to the till.
-            if response.status_code == 402:
-                response.success()
-                self.become(RESIDENTS[next(_next_resident) % len(RESIDENTS)])
-                self.environment.events.request.fire(
-                    request_type="POST",
-                    name="pay refused: insufficient funds",
-                    response_time=0,
-                    response_length=0,
-                    exception=None,
-                    context={},
-                )
+            {"qr_payload": shop["qr_payload"], "amount": amount_yen(self.rng)},
+            self.auth,
+            name,
+        )
+        if status == 201:
+            _accepted_keys.append(key)
+        elif status is None:
+            _given_up_keys.append(key)
+        elif status == 402:
+            # Let another resident step up to the till.
+            self.become(RESIDENTS[next(_next_resident) % len(RESIDENTS)])
+            fire(self, "pay refused: insufficient funds", 0)
 
 
 class History(_Signed):
@@ -180,14 +260,12 @@ class OneTimeCodeAtTheTill(_Signed):
         )
         if shown.status_code != 201:
             return
-        self.client.post(
+        post_money_move(
+            self,
             "/api/v1/merchant/cpm-payments",
-            json={"code": shown.json()["code"], "amount": amount_yen(self.rng)},
-            headers={
-                "Authorization": f"Bearer {self.shop_token}",
-                "Idempotency-Key": uuid.uuid4().hex,
-            },
-            name="cpm capture",
+            {"code": shown.json()["code"], "amount": amount_yen(self.rng)},
+            {"Authorization": f"Bearer {self.shop_token}"},
+            "cpm capture",
         )
 
 

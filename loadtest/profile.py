@@ -609,6 +609,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--users", type=int, default=32, help="concurrent paying residents")
     parser.add_argument("--seconds", type=int, default=20, help="per phase")
     parser.add_argument("--warmup", type=int, default=8, help="untimed warm-up seconds")
+    parser.add_argument(
+        "--max-retries", type=int, default=5, help="resends of a payment refused as overloaded"
+    )
     parser.add_argument("--rate", type=int, default=100, help="py-spy samples per second")
     beside = Path(sys.executable).parent / "py-spy"  # the [dev] extra installs it there
     parser.add_argument(

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from machipay.admission import AdmissionGate
 from machipay.auth.deps import current_claims
 from machipay.auth.roles import Role
 from machipay.db import database_ready
@@ -26,19 +27,35 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", responses={503: {"description": "A dependency is down"}})
+@router.get(
+    "/readyz",
+    responses={503: {"description": "A dependency is down, or this worker is saturated"}},
+)
 async def readyz(request: Request) -> JSONResponse:
-    """Ready to serve: the database answers and so does the cache (Redis, when configured)."""
+    """Ready to serve: the database answers and so does the cache (Redis, when configured),
+    and this worker is not saturated with payments (all its admission slots busy, or a
+    payment refused within the last second): a load balancer steers new requests away from
+    a saturated worker (503 ``"status": "saturated"``) until it has room again."""
     state = request.app.state
     checks = {
         "database": "ok" if await database_ready(state.engine) else "down",
         "cache": "ok" if await state.cache.ping() else "down",
     }
-    ready = all(v == "ok" for v in checks.values())
-    return JSONResponse(
-        {"status": "ready" if ready else "unavailable", "checks": checks},
-        status_code=200 if ready else 503,
-    )
+    gate: AdmissionGate | None = getattr(state, "payment_gate", None)
+    saturated = gate is not None and gate.saturated()
+    body: dict[str, object] = {"checks": checks}
+    if gate is not None:
+        body["payments"] = {
+            "in_flight": gate.in_flight,
+            "limit": gate.limit,
+            "waiting": gate.waiting,
+            "saturated": saturated,
+        }
+    if not all(v == "ok" for v in checks.values()):
+        return JSONResponse({"status": "unavailable", **body}, status_code=503)
+    if saturated:
+        return JSONResponse({"status": "saturated", **body}, status_code=503)
+    return JSONResponse({"status": "ready", **body}, status_code=200)
 
 
 async def metrics_reader(

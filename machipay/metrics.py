@@ -39,6 +39,20 @@ LATENCY = Histogram(
     registry=REGISTRY,
 )
 
+# Admission control on the money-moving routes (machipay/admission.py): each request is
+# admitted (possibly after a short wait) or refused with 503 before any work.
+ADMISSIONS = Counter(
+    "machipay_payment_admissions_total",
+    "Money-moving requests admitted or refused (503 overloaded) by the admission gate.",
+    ["outcome"],
+    registry=REGISTRY,
+)
+PAYMENTS_IN_FLIGHT = Gauge(
+    "machipay_payments_in_flight",
+    "Money-moving requests holding an admission slot (summed over live workers).",
+    registry=REGISTRY,
+    multiprocess_mode="livesum",
+)
 
 # Gauges in multiprocess mode: the most recent value written by any worker.
 OUTBOX_WAITING = Gauge(

@@ -47,6 +47,12 @@ class Settings(BaseSettings):
     # A payment must never wait long on a lock held by someone else: fail fast and retry.
     db_lock_timeout_ms: int = Field(2_000, ge=1)
     db_statement_timeout_ms: int = Field(15_000, ge=1)
+    # Admission control (machipay/admission.py): payments, captures, transfers and refunds
+    # in flight at once per worker process; unset, one per pooled connection (the overflow
+    # stays for the reads around them). A request finding them all busy waits this long for
+    # one, then gets 503 + Retry-After before any work is done.
+    payments_in_flight: int | None = Field(None, ge=1, le=10_000)
+    payment_queue_wait_ms: int = Field(200, ge=0, le=60_000)
     redis_url: str | None = None
 
     # Secrets. The development defaults are refused unless environment is development/test.
@@ -252,6 +258,10 @@ class Settings(BaseSettings):
                 "which starts the embedded PostgreSQL server when it is unset"
             )
         return self.database_url
+
+    @property
+    def payment_admission_limit(self) -> int:
+        return self.payments_in_flight or self.db_pool_size
 
     @property
     def serves_docs(self) -> bool:

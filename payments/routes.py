@@ -15,6 +15,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from identity import usernames
+from machipay.admission import admission_controlled
 from machipay.auth import AccessClaims, Role, require_roles
 from machipay.deps import AppSettings, Cache, DbSession, EventBroker
 from machipay.downloads import csv_attachment
@@ -101,6 +102,7 @@ async def resolve_qr(
     dependencies=[Depends(limit_money_moves)],
     tags=RESIDENTS,
 )
+@admission_controlled
 async def create_payment(
     body: PaymentRequest,
     caller: ResidentCaller,
@@ -166,6 +168,7 @@ async def create_charge(
 
 
 @router.post("/merchant/cpm-payments", status_code=201, tags=MERCHANTS)
+@admission_controlled
 async def capture_code(
     body: CpmPaymentIn,
     caller: MerchantCaller,
@@ -204,6 +207,7 @@ async def capture_code(
     dependencies=[Depends(limit_money_moves)],
     tags=MERCHANTS,
 )
+@admission_controlled
 async def refund(
     payment_id: Annotated[str, Path(pattern=r"^pay_[0-9a-f]{20}$")],
     body: RefundIn,

@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
 import ledger
+from machipay.admission import admission_controlled
 from machipay.auth import AccessClaims, Role, client_ip, require_roles
 from machipay.deps import AppSettings, Cache, DbSession
 from machipay.errors import ValidationFailed
@@ -290,6 +291,7 @@ async def funding_webhook(
     response_model=TransferOut,
     dependencies=[Depends(limit_money_moves)],
 )
+@admission_controlled
 async def transfer(
     body: TransferRequest,
     caller: ResidentCaller,

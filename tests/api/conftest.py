@@ -36,6 +36,10 @@ def app_settings(database_url: str, cache_url: str | None) -> Settings:
         registrations_per_ip_per_hour=100_000,
         # Tests apply the outbox themselves (analytics.ingest_all), when they need facts.
         analytics_consumer_enabled=False,
+        # The admission gate stays in front (at its default number of slots), but races of a
+        # hundred payments queue for it instead of being refused: they test the database.
+        # tests/api/test_overload.py tests the refusals.
+        payment_queue_wait_ms=60_000,
     )
 
 

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from playwright.async_api import Browser, BrowserContext, Page, Playwright, expect
+from playwright.async_api import Browser, BrowserContext, Page, Playwright, Route, expect
 
 from assembly.demo import DEMO_PASSWORD
 from machipay.timeutil import to_tokyo, utcnow
@@ -519,6 +519,68 @@ async def test_refusals_are_shown_in_words_and_nothing_is_paid(
     kinds = [line["kind"] for line in history.json()["items"]]
     assert kinds.count("payment") == 1, kinds
     assert (await wallet_of(live_server, resident.token))["money"] == 100
+    assert_no_page_errors(phone)
+
+
+async def test_a_busy_server_is_waited_for_and_the_same_payment_sent_again(
+    phone: Page, live_server: LiveServer, shop: Shop
+) -> None:
+    """503 overloaded + Retry-After: the app says it is busy, waits as asked and sends the
+    same payment with the same Idempotency-Key; after its few tries the person may press
+    again, still with that key. The server's real answer is let through at the end."""
+    resident = await new_resident(live_server, money=3_000)
+    await sign_in(phone, resident.phone, NEW_PASSWORD)
+    await phone.click("#nav-scan")
+    await phone.fill("#manual-payload", shop.payload)
+    await phone.click("#manual-submit")
+    await expect(phone.locator("#pay-shop-name")).to_have_text(shop.name)
+
+    keys: list[str] = []
+    refusals = 4  # the first try and the app's three automatic retries
+    overloaded = json.dumps(
+        {
+            "type": "https://machipay.example/problems/overloaded",
+            "title": "Too busy right now",
+            "status": 503,
+            "detail": "Payments are very busy right now.",
+            "retry_after_ms": 1_000,
+        }
+    )
+
+    async def busy_then_real(route: Route) -> None:
+        keys.append(route.request.headers["idempotency-key"])
+        if len(keys) <= refusals:
+            await route.fulfill(
+                status=503,
+                headers={"Retry-After": "1", "Content-Type": "application/problem+json"},
+                body=overloaded,
+            )
+        else:
+            await route.continue_()
+
+    await phone.route("**/api/v1/payments", busy_then_real)
+    await phone.fill("#pay-amount", "1200")
+    await phone.click("#pay-confirm")
+    await expect(phone.locator("#pay-busy")).to_contain_text("混雑しています")
+    await expect(phone.locator("#pay-busy")).to_contain_text("（1/3）")
+    await expect(phone.locator("#pay-confirm")).to_be_disabled()
+    await screenshot(phone, "app-pay-busy")
+    await expect(phone.locator("#pay-busy")).to_contain_text("（3/3）", timeout=15_000)
+    # Out of automatic tries: said in words, nothing paid, the button is back.
+    await expect(phone.locator("#pay-error")).to_contain_text("混雑しています", timeout=15_000)
+    await expect(phone.locator("#pay-busy")).to_be_hidden()
+    await expect(phone.locator("#pay-confirm")).to_be_enabled()
+    await screenshot(phone, "app-pay-busy-gave-up")
+    assert len(keys) == refusals
+    assert (await wallet_of(live_server, resident.token))["money"] == 3_000
+
+    await phone.click("#pay-confirm")
+    await expect(phone.locator("h1")).to_have_text("お支払いが完了しました")
+    assert len(keys) == refusals + 1 and len(set(keys)) == 1, keys
+    assert (await wallet_of(live_server, resident.token))["money"] == 3_000 - 1_200
+    history = await live_server.api("GET", "/api/v1/wallet/transactions", token=resident.token)
+    kinds = [line["kind"] for line in history.json()["items"]]
+    assert kinds.count("payment") == 1, kinds
     assert_no_page_errors(phone)
 
 

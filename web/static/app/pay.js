@@ -3,6 +3,10 @@
 import { ApiError, h, number, showError, t, yen } from "/static/js/core.js";
 import { amountInput, amountProblem, attempts, busyWhile, errorBox, field, parseYen, screen, setFieldError } from "./ui.js";
 
+// Automatic retries of a payment the server was too busy to take; then the person decides
+// (a manual retry still sends the same key: see attempts() in ui.js).
+const BUSY_RETRIES = 3;
+
 /** Points are spent first, then money (the server's rule); shown before paying. */
 function split(amount, wallet) {
   const points = Math.min(wallet.points, amount);
@@ -31,6 +35,7 @@ export async function render(root, app, scope) {
   const { payload, resolved } = pending;
   const fixed = resolved.amount;
   const problem = errorBox("pay-error");
+  const busy = h("p", { id: "pay-busy", class: "alert alert-info", role: "status", hidden: true });
   const preview = h("dl", { class: "pay-preview", id: "pay-preview", hidden: true });
   const confirm = h("button", { id: "pay-confirm", class: "btn btn-block btn-lg", type: "submit" }, t("app.pay.confirm"));
   const input = fixed === null ? amountInput("pay-amount") : null;
@@ -40,7 +45,7 @@ export async function render(root, app, scope) {
       h("p", { class: "muted" }, t("app.pay.fixed_amount")),
       h("p", { class: "figure", id: "pay-fixed-amount" }, yen(fixed)));
   const form = h("form", { class: "card", novalidate: true, "aria-label": t("app.pay.form") },
-    amountPart, preview, problem, confirm,
+    amountPart, preview, problem, busy, confirm,
     h("a", { class: "btn btn-secondary btn-block", href: "#/scan" }, t("app.pay.rescan")));
   root.append(screen("app.pay.title", h("div", { class: "narrow" }, merchantCard(resolved), form)));
 
@@ -49,6 +54,25 @@ export async function render(root, app, scope) {
   const payAttempts = attempts();
 
   function amount() { return fixed ?? parseYen(input.value); }
+
+  /**
+   * Pay; when the server is too busy to take it (503 with Retry-After: nothing was done),
+   * wait as long as it asks and send the same request with the same key, a few times.
+   */
+  async function payPatiently(body, key) {
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        return await app.api.post("/api/v1/payments", body, { headers: { "Idempotency-Key": key } });
+      } catch (error) {
+        const wait = error instanceof ApiError && error.status === 503 ? error.retryAfterMs : null;
+        if (wait === null || attempt > BUSY_RETRIES || scope.left) throw error;
+        busy.textContent = t("app.pay.busy", { seconds: Math.ceil(wait / 1000), attempt, max: BUSY_RETRIES });
+        busy.hidden = false;
+        await new Promise((resolve) => { setTimeout(resolve, wait); });
+        if (scope.left) throw error;
+      }
+    }
+  }
 
   function refresh() {
     const value = amount();
@@ -83,9 +107,8 @@ export async function render(root, app, scope) {
     const body = fixed === null ? { qr_payload: payload, amount: amount() } : { qr_payload: payload };
     let failure = null;
     try {
-      const payment = await busyWhile(confirm, "app.pay.paying", () => app.api.post("/api/v1/payments", body, {
-        headers: { "Idempotency-Key": payAttempts.keyFor(body) },
-      }));
+      const key = payAttempts.keyFor(body);
+      const payment = await busyWhile(confirm, "app.pay.paying", () => payPatiently(body, key));
       app.pendingPayment = null;
       app.receipt = { payment };
       app.go("receipt");
@@ -96,6 +119,7 @@ export async function render(root, app, scope) {
       if (error instanceof ApiError && error.slug === "charge-unusable") confirm.disabled = true;
       refresh();
     } finally {
+      busy.hidden = true;
       payAttempts.settle(failure);
     }
   });

@@ -67,14 +67,30 @@ export function idempotencyKey() {
   return crypto.randomUUID();
 }
 
-/** A refusal from the API, with the problem's stable type slug (e.g. "insufficient-funds"). */
+/**
+ * A refusal from the API, with the problem's stable type slug (e.g. "insufficient-funds")
+ * and, when the server said when to come back (Retry-After), that wait in milliseconds.
+ */
 export class ApiError extends Error {
-  constructor(status, problem) {
+  constructor(status, problem, retryAfterMs = null) {
     super(problem?.detail || problem?.title || `HTTP ${status}`);
     this.status = status;
     this.problem = problem || {};
     this.slug = (problem?.type || "").split("/").pop() || "";
+    this.retryAfterMs = retryAfterMs;
   }
+}
+
+/**
+ * Retry-After (whole seconds) as milliseconds, or null without one. An overloaded server
+ * adds a jittered `retry_after_ms` to the problem; it is taken when it is not earlier than
+ * the header, so clients told to wait do not all come back in the same instant.
+ */
+function retryAfterMs(response, problem) {
+  const header = response.headers.get("Retry-After");
+  if (header === null || !/^\d+$/.test(header.trim())) return null;
+  const hinted = Number(problem?.retry_after_ms);
+  return Math.max(Number(header) * 1000, Number.isInteger(hinted) ? hinted : 0);
 }
 
 /** The message to show a person for any error: ours for known problem types, else theirs. */
@@ -162,7 +178,8 @@ export function createApi(client) {
         forget();
         window.dispatchEvent(new CustomEvent("machipay:signed-out"));
       }
-      throw new ApiError(response.status, typeof data === "object" ? data : { detail: data });
+      const problem = typeof data === "object" ? data : { detail: data };
+      throw new ApiError(response.status, problem, retryAfterMs(response, problem));
     }
     return data;
   }
