@@ -63,7 +63,21 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import and_, false, func, not_, or_, select, true, update
+from sqlalchemy import (
+    Integer,
+    Text,
+    and_,
+    bindparam,
+    false,
+    func,
+    not_,
+    or_,
+    select,
+    text,
+    true,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -245,32 +259,104 @@ def _one_month(one: Predicate, two: Predicate) -> str | None:
     return None
 
 
+# Per pair, the people in one side's cells and not in the other's, up to :k each way. A
+# person in several of a side's cells counts at the first of them only (``d``), so no
+# DISTINCT is needed and each count stops after k rows: the rows of a side come in
+# index order and are looked up in the other side's cells one by one, so two sides
+# that differ by many people are told apart after k look-ups, not after reading both.
+_APART_SQL = text(
+    """
+WITH side AS (
+    SELECT w.pair, w.side, array_agg(w.cell) AS cells
+    FROM unnest(:cell_pair, :cell_side, :cell) AS w(pair, side, cell)
+    GROUP BY w.pair, w.side
+), pair AS (
+    SELECT p.pair, p.month, p.one_shape, one.cells AS one_cells,
+           p.two_shape, two.cells AS two_cells
+    FROM unnest(:pair, :month, :one_shape, :two_shape) AS p(pair, month, one_shape, two_shape)
+    JOIN side one ON one.pair = p.pair AND one.side = 0
+    JOIN side two ON two.pair = p.pair AND two.side = 1
+)
+SELECT p.pair,
+    (SELECT count(*) FROM (
+        SELECT 1 FROM analytics_rollup_members a
+        WHERE a.shape = p.one_shape AND a.month = p.month AND a.cell = ANY(p.one_cells)
+          AND NOT EXISTS (
+            SELECT 1 FROM analytics_rollup_members b
+            WHERE b.shape = p.two_shape AND b.month = p.month AND b.cell = ANY(p.two_cells)
+              AND b.resident_key = a.resident_key)
+          AND NOT EXISTS (
+            SELECT 1 FROM analytics_rollup_members d
+            WHERE d.shape = p.one_shape AND d.month = p.month AND d.cell = ANY(p.one_cells)
+              AND d.cell < a.cell AND d.resident_key = a.resident_key)
+        LIMIT :k) AS only_one),
+    (SELECT count(*) FROM (
+        SELECT 1 FROM analytics_rollup_members a
+        WHERE a.shape = p.two_shape AND a.month = p.month AND a.cell = ANY(p.two_cells)
+          AND NOT EXISTS (
+            SELECT 1 FROM analytics_rollup_members b
+            WHERE b.shape = p.one_shape AND b.month = p.month AND b.cell = ANY(p.one_cells)
+              AND b.resident_key = a.resident_key)
+          AND NOT EXISTS (
+            SELECT 1 FROM analytics_rollup_members d
+            WHERE d.shape = p.two_shape AND d.month = p.month AND d.cell = ANY(p.two_cells)
+              AND d.cell < a.cell AND d.resident_key = a.resident_key)
+        LIMIT :k) AS only_two)
+FROM pair p
+"""
+).bindparams(
+    bindparam("cell_pair", type_=ARRAY(Integer)),
+    bindparam("cell_side", type_=ARRAY(Integer)),
+    bindparam("cell", type_=ARRAY(Text)),
+    bindparam("pair", type_=ARRAY(Integer)),
+    bindparam("month", type_=ARRAY(Text)),
+    bindparam("one_shape", type_=ARRAY(Text)),
+    bindparam("two_shape", type_=ARRAY(Text)),
+    bindparam("k", type_=Integer),
+)
+
+
+async def people_apart(
+    session: AsyncSession, pairs: Sequence[tuple[Predicate, Predicate]], at_most: int
+) -> list[int | None]:
+    """For each pair, a lower bound of ``differing_people`` read from the rollups: the
+    people in one cell and not in the other within one month's partition (or the
+    all-months one), each of whom has a fact one keeps and the other not, up to
+    ``at_most``. None for a pair with no such partition or not fitting shapes exactly
+    (then the facts tell). One statement for every pair."""
+    found: list[int | None] = [None] * len(pairs)
+    columns: dict[str, list[Any]] = {
+        name: []
+        for name in ("cell_pair", "cell_side", "cell", "pair", "month", "one_shape", "two_shape")
+    }
+    for number, (one, two) in enumerate(pairs):
+        month = _one_month(one, two)
+        if month is None:
+            continue
+        first, second = _exact_cells(one), _exact_cells(two)
+        if first is None or second is None:
+            continue
+        columns["pair"].append(number)
+        columns["month"].append(month)
+        columns["one_shape"].append(first[0])
+        columns["two_shape"].append(second[0])
+        for side, (_shape, cells) in enumerate((first, second)):
+            for cell in cells:
+                columns["cell_pair"].append(number)
+                columns["cell_side"].append(side)
+                columns["cell"].append(cell)
+    if columns["pair"]:
+        rows = await session.execute(_APART_SQL, {**columns, "k": at_most})
+        for number, only_one, only_two in rows:
+            found[number] = min(at_most, int(only_one) + int(only_two))
+    return found
+
+
 async def _people_apart(
     session: AsyncSession, one: Predicate, two: Predicate, at_most: int
 ) -> int | None:
-    """A lower bound of ``differing_people`` read from the rollups: the people in one cell
-    and not in the other within one month's partition (or the all-months one), each of
-    whom has a fact one keeps and the other not, up to ``at_most``. None when the two have
-    no such partition or fit no shape exactly."""
-    month = _one_month(one, two)
-    if month is None:
-        return None
-    first, second = _exact_cells(one), _exact_cells(two)
-    if first is None or second is None:
-        return None
-    people = [
-        select(RollupMember.resident_key).where(
-            RollupMember.shape == shape, RollupMember.month == month, RollupMember.cell.in_(cells)
-        )
-        for shape, cells in (first, second)
-    ]
-    found = 0
-    for mine, theirs in ((people[0], people[1]), (people[1], people[0])):
-        only = mine.except_(theirs).limit(at_most - found).subquery()
-        found += int(await session.scalar(select(func.count()).select_from(only)) or 0)
-        if found >= at_most:
-            break
-    return found
+    """``people_apart`` of one pair."""
+    return (await people_apart(session, [(one, two)], at_most))[0]
 
 
 async def differing_people(
@@ -294,19 +380,6 @@ async def differing_people(
         .subquery()
     )
     return int(await session.scalar(select(func.count()).select_from(differing)) or 0)
-
-
-async def differ_by_too_few(session: AsyncSession, new: Published, old: Published, k: int) -> bool:
-    """True when the two cells' facts differ, but the residents behind the difference are
-    fewer than ``k``: subtracting one cell from the other would show a cell of fewer than
-    k. (Counting facts, not people: a street's total and the same street in one month
-    differ by the other months of residents who are in both.)"""
-    if _disjoint(new.predicate, old.predicate):
-        return False  # both were shown, so both hold k or more: they differ by 2k or more
-    apart = await _people_apart(session, new.predicate, old.predicate, k)
-    if apart is not None and apart >= k:
-        return False  # k people in one and not the other: no need to read the facts
-    return 0 < await differing_people(session, new.predicate, old.predicate, at_most=k) < k
 
 
 def _windows(sizes: Iterable[int], k: int) -> list[tuple[int, int]]:
@@ -407,7 +480,12 @@ def _sizes_apart(
 async def answers_too_close(
     session: AsyncSession, analyst_id: int, cells: Sequence[Published], k: int
 ) -> bool:
-    """True when a new cell differs from one the analyst was shown by 1..k−1 people."""
+    """True when a new cell's facts differ from those of a cell the analyst was shown, but
+    the residents behind the difference are fewer than ``k``: subtracting one cell from
+    the other would show a cell of fewer than k. (Counting facts, not people: a street's
+    total and the same street in one month differ by the other months of residents who
+    are in both.) Cells disjoint on a dimension were both shown, so both hold k or more
+    and they differ by 2k or more; cells k people apart in the rollups need no facts."""
     if not cells:
         return False
     earlier = await _earlier(session, analyst_id, cells, k)
@@ -424,11 +502,17 @@ async def answers_too_close(
                 pairs.append((cell, old))
     # Most pairs are told apart by the sizes of their cells in a shared month: one read.
     month_sizes = await _month_sizes(session, pairs)
+    close = []
     for cell, old in pairs:
         apart = _sizes_apart(cell.predicate, old.predicate, month_sizes)
+        if apart is None or apart < k:
+            close.append((cell, old))
+    # Most of the rest by k people in one cell and not the other: one statement for all.
+    found = await people_apart(session, [(c.predicate, o.predicate) for c, o in close], k)
+    for (cell, old), apart in zip(close, found, strict=True):
         if apart is not None and apart >= k:
             continue
-        if await differ_by_too_few(session, cell, old, k):
+        if 0 < await differing_people(session, cell.predicate, old.predicate, at_most=k) < k:
             return True
     return False
 
