@@ -64,7 +64,9 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Integer,
+    SmallInteger,
     Text,
     and_,
     bindparam,
@@ -75,14 +77,13 @@ from sqlalchemy import (
     select,
     text,
     true,
-    update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from analytics.dimensions import DIMENSIONS
-from analytics.models import Fact, GuardCell, QueryAllowance, RollupCell, RollupMember
+from analytics.models import Fact, QueryAllowance, RollupCell, RollupMember
 from analytics.rollups import ALL_MONTHS, SHAPES, decode, encode
 from machipay.errors import Forbidden
 from machipay.timeutil import to_tokyo, utcnow
@@ -99,8 +100,6 @@ MEASURE_BITS = {
 }
 # Beyond this many rollup cells a predicate's people are not read from the rollups.
 MAX_CELLS = 5_000
-# Size windows per candidate look-up (a statement's OR of BETWEENs stays small).
-WINDOWS_PER_STATEMENT = 200
 
 Predicate = Mapping[str, frozenset[Any]]
 
@@ -264,6 +263,8 @@ def _one_month(one: Predicate, two: Predicate) -> str | None:
 # DISTINCT is needed and each count stops after k rows: the rows of a side come in
 # index order and are looked up in the other side's cells one by one, so two sides
 # that differ by many people are told apart after k look-ups, not after reading both.
+# (OFFSET 0 keeps each look-up a probe of the primary key for one person: without it the
+# planner makes the look-ups a join that scans the other side's members for every row.)
 _APART_SQL = text(
     """
 WITH side AS (
@@ -284,11 +285,13 @@ SELECT p.pair,
           AND NOT EXISTS (
             SELECT 1 FROM analytics_rollup_members b
             WHERE b.shape = p.two_shape AND b.month = p.month AND b.cell = ANY(p.two_cells)
-              AND b.resident_key = a.resident_key)
+              AND b.resident_key = a.resident_key
+            OFFSET 0)
           AND NOT EXISTS (
             SELECT 1 FROM analytics_rollup_members d
             WHERE d.shape = p.one_shape AND d.month = p.month AND d.cell = ANY(p.one_cells)
-              AND d.cell < a.cell AND d.resident_key = a.resident_key)
+              AND d.cell < a.cell AND d.resident_key = a.resident_key
+            OFFSET 0)
         LIMIT :k) AS only_one),
     (SELECT count(*) FROM (
         SELECT 1 FROM analytics_rollup_members a
@@ -296,11 +299,13 @@ SELECT p.pair,
           AND NOT EXISTS (
             SELECT 1 FROM analytics_rollup_members b
             WHERE b.shape = p.one_shape AND b.month = p.month AND b.cell = ANY(p.one_cells)
-              AND b.resident_key = a.resident_key)
+              AND b.resident_key = a.resident_key
+            OFFSET 0)
           AND NOT EXISTS (
             SELECT 1 FROM analytics_rollup_members d
             WHERE d.shape = p.two_shape AND d.month = p.month AND d.cell = ANY(p.two_cells)
-              AND d.cell < a.cell AND d.resident_key = a.resident_key)
+              AND d.cell < a.cell AND d.resident_key = a.resident_key
+            OFFSET 0)
         LIMIT :k) AS only_two)
 FROM pair p
 """
@@ -394,78 +399,110 @@ def _windows(sizes: Iterable[int], k: int) -> list[tuple[int, int]]:
     return merged
 
 
+# The analyst's rows within the size windows (merged, so disjoint: a row is in one at
+# most), each window a range scan of the (analyst, persons) index. OFFSET 0 keeps it
+# so: as a join the planner may read every row of the analyst once per window.
+_EARLIER_SQL = text(
+    """
+SELECT g.persons, g.fingerprint, g.predicate, g.measures
+FROM unnest(:low, :high) AS w(low, high)
+CROSS JOIN LATERAL (
+    SELECT g.persons, g.fingerprint, g.predicate, g.measures
+    FROM analytics_guard_cells g
+    WHERE g.analyst_id = :analyst AND g.persons BETWEEN w.low AND w.high
+      AND g.measures & :bits <> 0
+    OFFSET 0) AS g
+ORDER BY g.persons
+"""
+).bindparams(
+    bindparam("low", type_=ARRAY(BigInteger)),
+    bindparam("high", type_=ARRAY(BigInteger)),
+    bindparam("analyst", type_=BigInteger),
+    bindparam("bits", type_=Integer),
+)
+
+
 async def _earlier(
     session: AsyncSession, analyst_id: int, cells: Sequence[Published], k: int
 ) -> list[tuple[int, str, Published]]:
     """The analyst's remembered cells near the new cells' sizes, sharing a measure with
-    them, sorted by size."""
+    them, sorted by size: one statement however many windows."""
     bits = 0
     for cell in cells:
         bits |= cell.measures
     windows = _windows((c.persons for c in cells), k)
-    found: list[tuple[int, str, Published]] = []
-    for start in range(0, len(windows), WINDOWS_PER_STATEMENT):
-        chunk = windows[start : start + WINDOWS_PER_STATEMENT]
-        rows = await session.execute(
-            select(
-                GuardCell.persons, GuardCell.fingerprint, GuardCell.predicate, GuardCell.measures
-            ).where(
-                GuardCell.analyst_id == analyst_id,
-                or_(*(GuardCell.persons.between(low, high) for low, high in chunk)),
-                GuardCell.measures.op("&")(bits) != 0,
-            )
-        )
-        found.extend(
-            (size, fingerprint, Published(parse(text), size, measures))
-            for size, fingerprint, text, measures in rows
-        )
-    found.sort(key=lambda row: row[0])
-    return found
+    rows = await session.execute(
+        _EARLIER_SQL,
+        {
+            "low": [low for low, _ in windows],
+            "high": [high for _, high in windows],
+            "analyst": analyst_id,
+            "bits": bits,
+        },
+    )
+    return [
+        (int(size), fingerprint, Published(parse(text), int(size), int(measures)))
+        for size, fingerprint, text, measures in rows
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class _Pair:
+    """A new cell and an earlier one, as the rollups see them: the month partition both
+    can be compared in (``_one_month``) and each one's cells of the shape it fits
+    exactly (``_exact_cells``)."""
+
+    new: Published
+    old: Published
+    month: str | None
+    first: tuple[str, list[str]] | None
+    second: tuple[str, list[str]] | None
+
+
+# A primary-key look-up per cell (OFFSET 0: not a hash of every rollup cell).
+_SIZES_SQL = text(
+    """
+SELECT c.shape, c.month, c.cell, c.residents
+FROM unnest(:shape, :month, :cell) AS w(shape, month, cell)
+CROSS JOIN LATERAL (
+    SELECT c.shape, c.month, c.cell, c.residents
+    FROM analytics_rollup_cells c
+    WHERE c.shape = w.shape AND c.month = w.month AND c.cell = w.cell
+    OFFSET 0) AS c
+"""
+).bindparams(
+    bindparam("shape", type_=ARRAY(Text)),
+    bindparam("month", type_=ARRAY(Text)),
+    bindparam("cell", type_=ARRAY(Text)),
+)
 
 
 async def _month_sizes(
-    session: AsyncSession, pairs: Sequence[tuple[Published, Published]]
+    session: AsyncSession, pairs: Sequence[_Pair]
 ) -> dict[tuple[str, str, str], int]:
     """The people of every rollup cell the pairs' predicates cover in the partition the
     two of a pair share: one read for all of them."""
     wanted: set[tuple[str, str, str]] = set()
-    for one, two in pairs:
-        month = _one_month(one.predicate, two.predicate)
-        for predicate in (one.predicate, two.predicate):
-            exact = _exact_cells(predicate)
-            if month is not None and exact is not None:
-                wanted.update((exact[0], month, cell) for cell in exact[1])
-    groups: dict[tuple[str, str], list[str]] = {}
-    for shape, month, cell in sorted(wanted):
-        groups.setdefault((shape, month), []).append(cell)
-    if not groups:
+    for pair in pairs:
+        if pair.month is None:
+            continue
+        for exact in (pair.first, pair.second):
+            if exact is not None:
+                wanted.update((exact[0], pair.month, cell) for cell in exact[1])
+    if not wanted:
         return {}
-    # One statement, each group a range of the primary key (shape, month, cell).
+    shapes, months, cells = zip(*sorted(wanted), strict=True)
     rows = await session.execute(
-        select(RollupCell.shape, RollupCell.month, RollupCell.cell, RollupCell.residents).where(
-            or_(
-                *(
-                    and_(
-                        RollupCell.shape == shape,
-                        RollupCell.month == month,
-                        RollupCell.cell.in_(cells),
-                    )
-                    for (shape, month), cells in groups.items()
-                )
-            )
-        )
+        _SIZES_SQL, {"shape": list(shapes), "month": list(months), "cell": list(cells)}
     )
     return {(shape, month, cell): int(people) for shape, month, cell, people in rows}
 
 
-def _sizes_apart(
-    one: Predicate, two: Predicate, sizes: Mapping[tuple[str, str, str], int]
-) -> int | None:
+def _sizes_apart(pair: _Pair, sizes: Mapping[tuple[str, str, str], int]) -> int | None:
     """A lower bound of ``differing_people`` from cell sizes alone: within the partition
     both share, the larger side has at least (its fewest) − (the other's most) people
     the other lacks. None when the rollups do not cover both."""
-    month = _one_month(one, two)
-    first, second = _exact_cells(one), _exact_cells(two)
+    month, first, second = pair.month, pair.first, pair.second
     if month is None or first is None or second is None:
         return None
     bounds = []
@@ -490,75 +527,78 @@ async def answers_too_close(
         return False
     earlier = await _earlier(session, analyst_id, cells, k)
     sizes = [row[0] for row in earlier]
-    pairs: list[tuple[Published, Published]] = []
+    # Each predicate's cells worked out once, however many pairs it is in.
+    exact: dict[str, tuple[str, list[str]] | None] = {}
+    pairs: list[_Pair] = []
     for cell in cells:
         mine = cell.fingerprint
+        exact[mine] = _exact_cells(cell.predicate)
         low = bisect.bisect_left(sizes, cell.persons - (k - 1))
         high = bisect.bisect_right(sizes, cell.persons + (k - 1))
         for _size, fingerprint, old in earlier[low:high]:
             if fingerprint == mine or not old.measures & cell.measures:
                 continue
-            if not _disjoint(cell.predicate, old.predicate):
-                pairs.append((cell, old))
+            if _disjoint(cell.predicate, old.predicate):
+                continue
+            if fingerprint not in exact:
+                exact[fingerprint] = _exact_cells(old.predicate)
+            month = _one_month(cell.predicate, old.predicate)
+            pairs.append(_Pair(cell, old, month, exact[mine], exact[fingerprint]))
     # Most pairs are told apart by the sizes of their cells in a shared month: one read.
     month_sizes = await _month_sizes(session, pairs)
     close = []
-    for cell, old in pairs:
-        apart = _sizes_apart(cell.predicate, old.predicate, month_sizes)
+    for pair in pairs:
+        apart = _sizes_apart(pair, month_sizes)
         if apart is None or apart < k:
-            close.append((cell, old))
+            close.append(pair)
     # Most of the rest by k people in one cell and not the other: one statement for all.
-    found = await people_apart(session, [(c.predicate, o.predicate) for c, o in close], k)
-    for (cell, old), apart in zip(close, found, strict=True):
+    found = await people_apart(session, [(p.new.predicate, p.old.predicate) for p in close], k)
+    for pair, apart in zip(close, found, strict=True):
         if apart is not None and apart >= k:
             continue
-        if 0 < await differing_people(session, cell.predicate, old.predicate, at_most=k) < k:
+        # The few left are counted exactly, from the rollups or the facts.
+        counted = await differing_people(session, pair.new.predicate, pair.old.predicate, at_most=k)
+        if 0 < counted < k:
             return True
     return False
 
 
+# A cell asked again as before leaves its row alone (no dead row per repeat).
+_REMEMBER_SQL = text(
+    """
+INSERT INTO analytics_guard_cells AS g (analyst_id, fingerprint, predicate, persons, measures)
+SELECT :analyst, w.fingerprint, w.predicate, w.persons, w.measures
+FROM unnest(:fingerprint, :predicate, :persons, :measures)
+    AS w(fingerprint, predicate, persons, measures)
+ON CONFLICT (analyst_id, fingerprint) DO UPDATE
+SET measures = g.measures | excluded.measures, persons = excluded.persons
+WHERE g.measures | excluded.measures <> g.measures OR g.persons <> excluded.persons
+"""
+).bindparams(
+    bindparam("analyst", type_=BigInteger),
+    bindparam("fingerprint", type_=ARRAY(Text)),
+    bindparam("predicate", type_=ARRAY(Text)),
+    bindparam("persons", type_=ARRAY(BigInteger)),
+    bindparam("measures", type_=ARRAY(SmallInteger)),
+)
+
+
 async def remember(session: AsyncSession, analyst_id: int, cells: Sequence[Published]) -> None:
     """Add the published cells to the analyst's history: a predicate already there keeps
-    its row (with the measures now shown added, and its latest size)."""
+    its row (with the measures now shown added, and its latest size). One statement."""
     fresh = {cell.fingerprint: cell for cell in cells}
     if not fresh:
         return
-    known: dict[str, tuple[int, int]] = {}
-    names = list(fresh)
-    for start in range(0, len(names), 1_000):
-        rows = await session.execute(
-            select(GuardCell.fingerprint, GuardCell.measures, GuardCell.persons).where(
-                GuardCell.analyst_id == analyst_id,
-                GuardCell.fingerprint.in_(names[start : start + 1_000]),
-            )
-        )
-        known.update((f, (int(m), int(p))) for f, m, p in rows)
-    new_rows = [
+    await session.execute(
+        _REMEMBER_SQL,
         {
-            "analyst_id": analyst_id,
-            "fingerprint": fingerprint,
-            "predicate": cell.text,
-            "persons": cell.persons,
-            "measures": cell.measures,
-        }
-        for fingerprint, cell in fresh.items()
-        if fingerprint not in known
-    ]
-    if new_rows:
-        await session.execute(
-            pg_insert(GuardCell).on_conflict_do_nothing(
-                index_elements=["analyst_id", "fingerprint"]
-            ),
-            new_rows,
-        )
-    for fingerprint, (measures, size) in known.items():
-        cell = fresh[fingerprint]
-        if measures | cell.measures != measures or size != cell.persons:
-            await session.execute(
-                update(GuardCell)
-                .where(GuardCell.analyst_id == analyst_id, GuardCell.fingerprint == fingerprint)
-                .values(measures=measures | cell.measures, persons=cell.persons)
-            )
+            "analyst": analyst_id,
+            "fingerprint": list(fresh),
+            "predicate": [cell.text for cell in fresh.values()],
+            "persons": [cell.persons for cell in fresh.values()],
+            "measures": [cell.measures for cell in fresh.values()],
+        },
+    )
 
 
 def allowance_day() -> date:
