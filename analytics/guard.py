@@ -170,7 +170,7 @@ def cell_predicate(
 
 
 def _disjoint(one: Predicate, two: Predicate) -> bool:
-    return any(name in two and not values & two[name] for name, values in one.items())
+    return any(name in two and values.isdisjoint(two[name]) for name, values in one.items())
 
 
 def _condition(name: str, values: frozenset[Any]) -> Any:
@@ -232,11 +232,13 @@ async def _differing_from_rollups(
     return int(await session.scalar(select(func.count()).select_from(differing)) or 0)
 
 
+_SHAPE_OF = {frozenset(dims): shape for shape, dims in SHAPES.items()}
+
+
 def _exact_cells(predicate: Predicate) -> tuple[str, list[str]] | None:
     """The shape whose dimensions are exactly the predicate's (less month), and the cells
     of it the predicate keeps."""
-    named = set(predicate) - {"month"}
-    shape = next((s for s, dims in SHAPES.items() if set(dims) == named), None)
+    shape = _SHAPE_OF.get(frozenset(predicate) - {"month"})
     if shape is None:
         return None
     dims = SHAPES[shape]
