@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import random
 import uuid
+from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
@@ -311,7 +312,7 @@ async def test_the_guard_decides_as_its_rule_does_over_every_fact(app: FastAPI) 
         ("shopping_street", "age_band"),
         ("shopping_street", "category"),
     ]
-    values = {
+    values: dict[str, list[Any]] = {
         "shopping_street": streets,
         "district": districts,
         "age_band": bands,
@@ -320,19 +321,21 @@ async def test_the_guard_decides_as_its_rule_does_over_every_fact(app: FastAPI) 
     predicates: list[dict[str, frozenset[Any]]] = [{}, {"month": frozenset(months[:1])}, both]
     for dims in shapes:
         for _ in range(6):
-            predicate = {d: frozenset(rng.sample(values[d], rng.choice([1, 1, 2]))) for d in dims}
+            predicate: dict[str, frozenset[Any]] = {
+                d: frozenset(rng.sample(values[d], rng.choice([1, 1, 2]))) for d in dims
+            }
             when = rng.choice([[], [rng.choice(months)], rng.sample(months, 2)])
             if when:
                 predicate["month"] = frozenset(when)
             predicates.append(predicate)
 
-    def keeps(row: dict[str, Any], predicate: dict[str, frozenset[Any]]) -> bool:
+    def keeps(row: dict[str, Any], predicate: Mapping[str, frozenset[Any]]) -> bool:
         return all(row[names[name]] in allowed for name, allowed in predicate.items())
 
-    def people(predicate: dict[str, frozenset[Any]]) -> int:
+    def people(predicate: Mapping[str, frozenset[Any]]) -> int:
         return len({row["person_key"] for row in rows if keeps(row, predicate)})
 
-    def differing(one: dict[str, frozenset[Any]], two: dict[str, frozenset[Any]]) -> int:
+    def differing(one: Mapping[str, frozenset[Any]], two: Mapping[str, frozenset[Any]]) -> int:
         return len({row["person_key"] for row in rows if keeps(row, one) != keeps(row, two)})
 
     def members(
