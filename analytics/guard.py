@@ -22,21 +22,23 @@ single resident pass as k.
 **Compact, and fast however long the history.** One row per analyst and distinct
 predicate (a repeated cell updates its row: identical queries do not fill the history);
 each row is a canonical JSON predicate, its fingerprint, the size and a bit set of
-measures. Nothing is forgotten. The residents behind a
-difference include everyone in one cell and not the other, so for a new cell of size s
-only rows with |size − s| < k can be too close; they are found through the (analyst,
-persons) index. Of those, predicates that are disjoint on a dimension (another street,
-another month) differ by everyone in both, 2k or more, without reading data; only the
-rest cost one count of the residents behind the difference, up to k: from the members of
-one rollup shape when both name the same single month (or none) and only that shape's
-dimensions, else from the facts (with the dimensions both name as a plain condition, so
-the facts' indexes serve it) unless the rollups already show k people in one cell and
-not the other, within a month both cover (or over all months): first from the cells'
-sizes there (one read for every pair), then from their members (one statement for every
-pair left, each side's people looked up in the other's cells until k are found). A query
-costs a fixed handful of statements however many cells it shows and however long the
-history: the size windows, the cells' sizes, the members, the upsert of what it showed.
-About 300 bytes a remembered cell with both indexes (10,000 cells: 3.0 MB).
+measures. Nothing is forgotten. The residents behind a difference include everyone in
+one cell and not the other, so for a new cell of size s only rows with |size − s| < k
+can be too close; they are found through the (analyst, persons) index. Of those,
+predicates that are disjoint on a dimension (another street, another month) differ by
+everyone in both, 2k or more, without reading data; only the rest cost one count of the
+residents behind the difference, up to k: from the members of one rollup shape when both
+name the same single month (or none) and only that shape's dimensions, else from the
+facts (with the dimensions both name as a plain condition, so the facts' indexes serve
+it) unless the rollups already show k people in one cell and not the other, within a
+month both cover (or over all months): first from the cells' sizes there (one read for
+every pair), then from their members (one statement for every pair left, each side's
+people looked up in the other's cells until k are found), and a cell over all months
+against the same cell in one month by the cell's people in another month (everyone with
+a fact in a month one keeps and the other not is behind the difference). A query costs a
+fixed handful of statements however many cells it shows and however long the history:
+the size windows, the cells' sizes, the members, the upsert of what it showed. About 300
+bytes a remembered cell with both indexes (10,000 cells: 3.0 MB).
 
 **One analyst's queries one after another.** The allowance is charged first, with an
 upsert on the analyst's row of the day: on PostgreSQL a second query of the same analyst
