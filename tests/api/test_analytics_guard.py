@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import random
 import uuid
+from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
@@ -240,3 +241,155 @@ async def test_a_street_and_the_same_street_in_one_month_differ_by_the_other_mon
         filters={"shopping_street": [street], "month": ["2031-02"]},
     )
     assert february.status_code == 403, february.text
+
+
+async def test_the_guard_decides_as_its_rule_does_over_every_fact(app: FastAPI) -> None:
+    """The guard's shortcuts (disjoint predicates, cell sizes, the rollups' members of every
+    close pair counted in one statement) against the rule itself, in Python over every
+    fact: a new cell is refused exactly when some earlier cell sharing a measure differs
+    from it by 1..k−1 people. Residents active in several months, on several streets."""
+    from analytics.guard import Published, answers_too_close, canonical, people_apart, remember
+
+    rng = random.Random(18)
+    k = 10
+    months = ["2032-01", "2032-02", "2032-03"]
+    streets = [new_street() for _ in range(3)]
+    districts = [new_key("d")[:32] for _ in range(2)]
+    bands = ["20-29", "40-49", "60-69"]
+    rows = []
+    for _ in range(70):
+        person, band, home = new_key("p")[:32], rng.choice(bands), rng.choice(districts)
+        for month in rng.sample(months, rng.choice([1, 1, 2, 3])):
+            pseudonym = new_key("r")
+            for _ in range(rng.choice([1, 1, 2])):
+                street = rng.choice(streets)
+                day = date(int(month[:4]), int(month[5:]), rng.randrange(1, 28))
+                rows.append(
+                    fact(
+                        day,
+                        street,
+                        1_000,
+                        resident=pseudonym,
+                        person=person,
+                        shop=f"shop-{street}-{rng.randrange(4)}",
+                        category=rng.choice(["grocery", "cafe"]),
+                        age_band=band,
+                        district=home,
+                    )
+                )
+    # Two streets' cells in a month of their own, against their grocery cells: six people
+    # on both streets but never at a grocery, each a member of two cells of one side.
+    april = date(2032, 4, 7)
+    for n in range(18):
+        person = new_key("p")[:32]
+        pseudonym = new_key("r")
+        for street in streets[:2]:
+            rows.append(
+                fact(
+                    april,
+                    street,
+                    1_000,
+                    resident=pseudonym,
+                    person=person,
+                    shop=f"shop-{street}-{n % 4}",
+                    category="grocery" if n < 12 else "cafe",
+                )
+            )
+    both = {"shopping_street": frozenset(streets[:2]), "month": frozenset(["2032-04"])}
+    grocery = {**both, "category": frozenset(["grocery"])}
+    await store(app, rows)
+    names = {
+        "shopping_street": "shopping_street_id",
+        "district": "district_id",
+        "age_band": "age_band",
+        "category": "category",
+        "month": "month",
+    }
+    shapes = [
+        ("shopping_street",),
+        ("district",),
+        ("age_band",),
+        ("shopping_street", "age_band"),
+        ("shopping_street", "category"),
+    ]
+    values: dict[str, list[Any]] = {
+        "shopping_street": streets,
+        "district": districts,
+        "age_band": bands,
+        "category": ["grocery", "cafe"],
+    }
+    predicates: list[dict[str, frozenset[Any]]] = [{}, {"month": frozenset(months[:1])}, both]
+    for dims in shapes:
+        for _ in range(6):
+            predicate: dict[str, frozenset[Any]] = {
+                d: frozenset(rng.sample(values[d], rng.choice([1, 1, 2]))) for d in dims
+            }
+            when = rng.choice([[], [rng.choice(months)], rng.sample(months, 2)])
+            if when:
+                predicate["month"] = frozenset(when)
+            predicates.append(predicate)
+
+    def keeps(row: dict[str, Any], predicate: Mapping[str, frozenset[Any]]) -> bool:
+        return all(row[names[name]] in allowed for name, allowed in predicate.items())
+
+    def people(predicate: Mapping[str, frozenset[Any]]) -> int:
+        return len({row["person_key"] for row in rows if keeps(row, predicate)})
+
+    def differing(one: Mapping[str, frozenset[Any]], two: Mapping[str, frozenset[Any]]) -> int:
+        return len({row["person_key"] for row in rows if keeps(row, one) != keeps(row, two)})
+
+    def members(
+        shape: tuple[str, ...], month: str, predicate: dict[str, frozenset[Any]]
+    ) -> set[str]:
+        """A side's rollup members: its cells of ``shape`` in the month's partition."""
+        key = "person_key" if month == "*" else "resident_key"
+        return {
+            row[key]
+            for row in rows
+            if (month == "*" or row["month"] == month)
+            and all(row[names[d]] in predicate[d] for d in shape)
+        }
+
+    async with app.state.sessionmaker() as session:
+        # The members counted in one statement for every pair, against the sets themselves.
+        pairs = [(one, two) for one in predicates for two in predicates]
+        counted = await people_apart(session, pairs, k)
+        assert any(c is not None and c < k for c in counted)  # close pairs were counted
+        assert await people_apart(session, [(both, grocery)], k) == [6]
+        for (one, two), apart in zip(pairs, counted, strict=True):
+            exact = [s for s in shapes if set(s) == set(one) - {"month"}]
+            other = [s for s in shapes if set(s) == set(two) - {"month"}]
+            if apart is None:
+                continue
+            first, second = one.get("month"), two.get("month")
+            month = "*"
+            for mine, theirs in ((first, second), (second, first)):
+                if mine is not None and len(mine) == 1 and (theirs is None or mine <= theirs):
+                    month = next(iter(mine))
+                    break
+            a = members(exact[0] if exact else (), month, one)
+            b = members(other[0] if other else (), month, two)
+            assert apart == min(k, len(a - b) + len(b - a)), (one, two)
+            assert apart <= differing(one, two), (one, two)
+
+        # Decisions: every shown cell (k people or more) asked alone after a history of
+        # others, against the rule over the facts.
+        shown = [p for p in predicates if people(p) >= k]
+        analyst = 9_000_000 + rng.randrange(10**6)
+        history = [Published(p, people(p), rng.choice([1, 2, 3, 4])) for p in shown[::2]]
+        history.append(Published(grocery, people(grocery), 1))
+        await remember(session, analyst, history)
+        decided = []
+        for predicate in shown:
+            for bits in (1, 4):
+                new = Published(predicate, people(predicate), bits)
+                expected = any(
+                    old.measures & bits
+                    and canonical(old.predicate) != canonical(predicate)
+                    and 0 < differing(predicate, old.predicate) < k
+                    for old in history
+                )
+                assert await answers_too_close(session, analyst, [new], k) == expected, predicate
+                decided.append(expected)
+        await session.rollback()
+    assert True in decided and False in decided
