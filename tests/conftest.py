@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import shutil
 import socket
 import subprocess
 import time
@@ -65,6 +66,7 @@ def _redis_for_this_worker(url: str | None) -> str | None:
 
 REDIS_URL = _redis_for_this_worker(os.environ.get("MACHIPAY_TEST_REDIS_URL"))
 EMBEDDED_PGDATA = Path(__file__).resolve().parent.parent / "var" / "test-pgdata"
+SCREENSHOTS = Path(__file__).resolve().parent.parent / "artifacts" / "screenshots"
 _embedded = contextlib.ExitStack()
 
 
@@ -77,6 +79,12 @@ def pytest_configure(config: pytest.Config) -> None:
         )
     if not PG_URL:
         PG_URL = _embedded.enter_context(embedded_server(EMBEDDED_PGDATA))
+    xdist_controller = getattr(config.option, "numprocesses", None) and (
+        "PYTEST_XDIST_WORKER" not in os.environ
+    )
+    if xdist_controller and not os.environ.get("MACHIPAY_KEEP_SCREENSHOTS"):
+        # Once, before any worker starts: the workers' browser tests share one folder.
+        shutil.rmtree(SCREENSHOTS, ignore_errors=True)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -88,10 +96,10 @@ _FIRST = ("tests/web/", "tests/api/test_schema_fuzz.py", "tests/api/test_campaig
 
 
 def _work_unit(nodeid: str) -> str:
-    """What one xdist worker runs as a whole: a test file (its module fixtures then run once),
-    and all the browser tests together (they share one live server and one Chromium)."""
-    path = nodeid.split("::", 1)[0]
-    return "tests/web/" if path.startswith("tests/web/") else path
+    """What one xdist worker runs as a whole: a test file, so its module fixtures run once.
+    Browser test files are spread too: each worker running one starts its own live server
+    and Chromium, which costs less than leaving one worker the whole browser suite."""
+    return nodeid.split("::", 1)[0]
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -267,10 +267,17 @@ def assert_no_page_errors(page: Page) -> None:
 
 @pytest.fixture(scope="session", autouse=True)
 def _fresh_screenshots() -> Iterator[None]:
-    if SCREENSHOTS.exists() and not os.environ.get("MACHIPAY_KEEP_SCREENSHOTS"):
-        shutil.rmtree(SCREENSHOTS)
+    # Under xdist the controller empties the folder once (tests/conftest.py), before any
+    # worker writes to it: a worker emptying it would delete another's screenshots.
+    if "PYTEST_XDIST_WORKER" not in os.environ:
+        empty_screenshots()
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     yield
+
+
+def empty_screenshots() -> None:
+    if SCREENSHOTS.exists() and not os.environ.get("MACHIPAY_KEEP_SCREENSHOTS"):
+        shutil.rmtree(SCREENSHOTS)
 
 
 async def screenshot(page: Page, name: str) -> Path:
