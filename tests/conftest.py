@@ -96,10 +96,11 @@ _FIRST = ("tests/web/", "tests/api/test_schema_fuzz.py", "tests/api/test_campaig
 
 
 def _work_unit(nodeid: str) -> str:
-    """What one xdist worker runs as a whole: a test file, so its module fixtures run once.
-    Browser test files are spread too: each worker running one starts its own live server
-    and Chromium, which costs less than leaving one worker the whole browser suite."""
-    return nodeid.split("::", 1)[0]
+    """What one xdist worker runs as a whole: a test file (its module fixtures then run once),
+    and all the browser tests together: they share one live server, and some screens are
+    checked with what earlier browser tests left on it (a console screen's figures)."""
+    path = nodeid.split("::", 1)[0]
+    return "tests/web/" if path.startswith("tests/web/") else path
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
