@@ -219,6 +219,11 @@ class Settings(BaseSettings):
     funding_account_type: Literal["ordinary", "current"] = "ordinary"
     funding_account_name_kana: str = Field("ﾏﾁﾍﾟｲ(ｶ", min_length=1, max_length=48)
 
+    # The shop directory's map (Leaflet). Tiles are an outside service the ward contracts (or
+    # hosts); empty: the map shows markers on a blank background and no request leaves.
+    map_tile_url: str = Field("https://tile.openstreetmap.org/{z}/{x}/{y}.png", max_length=300)
+    map_tile_attribution: str = Field("© OpenStreetMap contributors", max_length=200)
+
     # Ledger background work.
     sealer_enabled: bool = True
     sealer_interval_seconds: float = Field(1.0, gt=0)

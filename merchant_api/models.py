@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, Numeric, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from machipay.db import Base, BigId, UTCDateTime
@@ -12,6 +13,14 @@ from machipay.db import Base, BigId, UTCDateTime
 
 class Merchant(Base):
     __tablename__ = "merchants"
+    __table_args__ = (
+        # Both or neither, inside Japan's bounding box: a pin in the sea is a typo.
+        CheckConstraint(
+            "(latitude IS NULL) = (longitude IS NULL) AND (latitude IS NULL OR "
+            "(latitude BETWEEN 20 AND 46 AND longitude BETWEEN 122 AND 154))",
+            name="location",
+        ),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     # What the QR token carries: random, so a sticker never reveals or guesses a database id.
@@ -43,6 +52,17 @@ class Merchant(Base):
     approved_by: Mapped[int | None] = mapped_column(BigInteger)
     # daily | weekly | monthly; None: the platform's MACHIPAY_SETTLEMENT_SCHEDULE.
     settlement_schedule: Mapped[str | None] = mapped_column(String(8))
+    # Where the shop is (pinned on the application's map; both or neither) and what residents
+    # read in the directory.
+    latitude: Mapped[Decimal | None] = mapped_column(Numeric(9, 6))
+    longitude: Mapped[Decimal | None] = mapped_column(Numeric(9, 6))
+    opening_hours: Mapped[str | None] = mapped_column(String(200))
+    phone: Mapped[str | None] = mapped_column(String(20))
+    consented_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # An officer's refusal, shown to the applicant on the status page.
+    rejection_reason: Mapped[str | None] = mapped_column(String(500))
+    rejected_by: Mapped[int | None] = mapped_column(BigInteger)
+    rejected_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class StaffMember(Base):
