@@ -38,7 +38,6 @@ from payments.rewards import (
 from wallet_api import (
     LotTake,
     choose_takes,
-    require_wallet_can_move_money,
     wallet_lock_refusals,
 )
 
@@ -58,7 +57,7 @@ _RECORD = HotStatement(
         "SELECT entry_id, created, payment_id FROM payment_record("
         ":key, :kind, :memo, :fingerprint, :hash, :created_at, :codes, :amounts,"
         " :paid_at, :payment_reference, :resident, :merchant, :amount, :points_used,"
-        " :money_used, :method, :charge, :resident_reward, :merchant_cashback,"
+        " :money_used, :method, :charge, :taken_by, :resident_reward, :merchant_cashback,"
         " :rewards_granted, :lot_ids, :lot_takes, :reward_lot_amount, :reward_lot_campaign,"
         " :reward_lot_expires, :reward_lot_reference, :history_references, :history_kinds,"
         " :history_amounts, :history_money, :history_points, :history_counterparties,"
@@ -77,6 +76,7 @@ _RECORD = HotStatement(
                 "points_used",
                 "money_used",
                 "charge",
+                "taken_by",
                 "resident_reward",
                 "merchant_cashback",
                 "reward_lot_amount",
@@ -99,12 +99,6 @@ _RECORD = HotStatement(
                 "history_points",
             )
         ),
-    )
-)
-
-_TAKEN_BY = HotStatement(
-    text("UPDATE payments SET taken_by = :user WHERE id = :payment").bindparams(
-        bindparam("user", type_=BigInteger()), bindparam("payment", type_=BigInteger())
     )
 )
 
@@ -132,11 +126,11 @@ async def pay(
 ) -> PaymentDone:
     if amount > settings.max_payment:
         raise PaymentLimitExceeded(f"One payment is at most ¥{settings.max_payment:,}.")
-    await require_wallet_can_move_money(session, resident_id)
     now = utcnow()
     # One resident's payments run one at a time: points lots and (later) campaign caps are
-    # read, then written. The lock and the live lots in one round trip; the lots are spent
-    # by payment_record.
+    # read, then written. The lock, the gate on the payer (verified phone, wallet neither
+    # frozen nor closed: wallet_lock_lots reads them under the lock) and the live lots in one
+    # round trip; the lots are spent by payment_record.
     with wallet_lock_refusals():
         lots = await _LOCK_WITH_LOTS.rows(session, {"resident": resident_id, "now": now})
     takes = choose_takes(lots, amount, at_most=True)
@@ -183,6 +177,7 @@ async def pay(
         "money_used": money,
         "method": method,
         "charge_id": charge_id,
+        "taken_by": taken_by,
         "resident_reward": plan.resident_points,
         "merchant_cashback": plan.merchant_cashback,
         "rewards_granted": plan.granted,
@@ -220,12 +215,7 @@ async def pay(
     entry_id, payment_id = await _record_in_one_call(
         session, _PaymentRows(draft, row, takes, plan.points_lot, lines, fact)
     )
-    if taken_by is not None:
-        # Only a till payment (a captured code, a shown charge) has a taker; the sticker
-        # path, the busiest, keeps its round trips. Folding this into payment_record
-        # would save this one at the cost of changing the function's signature.
-        await _TAKEN_BY.run_many(session, [{"payment": payment_id, "user": taken_by}])
-    payment = Payment(id=payment_id, entry_id=entry_id, taken_by=taken_by, **row)
+    payment = Payment(id=payment_id, entry_id=entry_id, **row)
     publish_after_commit(
         session,
         merchant_channel(merchant.id),
@@ -280,6 +270,7 @@ async def _record_in_one_call(session: AsyncSession, rows: _PaymentRows) -> tupl
         money_used=row["money_used"],
         method=row["method"],
         charge=row["charge_id"],
+        taken_by=row["taken_by"],
         resident_reward=row["resident_reward"],
         merchant_cashback=row["merchant_cashback"],
         rewards_granted=row["rewards_granted"],

@@ -50,19 +50,37 @@ class WalletClosed(Forbidden):
     title = "This wallet is closed"
 
 
+class PhoneNotVerified(Forbidden):
+    type_slug = "phone-not-verified"
+    title = "Verify your phone number first"
+
+
+# One wording per refusal, whichever gate finds it first (require_wallet_can_move_money in
+# Python, or wallet_lock_lots under the payer's row lock).
+PHONE_NOT_VERIFIED = (
+    "Enter the code we sent to your phone (POST /api/v1/residents/verify) before "
+    "paying, sending or receiving money."
+)
+WALLET_FROZEN = (
+    "This wallet is frozen by the ward's help desk; no money can leave it. "
+    "Visit a ward office (まちづくりセンター) to unfreeze it."
+)
+WALLET_CLOSED = "This wallet is closed."
+
+
 @contextmanager
 def wallet_lock_refusals() -> Iterator[None]:
-    """``wallet_lock_lots`` refuses (MW001) a wallet that is not active: the database's own
-    copy of the gate, for a freeze that committed after the gate read the wallet."""
+    """``wallet_lock_lots`` is the payment path's gate on the payer, read under the row lock:
+    MW003 no verified phone, MW001 frozen, MW002 closed. The answers are the Python gate's."""
     try:
         yield
     except DBAPIError as exc:
         driver = getattr(exc.orig, "__cause__", None) or exc.orig
-        if getattr(driver, "sqlstate", None) == "MW001":
-            raise WalletFrozen("This wallet was frozen by the ward's help desk.") from exc
+        sqlstate = getattr(driver, "sqlstate", None)
+        if sqlstate == "MW001":
+            raise WalletFrozen(WALLET_FROZEN) from exc
+        if sqlstate == "MW002":
+            raise WalletClosed(WALLET_CLOSED) from exc
+        if sqlstate == "MW003":
+            raise PhoneNotVerified(PHONE_NOT_VERIFIED) from exc
         raise
-
-
-class PhoneNotVerified(Forbidden):
-    type_slug = "phone-not-verified"
-    title = "Verify your phone number first"

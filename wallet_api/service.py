@@ -34,6 +34,9 @@ from machipay.settings import Settings
 from machipay.sms import SmsSender, within_sms_allowance
 from machipay.timeutil import TOKYO, tokyo_day_start, utcnow
 from wallet_api.errors import (
+    PHONE_NOT_VERIFIED,
+    WALLET_CLOSED,
+    WALLET_FROZEN,
     BalanceCapExceeded,
     PhoneNotVerified,
     RecipientCannotReceive,
@@ -263,9 +266,9 @@ async def require_wallet_can_move_money(session: AsyncSession, resident_id: int)
     verified, or the help desk froze or closed the wallet.
 
     Money coming in (top-ups, a shop's refund) does not pass it: a frozen wallet is frozen
-    to protect what is in it, not to turn money away. ``wallet_lock_lots`` refuses a wallet
-    that is not active as well, under the row lock, so a freeze that commits between this
-    read and a payment's lock still stops the payment.
+    to protect what is in it, not to turn money away. Payments do not call it: their gate is
+    ``wallet_lock_lots``, which reads the same facts under the payer's row lock (one round
+    trip fewer, and a freeze that commits while a payment is on its way still stops it).
     """
     row = (
         await session.execute(
@@ -275,17 +278,11 @@ async def require_wallet_can_move_money(session: AsyncSession, resident_id: int)
         )
     ).one_or_none()
     if row is None or row.phone_verified_at is None:
-        raise PhoneNotVerified(
-            "Enter the code we sent to your phone (POST /api/v1/residents/verify) before "
-            "paying, sending or receiving money."
-        )
+        raise PhoneNotVerified(PHONE_NOT_VERIFIED)
     if row.status == "frozen":
-        raise WalletFrozen(
-            "This wallet is frozen by the ward's help desk; no money can leave it. "
-            "Visit a ward office (まちづくりセンター) to unfreeze it."
-        )
+        raise WalletFrozen(WALLET_FROZEN)
     if row.status == "closed":
-        raise WalletClosed("This wallet is closed.")
+        raise WalletClosed(WALLET_CLOSED)
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,11 +4,13 @@
 -- spent from each lot, and has each other context write its own tables through its own
 -- function: the wallet its lots and history lines, the outbox the fact. The rules stay in
 -- Python (which lots, the rewards, the legs); this only writes what it is given.
+-- p_taken_by is the shop's user at the till (a captured code, a charge they showed); NULL
+-- for the sticker.
 CREATE OR REPLACE FUNCTION public.payment_record(
     p_key text, p_kind text, p_memo text, p_fingerprint text, p_hash text,
     p_created_at timestamptz, p_codes text[], p_amounts bigint[],
     p_paid_at timestamptz, p_reference text, p_resident bigint, p_merchant bigint, p_amount bigint,
-    p_points_used bigint, p_money_used bigint, p_method text, p_charge bigint,
+    p_points_used bigint, p_money_used bigint, p_method text, p_charge bigint, p_taken_by bigint,
     p_resident_reward bigint, p_merchant_cashback bigint, p_rewards_granted boolean,
     p_lot_ids bigint[], p_lot_takes bigint[],
     p_reward_lot_amount bigint, p_reward_lot_campaign bigint, p_reward_lot_expires timestamptz,
@@ -27,10 +29,11 @@ BEGIN
                        p_codes, p_amounts) p;
 
     INSERT INTO payments (reference, resident_id, merchant_id, amount, points_used, money_used,
-                          method, charge_id, entry_id, resident_reward, merchant_cashback,
-                          rewards_granted, refunded_amount, refunded_points, created_at)
+                          method, charge_id, taken_by, entry_id, resident_reward,
+                          merchant_cashback, rewards_granted, refunded_amount, refunded_points,
+                          created_at)
     VALUES (p_reference, p_resident, p_merchant, p_amount, p_points_used, p_money_used,
-            p_method, p_charge, v_entry, p_resident_reward, p_merchant_cashback,
+            p_method, p_charge, p_taken_by, v_entry, p_resident_reward, p_merchant_cashback,
             p_rewards_granted, 0, 0, p_paid_at)
     RETURNING id INTO v_payment;
 

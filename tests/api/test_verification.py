@@ -5,8 +5,10 @@ from __future__ import annotations
 import uuid
 
 import httpx
+import pytest
 from fastapi import FastAPI
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
 from machipay.auth import Role
 from machipay.phone import normalize_phone
@@ -15,6 +17,7 @@ from tests.api.conftest import ResidentHandle, new_phone, register, top_up
 from tests.api.shops import open_shop, staff_token, sticker_payload
 from tests.conftest import ManualClock
 from tests.sms import code_in, last_code, texts_to
+from wallet_api import PhoneNotVerified, wallet_lock_refusals
 
 PHONE_NOT_VERIFIED = "https://machipay.example/problems/phone-not-verified"
 CODE_INVALID = "https://machipay.example/problems/code-invalid"
@@ -87,6 +90,24 @@ async def test_a_pending_wallet_can_sign_in_but_not_move_money_until_verified(
     assert code.status_code == 201, code.text
     wallet = (await client.get("/api/v1/wallet", headers=resident.headers)).json()
     assert (wallet["verification"], wallet["money"]) == ("verified", 4_800)
+
+
+async def test_the_payers_lock_is_the_payment_paths_gate(
+    client: httpx.AsyncClient, app: FastAPI
+) -> None:
+    """A payment reads the payer only under its row lock (no read before it): the lock
+    function itself refuses an unverified phone, and the answer is the gate's."""
+    resident = await register(client, verify=False)
+    async with app.state.sessionmaker() as session:
+        with pytest.raises(DBAPIError, match="no verified phone"):
+            await session.execute(
+                text("SELECT * FROM wallet_lock_lots(:r, now())"), {"r": resident.id}
+            )
+    async with app.state.sessionmaker() as session:
+        with pytest.raises(PhoneNotVerified), wallet_lock_refusals():
+            await session.execute(
+                text("SELECT * FROM wallet_lock_lots(:r, now())"), {"r": resident.id}
+            )
 
 
 async def test_a_code_works_once(client: httpx.AsyncClient) -> None:

@@ -1,19 +1,28 @@
 -- The payer's row lock (one resident's payments run one at a time) and the live points lots
--- it may spend, oldest expiry first, locked too. A resident with no row is an error. A wallet
--- that is not active (frozen or closed by the help desk) pays nothing: MW001, read under the
--- lock, so a freeze that committed after the Python gate (require_wallet_can_move_money) read
--- the wallet still stops the payment. Mapped in payments/service.py.
+-- it may spend, oldest expiry first, locked too. This is the payment path's one gate on the
+-- payer, read under the lock (so a freeze that commits while a payment is on its way still
+-- stops it, and the payment needs no read of its own before): no resident row or an
+-- unverified phone is MW003, a frozen wallet MW001, a closed one MW002. Mapped in
+-- wallet_api/errors.py (wallet_lock_refusals) to the same answers as the Python gate
+-- (require_wallet_can_move_money) that transfers and one-time codes pass.
 CREATE OR REPLACE FUNCTION public.wallet_lock_lots(p_resident bigint, p_now timestamptz)
 RETURNS TABLE (lot_id bigint, remaining bigint) LANGUAGE plpgsql AS $$
 DECLARE
     v_status text;
+    v_verified timestamptz;
 BEGIN
-    SELECT r.status INTO v_status FROM residents r WHERE r.user_id = p_resident FOR UPDATE;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'resident % has no row to lock', p_resident;
+    SELECT r.status, r.phone_verified_at INTO v_status, v_verified
+      FROM residents r WHERE r.user_id = p_resident FOR UPDATE;
+    IF NOT FOUND OR v_verified IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = 'MW003',
+            MESSAGE = format('resident %s has no verified phone: no money leaves the wallet', p_resident);
+    END IF;
+    IF v_status = 'frozen' THEN
+        RAISE EXCEPTION USING ERRCODE = 'MW001',
+            MESSAGE = format('wallet of resident %s is frozen: no money leaves it', p_resident);
     END IF;
     IF v_status <> 'active' THEN
-        RAISE EXCEPTION USING ERRCODE = 'MW001',
+        RAISE EXCEPTION USING ERRCODE = 'MW002',
             MESSAGE = format('wallet of resident %s is %s: no money leaves it', p_resident, v_status);
     END IF;
     RETURN QUERY
