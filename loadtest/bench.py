@@ -644,17 +644,24 @@ def print_table(s: dict[str, Any]) -> None:
         print(s["verify_report"])
 
 
+def add_morning_arguments(
+    parser: argparse.ArgumentParser, *, residents: int, merchants: int, users: int
+) -> None:
+    """The options every run of a campaign morning takes (bench and profile alike)."""
+    parser.add_argument("--url", default=DEFAULT_URL, help="PostgreSQL server (admin database)")
+    parser.add_argument("--redis-url", default=DEFAULT_REDIS, help="a Redis db to flush and use")
+    parser.add_argument("--residents", type=int, default=residents)
+    parser.add_argument("--merchants", type=int, default=merchants)
+    parser.add_argument("--top-up", type=int, default=290_000, help="yen per resident")
+    parser.add_argument("--workers", type=int, default=2, help="API worker processes")
+    parser.add_argument("--users", type=int, default=users, help="concurrent paying residents")
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m loadtest.bench", description=__doc__.split("\n\n")[0]
     )
-    parser.add_argument("--url", default=DEFAULT_URL, help="PostgreSQL server (admin database)")
-    parser.add_argument("--redis-url", default=DEFAULT_REDIS, help="a Redis db to flush and use")
-    parser.add_argument("--residents", type=int, default=10_000)
-    parser.add_argument("--merchants", type=int, default=500)
-    parser.add_argument("--top-up", type=int, default=290_000, help="yen per resident")
-    parser.add_argument("--workers", type=int, default=2, help="API worker processes")
-    parser.add_argument("--users", type=int, default=64, help="concurrent paying residents")
+    add_morning_arguments(parser, residents=10_000, merchants=500, users=64)
     parser.add_argument(
         "--overload-factor",
         type=int,

@@ -62,7 +62,7 @@ import asyncpg
 import redis
 
 from loadtest.bench import (
-    DEFAULT_URL,
+    add_morning_arguments,
     free_port,
     locust_invocation,
     locust_results,
@@ -600,13 +600,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m loadtest.profile", description=__doc__.split("\n\n")[0]
     )
-    parser.add_argument("--url", default=DEFAULT_URL, help="PostgreSQL server (admin database)")
-    parser.add_argument("--redis-url", default=DEFAULT_REDIS, help="a Redis db to flush and use")
-    parser.add_argument("--residents", type=int, default=2_000)
-    parser.add_argument("--merchants", type=int, default=200)
-    parser.add_argument("--top-up", type=int, default=290_000, help="yen per resident")
-    parser.add_argument("--workers", type=int, default=2, help="API worker processes")
-    parser.add_argument("--users", type=int, default=32, help="concurrent paying residents")
+    add_morning_arguments(parser, residents=2_000, merchants=200, users=32)
     parser.add_argument("--seconds", type=int, default=20, help="per phase")
     parser.add_argument("--warmup", type=int, default=8, help="untimed warm-up seconds")
     parser.add_argument(
