@@ -38,6 +38,7 @@ from ledger.errors import (
     UnknownAccount,
     UnknownEntry,
 )
+from ledger.group_commit import GroupCommitStats, GroupCommitter
 from ledger.guards import money_triggers
 from ledger.posting import (
     EntryDraft,
@@ -76,6 +77,8 @@ __all__ = [
     "AlreadyReversed",
     "EntryDraft",
     "Finding",
+    "GroupCommitStats",
+    "GroupCommitter",
     "IdempotencyConflict",
     "InsufficientFunds",
     "LedgerBusy",

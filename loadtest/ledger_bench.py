@@ -126,6 +126,8 @@ class Stats:
     cpu: float = 0.0  # client CPU seconds over the timed window, all processes
     latencies: list[float] = field(default_factory=list)  # seconds, committed transfers
     error_samples: list[str] = field(default_factory=list)
+    batches: int = 0  # group commit: round trips (and commits) the transfers shared
+    batch_fallbacks: int = 0  # group commit: batches posted again one by one
 
     @property
     def attempts(self) -> int:
@@ -138,6 +140,8 @@ class Stats:
         self.elapsed = max(self.elapsed, other.elapsed)
         self.cpu += other.cpu
         self.latencies += other.latencies
+        self.batches += other.batches
+        self.batch_fallbacks += other.batch_fallbacks
         self.error_samples += other.error_samples[: 5 - len(self.error_samples)]
 
 
@@ -153,34 +157,92 @@ class Plan:
     accounts: int
     seed: int
     cap: int  # transfers per worker
+    flushers: int = 4  # group commit: batches in flight per process
+    max_batch: int = 32  # group commit: entries per batch at most
 
 
 async def transfer(
-    session: AsyncSession, rng: random.Random, codes: list[str], stats: Stats
+    session: AsyncSession | ledger.GroupCommitter,
+    rng: random.Random,
+    codes: list[str],
+    stats: Stats,
 ) -> None:
     payer, payee = rng.sample(codes, 2)
     amount = rng.randint(1, 500)
     started = time.perf_counter()
     try:
-        await ledger.post_entry(
-            session,
-            idempotency_key=uuid.uuid4().hex,
-            kind="p2p",
-            legs=[ledger.debit(payer, amount), ledger.credit(payee, amount)],
-        )
-        await session.commit()
+        if isinstance(session, ledger.GroupCommitter):
+            # The same draft post_entry makes, handed to the process's group committer:
+            # answered after the batch holding it committed.
+            await session.post(
+                ledger.draft_entry(
+                    idempotency_key=uuid.uuid4().hex,
+                    kind="p2p",
+                    legs=[ledger.debit(payer, amount), ledger.credit(payee, amount)],
+                )
+            )
+        else:
+            await ledger.post_entry(
+                session,
+                idempotency_key=uuid.uuid4().hex,
+                kind="p2p",
+                legs=[ledger.debit(payer, amount), ledger.credit(payee, amount)],
+            )
+            await session.commit()
     except ledger.InsufficientFunds:
-        await session.rollback()
+        if not isinstance(session, ledger.GroupCommitter):
+            await session.rollback()
         stats.insufficient += 1
     except Exception as exc:
-        with contextlib.suppress(Exception):
-            await session.rollback()
+        if not isinstance(session, ledger.GroupCommitter):
+            with contextlib.suppress(Exception):
+                await session.rollback()
         stats.errors += 1
         if len(stats.error_samples) < 5:
             stats.error_samples.append(repr(exc)[:300])
     else:
         stats.ok += 1
         stats.latencies.append(time.perf_counter() - started)
+
+
+async def group_worker(
+    committer: ledger.GroupCommitter, plan: Plan, n: int, deadline: float
+) -> Stats:
+    """Transfers until the deadline, each through the process's group committer."""
+    rng, stats = random.Random(plan.seed + n), Stats()
+    codes = [account_code(i) for i in range(plan.accounts)]
+    while time.perf_counter() < deadline and stats.attempts < plan.cap:
+        await transfer(committer, rng, codes, stats)
+    return stats
+
+
+async def drive_grouped(plan: Plan, barrier: Any) -> Stats:
+    """Group commit: the process's clients share ``plan.flushers`` connections."""
+    engine = create_engine(
+        Settings(database_url=plan.url), pool_size=plan.flushers + 1, max_overflow=0
+    )
+    try:
+        async with engine.connect() as conn:  # connected before timing
+            await conn.execute(text("SELECT 1"))
+        committer = ledger.GroupCommitter(
+            make_sessionmaker(engine), flushers=plan.flushers, max_batch=plan.max_batch
+        )
+        await asyncio.to_thread(barrier.wait, 120)
+        started, cpu = time.perf_counter(), time.process_time()
+        runs = [
+            group_worker(committer, plan, n, started + plan.seconds) for n in range(plan.clients)
+        ]
+        total = Stats()
+        for stats in await asyncio.gather(*runs):
+            total.merge(stats)
+        total.elapsed = time.perf_counter() - started
+        total.cpu = time.process_time() - cpu
+        await committer.close()
+        total.batches = committer.stats.batches
+        total.batch_fallbacks = committer.stats.fallbacks
+        return total
+    finally:
+        await engine.dispose()
 
 
 async def worker(
@@ -204,6 +266,8 @@ async def worker(
 
 
 async def drive(plan: Plan, barrier: Any) -> Stats:
+    if plan.client == "group":
+        return await drive_grouped(plan, barrier)
     engine = create_engine(Settings(database_url=plan.url), pool_size=plan.clients, max_overflow=0)
     conns = [await engine.connect() for _ in range(plan.clients)]  # all connected before timing
     try:
@@ -245,7 +309,18 @@ def run_ledger_load(url: str, ns: argparse.Namespace) -> Stats:
     barrier, results = ctx.Barrier(len(shares)), ctx.Queue()
     cap = -(-HARD_CAP // ns.clients)
     plans = [
-        Plan(url, share, ns.seconds, ns.client, ns.loop, ns.accounts, ns.seed + 1000 * n, cap)
+        Plan(
+            url,
+            share,
+            ns.seconds,
+            ns.client,
+            ns.loop,
+            ns.accounts,
+            ns.seed + 1000 * n,
+            cap,
+            ns.flushers,
+            ns.max_batch,
+        )
         for n, share in enumerate(shares)
     ]
     procs = [ctx.Process(target=process_main, args=(plan, barrier, results)) for plan in plans]
@@ -305,6 +380,9 @@ def summarize(ns: argparse.Namespace, load: Stats, tps: float) -> dict[str, Any]
         "duration_s": round(load.elapsed, 2),
         "accounts": ns.accounts,
         "error_samples": load.error_samples,
+        "batches": load.batches,
+        "mean_batch": round(load.ok / load.batches, 2) if load.batches else None,
+        "batch_fallbacks": load.batch_fallbacks,
     }
 
 
@@ -319,6 +397,14 @@ def print_table(s: dict[str, Any]) -> None:
         ("clients", f"{s['clients']} in {s['processes']} processes ({s['client']}, {s['loop']})"),
         ("duration", f"{s['duration_s']} s, {s['transfers']:,} transfers committed"),
     ]
+    if s["batches"]:
+        rows.append(
+            (
+                "group commit",
+                f"{s['batches']:,} batches, {s['mean_batch']} transfers each on average,"
+                f" {s['batch_fallbacks']} posted again one by one",
+            )
+        )
     width = max(len(name) for name, _ in rows)
     print("\n".join(f"  {name:<{width}}  {value}" for name, value in rows))
     for sample in s["error_samples"]:
@@ -335,16 +421,23 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument(
         "--client",
-        choices=["connection", "session", "autocommit"],
+        choices=["connection", "session", "autocommit", "group"],
         default="connection",
         help="connection: each worker holds one connection, BEGIN/COMMIT per transfer;"
-        " session: a pooled session per transfer; autocommit: no BEGIN/COMMIT round trips",
+        " session: a pooled session per transfer; autocommit: no BEGIN/COMMIT round trips;"
+        " group: the process's clients share a group committer (ledger.GroupCommitter)",
     )
+    parser.add_argument("--flushers", type=int, default=4, help="group: batches in flight")
+    parser.add_argument("--max-batch", type=int, default=32, help="group: entries per batch")
     parser.add_argument("--loop", choices=["uvloop", "asyncio"], default="uvloop")
     parser.add_argument("--database-url", default=DEFAULT_URL)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--json-out")
     ns = parser.parse_args(argv)
+    if not 1 <= ns.flushers <= 64 or not 1 <= ns.max_batch <= ledger.group_commit.MAX_BATCH:
+        parser.error(
+            f"--flushers must be 1 to 64, --max-batch 1 to {ledger.group_commit.MAX_BATCH}"
+        )
     if ns.clients < 1 or ns.processes < 1 or ns.seconds < 1 or ns.accounts < 2:
         parser.error("--clients, --processes and --seconds must be >= 1, --accounts >= 2")
     return ns
