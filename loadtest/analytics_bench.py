@@ -112,7 +112,7 @@ async def guard_storage(session: AsyncSession, analyst_id: int) -> dict[str, int
 
 async def run(ns: argparse.Namespace) -> dict[str, Any]:
     tag = uuid.uuid4().hex[:10]
-    name = ns.reuse or f"machipay_analytics_{tag}"
+    name = ns.reuse or ns.database or f"machipay_analytics_{tag}"
     if not ns.reuse:
         await admin_execute(ns.url, f'CREATE DATABASE "{name}"')
     url = database_url(ns.url, name)
@@ -220,6 +220,9 @@ def main(argv: list[str] | None = None) -> int:
         "--skip-facts", action="store_true", help="leave out the question that reads the facts"
     )
     parser.add_argument("--keep", action="store_true")
+    parser.add_argument(
+        "--database", help="the new database's name (default: machipay_analytics_<random>)"
+    )
     parser.add_argument(
         "--reuse", metavar="DATABASE", help="ask on a history kept by --keep, without writing"
     )
