@@ -1,9 +1,9 @@
 """A synthetic ward history in the analytics store: months of facts, fast.
 
 For benchmarks, the demo and trying the analyst console on something the size of a real
-ward. It writes facts (and then rebuilds the rollups of the months it wrote), not ledger
-payments: a million payments through the money path would take an hour and say nothing
-more about analytics. What it models:
+ward. It writes facts with COPY (and then rebuilds every rollup in bulk,
+``analytics.rollups.build_all_rollups``), not ledger payments: a million payments through
+the money path would take an hour and say nothing more about analytics. What it models:
 
 - streets of very different sizes (a Zipf-like weight), shops on them with categories and
   store types, a few large stores that dominate their street;
