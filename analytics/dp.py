@@ -24,7 +24,8 @@ the query log are committed before this module reads anything (``analytics.dp_mo
 
 from __future__ import annotations
 
-import asyncio
+import functools
+import io
 import itertools
 import math
 from dataclasses import dataclass
@@ -32,9 +33,11 @@ from typing import Any
 
 import opendp.prelude as dp
 import polars as pl
-from sqlalchemy import select
+from opendp.accuracy import summarize_polars_measurement
+from sqlalchemy import case, func, literal, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from analytics import dp_pool
 from analytics.dimensions import AGE_BANDS, INTEGER_DIMENSIONS
 from analytics.models import Fact
 from machipay.errors import ValidationFailed
@@ -118,59 +121,136 @@ async def public_keys(
     return pl.DataFrame(list(itertools.product(*domains)), schema=list(dimensions), orient="row")
 
 
-async def _facts(
-    session: AsyncSession,
-    columns: dict[str, Any],
-    conditions: list[Any],
-    max_rows: int,
-) -> pl.DataFrame:
-    names = list(columns)
-    selected = [
-        *columns.values(),
-        Fact.period,
-        Fact.resident_key,
-        Fact.kind,
-        Fact.amount,
-        Fact.points_used,
-        Fact.reward,
-    ]
-    result = await session.execute(select(*selected).where(*conditions).limit(max_rows + 1))
-    rows = result.all()
-    if len(rows) > max_rows:
-        raise ValidationFailed(
-            f"DP mode reads at most {max_rows} facts per query; narrow the filters.",
-            field="filters",
+def _truncated(columns: dict[str, Any], conditions: list[Any], bounds: Bounds) -> Any:
+    """The facts OpenDP may see, summed and bounded in the database: one row per pseudonym
+    and cell, its payments counted up to ``payments_per_cell`` and each sum clamped to
+    that many payments of ±``amount_cap`` yen (every payment clamped first), and at most
+    ``cells_per_resident`` cells per pseudonym (its first in key order). Each row is a
+    function of one person's own facts; OpenDP gets a few columns of numbers per person
+    and cell instead of every payment with its keys."""
+    dims = list(columns.values())
+    # Bytewise: the pseudonyms' order means nothing, and locale-aware sorting costs.
+    person = Fact.resident_key.collate("C")
+    cap = bounds.amount_cap
+    most = bounds.payments_per_cell * cap
+
+    def clamped_sum(column: Any) -> Any:
+        each = func.greatest(func.least(column, cap), -cap)
+        return func.greatest(func.least(func.sum(each), most), -most)
+
+    cell_rank = func.dense_rank().over(partition_by=person, order_by=dims) if dims else literal(1)
+    inner = (
+        select(
+            *(column.label(name) for name, column in columns.items()),
+            func.least(
+                func.sum(case((Fact.kind == "payment", 1), else_=0)), bounds.payments_per_cell
+            ).label("is_payment"),
+            clamped_sum(Fact.amount).label("amount"),
+            clamped_sum(Fact.points_used).label("points_used"),
+            clamped_sum(Fact.reward).label("reward"),
+            cell_rank.label("_c"),
+            # The facts the query matched, for the row limit: counted in the same pass.
+            func.sum(func.count()).over().label("_facts"),
         )
+        .where(*conditions)
+        .group_by(person, *dims)
+        .subquery()
+    )
+    names = [*columns, "is_payment", *FACT_MEASURES, "_facts"]
+    return select(*(inner.c[name] for name in names)).where(
+        inner.c["_c"] <= bounds.cells_per_resident
+    )
+
+
+FACT_MEASURES = ("amount", "points_used", "reward")
+
+
+async def _facts_csv(
+    session: AsyncSession, columns: dict[str, Any], conditions: list[Any], bounds: Bounds
+) -> bytes:
+    """The truncated facts as CSV straight from PostgreSQL's COPY: parsed by Polars in
+    native code, never turned into Python objects one value at a time."""
+    connection = await session.connection()
+    # One sort or hash of the facts read: in memory rather than spilled to disk.
+    await session.execute(text("SET LOCAL work_mem = '64MB'"))
+    compiled = _truncated(columns, conditions, bounds).compile(
+        dialect=connection.dialect, compile_kwargs={"render_postcompile": True}
+    )
+    arguments = [compiled.params[name] for name in compiled.positiontup or ()]
+    raw = (await connection.get_raw_connection()).driver_connection
+    out = io.BytesIO()
+    await raw.copy_from_query(  # type: ignore[union-attr]
+        str(compiled), *arguments, output=out, format="csv", header=True
+    )
+    return out.getvalue()
+
+
+def _frame(csv: bytes, names: list[str], max_rows: int) -> pl.DataFrame:
     # Types from the columns, not from the rows: a frame with no row must work the same.
     schema: dict[str, Any] = {
         name: pl.Int64 if name in INTEGER_DIMENSIONS else pl.String for name in names
     }
     schema.update(
-        period=pl.String,
-        resident_key=pl.String,
-        kind=pl.String,
+        is_payment=pl.Int64,
         amount=pl.Int64,
         points_used=pl.Int64,
         reward=pl.Int64,
+        _facts=pl.Int64,
     )
-    frame = pl.DataFrame([tuple(r) for r in rows], schema=schema, orient="row")
-    return frame.with_columns(
-        (pl.col("kind") == "payment").cast(pl.Int64).alias("is_payment"),
-        pl.col("amount", "points_used", "reward").cast(pl.Int64),
-    ).drop("kind")
+    frame = pl.read_csv(io.BytesIO(csv), schema=schema, has_header=True)
+    if frame.height and int(frame["_facts"][0]) > max_rows:
+        raise ValidationFailed(
+            f"DP mode reads at most {max_rows} facts per query; narrow the filters.",
+            field="filters",
+        )
+    return frame.drop("_facts")
 
 
-def _truncate(frame: pl.DataFrame, dims: list[str], bounds: Bounds, seed: int) -> pl.DataFrame:
-    """At most ``payments_per_cell`` rows per pseudonym and cell (a random sample), and at
-    most ``cells_per_resident`` cells per pseudonym: a function of each person's own rows."""
-    by = ["resident_key", *dims]
-    frame = frame.filter(
-        pl.int_range(pl.len()).shuffle(seed=seed).over(by) < bounds.payments_per_cell
-    )
-    if dims:
-        rank = pl.struct(dims).rank("dense").over("resident_key")
-        frame = frame.filter(rank <= bounds.cells_per_resident)
-    return frame
+def _measurement(query: Any) -> Any:
+    """The query's measurement, as ``query.resolve()`` makes it, without its search.
+
+    OpenDP finds the noise scale by bisection, compiling the whole query each step: about
+    a thousand compilations, seconds of CPU on every query, whatever the data. The privacy
+    loss of Laplace noise is inversely proportional to its scale, so one compilation at
+    scale 1 gives the scale that spends exactly the query's ε; OpenDP's own privacy map
+    then checks the measurement, and if rounding leaves it a hair over the budget the
+    scale is nudged up (or the full search runs): never a looser guarantee than
+    ``resolve()``'s."""
+    plan = object.__getattribute__(query, "polars_plan")
+    inner = object.__getattribute__(query, "_query")
+    domain, metric = inner._chain
+    d_in, d_out = inner._d_in, inner._d_out
+    approximate = isinstance(d_out, tuple)
+
+    def make(scale: float, threshold: int | None = None) -> Any:
+        return dp.m.make_private_lazyframe(
+            input_domain=domain,
+            input_metric=metric,
+            output_measure=inner._output_measure,
+            lazyframe=plan,
+            global_scale=scale,
+            threshold=threshold,
+        )
+
+    never = 2**32 - 1  # no threshold yet: the scale alone is solved first, as OpenDP does
+    loss = make(1.0, never if approximate else None).map(d_in)
+    epsilon = float(d_out[0] if approximate else d_out)
+    scale = float(loss[0] if approximate else loss) / epsilon
+    for _ in range(4):
+        scale *= 1 + 1e-9
+        if approximate:
+
+            def small_enough(threshold: int, scale: float = scale) -> bool:
+                return bool(make(scale, threshold).map(d_in)[1] < d_out[1])
+
+            search: Any = dp.binary_search  # typed for floats; it searches integers too
+            measurement = make(scale, int(search(small_enough, T=int)))
+        else:
+            measurement = make(scale)
+        if measurement.check(d_in, d_out):
+            return measurement
+        scale *= 1 + 1e-6
+    return query.resolve()
 
 
 def _release(
@@ -181,70 +261,52 @@ def _release(
     epsilon: float,
     bounds: Bounds,
 ) -> tuple[pl.DataFrame, dict[str, float]]:
-    """The noisy cells and each measure's 95 % error band (CPU-bound; run in a thread)."""
+    """The noisy cells and each measure's 95 % error band (CPU-bound: on the DP pool).
+
+    ``frame`` has one row per pseudonym and cell (``_truncated``): a person is at most
+    ``months`` rows of a cell and ``months × cells_per_resident`` rows in all, each row's
+    sums bounded by ``payments_per_cell`` payments of at most ``amount_cap`` yen. One
+    measurement releases every measure (one compilation, the data handed to OpenDP once);
+    its ε is the query's."""
     months = bounds.months
-    cap = bounds.amount_cap
-    per_cell = months * bounds.payments_per_cell
+    per_cell = bounds.payments_per_cell
+    cap = per_cell * bounds.amount_cap
     cells = months * (bounds.cells_per_resident if dims else 1)
     # An average ticket is spend ÷ payments: both are released to compute it.
     ratio = ("spend", "payments") if "average_ticket" in measures else ()
     sums = [m for m in SUMS if m in measures or m in ratio]
-    wants_residents = "residents" in measures
-    shares = len(sums) + (1 if wants_residents else 0) + (1 if keys is None else 0)
-    errors: dict[str, float] = {}
-    contributions = [dp.polars.Bound(by=[], per_group=per_cell * cells)]
+    contributions = [dp.polars.Bound(by=[], per_group=cells)]
     if dims:
-        contributions.append(dp.polars.Bound(by=dims, per_group=per_cell, num_groups=cells))
-    margins = [dp.polars.Margin(by=[], max_length=bounds.max_rows)]
-
-    def query(data: pl.DataFrame, weight: float, unit: list[Any]) -> Any:
-        context = dp.Context.compositor(
-            data=data.lazy(),
-            privacy_unit=dp.unit_of(contributions=unit),
-            # Open-ended keys need δ: a cell is released only past a noisy threshold.
-            privacy_loss=dp.loss_of(
-                epsilon=epsilon * weight, delta=None if keys is not None else bounds.delta
-            ),
-            split_evenly_over=1,
-            margins=margins,
-        )
-        return context.query()
-
-    main_weight = (shares - (1 if wants_residents else 0)) / shares
+        contributions.append(dp.polars.Bound(by=dims, per_group=months, num_groups=cells))
+    # OpenDP copies the frame it is given across its FFI, value by value: only the columns
+    # the measures read.
+    frame = frame.select(*dims, *(SUMS[m] for m in sums))
+    context = dp.Context.compositor(
+        data=frame.lazy(),
+        privacy_unit=dp.unit_of(contributions=contributions),
+        # Open-ended keys need δ: a cell is released only past a noisy threshold.
+        privacy_loss=dp.loss_of(epsilon=epsilon, delta=None if keys is not None else bounds.delta),
+        split_evenly_over=1,
+        margins=[dp.polars.Margin(by=[], max_length=bounds.max_rows)],
+    )
+    # A row is one pseudonym in one cell: the rows of a cell are its residents (per month).
+    counted = "residents" in measures or keys is None
     aggregates: list[Any] = []
-    if keys is None:
-        aggregates.append(pl.len().dp.noise().alias("_rows"))
+    if counted:
+        aggregates.append(pl.len().dp.noise().alias("residents"))
     for measure in sums:
-        low = 0 if measure == "payments" else -cap
-        high = 1 if measure == "payments" else cap
+        low, high = (0, per_cell) if measure == "payments" else (-cap, cap)
         aggregates.append(pl.col(SUMS[measure]).fill_null(0).dp.sum((low, high)).alias(measure))
-    main = query(frame, main_weight, contributions)
+    main = context.query()
     grouped = main.group_by(dims).agg(*aggregates) if dims else main.select(*aggregates)
     if keys is not None and dims:
         grouped = grouped.with_keys(keys.lazy())
-    summary = grouped.summarize(alpha=0.05)
+    measurement = _measurement(grouped)
+    summary = summarize_polars_measurement(measurement, alpha=0.05)
+    errors: dict[str, float] = {}
     for column, accuracy in zip(summary["column"], summary["accuracy"], strict=True):
         errors[str(column)] = float(accuracy)
-    released = grouped.release().collect()
-
-    if wants_residents:
-        people = frame.select([*dims, "period", "resident_key"]).unique()
-        unit = [dp.polars.Bound(by=[], per_group=cells)]
-        if dims:
-            unit.append(dp.polars.Bound(by=dims, per_group=months, num_groups=cells))
-        counted = query(people, 1 - main_weight, unit)
-        count = pl.len().dp.noise().alias("residents")
-        people_query = counted.group_by(dims).agg(count) if dims else counted.select(count)
-        if keys is not None and dims:
-            people_query = people_query.with_keys(keys.lazy())
-        summary = people_query.summarize(alpha=0.05)
-        errors["residents"] = float(summary["accuracy"][0])
-        residents = people_query.release().collect()
-        released = (
-            released.join(residents, on=dims, how="left")
-            if dims
-            else pl.concat([released, residents], how="horizontal")
-        )
+    released = context(measurement).collect()
     return released, errors
 
 
@@ -259,20 +321,31 @@ async def dp_answer(
     measures: tuple[str, ...],
     epsilon: float,
     months: list[str],
-    seed: int,
 ) -> DpAnswer:
     """Noisy cells of facts of ``months`` only: the months the budget was charged for.
     The facts are read in a short transaction of their own, closed before OpenDP runs: the
-    noise can take longer than a database lets a transaction sit idle."""
+    noise can take longer than a database lets a transaction sit idle. Everything after
+    the read runs on the DP pool (``analytics.dp_pool``), off the event loop."""
     bounds = Bounds.of(settings, len(months))
-    dims = list(dimensions)
     conditions = [*conditions, Fact.month.in_(months)]
     async with sessions() as session:
-        frame = await _facts(session, columns, conditions, bounds.max_rows)
-    frame = _truncate(frame, dims, bounds, seed)
-    released, errors = await asyncio.to_thread(
-        _release, frame, dims, measures, keys, epsilon, bounds
+        csv = await _facts_csv(session, columns, conditions, bounds)
+    return await dp_pool.compute(
+        settings,
+        functools.partial(_answer, csv, list(dimensions), measures, keys, epsilon, bounds),
     )
+
+
+def _answer(
+    csv: bytes,
+    dims: list[str],
+    measures: tuple[str, ...],
+    keys: pl.DataFrame | None,
+    epsilon: float,
+    bounds: Bounds,
+) -> DpAnswer:
+    frame = _frame(csv, dims, bounds.max_rows)
+    released, errors = _release(frame, dims, measures, keys, epsilon, bounds)
     rows: list[dict[str, Any]] = []
     for record in (
         released.sort(dims).iter_rows(named=True) if dims else released.iter_rows(named=True)

@@ -13,13 +13,12 @@ log), none held open while OpenDP computes: the request's session is left untouc
 
 from __future__ import annotations
 
-import secrets
 from typing import TYPE_CHECKING
 
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from analytics import dp_budget
+from analytics import dp_budget, dp_pool
 from analytics.dimensions import DIMENSIONS
 from analytics.models import QueryLog
 from machipay.settings import Settings
@@ -71,30 +70,31 @@ async def answer_with_dp(
 
     months = dp_budget.months_read(query.filters, dp_budget.months_window(settings))
     sessions = async_sessionmaker(session.bind, expire_on_commit=False, autoflush=False)
-    async with sessions.begin() as own:
-        # Reference data only (streets, districts…): a refusal here costs no ε.
-        keys = await dp.public_keys(own, query.dimensions, query.filters)
-        log_id, remaining = await _charge_and_log(
-            own, settings, query, analyst_id=analyst_id, epsilon=epsilon, months=months
+    # A place on the DP pool first: a busy pool turns the query away before its ε is spent.
+    with dp_pool.admitted(settings):
+        async with sessions.begin() as own:
+            # Reference data only (streets, districts…): a refusal here costs no ε.
+            keys = await dp.public_keys(own, query.dimensions, query.filters)
+            log_id, remaining = await _charge_and_log(
+                own, settings, query, analyst_id=analyst_id, epsilon=epsilon, months=months
+            )
+        answer = await dp.dp_answer(
+            sessions,
+            settings,
+            dimensions=query.dimensions,
+            columns={d: DIMENSIONS[d] for d in query.dimensions},
+            keys=keys,
+            conditions=[DIMENSIONS[name].in_(values) for name, values in query.filters.items()],
+            measures=query.measures,
+            epsilon=epsilon,
+            months=months,
         )
-    answer = await dp.dp_answer(
-        sessions,
-        settings,
-        dimensions=query.dimensions,
-        columns={d: DIMENSIONS[d] for d in query.dimensions},
-        keys=keys,
-        conditions=[DIMENSIONS[name].in_(values) for name, values in query.filters.items()],
-        measures=query.measures,
-        epsilon=epsilon,
-        months=months,
-        seed=secrets.randbits(63),
-    )
-    async with sessions.begin() as own:
-        await own.execute(
-            update(QueryLog)
-            .where(QueryLog.id == log_id)
-            .values(outcome="answered", cells=len(answer.rows))
-        )
+        async with sessions.begin() as own:
+            await own.execute(
+                update(QueryLog)
+                .where(QueryLog.id == log_id)
+                .values(outcome="answered", cells=len(answer.rows))
+            )
     return Answer(
         rows=answer.rows,
         suppressed=0,

@@ -19,6 +19,7 @@ from analytics.disclosure import (
     suppressed,
 )
 from analytics.dp_mode import answer_with_dp
+from analytics.dp_pool import DpBusy
 from analytics.guard import (
     GuardRefused,
     Published,
@@ -213,7 +214,7 @@ async def run_query(
         if query.mode == "dp":
             return await answer_with_dp(session, settings, query, analyst_id=analyst_id)
         return await _answer_with_thresholds(session, settings, query, analyst_id=analyst_id)
-    except (ValidationFailed, Forbidden) as refusal:
+    except (ValidationFailed, Forbidden, DpBusy) as refusal:
         refusal.keep_changes = True  # type: ignore[misc] # the refusal is logged too
         await _log(session, analyst_id, query, "refused")
         raise

@@ -351,6 +351,106 @@ async def rebuild_rollups(session: AsyncSession, months: Sequence[str] | None = 
             await session.execute(text(sql))
 
 
+# The rollup tables and their primary keys, as migration 0010 made them.
+_ROLLUP_KEYS = {
+    "analytics_rollup_cells": ("shape", "month", "cell"),
+    "analytics_rollup_members": ("shape", "month", "cell", "resident_key"),
+    "analytics_rollup_shops": ("shape", "month", "cell", "merchant_key"),
+}
+
+
+def bulk_build_sql(shape: str, dims: tuple[str, ...]) -> list[str]:
+    """One shape's rows, per month and over all months, in two scans of the facts: one
+    for its members (monthly pseudonyms and all-time persons: two grouping sets of one
+    pass), one for its sums per cell and shop (``_bulk_sums``, both partitions again).
+    The residents of each cell are its members counted (``_bulk_people``), so no
+    ``COUNT(DISTINCT …)`` sorts the facts once more."""
+    # Grouped by the cell's text, as ``rebuild_rollups`` groups: the keys cannot differ.
+    # PostgreSQL refuses a constant in GROUP BY: the whole ward has no cell to group by.
+    cell = _cell_sql(dims)
+    by = f"({cell}), " if dims else ""
+    period = f"CASE GROUPING(month) WHEN 1 THEN '{ALL_MONTHS}' ELSE month END"
+    return [
+        "WITH members AS MATERIALIZED ("
+        f" SELECT '{shape}' AS shape, {period} AS period, {cell} AS cell,"
+        " CASE GROUPING(resident_key) WHEN 1 THEN person_key ELSE resident_key END AS member"
+        " FROM analytics_facts GROUP BY GROUPING SETS"
+        f" ((month, {by}resident_key), ({by}person_key))"
+        "), stored AS ("
+        " INSERT INTO analytics_rollup_members (shape, month, cell, resident_key)"
+        " SELECT shape, period, cell, member FROM members"
+        ") INSERT INTO _bulk_people (shape, month, cell, residents)"
+        " SELECT shape, period, cell, COUNT(*) FROM members GROUP BY shape, period, cell",
+        "INSERT INTO _bulk_sums"
+        " (shape, month, cell, merchant_key, payments, spend, points_used, rewards)"
+        f" SELECT '{shape}', {period}, {cell}, merchant_key,"
+        " SUM(CASE WHEN kind = 'payment' THEN 1 ELSE 0 END), SUM(amount), SUM(points_used),"
+        " SUM(reward) FROM analytics_facts"
+        f" GROUP BY GROUPING SETS ((month, {by}merchant_key), ({by}merchant_key))",
+    ]
+
+
+async def build_all_rollups(session: AsyncSession) -> None:
+    """Every rollup rebuilt from every fact, the bulk way: what ``rebuild_rollups(session)``
+    makes, row for row, in a fraction of its time (a 10 M-payment history in minutes, not
+    hours). For a bulk load with no consumer writing meanwhile (the synthetic history):
+    the rollup tables are emptied and locked for the whole transaction.
+
+    How: the tables are emptied, made unlogged and stripped of their primary keys, filled
+    with one set-based statement per shape and table (hash aggregates, no index to keep
+    up to date, no WAL), then made logged again and given their keys back (one sorted
+    index build each)."""
+    await session.execute(text("SET LOCAL statement_timeout = 0"))
+    # Hash aggregates of millions of groups: memory rather than spilling to disk.
+    await session.execute(text("SET LOCAL work_mem = '256MB'"))
+    await session.execute(text("SET LOCAL maintenance_work_mem = '512MB'"))
+    tables = ", ".join(_ROLLUP_KEYS)
+    await session.execute(text(f"TRUNCATE {tables}"))
+    for table in _ROLLUP_KEYS:
+        await session.execute(text(f"ALTER TABLE {table} DROP CONSTRAINT pk_{table}, SET UNLOGGED"))
+    await session.execute(
+        text(
+            "CREATE TEMPORARY TABLE _bulk_people (shape text, month text, cell text,"
+            " residents bigint) ON COMMIT DROP"
+        )
+    )
+    await session.execute(
+        text(
+            "CREATE TEMPORARY TABLE _bulk_sums (shape text, month text, cell text,"
+            " merchant_key text, payments bigint, spend bigint, points_used bigint,"
+            " rewards bigint) ON COMMIT DROP"
+        )
+    )
+    for shape, dims in SHAPES.items():
+        for sql in bulk_build_sql(shape, dims):
+            await session.execute(text(sql))
+    await session.execute(
+        text(
+            "INSERT INTO analytics_rollup_shops (shape, month, cell, merchant_key, spend)"
+            " SELECT shape, month, cell, merchant_key, spend FROM _bulk_sums"
+        )
+    )
+    await session.execute(
+        text(
+            "INSERT INTO analytics_rollup_cells"
+            " (shape, month, cell, payments, spend, points_used, rewards, residents)"
+            " SELECT s.shape, s.month, s.cell, s.payments, s.spend, s.points_used, s.rewards,"
+            " p.residents FROM ("
+            " SELECT shape, month, cell, SUM(payments) AS payments, SUM(spend) AS spend,"
+            " SUM(points_used) AS points_used, SUM(rewards) AS rewards FROM _bulk_sums"
+            " GROUP BY shape, month, cell"
+            ") AS s JOIN _bulk_people AS p USING (shape, month, cell)"
+        )
+    )
+    for table, key in _ROLLUP_KEYS.items():
+        # Logged first: SET LOGGED rewrites the table, and would rebuild a key built before.
+        await session.execute(text(f"ALTER TABLE {table} SET LOGGED"))
+        await session.execute(
+            text(f"ALTER TABLE {table} ADD CONSTRAINT pk_{table} PRIMARY KEY ({', '.join(key)})")
+        )
+        await session.execute(text(f"ANALYZE {table}"))
+
+
 def all_months_sql(shape: str, cell: str, has_dimensions: bool) -> list[str]:
     """The statements that fill one shape's all-months partition from every fact (its
     members are people: ``person_key``)."""

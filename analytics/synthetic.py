@@ -1,9 +1,9 @@
 """A synthetic ward history in the analytics store: months of facts, fast.
 
 For benchmarks, the demo and trying the analyst console on something the size of a real
-ward. It writes facts (and then rebuilds the rollups of the months it wrote), not ledger
-payments: a million payments through the money path would take an hour and say nothing
-more about analytics. What it models:
+ward. It writes facts with COPY (and then rebuilds every rollup in bulk,
+``analytics.rollups.build_all_rollups``), not ledger payments: a million payments through
+the money path would take an hour and say nothing more about analytics. What it models:
 
 - streets of very different sizes (a Zipf-like weight), shops on them with categories and
   store types, a few large stores that dominate their street;
@@ -25,17 +25,17 @@ import bisect
 import calendar
 import itertools
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from analytics.dimensions import AGE_BANDS
 from analytics.models import Fact
 from analytics.pseudonyms import merchant_pseudonym, resident_person, resident_pseudonym
-from analytics.rollups import rebuild_rollups
+from analytics.rollups import build_all_rollups
 from machipay.db import unit_of_work
 from machipay.settings import Settings
 from machipay.spending import amount_yen
@@ -58,7 +58,7 @@ class HistoryPlan:
     residents: int | None = None  # default: one per 8 payments a month
     campaign_id: int | None = None
     seed: int = 2026
-    batch: int = 20_000
+    batch: int = 100_000
 
 
 def _months_back(months: int) -> list[tuple[date, int]]:
@@ -141,13 +141,13 @@ async def generate_history(
     campaign_month = months[len(months) // 2][0]
 
     first_source = next_source
-    rows: list[dict[str, object]] = []
+    rows: list[tuple[object, ...]] = []
 
     async def flush() -> None:
         nonlocal rows
         if rows:
             async with unit_of_work(sessionmaker) as session:
-                await session.execute(insert(Fact), rows)
+                await copy_facts(session, rows)
             progress(len(rows))
             rows = []
 
@@ -168,6 +168,12 @@ async def generate_history(
         )
         if campaign:
             count += count // 4  # the campaign's uplift, at small shops below
+        # A day's calendar fields are worked out once per day, not once per payment.
+        calendar_of = {}
+        for offset in range(days):
+            day = date(month_start.year, month_start.month, 1 + offset)
+            iso = day.isocalendar()
+            calendar_of[day] = (day, f"{iso.year}-W{iso.week:02d}", iso.weekday)
         for _ in range(count):
             person = rng.randrange(residents)
             district, age = people[person]
@@ -188,35 +194,71 @@ async def generate_history(
             reward = (
                 min((amount - points) * CAMPAIGN_RATE_BP // 10_000, CAMPAIGN_CAP) if rewarded else 0
             )
-            iso = day.isocalendar()
+            local_date, week, weekday = calendar_of[day]
             rows.append(
-                {
-                    "source_id": next_source,
-                    "kind": "payment",
-                    "period": period,
-                    "resident_key": keys[person],
-                    "person_key": persons[person],
-                    "merchant_key": shop_key,
-                    "age_band": AGE_BANDS[age],
-                    "district_id": district,
-                    "shopping_street_id": street_id,
-                    "category": category,
-                    "store_type": store_type,
-                    "amount": amount,
-                    "points_used": points,
-                    "reward": reward,
-                    "local_date": day,
-                    "month": period,
-                    "week": f"{iso.year}-W{iso.week:02d}",
-                    "weekday": iso.weekday,
-                    "hour": hour_of(age),
-                    "campaign_id": plan.campaign_id if rewarded else None,
-                }
+                (
+                    next_source,
+                    "payment",
+                    period,
+                    keys[person],
+                    persons[person],
+                    shop_key,
+                    AGE_BANDS[age],
+                    district,
+                    street_id,
+                    category,
+                    store_type,
+                    amount,
+                    points,
+                    reward,
+                    local_date,
+                    period,
+                    week,
+                    weekday,
+                    hour_of(age),
+                    plan.campaign_id if rewarded else None,
+                )
             )
             next_source -= 1
             if len(rows) >= plan.batch:
                 await flush()
     await flush()
     async with unit_of_work(sessionmaker) as session:
-        await rebuild_rollups(session, [m.strftime("%Y-%m") for m, _ in months])
+        # Every rollup from every fact, set-based: the months written and the all-months
+        # partition alike (a rebuild scoped to the new months would redo the latter anyway).
+        await build_all_rollups(session)
     return first_source - next_source
+
+
+# The facts' columns as ``generate_history`` writes them, in COPY order.
+FACT_COLUMNS = (
+    "source_id",
+    "kind",
+    "period",
+    "resident_key",
+    "person_key",
+    "merchant_key",
+    "age_band",
+    "district_id",
+    "shopping_street_id",
+    "category",
+    "store_type",
+    "amount",
+    "points_used",
+    "reward",
+    "local_date",
+    "month",
+    "week",
+    "weekday",
+    "hour",
+    "campaign_id",
+)
+
+
+async def copy_facts(session: AsyncSession, rows: Sequence[tuple[object, ...]]) -> None:
+    """Write facts with COPY (binary, one round trip): ten times an INSERT's speed."""
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    await raw.driver_connection.copy_records_to_table(  # type: ignore[union-attr]
+        Fact.__tablename__, records=rows, columns=FACT_COLUMNS
+    )

@@ -12,7 +12,14 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from machipay.errors import TYPE_BASE, MachipayError, RateLimited, Unauthorized, ValidationFailed
+from machipay.errors import (
+    TYPE_BASE,
+    MachipayError,
+    RateLimited,
+    ServiceUnavailable,
+    Unauthorized,
+    ValidationFailed,
+)
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 
@@ -49,6 +56,8 @@ def install_error_handlers(app: FastAPI) -> None:
             headers = {"WWW-Authenticate": "Bearer"}
         elif isinstance(exc, RateLimited):
             headers = {"Retry-After": str(exc.extra.get("retry_after", 60))}
+        elif isinstance(exc, ServiceUnavailable) and "retry_after" in exc.extra:
+            headers = {"Retry-After": str(exc.extra["retry_after"])}
         return problem_response(exc, request, headers)
 
     @app.exception_handler(RequestValidationError)

@@ -188,6 +188,12 @@ class Settings(BaseSettings):
     analytics_dp_max_cells_per_resident: int = Field(3, ge=1, le=1_000)
     analytics_dp_amount_cap: int = Field(20_000, ge=1)
     analytics_dp_max_rows: int = Field(5_000_000, ge=1)
+    # DP queries compute on a small pool of threads of their own, at a lower OS priority,
+    # never on the API worker's event loop; past the pool and its queue a query gets 503 +
+    # Retry-After before any ε is spent, rather than slowing payments down.
+    analytics_dp_workers: int = Field(1, ge=1, le=16)
+    analytics_dp_queue: int = Field(4, ge=0, le=1_000)
+    analytics_dp_retry_after_seconds: int = Field(5, ge=1, le=3_600)
     # How often an idle consumer looks for new outbox rows: facts are queryable this soon
     # after a payment commits (plus the batch's own time).
     analytics_consumer_interval_seconds: float = Field(0.25, gt=0)

@@ -7,17 +7,23 @@ minutes and prove nothing more about the noise.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
+import os
 import random
+import threading
 from datetime import UTC, date, datetime
+from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
 
+from analytics import dp, dp_pool
 from analytics.models import QueryLog
 from machipay.auth import Role
+from machipay.settings import Settings
 from tests.analytics.facts import fact, store_facts
 from tests.api.shops import staff_token
 
@@ -296,3 +302,58 @@ async def test_a_new_calendar_month_buys_nothing_for_old_data(
     refused = await ask_dp(client, analyst, 0.1, **query)
     assert refused.status_code == 403, refused.text
     assert refused.json()["type"].endswith("analytics-dp-budget-exhausted")
+
+
+async def test_a_busy_dp_pool_turns_a_query_away_before_it_spends_or_reads(
+    client: httpx.AsyncClient, app: FastAPI, app_settings: Settings
+) -> None:
+    street, month = next(_STREETS), next(_MONTHS)
+    await write_cell(app, street=street, residents=20, payments_each=1, amount=700, month=month)
+    analyst = await staff_token(client, app, Role.ANALYST)
+    body = {
+        "measures": ["payments"],
+        "dimensions": ["shopping_street"],
+        "filters": {"shopping_street": [street], "month": [month]},
+    }
+    places = app_settings.analytics_dp_workers + app_settings.analytics_dp_queue
+    with contextlib.ExitStack() as taken:
+        for _ in range(places):  # every worker busy and the queue full
+            taken.enter_context(dp_pool.admitted(app_settings))
+        busy = await ask_dp(client, analyst, 0.2, **body)
+        assert busy.status_code == 503, busy.text
+        assert busy.headers["Retry-After"] == str(app_settings.analytics_dp_retry_after_seconds)
+        assert busy.json()["type"].endswith("/analytics-dp-busy")
+    assert await spent_on(client, analyst, month) == 0  # turned away before the charge
+    assert dp_pool.in_flight() == 0
+    answered = await ask_dp(client, analyst, 0.2, **body)
+    assert answered.status_code == 200, answered.text
+    assert await dp_log(app, street) == [("refused", None), ("answered", 0.2)]
+
+
+async def test_the_noise_is_computed_on_the_dp_pool_not_on_the_event_loop(
+    client: httpx.AsyncClient, app: FastAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    street, month = next(_STREETS), next(_MONTHS)
+    await write_cell(app, street=street, residents=20, payments_each=2, amount=700, month=month)
+    analyst = await staff_token(client, app, Role.ANALYST)
+    seen: list[tuple[str, int]] = []
+    release = dp._release
+
+    def watched(*args: Any, **kwargs: Any) -> Any:
+        here = threading.current_thread()
+        seen.append((here.name, os.getpriority(os.PRIO_PROCESS, threading.get_native_id())))
+        return release(*args, **kwargs)
+
+    monkeypatch.setattr("analytics.dp._release", watched)
+    answer = await ask_dp(
+        client,
+        analyst,
+        0.2,
+        measures=["payments", "spend", "residents"],
+        dimensions=["shopping_street"],
+        filters={"shopping_street": [street], "month": [month]},
+    )
+    assert answer.status_code == 200, answer.text
+    [(thread, niceness)] = seen
+    assert thread.startswith("dp") and thread != threading.main_thread().name
+    assert niceness >= dp_pool.NICENESS
