@@ -344,6 +344,50 @@ async def test_the_report_hides_small_districts_and_what_would_give_them_away(
     assert resident_refused.status_code == 403
 
 
+async def test_two_reports_a_resident_apart_hide_that_cell_whoever_reads_them(
+    client: httpx.AsyncClient, app: FastAPI
+) -> None:
+    """The report read again after one resident spent more (same people behind the figure)
+    or spent for the first time must not show the step: it stays hidden, for any viewer,
+    until k residents changed since the figure was last published."""
+    officer = await staff_token(client, app, Role.OFFICER)
+    approver = await staff_token(client, app, Role.APPROVER)
+    other_officer = await staff_token(client, app, Role.OFFICER)
+    analyst = await staff_token(client, app, Role.ANALYST)
+    people = [await register(client, district="kitazawa") for _ in range(6)]
+    benefit = await launch(client, officer, approver, points_per_recipient=1000)
+    await run_benefits(app.state.sessionmaker, benefit_id=benefit["id"])
+    shop = await open_shop(client, app, shopping_street_id=None)
+
+    async def spend(resident: ResidentHandle, amount: int) -> None:
+        payload = await sticker_payload(client, shop)
+        assert (await pay(client, resident, payload, amount)).status_code == 201
+
+    async def spent(viewer: dict[str, str]) -> tuple[int | None, int | None]:
+        response = await client.get(f"{BENEFITS}/{benefit['id']}/report", headers=viewer)
+        assert response.status_code == 200, response.text
+        report = response.json()
+        (row,) = [r for r in report["rows"] if r["district_id"] == "kitazawa"]
+        assert row["granted"] == 6000 and report["total"]["granted"] == 6000
+        return row["spent"], report["total"]["spent"]
+
+    for resident in people[:3]:
+        await spend(resident, 100)
+    assert await spent(officer) == (300, 300)
+    # The same three residents, one of whom spent 70 more: the difference is hers.
+    await spend(people[0], 70)
+    assert await spent(other_officer) == (None, None)
+    # A fourth resident's first spending: two residents changed since 300 was shown.
+    await spend(people[3], 50)
+    assert await spent(analyst) == (None, None)
+    assert await spent(officer) == (None, None)
+    # A third change: the step is now about k = 3 residents.
+    await spend(people[4], 30)
+    assert await spent(other_officer) == (450, 450)
+    # Read again unchanged: the same figures (a repeat differs by nobody).
+    assert await spent(analyst) == (450, 450)
+
+
 async def test_a_long_csv_list_is_read_whole_and_a_too_large_one_refused(
     client: httpx.AsyncClient, app: FastAPI
 ) -> None:
