@@ -64,6 +64,8 @@ def summary_out(found: service.ResidentSummary) -> ResidentSummaryOut:
         wallet_id=found.wallet_id,
         name=found.name,
         phone=found.phone,
+        phone_verified=found.phone_verified_at is not None,
+        phone_verified_at=to_tokyo(found.phone_verified_at) if found.phone_verified_at else None,
         district=found.district,
         status=found.status,
         money=found.money,

@@ -66,6 +66,9 @@ class ResidentSummaryOut(StrictModel):
     wallet_id: str
     name: str
     phone: str | None
+    # Whether the resident entered the SMS code sent to the phone, and when (Tokyo time).
+    phone_verified: bool
+    phone_verified_at: datetime | None
     district: str
     status: Literal["active", "frozen", "closed"]
     money: int

@@ -111,6 +111,9 @@ class ResidentSummary:
     wallet_id: str
     name: str  # masked
     phone: str | None  # masked; None once closed
+    # When the SMS code sent to the phone was entered (None: never; the wallet cannot move
+    # money, receive a transfer or a benefit until then).
+    phone_verified_at: datetime | None
     district: str
     status: str
     money: int
@@ -151,6 +154,7 @@ async def summary_of(session: AsyncSession, resident_id: int) -> ResidentSummary
         wallet_id=resident.wallet_id,
         name=mask_name(resident.display_name),
         phone=mask_phone(resident.phone) if resident.phone else None,
+        phone_verified_at=resident.phone_verified_at,
         district=resident.district_id,
         status=resident.status,
         money=balances[ledger.resident_money(resident_id)],

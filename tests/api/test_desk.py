@@ -90,7 +90,17 @@ async def test_look_ups_need_a_reason_are_audited_and_the_resident_sees_them(
     assert summary["name"] == "山＊ 花＊" and "****" in summary["phone"]
     assert (summary["status"], summary["money"], summary["points"]) == ("active", 3_000, 0)
     assert summary["district"] == "kitazawa"
+    assert summary["phone_verified"] is True
+    assert summary["phone_verified_at"].endswith("+09:00")  # Tokyo time, as the desk reads it
     assert [line["kind"] for line in summary["history"]] == ["topup"]
+    # A resident who never entered the SMS code: the desk sees it, and why money won't move.
+    pending = await register(client, verify=False)
+    unverified = await look_up(client, staff, phone=pending.phone, reason="ご本人来庁・残高照会")
+    assert unverified.status_code == 200, unverified.text
+    assert (unverified.json()["phone_verified"], unverified.json()["phone_verified_at"]) == (
+        False,
+        None,
+    )
     by_wallet = await look_up(
         client, staff, wallet_id=resident.wallet_id, reason="電話でのお問合せ"
     )
@@ -101,10 +111,11 @@ async def test_look_ups_need_a_reason_are_audited_and_the_resident_sees_them(
     rows = await audit_rows(app)
     assert [(r.action, r.searched_by, r.resident_id) for r in rows] == [
         ("lookup", "phone", resident.id),
+        ("lookup", "phone", pending.id),
         ("lookup", "wallet_id", resident.id),
         ("lookup", "phone", None),  # the miss is audited too
     ]
-    assert rows[2].searched_value == "+818099990001" and rows[0].reason == "ご本人来庁・残高照会"
+    assert rows[3].searched_value == "+818099990001" and rows[0].reason == "ご本人来庁・残高照会"
 
     # Other roles may not look anybody up.
     for role in (Role.OFFICER, Role.OPERATOR, Role.APPROVER):

@@ -59,6 +59,10 @@ async def test_desk_looks_up_freezes_and_takes_cash_with_a_receipt(
     await expect(summary).to_be_visible()
     await expect(desktop.locator("#summary-status")).to_have_text(message("desk.status.active"))
     wallet_id = await desktop.locator("#summary-wallet").inner_text()
+    # The demo resident entered the SMS code: the summary says so, with when.
+    verified = desktop.locator("#summary-verified")
+    await expect(verified).to_have_attribute("data-verified", "true")
+    await expect(verified).to_contain_text("確認済み")
     await assert_accessible(desktop, context="desk summary")
     await screenshot(desktop, "desk-summary")
 

@@ -110,6 +110,8 @@ function showSummary(box, r, cash) {
     definitionList([
       [t("desk.wallet_id"), h("code", { id: "summary-wallet" }, r.wallet_id)],
       [t("desk.phone"), r.phone ?? "–"],
+      [t("desk.verified"), h("span", { id: "summary-verified", class: r.phone_verified ? "" : "badge badge-red", dataset: { verified: String(r.phone_verified) } },
+        r.phone_verified ? t("desk.verified_yes", { at: dateTime(r.phone_verified_at) }) : t("desk.verified_no"))],
       [t("desk.district"), h("span", { id: "summary-district" }, districtName(r.district))],
       r.refund_in_transit ? [t("desk.refund_in_transit"), yen(r.refund_in_transit)] : null,
     ]),
