@@ -76,6 +76,7 @@ class TransactionOut(StrictModel):
         "reward",
         "points_forfeit",
         "closure_refund",
+        "closure_refund_back",
         "benefit_grant",
     ]
     amount: int

@@ -460,6 +460,47 @@ async def test_a_failed_refund_comes_back_and_a_new_closure_sends_it_again(
         await look_up(client, colleague, wallet_id=resident.wallet_id, reason="返金不能の確認")
     ).json()
     assert summary["status"] == "closed" and summary["closures"][0]["payout_status"] == "failed"
+    # The money's return is a line of the wallet's history, with the bank's reason.
+    back = summary["history"][0]
+    assert (back["kind"], back["money_change"], back["amount"]) == (
+        "closure_refund_back",
+        4_000,
+        4_000,
+    )
+    assert [line["kind"] for line in summary["history"][:2]] == [
+        "closure_refund_back",
+        "closure_refund",
+    ]
+    async with app.state.sessionmaker() as session:
+        message = await session.scalar(
+            text(
+                "SELECT message FROM wallet_transactions"
+                " WHERE resident_id = :r AND kind = 'closure_refund_back'"
+            ),
+            {"r": resident.id},
+        )
+    assert message is not None and "口座なし" in message and "残高に戻りました" in message
+    # Re-importing the same answer changes nothing: still one line.
+    again = await client.post(
+        "/api/v1/payouts/results",
+        content=f"payout_id,result,reason\n{payout_id},failed,口座なし\n".encode(),
+        headers=operator | {"Content-Type": "text/csv"},
+    )
+    assert again.status_code in (200, 201), again.text
+    reconfirmed = await client.post(
+        f"/api/v1/payouts/results/{again.json()['import_id']}/confirm",
+        headers=await staff_token(client, app, Role.OPERATOR),
+    )
+    assert reconfirmed.status_code == 200, reconfirmed.text
+    async with app.state.sessionmaker() as session:
+        lines = await session.scalar(
+            text(
+                "SELECT count(*) FROM wallet_transactions"
+                " WHERE resident_id = :r AND kind = 'closure_refund_back'"
+            ),
+            {"r": resident.id},
+        )
+    assert lines == 1
     # A closed wallet takes no money in.
     assert (await top_up(client, resident.wallet_id, 1_000)).status_code == 403
 
