@@ -253,8 +253,19 @@ async def test_a_csv_list_takes_the_good_rows_and_names_the_bad_ones(
     assert uploaded.status_code == 200, uploaded.text
     answer = uploaded.json()
     assert answer["accepted"] == 1
-    assert [e["row"] for e in answer["errors"]] == [3, 4, 5, 6]
-    assert "line 2" in answer["errors"][-1]["message"]
+    assert [(e["row"], e["code"]) for e in answer["errors"]] == [
+        (3, "no_recipient"),
+        (4, "empty"),
+        (5, "not_a_wallet_id"),
+        (6, "duplicate"),
+    ]
+    # Messages in Japanese for the ward's staff, naming what is wrong.
+    messages = [e["message"] for e in answer["errors"]]
+    assert "受け取れる利用者がいません" in messages[0]
+    assert messages[1] == "ウォレットIDが空欄です。"
+    assert "「not-a-wallet」" in messages[2]
+    assert messages[3].startswith("2行目と同じウォレットID")
+    assert not any(word in m for m in messages for word in ("no ", "the same", "is not"))
 
     # A phone column, typed as an IME types it (full-width digits, long-vowel mark).
     digits = by_phone.phone.translate(str.maketrans("0123456789-", "０１２３４５６７８９ー"))
@@ -265,7 +276,8 @@ async def test_a_csv_list_takes_the_good_rows_and_names_the_bad_ones(
     )
     assert by_phones.status_code == 200, by_phones.text
     assert by_phones.json()["accepted"] == 1
-    assert [e["row"] for e in by_phones.json()["errors"]] == [3]
+    assert [(e["row"], e["code"]) for e in by_phones.json()["errors"]] == [(3, "not_a_phone")]
+    assert by_phones.json()["errors"][0]["message"] == "「12345」は日本の電話番号として読めません。"
 
     no_column = await client.post(
         f"{BENEFITS}/{benefit['id']}/recipients",
@@ -273,6 +285,7 @@ async def test_a_csv_list_takes_the_good_rows_and_names_the_bad_ones(
         headers=officer | {"Content-Type": "text/csv"},
     )
     assert no_column.status_code == 422
+    assert "wallet_id か phone" in no_column.json()["detail"]
 
     submitted = await client.post(f"{BENEFITS}/{benefit['id']}/submit", headers=officer)
     assert (submitted.json()["recipients"], submitted.json()["budget"]) == (3, 9000)
