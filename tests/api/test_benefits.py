@@ -11,12 +11,14 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 import ledger
 from benefits import run_benefits
+from benefits import tasks as benefit_tasks
 from benefits.models import BenefitGrant
 from machipay.auth import Role
+from machipay.db import create_engine, make_sessionmaker
 from machipay.settings import Settings
 from machipay.timeutil import utcnow
 from tests.api.conftest import ResidentHandle, register
@@ -222,6 +224,70 @@ async def test_a_run_stopped_halfway_resumes_and_two_runs_at_once_grant_each_onc
     )
     for resident in residents:
         assert (await wallet(client, resident))["points"] == 300
+
+
+async def test_a_run_grants_in_bounded_chunks_each_its_own_transaction(
+    client: httpx.AsyncClient, app: FastAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """However large a batch is asked for, one transaction grants at most MAX_CHUNK
+    recipients (their points rows stay locked until it commits); a re-run grants nobody."""
+    monkeypatch.setattr(benefit_tasks, "MAX_CHUNK", 2)
+    officer = await staff_token(client, app, Role.OFFICER)
+    approver = await staff_token(client, app, Role.APPROVER)
+    residents = [await register(client) for _ in range(5)]
+    benefit = await launch(client, officer, approver, points_per_recipient=100)
+
+    run = await run_benefits(app.state.sessionmaker, benefit_id=benefit["id"], batch=10_000)
+    assert (run.granted, run.batches) == (5, 3)  # 2 + 2 + 1
+    async with app.state.sessionmaker() as session:
+        # Rows written by one transaction share its id (xmin): three transactions.
+        transactions = await session.scalar(
+            text("SELECT count(DISTINCT xmin::text) FROM benefit_grants WHERE benefit_id = :b"),
+            {"b": benefit["id"]},
+        )
+    assert transactions == 3
+    again = await run_benefits(app.state.sessionmaker, benefit_id=benefit["id"], batch=10_000)
+    assert again.granted == 0
+    assert await lots_of(app, benefit["id"]) == dict.fromkeys((r.id for r in residents), 1)
+    assert (await get(client, officer, benefit["id"]))["status"] == "done"
+
+
+async def test_a_chunk_that_meets_a_held_lock_is_retried_and_grants_once(
+    client: httpx.AsyncClient,
+    app: FastAPI,
+    app_settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A resident's points row held by another transaction (a payment) past the lock
+    timeout: the chunk rolls back and is tried again, and everyone is granted once."""
+    monkeypatch.setattr(benefit_tasks, "BUSY_PAUSE_SECONDS", 0.2)
+    caplog.set_level("WARNING", logger="machipay.benefits")
+    officer = await staff_token(client, app, Role.OFFICER)
+    approver = await staff_token(client, app, Role.APPROVER)
+    residents = [await register(client) for _ in range(3)]
+    benefit = await launch(client, officer, approver, points_per_recipient=100)
+    impatient = create_engine(app_settings.model_copy(update={"db_lock_timeout_ms": 200}))
+    try:
+        async with app.state.sessionmaker() as holder:
+            await holder.execute(
+                text("SELECT 1 FROM ledger_accounts WHERE code = :c FOR UPDATE"),
+                {"c": ledger.resident_points(residents[1].id)},
+            )
+            running = asyncio.create_task(
+                run_benefits(make_sessionmaker(impatient), benefit_id=benefit["id"])
+            )
+            await asyncio.sleep(0.5)  # at least one attempt timed out meanwhile
+            assert not running.done()
+            await holder.rollback()
+        result = await running
+    finally:
+        await impatient.dispose()
+    assert result.granted == 3
+    assert any("busy, retrying" in r.getMessage() for r in caplog.records)
+    assert await lots_of(app, benefit["id"]) == dict.fromkeys((r.id for r in residents), 1)
+    for resident in residents:
+        assert (await wallet(client, resident))["points"] == 100
 
 
 async def test_a_csv_list_takes_the_good_rows_and_names_the_bad_ones(
