@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from sqlalchemy import JSON, BigInteger, Date, Float, Index, SmallInteger, String, Text
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
 from machipay.db import Base, BigId, UTCDateTime
@@ -144,3 +145,21 @@ class RollupShop(Base):
     cell: Mapped[str] = mapped_column(String(120), primary_key=True)
     merchant_key: Mapped[str] = mapped_column(String(32), primary_key=True)
     spend: Mapped[int] = mapped_column(BigInteger)
+
+
+class BenefitReportCell(Base):
+    """The last published population of one cell of a benefit's report (a district or the
+    total, one measure): who stood behind the figure and with what, so the next report can
+    tell how many residents a difference of the two would be about
+    (analytics/benefit_guard.py). One row per benefit, cell and measure, shared by every
+    viewer of the report."""
+
+    __tablename__ = "analytics_benefit_report_cells"
+
+    benefit_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    cell: Mapped[str] = mapped_column(String(40), primary_key=True)  # district id or "*"
+    measure: Mapped[str] = mapped_column(String(8), primary_key=True)
+    # Residents with a nonzero figure, ascending, and their figures (same order).
+    members: Mapped[list[int]] = mapped_column(ARRAY(BigInteger))
+    figures: Mapped[list[int]] = mapped_column(ARRAY(BigInteger))
+    published_at: Mapped[datetime] = mapped_column(UTCDateTime)

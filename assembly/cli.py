@@ -419,7 +419,9 @@ def benefits_run(
     benefit_id: Annotated[
         int | None, typer.Option("--id", min=1, help="Only this benefit (default: every one due).")
     ] = None,
-    batch: Annotated[int, typer.Option(min=1, max=20_000, help="Grants per transaction.")] = 2000,
+    batch: Annotated[
+        int, typer.Option(min=1, max=500, help="Grants per transaction (at most 500).")
+    ] = 200,
     max_batches: Annotated[
         int | None, typer.Option(min=1, help="Stop after this many batches (resume later).")
     ] = None,

@@ -3,7 +3,8 @@ column (other columns, such as a name for their own checking, are ignored).
 
 Every cell is NFKC-normalised (Excel and IMEs give full-width digits and hyphens); a phone
 is read as a Japanese number in any usual form. Each bad row is reported with its line
-number and why; the good rows are taken. Files are bounded in bytes and rows.
+number, a stable code (``ROW_PROBLEMS``) and why in Japanese, for the ward's staff; the good
+rows are taken. Files are bounded in bytes and rows.
 """
 
 from __future__ import annotations
@@ -22,25 +23,47 @@ from wallet_api import residents_by_phones, residents_by_wallet_ids
 MAX_BYTES = 8 * 1024 * 1024
 MAX_ROWS = 200_000
 MAX_ERRORS_SHOWN = 1000
+COLUMN_NAMES = {"wallet_id": "ウォレットID", "phone": "電話番号"}
+# What can be wrong with a row: a stable code (for programs and tests) → the message the
+# staff read, filled in with the row's details.
+ROW_PROBLEMS = {
+    "empty": "{column}が空欄です。",
+    "not_a_phone": "「{value}」は日本の電話番号として読めません。",
+    "not_a_wallet_id": "「{value}」はウォレットIDの形式ではありません（w_ で始まる英数字）。",
+    "duplicate": "{first}行目と同じ{column}です（1人に1回だけ給付します）。",
+    "no_recipient": "この{column}で給付を受け取れる利用者がいません"
+    "（未登録・電話番号未確認・解約済みのいずれか）。",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class RowProblem:
+    line: int  # the line of the file (the header is line 1)
+    code: str  # a key of ROW_PROBLEMS
+    message: str
+
+
+def _problem(line: int, code: str, **details: object) -> RowProblem:
+    return RowProblem(line, code, ROW_PROBLEMS[code].format(**details))
 
 
 @dataclass
 class ParsedList:
     column: str  # "wallet_id" or "phone"
     values: list[tuple[int, str]] = field(default_factory=list)  # (line, normalised value)
-    errors: list[tuple[int, str]] = field(default_factory=list)
+    errors: list[RowProblem] = field(default_factory=list)
 
 
 def decode(raw: bytes) -> str:
     """UTF-8 (with or without a BOM), else Shift_JIS as Japanese Excel saves it."""
     if len(raw) > MAX_BYTES:
-        raise ValidationFailed(f"The file is larger than {MAX_BYTES // (1024 * 1024)} MB.")
+        raise ValidationFailed(f"ファイルが大きすぎます（{MAX_BYTES // (1024 * 1024)} MB まで）。")
     for encoding in ("utf-8-sig", "cp932"):
         try:
             return raw.decode(encoding)
         except UnicodeDecodeError:
             continue
-    raise ValidationFailed("The file must be CSV in UTF-8 or Shift_JIS.")
+    raise ValidationFailed("CSV を UTF-8 か Shift_JIS で保存してください。")
 
 
 def parse(text: str) -> ParsedList:
@@ -48,51 +71,53 @@ def parse(text: str) -> ParsedList:
     try:
         header = next(reader)
     except (StopIteration, csv.Error):
-        raise ValidationFailed("The file is empty: its first line names the columns.") from None
+        raise ValidationFailed(
+            "ファイルが空です。1行目に列名（wallet_id か phone）を書いてください。"
+        ) from None
     names = [nfkc(cell).strip().lower() for cell in header]
     column = next((c for c in ("wallet_id", "phone") if c in names), None)
     if column is None:
-        raise ValidationFailed("The first line must name a wallet_id or a phone column.")
+        raise ValidationFailed("1行目に wallet_id か phone の列名が必要です。")
     index = names.index(column)
     parsed = ParsedList(column)
     seen: dict[str, int] = {}
     try:
         for line, row in enumerate(reader, start=2):
             if line - 1 > MAX_ROWS:
-                raise ValidationFailed(f"At most {MAX_ROWS:,} rows per file.")
+                raise ValidationFailed(f"1ファイル {MAX_ROWS:,} 行までです。")
             if not any(cell.strip() for cell in row):
                 continue
             cell = nfkc(row[index]).strip() if index < len(row) else ""
-            value, problem = _read(column, cell)
+            value, problem = _read(line, column, cell)
             if problem is None and value in seen:
-                problem = f"the same {column} as line {seen[value]}"
+                problem = _problem(
+                    line, "duplicate", first=seen[value], column=COLUMN_NAMES[column]
+                )
             if problem is not None:
-                parsed.errors.append((line, problem))
+                parsed.errors.append(problem)
                 continue
             seen[value] = line
             parsed.values.append((line, value))
     except csv.Error as exc:
-        raise ValidationFailed(f"The file is not readable CSV: {exc}.") from None
+        raise ValidationFailed(f"CSV として読めません（{exc}）。") from None
     return parsed
 
 
-def _read(column: str, cell: str) -> tuple[str, str | None]:
+def _read(line: int, column: str, cell: str) -> tuple[str, RowProblem | None]:
     if not cell:
-        return "", f"no {column}"
+        return "", _problem(line, "empty", column=COLUMN_NAMES[column])
     if column == "phone":
         try:
             return normalize_phone(cell), None
         except ValueError:
-            return "", f"{cell[:20]!r} is not a Japanese phone number"
+            return "", _problem(line, "not_a_phone", value=cell[:20])
     wallet = cell.lower()
     if len(wallet) > 32 or not wallet.startswith("w_") or not wallet[2:].isalnum():
-        return "", f"{cell[:40]!r} is not a wallet id"
+        return "", _problem(line, "not_a_wallet_id", value=cell[:40])
     return wallet, None
 
 
-async def resolve(
-    session: AsyncSession, parsed: ParsedList
-) -> tuple[list[int], list[tuple[int, str]]]:
+async def resolve(session: AsyncSession, parsed: ParsedList) -> tuple[list[int], list[RowProblem]]:
     """The residents the good rows name, and the rows naming nobody added to the errors."""
     values = [v for _, v in parsed.values]
     found = (
@@ -105,11 +130,8 @@ async def resolve(
     for line, value in parsed.values:
         resident = found.get(value)
         if resident is None:
-            what = "wallet" if parsed.column == "wallet_id" else "resident with this phone"
-            errors.append(
-                (line, f"no {what} that can receive a benefit (unknown, unverified or closed)")
-            )
+            errors.append(_problem(line, "no_recipient", column=COLUMN_NAMES[parsed.column]))
         else:
             residents.append(resident)
-    errors.sort()
+    errors.sort(key=lambda problem: problem.line)
     return residents, errors

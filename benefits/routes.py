@@ -122,8 +122,8 @@ async def upload_recipients(
     return RecipientsUploaded(
         accepted=len(residents),
         errors=[
-            RowError(row=line, message=message)
-            for line, message in errors[: recipients_csv.MAX_ERRORS_SHOWN]
+            RowError(row=problem.line, code=problem.code, message=problem.message)
+            for problem in errors[: recipients_csv.MAX_ERRORS_SHOWN]
         ],
     )
 

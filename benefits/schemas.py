@@ -120,7 +120,9 @@ class BenefitPage(StrictModel):
 
 class RowError(StrictModel):
     row: int  # the line of the file (the header is line 1)
-    message: str
+    # Stable: empty | not_a_phone | not_a_wallet_id | duplicate | no_recipient.
+    code: str
+    message: str  # Japanese, for the ward's staff
 
 
 class RecipientsUploaded(StrictModel):

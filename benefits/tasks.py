@@ -1,6 +1,13 @@
-"""Running a benefit: every recipient gets their points, in batches of thousands.
+"""Running a benefit: every recipient gets their points, in chunks of bounded size.
 
-One batch is one transaction: lock the benefit's row (concurrent runs take turns, batch by
+A chunk holds its recipients' points accounts locked until it commits, and a payment by
+one of them waits for it (up to the 2 s lock timeout, then a retryable 503): so a chunk is
+at most ``MAX_CHUNK`` recipients (200 by default, about 0.1 s of work at the measured
+~2,000 grants/s; 500 at most, about 0.25 s), whatever the caller asks. A chunk that itself
+meets a lock held too long (the ledger's ``LedgerBusy``) is retried a few times after a
+short pause; then the run stops and the next one continues.
+
+One chunk is one transaction: lock the benefit's row (concurrent runs take turns, batch by
 batch), take the next recipients after ``granted_through`` in resident-id order, post one
 entry per recipient (Dr ``benefit:{id}:budget`` / Cr ``resident:{r}:points``, all in one
 statement), write their grants (primary key (benefit, resident): a second grant is
@@ -31,7 +38,12 @@ from wallet_api import add_benefit_lots
 
 log = logging.getLogger("machipay.benefits")
 
-DEFAULT_BATCH = 2000
+DEFAULT_BATCH = 200
+# The most recipients one transaction grants: larger batches asked for are cut to this.
+MAX_CHUNK = 500
+# A chunk refused for a lock held too long is tried again this many times, this long apart.
+BUSY_RETRIES = 3
+BUSY_PAUSE_SECONDS = 0.5
 BENEFIT_GRANT = "benefit_grant"
 
 _ADD_GRANTS = text(
@@ -54,8 +66,10 @@ class BatchResult:
 async def grant_batch(
     session: AsyncSession, benefit_id: int, *, now: datetime, limit: int = DEFAULT_BATCH
 ) -> BatchResult:
-    """Grant the next ``limit`` recipients of an approved or running benefit whose start
-    has come (in the caller's transaction). ``done`` once nobody is left."""
+    """Grant the next ``limit`` recipients (at most ``MAX_CHUNK``) of an approved or running
+    benefit whose start has come (in the caller's transaction). ``done`` once nobody is
+    left."""
+    limit = max(1, min(limit, MAX_CHUNK))
     benefit = await get_benefit(session, benefit_id, lock=True)
     if benefit.status not in ("approved", "running") or as_utc(benefit.starts_at) > now:
         return BatchResult(0, benefit.status == "done")
@@ -154,25 +168,43 @@ async def run_benefits(
     max_batches: int | None = None,
     progress: Callable[[int, int], None] = lambda _benefit, _granted: None,
 ) -> RunResult:
-    """Run one benefit (or every one due) to the end, a transaction per batch.
+    """Run one benefit (or every one due) to the end, a transaction per chunk of at most
+    ``MAX_CHUNK`` recipients (``batch`` is cut to it).
 
     ``max_batches`` stops early (an operator's throttle, and how the tests stop a run
     halfway as a crash would)."""
     result = RunResult()
     now = utcnow()
+    chunk = max(1, min(batch, MAX_CHUNK))
     async with sessionmaker() as session:
         due = await benefits_due(session, now)
     for current in due if benefit_id is None else [benefit_id]:
         result.benefits += 1
         while max_batches is None or result.batches < max_batches:
-            async with unit_of_work(sessionmaker) as session:
-                done = await grant_batch(session, current, now=utcnow(), limit=batch)
+            done = await _one_chunk(sessionmaker, current, chunk)
             result.batches += 1
             result.granted += done.granted
             progress(current, done.granted)
             if done.done or done.granted == 0:
                 break
     return result
+
+
+async def _one_chunk(
+    sessionmaker: async_sessionmaker[AsyncSession], benefit_id: int, chunk: int
+) -> BatchResult:
+    """One chunk in its own transaction; again after a pause if a lock was held too long
+    (the chunk rolled back whole, so trying again grants nobody twice)."""
+    for attempt in range(BUSY_RETRIES + 1):
+        try:
+            async with unit_of_work(sessionmaker) as session:
+                return await grant_batch(session, benefit_id, now=utcnow(), limit=chunk)
+        except ledger.LedgerBusy:
+            if attempt == BUSY_RETRIES:
+                raise
+            log.warning("benefit chunk busy, retrying", extra={"benefit_id": benefit_id})
+            await asyncio.sleep(BUSY_PAUSE_SECONDS * (attempt + 1))
+    raise AssertionError("unreachable")
 
 
 async def run_benefits_forever(

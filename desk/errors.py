@@ -1,11 +1,11 @@
 """The help desk's errors (problem+json types under machipay's tree)::
 
 MachipayError
-├── ValidationFailed (422) ── ReasonRequired, CashAmountOutOfBounds
-├── Forbidden (403) ───────── ClosureSelfApproval
+├── ValidationFailed (422) ── ReasonRequired, CashAmountOutOfBounds, CashUpDayInvalid
+├── Forbidden (403) ───────── ClosureSelfApproval, CashUpSelfConfirm
 ├── NotFound (404) ────────── NobodyFound (the miss stays audited), ClosureNotFound,
-│                             TopUpNotFound
-└── Conflict (409) ────────── ClosureConflict
+│                             TopUpNotFound, CashUpNotFound
+└── Conflict (409) ────────── ClosureConflict, CashUpConflict
 """
 
 from __future__ import annotations
@@ -47,3 +47,23 @@ class ClosureConflict(Conflict):
 class CashAmountOutOfBounds(ValidationFailed):
     type_slug = "desk-amount-out-of-bounds"
     title = "A counter top-up is outside the allowed amounts"
+
+
+class CashUpDayInvalid(ValidationFailed):
+    type_slug = "desk-cash-up-day-invalid"
+    title = "A cash-up is for today or an earlier day"
+
+
+class CashUpSelfConfirm(Forbidden):
+    type_slug = "desk-cash-up-self-confirm"
+    title = "A cash-up is confirmed by a second person"
+
+
+class CashUpNotFound(NotFound):
+    type_slug = "desk-cash-up-not-found"
+    title = "Unknown cash-up"
+
+
+class CashUpConflict(Conflict):
+    type_slug = "desk-cash-up-conflict"
+    title = "This cash-up cannot be declared or confirmed now"

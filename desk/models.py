@@ -3,10 +3,10 @@ every look-up and action, closure requests, and the cash taken at a counter."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, CheckConstraint, ForeignKey, Index, String, text
+from sqlalchemy import JSON, BigInteger, CheckConstraint, Date, ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from machipay.db import Base, BigId, UTCDateTime
@@ -32,7 +32,7 @@ class DeskAudit(Base):
     __table_args__ = (
         CheckConstraint(
             "action IN ('lookup', 'freeze', 'unfreeze', 'district', 'closure_request',"
-            " 'closure_approve', 'top_up')",
+            " 'closure_approve', 'top_up', 'cash_declare', 'cash_confirm')",
             name="action",
         ),
         Index("ix_desk_audit_resident_id", "resident_id", "id"),
@@ -106,3 +106,40 @@ class DeskTopUp(Base):
     office: Mapped[str] = mapped_column(String(40))
     entry_id: Mapped[int] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class DeskCashUp(Base):
+    """A counter's day-end cash-up (精算・現金照合): one member of desk staff declares the
+    cash counted; a different one (or an officer) confirms it, and the confirmation records
+    what the day's counter top-ups say should be there and the difference (過不足). The
+    figures are also written to the append-only ``desk_audit`` (cash_declare, cash_confirm),
+    which is the record that cannot be changed afterwards."""
+
+    __tablename__ = "desk_cash_ups"
+    __table_args__ = (
+        CheckConstraint("status IN ('declared', 'confirmed')", name="status"),
+        CheckConstraint("counted >= 0", name="counted_not_negative"),
+        CheckConstraint(
+            "(status = 'confirmed') = (confirmed_by IS NOT NULL AND expected IS NOT NULL)",
+            name="confirmed_has_figures",
+        ),
+        # One cash-up per counter and day.
+        Index("ux_desk_cash_ups_office_day", "office", "day", unique=True),
+        Index("ix_desk_cash_ups_status", "status", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    office: Mapped[str] = mapped_column(String(40))  # the counter, as on its receipts
+    day: Mapped[date] = mapped_column(Date)  # Tokyo
+    status: Mapped[str] = mapped_column(String(10))
+    counted: Mapped[int] = mapped_column(BigInteger)
+    note: Mapped[str | None] = mapped_column(String(200))
+    declared_by: Mapped[int] = mapped_column(BigInteger, ForeignKey("users.id"))
+    declared_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    confirmed_by: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("users.id"))
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # At confirmation: the day's counter top-ups at this office, their count, and
+    # counted − expected (positive: cash over, 過剰; negative: short, 不足).
+    expected: Mapped[int | None] = mapped_column(BigInteger)
+    top_ups: Mapped[int | None] = mapped_column(BigInteger)
+    difference: Mapped[int | None] = mapped_column(BigInteger)

@@ -4,16 +4,18 @@ Thin: parse, call the service, shape."""
 from __future__ import annotations
 
 import html
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 
-from desk import service
-from desk.models import DeskClosure, DeskTopUp
+from desk import cash_up, service
+from desk.models import DeskCashUp, DeskClosure, DeskTopUp
 from desk.schemas import (
     AccessLineOut,
     AccessLogOut,
+    CashUpIn,
+    CashUpOut,
     ClosureIn,
     ClosureOut,
     DistrictIn,
@@ -36,6 +38,8 @@ router = APIRouter(prefix="/api/v1", tags=["help desk"])
 DeskCaller = Annotated[AccessClaims, Depends(require_roles(Role.DESK))]
 # A closure's second person: another member of desk staff, or an approver.
 ClosureApprover = Annotated[AccessClaims, Depends(require_roles(Role.DESK, Role.APPROVER))]
+# A cash-up's second person: another member of desk staff, or an officer.
+CashUpConfirmer = Annotated[AccessClaims, Depends(require_roles(Role.DESK, Role.OFFICER))]
 ResidentCaller = Annotated[AccessClaims, Depends(require_roles(Role.RESIDENT))]
 IdempotencyKey = Annotated[str, Depends(idempotency_key_header)]
 ResidentId = Annotated[int, Path(ge=1, le=2**63 - 1)]
@@ -64,6 +68,8 @@ def summary_out(found: service.ResidentSummary) -> ResidentSummaryOut:
         wallet_id=found.wallet_id,
         name=found.name,
         phone=found.phone,
+        phone_verified=found.phone_verified_at is not None,
+        phone_verified_at=to_tokyo(found.phone_verified_at) if found.phone_verified_at else None,
         district=found.district,
         status=found.status,
         money=found.money,
@@ -277,6 +283,60 @@ def render_receipt(top_up: DeskTopUp) -> str:
         f'<table class="receipt-table">{cells}</table>'
         '<p class="receipt-issuer">世田谷区 まちペイ窓口</p>'
         "</main></body></html>"
+    )
+
+
+def cash_up_out(row: DeskCashUp) -> CashUpOut:
+    return CashUpOut(
+        id=row.id,
+        office=row.office,
+        day=row.day,
+        status=row.status,
+        counted=row.counted,
+        note=row.note,
+        declared_by=row.declared_by,
+        declared_at=to_tokyo(row.declared_at),
+        confirmed_by=row.confirmed_by,
+        confirmed_at=to_tokyo(row.confirmed_at) if row.confirmed_at else None,
+        expected=row.expected,
+        top_ups=row.top_ups,
+        difference=row.difference,
+    )
+
+
+@router.post("/desk/cash-ups", status_code=201, response_model=CashUpOut)
+async def declare_cash_up(body: CashUpIn, caller: DeskCaller, session: DbSession) -> CashUpOut:
+    """Day end at the caller's counter: the cash counted (blind: the expected sum is shown
+    only once a second person confirms). One per counter and day (409)."""
+    return cash_up_out(
+        await cash_up.declare(
+            session, staff_id=caller.user_id, day=body.day, counted=body.counted, note=body.note
+        )
+    )
+
+
+@router.get("/desk/cash-ups", response_model=list[CashUpOut])
+async def cash_ups(
+    caller: CashUpConfirmer,
+    session: DbSession,
+    status: Annotated[Literal["declared", "confirmed"] | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> list[CashUpOut]:
+    """Cash-ups, newest first (``status=declared``: those waiting for a second person)."""
+    rows = await cash_up.list_cash_ups(session, status=status, limit=limit)
+    return [cash_up_out(r) for r in rows]
+
+
+@router.post("/desk/cash-ups/{cash_up_id}/confirm", response_model=CashUpOut)
+async def confirm_cash_up(
+    cash_up_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
+    caller: CashUpConfirmer,
+    session: DbSession,
+) -> CashUpOut:
+    """The second person (not the declarer → 403): compares the count with the day's
+    counter top-ups and records the difference (過不足) in the append-only desk audit."""
+    return cash_up_out(
+        await cash_up.confirm(session, staff_id=caller.user_id, cash_up_id=cash_up_id)
     )
 
 

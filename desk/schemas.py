@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Literal
 
 from pydantic import Field
@@ -66,6 +66,9 @@ class ResidentSummaryOut(StrictModel):
     wallet_id: str
     name: str
     phone: str | None
+    # Whether the resident entered the SMS code sent to the phone, and when (Tokyo time).
+    phone_verified: bool
+    phone_verified_at: datetime | None
     district: str
     status: Literal["active", "frozen", "closed"]
     money: int
@@ -98,3 +101,28 @@ class AccessLineOut(StrictModel):
 
 class AccessLogOut(StrictModel):
     items: list[AccessLineOut]
+
+
+class CashUpIn(StrictModel):
+    day: date  # Tokyo
+    # The cash counted in the counter's drawer from the day's top-ups, in yen.
+    counted: int = Field(ge=0, le=100_000_000)
+    note: str | None = Field(default=None, max_length=200)
+
+
+class CashUpOut(StrictModel):
+    id: int
+    office: str
+    day: date
+    status: Literal["declared", "confirmed"]
+    counted: int
+    note: str | None
+    declared_by: int
+    declared_at: datetime
+    confirmed_by: int | None
+    confirmed_at: datetime | None
+    # Shown once confirmed (the count is blind): the day's counter top-ups at this office,
+    # how many, and counted − expected (過不足: + over, − short).
+    expected: int | None
+    top_ups: int | None
+    difference: int | None

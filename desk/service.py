@@ -73,7 +73,7 @@ async def set_staff_card(
     await session.flush()
 
 
-async def _audit(
+async def audit(
     session: AsyncSession,
     *,
     staff_id: int,
@@ -111,6 +111,9 @@ class ResidentSummary:
     wallet_id: str
     name: str  # masked
     phone: str | None  # masked; None once closed
+    # When the SMS code sent to the phone was entered (None: never; the wallet cannot move
+    # money, receive a transfer or a benefit until then).
+    phone_verified_at: datetime | None
     district: str
     status: str
     money: int
@@ -151,6 +154,7 @@ async def summary_of(session: AsyncSession, resident_id: int) -> ResidentSummary
         wallet_id=resident.wallet_id,
         name=mask_name(resident.display_name),
         phone=mask_phone(resident.phone) if resident.phone else None,
+        phone_verified_at=resident.phone_verified_at,
         district=resident.district_id,
         status=resident.status,
         money=balances[ledger.resident_money(resident_id)],
@@ -198,7 +202,7 @@ async def look_up(
     value = nfkc(wallet_id or "").strip()
     if phone is not None:
         value = normalize_phone(phone)  # find_resident refused it already if it is not one
-    await _audit(
+    await audit(
         session,
         staff_id=staff_id,
         action="lookup",
@@ -217,7 +221,7 @@ async def freeze(
 ) -> ResidentSummary:
     why = checked_reason(reason)
     await wallet_api.set_frozen(session, resident_id, frozen=frozen)
-    await _audit(
+    await audit(
         session,
         staff_id=staff_id,
         action="freeze" if frozen else "unfreeze",
@@ -232,7 +236,7 @@ async def move_district(
 ) -> ResidentSummary:
     why = checked_reason(reason)
     before = await wallet_api.change_district(session, resident_id, district)
-    await _audit(
+    await audit(
         session,
         staff_id=staff_id,
         action="district",
@@ -284,7 +288,7 @@ async def request_closure(
     )
     session.add(closure)
     await session.flush()
-    await _audit(
+    await audit(
         session,
         staff_id=staff_id,
         action="closure_request",
@@ -355,7 +359,7 @@ async def approve_closure(
     closure.points_forfeited = done.points_forfeited
     closure.payout_id = payout_id
     await session.flush()
-    await _audit(
+    await audit(
         session,
         staff_id=staff_id,
         action="closure_approve",
@@ -413,7 +417,7 @@ async def cash_top_up(
     )
     session.add(top_up)
     await session.flush()
-    await _audit(
+    await audit(
         session,
         staff_id=staff_id,
         action="top_up",

@@ -172,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--url", default=os.environ.get("MACHIPAY_BENCH_URL", DEFAULT_URL))
     parser.add_argument("--residents", type=int, default=180_000)
-    parser.add_argument("--batch", type=int, default=2000)
+    parser.add_argument("--batch", type=int, default=200)  # at most 500 (tasks.MAX_CHUNK)
     ns = parser.parse_args(argv)
     name = f"machipay_benefitbench_{uuid.uuid4().hex[:10]}"
     created = False

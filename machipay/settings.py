@@ -154,7 +154,9 @@ class Settings(BaseSettings):
     # The worker looks for approved benefits whose start has come this often, and grants
     # this many recipients per transaction.
     benefit_run_interval_seconds: float = Field(30.0, gt=0, le=3600)
-    benefit_batch_size: int = Field(2000, ge=100, le=20_000)
+    # Recipients per transaction (benefits/tasks.py MAX_CHUNK bounds it: their points rows
+    # stay locked until it commits, and payments by them wait).
+    benefit_batch_size: int = Field(200, ge=1, le=500)
     # Aggregates about fewer residents than this are never shown (analytics, reports).
     analytics_min_residents: int = Field(10, ge=2)
     # Spend cells: at least this many shops, and no (1, 50 %) / (2, 67 %) dominance.

@@ -23,6 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import ledger
+import wallet_api
 from ledger import credit, debit
 from machipay.errors import NotFound, ValidationFailed
 from machipay.settings import Settings
@@ -354,6 +355,14 @@ async def apply_payout_results(
         payout.resolved_at = now
         payout.failure_reason = item.reason if item.outcome == "failed" else None
         payout.result_entry_id = posted.id
+        if payout.merchant_id is None and item.outcome == "failed":
+            await wallet_api.record_refund_returned(
+                session,
+                resident_id=_payee(payout),
+                amount=payout.amount,
+                entry_id=posted.id,
+                reason=item.reason,
+            )
         if item.outcome == "paid":
             paid, paid_amount = paid + 1, paid_amount + payout.amount
         else:

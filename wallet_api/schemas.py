@@ -76,6 +76,7 @@ class TransactionOut(StrictModel):
         "reward",
         "points_forfeit",
         "closure_refund",
+        "closure_refund_back",
         "benefit_grant",
     ]
     amount: int
@@ -156,7 +157,8 @@ class FundingBankOut(StrictModel):
 
 
 class WardCounterOut(StrictModel):
-    """The resident's district まちづくりセンター: cash top-ups at the desk."""
+    """The counter for the resident's district (its area's 総合支所): cash top-ups at the
+    desk."""
 
     district_id: str
     district_name: str

@@ -229,6 +229,36 @@ async def close_wallet(
     return WalletClosure(resident.user_id, money, forfeited)
 
 
+REFUND_BACK = "closure_refund_back"
+
+
+async def record_refund_returned(
+    session: AsyncSession, *, resident_id: int, amount: int, entry_id: int, reason: str | None
+) -> None:
+    """A history line for a closed wallet's refund that the bank sent back (the money is in
+    the wallet again, owed to the resident until a new closure sends it): the resident and
+    the desk see it come back, and why."""
+    why = f"（{reason}）" if reason else ""
+    await write_history(
+        session,
+        [
+            history_row(
+                resident_id=resident_id,
+                reference=f"rb_{entry_id}",
+                kind=REFUND_BACK,
+                amount=amount,
+                money_change=amount,
+                counterparty="bank",
+                message=f"返金の振込ができず{why}、残高に戻りました。窓口で振込先をご確認ください。"[
+                    :200
+                ],
+                entry_id=entry_id,
+                at=utcnow(),
+            )
+        ],
+    )
+
+
 async def wallets_by_ids(session: AsyncSession, resident_ids: list[int]) -> dict[int, Resident]:
     if not resident_ids:
         return {}

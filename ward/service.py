@@ -89,7 +89,8 @@ async def list_notices(
 
 @dataclass(frozen=True, slots=True)
 class WardCounter:
-    """A ward desk where residents can top up in cash: their district's まちづくりセンター."""
+    """A ward desk where residents can top up in cash: their area's 総合支所 (or, where it
+    takes cash, the district's まちづくりセンター), at its published address."""
 
     district_id: str
     district_name: str

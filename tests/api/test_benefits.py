@@ -11,12 +11,14 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 import ledger
 from benefits import run_benefits
+from benefits import tasks as benefit_tasks
 from benefits.models import BenefitGrant
 from machipay.auth import Role
+from machipay.db import create_engine, make_sessionmaker
 from machipay.settings import Settings
 from machipay.timeutil import utcnow
 from tests.api.conftest import ResidentHandle, register
@@ -224,6 +226,70 @@ async def test_a_run_stopped_halfway_resumes_and_two_runs_at_once_grant_each_onc
         assert (await wallet(client, resident))["points"] == 300
 
 
+async def test_a_run_grants_in_bounded_chunks_each_its_own_transaction(
+    client: httpx.AsyncClient, app: FastAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """However large a batch is asked for, one transaction grants at most MAX_CHUNK
+    recipients (their points rows stay locked until it commits); a re-run grants nobody."""
+    monkeypatch.setattr(benefit_tasks, "MAX_CHUNK", 2)
+    officer = await staff_token(client, app, Role.OFFICER)
+    approver = await staff_token(client, app, Role.APPROVER)
+    residents = [await register(client) for _ in range(5)]
+    benefit = await launch(client, officer, approver, points_per_recipient=100)
+
+    run = await run_benefits(app.state.sessionmaker, benefit_id=benefit["id"], batch=10_000)
+    assert (run.granted, run.batches) == (5, 3)  # 2 + 2 + 1
+    async with app.state.sessionmaker() as session:
+        # Rows written by one transaction share its id (xmin): three transactions.
+        transactions = await session.scalar(
+            text("SELECT count(DISTINCT xmin::text) FROM benefit_grants WHERE benefit_id = :b"),
+            {"b": benefit["id"]},
+        )
+    assert transactions == 3
+    again = await run_benefits(app.state.sessionmaker, benefit_id=benefit["id"], batch=10_000)
+    assert again.granted == 0
+    assert await lots_of(app, benefit["id"]) == dict.fromkeys((r.id for r in residents), 1)
+    assert (await get(client, officer, benefit["id"]))["status"] == "done"
+
+
+async def test_a_chunk_that_meets_a_held_lock_is_retried_and_grants_once(
+    client: httpx.AsyncClient,
+    app: FastAPI,
+    app_settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A resident's points row held by another transaction (a payment) past the lock
+    timeout: the chunk rolls back and is tried again, and everyone is granted once."""
+    monkeypatch.setattr(benefit_tasks, "BUSY_PAUSE_SECONDS", 0.2)
+    caplog.set_level("WARNING", logger="machipay.benefits")
+    officer = await staff_token(client, app, Role.OFFICER)
+    approver = await staff_token(client, app, Role.APPROVER)
+    residents = [await register(client) for _ in range(3)]
+    benefit = await launch(client, officer, approver, points_per_recipient=100)
+    impatient = create_engine(app_settings.model_copy(update={"db_lock_timeout_ms": 200}))
+    try:
+        async with app.state.sessionmaker() as holder:
+            await holder.execute(
+                text("SELECT 1 FROM ledger_accounts WHERE code = :c FOR UPDATE"),
+                {"c": ledger.resident_points(residents[1].id)},
+            )
+            running = asyncio.create_task(
+                run_benefits(make_sessionmaker(impatient), benefit_id=benefit["id"])
+            )
+            await asyncio.sleep(0.5)  # at least one attempt timed out meanwhile
+            assert not running.done()
+            await holder.rollback()
+        result = await running
+    finally:
+        await impatient.dispose()
+    assert result.granted == 3
+    assert any("busy, retrying" in r.getMessage() for r in caplog.records)
+    assert await lots_of(app, benefit["id"]) == dict.fromkeys((r.id for r in residents), 1)
+    for resident in residents:
+        assert (await wallet(client, resident))["points"] == 100
+
+
 async def test_a_csv_list_takes_the_good_rows_and_names_the_bad_ones(
     client: httpx.AsyncClient, app: FastAPI
 ) -> None:
@@ -253,8 +319,19 @@ async def test_a_csv_list_takes_the_good_rows_and_names_the_bad_ones(
     assert uploaded.status_code == 200, uploaded.text
     answer = uploaded.json()
     assert answer["accepted"] == 1
-    assert [e["row"] for e in answer["errors"]] == [3, 4, 5, 6]
-    assert "line 2" in answer["errors"][-1]["message"]
+    assert [(e["row"], e["code"]) for e in answer["errors"]] == [
+        (3, "no_recipient"),
+        (4, "empty"),
+        (5, "not_a_wallet_id"),
+        (6, "duplicate"),
+    ]
+    # Messages in Japanese for the ward's staff, naming what is wrong.
+    messages = [e["message"] for e in answer["errors"]]
+    assert "受け取れる利用者がいません" in messages[0]
+    assert messages[1] == "ウォレットIDが空欄です。"
+    assert "「not-a-wallet」" in messages[2]
+    assert messages[3].startswith("2行目と同じウォレットID")
+    assert not any(word in m for m in messages for word in ("no ", "the same", "is not"))
 
     # A phone column, typed as an IME types it (full-width digits, long-vowel mark).
     digits = by_phone.phone.translate(str.maketrans("0123456789-", "０１２３４５６７８９ー"))
@@ -265,7 +342,8 @@ async def test_a_csv_list_takes_the_good_rows_and_names_the_bad_ones(
     )
     assert by_phones.status_code == 200, by_phones.text
     assert by_phones.json()["accepted"] == 1
-    assert [e["row"] for e in by_phones.json()["errors"]] == [3]
+    assert [(e["row"], e["code"]) for e in by_phones.json()["errors"]] == [(3, "not_a_phone")]
+    assert by_phones.json()["errors"][0]["message"] == "「12345」は日本の電話番号として読めません。"
 
     no_column = await client.post(
         f"{BENEFITS}/{benefit['id']}/recipients",
@@ -273,6 +351,7 @@ async def test_a_csv_list_takes_the_good_rows_and_names_the_bad_ones(
         headers=officer | {"Content-Type": "text/csv"},
     )
     assert no_column.status_code == 422
+    assert "wallet_id か phone" in no_column.json()["detail"]
 
     submitted = await client.post(f"{BENEFITS}/{benefit['id']}/submit", headers=officer)
     assert (submitted.json()["recipients"], submitted.json()["budget"]) == (3, 9000)
@@ -342,6 +421,50 @@ async def test_the_report_hides_small_districts_and_what_would_give_them_away(
         f"{BENEFITS}/{benefit['id']}/report", headers=big[1].headers
     )
     assert resident_refused.status_code == 403
+
+
+async def test_two_reports_a_resident_apart_hide_that_cell_whoever_reads_them(
+    client: httpx.AsyncClient, app: FastAPI
+) -> None:
+    """The report read again after one resident spent more (same people behind the figure)
+    or spent for the first time must not show the step: it stays hidden, for any viewer,
+    until k residents changed since the figure was last published."""
+    officer = await staff_token(client, app, Role.OFFICER)
+    approver = await staff_token(client, app, Role.APPROVER)
+    other_officer = await staff_token(client, app, Role.OFFICER)
+    analyst = await staff_token(client, app, Role.ANALYST)
+    people = [await register(client, district="kitazawa") for _ in range(6)]
+    benefit = await launch(client, officer, approver, points_per_recipient=1000)
+    await run_benefits(app.state.sessionmaker, benefit_id=benefit["id"])
+    shop = await open_shop(client, app, shopping_street_id=None)
+
+    async def spend(resident: ResidentHandle, amount: int) -> None:
+        payload = await sticker_payload(client, shop)
+        assert (await pay(client, resident, payload, amount)).status_code == 201
+
+    async def spent(viewer: dict[str, str]) -> tuple[int | None, int | None]:
+        response = await client.get(f"{BENEFITS}/{benefit['id']}/report", headers=viewer)
+        assert response.status_code == 200, response.text
+        report = response.json()
+        (row,) = [r for r in report["rows"] if r["district_id"] == "kitazawa"]
+        assert row["granted"] == 6000 and report["total"]["granted"] == 6000
+        return row["spent"], report["total"]["spent"]
+
+    for resident in people[:3]:
+        await spend(resident, 100)
+    assert await spent(officer) == (300, 300)
+    # The same three residents, one of whom spent 70 more: the difference is hers.
+    await spend(people[0], 70)
+    assert await spent(other_officer) == (None, None)
+    # A fourth resident's first spending: two residents changed since 300 was shown.
+    await spend(people[3], 50)
+    assert await spent(analyst) == (None, None)
+    assert await spent(officer) == (None, None)
+    # A third change: the step is now about k = 3 residents.
+    await spend(people[4], 30)
+    assert await spent(other_officer) == (450, 450)
+    # Read again unchanged: the same figures (a repeat differs by nobody).
+    assert await spent(analyst) == (450, 450)
 
 
 async def test_a_long_csv_list_is_read_whole_and_a_too_large_one_refused(

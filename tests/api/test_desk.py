@@ -5,6 +5,7 @@ the next Zengin file, and cash top-ups with a receipt."""
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from desk.models import DeskAudit
 from identity import create_user
 from machipay.auth import Role
 from machipay.settings import Settings
+from machipay.timeutil import to_tokyo, utcnow
 from settlement.models import Payout
 from tests.api.campaign_kit import balance, open_ward
 from tests.api.conftest import ResidentHandle, register, top_up
@@ -37,7 +39,10 @@ BANK = {
 
 
 async def desk_staff(
-    client: httpx.AsyncClient, app: FastAPI, name: str = "窓口 太郎"
+    client: httpx.AsyncClient,
+    app: FastAPI,
+    name: str = "窓口 太郎",
+    office: str = "北沢まちづくりセンター",
 ) -> dict[str, str]:
     """A member of desk staff with a display name and an office, signed in."""
     from desk import set_staff_card
@@ -45,7 +50,7 @@ async def desk_staff(
     username, password = f"desk-{uuid.uuid4().hex[:8]}", "staff-passphrase-123"
     async with app.state.sessionmaker() as session:
         user = await create_user(session, username=username, password=password, role=Role.DESK)
-        await set_staff_card(session, user.id, display_name=name, office="北沢まちづくりセンター")
+        await set_staff_card(session, user.id, display_name=name, office=office)
         await session.commit()
     token = await client.post(
         "/api/v1/auth/token", json={"username": username, "password": password}
@@ -90,7 +95,17 @@ async def test_look_ups_need_a_reason_are_audited_and_the_resident_sees_them(
     assert summary["name"] == "山＊ 花＊" and "****" in summary["phone"]
     assert (summary["status"], summary["money"], summary["points"]) == ("active", 3_000, 0)
     assert summary["district"] == "kitazawa"
+    assert summary["phone_verified"] is True
+    assert summary["phone_verified_at"].endswith("+09:00")  # Tokyo time, as the desk reads it
     assert [line["kind"] for line in summary["history"]] == ["topup"]
+    # A resident who never entered the SMS code: the desk sees it, and why money won't move.
+    pending = await register(client, verify=False)
+    unverified = await look_up(client, staff, phone=pending.phone, reason="ご本人来庁・残高照会")
+    assert unverified.status_code == 200, unverified.text
+    assert (unverified.json()["phone_verified"], unverified.json()["phone_verified_at"]) == (
+        False,
+        None,
+    )
     by_wallet = await look_up(
         client, staff, wallet_id=resident.wallet_id, reason="電話でのお問合せ"
     )
@@ -101,10 +116,11 @@ async def test_look_ups_need_a_reason_are_audited_and_the_resident_sees_them(
     rows = await audit_rows(app)
     assert [(r.action, r.searched_by, r.resident_id) for r in rows] == [
         ("lookup", "phone", resident.id),
+        ("lookup", "phone", pending.id),
         ("lookup", "wallet_id", resident.id),
         ("lookup", "phone", None),  # the miss is audited too
     ]
-    assert rows[2].searched_value == "+818099990001" and rows[0].reason == "ご本人来庁・残高照会"
+    assert rows[3].searched_value == "+818099990001" and rows[0].reason == "ご本人来庁・残高照会"
 
     # Other roles may not look anybody up.
     for role in (Role.OFFICER, Role.OPERATOR, Role.APPROVER):
@@ -449,6 +465,47 @@ async def test_a_failed_refund_comes_back_and_a_new_closure_sends_it_again(
         await look_up(client, colleague, wallet_id=resident.wallet_id, reason="返金不能の確認")
     ).json()
     assert summary["status"] == "closed" and summary["closures"][0]["payout_status"] == "failed"
+    # The money's return is a line of the wallet's history, with the bank's reason.
+    back = summary["history"][0]
+    assert (back["kind"], back["money_change"], back["amount"]) == (
+        "closure_refund_back",
+        4_000,
+        4_000,
+    )
+    assert [line["kind"] for line in summary["history"][:2]] == [
+        "closure_refund_back",
+        "closure_refund",
+    ]
+    async with app.state.sessionmaker() as session:
+        message = await session.scalar(
+            text(
+                "SELECT message FROM wallet_transactions"
+                " WHERE resident_id = :r AND kind = 'closure_refund_back'"
+            ),
+            {"r": resident.id},
+        )
+    assert message is not None and "口座なし" in message and "残高に戻りました" in message
+    # Re-importing the same answer changes nothing: still one line.
+    again = await client.post(
+        "/api/v1/payouts/results",
+        content=f"payout_id,result,reason\n{payout_id},failed,口座なし\n".encode(),
+        headers=operator | {"Content-Type": "text/csv"},
+    )
+    assert again.status_code in (200, 201), again.text
+    reconfirmed = await client.post(
+        f"/api/v1/payouts/results/{again.json()['import_id']}/confirm",
+        headers=await staff_token(client, app, Role.OPERATOR),
+    )
+    assert reconfirmed.status_code == 200, reconfirmed.text
+    async with app.state.sessionmaker() as session:
+        lines = await session.scalar(
+            text(
+                "SELECT count(*) FROM wallet_transactions"
+                " WHERE resident_id = :r AND kind = 'closure_refund_back'"
+            ),
+            {"r": resident.id},
+        )
+    assert lines == 1
     # A closed wallet takes no money in.
     assert (await top_up(client, resident.wallet_id, 1_000)).status_code == 403
 
@@ -519,3 +576,106 @@ async def test_cash_top_up_is_idempotent_bounded_and_prints_a_receipt(
     assert (await client.get(made["receipt_url"], headers=resident.headers)).status_code == 403
     log = (await client.get("/api/v1/wallet/access-log", headers=resident.headers)).json()
     assert [i["action"] for i in log["items"]] == ["top_up"]
+
+
+async def test_a_day_end_cash_up_takes_a_second_person_and_records_the_difference(
+    client: httpx.AsyncClient, app: FastAPI
+) -> None:
+    counter, elsewhere = (
+        f"北沢総合支所-{uuid.uuid4().hex[:6]}",
+        f"砧総合支所-{uuid.uuid4().hex[:6]}",
+    )
+    clerk = await desk_staff(client, app, "窓口 太郎", counter)
+    colleague = await desk_staff(client, app, "窓口 次郎", counter)
+    other_clerk = await desk_staff(client, app, "窓口 三郎", elsewhere)
+    resident = await register(client)
+
+    async def take(staff: dict[str, str], amount: int) -> None:
+        taken = await client.post(
+            "/api/v1/desk/top-ups",
+            json={
+                "wallet_id": resident.wallet_id,
+                "amount": amount,
+                "reason": "窓口で現金チャージ",
+            },
+            headers=staff | {"Idempotency-Key": uuid.uuid4().hex},
+        )
+        assert taken.status_code == 201, taken.text
+
+    await take(clerk, 5_000)
+    await take(colleague, 3_000)
+    await take(other_clerk, 2_000)  # another counter's drawer
+    today = to_tokyo(utcnow()).date()
+
+    declared = await client.post(
+        "/api/v1/desk/cash-ups",
+        json={"day": today.isoformat(), "counted": 7_500, "note": "千円札1枚不足か"},
+        headers=clerk,
+    )
+    assert declared.status_code == 201, declared.text
+    cash_up = declared.json()
+    assert (cash_up["office"], cash_up["status"], cash_up["counted"]) == (
+        counter,
+        "declared",
+        7_500,
+    )
+    assert cash_up["expected"] is None and cash_up["difference"] is None  # a blind count
+    # One per counter and day; not for tomorrow; a negative count is no count.
+    again = await client.post(
+        "/api/v1/desk/cash-ups",
+        json={"day": today.isoformat(), "counted": 8_000},
+        headers=colleague,
+    )
+    assert again.status_code == 409 and again.json()["type"].endswith("/desk-cash-up-conflict")
+    for day, counted in ((today + timedelta(days=1), 0), (today, -1)):
+        refused = await client.post(
+            "/api/v1/desk/cash-ups",
+            json={"day": day.isoformat(), "counted": counted},
+            headers=other_clerk,
+        )
+        assert refused.status_code == 422, refused.text
+
+    confirm = f"/api/v1/desk/cash-ups/{cash_up['id']}/confirm"
+    own = await client.post(confirm, headers=clerk)
+    assert own.status_code == 403 and own.json()["type"].endswith("/desk-cash-up-self-confirm")
+    for outsider in (resident.headers, await staff_token(client, app, Role.OPERATOR)):
+        assert (await client.post(confirm, headers=outsider)).status_code == 403
+    waiting = await client.get("/api/v1/desk/cash-ups?status=declared", headers=colleague)
+    assert cash_up["id"] in [c["id"] for c in waiting.json()]
+
+    confirmed = await client.post(confirm, headers=colleague)
+    assert confirmed.status_code == 200, confirmed.text
+    done = confirmed.json()
+    assert (done["status"], done["expected"], done["top_ups"], done["difference"]) == (
+        "confirmed",
+        8_000,
+        2,
+        -500,  # 不足 ¥500
+    )
+    assert (await client.post(confirm, headers=colleague)).status_code == 409
+
+    # An officer may be the second person too; a drawer that matches has no difference.
+    other = await client.post(
+        "/api/v1/desk/cash-ups",
+        json={"day": today.isoformat(), "counted": 2_000},
+        headers=other_clerk,
+    )
+    officer = await staff_token(client, app, Role.OFFICER)
+    by_officer = await client.post(
+        f"/api/v1/desk/cash-ups/{other.json()['id']}/confirm", headers=officer
+    )
+    assert by_officer.status_code == 200, by_officer.text
+    assert (by_officer.json()["expected"], by_officer.json()["difference"]) == (2_000, 0)
+
+    # Both steps are in the append-only audit, the difference with them.
+    rows = [r for r in await audit_rows(app) if r.action in ("cash_declare", "cash_confirm")]
+    mine = [r for r in rows if (r.detail or {}).get("cash_up_id") == cash_up["id"]]
+    assert [r.action for r in mine] == ["cash_declare", "cash_confirm"]
+    assert mine[1].detail is not None
+    assert (mine[1].detail["expected"], mine[1].detail["difference"]) == (8_000, -500)
+    async with app.state.sessionmaker() as session:
+        with pytest.raises(DBAPIError, match="append-only"):
+            await session.execute(
+                text("UPDATE desk_audit SET detail = NULL WHERE action = 'cash_confirm'")
+            )
+        await session.rollback()

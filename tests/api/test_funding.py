@@ -75,13 +75,14 @@ async def test_each_wallet_has_its_own_stable_references(client: httpx.AsyncClie
     assert one["counter"] == {
         "district_id": "kitazawa",
         "district_name": "北沢",
-        "name": "北沢まちづくりセンター",
-        "name_en": "Kitazawa Community Center",
-        "address": "東京都世田谷区北沢",
+        "name": "北沢総合支所",
+        "name_en": "Kitazawa General Branch Office",
+        "address": "東京都世田谷区北沢2-8-18",
         "hours": one["counter"]["hours"],  # type: ignore[index]
         "hours_en": one["counter"]["hours_en"],  # type: ignore[index]
     }
     assert other["counter"]["name"] == "二子玉川まちづくりセンター"  # type: ignore[index]
+    assert other["counter"]["address"] == "東京都世田谷区玉川4-4-5"  # type: ignore[index]
     assert one["room"] == one["balance_cap"] == 300_000
     # Only residents have one.
     assert (await client.get("/api/v1/wallet/funding")).status_code == 401

@@ -19,7 +19,7 @@ from tests.web.conftest import (
     screenshot,
     watched,
 )
-from tests.web.test_console import message, sign_in
+from tests.web.test_console import message, sign_in, yen
 from tests.web.test_resident_app import sign_in as resident_sign_in
 
 
@@ -59,6 +59,10 @@ async def test_desk_looks_up_freezes_and_takes_cash_with_a_receipt(
     await expect(summary).to_be_visible()
     await expect(desktop.locator("#summary-status")).to_have_text(message("desk.status.active"))
     wallet_id = await desktop.locator("#summary-wallet").inner_text()
+    # The demo resident entered the SMS code: the summary says so, with when.
+    verified = desktop.locator("#summary-verified")
+    await expect(verified).to_have_attribute("data-verified", "true")
+    await expect(verified).to_contain_text("確認済み")
     await assert_accessible(desktop, context="desk summary")
     await screenshot(desktop, "desk-summary")
 
@@ -181,3 +185,63 @@ async def test_a_closure_asked_for_at_one_desk_is_approved_by_another(
     assert login.status_code == 401
     assert_no_page_errors(desktop)
     assert_no_page_errors(second_desk)
+
+
+async def test_a_counter_s_cash_up_is_declared_by_one_and_confirmed_by_another(
+    desktop: Page, second_desk: Page, phone: Page, live_server: LiveServer
+) -> None:
+    """The day-end cash-up: the clerk declares ¥1 counted (blind), cannot confirm it
+    themselves; a colleague confirms and the difference against the day's counter top-ups
+    is shown, as the API recorded it."""
+    await sign_in(desktop, "desk")
+    await desktop.goto("/console#/cashups")
+    form = desktop.locator("#cash-up-form")
+    await expect(form).to_be_visible()
+    # Nothing typed: the field says what is missing, in Japanese.
+    await desktop.click("button#declare-cash-up")
+    await expect(desktop.locator("#cash-up-counted-error")).to_have_text(
+        message("desk.cash_up.counted_missing")
+    )
+    await desktop.fill("#cash-up-counted", "１")  # full-width, as an IME types it
+    await desktop.fill("#cash-up-note", "閉庁時の照合")
+    await desktop.click("button#declare-cash-up")
+    await expect(desktop.locator("#cash-up-declared .alert-success")).to_be_visible()
+    own = desktop.locator("#cash-ups-pending tr[data-cash-up]").first
+    await expect(own).to_contain_text(message("desk.cash_up.own"))
+    await expect(own.locator("button[data-confirm]")).to_have_count(0)
+    await assert_accessible(desktop, context="cash-up")
+    await screenshot(desktop, "desk-cash-up-declared")
+
+    await sign_in(second_desk, "desk2")
+    await second_desk.goto("/console#/cashups")
+    row = second_desk.locator("#cash-ups-pending tr[data-cash-up]").filter(
+        has_text="北沢まちづくりセンター"
+    )
+    await expect(row).to_be_visible()
+    await row.locator("button[data-confirm]").click()
+    done = second_desk.locator("#cash-ups-done tr[data-cash-up]").first
+    await expect(done).to_be_visible()
+
+    token = await live_server.token("desk2")
+    confirmed = (
+        await live_server.api("GET", "/api/v1/desk/cash-ups?status=confirmed", token=token)
+    ).json()[0]
+    assert confirmed["counted"] == 1 and confirmed["expected"] is not None
+    assert confirmed["difference"] == 1 - confirmed["expected"]
+    badge = done.locator("[data-difference]")
+    await expect(badge).to_have_attribute("data-difference", str(confirmed["difference"]))
+    if confirmed["difference"]:
+        amount = await yen(second_desk, abs(confirmed["difference"]))
+        side = "desk.cash_up.over" if confirmed["difference"] > 0 else "desk.cash_up.short"
+        await expect(badge).to_have_text(message(side, amount=amount))
+    await screenshot(second_desk, "desk-cash-up-confirmed")
+
+    # The same screen at phone size, for an officer checking from anywhere.
+    await sign_in(phone, "officer")
+    await phone.goto("/console#/cashups")
+    await expect(phone.locator("#cash-ups-done tr[data-cash-up]").first).to_be_visible()
+    await expect(phone.locator("#cash-up-form")).to_have_count(0)  # officers confirm only
+    await screenshot(phone, "console-cash-ups")
+    assert_no_page_errors(desktop)
+    assert_no_page_errors(second_desk)
+    assert_no_page_errors(phone)

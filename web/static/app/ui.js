@@ -81,7 +81,7 @@ export function signedPoints(change) {
 
 const KIND_ICONS = {
   topup: "＋", p2p_in: "↓", p2p_out: "↑", payment: "¥", refund: "↺",
-  points_grant: "P", points_expiry: "⌛", reward: "★", benefit_grant: "給",
+  points_grant: "P", points_expiry: "⌛", reward: "★", benefit_grant: "給", closure_refund_back: "↩",
 };
 
 const SOURCES = new Set(["bank", "atm", "konbini", "seed", "desk"]);
@@ -101,7 +101,7 @@ export function transactionItem(tx) {
     changes.push(h("span", { class: `tx-points ${tx.points_change > 0 ? "plus" : "minus"}` }, signedPoints(tx.points_change)));
   }
   if (!changes.length) changes.push(h("span", { class: "tx-money" }, yen(tx.amount)));
-  const who = tx.kind === "topup" ? sourceName(tx.counterparty) : tx.counterparty;
+  const who = ["topup", "closure_refund", "closure_refund_back"].includes(tx.kind) ? sourceName(tx.counterparty) : tx.counterparty;
   return h("li", { class: `tx tx-${tx.kind}`, dataset: { id: tx.id, kind: tx.kind } },
     h("span", { class: "tx-icon", "aria-hidden": "true" }, KIND_ICONS[tx.kind] || "•"),
     h("span", { class: "tx-main" },

@@ -19,13 +19,14 @@ const SCREENS = {
   operations: { label: "console.nav.operations", icon: "⚙" },
   desk: { label: "console.nav.desk", icon: "☎" },
   closures: { label: "console.nav.closures", icon: "✔" },
+  cashups: { label: "console.nav.cashups", icon: "¥" },
   sms: { label: "console.nav.sms", icon: "✆" },
 };
 const ROLE_SCREENS = {
-  officer: ["campaigns", "benefits", "merchants", "streets", "notices"],
+  officer: ["campaigns", "benefits", "merchants", "streets", "notices", "cashups"],
   approver: ["campaigns", "benefits", "merchants", "streets", "notices", "closures"],
   operator: ["operations", "campaigns", "benefits", "merchants", "streets", "sms"],
-  desk: ["desk", "closures"],
+  desk: ["desk", "closures", "cashups"],
 };
 const OTHER_CLIENT = {
   analyst: "/analytics", resident: "/app", merchant_owner: "/merchant", merchant_staff: "/merchant",
@@ -134,7 +135,7 @@ async function route() {
   const view = $("view");
   view.replaceChildren();
   view.setAttribute("aria-busy", "true");
-  const module = { campaigns, benefits, merchants: ward, streets: ward, notices: ward, operations, desk, closures: desk, sms }[screen];
+  const module = { campaigns, benefits, merchants: ward, streets: ward, notices: ward, operations, desk, closures: desk, cashups: desk, sms }[screen];
   try {
     cleanup = await module.render(view, screen, parts);
   } catch (error) {

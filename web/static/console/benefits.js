@@ -223,7 +223,7 @@ async function renderDetail(view, id) {
         result.append(h("p", { class: "alert alert-info", id: "csv-accepted" }, t("console.benefit.accepted", { n: number(answer.accepted) })));
         if (answer.errors.length) {
           result.append(table([{ text: t("console.benefit.row"), num: true }, t("console.benefit.problem")],
-            answer.errors.map((e) => h("tr", {}, cell(number(e.row), { num: true }), cell(e.message))),
+            answer.errors.map((e) => h("tr", { dataset: { code: e.code } }, cell(number(e.row), { num: true }), cell(e.message))),
             { id: "csv-errors", caption: t("console.benefit.row_errors") }));
         }
         benefit = await api.get(`/api/v1/benefits/${id}`);

@@ -11,6 +11,7 @@ import {
 
 export async function render(view, screen, parts) {
   if (screen === "closures") return renderClosures(view);
+  if (screen === "cashups") return renderCashUps(view);
   return renderDesk(view);
 }
 
@@ -110,6 +111,8 @@ function showSummary(box, r, cash) {
     definitionList([
       [t("desk.wallet_id"), h("code", { id: "summary-wallet" }, r.wallet_id)],
       [t("desk.phone"), r.phone ?? "–"],
+      [t("desk.verified"), h("span", { id: "summary-verified", class: r.phone_verified ? "" : "badge badge-red", dataset: { verified: String(r.phone_verified) } },
+        r.phone_verified ? t("desk.verified_yes", { at: dateTime(r.phone_verified_at) }) : t("desk.verified_no"))],
       [t("desk.district"), h("span", { id: "summary-district" }, districtName(r.district))],
       r.refund_in_transit ? [t("desk.refund_in_transit"), yen(r.refund_in_transit)] : null,
     ]),
@@ -299,5 +302,124 @@ async function renderClosures(view) {
       { caption: t("desk.closures_title") },
     ));
   }
+  await load();
+}
+
+// The day-end cash-up (精算・現金照合): a desk member declares the cash counted at their
+// counter without seeing what the system expects (a blind count); another desk member or an
+// officer confirms it and sees the difference (過不足), recorded in the append-only audit.
+function todayInTokyo() {
+  return new Date().toLocaleDateString("sv-SE", { timeZone: "Asia/Tokyo" });
+}
+
+function differenceBadge(difference) {
+  if (difference === 0) return h("span", { class: "badge", dataset: { difference: "0" } }, t("desk.cash_up.even"));
+  const over = difference > 0;
+  return h("span", { class: `badge ${over ? "badge-warn" : "badge-red"}`, dataset: { difference: String(difference) } },
+    t(over ? "desk.cash_up.over" : "desk.cash_up.short", { amount: yen(Math.abs(difference)) }));
+}
+
+function declareForm(onDone) {
+  const form = h("form", { class: "card", id: "cash-up-form", novalidate: true },
+    h("h2", {}, t("desk.cash_up.declare_title")),
+    h("p", { class: "hint" }, t("desk.cash_up.declare_hint")),
+    h("div", { class: "grid-2" },
+      field({ id: "cash-up-day", label: t("desk.cash_up.day"), type: "date", required: true, value: todayInTokyo(), max: todayInTokyo() }),
+      field({ id: "cash-up-counted", label: t("desk.cash_up.counted"), required: true, inputmode: "numeric", suffix: "円", autocomplete: "off" }),
+    ),
+    field({ id: "cash-up-note", label: t("desk.cash_up.note"), maxlength: 200, hint: t("desk.cash_up.note_hint") }),
+    h("div", { class: "form-actions" }, h("button", { type: "submit", class: "btn", id: "declare-cash-up" }, t("desk.cash_up.declare"))),
+    h("div", { id: "cash-up-declared", "aria-live": "polite" }),
+  );
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    clearFieldErrors(form);
+    const day = form.querySelector("#cash-up-day").value;
+    const raw = nfkcDigits(form.querySelector("#cash-up-counted").value).replaceAll(",", "");
+    const counted = Number(raw);
+    if (!day) { setFieldError(form, "cash-up-day", t("desk.cash_up.day_missing")); return; }
+    if (!raw || !Number.isInteger(counted) || counted < 0) {
+      setFieldError(form, "cash-up-counted", t("desk.cash_up.counted_missing"));
+      form.querySelector("#cash-up-counted").focus();
+      return;
+    }
+    const note = form.querySelector("#cash-up-note").value.normalize("NFKC").trim() || null;
+    await busy(form.querySelector("#declare-cash-up"), async () => {
+      try {
+        const done = await api.post("/api/v1/desk/cash-ups", { day, counted, note });
+        fill(form.querySelector("#cash-up-declared"),
+          h("div", { class: "alert alert-success", role: "status" }, t("desk.cash_up.declared", { id: done.id, office: done.office, amount: yen(done.counted) })));
+        form.querySelector("#cash-up-counted").value = "";
+        await onDone();
+      } catch (error) {
+        if (error.slug === "desk-cash-up-day-invalid") setFieldError(form, "cash-up-day", error.message);
+        else fill(form.querySelector("#cash-up-declared"), errorBox(error));
+      }
+    });
+  });
+  return form;
+}
+
+// Which counter and day, in one cell: three columns fit a phone.
+function cashUpWhere(c) {
+  return h("div", { class: "cash-up-where" },
+    h("strong", {}, c.office),
+    h("span", { class: "muted" }, `${c.day} · No.${c.id}`));
+}
+
+async function renderCashUps(view) {
+  const pending = h("section", { id: "cash-ups-pending" }, loadingBox());
+  const done = h("section", { id: "cash-ups-done" });
+  const isDesk = state.me?.role === "desk";
+  async function load() {
+    let waiting, confirmed;
+    try {
+      [waiting, confirmed] = await Promise.all([
+        api.get("/api/v1/desk/cash-ups?status=declared"),
+        api.get("/api/v1/desk/cash-ups?status=confirmed&limit=20"),
+      ]);
+    } catch (error) {
+      fill(pending, errorBox(error, load));
+      return;
+    }
+    fill(pending, h("h2", {}, t("desk.cash_up.pending_title")), waiting.length ? table(
+      [t("desk.cash_up.where"), { text: t("desk.cash_up.counted"), num: true }, ""],
+      waiting.map((c) => {
+        const own = c.declared_by === state.me?.user_id;
+        const button = h("button", { type: "button", class: "btn btn-sm", dataset: { confirm: c.id }, disabled: own }, t("desk.cash_up.confirm"));
+        button.addEventListener("click", () => busy(button, async () => {
+          try {
+            const result = await api.post(`/api/v1/desk/cash-ups/${c.id}/confirm`);
+            const what = t(result.difference > 0 ? "desk.cash_up.over" : "desk.cash_up.short", { amount: yen(Math.abs(result.difference)) });
+            toast(result.difference ? t("desk.cash_up.confirmed_difference", { what }) : t("desk.cash_up.confirmed_even"), { error: Boolean(result.difference) });
+            await load();
+          } catch (error) { toast(String(error.message), { error: true }); }
+        }));
+        return h("tr", { dataset: { cashUp: c.id } },
+          cell(cashUpWhere(c)),
+          cell([yen(c.counted), h("span", { class: "muted cash-up-sub" }, dateTime(c.declared_at))], { num: true }),
+          cell(own ? h("span", { class: "muted" }, t("desk.cash_up.own")) : button));
+      }),
+      { caption: t("desk.cash_up.pending_title") },
+    ) : emptyBox(t("desk.cash_up.none_pending")));
+    fill(done, h("h2", {}, t("desk.cash_up.done_title")), confirmed.length ? table(
+      [t("desk.cash_up.where"), { text: t("desk.cash_up.counted_expected"), num: true }],
+      confirmed.map((c) => h("tr", { dataset: { cashUp: c.id } },
+        cell(cashUpWhere(c)),
+        cell([
+          yen(c.counted),
+          h("span", { class: "muted cash-up-sub" }, t("desk.cash_up.against", { amount: yen(c.expected), n: c.top_ups })),
+          h("span", { class: "cash-up-sub" }, differenceBadge(c.difference)),
+        ], { num: true }))),
+      { caption: t("desk.cash_up.done_title") },
+    ) : emptyBox(t("desk.cash_up.none_done")));
+  }
+  fill(view,
+    pageHeader(t("desk.cash_up.title")),
+    h("p", { class: "hint" }, t("desk.cash_up.lead")),
+    isDesk ? declareForm(load) : null,
+    h("div", { class: "card" }, pending),
+    h("div", { class: "card" }, done),
+  );
   await load();
 }
