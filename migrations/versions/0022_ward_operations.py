@@ -8,7 +8,7 @@ differencing guard) and the help desk's daily cash-up.
   ``desk_audit`` takes the actions ``cash_declare`` and ``cash_confirm``.
 
 Revision ID: 0022_ward_operations
-Revises: 0021_shop_directory
+Revises: 0023_group_commit
 Create Date: 2026-12-02 23:30:00
 """
 
@@ -19,7 +19,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = "0022_ward_operations"
-down_revision = "0021_shop_directory"
+down_revision = "0023_group_commit"
 branch_labels = None
 depends_on = None
 
