@@ -302,6 +302,8 @@ async def test_a_draft_is_edited_then_withdrawn(desktop: Page, live_server: Live
     )
     for gone in ("#edit-campaign", "#withdraw-campaign", "#submit-campaign"):
         await expect(desktop.locator(gone)).to_have_count(0)
+    await expect(desktop.locator("#withdrawn-note")).to_be_visible()
+    await expect(desktop.locator("#estimate-card")).to_be_hidden()
     held = (await live_server.api("GET", f"/api/v1/campaigns/{cid}", token=token)).json()
     assert held["status"] == "withdrawn" and held["withdrawn_at"] is not None
     await both_sizes(desktop, "console-campaign-withdrawn")

@@ -604,6 +604,7 @@ async function renderDetail(view, id) {
   const termsCard = h("section", { class: "card" }, h("h2", {}, t("console.campaign.terms")), termsOf(campaign));
   const totalsCard = h("section", { class: "card", id: "totals-card" });
   const estimateCard = h("section", { class: "card", id: "estimate-card" });
+  const withdrawnNote = h("p", { class: "alert alert-info", id: "withdrawn-note", hidden: true });
 
   function figures() {
     const funded = FUNDED.has(campaign.status);
@@ -617,6 +618,11 @@ async function renderDetail(view, id) {
       kpi(t("console.campaign.payments"), number(r.payments), { id: "rewarded-payments", note: r.pending ? t("console.campaign.pending", { n: number(r.pending) }) : null }),
     );
     burnCard.hidden = !funded;
+    // A withdrawn campaign never runs: say so, and estimate nothing for it.
+    const withdrawn = campaign.status === "withdrawn";
+    withdrawnNote.hidden = !withdrawn;
+    withdrawnNote.textContent = withdrawn ? t("console.campaign.withdrawn_note", { at: campaign.withdrawn_at ? dateTime(campaign.withdrawn_at) : "–" }) : "";
+    estimateCard.hidden = withdrawn;
   }
 
   function submitterId() {
@@ -786,7 +792,7 @@ async function renderDetail(view, id) {
     try {
       const totals = await api.get(`/api/v1/campaigns/${id}/totals?by=${totalsBy}`);
       const name = (row) => (totalsBy === "store_type" ? storeTypeName(row.key) : totalsBy === "category" ? (row.key ? categoryName(row.key) : "–") : (row.key ? streetName(row.key) : t("console.street.none")));
-      body.replaceChildren(totals.rows.length
+      fill(body, totals.rows.length
         ? table(
           [t(`console.totals.by.${totalsBy}`), { text: t("console.campaign.payments"), num: true }, { text: t("console.campaign.resident_points"), num: true }, { text: t("console.campaign.merchant_cashback"), num: true }],
           totals.rows.map((row) => h("tr", { dataset: { suppressed: String(Boolean(row.suppressed)) } }, cell(name(row)),
@@ -867,6 +873,7 @@ async function renderDetail(view, id) {
     ),
     actionNote,
     actionError,
+    withdrawnNote,
     kpis,
     burnCard,
     h("div", { class: "grid-2" }, estimateCard, termsCard),
