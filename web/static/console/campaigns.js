@@ -795,7 +795,7 @@ async function renderDetail(view, id) {
       fill(body, totals.rows.length
         ? table(
           [t(`console.totals.by.${totalsBy}`), { text: t("console.campaign.payments"), num: true }, { text: t("console.campaign.resident_points"), num: true }, { text: t("console.campaign.merchant_cashback"), num: true }],
-          totals.rows.map((row) => h("tr", { dataset: { suppressed: String(Boolean(row.suppressed)) } }, cell(name(row)),
+          totals.rows.map((row) => h("tr", { dataset: { suppressed: String(Boolean(row.suppressed)) } }, cell([name(row), row.suppressed ? reasonUnderName(row.suppressed_reason) : null]),
             ...(row.suppressed
               ? [suppressedCells(row.suppressed_reason, 3)]
               : [cell(number(row.payments), { num: true }), cell(`${number(row.resident_points)} pt`, { num: true }), cell(yen(row.merchant_cashback), { num: true })]))),
@@ -917,6 +917,13 @@ async function renderDetail(view, id) {
 
 const HIDDEN_REASONS = ["few_residents", "dominant_shop", "complementary"];
 
+/** The reason again under the row's name, for a phone, where the wide table scrolls the
+ * reason cell out of view (hidden from screen readers: the cell says it already). */
+function reasonUnderName(reason) {
+  const code = HIDDEN_REASONS.includes(reason) ? reason : "few_residents";
+  return h("div", { class: "row-reason", "aria-hidden": "true" }, t(`console.hidden.${code}`));
+}
+
 /** A hidden row's figures: one cell across them that says why (k residents, a dominant
  * shop, or complementary suppression), never a number. */
 function suppressedCells(reason, span) {
@@ -972,7 +979,7 @@ async function renderReport(view, id) {
           h("th", { scope: "col", class: "num" }, t("console.report.baseline_payments")),
         )),
         h("tbody", {}, rows.map((row) => h("tr", { dataset: { suppressed: String(row.suppressed) } },
-          h("th", { scope: "row" }, streetLabel(row)),
+          h("th", { scope: "row" }, streetLabel(row), row.suppressed ? reasonUnderName(row.suppressed_reason) : null),
           ...(row.suppressed
             ? [suppressedCells(row.suppressed_reason, 4)]
             : [cell(yen(row.spend), { num: true }), cell(yen(row.baseline_spend), { num: true }), cell(number(row.payments), { num: true }), cell(number(row.baseline_payments), { num: true })]),
