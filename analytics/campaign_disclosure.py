@@ -14,6 +14,19 @@ from analytics.disclosure import ShopSpread, Thresholds, dominated, round_count,
 
 TOO_FEW_RESIDENTS = "too few residents"
 TOO_FEW_SHOPS = "too few shops, or one or two shops make up most of it"
+HIDDEN_WITH_A_SIBLING = "hidden with another row, which it would give back by subtraction"
+
+# The reason a hidden row or figure carries in an API answer, stable for clients: the
+# console words each one (k residents vs a dominant shop vs complementary suppression).
+REASON_CODES = {
+    TOO_FEW_RESIDENTS: "few_residents",
+    TOO_FEW_SHOPS: "dominant_shop",
+    HIDDEN_WITH_A_SIBLING: "complementary",
+}
+
+
+def reason_code(reason: str | None) -> str | None:
+    return None if reason is None else REASON_CODES[reason]
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,15 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from analytics.campaign_disclosure import TOO_FEW_RESIDENTS, Group, count, hidden_because, yen
+from analytics.campaign_disclosure import (
+    HIDDEN_WITH_A_SIBLING,
+    TOO_FEW_RESIDENTS,
+    Group,
+    count,
+    hidden_because,
+    reason_code,
+    yen,
+)
 from analytics.disclosure import Thresholds, complementary
 from analytics.effect import DayCell, campaign_effect, group_of, weekly_cells
 from campaigns import (
@@ -231,7 +239,7 @@ async def effect_report(
         by_street[shop.shopping_street_id].append(shop.id)
     names = {shop.shopping_street_id: shop.shopping_street for shop in shops.values()}
     cells: dict[tuple[int | None], dict[str, Any]] = {}
-    hidden_streets: set[tuple[int | None]] = set()
+    why_hidden: dict[tuple[int | None], str] = {}
     for street_id, ids in sorted(by_street.items(), key=lambda kv: (kv[0] is None, kv[0] or 0)):
         reasons = [
             hidden_because(await _group(session, ids, spend, start, end), rules_of_disclosure)
@@ -240,8 +248,12 @@ async def effect_report(
                 (before, base_start, rules.starts_at),
             )
         ]
-        if any(reasons):
-            hidden_streets.add((street_id,))
+        # Too few residents outweighs a dominant shop: it is the first rule that fails.
+        reason = next((r for r in reasons if r == TOO_FEW_RESIDENTS), None) or next(
+            (r for r in reasons if r), None
+        )
+        if reason:
+            why_hidden[(street_id,)] = reason
         cells[(street_id,)] = {
             "spend": sum(during[i].amount for i in ids if i in during),
             "payments": sum(during[i].payments for i in ids if i in during),
@@ -250,18 +262,18 @@ async def effect_report(
         }
     # The streets add up to the headline figures: one hidden street alone could be had
     # back by subtraction, so its smallest visible sibling is hidden with it.
-    hidden_streets |= complementary(
-        list(cells), hidden_streets, 1, size=lambda k: cells[k]["spend"]
-    )
+    for key in complementary(list(cells), set(why_hidden), 1, size=lambda k: cells[k]["spend"]):
+        why_hidden.setdefault(key, HIDDEN_WITH_A_SIBLING)
     rows: list[dict[str, Any]] = []
     for key, cell in cells.items():
         street_id = key[0]
+        why = why_hidden.get(key)
         row: dict[str, Any] = {
             "shopping_street_id": street_id,
             "name": names.get(street_id),
-            "suppressed": key in hidden_streets,
+            "suppressed": why is not None,
+            "suppressed_reason": reason_code(why),
         }
-        why = "suppressed" if key in hidden_streets else None
         row.update(
             spend=yen(cell["spend"], why),
             payments=count(cell["payments"], why),
@@ -338,8 +350,12 @@ async def effect_report(
         ),
         "by_shopping_street": rows,
         "difference_in_differences": effect,
-        "suppressed": len(hidden_streets),
+        "suppressed": len(why_hidden),
         "suppressed_figures": {k: v for k, v in hidden_figures.items() if v},
+        "suppressed_figure_reasons": {
+            k: reason_code(v) for k, v in hidden_figures.items() if v is not None
+        },
+        "new_to_shop_unit": "residents",
         "min_residents": min_residents,
     }
 
@@ -360,15 +376,20 @@ async def disclosed_reward_totals(
         shops[key][merchant] += amount
     rows = await reward_totals_by(session, campaign_id, by)
     sums = {(key,): (n, p, c) for key, n, p, c in rows}
-    hidden = {
-        (key,)
-        for key, *_ in rows
-        if hidden_because(Group.of(len(people[key]), shops[key].values()), rules_of_disclosure)
-    }
-    hidden |= complementary(list(sums), hidden, 1, size=lambda k: sums[k][1] + sums[k][2])
+    why_hidden: dict[tuple[str | None], str] = {}
+    for key, *_ in rows:
+        reason = hidden_because(
+            Group.of(len(people[key]), shops[key].values()), rules_of_disclosure
+        )
+        if reason:
+            why_hidden[(key,)] = reason
+    for sibling in complementary(
+        list(sums), set(why_hidden), 1, size=lambda k: sums[k][1] + sums[k][2]
+    ):
+        why_hidden.setdefault(sibling, HIDDEN_WITH_A_SIBLING)
     out: list[dict[str, Any]] = []
     for (key,), (n, p, c) in sums.items():
-        why = "suppressed" if (key,) in hidden else None
+        why = why_hidden.get((key,))
         out.append(
             {
                 "key": key,
@@ -376,6 +397,7 @@ async def disclosed_reward_totals(
                 "resident_points": yen(p, why),
                 "merchant_cashback": yen(c, why),
                 "suppressed": why is not None,
+                "suppressed_reason": reason_code(why),
             }
         )
     return out

@@ -58,6 +58,10 @@ class TotalsRow(StrictModel):
     resident_points: int | None
     merchant_cashback: int | None
     suppressed: bool = False
+    # Why it is hidden: few_residents (fewer than k behind it), dominant_shop (too few
+    # shops, or one or two make up most of it), complementary (hidden with a sibling row
+    # that subtraction would otherwise give back); null when shown.
+    suppressed_reason: Literal["few_residents", "dominant_shop", "complementary"] | None = None
 
 
 class TotalsOut(StrictModel):

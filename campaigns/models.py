@@ -10,13 +10,14 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from machipay.db import Base, BigId, UTCDateTime
 
-STATUSES = ("draft", "submitted", "approved", "ended", "closed")
+STATUSES = ("draft", "submitted", "approved", "ended", "closed", "withdrawn")
 
 
 class Campaign(Base):
     """A points-back campaign (DESIGN.md 5).
 
-    ``status`` is what was decided (draft → submitted → approved → ended → closed); whether
+    ``status`` is what was decided (draft → submitted → approved → ended → closed, or a
+    draft or submitted one withdrawn by its authors); whether
     an approved campaign is ``active`` or already over is read from its window, so nobody
     has to flip it at midnight.
     """
@@ -24,7 +25,8 @@ class Campaign(Base):
     __tablename__ = "campaigns"
     __table_args__ = (
         CheckConstraint(
-            "status IN ('draft', 'submitted', 'approved', 'ended', 'closed')", name="status"
+            "status IN ('draft', 'submitted', 'approved', 'ended', 'closed', 'withdrawn')",
+            name="status",
         ),
         CheckConstraint("ends_at > starts_at", name="window"),
         CheckConstraint("resident_rate_bp BETWEEN 0 AND 10000", name="resident_rate"),
@@ -62,6 +64,8 @@ class Campaign(Base):
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     end_reason: Mapped[str | None] = mapped_column(String(20))  # manual | budget | window
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    withdrawn_by: Mapped[int | None] = mapped_column(BigInteger)
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     funding_entry_id: Mapped[int | None] = mapped_column(BigInteger)
     return_entry_id: Mapped[int | None] = mapped_column(BigInteger)
 

@@ -8,15 +8,19 @@ from fastapi import APIRouter, Depends, Query, Response
 
 from campaigns import service
 from campaigns.budget import remaining_budgets
+from campaigns.burn import budget_history
 from campaigns.models import Campaign
 from campaigns.schemas import (
     AuditOut,
+    BurnOut,
+    BurnPoint,
     CampaignIn,
     CampaignOut,
     CampaignPage,
     CampaignPatch,
     Decision,
     RewardTotals,
+    WithdrawalIn,
 )
 from campaigns.service import Totals
 from campaigns.status import live_status
@@ -37,7 +41,7 @@ Viewer = Annotated[
     AccessClaims,
     Depends(require_roles(Role.OFFICER, Role.APPROVER, Role.OPERATOR, Role.ANALYST)),
 ]
-LiveStatus = Literal["draft", "submitted", "approved", "active", "ended", "closed"]
+LiveStatus = Literal["draft", "submitted", "approved", "active", "ended", "closed", "withdrawn"]
 
 # The live remaining budget is summed from the shards at most once a second per campaign,
 # however many consoles watch it burn.
@@ -80,6 +84,8 @@ def _out(campaign: Campaign, remaining: int, totals: Totals) -> CampaignOut:
         approved_at=to_tokyo(campaign.approved_at) if campaign.approved_at else None,
         ended_at=to_tokyo(campaign.ended_at) if campaign.ended_at else None,
         closed_at=to_tokyo(campaign.closed_at) if campaign.closed_at else None,
+        withdrawn_by=campaign.withdrawn_by,
+        withdrawn_at=to_tokyo(campaign.withdrawn_at) if campaign.withdrawn_at else None,
     )
 
 
@@ -170,6 +176,43 @@ async def reject(
         session, campaign_id, actor_id=caller.user_id, reason=body.reason if body else None
     )
     return await _view(session, cache, campaign)
+
+
+@router.post("/{campaign_id}/withdraw", response_model=CampaignOut)
+async def withdraw(
+    campaign_id: Id,
+    caller: Author,
+    session: DbSession,
+    cache: Cache,
+    body: WithdrawalIn | None = None,
+) -> CampaignOut:
+    """Withdraw (取り下げ) a draft or a submitted campaign: it will never run. Audited with
+    who, when and the reason given; nothing is deleted."""
+    campaign = await service.withdraw(
+        session, campaign_id, actor_id=caller.user_id, reason=body.reason if body else None
+    )
+    return await _view(session, cache, campaign)
+
+
+@router.get("/{campaign_id}/burn", response_model=BurnOut)
+async def burn(campaign_id: Id, _caller: Reader, session: DbSession) -> BurnOut:
+    """The budget left over time since funding (per hour in a campaign's first week, per
+    day after): the burn chart's whole history, whenever a console opens it."""
+    campaign = await service.get_campaign(session, campaign_id)
+    now = utcnow()
+    bucket, steps = await budget_history(session, campaign, now)
+    return BurnOut(
+        campaign_id=campaign.id,
+        budget=campaign.budget,
+        funded_at=(
+            to_tokyo(campaign.approved_at)
+            if campaign.funding_entry_id and campaign.approved_at
+            else None
+        ),
+        bucket=bucket,
+        points=[BurnPoint(at=to_tokyo(s.at), used=s.used, remaining=s.remaining) for s in steps],
+        as_of=to_tokyo(now),
+    )
 
 
 @router.post("/{campaign_id}/end", response_model=CampaignOut)

@@ -126,6 +126,12 @@ class Decision(StrictModel):
     reason: str | None = Field(default=None, max_length=500)
 
 
+class WithdrawalIn(StrictModel):
+    """Why a draft or a submission is withdrawn (optional, kept in the audit trail)."""
+
+    reason: Annotated[str, ShownText(500)] | None = None
+
+
 class RewardTotals(StrictModel):
     payments: int
     resident_points: int
@@ -137,7 +143,7 @@ class RewardTotals(StrictModel):
 
 class CampaignOut(CampaignTerms):
     id: int
-    status: Literal["draft", "submitted", "approved", "active", "ended", "closed"]
+    status: Literal["draft", "submitted", "approved", "active", "ended", "closed", "withdrawn"]
     budget_remaining: int
     rewards: RewardTotals
     end_reason: str | None
@@ -149,6 +155,8 @@ class CampaignOut(CampaignTerms):
     approved_at: datetime | None
     ended_at: datetime | None
     closed_at: datetime | None
+    withdrawn_by: int | None = None
+    withdrawn_at: datetime | None = None
 
 
 class CampaignPage(StrictModel):
@@ -163,3 +171,21 @@ class AuditOut(StrictModel):
     action: str
     changes: dict[str, object]
     at: datetime
+
+
+class BurnPoint(StrictModel):
+    at: datetime  # the end of the period (or now, for the period under way)
+    used: int  # rewards reserved from the budget up to ``at``, net of revocations
+    remaining: int
+
+
+class BurnOut(StrictModel):
+    """A funded campaign's budget over time, from the database: the whole curve however
+    late a console opens it."""
+
+    campaign_id: int
+    budget: int
+    funded_at: datetime | None
+    bucket: Literal["hour", "day"]
+    points: list[BurnPoint]
+    as_of: datetime

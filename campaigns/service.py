@@ -1,4 +1,5 @@
-"""Campaign definitions and their workflow: draft → submitted → approved → ended → closed.
+"""Campaign definitions and their workflow: draft → submitted → approved → ended → closed;
+a draft or a submitted campaign may be withdrawn (取り下げ) instead.
 
 Maker-checker: the approver must be a different person from whoever created, edited or
 submitted the campaign, and an edit after submission sends it back to draft. Approval funds
@@ -185,6 +186,26 @@ async def reject(
     changes = _moved("submitted", campaign)
     changes["reason"] = reason
     audit(session, campaign.id, actor_id=actor_id, action="reject", changes=changes)
+    return campaign
+
+
+async def withdraw(
+    session: AsyncSession, campaign_id: int, *, actor_id: int, reason: str | None
+) -> Campaign:
+    """Withdraw (取り下げ) a draft or a submitted campaign: it will never run. A state change
+    with who and when, audited; the row and its trail stay (nothing about money is ever
+    deleted, and an approver must not find a submission gone without a word)."""
+    campaign = await get_campaign(session, campaign_id, lock=True)
+    if campaign.status not in ("draft", "submitted"):
+        raise CampaignStateConflict(
+            f"Only a draft or a submitted campaign can be withdrawn; this one is {campaign.status}."
+        )
+    before = campaign.status
+    campaign.status, campaign.withdrawn_by, campaign.withdrawn_at = "withdrawn", actor_id, utcnow()
+    changes = _moved(before, campaign)
+    changes["reason"] = reason
+    audit(session, campaign.id, actor_id=actor_id, action="withdraw", changes=changes)
+    await session.flush()
     return campaign
 
 

@@ -63,6 +63,11 @@ class Merchant(Base):
     rejection_reason: Mapped[str | None] = mapped_column(String(500))
     rejected_by: Mapped[int | None] = mapped_column(BigInteger)
     rejected_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The latest suspension: why, by whom, when. The shop reads the reason while suspended;
+    # it stays on the row after reinstatement as the record of what happened.
+    suspension_reason: Mapped[str | None] = mapped_column(String(500))
+    suspended_by: Mapped[int | None] = mapped_column(BigInteger)
+    suspended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class StaffMember(Base):

@@ -28,6 +28,7 @@ from merchant_api.schemas import (
     StaffListOut,
     StaffOut,
     StaffPasswordIn,
+    SuspensionIn,
 )
 
 router = APIRouter(prefix="/api/v1", tags=["merchants"])
@@ -91,6 +92,8 @@ async def merchants(
             created_at=to_tokyo(m.created_at),
             first_approved_by=m.first_approved_by,
             first_approved_at=to_tokyo(m.first_approved_at) if m.first_approved_at else None,
+            suspension_reason=m.suspension_reason,
+            suspended_at=to_tokyo(m.suspended_at) if m.suspended_at else None,
         )
         for m in await service.list_merchants(session, status=status, limit=limit)
     ]
@@ -109,15 +112,20 @@ async def approve(merchant_id: Id, caller: Approver, session: DbSession) -> Merc
 
 
 @router.post("/merchants/{merchant_id}/suspend", response_model=MerchantStatusOut)
-async def suspend(merchant_id: Id, caller: Approver, session: DbSession) -> MerchantStatusOut:
-    """A suspended shop cannot be paid; its stickers stop resolving."""
-    merchant = await service.set_suspended(session, merchant_id, suspended=True)
+async def suspend(
+    merchant_id: Id, body: SuspensionIn, caller: Approver, session: DbSession
+) -> MerchantStatusOut:
+    """A suspended shop cannot be paid; its stickers stop resolving. The reason is required,
+    recorded with who and when, and shown to the shop."""
+    merchant = await service.suspend(
+        session, merchant_id, reason=body.reason, actor_id=caller.user_id
+    )
     return MerchantStatusOut(id=merchant.id, status=merchant.status)
 
 
 @router.post("/merchants/{merchant_id}/reinstate", response_model=MerchantStatusOut)
 async def reinstate(merchant_id: Id, caller: Approver, session: DbSession) -> MerchantStatusOut:
-    merchant = await service.set_suspended(session, merchant_id, suspended=False)
+    merchant = await service.reinstate(session, merchant_id)
     return MerchantStatusOut(id=merchant.id, status=merchant.status)
 
 
@@ -148,6 +156,12 @@ async def profile(caller: MerchantCaller, session: DbSession) -> MerchantProfile
         shopping_street_id=merchant.shopping_street_id,
         shopping_street=view.shopping_street,
         status=merchant.status,
+        suspension_reason=merchant.suspension_reason if merchant.status == "suspended" else None,
+        suspended_at=(
+            to_tokyo(merchant.suspended_at)
+            if merchant.status == "suspended" and merchant.suspended_at
+            else None
+        ),
     )
 
 

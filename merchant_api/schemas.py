@@ -34,6 +34,12 @@ class MerchantApplicationIn(StrictModel):
     settlement_schedule: Literal["daily", "weekly", "monthly"] | None = None
 
 
+class SuspensionIn(StrictModel):
+    """Why the ward suspends a shop: recorded on the shop and shown to it."""
+
+    reason: Annotated[str, ShownText(200)] = Field(examples=["売上の不正な計上の疑いがあるため"])
+
+
 class MerchantStatusOut(StrictModel):
     id: int
     status: str
@@ -56,6 +62,9 @@ class MerchantApplicationOut(StrictModel):
     created_at: datetime
     first_approved_by: int | None = None
     first_approved_at: datetime | None = None
+    # The latest suspension (a suspended shop's row says why).
+    suspension_reason: str | None = None
+    suspended_at: datetime | None = None
 
 
 class MerchantProfileOut(StrictModel):
@@ -69,6 +78,9 @@ class MerchantProfileOut(StrictModel):
     shopping_street_id: int | None
     shopping_street: str | None
     status: str
+    # While suspended: the ward's reason and when (null otherwise).
+    suspension_reason: str | None = None
+    suspended_at: datetime | None = None
 
 
 class StaffIn(StrictModel):

@@ -234,12 +234,27 @@ async def approve(session: AsyncSession, merchant_id: int, *, approver_id: int) 
     return merchant
 
 
-async def set_suspended(session: AsyncSession, merchant_id: int, *, suspended: bool) -> Merchant:
+async def suspend(
+    session: AsyncSession, merchant_id: int, *, reason: str, actor_id: int
+) -> Merchant:
+    """Stop an active shop taking payments, recording why, by whom and when (the shop
+    reads the reason on its dashboard)."""
     merchant = await merchant_for_update(session, merchant_id)
-    expected = "active" if suspended else "suspended"
-    if merchant.status != expected:
+    if merchant.status != "active":
         raise Conflict(f"Merchant {merchant_id} is {merchant.status}.")
-    merchant.status = "suspended" if suspended else "active"
+    merchant.status = "suspended"
+    merchant.suspension_reason, merchant.suspended_by = reason, actor_id
+    merchant.suspended_at = utcnow()
+    await session.flush()
+    return merchant
+
+
+async def reinstate(session: AsyncSession, merchant_id: int) -> Merchant:
+    """A suspended shop takes payments again (the last suspension's record stays)."""
+    merchant = await merchant_for_update(session, merchant_id)
+    if merchant.status != "suspended":
+        raise Conflict(f"Merchant {merchant_id} is {merchant.status}.")
+    merchant.status = "active"
     await session.flush()
     return merchant
 

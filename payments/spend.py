@@ -58,12 +58,14 @@ async def distinct_payers(
 async def new_to_shop(
     session: AsyncSession, merchant_ids: Collection[int], start: datetime, end: datetime
 ) -> int:
-    """Resident–shop pairs whose first payment ever at that shop falls in [start, end)."""
+    """Distinct residents who paid at one of these shops for the first time ever in
+    [start, end): a person new to three shops counts once (a count of residents, so never
+    more than the residents who paid)."""
     if not merchant_ids:
         return 0
     earlier = aliased(Payment)
-    pairs = (
-        select(Payment.resident_id, Payment.merchant_id)
+    newcomers = (
+        select(Payment.resident_id)
         .where(
             Payment.merchant_id.in_(merchant_ids),
             Payment.created_at >= start,
@@ -79,4 +81,4 @@ async def new_to_shop(
         .distinct()
         .subquery()
     )
-    return int((await session.execute(select(func.count()).select_from(pairs))).scalar_one())
+    return int((await session.execute(select(func.count()).select_from(newcomers))).scalar_one())

@@ -679,6 +679,7 @@ async def test_list_totals_estimate_and_report(
             "resident_points": None,
             "merchant_cashback": None,
             "suppressed": True,
+            "suppressed_reason": "few_residents",
         }
     ]
     by_category = (
@@ -704,6 +705,7 @@ async def test_list_totals_estimate_and_report(
         "resident_points": 600,
         "merchant_cashback": 100,
         "suppressed": False,
+        "suppressed_reason": None,
     }
     assert lenient_report["spend"] == 2_000 and lenient_report["new_to_shop"] == round_count(2)
 

@@ -140,7 +140,7 @@ HUGE_REQUESTS: list[tuple[Role, str, str, dict[str, Any] | None]] = [
     (Role.OFFICER, "GET", f"/api/v1/campaigns/{HUGE}/audit", None),
     (Role.OFFICER, "GET", f"/api/v1/campaigns?cursor={HUGE}", None),
     (Role.OFFICER, "POST", f"/api/v1/merchants/{HUGE}/approve", None),
-    (Role.OFFICER, "POST", f"/api/v1/merchants/{HUGE}/suspend", None),
+    (Role.OFFICER, "POST", f"/api/v1/merchants/{HUGE}/suspend", {"reason": "確認のため"}),
     (Role.OPERATOR, "GET", f"/api/v1/payout-files/{HUGE}/zengin", None),
     (Role.OPERATOR, "GET", f"/api/v1/payouts?cursor={HUGE}", None),
     (Role.RESIDENT, "GET", f"/api/v1/wallet/transactions?cursor={_cursor(HUGE)}", None),

@@ -185,7 +185,9 @@ async def test_a_pending_or_suspended_shop_cannot_be_paid(
     await top_up(client, resident.wallet_id, 5_000)
     operator = await staff_token(client, app, Role.OPERATOR)
     assert (
-        await client.post(f"/api/v1/merchants/{shop.id}/suspend", headers=operator)
+        await client.post(
+            f"/api/v1/merchants/{shop.id}/suspend", json={"reason": "調査のため"}, headers=operator
+        )
     ).status_code == 200
     refused = await pay(client, resident, payload, 500)
     assert refused.status_code == 422 and refused.json()["type"].endswith("/invalid-qr")
@@ -198,7 +200,11 @@ async def test_a_pending_or_suspended_shop_cannot_be_paid(
     assert (await pay(client, resident, payload, 500)).status_code == 201
     # Residents and shops cannot approve or suspend.
     assert (
-        await client.post(f"/api/v1/merchants/{shop.id}/suspend", headers=resident.headers)
+        await client.post(
+            f"/api/v1/merchants/{shop.id}/suspend",
+            json={"reason": "調査のため"},
+            headers=resident.headers,
+        )
     ).status_code == 403
 
 

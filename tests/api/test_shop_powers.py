@@ -57,7 +57,9 @@ async def test_a_suspended_shop_cannot_refund(client: httpx.AsyncClient, app: Fa
     shop = await open_shop(client, app, shopping_street_id=None)
     payment_id = await paid_payment(client, shop, 2_000)
     officer = await staff_token(client, app, Role.OFFICER)
-    suspended = await client.post(f"/api/v1/merchants/{shop.id}/suspend", headers=officer)
+    suspended = await client.post(
+        f"/api/v1/merchants/{shop.id}/suspend", json={"reason": "調査のため"}, headers=officer
+    )
     assert suspended.status_code == 200, suspended.text
     refused = await refund(client, shop.headers, payment_id, 1_000)
     assert refused.status_code == 409, refused.text

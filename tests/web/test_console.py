@@ -172,6 +172,11 @@ async def test_officer_drafts_and_submits_then_a_second_person_approves(
     await expect(second_desktop.locator("#campaign-name")).to_have_text(name)
     await expect(second_desktop.locator("#approve-campaign")).to_be_enabled()
     await second_desktop.click("#approve-campaign")
+    # Approval moves money: the dialog says how much, from where, before it is done.
+    await expect(second_desktop.locator("#approve-money")).to_contain_text(
+        await yen(second_desktop, 100_000)
+    )
+    await second_desktop.click("#approve-dialog-confirm")
     await expect(second_desktop.locator("#campaign-status .badge")).to_have_attribute(
         "data-status", "active"
     )
@@ -220,6 +225,7 @@ async def test_an_approver_cannot_approve_their_own_campaign(
     # Were the button pressed anyway (a stale page), the server's refusal is what shows.
     await desktop.evaluate("document.querySelector('#approve-campaign').disabled = false")
     await desktop.click("#approve-campaign")
+    await desktop.click("#approve-dialog-confirm")
     await expect(desktop.locator("#action-error")).to_have_text(
         message("problem.campaign-self-approval")
     )
@@ -425,12 +431,15 @@ async def test_an_officer_approves_a_merchant_application(
     await desktop.click("#tab-active")
     row = desktop.locator(f"#shops-table tr[data-merchant-id='{merchant_id}']")
     await row.get_by_role("button", name=message("console.merchants.suspend")).click()
+    await desktop.fill("#suspend-dialog-reason", "書類の確認のため")
+    await desktop.click("#suspend-dialog-confirm")
     await expect(row).to_have_count(0)
     suspended = await live_server.api("GET", "/api/v1/merchants?status=suspended", token=token)
     assert merchant_id in [m["id"] for m in suspended.json()]
     await desktop.click("#tab-suspended")
     row = desktop.locator(f"#shops-table tr[data-merchant-id='{merchant_id}']")
     await row.get_by_role("button", name=message("console.merchants.reinstate")).click()
+    await desktop.click("#reinstate-dialog-confirm")
     await expect(row).to_have_count(0)
     active = await live_server.api("GET", "/api/v1/merchants?status=active&limit=500", token=token)
     assert merchant_id in [m["id"] for m in active.json()]
@@ -451,6 +460,7 @@ async def test_an_officer_publishes_a_notice_to_one_district(
     await desktop.fill("#n-body", "今週末、地区の商店街でまつりを開催します。まちペイで30%還元。")
     await desktop.select_option("#n-district", district["id"])
     await desktop.click("#publish-notice")
+    await desktop.click("#notice-dialog-confirm")
     item = desktop.locator("#notice-list li").filter(has_text=title)
     await expect(item).to_contain_text(district["name"])
 

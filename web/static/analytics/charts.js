@@ -213,7 +213,10 @@ export function createCharts(ctx) {
       const streets = report.by_shopping_street || [];
       const labels = streets.map((s) => {
         const name = ctx.label("shopping_street", s.shopping_street_id);
-        return s.suppressed ? t("analytics.charts.fully_suppressed", { name, k }) : name;
+        if (!s.suppressed) return name;
+        // Say why: too few residents (k), one dominant shop, or hidden with a sibling row.
+        const reason = ["dominant_shop", "complementary"].includes(s.suppressed_reason) ? s.suppressed_reason : null;
+        return reason ? t(`analytics.charts.hidden.${reason}`, { name }) : t("analytics.charts.fully_suppressed", { name, k });
       });
       const pick = (key) => streets.map((s) => (s.suppressed || typeof s[key] !== "number" ? null : s[key]));
       const datasets = [

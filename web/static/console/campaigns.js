@@ -6,17 +6,19 @@ import {
   api, state, can, STORE_TYPES, statusBadge, pageHeader, loadingBox, emptyBox, errorBox, table, cell,
   field, setFieldError, clearFieldErrors, showFormSummary, problemFieldErrors, tokyoLocalInput, tokyoIso,
   percent, streetName, categoryName, storeTypeName, definitionList, kpi, busy,
-  fill,
+  fill, confirmDialog,
 } from "/static/console/ui.js";
 
 const POLL_MS = 2000;
 const TO = lang === "en" ? " – " : " 〜 ";
-const STATUSES = ["draft", "submitted", "approved", "active", "ended", "closed"];
+const STATUSES = ["draft", "submitted", "approved", "active", "ended", "closed", "withdrawn"];
+const EDITABLE = new Set(["draft", "submitted"]);
 const FUNDED = new Set(["approved", "active", "ended", "closed"]);
 
 export async function render(view, _screen, parts) {
   if (parts[0] === "new") return renderForm(view);
   if (parts[0] && parts[1] === "report") return renderReport(view, Number(parts[0]));
+  if (parts[0] && parts[1] === "edit") return renderForm(view, Number(parts[0]));
   if (parts[0]) return renderDetail(view, Number(parts[0]));
   return renderList(view);
 }
@@ -111,10 +113,22 @@ function checks(name, legend, items, hint) {
   );
 }
 
-async function renderForm(view) {
+async function renderForm(view, editId = null) {
+  const heading = editId ? t("console.campaigns.edit") : t("console.campaigns.new");
   if (!can.writeCampaigns()) {
-    fill(view, pageHeader(t("console.campaigns.new")), h("p", { class: "alert alert-info" }, t("console.campaigns.read_only")));
+    fill(view, pageHeader(heading), h("p", { class: "alert alert-info" }, t("console.campaigns.read_only")));
     return;
+  }
+  let existing = null;
+  if (editId) {
+    fill(view, loadingBox());
+    existing = await api.get(`/api/v1/campaigns/${editId}`);
+    if (!EDITABLE.has(existing.status)) {
+      fill(view,
+        h("p", { class: "crumbs" }, h("a", { href: `#/campaigns/${editId}` }, `← ${existing.name}`)),
+        pageHeader(heading), h("p", { class: "alert alert-info", id: "edit-closed" }, t("console.campaigns.edit_closed", { status: t(`console.status.${existing.status}`) })));
+      return;
+    }
   }
   const now = new Date();
   const start = new Date(now.getTime() + 24 * 3600e3);
@@ -179,11 +193,20 @@ async function renderForm(view) {
       h("p", { class: "field-error", id: "c-tiers-error", hidden: true }),
     ),
     h("div", { class: "form-actions" },
-      h("a", { class: "btn btn-secondary", href: "#/campaigns" }, t("action.cancel")),
-      h("button", { type: "submit", class: "btn", id: "save-campaign" }, t("console.form.save_draft")),
+      h("a", { class: "btn btn-secondary", href: existing ? `#/campaigns/${existing.id}` : "#/campaigns" }, t("action.cancel")),
+      h("button", { type: "submit", class: "btn", id: "save-campaign" }, existing ? t("console.form.save_changes") : t("console.form.save_draft")),
     ),
   );
-  fill(view, pageHeader(t("console.campaigns.new")), h("p", { class: "muted" }, t("console.form.lead")), form);
+  if (existing) {
+    prefillCampaignForm(form, existing);
+    fill(view,
+      h("p", { class: "crumbs" }, h("a", { href: `#/campaigns/${existing.id}` }, `← ${existing.name}`)),
+      pageHeader(heading),
+      h("p", { class: "alert alert-info", id: "edit-note" }, t(existing.status === "submitted" ? "console.campaigns.edit_submitted" : "console.campaigns.edit_draft")),
+      form);
+  } else {
+    fill(view, pageHeader(heading), h("p", { class: "muted" }, t("console.form.lead")), form);
+  }
 
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
@@ -197,9 +220,13 @@ async function renderForm(view) {
     const button = form.querySelector("#save-campaign");
     await busy(button, async () => {
       try {
-        const created = await api.post("/api/v1/campaigns", body);
-        toast(t("console.form.saved"));
-        location.hash = `#/campaigns/${created.id}`;
+        // An edit sends only what the officer changed: a time the form shows to the minute
+        // must not count as an edit (it would send a submission back to draft for nothing).
+        const saved = existing
+          ? await api.patch(`/api/v1/campaigns/${existing.id}`, changedTerms(existing, body))
+          : await api.post("/api/v1/campaigns", body);
+        toast(existing ? t("console.form.changes_saved") : t("console.form.saved"));
+        location.hash = `#/campaigns/${saved.id}`;
       } catch (error) {
         showServerErrors(form, error);
       }
@@ -208,6 +235,54 @@ async function renderForm(view) {
 }
 
 const value = (form, id) => form.querySelector(`#${id}`).value.trim();
+
+/** The terms the form changes, against the campaign as it was loaded. */
+function changedTerms(c, body) {
+  const out = {};
+  const same = (a, b) => JSON.stringify(a) === JSON.stringify(b);
+  const sorted = (list) => [...(list || [])].map(String).sort();
+  for (const [key, next] of Object.entries(body)) {
+    if (key === "starts_at" || key === "ends_at") {
+      if (tokyoLocalInput(new Date(c[key])) !== tokyoLocalInput(new Date(next))) out[key] = next;
+    } else if (key === "eligibility") {
+      const lists = ["shopping_street_ids", "categories", "store_types"];
+      // Districts are not on the form: they stay as they were.
+      if (lists.some((k) => !same(sorted(c.eligibility?.[k]), sorted(next[k])))) out[key] = { ...c.eligibility, ...next };
+    } else if (key === "tiers") {
+      const plain = (tiers) => (tiers || []).map((tier) => `${tier.store_type}:${tier.resident_rate_bp}`).sort();
+      if (!same(plain(c.tiers), plain(next))) out[key] = next;
+    } else if (!same(c[key] ?? null, next ?? null)) {
+      out[key] = next;
+    }
+  }
+  return out;
+}
+
+/** A draft's terms back into the form, as the officer typed them (percent, Tokyo time). */
+function prefillCampaignForm(form, c) {
+  const set = (id, v) => { form.querySelector(`#${id}`).value = v === null || v === undefined ? "" : String(v); };
+  const pct = (bp) => (bp === null || bp === undefined ? "" : String(Number((bp / 100).toFixed(2))));
+  set("c-name", c.name);
+  set("c-starts", tokyoLocalInput(new Date(c.starts_at)));
+  set("c-ends", tokyoLocalInput(new Date(c.ends_at)));
+  set("c-resident-rate", pct(c.resident_rate_bp));
+  set("c-merchant-rate", pct(c.merchant_rate_bp));
+  set("c-budget", c.budget);
+  set("c-min-payment", c.min_payment);
+  set("c-cap-payment", c.per_payment_cap);
+  set("c-cap-monthly", c.per_resident_monthly_cap);
+  set("c-cap-resident", c.per_resident_cap);
+  set("c-expiry", c.points_expiry_days);
+  form.querySelector(`#c-grant-${c.grant}`).checked = true;
+  const tick = (name, values) => (values || []).forEach((v) => {
+    const box = form.querySelector(`#${CSS.escape(`${name}-${v}`)}`);
+    if (box) box.checked = true;
+  });
+  tick("elig-store", c.eligibility?.store_types);
+  tick("elig-street", c.eligibility?.shopping_street_ids);
+  tick("elig-category", c.eligibility?.categories);
+  for (const tier of c.tiers || []) set(`c-tier-${tier.store_type}`, pct(tier.resident_rate_bp));
+}
 
 function readCampaignForm(form) {
   const errors = [];
@@ -349,7 +424,7 @@ function showServerErrors(form, error) {
 
 // -- detail -------------------------------------------------------------------------------
 
-const ACTION_KEYS = ["create", "update", "submit", "reject", "approve", "end", "close"];
+const ACTION_KEYS = ["create", "update", "submit", "reject", "approve", "end", "close", "withdraw"];
 
 /** ¥a〜¥b, or one figure when both ends agree (the estimate's range). */
 function rangeText([from, to]) {
@@ -467,6 +542,22 @@ function burnChart(canvas, summary) {
   }
   return {
     points,
+    /** The whole curve from the database, then the live figure if it moved since. */
+    async load(campaignId, campaign) {
+      try {
+        const history = await api.get(`/api/v1/campaigns/${campaignId}/burn`);
+        if (!history.points.length) { this.start(campaign); return; }
+        points.length = 0;
+        budget = history.budget;
+        for (const p of history.points) points.push({ x: new Date(p.at).getTime(), y: p.remaining });
+        canvas.dataset.history = String(history.points.length);
+        publish();
+        draw();
+        this.observe(campaign);
+      } catch {
+        this.start(campaign); // the live line still works without its history
+      }
+    },
     start(campaign) {
       points.length = 0;
       budget = campaign.budget;
@@ -513,6 +604,7 @@ async function renderDetail(view, id) {
   const termsCard = h("section", { class: "card" }, h("h2", {}, t("console.campaign.terms")), termsOf(campaign));
   const totalsCard = h("section", { class: "card", id: "totals-card" });
   const estimateCard = h("section", { class: "card", id: "estimate-card" });
+  const withdrawnNote = h("p", { class: "alert alert-info", id: "withdrawn-note", hidden: true });
 
   function figures() {
     const funded = FUNDED.has(campaign.status);
@@ -526,6 +618,11 @@ async function renderDetail(view, id) {
       kpi(t("console.campaign.payments"), number(r.payments), { id: "rewarded-payments", note: r.pending ? t("console.campaign.pending", { n: number(r.pending) }) : null }),
     );
     burnCard.hidden = !funded;
+    // A withdrawn campaign never runs: say so, and estimate nothing for it.
+    const withdrawn = campaign.status === "withdrawn";
+    withdrawnNote.hidden = !withdrawn;
+    withdrawnNote.textContent = withdrawn ? t("console.campaign.withdrawn_note", { at: campaign.withdrawn_at ? dateTime(campaign.withdrawn_at) : "–" }) : "";
+    estimateCard.hidden = withdrawn;
   }
 
   function submitterId() {
@@ -558,6 +655,12 @@ async function renderDetail(view, id) {
       submit.addEventListener("click", () => act(submit, "submit", undefined, t("console.campaign.submitted_toast")));
       actions.append(submit);
     }
+    if (EDITABLE.has(s) && can.writeCampaigns()) {
+      actions.append(h("a", { class: "btn btn-secondary", href: `#/campaigns/${id}/edit`, id: "edit-campaign" }, t("console.campaign.edit")));
+      const withdraw = h("button", { type: "button", class: "btn btn-secondary", id: "withdraw-campaign" }, t("console.campaign.withdraw"));
+      withdraw.addEventListener("click", () => askWithdraw(withdraw));
+      actions.append(withdraw);
+    }
     if (s === "submitted" && can.writeCampaigns()) {
       const approve = h("button", { type: "button", class: "btn", id: "approve-campaign", "aria-describedby": "approve-note" }, t("console.campaign.approve"));
       // Whoever created, edited or submitted it cannot approve it (the server refuses too).
@@ -568,7 +671,7 @@ async function renderDetail(view, id) {
         actionNote.textContent = own ? t("console.campaign.approve_self") : t("console.campaign.approve_role");
         actionNote.hidden = false;
       }
-      approve.addEventListener("click", () => act(approve, "approve", undefined, t("console.campaign.approved_toast")));
+      approve.addEventListener("click", () => confirmApprove(approve));
       actions.append(approve);
       if (can.approveCampaigns()) {
         const reject = h("button", { type: "button", class: "btn btn-secondary", id: "reject-campaign" }, t("console.campaign.reject"));
@@ -606,6 +709,39 @@ async function renderDetail(view, id) {
     dialog.showModal();
   }
 
+  /** Approval moves money: say how much leaves bank:city and on what terms, then ask. */
+  async function confirmApprove(button) {
+    const answer = await confirmDialog({
+      id: "approve-dialog", opener: button,
+      title: t("console.campaign.approve_title", { name: campaign.name }),
+      body: [
+        h("div", { class: "money-move", id: "approve-money" },
+          h("div", { class: "kpi-label" }, t("console.campaign.approve_moves")),
+          h("div", { class: "figure" }, yen(campaign.budget)),
+          h("div", { class: "money-move-accounts" },
+            h("code", {}, "bank:city"), h("span", { "aria-hidden": "true" }, " → "),
+            h("span", { class: "sr-only" }, t("console.campaign.approve_to")),
+            h("code", {}, `campaign:${campaign.id}:budget`)),
+        ),
+        h("p", {}, t("console.campaign.approve_effect", { from: dateTime(campaign.starts_at) })),
+        termsOf(campaign),
+      ],
+      confirmLabel: t("console.campaign.approve_confirm", { budget: yen(campaign.budget) }),
+    });
+    if (answer) act(button, "approve", undefined, t("console.campaign.approved_toast"));
+  }
+
+  async function askWithdraw(button) {
+    const answer = await confirmDialog({
+      id: "withdraw-dialog", opener: button, danger: true,
+      title: t("console.campaign.withdraw_title", { name: campaign.name }),
+      body: [h("p", {}, t("console.campaign.withdraw_text"))],
+      reason: { label: t("console.campaign.withdraw_reason"), required: false, max: 500, hint: t("console.campaign.withdraw_reason_hint") },
+      confirmLabel: t("console.campaign.withdraw"),
+    });
+    if (answer) act(button, "withdraw", { reason: answer.reason }, t("console.campaign.withdrawn_toast"));
+  }
+
   function confirmEnd(button) {
     const dialog = h("dialog", { "aria-labelledby": "end-title" },
       h("form", { method: "dialog" },
@@ -632,7 +768,7 @@ async function renderDetail(view, id) {
       buildActions();
       auditCard.replaceChildren(h("h2", {}, t("console.audit.title")), auditList(audit));
       termsCard.replaceChildren(h("h2", {}, t("console.campaign.terms")), termsOf(campaign));
-      if (FUNDED.has(campaign.status) && !burn.points.length) burn.start(campaign);
+      if (FUNDED.has(campaign.status) && !burn.points.length) burn.load(id, campaign);
       loadTotals();
     }
     if (FUNDED.has(campaign.status) && burn.observe(campaign) && !statusChanged) loadTotals({ quiet: true });
@@ -656,12 +792,12 @@ async function renderDetail(view, id) {
     try {
       const totals = await api.get(`/api/v1/campaigns/${id}/totals?by=${totalsBy}`);
       const name = (row) => (totalsBy === "store_type" ? storeTypeName(row.key) : totalsBy === "category" ? (row.key ? categoryName(row.key) : "–") : (row.key ? streetName(row.key) : t("console.street.none")));
-      body.replaceChildren(totals.rows.length
+      fill(body, totals.rows.length
         ? table(
           [t(`console.totals.by.${totalsBy}`), { text: t("console.campaign.payments"), num: true }, { text: t("console.campaign.resident_points"), num: true }, { text: t("console.campaign.merchant_cashback"), num: true }],
-          totals.rows.map((row) => h("tr", { dataset: { suppressed: String(Boolean(row.suppressed)) } }, cell(name(row)),
+          totals.rows.map((row) => h("tr", { dataset: { suppressed: String(Boolean(row.suppressed)) } }, cell([name(row), row.suppressed ? reasonUnderName(row.suppressed_reason) : null]),
             ...(row.suppressed
-              ? [suppressedCell(totals.min_residents), suppressedCell(totals.min_residents), suppressedCell(totals.min_residents)]
+              ? [suppressedCells(row.suppressed_reason, 3)]
               : [cell(number(row.payments), { num: true }), cell(`${number(row.resident_points)} pt`, { num: true }), cell(yen(row.merchant_cashback), { num: true })]))),
           { id: "totals-table", caption: t("console.totals.title") },
         )
@@ -737,6 +873,7 @@ async function renderDetail(view, id) {
     ),
     actionNote,
     actionError,
+    withdrawnNote,
     kpis,
     burnCard,
     h("div", { class: "grid-2" }, estimateCard, termsCard),
@@ -744,7 +881,7 @@ async function renderDetail(view, id) {
   );
   figures();
   buildActions();
-  if (FUNDED.has(campaign.status)) burn.start(campaign);
+  if (FUNDED.has(campaign.status)) await burn.load(id, campaign);
   loadTotals();
   loadEstimate();
 
@@ -778,11 +915,21 @@ async function renderDetail(view, id) {
 
 // -- effect report ------------------------------------------------------------------------
 
-function suppressedCell(minResidents) {
-  return h("td", { class: "num suppressed", title: t("console.report.suppressed_title", { k: minResidents }) },
-    h("span", { "aria-hidden": "true" }, `＜${minResidents}`),
-    h("span", { class: "sr-only" }, t("console.report.suppressed_title", { k: minResidents })),
-  );
+const HIDDEN_REASONS = ["few_residents", "dominant_shop", "complementary"];
+
+/** The reason again under the row's name, for a phone, where the wide table scrolls the
+ * reason cell out of view (hidden from screen readers: the cell says it already). */
+function reasonUnderName(reason) {
+  const code = HIDDEN_REASONS.includes(reason) ? reason : "few_residents";
+  return h("div", { class: "row-reason", "aria-hidden": "true" }, t(`console.hidden.${code}`));
+}
+
+/** A hidden row's figures: one cell across them that says why (k residents, a dominant
+ * shop, or complementary suppression), never a number. */
+function suppressedCells(reason, span) {
+  const code = HIDDEN_REASONS.includes(reason) ? reason : "few_residents";
+  return h("td", { class: "suppressed suppressed-reason", colspan: String(span), dataset: { reason: code } },
+    t(`console.hidden.${code}`));
 }
 
 async function renderReport(view, id) {
@@ -813,7 +960,7 @@ async function renderReport(view, id) {
     h("div", { class: "kpis" },
       kpi(t("console.report.spend"), hiddenFigure(report.spend, yen, k), { id: "report-spend", cls: "kpi-main", note: t("console.report.baseline_note", { baseline: report.baseline_spend === null ? HIDDEN : yen(report.baseline_spend) }) }),
       kpi(t("console.report.uplift"), upliftText, { id: "report-uplift", cls: report.uplift === null ? "" : report.uplift >= 0 ? "kpi-up" : "kpi-down" }),
-      kpi(t("console.report.new_to_shop"), report.new_to_shop === null ? hiddenFigure(null, number, k) : t("console.report.people", { n: number(report.new_to_shop) }), { id: "report-new" }),
+      kpi(t("console.report.new_to_shop"), report.new_to_shop === null ? hiddenFigure(null, number, k) : t("console.report.people", { n: number(report.new_to_shop) }), { id: "report-new", note: t("console.report.new_to_shop_note") }),
       kpi(t("console.report.cost_per_yen"), report.cost_per_yen_of_uplift === null ? (report.uplift === null ? hiddenFigure(null, yen, k) : t("console.report.no_uplift")) : `¥${report.cost_per_yen_of_uplift}`, { id: "report-cost-per-yen", note: t("console.report.cost_note", { cost: yen(report.budget_used) }) }),
       kpi(t("console.report.payments"), hiddenFigure(report.payments, number, k), { id: "report-payments", note: t("console.report.baseline_note", { baseline: report.baseline_payments === null ? HIDDEN : number(report.baseline_payments) }) }),
     ),
@@ -832,9 +979,9 @@ async function renderReport(view, id) {
           h("th", { scope: "col", class: "num" }, t("console.report.baseline_payments")),
         )),
         h("tbody", {}, rows.map((row) => h("tr", { dataset: { suppressed: String(row.suppressed) } },
-          h("th", { scope: "row" }, streetLabel(row)),
+          h("th", { scope: "row" }, streetLabel(row), row.suppressed ? reasonUnderName(row.suppressed_reason) : null),
           ...(row.suppressed
-            ? [suppressedCell(k), suppressedCell(k), suppressedCell(k), suppressedCell(k)]
+            ? [suppressedCells(row.suppressed_reason, 4)]
             : [cell(yen(row.spend), { num: true }), cell(yen(row.baseline_spend), { num: true }), cell(number(row.payments), { num: true }), cell(number(row.baseline_payments), { num: true })]),
         ))),
       )) : emptyBox(t("console.report.no_streets")),
@@ -856,7 +1003,7 @@ async function renderReport(view, id) {
   );
   const charts = [];
   if (typeof Chart !== "undefined") {
-    const labels = rows.map((row) => (row.suppressed ? `${streetLabel(row)} (＜${k})` : streetLabel(row)));
+    const labels = rows.map((row) => (row.suppressed ? `${streetLabel(row)} (${t(`console.hidden.short.${row.suppressed_reason || "few_residents"}`)})` : streetLabel(row)));
     canvas.dataset.suppressed = JSON.stringify(rows.filter((r) => r.suppressed).map(streetLabel));
     charts.push(new Chart(canvas, {
       type: "bar",
@@ -869,7 +1016,7 @@ async function renderReport(view, id) {
       },
       options: {
         responsive: true, maintainAspectRatio: false, indexAxis: rows.length > 6 ? "y" : "x",
-        plugins: { tooltip: { callbacks: { label: (item) => (rows[item.dataIndex].suppressed ? `${item.dataset.label}: ＜${k}` : `${item.dataset.label}: ${yen(item.raw)}`) } } },
+        plugins: { tooltip: { callbacks: { label: (item) => (rows[item.dataIndex].suppressed ? `${item.dataset.label}: ${t(`console.hidden.${rows[item.dataIndex].suppressed_reason || "few_residents"}`)}` : `${item.dataset.label}: ${yen(item.raw)}`) } } },
         scales: { [rows.length > 6 ? "x" : "y"]: { beginAtZero: true, ticks: { callback: (v) => yen(v) } } },
       },
     }));

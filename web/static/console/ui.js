@@ -65,7 +65,7 @@ export function percent(bp) {
 
 const STATUS_BADGE = {
   draft: "badge-grey", submitted: "badge-warn", approved: "badge-info", active: "",
-  ended: "badge-grey", closed: "badge-grey",
+  ended: "badge-grey", closed: "badge-grey", withdrawn: "badge-grey",
   pending: "badge-warn", suspended: "badge-red", rejected: "badge-red",
   sent: "badge-info", paid: "", failed: "badge-red",
 };
@@ -217,4 +217,64 @@ export async function busy(button, action) {
 /** replaceChildren, leaving out null/false (a role's missing part). */
 export function fill(element, ...children) {
   element.replaceChildren(...children.flat().filter((c) => c !== null && c !== undefined && c !== false));
+}
+
+/**
+ * Ask before a power is used: a modal <dialog> that says what will happen, with an optional
+ * reason field. Resolves to { reason } when confirmed, null when cancelled (button, Escape).
+ *
+ * showModal() keeps focus inside the dialog and makes the page behind it inert; focus starts
+ * on the reason (when there is one) or on Cancel (a stray Enter must not suspend a shop), and
+ * returns to the button that opened it.
+ */
+export function confirmDialog({
+  id, title, body = [], confirmLabel, danger = false, reason = null, opener = document.activeElement,
+}) {
+  const titleId = `${id}-title`;
+  const bodyId = `${id}-body`;
+  const reasonId = `${id}-reason`;
+  const cancel = h("button", { type: "button", class: "btn btn-secondary", id: `${id}-cancel` }, t("action.cancel"));
+  const confirm = h("button", { type: "submit", class: `btn ${danger ? "btn-danger" : ""}`.trim(), id: `${id}-confirm` }, confirmLabel);
+  const reasonField = reason
+    ? field({
+      id: reasonId, label: reason.label, kind: "textarea", rows: "3", maxlength: String(reason.max),
+      required: reason.required || null, hint: reason.hint,
+    })
+    : null;
+  const form = h("form", { method: "dialog", novalidate: true }, reasonField,
+    h("div", { class: "form-actions" }, cancel, confirm));
+  const dialog = h("dialog", { id, class: "confirm-dialog", "aria-labelledby": titleId, "aria-describedby": bodyId },
+    h("h2", { id: titleId }, title),
+    h("div", { id: bodyId, class: "confirm-body" }, body),
+    form,
+  );
+  return new Promise((resolve) => {
+    let answer = null;
+    cancel.addEventListener("click", () => dialog.close());
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      clearFieldErrors(form);
+      const text = reason ? form.querySelector(`#${reasonId}`).value.normalize("NFKC").trim() : "";
+      if (reason?.required && !text) {
+        setFieldError(form, reasonId, t("console.error.required", { field: reason.label }));
+        form.querySelector(`#${reasonId}`).focus();
+        return;
+      }
+      if (reason && text.length > reason.max) {
+        setFieldError(form, reasonId, t("console.error.too_long_text", { max: reason.max }));
+        form.querySelector(`#${reasonId}`).focus();
+        return;
+      }
+      answer = { reason: text || null };
+      dialog.close();
+    });
+    dialog.addEventListener("close", () => {
+      dialog.remove();
+      if (opener && opener.isConnected) opener.focus();
+      resolve(answer);
+    });
+    document.body.append(dialog);
+    dialog.showModal();
+    (reason ? form.querySelector(`#${reasonId}`) : cancel).focus();
+  });
 }

@@ -5,7 +5,7 @@ import {
   api, state, can, loadReference, statusBadge, pageHeader, loadingBox, emptyBox, errorBox, table, cell,
   field, setFieldError, clearFieldErrors, showFormSummary, problemFieldErrors, districtName, streetName,
   categoryName, storeTypeName, busy,
-  fill,
+  fill, confirmDialog,
 } from "/static/console/ui.js";
 
 export async function render(view, screen, parts) {
@@ -225,24 +225,31 @@ function shopTable(shops, tab) {
         tab === "active" ? t("console.merchants.suspend") : t("console.merchants.reinstate"))
       : null;
     const row = h("tr", { dataset: { merchantId: shop.id, name: `${shop.name} ${shop.name_kana}`.toLowerCase() } },
-      h("th", { scope: "row" }, shop.name, h("div", { class: "muted kana" }, shop.name_kana)),
+      h("th", { scope: "row" }, shop.name, h("div", { class: "muted kana" }, shop.name_kana),
+        tab === "suspended" && shop.suspension_reason
+          ? h("div", { class: "suspension-reason" }, t("console.merchants.suspension_reason", { reason: shop.suspension_reason, at: shop.suspended_at ? dateTime(shop.suspended_at) : "–" }))
+          : null),
       cell(categoryName(shop.category)),
       cell(storeTypeName(shop.store_type)),
       cell(streetName(shop.shopping_street_id)),
       cell(statusBadge(shop.status, "console.merchant_status")),
       action ? cell(action) : null,
     );
-    action?.addEventListener("click", () => busy(action, async () => {
-      error.hidden = true;
-      try {
-        const verb = action.dataset.action;
-        await api.post(`/api/v1/merchants/${shop.id}/${verb}`);
-        toast(t(verb === "suspend" ? "console.merchants.suspended_toast" : "console.merchants.reinstated_toast", { name: shop.name }));
-        row.remove();
-      } catch (err) {
-        showError(error, err);
-      }
-    }));
+    action?.addEventListener("click", async () => {
+      const verb = action.dataset.action;
+      const answer = await confirmShopChange(shop, verb, action);
+      if (!answer) return;
+      await busy(action, async () => {
+        error.hidden = true;
+        try {
+          await api.post(`/api/v1/merchants/${shop.id}/${verb}`, verb === "suspend" ? { reason: answer.reason } : undefined);
+          toast(t(verb === "suspend" ? "console.merchants.suspended_toast" : "console.merchants.reinstated_toast", { name: shop.name }));
+          row.remove();
+        } catch (err) {
+          showError(error, err);
+        }
+      });
+    });
     return row;
   });
   search.addEventListener("input", () => {
@@ -256,6 +263,34 @@ function shopTable(shops, tab) {
     error,
     table(headers, rows, { id: "shops-table", caption: t(`console.merchants.tab.${tab}`) }),
   );
+}
+
+/** What suspending (or reinstating) a shop does, asked before it is done; a suspension
+ * needs a reason, which the shop reads on its dashboard. */
+function confirmShopChange(shop, verb, opener) {
+  const where = [categoryName(shop.category), streetName(shop.shopping_street_id)].join(" · ");
+  if (verb === "suspend") {
+    return confirmDialog({
+      id: "suspend-dialog", opener, danger: true,
+      title: t("console.merchants.suspend_title", { name: shop.name }),
+      body: [
+        h("p", { class: "muted" }, where),
+        h("ul", { class: "consequences" },
+          h("li", {}, t("console.merchants.suspend_effect_payments")),
+          h("li", {}, t("console.merchants.suspend_effect_money")),
+          h("li", {}, t("console.merchants.suspend_effect_reason")),
+        ),
+      ],
+      reason: { label: t("console.merchants.suspend_reason"), required: true, max: 200, hint: t("console.merchants.suspend_reason_hint") },
+      confirmLabel: t("console.merchants.suspend_confirm"),
+    });
+  }
+  return confirmDialog({
+    id: "reinstate-dialog", opener,
+    title: t("console.merchants.reinstate_title", { name: shop.name }),
+    body: [h("p", { class: "muted" }, where), h("p", {}, t("console.merchants.reinstate_effect"))],
+    confirmLabel: t("console.merchants.reinstate"),
+  });
 }
 
 // -- notices ------------------------------------------------------------------------------
@@ -317,7 +352,9 @@ async function renderNotices(view) {
       showFormSummary(form, errors.map(([, m]) => m));
       return;
     }
-    await busy(form.querySelector("#publish-notice"), async () => {
+    const publish = form.querySelector("#publish-notice");
+    if (!(await previewNotice(body, publish))) return;
+    await busy(publish, async () => {
       try {
         await api.post("/api/v1/notices", body);
         toast(t("console.notices.published", { target: districtName(body.district_id) }));
@@ -330,4 +367,31 @@ async function renderNotices(view) {
     });
   });
   await loadList();
+}
+
+/** The notice as residents will see it on their app's home screen, before it goes out. */
+function previewNotice(body, opener) {
+  // The title as the server stores it (NFKC, one space); the body as typed.
+  const title = body.title.normalize("NFKC").split(/\s+/u).filter(Boolean).join(" ");
+  const now = new Date().toISOString();
+  const phone = h("div", { class: "notice-preview", id: "notice-preview", "aria-label": t("console.notices.preview_label") },
+    h("div", { class: "notice-preview-card" },
+      h("h3", { class: "notice-preview-heading" }, t("console.notices.preview_card_title")),
+      h("details", { open: true },
+        h("summary", {}, h("span", { class: "notice-preview-title" }, title),
+          h("time", { class: "muted", datetime: now }, dateTime(now))),
+        h("p", { class: "notice-body" }, body.body),
+      ),
+    ),
+  );
+  return confirmDialog({
+    id: "notice-dialog", opener,
+    title: t("console.notices.preview_title"),
+    body: [
+      h("p", {}, t("console.notices.preview_target", { target: districtName(body.district_id) })),
+      phone,
+      h("p", { class: "hint" }, t("console.notices.preview_note")),
+    ],
+    confirmLabel: t("console.notices.publish_confirm"),
+  });
 }

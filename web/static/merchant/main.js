@@ -123,7 +123,12 @@ async function loadShop() {
   badge.textContent = t(`m.shop.status.${shop.status}`);
   badge.className = `badge ${STATUS_BADGE[shop.status] ?? "badge-grey"}`;
   badge.hidden = false;
-  if (shop.status !== "active") showError(alert, t("m.shop.not_active"));
+  if (shop.status === "suspended" && shop.suspension_reason) {
+    // The ward's own words: why it stopped this shop (recorded when it suspended it).
+    showError(alert, `${t("m.shop.not_active")} ${t("m.shop.suspension_reason", { reason: shop.suspension_reason })}`);
+  } else if (shop.status !== "active") {
+    showError(alert, t("m.shop.not_active"));
+  }
   sticker.setShop(shop);
 }
 
