@@ -8,7 +8,7 @@ and a campaign can be withdrawn (取り下げ) instead of lingering as a draft.
   withdrew it and when (a state change, never a delete: the audit trail keeps the rest).
 
 Revision ID: 0022_officer_fixes
-Revises: 0021_shop_directory
+Revises: 0022_ward_operations
 Create Date: 2026-12-02 23:20:00
 """
 
@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0022_officer_fixes"
-down_revision = "0021_shop_directory"
+down_revision = "0022_ward_operations"
 branch_labels = None
 depends_on = None
 
