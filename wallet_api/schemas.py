@@ -130,6 +130,14 @@ class TransferRequest(StrictModel):
     message: Annotated[str, ShownText(200)] | None = None
 
 
+class RecipientLookup(StrictModel):
+    to_phone: str = Field(min_length=10, max_length=20)
+
+
+class RecipientOut(StrictModel):
+    name: str  # masked: the first character of each word (wallet_api.recipients)
+
+
 class Counterparty(StrictModel):
     display_name: str
     phone: str
