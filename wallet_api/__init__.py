@@ -10,7 +10,13 @@ from wallet_api.benefit_lots import (
     residents_matching,
 )
 from wallet_api.errors import PhoneNotVerified, WalletClosed, WalletFrozen, wallet_lock_refusals
-from wallet_api.history import history_row, write_history
+from wallet_api.history import (
+    TransactionNotFound,
+    history_line,
+    history_row,
+    reward_points_revoked,
+    write_history,
+)
 from wallet_api.points import (
     LotTake,
     add_points_lot,
@@ -59,6 +65,7 @@ __all__ = [
     "PhoneNotVerified",
     "Registration",
     "ResidentNotFound",
+    "TransactionNotFound",
     "WalletClosed",
     "WalletClosure",
     "WalletFrozen",
@@ -76,6 +83,7 @@ __all__ = [
     "funding_references",
     "give_points_back",
     "grant_points",
+    "history_line",
     "history_row",
     "live_lots",
     "mark_phone_verified",
@@ -86,6 +94,7 @@ __all__ = [
     "resident_by_wallet_id",
     "resident_of",
     "resident_profiles",
+    "reward_points_revoked",
     "residents_by_phones",
     "residents_by_wallet_ids",
     "residents_matching",

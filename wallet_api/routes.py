@@ -24,6 +24,7 @@ from machipay.sms import Sms, send_after_response
 from machipay.timeutil import to_tokyo, utcnow
 from wallet_api import funding, recipients, references, service
 from wallet_api.benefit_lots import benefits_received
+from wallet_api.history import reward_points_revoked
 from wallet_api.schemas import (
     BenefitReceivedOut,
     Counterparty,
@@ -240,6 +241,7 @@ async def transactions(
             counterparty=row.counterparty,
             message=row.message,
             created_at=to_tokyo(row.created_at),
+            points_revoked=reward_points_revoked(row),
         )
         for row in rows
     ]

@@ -84,6 +84,8 @@ class TransactionOut(StrictModel):
     counterparty: str | None
     message: str | None
     created_at: datetime
+    # A refund line: the points its payment had earned that the refund took back.
+    points_revoked: int = 0
 
 
 class TransactionPage(StrictModel):
