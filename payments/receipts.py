@@ -12,8 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from merchant_api import MerchantView, merchant_views
 from payments.models import Payment, Refund
-from wallet_api import history_line
-from wallet_api.models import PointsLot, WalletTransaction
+from wallet_api import HistoryLine, history_line, points_credited_for
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,7 +26,7 @@ class RefundDetail:
 
 @dataclass(frozen=True, slots=True)
 class Receipt:
-    line: WalletTransaction
+    line: HistoryLine
     payment: Payment | None  # the payment itself, or the one a refund gives back
     merchant: MerchantView | None
     refund: RefundDetail | None
@@ -67,20 +66,10 @@ async def receipt(session: AsyncSession, *, resident_id: int, reference: str) ->
     granted = False
     if payment is not None:
         merchant = (await merchant_views(session, [payment.merchant_id])).get(payment.merchant_id)
-        granted = payment.rewards_granted or await _deferred_points_granted(session, payment)
-    return Receipt(line, payment, merchant, detail, granted)
-
-
-async def _deferred_points_granted(session: AsyncSession, payment: Payment) -> bool:
-    """A deferred campaign's grant writes the payment's points as a lot naming it."""
-    if payment.resident_reward == 0:
-        return False
-    found = await session.execute(
-        select(PointsLot.id)
-        .where(
-            PointsLot.resident_id == payment.resident_id,
-            PointsLot.source_reference == payment.reference,
+        granted = payment.rewards_granted or (
+            payment.resident_reward > 0
+            and await points_credited_for(
+                session, resident_id=payment.resident_id, source_reference=payment.reference
+            )
         )
-        .limit(1)
-    )
-    return found.first() is not None
+    return Receipt(line, payment, merchant, detail, granted)

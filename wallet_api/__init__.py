@@ -11,6 +11,7 @@ from wallet_api.benefit_lots import (
 )
 from wallet_api.errors import PhoneNotVerified, WalletClosed, WalletFrozen, wallet_lock_refusals
 from wallet_api.history import (
+    HistoryLine,
     TransactionNotFound,
     history_line,
     history_row,
@@ -25,6 +26,7 @@ from wallet_api.points import (
     give_points_back,
     grant_points,
     live_lots,
+    points_credited_for,
     take_back_from_lot,
     take_points,
 )
@@ -61,6 +63,7 @@ __all__ = [
     "BenefitLotFigures",
     "Funded",
     "FundingReferenceUnknown",
+    "HistoryLine",
     "LotTake",
     "PhoneNotVerified",
     "Registration",
@@ -87,6 +90,7 @@ __all__ = [
     "history_row",
     "live_lots",
     "mark_phone_verified",
+    "points_credited_for",
     "recent_history",
     "register_resident",
     "require_wallet_can_move_money",

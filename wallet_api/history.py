@@ -3,6 +3,7 @@ one or two, so they skip the ORM's unit of work."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -66,9 +67,21 @@ class TransactionNotFound(NotFound):
     title = "Unknown transaction"
 
 
-async def history_line(
-    session: AsyncSession, resident_id: int, reference: str
-) -> WalletTransaction:
+@dataclass(frozen=True, slots=True)
+class HistoryLine:
+    """One line as other contexts read it (the model stays the wallet's own)."""
+
+    reference: str
+    kind: str
+    amount: int
+    money_change: int
+    points_change: int
+    counterparty: str | None
+    message: str | None
+    created_at: datetime
+
+
+async def history_line(session: AsyncSession, resident_id: int, reference: str) -> HistoryLine:
     """One line of the resident's own history; another resident's line is simply not there
     (both sides of a transfer share its reference, each has a line of their own)."""
     line = (
@@ -84,10 +97,19 @@ async def history_line(
     ).scalar_one_or_none()
     if line is None:
         raise TransactionNotFound(f"No transaction {reference!r} in your history.")
-    return line
+    return HistoryLine(
+        line.reference,
+        line.kind,
+        line.amount,
+        line.money_change,
+        line.points_change,
+        line.counterparty,
+        line.message,
+        line.created_at,
+    )
 
 
-def reward_points_revoked(line: WalletTransaction) -> int:
+def reward_points_revoked(line: WalletTransaction | HistoryLine) -> int:
     """What a refund line took back of the points the payment had earned: the refund gives
     back its amount (as points and money) less the rewards revoked (payments.refunds)."""
     if line.kind != "refund":

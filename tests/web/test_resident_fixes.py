@@ -18,19 +18,34 @@ import zxingcpp
 from PIL import Image
 from playwright.async_api import Browser, Page, expect
 
-from tests.web.conftest import LiveServer, assert_accessible, assert_no_page_errors, screenshot, watched
+from tests.web.conftest import (
+    LiveServer,
+    assert_accessible,
+    assert_no_page_errors,
+    screenshot,
+    watched,
+)
 from tests.web.test_resident_app import (
     NEW_PASSWORD,
     Shop,
     new_context,
     new_phone,
     new_resident,
-    shop,  # noqa: F401 - the module-scoped fixture, shared
     sign_in,
     wallet_of,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+async def shop(live_server: LiveServer) -> Shop:
+    """The demo ward's first shop (its owner's login), as tests/web/test_resident_app.py has."""
+    token = await live_server.token(live_server.ward.shop_username)
+    profile = (await live_server.api("GET", "/api/v1/merchant", token=token)).json()
+    payload = await live_server.api("GET", "/api/v1/merchant/qr?format=payload", token=token)
+    assert payload.status_code == 200, payload.text
+    return Shop(token, profile["name"], profile["shopping_street"], payload.text)
 
 
 async def open_page(browser: Browser, live_server: LiveServer, size: str) -> Page:
@@ -78,7 +93,9 @@ async def test_the_sender_sees_who_a_transfer_reaches_before_sending(
 
 
 async def _pay_and_refund(
-    live_server: LiveServer, shop: Shop, token: str  # noqa: F811
+    live_server: LiveServer,
+    shop: Shop,
+    token: str,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     paid = await live_server.api(
         "POST",
@@ -101,7 +118,10 @@ async def _pay_and_refund(
 
 @pytest.mark.parametrize("size", ["phone", "desktop"])
 async def test_history_rows_open_their_receipt_and_a_refund_names_the_shop(
-    browser: Browser, live_server: LiveServer, shop: Shop, size: str  # noqa: F811
+    browser: Browser,
+    live_server: LiveServer,
+    shop: Shop,
+    size: str,
 ) -> None:
     resident = await new_resident(live_server, money=3_000)
     payment, refund = await _pay_and_refund(live_server, shop, resident.token)
@@ -159,7 +179,9 @@ async def test_history_rows_open_their_receipt_and_a_refund_names_the_shop(
 
 
 async def test_a_refusal_for_one_amount_goes_when_the_amount_changes(
-    phone: Page, live_server: LiveServer, shop: Shop  # noqa: F811
+    phone: Page,
+    live_server: LiveServer,
+    shop: Shop,
 ) -> None:
     resident = await new_resident(live_server, money=500)
     await sign_in(phone, resident.phone, NEW_PASSWORD)
@@ -218,7 +240,8 @@ async def test_registration_lists_districts_in_aiueo_order(phone: Page) -> None:
 
 
 async def test_the_sticker_names_the_apps_own_button(
-    live_server: LiveServer, shop: Shop  # noqa: F811
+    live_server: LiveServer,
+    shop: Shop,
 ) -> None:
     labels = json.loads((ROOT / "web/messages/app.json").read_text(encoding="utf-8"))
     button = labels["app.nav.scan"]["ja"]
