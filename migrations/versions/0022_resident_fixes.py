@@ -20,19 +20,20 @@ branch_labels = None
 depends_on = None
 
 
+NAME_REFUND_LINES_SHOPS = """
+    UPDATE wallet_transactions AS line
+       SET counterparty = left(shop.name, 80)
+      FROM refunds, payments, merchants AS shop
+     WHERE line.kind = 'refund'
+       AND line.counterparty IS NULL
+       AND refunds.reference = line.reference
+       AND payments.id = refunds.payment_id
+       AND shop.id = payments.merchant_id
+"""
+
+
 def upgrade() -> None:
-    op.execute(
-        """
-        UPDATE wallet_transactions AS line
-           SET counterparty = left(shop.name, 80)
-          FROM refunds, payments, merchants AS shop
-         WHERE line.kind = 'refund'
-           AND line.counterparty IS NULL
-           AND refunds.reference = line.reference
-           AND payments.id = refunds.payment_id
-           AND shop.id = payments.merchant_id
-        """
-    )
+    op.execute(NAME_REFUND_LINES_SHOPS)
 
 
 def downgrade() -> None:

@@ -4,18 +4,31 @@ the shop and the reward points they took back; districts in あいうえお orde
 
 from __future__ import annotations
 
+import importlib.util
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
+from types import ModuleType
 
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import text
 
 from tests.api.campaign_kit import Ward, open_ward
 from tests.api.conftest import ResidentHandle, register, top_up
 from tests.api.shops import sticker_payload
 from tests.api.test_payments import pay
 from ward.service import aiueo_key
+
+
+def refund_lines_migration() -> ModuleType:
+    path = Path(__file__).resolve().parents[2] / "migrations/versions/0022_resident_fixes.py"
+    spec = importlib.util.spec_from_file_location("migration_0022", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 @pytest.fixture
@@ -111,6 +124,17 @@ async def test_a_refund_line_names_the_shop_and_the_points_taken_back(
         "points_revoked": 300,
         "money_withheld": 250,
     }
+    # A refund line written before 0022 had no shop; the migration's update names it.
+    async with ward.app.state.sessionmaker() as session:
+        await session.execute(
+            text("UPDATE wallet_transactions SET counterparty = NULL WHERE reference = :r"),
+            {"r": line["id"]},
+        )
+        await session.execute(text(refund_lines_migration().NAME_REFUND_LINES_SHOPS))
+        await session.commit()
+    again = next(item for item in await history(client, resident) if item["kind"] == "refund")
+    assert again["counterparty"] == "まちの八百屋"
+
     # The payment's own receipt now says how much of it came back.
     assert (await receipt_of(client, resident, payment["id"])).json()["refunded_amount"] == 1_000
 
