@@ -46,6 +46,29 @@ async def limit_money_moves(
     )
 
 
+# A household or an office shares one address: ten senders' worth of look-ups a day.
+RECIPIENT_LOOKUP_ACCOUNTS_PER_ADDRESS = 10
+DAY_SECONDS = 86_400
+
+
+async def limit_recipient_lookups(
+    request: Request, claims: Caller, cache: Cache, settings: AppSettings
+) -> None:
+    """受取人名義の確認 tells a signed-in resident whether a number is registered: every
+    look-up counts, found or not, per account and per address, over a day."""
+    per_day = settings.p2p_recipient_lookups_per_day
+    await enforce(
+        cache,
+        (RateLimit("recipient-lookup", per_day, DAY_SECONDS), account_of(claims)),
+        (
+            RateLimit(
+                "recipient-lookup-ip", per_day * RECIPIENT_LOOKUP_ACCOUNTS_PER_ADDRESS, DAY_SECONDS
+            ),
+            client_ip(request),
+        ),
+    )
+
+
 async def limit_applications(request: Request, cache: Cache, settings: AppSettings) -> None:
     """Public shop applications, per address (there is no account yet)."""
     await enforce(

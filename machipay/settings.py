@@ -119,6 +119,10 @@ class Settings(BaseSettings):
     # 24-hour window: beyond it every transfer of the sender waits, so P2P cannot be used to
     # test which phone numbers are registered (DESIGN.md 7).
     p2p_unknown_recipients_per_day: int = Field(10, ge=1, le=1_000)
+    # 受取人名義の確認 before a transfer: look-ups per sender in a 24-hour window, found or
+    # not (docs/SECURITY.md: it tells a verified resident whether a number is registered, at
+    # this rate). Per address, ten times as many (a family behind one router).
+    p2p_recipient_lookups_per_day: int = Field(30, ge=1, le=1_000)
     # Help desk (窓口): look-ups per member of desk staff per minute (each one is audited and
     # shown to the resident; a desk that looks up many people in a minute is browsing, not
     # serving the person at the counter), and the cash a counter takes in one top-up.

@@ -189,6 +189,12 @@ async def static_qr(
     )
 
 
+# The resident app's own label for scanning (its bottom bar and home screen: web/messages/
+# app.json "app.nav.scan"); a sticker that names a button the app does not have leaves
+# residents looking for it (issue 22 item 4). A test holds the two together.
+STICKER_SCAN_BUTTON = "支払う"
+
+
 @router.get("/merchant/qr/sticker", response_class=HTMLResponse)
 async def sticker(
     caller: MerchantCaller, session: DbSession, settings: AppSettings, request: Request
@@ -207,8 +213,10 @@ async def sticker(
 <div class="brand">まちペイ machipay</div>
 <h1>{html.escape(merchant.name)}</h1>
 <div class="qr">{svg}</div>
-<ol><li>アプリで「スキャン」をタップ</li><li>店名を確かめて金額を入力</li><li>「支払う」を押して画面を店員に見せる</li></ol>
-<div class="en">Scan with the machipay app, check the shop name, enter the amount, pay.</div>
+<ol><li>まちペイアプリの「{STICKER_SCAN_BUTTON}」をタップしてこのQRコードを読み取る</li>
+<li>店名を確かめて金額を入力</li><li>「○○円を支払う」を押して完了画面を店員に見せる</li></ol>
+<div class="en">In the machipay app tap “Pay”, scan this code, check the shop name, enter the
+amount and pay.</div>
 </div></body></html>"""
     )
 

@@ -23,7 +23,7 @@ from machipay.events import publish_after_commit
 from machipay.outbox import add_outbox_event
 from machipay.settings import Settings
 from machipay.timeutil import utcnow
-from merchant_api import staff_refund_limit
+from merchant_api import merchant_by_id, staff_refund_limit
 from payments.live import merchant_channel
 from payments.models import Payment, PaymentLotUse, Refund
 from payments.rewards import CampaignRewards, RefundFacts, Revocation, no_campaign_rewards
@@ -153,6 +153,7 @@ async def refund(
     session.add(record)
     payment.refunded_amount += amount
     payment.refunded_points += points_back
+    shop = await merchant_by_id(session, merchant_id)
     await write_history(
         session,
         [
@@ -163,6 +164,8 @@ async def refund(
                 amount=amount,
                 money_change=money_back - revocation.money_taken,
                 points_change=points_back - revocation.points_taken,
+                # The resident's line names the shop, as the payment's does.
+                counterparty=shop.name,
                 entry_id=posted.id,
                 at=now,
             )

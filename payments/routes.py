@@ -24,7 +24,7 @@ from machipay.idempotency import idempotency_key_header, respond_idempotently
 from machipay.ratelimits import limit_money_moves
 from machipay.timeutil import to_tokyo, tokyo_day_bounds, utcnow
 from merchant_api import caller_shop
-from payments import charges, live, lookups, one_time_codes, qr_pay, refunds
+from payments import charges, live, lookups, one_time_codes, qr_pay, receipts, refunds
 from payments.schemas import (
     ChargeIn,
     ChargeOut,
@@ -38,6 +38,9 @@ from payments.schemas import (
     PaymentRequest,
     QrResolved,
     QrResolveRequest,
+    ReceiptOut,
+    ReceiptRefundOut,
+    ReceiptRewardsOut,
     RefundIn,
     RefundOut,
     RevokedRewardsOut,
@@ -143,6 +146,52 @@ async def one_time_code(
     """A code to show at the till (and its QR): valid for 60 seconds, once."""
     code, expires_at = await one_time_codes.issue_code(session, cache, settings, caller.user_id)
     return OneTimeCode(code=code, qr_payload=code, expires_at=to_tokyo(expires_at))
+
+
+TransactionReference = Annotated[
+    str, Path(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_-]+$")
+]
+
+
+@router.get("/wallet/transactions/{reference}", response_model=ReceiptOut, tags=RESIDENTS)
+async def transaction_receipt(
+    reference: TransactionReference, caller: ResidentCaller, session: DbSession
+) -> ReceiptOut:
+    """One line of the caller's history as a receipt: the transaction number, the shop, the
+    amount, points and money, rewards, the time (JST). Another resident's line: 404."""
+    found = await receipts.receipt(session, resident_id=caller.user_id, reference=reference)
+    line, payment, shop = found.line, found.payment, found.merchant
+    return ReceiptOut(
+        id=line.reference,
+        kind=line.kind,
+        amount=line.amount,
+        money_change=line.money_change,
+        points_change=line.points_change,
+        counterparty=line.counterparty,
+        message=line.message,
+        created_at=to_tokyo(line.created_at),
+        merchant=MerchantOut(id=shop.id, name=shop.name, shopping_street=shop.shopping_street)
+        if shop
+        else None,
+        paid_with=PaidWith(points=payment.points_used, money=payment.money_used)
+        if payment and line.kind == "payment"
+        else None,
+        rewards=ReceiptRewardsOut(
+            resident_points=payment.resident_reward, granted=found.rewards_granted
+        )
+        if payment and line.kind == "payment"
+        else None,
+        refunded_amount=payment.refunded_amount if payment and line.kind == "payment" else None,
+        refund=ReceiptRefundOut(
+            payment_id=found.refund.payment_reference,
+            points_back=found.refund.points_back,
+            money_back=found.refund.money_back,
+            points_revoked=found.refund.points_revoked,
+            money_withheld=found.refund.money_withheld,
+        )
+        if found.refund
+        else None,
+    )
 
 
 # -- shops -----------------------------------------------------------------------------------

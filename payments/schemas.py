@@ -53,6 +53,37 @@ class PaymentOut(StrictModel):
     created_at: datetime
 
 
+class ReceiptRewardsOut(StrictModel):
+    resident_points: int
+    granted: bool  # False: a deferred campaign credits them after it closes
+
+
+class ReceiptRefundOut(StrictModel):
+    payment_id: str
+    points_back: int
+    money_back: int
+    points_revoked: int  # reward points the refund took back
+    money_withheld: int  # of those, already spent: kept from the money refunded
+
+
+class ReceiptOut(StrictModel):
+    """One line of the resident's history, as a receipt (GET /wallet/transactions/{id})."""
+
+    id: str
+    kind: str
+    amount: int
+    money_change: int
+    points_change: int
+    counterparty: str | None
+    message: str | None
+    created_at: datetime
+    merchant: MerchantOut | None = None
+    paid_with: PaidWith | None = None
+    rewards: ReceiptRewardsOut | None = None
+    refunded_amount: int | None = None
+    refund: ReceiptRefundOut | None = None
+
+
 class OneTimeCode(StrictModel):
     code: str
     qr_payload: str

@@ -10,7 +10,14 @@ from wallet_api.benefit_lots import (
     residents_matching,
 )
 from wallet_api.errors import PhoneNotVerified, WalletClosed, WalletFrozen, wallet_lock_refusals
-from wallet_api.history import history_row, write_history
+from wallet_api.history import (
+    HistoryLine,
+    TransactionNotFound,
+    history_line,
+    history_row,
+    reward_points_revoked,
+    write_history,
+)
 from wallet_api.points import (
     LotTake,
     add_points_lot,
@@ -19,6 +26,7 @@ from wallet_api.points import (
     give_points_back,
     grant_points,
     live_lots,
+    points_credited_for,
     take_back_from_lot,
     take_points,
 )
@@ -56,10 +64,12 @@ __all__ = [
     "BenefitLotFigures",
     "Funded",
     "FundingReferenceUnknown",
+    "HistoryLine",
     "LotTake",
     "PhoneNotVerified",
     "Registration",
     "ResidentNotFound",
+    "TransactionNotFound",
     "WalletClosed",
     "WalletClosure",
     "WalletFrozen",
@@ -77,9 +87,11 @@ __all__ = [
     "funding_references",
     "give_points_back",
     "grant_points",
+    "history_line",
     "history_row",
     "live_lots",
     "mark_phone_verified",
+    "points_credited_for",
     "recent_history",
     "record_refund_returned",
     "register_resident",
@@ -91,6 +103,7 @@ __all__ = [
     "residents_by_phones",
     "residents_by_wallet_ids",
     "residents_matching",
+    "reward_points_revoked",
     "set_frozen",
     "take_back_from_lot",
     "take_points",

@@ -148,6 +148,22 @@ async def add_points_lot(
     return int(lot_id)
 
 
+async def points_credited_for(
+    session: AsyncSession, *, resident_id: int, source_reference: str
+) -> bool:
+    """Whether a lot of points earned by ``source_reference`` (a payment) was written: a
+    deferred campaign's grant writes it when the campaign closes."""
+    found = await session.execute(
+        select(PointsLot.id)
+        .where(
+            PointsLot.resident_id == resident_id,
+            PointsLot.source_reference == source_reference,
+        )
+        .limit(1)
+    )
+    return found.first() is not None
+
+
 async def take_back_from_lot(
     session: AsyncSession, *, resident_id: int, source_reference: str, amount: int, now: datetime
 ) -> tuple[int, bool]:

@@ -18,12 +18,13 @@ from machipay.deps import AppSettings, Cache, DbSession
 from machipay.errors import ValidationFailed
 from machipay.idempotency import idempotency_key_header, respond_idempotently
 from machipay.problems import field_errors
-from machipay.ratelimits import limit_money_moves
+from machipay.ratelimits import limit_money_moves, limit_recipient_lookups
 from machipay.schemas import MAX_ID
 from machipay.sms import Sms, send_after_response
 from machipay.timeutil import to_tokyo, utcnow
-from wallet_api import funding, references, service
+from wallet_api import funding, recipients, references, service
 from wallet_api.benefit_lots import benefits_received
+from wallet_api.history import reward_points_revoked
 from wallet_api.schemas import (
     BenefitReceivedOut,
     Counterparty,
@@ -34,6 +35,8 @@ from wallet_api.schemas import (
     PhoneVerification,
     PhoneVerified,
     PointsLotOut,
+    RecipientLookup,
+    RecipientOut,
     ResendRequest,
     ResidentCreated,
     ResidentRegistration,
@@ -238,6 +241,7 @@ async def transactions(
             counterparty=row.counterparty,
             message=row.message,
             created_at=to_tokyo(row.created_at),
+            points_revoked=reward_points_revoked(row),
         )
         for row in rows
     ]
@@ -283,6 +287,23 @@ async def funding_webhook(
         source=event.source,
     )
     return FundingResult(status="credited" if credited else "duplicate")
+
+
+@router.post(
+    "/transfers/recipient",
+    response_model=RecipientOut,
+    dependencies=[Depends(limit_recipient_lookups)],
+    responses={404: {"description": "No resident who can receive has this number"}},
+)
+async def transfer_recipient(
+    body: RecipientLookup, caller: ResidentCaller, session: DbSession
+) -> RecipientOut:
+    """受取人名義の確認: the masked name a transfer to this number would reach, or 404.
+    Limited per account and address per day, found or not (docs/SECURITY.md)."""
+    name = await recipients.recipient_name(
+        session, sender_id=caller.user_id, to_phone=body.to_phone
+    )
+    return RecipientOut(name=name)
 
 
 @router.post(

@@ -85,6 +85,8 @@ class TransactionOut(StrictModel):
     counterparty: str | None
     message: str | None
     created_at: datetime
+    # A refund line: the points its payment had earned that the refund took back.
+    points_revoked: int = 0
 
 
 class TransactionPage(StrictModel):
@@ -129,6 +131,14 @@ class TransferRequest(StrictModel):
     to_phone: str = Field(min_length=10, max_length=20)
     amount: Amount
     message: Annotated[str, ShownText(200)] | None = None
+
+
+class RecipientLookup(StrictModel):
+    to_phone: str = Field(min_length=10, max_length=20)
+
+
+class RecipientOut(StrictModel):
+    name: str  # masked: the first character of each word (wallet_api.recipients)
 
 
 class Counterparty(StrictModel):

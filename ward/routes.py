@@ -24,10 +24,11 @@ router = APIRouter(prefix="/api/v1", tags=["reference data"])
 
 @router.get("/districts", response_model=list[DistrictOut])
 async def districts(session: DbSession) -> list[DistrictOut]:
-    """The ward's districts (町丁) residents choose from at registration."""
+    """The ward's districts (町丁) residents choose from at registration, in あいうえお
+    order of their reading."""
     return [
         DistrictOut(id=d.id, name=d.name, name_en=d.name_en)
-        for d in await service.list_districts(session)
+        for d in await service.districts_in_kana_order(session)
     ]
 
 

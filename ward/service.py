@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 
 from sqlalchemy import or_, select
@@ -14,6 +15,41 @@ from ward.models import District, MerchantCategory, ShoppingStreet, WardNotice
 
 async def list_districts(session: AsyncSession) -> list[District]:
     return list((await session.execute(select(District).order_by(District.id))).scalars())
+
+
+# Small kana read as their full-size letters in あいうえお order (JIS X 4061).
+_SMALL_KANA = str.maketrans("ぁぃぅぇぉっゃゅょゎ", "あいうえおつやゆよわ")
+
+
+def aiueo_key(reading: str) -> tuple[str, str]:
+    """Dictionary (五十音) order: voiced and small kana sort with their plain letter first
+    (か, が; よ, ょ), then the voiced one after. A code-point sort would put だいざわ
+    after たいしどう."""
+    plain = "".join(
+        ch for ch in unicodedata.normalize("NFD", reading) if not unicodedata.combining(ch)
+    )
+    return plain.translate(_SMALL_KANA), reading
+
+
+def district_reading(district_id: str) -> str | None:
+    """The district's name in hiragana (ward.json ``kana``)."""
+    for district in ward_reference()["districts"]:
+        if district["code"] == district_id:
+            reading: str | None = district.get("kana")
+            return reading
+    return None
+
+
+async def districts_in_kana_order(session: AsyncSession) -> list[District]:
+    """The districts as residents and staff choose from them: in あいうえお order of their
+    reading (by code, the order of the ward's list, nobody could find their own). One with no
+    reading in the reference file comes last."""
+    districts = await list_districts(session)
+    readings = {d.id: district_reading(d.id) for d in districts}
+    return sorted(
+        districts,
+        key=lambda d: (readings[d.id] is None, aiueo_key(readings[d.id] or d.name)),
+    )
 
 
 async def district_exists(session: AsyncSession, district_id: str) -> bool:

@@ -44,7 +44,7 @@ export function makeLabeller({ streets = [], districts = [], categories = [], ca
   const campaignNames = new Map(campaigns.map((c) => [String(c.id), c.name]));
 
   return function label(dimension, value) {
-    if (dimension === "shopping_street" && (value === null || value === undefined)) return t("analytics.street.none");
+    if (dimension === "shopping_street" && (value === null || value === undefined)) return t("street.none");
     if (dimension === "campaign" && (value === null || value === undefined)) return t("analytics.campaign.none");
     if (value === null || value === undefined || value === "") return t("analytics.value.unknown");
     switch (dimension) {

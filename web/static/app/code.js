@@ -3,6 +3,7 @@
 // here as soon as the shop has taken the payment.
 import { describeError, h, number, t, yen } from "/static/js/core.js";
 import { renderQr } from "/static/js/qr.js";
+import { renderBarcode } from "./barcode.js";
 import { busyWhile, screen } from "./ui.js";
 
 const POLL_MS = 2000;
@@ -27,6 +28,7 @@ export function receiptFromHistory(line, lines) {
 
 export async function render(root, app, scope) {
   const qr = h("div", { class: "qr-box", id: "otp-qr" });
+  const barcode = h("div", { class: "barcode-box", id: "otp-barcode" });
   const digits = h("p", { id: "otp-digits", class: "code-digits", "aria-label": t("app.code.digits_label") });
   const bar = h("div", { class: "countdown-bar" }, h("span", {}));
   const countdown = h("p", { id: "otp-countdown", class: "countdown", "aria-live": "off" });
@@ -35,7 +37,7 @@ export async function render(root, app, scope) {
   const refresh = h("button", { id: "otp-refresh", class: "btn btn-secondary btn-block", type: "button" }, t("app.code.refresh"));
   const balance = h("p", { class: "muted code-balance", id: "code-balance" });
   const waiting = h("p", { class: "code-waiting", role: "status" }, t("app.code.waiting"));
-  const card = h("div", { class: "card code-card" }, qr, digits, bar, countdown, expired, problem, refresh, waiting, balance);
+  const card = h("div", { class: "card code-card" }, h("div", { class: "code-symbols" }, qr, barcode), digits, bar, countdown, expired, problem, refresh, waiting, balance);
   root.append(h("div", { class: "narrow" }, screen("app.code.title", h("p", { class: "muted" }, t("app.code.lead")), card,
     h("p", { class: "muted small" }, t("app.code.note")))));
 
@@ -67,6 +69,7 @@ export async function render(root, app, scope) {
       const ttl = Math.max(1, Math.min(60, Math.round((Date.parse(answer.expires_at) - Date.now()) / 1000))) || 60;
       code = { value: answer.code, expiresAt: Date.now() + ttl * 1000, ttl };
       renderQr(qr, answer.qr_payload, { label: t("app.code.qr_label") });
+      renderBarcode(barcode, answer.code, { label: t("app.code.barcode_label") });
       digits.textContent = spaced(answer.code);
       digits.dataset.code = answer.code;
       card.classList.remove("expired");

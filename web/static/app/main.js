@@ -7,6 +7,7 @@ import * as auth from "./auth.js";
 import * as code from "./code.js";
 import * as historyScreen from "./history.js";
 import * as home from "./home.js";
+import * as line from "./line.js";
 import * as pay from "./pay.js";
 import * as receipt from "./receipt.js";
 import * as recovery from "./recovery.js";
@@ -24,6 +25,7 @@ const ROUTES = {
   pay: pay.render,
   receipt: receipt.render,
   history: historyScreen.render,
+  tx: line.render,
   code: code.render,
   transfer: transfer.render,
   charge: topup.render,
@@ -33,7 +35,7 @@ const PUBLIC = new Set(["signin", "register", "forgot"]);
 // Screens for both: the code after registering (not signed in yet), or from home's banner.
 const EITHER = new Set(["verify"]);
 // Which bottom-navigation tab a screen belongs to.
-const TAB_OF = { pay: "scan", receipt: "scan", charge: "home" };
+const TAB_OF = { pay: "scan", receipt: "scan", charge: "home", tx: "history" };
 
 const api = createApi("app");
 const view = document.getElementById("view");

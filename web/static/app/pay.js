@@ -26,7 +26,17 @@ function merchantCard(resolved) {
       h("p", { class: "muted" }, t("app.pay.paying_to")),
       h("h2", { id: "pay-shop-name" }, merchant.name),
       h("p", { id: "pay-shop-street", class: "street" },
-        merchant.shopping_street ? t("app.pay.street", { street: merchant.shopping_street }) : t("app.pay.no_street"))));
+        merchant.shopping_street ? t("app.pay.street", { street: merchant.shopping_street }) : t("street.none"))));
+}
+
+/**
+ * A refusal was about the amount that was sent ("残高が不足しています" for ¥3,000): once the
+ * amount changes it no longer applies, and left standing it reads as the new amount's.
+ */
+function clearStaleRefusal(problem) {
+  if (problem.hidden) return;
+  problem.hidden = true;
+  problem.textContent = "";
 }
 
 export async function render(root, app, scope) {
@@ -90,6 +100,7 @@ export async function render(root, app, scope) {
   }
 
   input?.addEventListener("input", refresh);
+  input?.addEventListener("input", () => clearStaleRefusal(problem));
   // "３,０００" is read as 3000; show it back the way it will be paid.
   input?.addEventListener("blur", () => {
     const value = parseYen(input.value);

@@ -1,4 +1,5 @@
-// Send money (never points) to another resident by phone number: fill in, confirm, done.
+// Send money (never points) to another resident by phone number: fill in, see who it
+// reaches (受取人名義の確認: a masked name, or "nobody has this number"), confirm, done.
 import { ApiError, dateTime, h, nfkcDigits, showError, t, yen } from "/static/js/core.js";
 import { amountInput, amountProblem, attempts, busyWhile, errorBox, field, parseYen, screen, setFieldError } from "./ui.js";
 
@@ -10,6 +11,19 @@ function e164(text) {
   const digits = typed.replace(/\D/g, "");
   if (typed.startsWith("+")) return `+${digits}`;
   return digits.startsWith("0") ? `+81${digits.slice(1)}` : digits;
+}
+
+/**
+ * Who a transfer to this number would reach: {name} (masked by the server), or
+ * {notFound: true} for a number no resident can receive on. Anything else is thrown.
+ */
+async function lookUpRecipient(app, toPhone) {
+  try {
+    return await app.api.post("/api/v1/transfers/recipient", { to_phone: toPhone });
+  } catch (error) {
+    if (error instanceof ApiError && error.slug === "recipient-not-found") return { notFound: true };
+    throw error;
+  }
 }
 
 function summary(rows) {
@@ -37,7 +51,7 @@ export async function render(root, app, scope) {
   let myPhone = null;
   const sendAttempts = attempts();
 
-  form.addEventListener("submit", (event) => {
+  form.addEventListener("submit", async (event) => {
     event.preventDefault();
     problem.hidden = true;
     const phoneProblem = !phone.value.trim() ? t("app.field.required")
@@ -48,10 +62,24 @@ export async function render(root, app, scope) {
     setFieldError(amount, amountMessage);
     if (phoneProblem) { phone.focus(); return; }
     if (amountMessage) { amount.focus(); return; }
-    confirmStep({ to_phone: phone.value.trim(), amount: parseYen(amount.value), message: message.value.trim() || undefined });
+    const body = { to_phone: phone.value.trim(), amount: parseYen(amount.value), message: message.value.trim() || undefined };
+    let recipient;
+    try {
+      recipient = await busyWhile(next, "app.transfer.checking", () => lookUpRecipient(app, body.to_phone));
+    } catch (error) {
+      if (!scope.left) showError(problem, error);
+      return;
+    }
+    if (scope.left) return;
+    if (recipient.notFound) {
+      setFieldError(phone, t("app.transfer.error.not_found"));
+      phone.focus();
+      return;
+    }
+    confirmStep(body, recipient.name);
   });
 
-  function confirmStep(body) {
+  function confirmStep(body, recipientName) {
     const send = h("button", { id: "transfer-confirm", class: "btn btn-block btn-lg", type: "button" },
       t("app.transfer.send", { amount: yen(body.amount) }));
     const back = h("button", { class: "btn btn-secondary btn-block", type: "button" }, t("app.transfer.back"));
@@ -59,10 +87,12 @@ export async function render(root, app, scope) {
     const card = h("section", { class: "card", "aria-labelledby": "transfer-confirm-title" },
       h("h2", { id: "transfer-confirm-title", tabindex: "-1" }, t("app.transfer.confirm_title")),
       summary([
+        ["app.transfer.recipient_name", recipientName, "transfer-confirm-name"],
         ["app.transfer.to_phone", body.to_phone, "transfer-confirm-phone"],
         ["app.transfer.amount", yen(body.amount), "transfer-confirm-amount"],
         ["app.transfer.message", body.message || t("app.transfer.no_message"), "transfer-confirm-message"],
       ]),
+      h("p", { class: "hint" }, t("app.transfer.recipient_hint")),
       h("p", { class: "muted" }, t("app.transfer.money_only")),
       sendProblem, send, back);
     stage.replaceChildren(card);

@@ -91,7 +91,12 @@ function sourceName(source) {
   return SOURCES.has(source) ? t(`app.source.${source}`) : source;
 }
 
-/** One line of the wallet's history, in words. */
+/** What a refund took back of the points its payment had earned, in words (or null). */
+export function revokedNote(pointsRevoked) {
+  return pointsRevoked > 0 ? t("app.refund.points_revoked", { points: number(pointsRevoked) }) : null;
+}
+
+/** One line of the wallet's history, in words; it opens the line's receipt (#/tx/<id>). */
 export function transactionItem(tx) {
   const changes = [];
   if (tx.money_change) {
@@ -102,14 +107,17 @@ export function transactionItem(tx) {
   }
   if (!changes.length) changes.push(h("span", { class: "tx-money" }, yen(tx.amount)));
   const who = ["topup", "closure_refund", "closure_refund_back"].includes(tx.kind) ? sourceName(tx.counterparty) : tx.counterparty;
+  const revoked = tx.kind === "refund" ? revokedNote(tx.points_revoked) : null;
   return h("li", { class: `tx tx-${tx.kind}`, dataset: { id: tx.id, kind: tx.kind } },
-    h("span", { class: "tx-icon", "aria-hidden": "true" }, KIND_ICONS[tx.kind] || "•"),
-    h("span", { class: "tx-main" },
-      h("span", { class: "tx-kind" }, t(`app.kind.${tx.kind}`)),
-      who ? h("span", { class: "tx-who" }, who) : null,
-      tx.message ? h("span", { class: "tx-message" }, `“${tx.message}”`) : null,
-      h("time", { class: "tx-time", datetime: tx.created_at }, dateTime(tx.created_at))),
-    h("span", { class: "tx-amounts" }, changes));
+    h("a", { class: "tx-open", href: `#/tx/${encodeURIComponent(tx.id)}` },
+      h("span", { class: "tx-icon", "aria-hidden": "true" }, KIND_ICONS[tx.kind] || "•"),
+      h("span", { class: "tx-main" },
+        h("span", { class: "tx-kind" }, t(`app.kind.${tx.kind}`)),
+        who ? h("span", { class: "tx-who" }, who) : null,
+        tx.message ? h("span", { class: "tx-message" }, `“${tx.message}”`) : null,
+        revoked ? h("span", { class: "tx-message tx-revoked" }, revoked) : null,
+        h("time", { class: "tx-time", datetime: tx.created_at }, dateTime(tx.created_at))),
+      h("span", { class: "tx-amounts" }, changes)));
 }
 
 /**

@@ -791,7 +791,7 @@ async function renderDetail(view, id) {
     }
     try {
       const totals = await api.get(`/api/v1/campaigns/${id}/totals?by=${totalsBy}`);
-      const name = (row) => (totalsBy === "store_type" ? storeTypeName(row.key) : totalsBy === "category" ? (row.key ? categoryName(row.key) : "–") : (row.key ? streetName(row.key) : t("console.street.none")));
+      const name = (row) => (totalsBy === "store_type" ? storeTypeName(row.key) : totalsBy === "category" ? (row.key ? categoryName(row.key) : "–") : (row.key ? streetName(row.key) : t("street.none")));
       fill(body, totals.rows.length
         ? table(
           [t(`console.totals.by.${totalsBy}`), { text: t("console.campaign.payments"), num: true }, { text: t("console.campaign.resident_points"), num: true }, { text: t("console.campaign.merchant_cashback"), num: true }],
@@ -944,7 +944,7 @@ async function renderReport(view, id) {
   const hiddenFigures = Object.keys(report.suppressed_figures ?? {});
   const canvas = h("canvas", { id: "report-chart", role: "img", "aria-label": t("console.report.chart_label"), "aria-describedby": "report-table-caption" });
   const rows = report.by_shopping_street;
-  const streetLabel = (row) => (row.shopping_street_id === null ? t("console.street.none") : streetName(row.shopping_street_id));
+  const streetLabel = (row) => (row.shopping_street_id === null ? t("street.none") : streetName(row.shopping_street_id));
   fill(view,
     h("p", { class: "crumbs" }, h("a", { href: `#/campaigns/${id}` }, `← ${campaign.name}`)),
     h("div", { class: "page-header" },

@@ -45,7 +45,7 @@ export function districtName(id) {
 }
 
 export function streetName(id) {
-  if (id === null || id === undefined) return t("console.street.none");
+  if (id === null || id === undefined) return t("street.none");
   return localName(state.streets.find((s) => s.id === Number(id))) ?? `#${id}`;
 }
 
@@ -54,7 +54,7 @@ export function categoryName(code) {
 }
 
 export function storeTypeName(code) {
-  return code ? t(`console.store_type.${code}`) : t("console.street.none");
+  return code ? t(`console.store_type.${code}`) : t("street.none");
 }
 
 /** 3000 basis points → "30%" (up to two decimals). */

@@ -118,7 +118,7 @@ async function loadShop() {
     return;
   }
   $("#shop-name").textContent = shop.name;
-  $("#shop-street").textContent = shop.shopping_street || t("m.shop.no_street");
+  $("#shop-street").textContent = shop.shopping_street || t("street.none");
   const badge = $("#shop-status");
   badge.textContent = t(`m.shop.status.${shop.status}`);
   badge.className = `badge ${STATUS_BADGE[shop.status] ?? "badge-grey"}`;
