@@ -6,7 +6,7 @@ payment. No schema change: the points a refund took back are read from the line 
 (``wallet_api.history.reward_points_revoked``).
 
 Revision ID: 0022_resident_fixes
-Revises: 0021_shop_directory
+Revises: 0022_officer_fixes
 Create Date: 2026-12-02 23:20:00
 """
 
@@ -15,7 +15,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0022_resident_fixes"
-down_revision = "0021_shop_directory"
+down_revision = "0022_officer_fixes"
 branch_labels = None
 depends_on = None
 
