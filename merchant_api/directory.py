@@ -8,6 +8,7 @@ so it is read here; which shops a campaign rewards is campaigns' rule, handed in
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -20,6 +21,7 @@ from merchant_api.models import Merchant
 from ward import District, MerchantCategory, ShoppingStreet
 
 MAX_QUERY_LENGTH = 50
+_HIDDEN = {"Cc", "Cf", "Cs", "Co", "Cn"}
 MAX_PAGE_SIZE = 50
 
 
@@ -75,8 +77,10 @@ class DirectoryPage:
 
 def search_text(raw: str) -> str:
     """What a search box's text is compared as: NFKC (full-width Latin and digits, half-width
-    kana become one form), whitespace collapsed."""
-    return " ".join(nfkc(raw).split())
+    kana become one form), whitespace collapsed, and without the invisible characters no
+    name contains (controls, NUL included, which PostgreSQL refuses in text)."""
+    visible = "".join(c for c in nfkc(raw) if unicodedata.category(c) not in _HIDDEN)
+    return " ".join(visible.split())
 
 
 def _katakana(text: str) -> str:

@@ -106,8 +106,9 @@ async def test_search_by_name_kana_category_street_and_district_without_an_accou
     ]
     assert len((await shops(client, district="kitazawa", q=tag))["items"]) == 2
     assert (await shops(client, district="taishido", q=tag))["items"] == []
-    # LIKE's wildcards are text, not patterns.
+    # LIKE's wildcards are text, not patterns; invisible characters (NUL too) are dropped.
     assert (await shops(client, q="%", street=ward.street_id))["items"] == []
+    assert names(await shops(client, q=f"喫茶\x00\u200bひだまり{tag}")) == [f"喫茶ひだまり{tag}"]
 
 
 async def test_pages_follow_the_cursor_and_every_input_is_bounded(

@@ -242,3 +242,39 @@ async def test_keeping_the_points_pays_with_money_only(
     assert (wallet["money"], wallet["points"]) == (3_000, 600)
     assert re.fullmatch(r"\+300 pt", await phone.locator("#receipt-points-earned").inner_text())
     assert_no_page_errors(phone)
+
+
+async def test_a_code_shown_with_the_points_kept_pays_with_money_only(
+    phone: Page, live_server: LiveServer, shop: Shop
+) -> None:
+    resident = await new_resident(live_server, money=5_000)
+    first = await live_server.api(
+        "POST",
+        "/api/v1/payments",
+        token=resident.token,
+        json={"qr_payload": shop.payload, "amount": 1_000},
+        headers={"Idempotency-Key": uuid.uuid4().hex},
+    )
+    assert first.status_code == 201 and first.json()["rewards"]["resident_points"] == 300
+
+    await sign_in(phone, resident.phone, NEW_PASSWORD)
+    await phone.click("#nav-code")
+    digits = phone.locator("#otp-digits")
+    await expect(digits).to_have_attribute("data-use-points", "true")
+    await phone.check("#otp-keep-points")
+    # A new code, carrying the choice.
+    await expect(digits).to_have_attribute("data-use-points", "false")
+    await screenshot(phone, "app-code-keep-points")
+    code = str(await digits.get_attribute("data-code"))
+    captured = await live_server.api(
+        "POST",
+        "/api/v1/merchant/cpm-payments",
+        token=shop.token,
+        json={"code": code, "amount": 500},
+        headers={"Idempotency-Key": uuid.uuid4().hex},
+    )
+    assert captured.status_code == 201, captured.text
+    assert captured.json()["paid_with"] == {"points": 0, "money": 500}
+    await expect(phone.locator("h1")).to_have_text("お支払いが完了しました", timeout=10_000)
+    await expect(phone.locator("#receipt-points-used")).to_have_text("0 pt")
+    assert_no_page_errors(phone)
