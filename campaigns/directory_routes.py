@@ -145,6 +145,8 @@ async def current_campaigns(
         response.headers["Cache-Control"] = "private, no-store"
     else:
         response.headers["Cache-Control"] = PUBLIC_CACHE
+    # A cache must not hand the anonymous answer to a resident (it has no cap_left).
+    response.headers["Vary"] = "Authorization"
     return CurrentCampaignsOut(items=items)
 
 

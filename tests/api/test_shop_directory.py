@@ -186,6 +186,7 @@ async def test_campaigns_now_say_where_until_when_and_my_cap_left(
     assert public.status_code == 200, public.text
     mine = next(c for c in public.json()["items"] if c["id"] == campaign["id"])
     assert "cap_left" not in mine
+    assert public.headers["vary"] == "Authorization"
     assert mine["resident_rate_bp"] == 2000 and mine["per_resident_monthly_cap"] == 500
     assert [s["id"] for s in mine["where"]["shopping_streets"]] == [str(ward.street_id)]
     assert mine["where"]["shopping_streets"][0]["name"].startswith("テスト商店街")
@@ -196,6 +197,7 @@ async def test_campaigns_now_say_where_until_when_and_my_cap_left(
     async def cap_left() -> int | None:
         answer = await client.get("/api/v1/campaigns/current", headers=resident.headers)
         assert answer.status_code == 200
+        assert answer.headers["cache-control"] == "private, no-store"
         return next(c for c in answer.json()["items"] if c["id"] == campaign["id"])["cap_left"]
 
     assert await cap_left() == 500
