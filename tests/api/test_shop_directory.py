@@ -198,7 +198,10 @@ async def test_campaigns_now_say_where_until_when_and_my_cap_left(
         answer = await client.get("/api/v1/campaigns/current", headers=resident.headers)
         assert answer.status_code == 200
         assert answer.headers["cache-control"] == "private, no-store"
-        return next(c for c in answer.json()["items"] if c["id"] == campaign["id"])["cap_left"]
+        left: int | None = next(c for c in answer.json()["items"] if c["id"] == campaign["id"])[
+            "cap_left"
+        ]
+        return left
 
     assert await cap_left() == 500
     paid = await pay(client, resident, await sticker_payload(client, shop), 1_000)
