@@ -114,12 +114,14 @@ export async function mountDirectory(root, { api, campaign = null, scope = { lef
     if (category.value) query.set("category", category.value);
     if (street.value) query.set("street", street.value);
     if (district.value) query.set("district", district.value);
-    if (onlyCampaign.checked) query.set("campaign", campaign && onlyCampaign.dataset.campaignId ? campaign : "now");
+    if (onlyCampaign.checked) query.set("campaign", onlyCampaignId || "now");
     for (const [key, value] of Object.entries(extra)) if (value !== null) query.set(key, value);
     return query;
   }
-  onlyCampaign.dataset.campaignId = campaign || "";
-  onlyCampaign.addEventListener("change", () => { if (!onlyCampaign.checked) onlyCampaign.dataset.campaignId = ""; });
+  // Opened on one campaign's shops (#/shops/<id>): unticking widens to every shop, and
+  // ticking again means any campaign running now.
+  let onlyCampaignId = campaign;
+  onlyCampaign.addEventListener("change", () => { if (!onlyCampaign.checked) onlyCampaignId = null; });
 
   async function page(extra) {
     return api.get(`/api/v1/shops?${params(extra)}`, { auth: false });
