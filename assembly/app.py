@@ -15,6 +15,7 @@ from analytics import routes as analytics_routes
 from analytics import run_consumer_forever
 from benefits import routes as benefit_routes
 from campaigns import CampaignEngine
+from campaigns import directory_routes as shop_directory_routes
 from campaigns import routes as campaign_routes
 from desk import routes as desk_routes
 from identity import routes as auth_routes
@@ -124,6 +125,7 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
         merchant_routes.router,
         payment_routes.router,
         settlement_routes.router,
+        shop_directory_routes.router,  # before the admin's /campaigns/{id}
         campaign_routes.router,
         campaign_report_routes.router,
         desk_routes.router,
@@ -148,5 +150,5 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
     app.add_middleware(MetricsMiddleware)
     app.add_middleware(RequestContextMiddleware)
     # Outermost: the headers are on every response, errors from the layers inside included.
-    app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(SecurityHeadersMiddleware, map_tile_url=settings.map_tile_url)
     return app

@@ -12,8 +12,9 @@ import random
 import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
+from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 import campaigns
@@ -29,9 +30,10 @@ from machipay.settings import Settings
 from machipay.spending import amount_yen
 from machipay.timeutil import utcnow
 from merchant_api import active_merchant_views
+from merchant_api.models import Merchant
 from payments import pay
 from wallet_api.models import Resident
-from ward import publish_notice
+from ward import ShoppingStreet, publish_notice
 
 DEMO_PASSWORD = "machipay-demo-2026"  # noqa: S105 - the demo's printed logins
 STAFF = (
@@ -78,6 +80,51 @@ class DemoWard:
     payments: int = 0
 
 
+# Approximate centres of the districts the demo's shopping streets are in (the reference
+# file has no coordinates); the ward's middle for a shop outside every street.
+DISTRICT_CENTRES = {
+    "kitazawa": (35.6615, 139.6680),
+    "taishido": (35.6433, 139.6700),
+    "wakabayashi": (35.6470, 139.6590),
+    "umegaoka": (35.6560, 139.6530),
+    "matsubara": (35.6590, 139.6450),
+    "kyodo": (35.6490, 139.6300),
+    "yoga": (35.6270, 139.6330),
+    "futako_tamagawa": (35.6120, 139.6270),
+    "kuhonbutsu": (35.6050, 139.6680),
+    "soshigaya": (35.6430, 139.6060),
+    "seijo": (35.6400, 139.5990),
+    "karasuyama": (35.6680, 139.6000),
+}
+WARD_CENTRE = (35.6464, 139.6533)
+DEMO_HOURS = ("10:00–19:00（水曜定休）", "8:00–20:00", "11:00–21:00（月曜定休）", "24時間営業")
+
+
+async def pin_demo_shops(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    """The pin and hours a shop gives at application (the application page sets them for
+    real shops): near its street's district, so the directory's map has something to show."""
+    rng = random.Random(22)  # noqa: S311 - a reproducible demo, not secrets
+    async with unit_of_work(sessionmaker) as session:
+        rows = (
+            await session.execute(
+                select(Merchant.id, ShoppingStreet.district_id)
+                .outerjoin(ShoppingStreet, ShoppingStreet.id == Merchant.shopping_street_id)
+                .order_by(Merchant.id)
+            )
+        ).all()
+        for merchant_id, district_id in rows:
+            lat, lon = DISTRICT_CENTRES.get(district_id or "", WARD_CENTRE)
+            await session.execute(
+                update(Merchant)
+                .where(Merchant.id == merchant_id)
+                .values(
+                    latitude=Decimal(f"{lat + rng.uniform(-0.003, 0.003):.6f}"),
+                    longitude=Decimal(f"{lon + rng.uniform(-0.004, 0.004):.6f}"),
+                    opening_hours=rng.choice(DEMO_HOURS),
+                )
+            )
+
+
 async def already_seeded(session: AsyncSession) -> bool:
     found = await session.execute(select(User.id).where(User.username == "officer"))
     return found.first() is not None
@@ -119,6 +166,7 @@ async def seed_demo(
     )
     ward.resident_phone = seeded.residents[0]["phone"]
     ward.shop_username = seeded.merchants[0]["username"]
+    await pin_demo_shops(sessionmaker)
 
     now = utcnow()
     async with unit_of_work(sessionmaker) as session:

@@ -12,17 +12,21 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, Integer, bindparam, select, text, update
+from sqlalchemy import BigInteger, Boolean, Integer, bindparam, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import ledger
 from campaigns import budget
+from campaigns.budget import remaining_budgets
 from campaigns.models import Campaign, CampaignReward, ResidentTally
 from campaigns.rules import (
     CampaignRules,
+    ShopFacts,
     best_merchant_offer,
     best_resident_offer,
+    best_shop_offer,
     capped_resident_points,
+    caps_left,
     share,
     tokyo_month,
 )
@@ -30,7 +34,14 @@ from campaigns.status import changes_seen, end_campaign
 from ledger import Leg, credit, debit
 from machipay.db import UTCDateTime
 from machipay.hotsql import HotStatement
-from payments import PaymentFacts, PointsLotGrant, RefundFacts, Revocation, RewardPlan
+from payments import (
+    PaymentFacts,
+    PointsLotGrant,
+    RefundFacts,
+    Revocation,
+    RewardPlan,
+    RewardPreview,
+)
 from wallet_api import take_back_from_lot
 
 
@@ -174,6 +185,40 @@ class CampaignEngine:
             campaign_id=grants[0].campaign.id,
         )
 
+    async def preview(
+        self, session: AsyncSession, facts: PaymentFacts, *, amount_known: bool = True
+    ) -> RewardPreview | None:
+        """What :meth:`plan` would grant the resident for these facts now: the same offer,
+        the same caps against the same tallies, the budget left; nothing is reserved."""
+        campaigns = await self.approved_campaigns(session, facts.paid_at)
+        if amount_known:
+            offer = best_resident_offer(campaigns, facts)
+        else:
+            offer = best_shop_offer(campaigns, shop_facts_of(facts), facts.paid_at)
+        if offer is None:
+            return None
+        rules = offer.rules
+        month, total = await earned_by_resident(
+            session, rules, facts.resident_id, tokyo_month(facts.paid_at)
+        )
+        points: int | None = None
+        if amount_known:
+            points = capped_resident_points(
+                rules,
+                share(facts.money_used, offer.rate_bp),
+                earned_this_month=month,
+                earned_in_campaign=total,
+            )
+            if points > 0:
+                points = min(points, (await remaining_budgets(session, [rules.id]))[rules.id])
+        return RewardPreview(
+            resident_points=points,
+            rate_bp=offer.rate_bp,
+            cap_left=caps_left(rules, earned_this_month=month, earned_in_campaign=total),
+            campaign_id=rules.id,
+            campaign_name=rules.name,
+        )
+
     async def _grant_in_database(
         self, session: AsyncSession, ask: _Ask
     ) -> tuple[int, int, list[int]]:
@@ -315,6 +360,35 @@ class CampaignEngine:
             legs=tuple(legs),
             memo="rewards revoked: " + "; ".join(notes) if notes else None,
         )
+
+
+def shop_facts_of(facts: PaymentFacts) -> ShopFacts:
+    return ShopFacts(
+        shopping_street_id=facts.shopping_street_id,
+        category=facts.category,
+        store_type=facts.store_type,
+        district_id=facts.district_id,
+    )
+
+
+async def earned_by_resident(
+    session: AsyncSession, rules: CampaignRules, resident_id: int, month: str
+) -> tuple[int, int]:
+    """Points the resident earned from the campaign this month and in all (what its caps
+    count; a campaign without caps keeps no tally and reads nothing)."""
+    if rules.per_resident_monthly_cap is None and rules.per_resident_cap is None:
+        return 0, 0
+    row = (
+        await session.execute(
+            select(
+                func.coalesce(
+                    func.sum(ResidentTally.amount).filter(ResidentTally.month == month), 0
+                ),
+                func.coalesce(func.sum(ResidentTally.amount), 0),
+            ).where(ResidentTally.campaign_id == rules.id, ResidentTally.resident_id == resident_id)
+        )
+    ).one()
+    return int(row[0]), int(row[1])
 
 
 async def take_from_tally(

@@ -75,12 +75,15 @@ class CampaignRules:
     def covers(self, facts: PaymentFacts) -> bool:
         """The payment falls in the window, at an eligible shop, and is large enough."""
         return (
-            self.starts_at <= facts.paid_at < self.ends_at
+            self.running_at(facts.paid_at)
             and facts.amount >= self.min_payment
             and self.covers_shop(
                 facts.shopping_street_id, facts.category, facts.store_type, facts.district_id
             )
         )
+
+    def running_at(self, moment: datetime) -> bool:
+        return self.starts_at <= moment < self.ends_at
 
     def covers_shop(
         self,
@@ -97,12 +100,14 @@ class CampaignRules:
         )
 
     def resident_rate_for(self, facts: PaymentFacts) -> int:
+        return self.resident_rate_at(facts.store_type, facts.shopping_street_id is not None)
+
+    def resident_rate_at(self, store_type: str, in_street: bool) -> int:
         """The tier for the shop's store type (one that names 商店街 membership beats one that
         does not), else the campaign's base rate."""
-        in_street = facts.shopping_street_id is not None
         general: Tier | None = None
         for tier in self.tiers:
-            if tier.store_type != facts.store_type:
+            if tier.store_type != store_type:
                 continue
             if tier.in_shopping_street is None:
                 general = general or tier
@@ -128,11 +133,39 @@ class Offer:
 def best_resident_offer(campaigns: Iterable[CampaignRules], facts: PaymentFacts) -> Offer | None:
     """The highest resident rate among the campaigns covering the payment; the lowest
     campaign id wins a tie, so the same payment always gets the same answer."""
+    return _best_resident_rate(
+        (rules, rules.resident_rate_for(facts)) for rules in campaigns if rules.covers(facts)
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ShopFacts:
+    """What a campaign looks at in a shop, before any payment (the directory's badge)."""
+
+    shopping_street_id: int | None
+    category: str
+    store_type: str
+    district_id: str | None
+
+
+def best_shop_offer(
+    campaigns: Iterable[CampaignRules], shop: ShopFacts, at: datetime
+) -> Offer | None:
+    """The resident rate a payment at this shop would earn now (if it reaches the
+    campaign's minimum payment): the same choice as :func:`best_resident_offer`."""
+    return _best_resident_rate(
+        (rules, rules.resident_rate_at(shop.store_type, shop.shopping_street_id is not None))
+        for rules in campaigns
+        if rules.running_at(at)
+        and rules.covers_shop(
+            shop.shopping_street_id, shop.category, shop.store_type, shop.district_id
+        )
+    )
+
+
+def _best_resident_rate(candidates: Iterable[tuple[CampaignRules, int]]) -> Offer | None:
     best: Offer | None = None
-    for rules in campaigns:
-        if not rules.covers(facts):
-            continue
-        rate = rules.resident_rate_for(facts)
+    for rules, rate in candidates:
         if rate > 0 and (best is None or (rate, -rules.id) > (best.rate_bp, -best.rules.id)):
             best = Offer(rules, rate)
     return best
@@ -166,6 +199,22 @@ def capped_resident_points(
     if rules.per_resident_cap is not None:
         points = min(points, max(0, rules.per_resident_cap - earned_in_campaign))
     return points
+
+
+def caps_left(
+    rules: CampaignRules, *, earned_this_month: int, earned_in_campaign: int
+) -> int | None:
+    """Points the resident may still earn from the campaign (the tighter of the monthly
+    and the whole-campaign cap); None when neither caps them."""
+    left = [
+        max(0, cap - earned)
+        for cap, earned in (
+            (rules.per_resident_monthly_cap, earned_this_month),
+            (rules.per_resident_cap, earned_in_campaign),
+        )
+        if cap is not None
+    ]
+    return min(left) if left else None
 
 
 def tokyo_month(moment: datetime) -> str:

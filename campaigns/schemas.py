@@ -189,3 +189,87 @@ class BurnOut(StrictModel):
     bucket: Literal["hour", "day"]
     points: list[BurnPoint]
     as_of: datetime
+
+
+# -- what residents see (public): the shop directory and the campaigns running now ----------
+
+
+class LocationOut(StrictModel):
+    lat: float
+    lon: float
+
+
+class ShopCampaignOut(StrictModel):
+    """The campaign a payment here would earn points from now, at this rate."""
+
+    resident_rate_bp: int
+    id: int
+    name: str
+    ends_at: datetime
+    min_payment: int
+
+
+class DirectoryShopOut(StrictModel):
+    id: int
+    name: str
+    name_kana: str
+    category: str  # the code (GET /merchant-categories)
+    category_name: str
+    store_type: str
+    shopping_street: str | None
+    shopping_street_id: int | None
+    district: str | None
+    district_id: str | None
+    address: str
+    location: LocationOut | None
+    opening_hours: str | None
+    phone: str | None
+    campaign: ShopCampaignOut | None
+
+
+class DirectoryPageOut(StrictModel):
+    items: list[DirectoryShopOut]
+    next_cursor: str | None
+
+
+class NamedOut(StrictModel):
+    id: str
+    name: str
+
+
+class CampaignWhereOut(StrictModel):
+    """Where it applies; an empty list means "all"."""
+
+    shopping_streets: list[NamedOut]
+    categories: list[NamedOut]
+    store_types: list[str]
+    districts: list[NamedOut]
+
+
+class CurrentTierOut(StrictModel):
+    store_type: str
+    in_shopping_street: bool | None
+    resident_rate_bp: int
+
+
+class CurrentCampaignOut(StrictModel):
+    id: int
+    name: str
+    starts_at: datetime
+    ends_at: datetime
+    resident_rate_bp: int
+    max_resident_rate_bp: int
+    tiers: list[CurrentTierOut]
+    min_payment: int
+    per_payment_cap: int | None
+    per_resident_monthly_cap: int | None
+    per_resident_cap: int | None
+    grant: Literal["immediate", "deferred"]
+    where: CampaignWhereOut
+    # Only with a resident's token: the points they may still earn from it (the tighter of
+    # the monthly and whole-campaign caps); null: no cap.
+    cap_left: int | None = None
+
+
+class CurrentCampaignsOut(StrictModel):
+    items: list[CurrentCampaignOut]

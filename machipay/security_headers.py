@@ -3,10 +3,12 @@ no framing, the camera for this origin only, and HSTS when the request came over
 
 The policy fits what the four clients really do: ES modules and stylesheets from this
 origin (no inline script or style: a JSON ``<script type="application/json">`` block is data,
-not script), QR codes as ``data:`` and ``blob:`` images, the camera (getUserMedia, read on a
-canvas), a service worker and a manifest, the API and the dashboard's live events
-(``EventSource``) on this origin. A response that brings its own policy (the API docs page)
-keeps it; every other header is added only where the response has none.
+not script), QR codes as ``data:`` and ``blob:`` images, the shop directory's map tiles
+from the one host ``MACHIPAY_MAP_TILE_URL`` names (none when it is empty), the camera
+(getUserMedia, read on a canvas), a service worker and a manifest, the API and the
+dashboard's live events (``EventSource``) on this origin. A response that brings its own
+policy (the API docs page) keeps it; every other header is added only where the response
+has none.
 
 HTTPS is what the request's scheme says: uvicorn rewrites it from ``X-Forwarded-Proto`` when
 the peer is in ``MACHIPAY_FORWARDED_ALLOW_IPS`` (the TLS-terminating proxy), so a plain-HTTP
@@ -15,33 +17,60 @@ request never gets HSTS and a spoofed header from elsewhere is ignored.
 
 from __future__ import annotations
 
+import re
+from urllib.parse import urlsplit
+
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-CONTENT_SECURITY_POLICY = "; ".join(
-    (
-        "default-src 'self'",
-        "script-src 'self'",
-        "style-src 'self'",
-        "img-src 'self' data: blob:",
-        "font-src 'self'",
-        "connect-src 'self'",
-        "media-src 'self' blob:",
-        "worker-src 'self'",
-        "manifest-src 'self'",
-        "frame-src 'none'",
-        "object-src 'none'",
-        "base-uri 'none'",
-        "form-action 'self'",
-        "frame-ancestors 'none'",
+
+def _policy(img_sources: str = "") -> str:
+    return "; ".join(
+        (
+            "default-src 'self'",
+            "script-src 'self'",
+            "style-src 'self'",
+            f"img-src 'self' data: blob:{img_sources}",
+            "font-src 'self'",
+            "connect-src 'self'",
+            "media-src 'self' blob:",
+            "worker-src 'self'",
+            "manifest-src 'self'",
+            "frame-src 'none'",
+            "object-src 'none'",
+            "base-uri 'none'",
+            "form-action 'self'",
+            "frame-ancestors 'none'",
+        )
     )
-)
+
+
+CONTENT_SECURITY_POLICY = _policy()
+
+
+def tile_source(tile_url: str) -> str | None:
+    """The CSP source of a map tile URL template: its scheme and host (a ``{s}`` subdomain
+    becomes ``*``), nothing of its path; None for no tiles or a URL that is not https/http."""
+    parsed = urlsplit(tile_url.replace("{s}", "x-subdomain"))
+    if parsed.scheme not in ("https", "http") or not parsed.hostname:
+        return None
+    host = parsed.netloc.rsplit("@", 1)[-1].replace("x-subdomain", "*")
+    if not re.fullmatch(r"[A-Za-z0-9.*:\[\]-]+", host):
+        return None
+    return f"{parsed.scheme}://{host}"
+
+
+def content_security_policy(map_tile_url: str = "") -> str:
+    """The policy, allowing images from the map's tile host (the configured one, no other)."""
+    source = tile_source(map_tile_url) if map_tile_url else None
+    return _policy(f" {source}" if source else "")
+
+
 # A year, the floor of browsers' preload lists. No includeSubDomains: other hosts of the
 # ward's domain are not ours to force onto HTTPS.
 HSTS = b"max-age=31536000"
 
 _CSP = b"content-security-policy"
-_HEADERS: tuple[tuple[bytes, bytes], ...] = (
-    (_CSP, CONTENT_SECURITY_POLICY.encode()),
+_OTHER_HEADERS: tuple[tuple[bytes, bytes], ...] = (
     (b"x-content-type-options", b"nosniff"),
     # Tokens never travel in URLs, but paths carry ids (/app/#/pay/…): tell nobody.
     (b"referrer-policy", b"no-referrer"),
@@ -54,8 +83,9 @@ _HEADERS: tuple[tuple[bytes, bytes], ...] = (
 class SecurityHeadersMiddleware:
     """Pure ASGI and cheap: a few byte tuples appended to the response start."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, *, map_tile_url: str = "") -> None:
         self.app = app
+        self.headers = ((_CSP, content_security_policy(map_tile_url).encode()), *_OTHER_HEADERS)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -67,7 +97,7 @@ class SecurityHeadersMiddleware:
             if message["type"] == "http.response.start":
                 headers: list[tuple[bytes, bytes]] = list(message.get("headers", ()))
                 present = {name.lower() for name, _ in headers}
-                headers.extend(h for h in _HEADERS if h[0] not in present)
+                headers.extend(h for h in self.headers if h[0] not in present)
                 if https:
                     headers.append((b"strict-transport-security", HSTS))
                 message["headers"] = headers

@@ -1,5 +1,14 @@
 """Merchants: applications, approval, staff, EMVCo QR stickers, the shop directory."""
 
+from merchant_api.directory import (
+    MAX_PAGE_SIZE,
+    MAX_QUERY_LENGTH,
+    DirectoryPage,
+    DirectoryQuery,
+    DirectoryShop,
+    ShopCriteria,
+    search_shops,
+)
 from merchant_api.qr import InvalidQr, ParsedQr
 from merchant_api.schemas import BankIn
 from merchant_api.service import (
@@ -25,13 +34,19 @@ from merchant_api.service import (
 from merchant_api.staff import staff_refund_limit
 
 __all__ = [
+    "MAX_PAGE_SIZE",
+    "MAX_QUERY_LENGTH",
     "STORE_TYPES",
     "BankAccount",
     "BankIn",
+    "DirectoryPage",
+    "DirectoryQuery",
+    "DirectoryShop",
     "InvalidQr",
     "MerchantView",
     "ParsedQr",
     "ScannedShop",
+    "ShopCriteria",
     "ShopForSettlement",
     "active_merchant_views",
     "approve",
@@ -42,6 +57,7 @@ __all__ = [
     "merchant_of",
     "merchant_views",
     "resolve_shop_qr",
+    "search_shops",
     "shops_to_settle",
     "staff_refund_limit",
     "static_payload",

@@ -14,9 +14,10 @@ from payments.rewards import (
     RefundFacts,
     Revocation,
     RewardPlan,
+    RewardPreview,
     no_campaign_rewards,
 )
-from payments.service import PaymentDone, PaymentLimitExceeded, pay
+from payments.service import PaymentDone, PaymentLimitExceeded, pay, preview_reward
 from payments.spend import MerchantSpend, distinct_payers, new_to_shop, spend_by_merchant
 
 __all__ = [
@@ -35,6 +36,7 @@ __all__ = [
     "ResolvedQr",
     "Revocation",
     "RewardPlan",
+    "RewardPreview",
     "check_refund_power",
     "create_charge",
     "distinct_payers",
@@ -46,6 +48,7 @@ __all__ = [
     "pay_by_code",
     "pay_by_qr",
     "payments_by_entries",
+    "preview_reward",
     "refund",
     "refunds_by_entries",
     "resolve_qr",

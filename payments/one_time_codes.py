@@ -29,13 +29,23 @@ class CodeUnusable(ValidationFailed):
     title = "This payment code is unknown, expired or already used"
 
 
+_MONEY_ONLY = "@money"
+
+
 def _key(code: str) -> str:
     return f"cpm:{code}"
 
 
 async def issue_code(
-    session: AsyncSession, cache: CacheBackend, settings: Settings, resident_id: int
+    session: AsyncSession,
+    cache: CacheBackend,
+    settings: Settings,
+    resident_id: int,
+    *,
+    use_points: bool = True,
 ) -> tuple[str, datetime]:
+    """A code for the till; ``use_points=False``: the payment it makes spends money only
+    (the resident decided before showing it, the shop cannot)."""
     # A frozen wallet gets no code: the code is a payment waiting to happen (the capture
     # passes the gate again, in pay).
     await require_wallet_can_move_money(session, resident_id)
@@ -44,24 +54,28 @@ async def issue_code(
     )
     ttl = settings.one_time_code_ttl_seconds
     expires_at = utcnow() + timedelta(seconds=ttl)
-    value = f"{resident_id}@{expires_at.timestamp()!r}"
+    value = f"{resident_id}@{expires_at.timestamp()!r}" + ("" if use_points else _MONEY_ONLY)
     while True:
         code = CODE_PREFIX + f"{secrets.randbelow(10**16):016d}"
         if await cache.set_if_absent(_key(code), value, ttl + CLEAN_UP_GRACE_SECONDS):
             return code, expires_at
 
 
-async def take_code(cache: CacheBackend, code: str) -> int:
-    """The resident a code belongs to; the code is gone afterwards."""
+async def take_code(cache: CacheBackend, code: str) -> tuple[int, bool]:
+    """The resident a code belongs to, and whether its payment may spend points; the code
+    is gone afterwards."""
     if not (len(code) == 18 and code.isdigit()):
         raise CodeUnusable("A payment code is 18 digits.")
     taken = await cache.take(_key(code))
+    use_points = not (taken or "").endswith(_MONEY_ONLY)
+    if not use_points:
+        taken = (taken or "").removesuffix(_MONEY_ONLY)
     owner, _, expires_at = (taken or "").partition("@")
     # A code stored without its deadline (issued by a worker of the previous release during
     # a rolling deploy) is judged by its TTL alone.
     if not owner or (expires_at and float(expires_at) <= utcnow().timestamp()):
         raise CodeUnusable("This payment code is unknown, has expired or was already used.")
-    return int(owner)
+    return int(owner), use_points
 
 
 async def pay_by_code(
@@ -78,7 +92,7 @@ async def pay_by_code(
 ) -> PaymentDone:
     """The shop takes ``amount`` from the resident whose code it scanned or typed;
     ``taken_by`` is the shop's user at the till."""
-    resident_id = await take_code(cache, code)
+    resident_id, use_points = await take_code(cache, code)
     return await pay(
         session,
         settings,
@@ -89,4 +103,5 @@ async def pay_by_code(
         idempotency_key=f"cpm:{shop.id}:{idempotency_key}",
         taken_by=taken_by,
         rewards=rewards,
+        use_points=use_points,
     )

@@ -70,8 +70,10 @@ async def pay_by_qr(
     amount: int | None,
     idempotency_key: str,
     rewards: CampaignRewards = no_campaign_rewards,
+    use_points: bool = True,
 ) -> PaymentDone:
-    """Pay the shop a scanned code names: points first (oldest expiry first), then money."""
+    """Pay the shop a scanned code names: points first (oldest expiry first, unless the
+    resident keeps them), then money."""
     resolved = await resolve_qr(session, settings, payload, lock_charge=True)
     charge = resolved.charge
     done = await pay(
@@ -87,6 +89,7 @@ async def pay_by_qr(
         # A dynamic code is the till's: whoever showed it took the payment.
         taken_by=charge.created_by if charge else None,
         rewards=rewards,
+        use_points=use_points,
     )
     if charge is not None:
         await mark_charge_paid(session, charge, done.payment.id)

@@ -80,8 +80,28 @@ class Revocation:
     memo: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class RewardPreview:
+    """What a payment would earn the resident now, shown before they confirm (nothing is
+    reserved: the payment decides again, with the same rules, and grants this when nothing
+    changed in between)."""
+
+    resident_points: int | None  # None: the amount is not known yet (a sticker)
+    rate_bp: int
+    cap_left: int | None  # points the resident may still earn from the campaign; None: no cap
+    campaign_id: int
+    campaign_name: str
+
+
 class CampaignRewards(Protocol):
     async def plan(self, session: AsyncSession, facts: PaymentFacts) -> RewardPlan: ...
+
+    async def preview(
+        self, session: AsyncSession, facts: PaymentFacts, *, amount_known: bool = True
+    ) -> RewardPreview | None:
+        """The reward ``plan`` would grant for these facts now; without a known amount (a
+        sticker before the resident typed it), the rate and caps that apply at the shop."""
+        ...
 
     async def revoke(self, session: AsyncSession, facts: RefundFacts) -> Revocation: ...
 
@@ -91,6 +111,11 @@ class NoCampaignRewards:
 
     async def plan(self, session: AsyncSession, facts: PaymentFacts) -> RewardPlan:
         return RewardPlan()
+
+    async def preview(
+        self, session: AsyncSession, facts: PaymentFacts, *, amount_known: bool = True
+    ) -> RewardPreview | None:
+        return None
 
     async def revoke(self, session: AsyncSession, facts: RefundFacts) -> Revocation:
         return Revocation()

@@ -33,6 +33,7 @@ from payments.schemas import (
     MerchantOut,
     MerchantPaymentOut,
     OneTimeCode,
+    OneTimeCodeIn,
     PaidWith,
     PaymentOut,
     PaymentRequest,
@@ -44,10 +45,11 @@ from payments.schemas import (
     RefundIn,
     RefundOut,
     RevokedRewardsOut,
+    RewardPreviewOut,
     RewardsOut,
     TakenByOut,
 )
-from payments.service import PaymentDone
+from payments.service import PaymentDone, preview_reward
 
 RESIDENTS: list[str | Enum] = ["residents"]
 MERCHANTS: list[str | Enum] = ["merchants"]
@@ -86,15 +88,38 @@ def payment_out(done: PaymentDone) -> dict[str, object]:
 
 @router.post("/qr/resolve", response_model=QrResolved, tags=RESIDENTS)
 async def resolve_qr(
-    body: QrResolveRequest, caller: ResidentCaller, session: DbSession, settings: AppSettings
+    body: QrResolveRequest,
+    caller: ResidentCaller,
+    request: Request,
+    session: DbSession,
+    settings: AppSettings,
 ) -> QrResolved:
-    """Who a scanned code pays (shown before the resident confirms), and its amount if fixed."""
+    """Who a scanned code pays (shown before the resident confirms), its amount if fixed,
+    and the campaign reward paying it now would earn this resident (``+N pt``)."""
     resolved = await qr_pay.resolve_qr(session, settings, body.payload)
     view = resolved.view
+    amount = resolved.charge.amount if resolved.charge else body.amount
+    preview = await preview_reward(
+        session,
+        resident_id=caller.user_id,
+        merchant=view,
+        amount=amount,
+        use_points=body.use_points,
+        rewards=request.app.state.campaign_rewards,
+    )
     return QrResolved(
         merchant=MerchantOut(id=view.id, name=view.name, shopping_street=view.shopping_street),
         amount=resolved.parsed.amount,
         charge_id=resolved.charge.reference if resolved.charge else None,
+        reward=RewardPreviewOut(
+            resident_points=preview.resident_points,
+            rate_bp=preview.rate_bp,
+            cap_left=preview.cap_left,
+            campaign_id=preview.campaign_id,
+            campaign_name=preview.campaign_name,
+        )
+        if preview is not None
+        else None,
     )
 
 
@@ -125,6 +150,7 @@ async def create_payment(
             amount=body.amount,
             idempotency_key=key,
             rewards=request.app.state.campaign_rewards,
+            use_points=body.use_points,
         )
         return 201, payment_out(done)
 
@@ -141,10 +167,21 @@ async def create_payment(
     tags=RESIDENTS,
 )
 async def one_time_code(
-    caller: ResidentCaller, session: DbSession, cache: Cache, settings: AppSettings
+    caller: ResidentCaller,
+    session: DbSession,
+    cache: Cache,
+    settings: AppSettings,
+    body: OneTimeCodeIn | None = None,
 ) -> OneTimeCode:
-    """A code to show at the till (and its QR): valid for 60 seconds, once."""
-    code, expires_at = await one_time_codes.issue_code(session, cache, settings, caller.user_id)
+    """A code to show at the till (and its QR): valid for 60 seconds, once. With
+    ``{"use_points": false}`` the payment it makes spends money only."""
+    code, expires_at = await one_time_codes.issue_code(
+        session,
+        cache,
+        settings,
+        caller.user_id,
+        use_points=body.use_points if body is not None else True,
+    )
     return OneTimeCode(code=code, qr_payload=code, expires_at=to_tokyo(expires_at))
 
 

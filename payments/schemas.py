@@ -6,13 +6,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, StrictBool
 
 from machipay.schemas import Amount, DigitsText, StrictModel
 
 
 class QrResolveRequest(StrictModel):
     payload: str = Field(min_length=1, max_length=512)
+    # The amount the resident typed for a sticker (a dynamic code has its own): with it the
+    # reward preview says how many points.
+    amount: Amount | None = None
+    use_points: StrictBool = True
 
 
 class MerchantOut(StrictModel):
@@ -21,15 +25,33 @@ class MerchantOut(StrictModel):
     shopping_street: str | None
 
 
+class RewardPreviewOut(StrictModel):
+    """What paying now would earn (the payment grants exactly this if nothing changes in
+    between): ``resident_points`` null until the amount is known; ``cap_left`` null: no cap."""
+
+    resident_points: int | None
+    rate_bp: int
+    cap_left: int | None
+    campaign_id: int
+    campaign_name: str
+
+
 class QrResolved(StrictModel):
     merchant: MerchantOut
     amount: int | None
     charge_id: str | None
+    reward: RewardPreviewOut | None = None
 
 
 class PaymentRequest(StrictModel):
     qr_payload: str = Field(min_length=1, max_length=512)
     amount: Amount | None = None
+    # False: keep the points, pay with money only (refused if the money is short).
+    use_points: StrictBool = True
+
+
+class OneTimeCodeIn(StrictModel):
+    use_points: StrictBool = True
 
 
 class PaidWith(StrictModel):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import BigInteger, Boolean, String, bindparam, text
@@ -33,11 +34,13 @@ from payments.rewards import (
     PaymentFacts,
     PointsLotGrant,
     RewardPlan,
+    RewardPreview,
     no_campaign_rewards,
 )
 from wallet_api import (
     LotTake,
     choose_takes,
+    live_lots,
     wallet_lock_refusals,
 )
 
@@ -123,7 +126,11 @@ async def pay(
     charge_reference: str | None = None,
     taken_by: int | None = None,
     rewards: CampaignRewards = no_campaign_rewards,
+    use_points: bool = True,
 ) -> PaymentDone:
+    """Pay ``amount`` to the shop: points first (unless the resident keeps them with
+    ``use_points=False``: then money only, and too little money is refused even when points
+    would have covered it), then money."""
     if amount > settings.max_payment:
         raise PaymentLimitExceeded(f"One payment is at most ¥{settings.max_payment:,}.")
     now = utcnow()
@@ -133,27 +140,14 @@ async def pay(
     # round trip; the lots are spent by payment_record.
     with wallet_lock_refusals():
         lots = await _LOCK_WITH_LOTS.rows(session, {"resident": resident_id, "now": now})
-    takes = choose_takes(lots, amount, at_most=True)
+    takes = choose_takes(lots, amount, at_most=True) if use_points else []
     points = sum(take.amount for take in takes)
     money = amount - points
     # The campaign engine reserves its budget and hands back the reward legs, so payment
     # and rewards are one entry and commit (or fail) together.
     reference = "pay_" + secrets.token_hex(10)
     plan = await rewards.plan(
-        session,
-        PaymentFacts(
-            payment_reference=reference,
-            resident_id=resident_id,
-            merchant_id=merchant.id,
-            shopping_street_id=merchant.shopping_street_id,
-            district_id=merchant.district_id,
-            category=merchant.category,
-            store_type=merchant.store_type,
-            amount=amount,
-            points_used=points,
-            money_used=money,
-            paid_at=now,
-        ),
+        session, payment_facts(reference, resident_id, merchant, amount, points, now)
     )
     legs: list[Leg] = []
     if points:
@@ -230,6 +224,54 @@ async def pay(
         },
     )
     return PaymentDone(payment, merchant, plan)
+
+
+def payment_facts(
+    reference: str,
+    resident_id: int,
+    merchant: MerchantView,
+    amount: int,
+    points_used: int,
+    at: datetime,
+) -> PaymentFacts:
+    """What the campaign rules look at: the same for a payment and for its preview."""
+    return PaymentFacts(
+        payment_reference=reference,
+        resident_id=resident_id,
+        merchant_id=merchant.id,
+        shopping_street_id=merchant.shopping_street_id,
+        district_id=merchant.district_id,
+        category=merchant.category,
+        store_type=merchant.store_type,
+        amount=amount,
+        points_used=points_used,
+        money_used=amount - points_used,
+        paid_at=at,
+    )
+
+
+async def preview_reward(
+    session: AsyncSession,
+    *,
+    resident_id: int,
+    merchant: MerchantView,
+    amount: int | None,
+    use_points: bool,
+    rewards: CampaignRewards,
+) -> RewardPreview | None:
+    """What paying ``amount`` here now would earn: the points it would spend are chosen as
+    :func:`pay` chooses them (read without the payment's lock; nothing is reserved)."""
+    now = utcnow()
+    points = 0
+    if amount is not None and use_points:
+        lots = await live_lots(session, resident_id, now=now)
+        takes = choose_takes([(lot.id, lot.remaining) for lot in lots], amount, at_most=True)
+        points = sum(take.amount for take in takes)
+    return await rewards.preview(
+        session,
+        payment_facts("preview", resident_id, merchant, amount or 0, points, now),
+        amount_known=amount is not None,
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -44,6 +44,13 @@ def language_of(request: Request) -> Lang:
     return "en" if asked == "en" else "ja"
 
 
+def map_json(request: Request) -> str:
+    """The shop directory's map settings for its script (``<`` escaped: inside a <script>)."""
+    settings = request.app.state.settings
+    config = {"tile_url": settings.map_tile_url, "attribution": settings.map_tile_attribution}
+    return json.dumps(config, ensure_ascii=False).replace("<", "\\u003c")
+
+
 def render(
     request: Request, template: str, *, client: str, title_key: str, **context: Any
 ) -> HTMLResponse:

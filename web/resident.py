@@ -19,7 +19,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from PIL import Image, ImageDraw
 
-from web.pages import STATIC_DIR, language_of, messages, render
+from web.pages import STATIC_DIR, language_of, map_json, messages, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -47,7 +47,9 @@ async def app_root(request: Request) -> RedirectResponse:
 
 @router.get("/app/", response_class=HTMLResponse)
 async def shell(request: Request) -> HTMLResponse:
-    return render(request, "app/index.html", client="app", title_key="app.title")
+    return render(
+        request, "app/index.html", client="app", title_key="app.title", map_json=map_json(request)
+    )
 
 
 @router.get("/app/offline", response_class=HTMLResponse)

@@ -3,7 +3,14 @@ the caller dependency and role guards, the ended-session deny-list, password has
 session cookies and their CSRF check. Users, sign-in and sessions are the ``identity``
 context's; nothing here reads its tables."""
 
-from machipay.auth.deps import Caller, client_ip, current_claims, require_roles
+from machipay.auth.deps import (
+    Caller,
+    MaybeCaller,
+    client_ip,
+    current_claims,
+    optional_claims,
+    require_roles,
+)
 from machipay.auth.roles import MERCHANT_ROLES, STAFF_ROLES, Role
 from machipay.auth.tokens import AccessClaims
 
@@ -12,8 +19,10 @@ __all__ = [
     "STAFF_ROLES",
     "AccessClaims",
     "Caller",
+    "MaybeCaller",
     "Role",
     "client_ip",
     "current_claims",
+    "optional_claims",
     "require_roles",
 ]

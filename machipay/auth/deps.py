@@ -33,6 +33,21 @@ async def current_claims(
 Caller = Annotated[AccessClaims, Depends(current_claims)]
 
 
+async def optional_claims(
+    settings: AppSettings,
+    cache: Cache,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> AccessClaims | None:
+    """A public page that says more to a signed-in caller: no token is no caller, a bad or
+    ended one is still a 401 (a client should know its session is gone)."""
+    if credentials is None:
+        return None
+    return await current_claims(settings, cache, credentials)
+
+
+MaybeCaller = Annotated[AccessClaims | None, Depends(optional_claims)]
+
+
 def require_roles(*roles: Role) -> Callable[[AccessClaims], Awaitable[AccessClaims]]:
     allowed = frozenset(role.value for role in roles)
 

@@ -227,6 +227,7 @@ async def test_pay_by_static_qr(client: httpx.AsyncClient, app: FastAPI) -> None
         },
         "amount": None,
         "charge_id": None,
+        "reward": None,  # no campaign covers this shop
     }
     paid = await pay(client, resident, payload, 1_200)
     assert paid.status_code == 201, paid.text

@@ -141,6 +141,9 @@ async def live_server() -> AsyncIterator[LiveServer]:
         registrations_per_ip_per_hour=100_000,
         analytics_consumer_enabled=True,
         analytics_min_residents=3,
+        # No map tiles: the directory's map draws its markers on a blank background and no
+        # request leaves the machine.
+        map_tile_url="",
     )
     sessionmaker = make_sessionmaker(engine)
     ward = await seed_demo(

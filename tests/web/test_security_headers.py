@@ -22,7 +22,7 @@ async def violations(page: Page) -> list[str]:
     return found
 
 
-@pytest.mark.parametrize("path", ["/", "/app/", "/merchant", "/console", "/analytics"])
+@pytest.mark.parametrize("path", ["/", "/shops", "/app/", "/merchant", "/console", "/analytics"])
 async def test_each_client_loads_under_the_policy_without_a_violation(
     desktop: Page, path: str
 ) -> None:

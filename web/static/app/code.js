@@ -1,6 +1,7 @@
 // The one-time code (CPM): the shop scans or types it at the till. It is valid for a
 // minute and once; while the screen is open the history is polled, so the receipt appears
-// here as soon as the shop has taken the payment.
+// here as soon as the shop has taken the payment. ポイントを使わない issues a code whose
+// payment spends money only (the shop cannot change that).
 import { describeError, h, number, t, yen } from "/static/js/core.js";
 import { renderQr } from "/static/js/qr.js";
 import { renderBarcode } from "./barcode.js";
@@ -37,7 +38,10 @@ export async function render(root, app, scope) {
   const refresh = h("button", { id: "otp-refresh", class: "btn btn-secondary btn-block", type: "button" }, t("app.code.refresh"));
   const balance = h("p", { class: "muted code-balance", id: "code-balance" });
   const waiting = h("p", { class: "code-waiting", role: "status" }, t("app.code.waiting"));
-  const card = h("div", { class: "card code-card" }, h("div", { class: "code-symbols" }, qr, barcode), digits, bar, countdown, expired, problem, refresh, waiting, balance);
+  const keep = h("input", { id: "otp-keep-points", type: "checkbox", role: "switch" });
+  const keepBox = h("div", { class: "keep-points", hidden: true },
+    h("label", { for: keep.id, class: "switch" }, keep, h("span", {}, t("app.pay.keep_points"))));
+  const card = h("div", { class: "card code-card" }, h("div", { class: "code-symbols" }, qr, barcode), digits, bar, countdown, expired, problem, keepBox, refresh, waiting, balance);
   root.append(h("div", { class: "narrow" }, screen("app.code.title", h("p", { class: "muted" }, t("app.code.lead")), card,
     h("p", { class: "muted small" }, t("app.code.note")))));
 
@@ -63,7 +67,8 @@ export async function render(root, app, scope) {
   async function issue() {
     problem.hidden = true;
     try {
-      const answer = await busyWhile(refresh, "app.code.issuing", () => app.api.post("/api/v1/wallet/one-time-code"));
+      const body = keep.checked ? { use_points: false } : undefined;
+      const answer = await busyWhile(refresh, "app.code.issuing", () => app.api.post("/api/v1/wallet/one-time-code", body));
       if (scope.left) return;
       // The server's clock sets the expiry; a phone's clock that is off must not stretch it.
       const ttl = Math.max(1, Math.min(60, Math.round((Date.parse(answer.expires_at) - Date.now()) / 1000))) || 60;
@@ -72,6 +77,7 @@ export async function render(root, app, scope) {
       renderBarcode(barcode, answer.code, { label: t("app.code.barcode_label") });
       digits.textContent = spaced(answer.code);
       digits.dataset.code = answer.code;
+      digits.dataset.usePoints = String(!keep.checked);
       card.classList.remove("expired");
       expired.hidden = true;
       clearInterval(timer);
@@ -106,6 +112,8 @@ export async function render(root, app, scope) {
   }
 
   refresh.addEventListener("click", () => { autoLeft = AUTO_REFRESHES; issue(); });
+  // The choice travels with the code: a new code carries the new choice.
+  keep.addEventListener("change", () => { autoLeft = AUTO_REFRESHES; issue(); });
 
   // What was already there before the code is shown does not count as "just paid".
   const [history, wallet] = await Promise.all([
@@ -116,6 +124,7 @@ export async function render(root, app, scope) {
   for (const line of history.items) seen.add(line.id);
   if (wallet) {
     balance.textContent = t("app.code.balance", { money: yen(wallet.money), points: number(wallet.points) });
+    keepBox.hidden = wallet.points <= 0;
   }
   await issue();
   pollTimer = setTimeout(poll, POLL_MS);

@@ -68,6 +68,16 @@ function noticesCard(notices) {
     h("h2", { id: "notices-title" }, t("app.notices.title")), body);
 }
 
+/** What runs now and where to pay: the campaigns screen and the directory. */
+function campaignsCard() {
+  return h("section", { class: "card", "aria-labelledby": "campaigns-title" },
+    h("h2", { id: "campaigns-title" }, t("app.home.campaigns")),
+    h("p", { class: "muted" }, t("app.home.campaigns_text")),
+    h("div", { class: "balance-actions" },
+      h("a", { class: "btn btn-sm", href: "#/campaigns", id: "home-campaigns" }, t("app.campaigns.title")),
+      h("a", { class: "btn btn-sm btn-secondary", href: "#/shops", id: "home-shops" }, t("app.shops.title"))));
+}
+
 /** Settings and privacy: the access history is one tap away from home. */
 function accountCard() {
   return h("section", { class: "card", "aria-labelledby": "account-title" },
@@ -108,6 +118,7 @@ export function render(root, app, scope) {
         slot(app.api.get("/api/v1/wallet/transactions?limit=5"), recentCard, scope)),
       h("div", { class: "home-side" },
         slot(wallet, topUpCard, scope),
+        campaignsCard(),
         slot(app.api.get("/api/v1/wallet/notices?limit=5"), noticesCard, scope),
         accountCard()))));
   root.querySelector("#screen-title").classList.add("visually-hidden");

@@ -4,6 +4,7 @@
 import { createApi, describeError, h, t, toast } from "/static/js/core.js";
 import * as access from "./access.js";
 import * as auth from "./auth.js";
+import * as campaigns from "./campaigns.js";
 import * as code from "./code.js";
 import * as historyScreen from "./history.js";
 import * as home from "./home.js";
@@ -12,6 +13,7 @@ import * as pay from "./pay.js";
 import * as receipt from "./receipt.js";
 import * as recovery from "./recovery.js";
 import * as scan from "./scan.js";
+import * as shops from "./shops.js";
 import * as topup from "./topup.js";
 import * as transfer from "./transfer.js";
 
@@ -30,12 +32,14 @@ const ROUTES = {
   transfer: transfer.render,
   charge: topup.render,
   access: access.render,
+  shops: shops.render,
+  campaigns: campaigns.render,
 };
 const PUBLIC = new Set(["signin", "register", "forgot"]);
 // Screens for both: the code after registering (not signed in yet), or from home's banner.
 const EITHER = new Set(["verify"]);
 // Which bottom-navigation tab a screen belongs to.
-const TAB_OF = { pay: "scan", receipt: "scan", charge: "home", tx: "history" };
+const TAB_OF = { pay: "scan", receipt: "scan", charge: "home", tx: "history", campaigns: "shops" };
 
 const api = createApi("app");
 const view = document.getElementById("view");
