@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from machipay.csvfile import decode_csv
 from machipay.errors import ValidationFailed
 from machipay.phone import normalize_phone
 from machipay.text import nfkc
@@ -33,14 +34,7 @@ class ParsedList:
 
 def decode(raw: bytes) -> str:
     """UTF-8 (with or without a BOM), else Shift_JIS as Japanese Excel saves it."""
-    if len(raw) > MAX_BYTES:
-        raise ValidationFailed(f"The file is larger than {MAX_BYTES // (1024 * 1024)} MB.")
-    for encoding in ("utf-8-sig", "cp932"):
-        try:
-            return raw.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    raise ValidationFailed("The file must be CSV in UTF-8 or Shift_JIS.")
+    return decode_csv(raw, max_bytes=MAX_BYTES)
 
 
 def parse(text: str) -> ParsedList:

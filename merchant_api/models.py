@@ -63,6 +63,10 @@ class Merchant(Base):
     rejection_reason: Mapped[str | None] = mapped_column(String(500))
     rejected_by: Mapped[int | None] = mapped_column(BigInteger)
     rejected_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The ward's reference of a shop it imported from its recruitment list (受付番号): the
+    # import's key, so the same file imported twice creates no second shop.
+    import_ref: Mapped[str | None] = mapped_column(String(32), unique=True)
+    imported_by: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class StaffMember(Base):
