@@ -141,6 +141,8 @@ async def live_server() -> AsyncIterator[LiveServer]:
         registrations_per_ip_per_hour=100_000,
         analytics_consumer_enabled=True,
         analytics_min_residents=3,
+        # No map images: the browser must not reach for a tile server from a test.
+        map_tile_url="",
     )
     sessionmaker = make_sessionmaker(engine)
     ward = await seed_demo(
