@@ -148,5 +148,5 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
     app.add_middleware(MetricsMiddleware)
     app.add_middleware(RequestContextMiddleware)
     # Outermost: the headers are on every response, errors from the layers inside included.
-    app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(SecurityHeadersMiddleware, map_tile_url=settings.map_tile_url)
     return app

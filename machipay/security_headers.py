@@ -15,6 +15,9 @@ request never gets HSTS and a spoofed header from elsewhere is ignored.
 
 from __future__ import annotations
 
+import re
+from urllib.parse import urlsplit
+
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 CONTENT_SECURITY_POLICY = "; ".join(
@@ -39,9 +42,21 @@ CONTENT_SECURITY_POLICY = "; ".join(
 # ward's domain are not ours to force onto HTTPS.
 HSTS = b"max-age=31536000"
 
+_IMG_SRC = "img-src 'self' data: blob:"
+_HOST = re.compile(r"[A-Za-z0-9*][A-Za-z0-9.-]*(:[0-9]{1,5})?")
+
+
+def content_security_policy(map_tile_url: str = "") -> str:
+    """The policy, with the map tile server's origin (MACHIPAY_MAP_TILE_URL) allowed for
+    images only: the maps load tiles from it and nothing else from anywhere."""
+    parts = urlsplit(map_tile_url.replace("{s}", "*"))
+    if parts.scheme != "https" or not _HOST.fullmatch(parts.netloc):
+        return CONTENT_SECURITY_POLICY
+    return CONTENT_SECURITY_POLICY.replace(_IMG_SRC, f"{_IMG_SRC} https://{parts.netloc}")
+
+
 _CSP = b"content-security-policy"
 _HEADERS: tuple[tuple[bytes, bytes], ...] = (
-    (_CSP, CONTENT_SECURITY_POLICY.encode()),
     (b"x-content-type-options", b"nosniff"),
     # Tokens never travel in URLs, but paths carry ids (/app/#/pay/…): tell nobody.
     (b"referrer-policy", b"no-referrer"),
@@ -54,8 +69,9 @@ _HEADERS: tuple[tuple[bytes, bytes], ...] = (
 class SecurityHeadersMiddleware:
     """Pure ASGI and cheap: a few byte tuples appended to the response start."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, map_tile_url: str = "") -> None:
         self.app = app
+        self.headers = ((_CSP, content_security_policy(map_tile_url).encode()), *_HEADERS)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -67,7 +83,7 @@ class SecurityHeadersMiddleware:
             if message["type"] == "http.response.start":
                 headers: list[tuple[bytes, bytes]] = list(message.get("headers", ()))
                 present = {name.lower() for name, _ in headers}
-                headers.extend(h for h in _HEADERS if h[0] not in present)
+                headers.extend(h for h in self.headers if h[0] not in present)
                 if https:
                     headers.append((b"strict-transport-security", HSTS))
                 message["headers"] = headers
