@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse, Response
 from identity import set_staff_password
 from machipay.auth import AccessClaims, Role, require_roles
 from machipay.deps import AppSettings, Cache, DbSession
-from machipay.errors import ValidationFailed
+from machipay.errors import TYPE_BASE, ValidationFailed
 from machipay.ratelimits import limit_applications
 from machipay.schemas import Id
 from machipay.timeutil import to_tokyo
@@ -22,6 +22,9 @@ from merchant_api import review, service, shop_import, staff
 from merchant_api.models import Merchant
 from merchant_api.schemas import (
     BankOut,
+    BatchApprovalIn,
+    BatchApprovalOut,
+    BatchRefusal,
     ImportRowError,
     LocationOut,
     MerchantApplicationDetailOut,
@@ -234,6 +237,21 @@ async def own_application(caller: OwnerCaller, session: DbSession) -> OwnApplica
         approved_at=to_tokyo(m.approved_at) if m.approved_at else None,
         rejected_at=to_tokyo(m.rejected_at) if m.rejected_at else None,
         rejection_reason=m.rejection_reason,
+    )
+
+
+@router.post("/merchants/approvals", response_model=BatchApprovalOut)
+async def approve_batch(
+    body: BatchApprovalIn, caller: Approver, session: DbSession
+) -> BatchApprovalOut:
+    """One person's approval of many pending shops (an imported batch): each gets the first
+    or the second of its two approvals; shops this person may not approve (their own first
+    approval, their own import, not pending) are listed with the problem type and left."""
+    done = await service.approve_many(session, body.merchant_ids, approver_id=caller.user_id)
+    return BatchApprovalOut(
+        first_approvals=done.first,
+        activated=done.activated,
+        refused=[BatchRefusal(id=i, type=TYPE_BASE + slug) for i, slug in done.refused.items()],
     )
 
 

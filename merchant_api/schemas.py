@@ -54,6 +54,22 @@ class ShopRowIn(StrictModel):
     settlement_schedule: Literal["daily", "weekly", "monthly"] | None = None
 
 
+class BatchApprovalIn(StrictModel):
+    # A page of the queue at most: the console approves what an officer has looked at.
+    merchant_ids: list[Id] = Field(min_length=1, max_length=500)
+
+
+class BatchRefusal(StrictModel):
+    id: int
+    type: str
+
+
+class BatchApprovalOut(StrictModel):
+    first_approvals: list[int]
+    activated: list[int]
+    refused: list[BatchRefusal]
+
+
 class RejectionIn(StrictModel):
     # Read by the applicant: bounded, NFKC, no control or format characters.
     reason: Annotated[str, ShownText(500)]

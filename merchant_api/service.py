@@ -290,6 +290,9 @@ async def approve(session: AsyncSession, merchant_id: int, *, approver_id: int) 
     merchant = await merchant_for_update(session, merchant_id)
     if merchant.status != "pending":
         raise Conflict(f"Merchant {merchant_id} is {merchant.status}, not pending.")
+    if merchant.imported_by == approver_id:
+        # The import is the maker's act: two other people check what it put in.
+        raise MerchantSelfApproval("You imported this shop: two other members of staff approve it.")
     if merchant.first_approved_by is None:
         merchant.first_approved_by, merchant.first_approved_at = approver_id, utcnow()
         await session.flush()
@@ -304,6 +307,33 @@ async def approve(session: AsyncSession, merchant_id: int, *, approver_id: int) 
     )
     await session.flush()
     return merchant
+
+
+@dataclass
+class BatchApproval:
+    """What one person's approval of many shops did, shop by shop."""
+
+    first: list[int]  # approved once: each waits for a different person's approval
+    activated: list[int]  # a second approval: open for payments
+    refused: dict[int, str]  # not approved by this person, and why (a problem type slug)
+
+
+async def approve_many(
+    session: AsyncSession, merchant_ids: list[int], *, approver_id: int
+) -> BatchApproval:
+    """One person's approval of each listed shop, under the rules of :func:`approve` (the
+    same person never gives both approvals, nor approves shops they imported): a batch of
+    imported shops is approved by two people as one is. Shops it may not approve are
+    listed with why; the others are approved."""
+    result = BatchApproval([], [], {})
+    for merchant_id in dict.fromkeys(merchant_ids):
+        try:
+            merchant = await approve(session, merchant_id, approver_id=approver_id)
+        except (NotFound, Conflict, Forbidden) as exc:
+            result.refused[merchant_id] = exc.type_slug
+            continue
+        (result.first if merchant.status == "pending" else result.activated).append(merchant_id)
+    return result
 
 
 async def set_suspended(session: AsyncSession, merchant_id: int, *, suspended: bool) -> Merchant:

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from machipay.auth import Role
 from tests.api.shops import application, staff_token
+from tests.sms import last_code
 
 PROBLEM = "application/problem+json"
 PASSWORD = "owner-passphrase-123"
@@ -247,7 +248,8 @@ async def test_import_creates_pending_shops_once_from_shift_jis(
     assert detail["bank"]["bank_code"] == "0001"
     assert detail["bank"]["account_type"] == "ordinary"
     assert detail["imported_by_name"] is not None
-    first_approval = await client.post(f"/api/v1/merchants/{shop['id']}/approve", headers=officer)
+    operator = await staff_token(client, app, Role.OPERATOR)
+    first_approval = await client.post(f"/api/v1/merchants/{shop['id']}/approve", headers=operator)
     assert first_approval.json()["awaiting_second_approval"] is True
     # The owner has no password yet: nothing the import knew signs in.
     for guess in ("", PASSWORD, f"imp-{tag}-1"):
@@ -273,3 +275,56 @@ async def test_import_is_an_officers_and_bounded(client: httpx.AsyncClient, app:
     assert (await upload(client, officer, big, dry_run=True)).status_code == 422
     json_body = await client.post("/api/v1/merchants/import", json={"a": 1}, headers=officer)
     assert json_body.status_code == 422
+
+
+async def test_an_imported_batch_is_approved_by_two_other_people_and_owners_set_a_password(
+    client: httpx.AsyncClient, app: FastAPI
+) -> None:
+    importer = await staff_token(client, app, Role.OFFICER)
+    tag = uuid.uuid4().hex[:8]
+    phone = f"090{uuid.uuid4().int % 10**8:08d}"
+    rows = [
+        shop_row(f"D{tag}-{i}", f"imp-{tag}-{i}", name=f"酒店{tag}{i}", owner_phone=phone)
+        for i in range(3)
+    ]
+    done = await upload(client, importer, (HEADER + "".join(rows)).encode(), dry_run=False)
+    assert done.json()["created"] == 3, done.text
+    queue = await client.get("/api/v1/merchants?status=pending&limit=500", headers=importer)
+    ids = [m["id"] for m in queue.json() if m["name"].startswith(f"酒店{tag}")]
+    assert len(ids) == 3
+
+    async def approve(headers: dict[str, str]) -> dict[str, list[object]]:
+        answer = await client.post(
+            "/api/v1/merchants/approvals", json={"merchant_ids": ids}, headers=headers
+        )
+        assert answer.status_code == 200, answer.text
+        result: dict[str, list[object]] = answer.json()
+        return result
+
+    # The importer approves none of them: the import was their act.
+    mine = await approve(importer)
+    assert mine["first_approvals"] == [] and mine["activated"] == []
+    assert {r["type"].rsplit("/", 1)[1] for r in mine["refused"]} == {"merchant-self-approval"}  # type: ignore[index]
+    single = await client.post(f"/api/v1/merchants/{ids[0]}/approve", headers=importer)
+    assert single.status_code == 403
+    # A second person gives every first approval, and cannot give the second too.
+    operator = await staff_token(client, app, Role.OPERATOR)
+    assert sorted((await approve(operator))["first_approvals"]) == sorted(ids)  # type: ignore[type-var]
+    assert len((await approve(operator))["refused"]) == 3
+    # A third opens them.
+    other_officer = await staff_token(client, app, Role.OFFICER)
+    assert sorted((await approve(other_officer))["activated"]) == sorted(ids)  # type: ignore[type-var]
+    # The owner sets a password with a code sent to the phone the import gave.
+    login = f"imp-{tag}-1"
+    assert (
+        await client.post("/api/v1/auth/password-reset", json={"username": login})
+    ).status_code == 202
+    code = await last_code(client, phone)
+    reset = await client.post(
+        "/api/v1/auth/password-reset/confirm",
+        json={"username": login, "code": code, "new_password": PASSWORD},
+    )
+    assert reset.status_code == 204, reset.text
+    shop = await sign_in(client, login)
+    assert (await client.get("/api/v1/merchant", headers=shop)).json()["status"] == "active"
+    assert (await client.get("/api/v1/merchant/qr", headers=shop)).status_code == 200

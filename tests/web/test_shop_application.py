@@ -11,14 +11,16 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from playwright.async_api import Page, expect
+from playwright.async_api import Browser, Page, expect
 
 from assembly.demo import DEMO_PASSWORD
 from tests.web.conftest import (
+    DESKTOP,
     LiveServer,
     assert_accessible,
     assert_no_page_errors,
     screenshot,
+    watched,
 )
 
 MESSAGES = Path(__file__).resolve().parents[2] / "web" / "messages"
@@ -232,7 +234,7 @@ def import_row(ref: str, login: str, name: str, bank_code: str = "0001") -> str:
 
 
 async def test_an_officer_imports_the_recruitment_list_after_a_dry_run(
-    desktop: Page, phone: Page, live_server: LiveServer, tmp_path: Path
+    desktop: Page, phone: Page, browser: Browser, live_server: LiveServer, tmp_path: Path
 ) -> None:
     tag = uuid.uuid4().hex[:6]
     names = [f"花屋{tag}-{i}" for i in range(3)]
@@ -284,6 +286,30 @@ async def test_an_officer_imports_the_recruitment_list_after_a_dry_run(
     # Once more: nothing new.
     await desktop.click("#import-dry-run")
     await expect(desktop.locator("#import-already")).to_contain_text("3")
+
+    # An operator (not the importer) gives the batch its first approvals in one go.
+    context = await browser.new_context(
+        base_url=live_server.base_url, viewport=DESKTOP, locale="ja-JP", timezone_id="Asia/Tokyo"
+    )
+    operator = await watched(await context.new_page())
+    await officer_console(operator, "operator")
+    ids = [m["id"] for m in queue.json() if m["name"] in names]
+    for merchant_id in ids:
+        await operator.check(f"input[data-select='{merchant_id}']")
+    await expect(operator.locator("#approve-selected")).to_have_text(
+        message("console.merchants.approve_selected", n=3)
+    )
+    await screenshot(operator, "console-batch-approval")
+    await operator.click("#approve-selected")
+    for merchant_id in ids:
+        card = operator.locator(f"li.application[data-merchant-id='{merchant_id}']")
+        await expect(card.locator(".second-approval")).to_be_visible()
+    pending = await live_server.api(
+        "GET", "/api/v1/merchants?status=pending&limit=500", token=officer
+    )
+    assert all(m["first_approved_by"] for m in pending.json() if m["id"] in ids)
+    assert_no_page_errors(operator)
+    await context.close()
 
     # On a phone the officer's import screen still reads.
     await officer_console(phone)

@@ -179,3 +179,52 @@ function errorTable(errors, total) {
 }
 
 export const canImport = () => state.me?.role === "officer";
+
+// -- approving many at once ----------------------------------------------------------------
+
+/** A card's "select" checkbox for the batch approval. */
+export function selectBox(shop) {
+  if (!can.approveMerchants()) return null;
+  return h("label", { class: "select-shop" },
+    h("input", { type: "checkbox", dataset: { select: shop.id }, "aria-label": t("console.merchants.select", { name: shop.name }) }),
+    h("span", { "aria-hidden": "true" }, t("console.merchants.select_short")));
+}
+
+/**
+ * Select all / approve the selected: one person's approval of each (an imported batch).
+ * The server applies the two-person rule shop by shop; reload() redraws the queue.
+ */
+export function batchBar(list, reload) {
+  if (!can.approveMerchants()) return null;
+  const all = h("input", { type: "checkbox", id: "select-all" });
+  const approve = h("button", { type: "button", class: "btn", id: "approve-selected", disabled: true }, t("console.merchants.approve_selected", { n: 0 }));
+  const result = h("div", { id: "batch-result", hidden: true });
+  const boxes = () => [...list.querySelectorAll("input[data-select]")];
+  const chosen = () => boxes().filter((b) => b.checked).map((b) => Number(b.dataset.select));
+  const update = () => {
+    const n = chosen().length;
+    approve.disabled = n === 0;
+    approve.textContent = t("console.merchants.approve_selected", { n });
+    all.checked = n > 0 && n === boxes().length;
+  };
+  all.addEventListener("change", () => { boxes().forEach((b) => { b.checked = all.checked; }); update(); });
+  list.addEventListener("change", update);
+  approve.addEventListener("click", () => busy(approve, async () => {
+    result.hidden = true;
+    try {
+      const done = await api.post("/api/v1/merchants/approvals", { merchant_ids: chosen() });
+      toast(t("console.merchants.batch_done", {
+        first: number(done.first_approvals.length), opened: number(done.activated.length), refused: number(done.refused.length),
+      }));
+      await reload();
+    } catch (error) {
+      showError(result, error);
+    }
+  }));
+  return h("div", { class: "batch-bar card" },
+    h("label", { class: "select-shop", for: "select-all" }, all, t("console.merchants.select_all")),
+    h("p", { class: "hint" }, t("console.merchants.batch_hint")),
+    approve,
+    result,
+  );
+}

@@ -7,7 +7,7 @@ import {
   categoryName, storeTypeName, busy,
   fill,
 } from "/static/console/ui.js";
-import { applicationDetails, canImport, importScreen, rejectControl } from "/static/console/applications.js";
+import { applicationDetails, batchBar, canImport, importScreen, rejectControl, selectBox } from "/static/console/applications.js";
 
 export async function render(view, screen, parts) {
   if (screen === "streets") return renderStreets(view);
@@ -148,11 +148,11 @@ async function renderMerchants(view, tab) {
     box.replaceChildren(errorBox(error, () => renderMerchants(view, tab)));
     return;
   }
-  if (tab === "pending") box.replaceChildren(pendingQueue(shops));
+  if (tab === "pending") box.replaceChildren(pendingQueue(shops, () => renderMerchants(view, tab)));
   else box.replaceChildren(shopTable(shops, tab));
 }
 
-function pendingQueue(shops) {
+function pendingQueue(shops, reload) {
   if (!shops.length) return emptyBox(t("console.merchants.queue_empty"));
   const list = h("ul", { class: "application-list", id: "merchant-queue" });
   const count = h("p", { class: "muted", id: "queue-count" }, t("console.merchants.queue_count", { n: shops.length }));
@@ -174,7 +174,8 @@ function pendingQueue(shops) {
     if (shop.first_approved_by != null) showFirstApproval(shop.first_approved_by, shop.first_approved_at);
     const item = h("li", { class: "card application", dataset: { merchantId: shop.id } },
       h("div", { class: "spread" },
-        h("div", {},
+        h("div", { class: "application-title" },
+          selectBox(shop),
           h("h2", { class: "application-name" }, shop.name),
           h("p", { class: "muted kana" }, shop.name_kana),
         ),
@@ -200,7 +201,7 @@ function pendingQueue(shops) {
     });
     list.append(item);
   }
-  return h("div", {}, count, list);
+  return h("div", {}, count, batchBar(list, reload), list);
 }
 
 async function approveShop(shop, item, list, count, error) {
