@@ -24,13 +24,14 @@ from decimal import Decimal, InvalidOperation
 
 from pydantic import ValidationError
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import identity
 from machipay.auth import Role
 from machipay.auth.passwords import hash_password
 from machipay.csvfile import decode_csv
-from machipay.errors import ValidationFailed
+from machipay.errors import Conflict, ValidationFailed
 from machipay.text import nfkc
 from machipay.timeutil import utcnow
 from merchant_api.models import Merchant
@@ -136,6 +137,11 @@ class ImportResult:
     already_imported: int = 0
     created: int = 0
     errors: list[RowError] = field(default_factory=list)
+
+
+class ImportRaced(Conflict):
+    type_slug = "shop-import-raced"
+    title = "Another import ran at the same time"
 
 
 class ImportRefused(ValidationFailed):
@@ -265,8 +271,30 @@ async def import_shops(
     good: list[_Good] = []
     refs: dict[str, int] = {}
     logins: dict[str, int] = {}
-    for row, cells in _records(text):
+    records = list(_records(text))
+    # Rows already in (by the ward's reference) are skipped unchecked: a re-import of the
+    # whole list after adding a few shops checks only the new ones.
+    existing = set(
+        (
+            await session.execute(
+                select(Merchant.import_ref).where(
+                    Merchant.import_ref.in_([cells["import_ref"] for _, cells in records])
+                )
+            )
+        ).scalars()
+    )
+    for row, cells in records:
         result.rows += 1
+        ref = cells["import_ref"]
+        if ref in refs:
+            result.errors.append(
+                RowError(row, "import_ref", f"受付番号が{refs[ref]}行目と重複しています。")
+            )
+            continue
+        refs[ref] = row
+        if ref in existing:
+            result.already_imported += 1
+            continue
         try:
             application = _application(cells)
             merchant, owner_phone = new_shop(application, reference, now=now)
@@ -278,12 +306,7 @@ async def import_shops(
             column = {"consent": "name"}.get(column, column)
             result.errors.append(RowError(row, column, COLUMN_RULES.get(column, exc.detail)))
             continue
-        ref, login = cells["import_ref"], application.owner_username
-        if ref in refs:
-            result.errors.append(
-                RowError(row, "import_ref", f"受付番号が{refs[ref]}行目と重複しています。")
-            )
-            continue
+        login = application.owner_username
         if login in logins:
             result.errors.append(
                 RowError(
@@ -291,25 +314,16 @@ async def import_shops(
                 )
             )
             continue
-        refs[ref], logins[login] = row, row
+        logins[login] = row
         merchant.import_ref, merchant.imported_by = ref, officer_id
         good.append(_Good(row, ref, login, merchant, owner_phone))
-    existing = set(
-        (
-            await session.execute(
-                select(Merchant.import_ref).where(Merchant.import_ref.in_(list(refs)))
-            )
-        ).scalars()
-    )
-    fresh = [g for g in good if g.import_ref not in existing]
-    result.already_imported = len(good) - len(fresh)
-    taken = await identity.taken_usernames(session, [g.owner_username for g in fresh])
-    for g in fresh:
+    taken = await identity.taken_usernames(session, [g.owner_username for g in good])
+    for g in good:
         if g.owner_username in taken:
             result.errors.append(
                 RowError(g.row, "owner_username", "このログインIDはすでに使われています。")
             )
-    fresh = [g for g in fresh if g.owner_username not in taken]
+    fresh = [g for g in good if g.owner_username not in taken]
     result.errors.sort(key=lambda e: e.row)
     result.valid = len(fresh) + result.already_imported
     if dry_run:
@@ -330,13 +344,20 @@ async def import_shops(
 async def _create(session: AsyncSession, shops: list[_Good]) -> None:
     if not shops:
         return
-    session.add_all([g.merchant for g in shops])
-    await session.flush()
     # Nobody knows this password: the owner sets one with a code sent to their phone.
     unusable = hash_password(secrets.token_urlsafe(32))
-    await identity.create_users_bulk(
-        session,
-        [(g.owner_username, Role.MERCHANT_OWNER, g.merchant.id) for g in shops],
-        password_hash=unusable,
-        phones=[g.owner_phone for g in shops],
-    )
+    try:
+        session.add_all([g.merchant for g in shops])
+        await session.flush()
+        await identity.create_users_bulk(
+            session,
+            [(g.owner_username, Role.MERCHANT_OWNER, g.merchant.id) for g in shops],
+            password_hash=unusable,
+            phones=[g.owner_phone for g in shops],
+        )
+    except IntegrityError as exc:
+        # Another import (or an application) took a reference or a login name meanwhile.
+        raise ImportRaced(
+            "Another import or application took some of these shops or login names at the"
+            " same time; nothing was imported. Check the file again."
+        ) from exc

@@ -4,6 +4,7 @@ whole view of it, a refusal with a reason the applicant reads, and the ward's CS
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import httpx
@@ -328,3 +329,23 @@ async def test_an_imported_batch_is_approved_by_two_other_people_and_owners_set_
     shop = await sign_in(client, login)
     assert (await client.get("/api/v1/merchant", headers=shop)).json()["status"] == "active"
     assert (await client.get("/api/v1/merchant/qr", headers=shop)).status_code == 200
+
+
+async def test_two_imports_of_one_file_at_once_create_each_shop_once(
+    client: httpx.AsyncClient, app: FastAPI
+) -> None:
+    officer = await staff_token(client, app, Role.OFFICER)
+    tag = uuid.uuid4().hex[:8]
+    body = (
+        HEADER
+        + "".join(shop_row(f"E{tag}-{i}", f"imp-{tag}-{i}", name=f"茶舗{tag}{i}") for i in range(3))
+    ).encode()
+    answers = await asyncio.gather(
+        *(upload(client, officer, body, dry_run=False) for _ in range(2))
+    )
+    assert all(a.status_code in (200, 409) for a in answers), [a.text for a in answers]
+    assert sum(a.json().get("created", 0) for a in answers if a.status_code == 200) == 3
+    for raced in (a for a in answers if a.status_code == 409):
+        assert raced.json()["type"].endswith("/shop-import-raced")
+    queue = await client.get("/api/v1/merchants?status=pending&limit=500", headers=officer)
+    assert len([m for m in queue.json() if m["name"].startswith(f"茶舗{tag}")]) == 3
