@@ -209,6 +209,11 @@ async def test_an_officer_rejects_an_application_and_the_applicant_reads_why(
     await expect(phone.locator("#status-apply-again")).to_be_visible()
     await screenshot(phone, "apply-status-rejected")
     await assert_accessible(phone, context="status page, rejected")
+    # Signed in on the shop dashboard, the owner is pointed to the status page.
+    await phone.goto("/merchant")
+    await expect(phone.locator("#shop-application-status")).to_be_visible()
+    await phone.click("#shop-application-status")
+    await expect(phone.locator("#status-reason")).to_have_text(reason)
     shop = await live_server.token(owner, OWNER_PASSWORD)
     charge = await live_server.api(
         "POST", "/api/v1/merchant/charges", token=shop, json={"amount": 500}
@@ -314,9 +319,17 @@ async def test_an_officer_imports_the_recruitment_list_after_a_dry_run(
     # On a phone the officer's import screen still reads.
     await officer_console(phone)
     await phone.click("#tab-import")
-    await phone.set_input_files("#import-file", str(bad))
+    # A new list (the first one's references are in now, and rows already in are skipped).
+    later = tmp_path / "recruitment-later.csv"
+    later.write_bytes(
+        (
+            IMPORT_HEADING + import_row(f"L{tag}-1", f"hana-{tag}-l1", names[1], bank_code="12")
+        ).encode("cp932")
+    )
+    await phone.set_input_files("#import-file", str(later))
     await phone.click("#import-dry-run")
     await expect(phone.locator("#import-errors-table tbody tr")).to_have_count(1)
+    await expect(phone.locator("#import-errors-table tbody tr")).to_contain_text("bank_code")
     await screenshot(phone, "console-import-dry-run")
     assert_no_page_errors(desktop)
     assert_no_page_errors(phone)

@@ -127,7 +127,7 @@ const MERCHANT_TABS = ["pending", "active", "suspended", "rejected", "import"];
 async function renderMerchants(view, tab) {
   const shown = MERCHANT_TABS.filter((name) => name !== "import" || canImport());
   if (!shown.includes(tab)) tab = "pending";
-  const tabs = h("nav", { class: "tabs", "aria-label": t("console.merchants.tabs") },
+  const tabs = h("nav", { class: "tabs merchant-status-tabs", "aria-label": t("console.merchants.tabs") },
     shown.map((name) => h("a", { href: `#/merchants/${name}`, "aria-current": name === tab ? "page" : null, id: `tab-${name}` },
       t(`console.merchants.tab.${name}`))));
   const box = h("div", {}, loadingBox());
