@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from machipay.csvfile import decode_csv
 from machipay.errors import ValidationFailed
 from machipay.phone import normalize_phone
 from machipay.text import nfkc
@@ -56,14 +57,7 @@ class ParsedList:
 
 def decode(raw: bytes) -> str:
     """UTF-8 (with or without a BOM), else Shift_JIS as Japanese Excel saves it."""
-    if len(raw) > MAX_BYTES:
-        raise ValidationFailed(f"ファイルが大きすぎます（{MAX_BYTES // (1024 * 1024)} MB まで）。")
-    for encoding in ("utf-8-sig", "cp932"):
-        try:
-            return raw.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    raise ValidationFailed("CSV を UTF-8 か Shift_JIS で保存してください。")
+    return decode_csv(raw, max_bytes=MAX_BYTES)
 
 
 def parse(text: str) -> ParsedList:

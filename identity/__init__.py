@@ -22,9 +22,11 @@ from identity.service import (
     disable_user,
     ip_limit,
     rotate_refresh_token,
+    taken_usernames,
     user_by_id,
     usernames,
     users_of_merchant,
+    valid_staff_username,
 )
 from identity.sessions import end_all_sessions, end_sessions
 
@@ -48,7 +50,9 @@ __all__ = [
     "reserve_user_id",
     "rotate_refresh_token",
     "set_staff_password",
+    "taken_usernames",
     "user_by_id",
     "usernames",
     "users_of_merchant",
+    "valid_staff_username",
 ]

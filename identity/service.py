@@ -199,9 +199,11 @@ async def create_users_bulk(
     users: Sequence[tuple[str, Role, int | None]],
     *,
     password_hash: str,
+    phones: Sequence[str | None] | None = None,
 ) -> list[int]:
     """Insert many users at once, all with one password hash: synthetic wards for load
-    tests and demos (hashing a hundred thousand passwords with argon2 would take hours).
+    tests and demos (hashing a hundred thousand passwords with argon2 would take hours),
+    and imported shops' owners (who set their own password by a code sent to ``phones``).
     Usernames are taken as given; returns the new ids in the order given."""
     if not users:
         return []
@@ -214,13 +216,27 @@ async def create_users_bulk(
             "status": "active",
             "merchant_id": merchant_id,
             "created_at": now,
+            "phone": phones[index] if phones is not None else None,
         }
-        for username, role, merchant_id in users
+        for index, (username, role, merchant_id) in enumerate(users)
     ]
     result = await session.execute(
         insert(User).returning(User.id, sort_by_parameter_order=True), rows
     )
     return [int(i) for i in result.scalars()]
+
+
+def valid_staff_username(username: str) -> bool:
+    """3 to 64 lowercase letters, digits, '.', '_' or '-', as every staff login."""
+    return STAFF_USERNAME.fullmatch(username) is not None
+
+
+async def taken_usernames(session: AsyncSession, names: Collection[str]) -> set[str]:
+    """Which of these login names an account already has."""
+    if not names:
+        return set()
+    rows = await session.execute(select(User.username).where(User.username.in_(list(names))))
+    return {str(n) for n in rows.scalars()}
 
 
 async def user_by_id(session: AsyncSession, user_id: int) -> User:

@@ -47,27 +47,22 @@ def _policy(img_sources: str = "") -> str:
 CONTENT_SECURITY_POLICY = _policy()
 
 
-def tile_source(tile_url: str) -> str | None:
-    """The CSP source of a map tile URL template: its scheme and host (a ``{s}`` subdomain
-    becomes ``*``), nothing of its path; None for no tiles or a URL that is not https/http."""
-    parsed = urlsplit(tile_url.replace("{s}", "x-subdomain"))
-    if parsed.scheme not in ("https", "http") or not parsed.hostname:
-        return None
-    host = parsed.netloc.rsplit("@", 1)[-1].replace("x-subdomain", "*")
-    if not re.fullmatch(r"[A-Za-z0-9.*:\[\]-]+", host):
-        return None
-    return f"{parsed.scheme}://{host}"
-
-
-def content_security_policy(map_tile_url: str = "") -> str:
-    """The policy, allowing images from the map's tile host (the configured one, no other)."""
-    source = tile_source(map_tile_url) if map_tile_url else None
-    return _policy(f" {source}" if source else "")
-
-
 # A year, the floor of browsers' preload lists. No includeSubDomains: other hosts of the
 # ward's domain are not ours to force onto HTTPS.
 HSTS = b"max-age=31536000"
+
+_IMG_SRC = "img-src 'self' data: blob:"
+_HOST = re.compile(r"[A-Za-z0-9*][A-Za-z0-9.-]*(:[0-9]{1,5})?")
+
+
+def content_security_policy(map_tile_url: str = "") -> str:
+    """The policy, with the map tile server's origin (MACHIPAY_MAP_TILE_URL) allowed for
+    images only: the maps load tiles from it and nothing else from anywhere."""
+    parts = urlsplit(map_tile_url.replace("{s}", "*"))
+    if parts.scheme != "https" or not _HOST.fullmatch(parts.netloc):
+        return CONTENT_SECURITY_POLICY
+    return CONTENT_SECURITY_POLICY.replace(_IMG_SRC, f"{_IMG_SRC} https://{parts.netloc}")
+
 
 _CSP = b"content-security-policy"
 _OTHER_HEADERS: tuple[tuple[bytes, bytes], ...] = (

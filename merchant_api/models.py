@@ -68,6 +68,10 @@ class Merchant(Base):
     suspension_reason: Mapped[str | None] = mapped_column(String(500))
     suspended_by: Mapped[int | None] = mapped_column(BigInteger)
     suspended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The ward's reference of a shop it imported from its recruitment list (受付番号): the
+    # import's key, so the same file imported twice creates no second shop.
+    import_ref: Mapped[str | None] = mapped_column(String(32), unique=True)
+    imported_by: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class StaffMember(Base):

@@ -14,15 +14,27 @@ from fastapi.responses import HTMLResponse, Response
 from identity import set_staff_password
 from machipay.auth import AccessClaims, Role, require_roles
 from machipay.deps import AppSettings, Cache, DbSession
+from machipay.errors import TYPE_BASE, ValidationFailed
 from machipay.ratelimits import limit_applications
 from machipay.schemas import Id
 from machipay.timeutil import to_tokyo
-from merchant_api import service, staff
+from merchant_api import review, service, shop_import, staff
+from merchant_api.models import Merchant
 from merchant_api.schemas import (
+    BankOut,
+    BatchApprovalIn,
+    BatchApprovalOut,
+    BatchRefusal,
+    ImportRowError,
+    LocationOut,
+    MerchantApplicationDetailOut,
     MerchantApplicationIn,
     MerchantApplicationOut,
     MerchantProfileOut,
     MerchantStatusOut,
+    OwnApplicationOut,
+    RejectionIn,
+    ShopImportOut,
     StaffIn,
     StaffLimitIn,
     StaffListOut,
@@ -38,6 +50,7 @@ MerchantCaller = Annotated[
 ]
 OwnerCaller = Annotated[AccessClaims, Depends(require_roles(Role.MERCHANT_OWNER))]
 Approver = Annotated[AccessClaims, Depends(require_roles(Role.OFFICER, Role.OPERATOR))]
+Officer = Annotated[AccessClaims, Depends(require_roles(Role.OFFICER))]
 
 
 @router.post(
@@ -63,6 +76,11 @@ async def apply(body: MerchantApplicationIn, session: DbSession) -> MerchantStat
             bank=service.BankAccount(**body.bank.model_dump()),
             settlement_schedule=body.settlement_schedule,
             owner_phone=body.owner_phone,
+            latitude=body.latitude,
+            longitude=body.longitude,
+            opening_hours=body.opening_hours,
+            phone=body.phone,
+            consented=body.consent,
         ),
     )
     return MerchantStatusOut(id=merchant.id, status=merchant.status)
@@ -78,25 +96,166 @@ async def merchants(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[MerchantApplicationOut]:
     """Shops by status: the console's queue of applications to approve."""
-    return [
-        MerchantApplicationOut(
-            id=m.id,
-            name=m.name,
-            name_kana=m.name_kana,
-            category=m.category_code,
-            store_type=m.store_type,
-            shopping_street_id=m.shopping_street_id,
-            postal_code=m.postal_code,
-            address=m.address,
-            status=m.status,
-            created_at=to_tokyo(m.created_at),
-            first_approved_by=m.first_approved_by,
-            first_approved_at=to_tokyo(m.first_approved_at) if m.first_approved_at else None,
-            suspension_reason=m.suspension_reason,
-            suspended_at=to_tokyo(m.suspended_at) if m.suspended_at else None,
-        )
-        for m in await service.list_merchants(session, status=status, limit=limit)
-    ]
+    return [_listed(m) for m in await service.list_merchants(session, status=status, limit=limit)]
+
+
+def _listed(m: Merchant) -> MerchantApplicationOut:
+    return MerchantApplicationOut(
+        id=m.id,
+        name=m.name,
+        name_kana=m.name_kana,
+        category=m.category_code,
+        store_type=m.store_type,
+        shopping_street_id=m.shopping_street_id,
+        postal_code=m.postal_code,
+        address=m.address,
+        status=m.status,
+        created_at=to_tokyo(m.created_at),
+        first_approved_by=m.first_approved_by,
+        first_approved_at=to_tokyo(m.first_approved_at) if m.first_approved_at else None,
+        suspension_reason=m.suspension_reason,
+        suspended_at=to_tokyo(m.suspended_at) if m.suspended_at else None,
+    )
+
+
+@router.post(
+    "/merchants/import",
+    response_model=ShopImportOut,
+    openapi_extra={
+        "requestBody": {"content": {"text/csv": {"schema": {"type": "string"}}}, "required": True}
+    },
+)
+async def import_shops(
+    caller: Officer,
+    session: DbSession,
+    request: Request,
+    dry_run: bool = False,
+) -> ShopImportOut:
+    """The ward's recruitment list as CSV (UTF-8 or Shift_JIS, a heading row, at most 5,000
+    shops and 8 MB): each shop is created pending, keyed by ``import_ref`` (a shop already
+    imported is skipped). ``dry_run=true`` checks every row and writes nothing; otherwise
+    all rows are written, or none if any is bad (422 with the same row-level errors)."""
+    media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media not in ("text/csv", "text/plain"):
+        raise ValidationFailed("Send the list as text/csv.")
+    raw = await _bounded_body(request, shop_import.MAX_BYTES)
+    result = await shop_import.import_shops(
+        session, raw, officer_id=caller.user_id, dry_run=dry_run
+    )
+    return ShopImportOut(
+        dry_run=dry_run,
+        rows=result.rows,
+        valid=result.valid,
+        already_imported=result.already_imported,
+        created=result.created,
+        error_count=len(result.errors),
+        errors=[
+            ImportRowError(row=e.row, column=e.column, message=e.message)
+            for e in result.errors[: shop_import.MAX_ERRORS_SHOWN]
+        ],
+    )
+
+
+async def _bounded_body(request: Request, max_bytes: int) -> bytes:
+    """The body, refused as soon as it passes ``max_bytes`` (never held whole beyond it)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > max_bytes:
+        raise ValidationFailed(f"The file is larger than {max_bytes // (1024 * 1024)} MB.")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > max_bytes:
+            raise ValidationFailed(f"The file is larger than {max_bytes // (1024 * 1024)} MB.")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+@router.get("/merchants/{merchant_id}", response_model=MerchantApplicationDetailOut)
+async def application(
+    merchant_id: Id,
+    caller: Annotated[
+        AccessClaims, Depends(require_roles(Role.OFFICER, Role.APPROVER, Role.OPERATOR))
+    ],
+    session: DbSession,
+) -> MerchantApplicationDetailOut:
+    """The whole application, bank account and owner included, for the officer deciding."""
+    found = await review.application(session, merchant_id)
+    m, names = found.merchant, found.staff_names
+
+    def name(user_id: int | None) -> str | None:
+        return None if user_id is None else names.get(user_id)
+
+    return MerchantApplicationDetailOut(
+        **_listed(m).model_dump(),
+        name_latin=m.name_latin,
+        bank=BankOut(
+            bank_code=m.bank_code,
+            branch_code=m.branch_code,
+            account_type=m.account_type,
+            account_number=m.account_number,
+            account_name_kana=m.account_name_kana,
+        ),
+        owner_username=found.owner_username,
+        owner_phone=found.owner_phone,
+        phone=m.phone,
+        opening_hours=m.opening_hours,
+        location=None
+        if m.latitude is None or m.longitude is None
+        else LocationOut(lat=float(m.latitude), lon=float(m.longitude)),
+        settlement_schedule=m.settlement_schedule,
+        consented_at=to_tokyo(m.consented_at) if m.consented_at else None,
+        first_approved_by_name=name(m.first_approved_by),
+        approved_at=to_tokyo(m.approved_at) if m.approved_at else None,
+        approved_by_name=name(m.approved_by),
+        rejection_reason=m.rejection_reason,
+        rejected_at=to_tokyo(m.rejected_at) if m.rejected_at else None,
+        rejected_by_name=name(m.rejected_by),
+        import_ref=m.import_ref,
+        imported_by_name=name(m.imported_by),
+    )
+
+
+@router.post("/merchants/{merchant_id}/reject", response_model=MerchantStatusOut)
+async def reject(
+    merchant_id: Id, body: RejectionIn, caller: Approver, session: DbSession
+) -> MerchantStatusOut:
+    """Refuse a pending application with a reason the applicant reads (one officer's or
+    operator's act: it opens nothing). Only a pending shop; who and when are recorded."""
+    merchant = await review.reject(
+        session, merchant_id, officer_id=caller.user_id, reason=body.reason
+    )
+    return MerchantStatusOut(id=merchant.id, status=merchant.status)
+
+
+@router.get("/merchant/application", response_model=OwnApplicationOut)
+async def own_application(caller: OwnerCaller, session: DbSession) -> OwnApplicationOut:
+    """The applicant's status page: where the application stands and, if refused, why."""
+    m = await service.merchant_of(session, caller.merchant_id, active=False)
+    return OwnApplicationOut(
+        id=m.id,
+        name=m.name,
+        status=m.status,
+        applied_at=to_tokyo(m.created_at),
+        first_approval_given=m.first_approved_by is not None,
+        approved_at=to_tokyo(m.approved_at) if m.approved_at else None,
+        rejected_at=to_tokyo(m.rejected_at) if m.rejected_at else None,
+        rejection_reason=m.rejection_reason,
+    )
+
+
+@router.post("/merchants/approvals", response_model=BatchApprovalOut)
+async def approve_batch(
+    body: BatchApprovalIn, caller: Approver, session: DbSession
+) -> BatchApprovalOut:
+    """One person's approval of many pending shops (an imported batch): each gets the first
+    or the second of its two approvals; shops this person may not approve (their own first
+    approval, their own import, not pending) are listed with the problem type and left."""
+    done = await service.approve_many(session, body.merchant_ids, approver_id=caller.user_id)
+    return BatchApprovalOut(
+        first_approvals=done.first,
+        activated=done.activated,
+        refused=[BatchRefusal(id=i, type=TYPE_BASE + slug) for i, slug in done.refused.items()],
+    )
 
 
 @router.post("/merchants/{merchant_id}/approve", response_model=MerchantStatusOut)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Annotated, Literal
 
 from pydantic import Field
@@ -32,6 +33,46 @@ class MerchantApplicationIn(StrictModel):
     bank: BankIn
     # Default: the platform's MACHIPAY_SETTLEMENT_SCHEDULE.
     settlement_schedule: Literal["daily", "weekly", "monthly"] | None = None
+    # Where the shop is, pinned on the page's map or typed (both or neither, in Japan).
+    latitude: Decimal | None = Field(default=None, ge=20, le=46, max_digits=12)
+    longitude: Decimal | None = Field(default=None, ge=122, le=154, max_digits=12)
+    opening_hours: Annotated[str, ShownText(200)] | None = None
+    # The shop's own telephone, as residents see it in the directory.
+    phone: str | None = Field(default=None, min_length=10, max_length=20)
+    # The terms (加盟店規約): the application page always asks; when given it must be true.
+    consent: Literal[True] | None = None
+
+
+class ShopRowIn(StrictModel):
+    """The text cells of one row of the import, held to the application's bounds."""
+
+    name: Annotated[str, ShownText(60)]
+    name_kana: Annotated[str, ShownText(80)]
+    address: Annotated[str, ShownText(200)]
+    opening_hours: Annotated[str, ShownText(200)] | None = None
+    shopping_street_id: Id | None = Field(default=None, strict=True)
+    settlement_schedule: Literal["daily", "weekly", "monthly"] | None = None
+
+
+class BatchApprovalIn(StrictModel):
+    # A page of the queue at most: the console approves what an officer has looked at.
+    merchant_ids: list[Id] = Field(min_length=1, max_length=500)
+
+
+class BatchRefusal(StrictModel):
+    id: int
+    type: str
+
+
+class BatchApprovalOut(StrictModel):
+    first_approvals: list[int]
+    activated: list[int]
+    refused: list[BatchRefusal]
+
+
+class RejectionIn(StrictModel):
+    # Read by the applicant: bounded, NFKC, no control or format characters.
+    reason: Annotated[str, ShownText(500)]
 
 
 class SuspensionIn(StrictModel):
@@ -65,6 +106,70 @@ class MerchantApplicationOut(StrictModel):
     # The latest suspension (a suspended shop's row says why).
     suspension_reason: str | None = None
     suspended_at: datetime | None = None
+
+
+class BankOut(StrictModel):
+    bank_code: str
+    branch_code: str
+    account_type: str
+    account_number: str
+    account_name_kana: str
+
+
+class LocationOut(StrictModel):
+    lat: float
+    lon: float
+
+
+class MerchantApplicationDetailOut(MerchantApplicationOut):
+    """The whole application as an officer reviews it: bank, owner, location, decisions."""
+
+    name_latin: str
+    bank: BankOut
+    owner_username: str | None
+    owner_phone: str | None
+    phone: str | None
+    opening_hours: str | None
+    location: LocationOut | None
+    settlement_schedule: str | None
+    consented_at: datetime | None
+    first_approved_by_name: str | None = None
+    approved_at: datetime | None = None
+    approved_by_name: str | None = None
+    rejection_reason: str | None = None
+    rejected_at: datetime | None = None
+    rejected_by_name: str | None = None
+    import_ref: str | None = None
+    imported_by_name: str | None = None
+
+
+class OwnApplicationOut(StrictModel):
+    """An applicant's own application: where it stands and, if refused, why."""
+
+    id: int
+    name: str
+    status: str
+    applied_at: datetime
+    first_approval_given: bool
+    approved_at: datetime | None
+    rejected_at: datetime | None
+    rejection_reason: str | None
+
+
+class ImportRowError(StrictModel):
+    row: int
+    column: str
+    message: str
+
+
+class ShopImportOut(StrictModel):
+    dry_run: bool
+    rows: int
+    valid: int
+    already_imported: int
+    created: int
+    error_count: int
+    errors: list[ImportRowError]
 
 
 class MerchantProfileOut(StrictModel):

@@ -6,6 +6,8 @@ import re
 import secrets
 import unicodedata
 from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
 from functools import cache
 from typing import Any
 
@@ -23,7 +25,14 @@ from machipay.timeutil import utcnow
 from machipay.zengin_kana import ZenginError, to_zengin_kana
 from merchant_api.models import Merchant
 from merchant_api.qr import InvalidQr, MerchantQrData, ParsedQr, build_payload, parse_payload
-from ward import ShoppingStreet, get_category, get_shopping_street, ward_reference
+from ward import (
+    ShoppingStreet,
+    get_category,
+    get_shopping_street,
+    list_categories,
+    list_shopping_streets,
+    ward_reference,
+)
 
 STORE_TYPES = ("small", "chain", "large")
 ACCOUNT_TYPES = ("ordinary", "current", "savings")
@@ -68,6 +77,33 @@ class MerchantApplication:
     bank: BankAccount
     settlement_schedule: str | None = None
     owner_phone: str | None = None
+    # Pinned on the application's map, or typed (both or neither).
+    latitude: Decimal | None = None
+    longitude: Decimal | None = None
+    opening_hours: str | None = None
+    phone: str | None = None
+    # The applicant accepted the terms (加盟店規約); None: not asked (API callers, imports).
+    consented: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ShopReference:
+    """What an application is checked against: the ward's categories and streets."""
+
+    categories: frozenset[str]
+    street_ids: frozenset[int]
+
+
+async def shop_reference(session: AsyncSession) -> ShopReference:
+    return ShopReference(
+        frozenset(c.code for c in await list_categories(session)),
+        frozenset(s.id for s in await list_shopping_streets(session)),
+    )
+
+
+# Japan's bounding box (the database holds the same check): a pin in the sea is a typo.
+_LATITUDES = (Decimal(20), Decimal(46))
+_LONGITUDES = (Decimal(122), Decimal(154))
 
 
 @cache
@@ -136,39 +172,64 @@ def validate_bank(bank: BankAccount) -> BankAccount:
     return BankAccount(bank_code, branch_code, bank.account_type, account_number.zfill(7), name)
 
 
-async def apply(session: AsyncSession, application: MerchantApplication) -> Merchant:
-    """A public application: the shop and its owner's account; payments wait for approval."""
-    category = await get_category(session, application.category)
-    if category is None:
+def _japanese_phone(value: str | None, field: str) -> str | None:
+    if value is None:
+        return None
+    try:
+        return normalize_phone(value)
+    except ValueError as exc:
+        raise ValidationFailed(
+            f"{field} is a Japanese phone number, e.g. 03-1234-5678.", field=field
+        ) from exc
+
+
+def _location(
+    latitude: Decimal | None, longitude: Decimal | None
+) -> tuple[Decimal | None, Decimal | None]:
+    if (latitude is None) != (longitude is None):
+        raise ValidationFailed("latitude and longitude go together.", field="latitude")
+    if latitude is None or longitude is None:
+        return None, None
+    if not (
+        _LATITUDES[0] <= latitude <= _LATITUDES[1] and _LONGITUDES[0] <= longitude <= _LONGITUDES[1]
+    ):
+        raise ValidationFailed("The pin is not in Japan.", field="latitude")
+    return round(latitude, 6), round(longitude, 6)
+
+
+def new_shop(
+    application: MerchantApplication, reference: ShopReference, *, now: datetime
+) -> tuple[Merchant, str | None]:
+    """A pending shop from an application, every field checked (ValidationFailed names the
+    field), and its owner's phone in E.164; nothing is written."""
+    if application.category not in reference.categories:
         raise ValidationFailed(f"Unknown category {application.category!r}.", field="category")
     if application.store_type not in STORE_TYPES:
         raise ValidationFailed("store_type is small, chain or large.", field="store_type")
     if (
         application.shopping_street_id is not None
-        and await get_shopping_street(session, application.shopping_street_id) is None
+        and application.shopping_street_id not in reference.street_ids
     ):
         raise ValidationFailed("Unknown shopping street.", field="shopping_street_id")
     kana = unicodedata.normalize("NFKC", application.name_kana).strip()
     if not kana or not re.fullmatch(r"[\u30A0-\u30FF\u3000 ]+", kana):
         raise ValidationFailed("name_kana is the shop's name in katakana.", field="name_kana")
+    if application.consented is False:
+        raise ValidationFailed("The terms must be accepted.", field="consent")
+    postal_code = _normalize_postal(application.postal_code)
     bank = validate_bank(application.bank)
-    owner_phone = None
-    if application.owner_phone is not None:
-        try:
-            owner_phone = normalize_phone(application.owner_phone)
-        except ValueError as exc:
-            raise ValidationFailed(
-                "owner_phone is a Japanese phone number, e.g. 090-1234-5678.", field="owner_phone"
-            ) from exc
+    owner_phone = _japanese_phone(application.owner_phone, "owner_phone")
+    phone = _japanese_phone(application.phone, "phone")
+    latitude, longitude = _location(application.latitude, application.longitude)
     merchant = Merchant(
         public_id=secrets.token_hex(6),
         name=application.name.strip(),
         name_kana=kana,
         name_latin=romanize(kana),
-        category_code=category.code,
+        category_code=application.category,
         store_type=application.store_type,
         shopping_street_id=application.shopping_street_id,
-        postal_code=_normalize_postal(application.postal_code),
+        postal_code=postal_code,
         address=application.address.strip(),
         status="pending",
         bank_code=bank.bank_code,
@@ -177,8 +238,19 @@ async def apply(session: AsyncSession, application: MerchantApplication) -> Merc
         account_number=bank.account_number,
         account_name_kana=bank.account_name_kana,
         settlement_schedule=application.settlement_schedule,
-        created_at=utcnow(),
+        created_at=now,
+        latitude=latitude,
+        longitude=longitude,
+        opening_hours=application.opening_hours,
+        phone=phone,
+        consented_at=now if application.consented else None,
     )
+    return merchant, owner_phone
+
+
+async def apply(session: AsyncSession, application: MerchantApplication) -> Merchant:
+    """A public application: the shop and its owner's account; payments wait for approval."""
+    merchant, owner_phone = new_shop(application, await shop_reference(session), now=utcnow())
     session.add(merchant)
     await session.flush()
     await create_user(
@@ -218,6 +290,9 @@ async def approve(session: AsyncSession, merchant_id: int, *, approver_id: int) 
     merchant = await merchant_for_update(session, merchant_id)
     if merchant.status != "pending":
         raise Conflict(f"Merchant {merchant_id} is {merchant.status}, not pending.")
+    if merchant.imported_by == approver_id:
+        # The import is the maker's act: two other people check what it put in.
+        raise MerchantSelfApproval("You imported this shop: two other members of staff approve it.")
     if merchant.first_approved_by is None:
         merchant.first_approved_by, merchant.first_approved_at = approver_id, utcnow()
         await session.flush()
@@ -232,6 +307,33 @@ async def approve(session: AsyncSession, merchant_id: int, *, approver_id: int) 
     )
     await session.flush()
     return merchant
+
+
+@dataclass
+class BatchApproval:
+    """What one person's approval of many shops did, shop by shop."""
+
+    first: list[int]  # approved once: each waits for a different person's approval
+    activated: list[int]  # a second approval: open for payments
+    refused: dict[int, str]  # not approved by this person, and why (a problem type slug)
+
+
+async def approve_many(
+    session: AsyncSession, merchant_ids: list[int], *, approver_id: int
+) -> BatchApproval:
+    """One person's approval of each listed shop, under the rules of :func:`approve` (the
+    same person never gives both approvals, nor approves shops they imported): a batch of
+    imported shops is approved by two people as one is. Shops it may not approve are
+    listed with why; the others are approved."""
+    result = BatchApproval([], [], {})
+    for merchant_id in dict.fromkeys(merchant_ids):
+        try:
+            merchant = await approve(session, merchant_id, approver_id=approver_id)
+        except (NotFound, Conflict, Forbidden) as exc:
+            result.refused[merchant_id] = exc.type_slug
+            continue
+        (result.first if merchant.status == "pending" else result.activated).append(merchant_id)
+    return result
 
 
 async def suspend(

@@ -219,6 +219,22 @@ SECURED_PATHS = (
 )
 
 
+def test_map_tiles_are_allowed_as_images_only() -> None:
+    from machipay.security_headers import CONTENT_SECURITY_POLICY, content_security_policy
+
+    def directives(policy: str) -> dict[str, list[str]]:
+        return {d.split()[0]: d.split()[1:] for d in policy.split("; ") if d}
+
+    osm = directives(content_security_policy("https://tile.openstreetmap.org/{z}/{x}/{y}.png"))
+    assert osm["img-src"] == ["'self'", "data:", "blob:", "https://tile.openstreetmap.org"]
+    assert osm["connect-src"] == ["'self'"] and osm["script-src"] == ["'self'"]
+    sub = directives(content_security_policy("https://{s}.tiles.example.jp:8443/{z}/{x}/{y}.png"))
+    assert sub["img-src"][-1] == "https://*.tiles.example.jp:8443"
+    # No tiles, plain http or a host that would smuggle a directive: the policy as it is.
+    for url in ("", "http://tiles.example/{z}.png", "https://a.example; script-src *"):
+        assert content_security_policy(url) == CONTENT_SECURITY_POLICY, url
+
+
 async def test_every_response_carries_the_security_headers(client: httpx.AsyncClient) -> None:
     for path in SECURED_PATHS:
         response = await client.get(path)

@@ -220,6 +220,8 @@ def role_for(method: str, path: str) -> str:
         return "approver"
     if path == "/api/v1/merchant" or path.startswith("/api/v1/merchant/"):
         return "merchant_owner"
+    if path == "/api/v1/merchants/import":  # the ward's recruitment list: officers only
+        return "officer"
     prefixes = {
         "/api/v1/campaigns": "officer",
         "/api/v1/benefits": "officer",

@@ -7,6 +7,7 @@ import {
   categoryName, storeTypeName, busy,
   fill, confirmDialog,
 } from "/static/console/ui.js";
+import { applicationDetails, batchBar, canImport, importScreen, rejectControl, selectBox } from "/static/console/applications.js";
 
 export async function render(view, screen, parts) {
   if (screen === "streets") return renderStreets(view);
@@ -121,12 +122,13 @@ function postal(code) {
 
 // -- merchants ----------------------------------------------------------------------------
 
-const MERCHANT_TABS = ["pending", "active", "suspended"];
+const MERCHANT_TABS = ["pending", "active", "suspended", "rejected", "import"];
 
 async function renderMerchants(view, tab) {
-  if (!MERCHANT_TABS.includes(tab)) tab = "pending";
-  const tabs = h("nav", { class: "tabs", "aria-label": t("console.merchants.tabs") },
-    MERCHANT_TABS.map((name) => h("a", { href: `#/merchants/${name}`, "aria-current": name === tab ? "page" : null, id: `tab-${name}` },
+  const shown = MERCHANT_TABS.filter((name) => name !== "import" || canImport());
+  if (!shown.includes(tab)) tab = "pending";
+  const tabs = h("nav", { class: "tabs merchant-status-tabs", "aria-label": t("console.merchants.tabs") },
+    shown.map((name) => h("a", { href: `#/merchants/${name}`, "aria-current": name === tab ? "page" : null, id: `tab-${name}` },
       t(`console.merchants.tab.${name}`))));
   const box = h("div", {}, loadingBox());
   fill(view,
@@ -135,6 +137,10 @@ async function renderMerchants(view, tab) {
     tabs,
     box,
   );
+  if (tab === "import") {
+    box.replaceChildren(importScreen());
+    return;
+  }
   let shops;
   try {
     shops = await api.get(`/api/v1/merchants?status=${tab}&limit=500`);
@@ -142,11 +148,11 @@ async function renderMerchants(view, tab) {
     box.replaceChildren(errorBox(error, () => renderMerchants(view, tab)));
     return;
   }
-  if (tab === "pending") box.replaceChildren(pendingQueue(shops));
+  if (tab === "pending") box.replaceChildren(pendingQueue(shops, () => renderMerchants(view, tab)));
   else box.replaceChildren(shopTable(shops, tab));
 }
 
-function pendingQueue(shops) {
+function pendingQueue(shops, reload) {
   if (!shops.length) return emptyBox(t("console.merchants.queue_empty"));
   const list = h("ul", { class: "application-list", id: "merchant-queue" });
   const count = h("p", { class: "muted", id: "queue-count" }, t("console.merchants.queue_count", { n: shops.length }));
@@ -168,7 +174,8 @@ function pendingQueue(shops) {
     if (shop.first_approved_by != null) showFirstApproval(shop.first_approved_by, shop.first_approved_at);
     const item = h("li", { class: "card application", dataset: { merchantId: shop.id } },
       h("div", { class: "spread" },
-        h("div", {},
+        h("div", { class: "application-title" },
+          selectBox(shop),
           h("h2", { class: "application-name" }, shop.name),
           h("p", { class: "muted kana" }, shop.name_kana),
         ),
@@ -181,10 +188,12 @@ function pendingQueue(shops) {
         h("dt", {}, t("console.merchants.address")), h("dd", {}, `〒${postal(shop.postal_code)} ${shop.address}`),
         h("dt", {}, t("console.merchants.applied_at")), h("dd", {}, dateTime(shop.created_at)),
       ),
+      applicationDetails(shop),
       second,
       error,
-      approve ? h("div", { class: "form-actions" }, approve) : null,
     );
+    const reject = rejectControl(shop, () => removeFromQueue(item, list, count));
+    if (approve || reject) item.append(h("div", { class: "form-actions" }, approve, reject?.open), reject?.form ?? "");
     approve?.addEventListener("click", async () => {
       const done = await busy(approve, () => approveShop(shop, item, list, count, error));
       // After busy() gives the button back: one person gives only the first approval.
@@ -192,7 +201,7 @@ function pendingQueue(shops) {
     });
     list.append(item);
   }
-  return h("div", {}, count, list);
+  return h("div", {}, count, batchBar(list, reload), list);
 }
 
 async function approveShop(shop, item, list, count, error) {
@@ -204,10 +213,7 @@ async function approveShop(shop, item, list, count, error) {
       return done;
     }
     toast(t("console.merchants.approved", { name: shop.name }));
-    item.remove();
-    const left = list.children.length;
-    count.textContent = t("console.merchants.queue_count", { n: left });
-    if (!left) list.replaceWith(emptyBox(t("console.merchants.queue_empty")));
+    removeFromQueue(item, list, count);
     return done;
   } catch (err) {
     showError(error, err);
@@ -215,12 +221,19 @@ async function approveShop(shop, item, list, count, error) {
   }
 }
 
+function removeFromQueue(item, list, count) {
+  item.remove();
+  const left = list.children.length;
+  count.textContent = t("console.merchants.queue_count", { n: left });
+  if (!left) list.replaceWith(emptyBox(t("console.merchants.queue_empty")));
+}
+
 function shopTable(shops, tab) {
   if (!shops.length) return emptyBox(t(`console.merchants.empty.${tab}`));
   const search = h("input", { id: "shop-search", type: "search", autocomplete: "off", placeholder: t("console.merchants.search_placeholder") });
   const error = h("div", { hidden: true });
   const rows = shops.map((shop) => {
-    const action = can.approveMerchants()
+    const action = can.approveMerchants() && tab !== "rejected"
       ? h("button", { type: "button", class: `btn btn-sm ${tab === "active" ? "btn-danger" : "btn-secondary"}`, dataset: { action: tab === "active" ? "suspend" : "reinstate", merchantId: shop.id } },
         tab === "active" ? t("console.merchants.suspend") : t("console.merchants.reinstate"))
       : null;
@@ -257,7 +270,7 @@ function shopTable(shops, tab) {
     for (const row of rows) row.hidden = Boolean(q) && !row.dataset.name.includes(q);
   });
   const headers = [t("console.merchants.name"), t("console.merchants.category"), t("console.merchants.store_type"), t("console.merchants.street"), t("console.merchants.status")];
-  if (can.approveMerchants()) headers.push(t("console.merchants.action"));
+  if (can.approveMerchants() && tab !== "rejected") headers.push(t("console.merchants.action"));
   return h("div", {},
     h("div", { class: "field toolbar-field" }, h("label", { for: "shop-search" }, t("console.merchants.search")), search),
     error,

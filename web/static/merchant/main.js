@@ -1,7 +1,7 @@
 // The shop's dashboard at the till: sign in, the shop's header, the tabs, and the live
 // stream of payments that every tab listens to (the list, the figures, a waiting charge).
 
-import { createApi, describeError, showError, streamEvents, t, toast } from "/static/js/core.js";
+import { createApi, describeError, h, showError, streamEvents, t, toast } from "/static/js/core.js";
 import { setupCharge } from "./charge.js";
 import { setupCode } from "./code.js";
 import { setupSound } from "./sound.js";
@@ -128,6 +128,10 @@ async function loadShop() {
     showError(alert, `${t("m.shop.not_active")} ${t("m.shop.suspension_reason", { reason: shop.suspension_reason })}`);
   } else if (shop.status !== "active") {
     showError(alert, t("m.shop.not_active"));
+  }
+  // An applicant not yet (or never) approved: the status page says where it stands and why.
+  if (shop.status === "pending" || shop.status === "rejected") {
+    alert.append(" ", h("a", { href: "/merchant/apply/status", id: "shop-application-status" }, t("m.apply.status")));
   }
   sticker.setShop(shop);
 }
