@@ -6,7 +6,7 @@
   the shop still needs the two approvals every shop needs).
 
 Revision ID: 0022_shop_import
-Revises: 0021_shop_directory
+Revises: 0022_resident_fixes
 Create Date: 2026-12-02 23:20:00
 """
 
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0022_shop_import"
-down_revision = "0021_shop_directory"
+down_revision = "0022_resident_fixes"
 branch_labels = None
 depends_on = None
 
