@@ -236,6 +236,11 @@ def verify(
             if books.ok
             else "books do NOT reconcile: " + "; ".join(books.problems)
         )
+        # The totals the books prove, on each family's normal side: what the shops'
+        # statements, the deposit report and analytics can be held to.
+        typer.echo("totals (yen):")
+        for family, total in books.families.items():
+            typer.echo(f"  {family:<20}{total:>16,}")
         return report.ok and books.ok
 
     if not asyncio.run(run()):
