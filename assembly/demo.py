@@ -76,6 +76,7 @@ PAYMENTS_PER_TRANSACTION = 25
 # The streets the demo's shops are on: enough shops on each for the analyst's cells to pass
 # disclosure control (three shops at least, none dominant).
 SHOPPING_STREETS = 6
+PAST_CAMPAIGN_DAYS = 21
 BENEFIT_DISTRICTS = ["kitazawa", "taishido", "kyodo"]
 
 DEMO_NOTICES = (
@@ -212,22 +213,24 @@ async def seed_demo(
                     name, office = DESK_CARDS[username]
                     await set_staff_card(session, user.id, display_name=name, office=office)
                 ward.staff.append((username, role.value))
-        ward.past_campaign_id = await _approved_campaign(
-            replay,
-            settings,
-            clock,
-            staff,
-            _campaign_terms(
-                "商店街応援 20% ポイント還元",
-                first,
-                first + timedelta(days=21),
-                2000,
-                300,
-                1_500_000,
-            ),
-            written=_at(first - timedelta(days=2), 10),
-            approved=_at(first - timedelta(days=1), 10),
-        )
+        # A campaign that has run its three weeks and ended (only in a history long enough).
+        if days >= PAST_CAMPAIGN_DAYS + 7:
+            ward.past_campaign_id = await _approved_campaign(
+                replay,
+                settings,
+                clock,
+                staff,
+                _campaign_terms(
+                    "商店街応援 20% ポイント還元",
+                    first,
+                    first + timedelta(days=PAST_CAMPAIGN_DAYS),
+                    2000,
+                    300,
+                    1_500_000,
+                ),
+                written=_at(first - timedelta(days=2), 10),
+                approved=_at(first - timedelta(days=1), 10),
+            )
         clock.at = _at(first - timedelta(days=1), 11)
         seeded = await seed_ward(
             replay,
@@ -259,7 +262,7 @@ async def seed_demo(
 
         for offset in range(days + 1):
             day = first + timedelta(days=offset)
-            if day == today - timedelta(days=11):
+            if day == max(first, today - timedelta(days=11)):
                 ward.campaign_id = await _approved_campaign(
                     replay,
                     settings,
@@ -276,12 +279,12 @@ async def seed_demo(
                     written=_at(day, 8),
                     approved=_at(day, 8, 30),
                 )
-            if offset == 10:
+            if offset == 10 and days >= 14:
                 ward.benefit_id = await _benefit(replay, clock, staff, day)
-            if offset == 14:
+            if offset == 14 and ward.benefit_id:
                 clock.at = _at(day, 9)
                 await run_benefits(replay, benefit_id=ward.benefit_id)
-            if day.isoweekday() == 1 and offset > 0:  # Monday: last week settled and paid out
+            if day.isoweekday() == 1 and offset > 0 and days >= 7:  # Monday: a week settled
                 last_file = await _settle_week(replay, settings, clock, merchant_ids, ward, day)
             if day.isoweekday() == 3 and last_file is not None:  # Wednesday: the bank answers
                 await _bank_answers(replay, clock, staff, last_file, day)

@@ -35,7 +35,7 @@ from tests.conftest import (
 from tests.test_cli import MACHIPAY, run_cli
 
 # The demo's own scale, a little thinner a day (the story is the same; the suite is shared).
-RESIDENTS, SHOPS, DAYS, PAYMENTS_PER_DAY = 300, 40, 42, 40
+RESIDENTS, SHOPS, DAYS, PAYMENTS_PER_DAY = 200, 40, 42, 25
 
 
 async def test_the_demo_tells_one_story_in_every_client() -> None:

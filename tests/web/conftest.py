@@ -143,8 +143,9 @@ async def live_server() -> AsyncIterator[LiveServer]:
         analytics_min_residents=3,
     )
     sessionmaker = make_sessionmaker(engine)
+    # Two days of history: no settlement or payout yet (the operator's screens start empty).
     ward = await seed_demo(
-        sessionmaker, settings, residents=40, shops=6, payments_each=2, history_payments=0
+        sessionmaker, settings, residents=40, shops=6, days=2, payments_per_day=40
     )
     assert ward is not None
     port = free_port()

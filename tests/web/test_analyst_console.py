@@ -23,6 +23,7 @@ from sqlalchemy import func, select
 
 from analytics.models import Fact
 from assembly.demo import DEMO_PASSWORD
+from machipay.timeutil import to_tokyo, utcnow
 from tests.web.conftest import (
     LiveServer,
     assert_accessible,
@@ -354,6 +355,14 @@ async def test_charts_draw_suppressed_cells_as_gaps_not_zeros(
         visible = sorted(r["spend"] for r in answer["rows"] if not r["suppressed"])
         assert sorted(v for v in values if v is not None) == visible
         assert int(await street.get_attribute("data-gaps") or -1) == values.count(None)
+        # The month in progress is marked as such (its figures are still growing).
+        months = sorted({r["month"] for r in answer["rows"]})
+        this_month = to_tokyo(utcnow()).strftime("%Y-%m")
+        labels = json.loads(await street.get_attribute("data-labels") or "[]")
+        if this_month in months:
+            assert await street.get_attribute("data-in-progress") == this_month
+            assert "集計中" in labels[-1] or "in progress" in labels[-1], labels
+        assert not any("集計中" in label for label in labels[:-1]), labels
 
         heat = page.locator("#chart-heat[data-ready='true'] #heat-table")
         await expect(heat).to_be_visible()
