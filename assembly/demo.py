@@ -187,7 +187,7 @@ async def seed_demo(
     residents: int = 300,
     shops: int = 40,
     days: int = 42,
-    payments_per_day: int = 60,
+    payments_per_day: int = 50,
 ) -> DemoWard | None:
     """Seed the demo ward; None if this database has it already."""
     async with sessionmaker() as session:
