@@ -175,9 +175,18 @@ async def _approved_campaign(
 def _day_times(
     rng: random.Random, day: date, count: int, before: datetime | None
 ) -> list[datetime]:
+    """The instants of a day's payments, in order. Today (``before``: the demo's start):
+    the share of the shops' day gone by, fitted into the hours since midnight, so that the
+    shops have sales today whenever the demo starts."""
     hours = rng.choices(list(HOUR_WEIGHTS), list(HOUR_WEIGHTS.values()), k=count)
     times = sorted(_at(day, h) + timedelta(seconds=rng.randrange(3600)) for h in hours)
-    return [t for t in times if before is None or t < before]
+    opens, closes = _at(day, min(HOUR_WEIGHTS)), _at(day, max(HOUR_WEIGHTS) + 1)
+    if before is None or before >= closes:
+        return times
+    midnight = _at(day, 0)
+    gone = max(0.25, (before - opens) / (closes - opens))
+    kept = sorted(rng.sample(times, max(1, round(count * gone))))
+    return [midnight + (t - opens) / (closes - opens) * (before - midnight) for t in kept]
 
 
 async def seed_demo(
