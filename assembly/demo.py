@@ -293,9 +293,11 @@ async def seed_demo(
             if offset == 14 and ward.benefit_id:
                 clock.at = _at(day, 9)
                 await run_benefits(replay, benefit_id=ward.benefit_id)
-            if day.isoweekday() == 1 and offset > 0 and days >= 7:  # Monday: a week settled
+            # The morning's office work, unless the demo starts before it would happen today.
+            office_hours = day < today or _at(day, 10) <= started
+            if office_hours and day.isoweekday() == 1 and offset > 0 and days >= 7:
                 last_file = await _settle_week(replay, settings, clock, merchant_ids, ward, day)
-            if day.isoweekday() == 3 and last_file is not None:  # Wednesday: the bank answers
+            if office_hours and day.isoweekday() == 3 and last_file is not None:  # bank's answer
                 await _bank_answers(replay, clock, staff, last_file, day)
                 last_file = None
             await _trade(
