@@ -143,9 +143,11 @@ async def live_server() -> AsyncIterator[LiveServer]:
         analytics_min_residents=3,
     )
     sessionmaker = make_sessionmaker(engine)
-    # Two days of history: no settlement or payout yet (the operator's screens start empty).
+    # Yesterday and today so far: no settlement or payout yet (the operator's screens start
+    # empty), and today's sales at every shop whenever the suite runs (a quarter of a day's
+    # 200 payments at least, squeezed into the hours gone by).
     ward = await seed_demo(
-        sessionmaker, settings, residents=40, shops=6, days=2, payments_per_day=40
+        sessionmaker, settings, residents=40, shops=6, days=1, payments_per_day=200
     )
     assert ward is not None
     port = free_port()

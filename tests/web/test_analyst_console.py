@@ -32,7 +32,7 @@ from tests.web.conftest import (
 )
 
 MESSAGES = Path(__file__).resolve().parents[2] / "web" / "messages"
-STREET = 1  # 下北沢一番街商店街: no demo shop is on it
+STREET = 13  # 千歳烏山駅前通り商店街: the demo's shops are on the first six streets only
 STREET_MONTH = {
     "measures": ["spend", "payments", "residents"],
     "dimensions": ["shopping_street", "month"],
