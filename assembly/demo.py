@@ -285,8 +285,9 @@ async def seed_demo(
                         500,
                         5_000_000,
                     ),
-                    written=_at(day, 8),
-                    approved=_at(day, 8, 30),
+                    # No history (days=0): written and approved just now.
+                    written=min(_at(day, 8), started - timedelta(minutes=2)),
+                    approved=min(_at(day, 8, 30), started - timedelta(minutes=1)),
                 )
             if offset == 10 and days >= 14:
                 ward.benefit_id = await _benefit(replay, clock, staff, day)
@@ -310,7 +311,13 @@ async def seed_demo(
                 spent=spent,
                 times=_day_times(
                     rng, day, payments_per_day, before=started if day == today else None
-                ),
+                )
+                if days
+                # No history (a test's small ward): the payments of the minute before now.
+                else [
+                    started - timedelta(seconds=payments_per_day - n)
+                    for n in range(payments_per_day)
+                ],
             )
 
     # Now, on the wall clock: a campaign not yet started, and the ward's notices.

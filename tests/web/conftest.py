@@ -143,11 +143,10 @@ async def live_server() -> AsyncIterator[LiveServer]:
         analytics_min_residents=3,
     )
     sessionmaker = make_sessionmaker(engine)
-    # Yesterday and today so far: no settlement or payout yet (the operator's screens start
-    # empty), and today's sales at every shop whenever the suite runs (a quarter of a day's
-    # 200 payments at least, squeezed into the hours gone by).
+    # No history: 80 payments in the minute before the server starts (today's sales at every
+    # shop, one weekday-hour for the analyst), no settlement or payout yet.
     ward = await seed_demo(
-        sessionmaker, settings, residents=40, shops=6, days=1, payments_per_day=200
+        sessionmaker, settings, residents=40, shops=6, days=0, payments_per_day=80
     )
     assert ward is not None
     port = free_port()
