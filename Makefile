@@ -5,20 +5,33 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-dev
+# The demo installs only what the product runs (no [dev] extras: test, lint and load tools).
+RUN_STAMP := $(VENV)/.installed-run
+PYTHON_CHECK := $(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "machipay needs Python 3.11 or newer")'
+
+# The demo's address: `make demo DEMO_HOST=0.0.0.0 DEMO_PORT=8080`.
+DEMO_HOST ?= 127.0.0.1
+DEMO_PORT ?= 8000
 
 .PHONY: demo test lint audit lock format install clean
 
+$(RUN_STAMP): pyproject.toml requirements.lock
+	@$(PYTHON_CHECK)
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c requirements.lock -e .
+	@touch $(RUN_STAMP)
+
 $(STAMP): pyproject.toml requirements.lock
-	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "machipay needs Python 3.11 or newer")'
+	@$(PYTHON_CHECK)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -c requirements.lock -e ".[dev]"
-	@touch $(STAMP)
+	@touch $(STAMP) $(RUN_STAMP)
 
 install: $(STAMP)
 
-demo: $(STAMP)
-	$(BIN)/machipay demo
+demo: $(RUN_STAMP)
+	$(BIN)/machipay demo --host $(DEMO_HOST) --port $(DEMO_PORT)
 
 # pytest exits 5 when it collected no tests; make fails on any non-zero exit, so an
 # empty run can never pass as green. Two xdist workers by default (a test process spends much

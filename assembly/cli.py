@@ -133,12 +133,16 @@ def demo(
 
     async def seed() -> None:
         typer.echo(
-            "seeding the demo ward (first start only): shops, residents, a campaign, history"
+            "seeding the demo ward (first start only): six weeks of payments, campaigns,"
+            " a benefit, settlements and payouts, replayed through the real services"
         )
         async with _database() as sessionmaker:
             ward = await seed_demo(sessionmaker, settings)
         if ward is not None:
-            typer.echo(f"  {ward.payments} payments under campaign {ward.campaign_id} (30 % / 5 %)")
+            typer.echo(
+                f"  {ward.payments:,} payments since {ward.first_day}, {ward.settlements}"
+                f" statements, {ward.payout_files} Zengin files, {ward.facts:,} analytics facts"
+            )
 
     asyncio.run(seed())
     base = f"http://{host}:{port}"
@@ -154,8 +158,9 @@ def demo(
         f"  database            {_redacted(settings.database)} (in-memory cache)\n"
         f"  logins (password for all: {DEMO_PASSWORD})\n"
         "    resident          070-1000-0000 (and 070-1000-0001 … 070-1000-0299)\n"
-        "    shop owner        seed-shop-1 (… seed-shop-30)\n"
-        "    officer, approver, analyst, operator: the role is the username\n"
+        "    shop owner        seed-shop-1 (… seed-shop-40)\n"
+        "    officer, approver, analyst, operator (and operator2), desk (and desk2):\n"
+        "                      the role is the username\n"
         '  sign in             POST /api/v1/auth/token {"username", "password"}\n'
         "  top up (as the bank) machipay simulate-topup --wallet-id w_... --amount 5000\n"
         "  SMS codes           nothing is texted: each message is printed below (logger\n"
@@ -236,6 +241,11 @@ def verify(
             if books.ok
             else "books do NOT reconcile: " + "; ".join(books.problems)
         )
+        # The totals the books prove, on each family's normal side: what the shops'
+        # statements, the deposit report and analytics can be held to.
+        typer.echo("totals (yen):")
+        for family, total in books.families.items():
+            typer.echo(f"  {family:<20}{total:>16,}")
         return report.ok and books.ok
 
     if not asyncio.run(run()):

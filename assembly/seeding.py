@@ -13,6 +13,7 @@ import json
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,38 @@ from ward import list_categories, list_districts, list_shopping_streets
 
 STORE_TYPES = (("small", 0.7), ("chain", 0.2), ("large", 0.1))
 KANA_DIGITS = str.maketrans("0123456789", "０１２３４５６７８９")
+# Roughly where each district's shopping street is (its station), for the directory's map
+# pins; a shop on no street stands somewhere near the ward office.
+STREET_CENTRES = {
+    "kitazawa": (35.6616, 139.6680),  # 下北沢
+    "taishido": (35.6436, 139.6709),  # 三軒茶屋
+    "wakabayashi": (35.6450, 139.6600),  # 若林
+    "kyodo": (35.6512, 139.6364),  # 経堂
+    "umegaoka": (35.6558, 139.6533),  # 梅ヶ丘
+    "matsubara": (35.6682, 139.6504),  # 明大前
+    "karasuyama": (35.6681, 139.6006),  # 千歳烏山
+    "soshigaya": (35.6432, 139.6094),  # 祖師ヶ谷大蔵
+    "seijo": (35.6403, 139.5998),  # 成城学園前
+    "yoga": (35.6265, 139.6338),  # 用賀
+    "futako_tamagawa": (35.6115, 139.6268),  # 二子玉川
+    "kuhonbutsu": (35.6053, 139.6614),  # 九品仏
+}
+WARD_OFFICE = (35.6464, 139.6532)
+OPENING_HOURS = (
+    "10:00〜20:00 水曜定休",
+    "11:00〜22:00 無休",
+    "9:00〜19:00 日曜・祝日定休",
+    "7:00〜23:00 無休",
+)
+
+
+def _pin(rng: random.Random, centre: tuple[float, float]) -> tuple[Decimal, Decimal]:
+    """A point within a few hundred metres of ``centre`` (6 decimals, as stored)."""
+    lat, lon = centre
+    return (
+        Decimal(f"{lat + rng.uniform(-0.003, 0.003):.6f}"),
+        Decimal(f"{lon + rng.uniform(-0.003, 0.003):.6f}"),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +74,10 @@ class SeedPlan:
     password: str = "machipay-seed-2026"  # noqa: S105 - synthetic users, written to the logins file
     batch: int = 500
     seed: int = 1
+    # Shops only on the ward's first ``streets`` shopping streets (None: on any): a small
+    # demo ward with a few shops on every street would show the analyst nothing but cells
+    # too small to publish.
+    streets: int | None = None
 
 
 @dataclass(slots=True)
@@ -83,7 +120,8 @@ async def seed_ward(
     result = SeedResult(password=plan.password)
     async with sessionmaker() as session:
         districts = [d.id for d in await list_districts(session)]
-        streets = [s.id for s in await list_shopping_streets(session)]
+        street_districts = {s.id: s.district_id for s in await list_shopping_streets(session)}
+        streets = sorted(street_districts)[: plan.streets]
         categories = [c.code for c in await list_categories(session)]
         phone_index = await _first_free_phone_index(session)
         shop_index = int(
@@ -96,6 +134,13 @@ async def seed_ward(
         count = min(plan.batch, plan.merchants - start)
         shops = []
         for n in range(shop_index + start, shop_index + start + count):
+            street = rng.choice(streets) if rng.random() < 0.8 else None
+            centre = (
+                WARD_OFFICE
+                if street is None
+                else STREET_CENTRES.get(street_districts[street], WARD_OFFICE)
+            )
+            latitude, longitude = _pin(rng, centre)
             shops.append(
                 NewShop(
                     name=f"まちの店 {n + 1}号",
@@ -104,8 +149,11 @@ async def seed_ward(
                     store_type=rng.choices(
                         [t for t, _ in STORE_TYPES], [w for _, w in STORE_TYPES]
                     )[0],
-                    shopping_street_id=rng.choice(streets) if rng.random() < 0.8 else None,
+                    shopping_street_id=street,
                     owner_username=f"seed-shop-{n + 1}",
+                    latitude=latitude,
+                    longitude=longitude,
+                    opening_hours=rng.choice(OPENING_HOURS),
                 )
             )
         async with unit_of_work(sessionmaker) as session:

@@ -56,6 +56,7 @@ from ledger.posting import (
     reverse_entry,
 )
 from ledger.reconcile import Reconciliation, reconcile
+from ledger.replay import replaying_sessionmaker, stamp_postings_at
 from ledger.reports import (
     ASSET_FAMILIES,
     FAMILIES,
@@ -117,6 +118,7 @@ __all__ = [
     "post_entry",
     "post_transfers",
     "reconcile",
+    "replaying_sessionmaker",
     "resident_money",
     "resident_points",
     "resident_refund",
@@ -124,6 +126,7 @@ __all__ = [
     "run_sealer_forever",
     "seal_pending_entries",
     "spec_for",
+    "stamp_postings_at",
     "total_as_of",
     "verify_ledger",
 ]

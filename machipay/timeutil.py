@@ -7,6 +7,8 @@ postings with its own clock, and PyJWT checks tokens against the real one.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -20,7 +22,31 @@ class Clock:
         return datetime.now(UTC)
 
 
+class HeldClock(Clock):
+    """A clock standing at one instant until moved: the demo's seed replays past weeks
+    through the real services with it (``held_clock``). Never set over HTTP."""
+
+    def __init__(self, at: datetime) -> None:
+        self.at = as_utc(at)
+
+    def now(self) -> datetime:
+        return self.at
+
+
 clock = Clock()
+
+
+@contextmanager
+def held_clock(at: datetime) -> Iterator[HeldClock]:
+    """Hold :data:`clock` at ``at`` (move it with ``.at``) for the block, then give the
+    wall clock back. For a seeding command running alone, before the server starts: the
+    clock is the process's, so nothing else may run meanwhile."""
+    global clock
+    previous, clock = clock, HeldClock(at)
+    try:
+        yield clock
+    finally:
+        clock = previous
 
 
 def utcnow() -> datetime:

@@ -583,6 +583,10 @@ class NewShop:
     store_type: str
     shopping_street_id: int | None
     owner_username: str
+    # Where the directory's map puts its pin, and its hours (both optional).
+    latitude: Decimal | None = None
+    longitude: Decimal | None = None
+    opening_hours: str | None = None
 
 
 async def add_shops_bulk(
@@ -599,6 +603,9 @@ async def add_shops_bulk(
             category_code=shop.category,
             store_type=shop.store_type,
             shopping_street_id=shop.shopping_street_id,
+            latitude=shop.latitude,
+            longitude=shop.longitude,
+            opening_hours=shop.opening_hours,
             postal_code="1540004",
             address="東京都世田谷区太子堂4-1-1",
             status="active",

@@ -8,8 +8,10 @@ Events, with a comment line every few seconds so that proxies keep the stream op
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
+from typing import Any
 
 from machipay.events import Broker
 
@@ -22,16 +24,29 @@ def merchant_channel(merchant_id: int) -> str:
 
 async def merchant_event_stream(
     broker: Broker, merchant_id: int, is_disconnected: Callable[[], Awaitable[bool]]
-) -> AsyncIterator[str]:
+) -> AsyncGenerator[str, None]:
     """The shop's events as SSE text, one ``payment`` or ``refund`` event per movement."""
     async with broker.subscribe(merchant_channel(merchant_id)) as messages:
         yield ": connected\n\n"
         iterator = messages.__aiter__()
-        while not await is_disconnected():
-            try:
-                message = await asyncio.wait_for(iterator.__anext__(), timeout=HEARTBEAT_SECONDS)
-            except TimeoutError:
-                yield ": keep-alive\n\n"
-                continue
-            data = json.dumps(message, ensure_ascii=False)
-            yield f"event: {message['type']}\ndata: {data}\n\n"
+        # One read of the channel at a time, kept across heartbeats. Timing it out with
+        # wait_for would cancel it, and a cancelled async generator is finished: the next
+        # read raised StopAsyncIteration, which ended the stream with a traceback.
+        reading: asyncio.Task[dict[str, Any]] | None = None
+        try:
+            while not await is_disconnected():
+                if reading is None:
+                    reading = asyncio.ensure_future(anext(iterator))
+                done, _ = await asyncio.wait({reading}, timeout=HEARTBEAT_SECONDS)
+                if not done:
+                    yield ": keep-alive\n\n"
+                    continue
+                message, reading = reading.result(), None
+                data = json.dumps(message, ensure_ascii=False)
+                yield f"event: {message['type']}\ndata: {data}\n\n"
+        finally:
+            # The tab closed (or the server stops): stop reading before unsubscribing.
+            if reading is not None and not reading.done():
+                reading.cancel()
+                with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
+                    await reading

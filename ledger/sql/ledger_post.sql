@@ -87,7 +87,8 @@ BEGIN
     PERFORM set_config('ledger.posting_entry', v_entry::text, true);
     INSERT INTO ledger_postings
            (entry_id, account_id, amount, balance_after, account_version, created_at)
-    SELECT v_entry, p.account_id, p.amount, p.balance_after, p.account_version, clock_timestamp()
+    SELECT v_entry, p.account_id, p.amount, p.balance_after, p.account_version,
+           ledger_posting_time()
       FROM unnest(v_accounts, v_amounts, v_balances, v_versions) WITH ORDINALITY
            AS p(account_id, amount, balance_after, account_version, ord)
      ORDER BY p.ord;

@@ -120,7 +120,7 @@ BEGIN
                     ELSE a.balance + sum(l.delta) OVER (PARTITION BY l.account ORDER BY l.n) END,
                CASE WHEN a.hot THEN NULL
                     ELSE a.version + row_number() OVER (PARTITION BY l.account ORDER BY l.n) END,
-               clock_timestamp()
+               ledger_posting_time()
           FROM unnest(v_leg_entries, v_leg_accounts, v_leg_amounts, v_leg_deltas)
                WITH ORDINALITY AS l(entry, account, amount, delta, n)
           JOIN ledger_accounts a ON a.id = l.account

@@ -146,8 +146,10 @@ async def live_server() -> AsyncIterator[LiveServer]:
         map_tile_url="",
     )
     sessionmaker = make_sessionmaker(engine)
+    # No history: 80 payments in the minute before the server starts (today's sales at every
+    # shop, one weekday-hour for the analyst), no settlement or payout yet.
     ward = await seed_demo(
-        sessionmaker, settings, residents=40, shops=6, payments_each=2, history_payments=0
+        sessionmaker, settings, residents=40, shops=6, days=0, payments_per_day=80
     )
     assert ward is not None
     port = free_port()

@@ -13,6 +13,12 @@ const HEAT_BUCKETS = ["#e6f4ee", "#bfe3d1", "#8fcdb0", "#3e9c73", "#0a7d4f"];
 const compact = new Intl.NumberFormat(lang === "en" ? "en-US" : "ja-JP", { notation: "compact", maximumFractionDigits: 1 });
 const yenCents = new Intl.NumberFormat("ja-JP", { style: "currency", currency: "JPY", minimumFractionDigits: 2, maximumFractionDigits: 2 });
 const HOURS = Array.from({ length: 24 }, (_, i) => i);
+const TOKYO_MONTH = new Intl.DateTimeFormat("en-CA", { timeZone: "Asia/Tokyo", year: "numeric", month: "2-digit" });
+
+/** This month in Tokyo ("2026-12"): its figures are still growing, so the chart says so. */
+function monthInProgress() {
+  return TOKYO_MONTH.format(new Date()).slice(0, 7);
+}
 
 function chartDefaults() {
   const { Chart } = window;
@@ -68,6 +74,8 @@ export function createCharts(ctx) {
       const query = { measures: ["spend"], dimensions: ["shopping_street", "month"], filters: {}, mode: "threshold" };
       const answer = await ctx.api.post("/api/v1/analytics/query", query);
       const months = [...new Set(answer.rows.map((r) => r.month))].sort();
+      // The month in progress: a dashed line into a hollow point, and 「（集計中）」 on its label.
+      const current = months.indexOf(monthInProgress());
       const streets = [...new Set(answer.rows.map((r) => r.shopping_street ?? null))].sort((a, b) => compareValues("shopping_street", a, b));
       const datasets = streets.map((street, i) => {
         const data = months.map((month) => {
@@ -84,9 +92,14 @@ export function createCharts(ctx) {
           backgroundColor: colour,
           spanGaps: false,
           pointRadius: 4,
+          pointBackgroundColor: months.map((_, m) => (m === current ? "#ffffff" : colour)),
+          segment: { borderDash: (part) => (part.p1DataIndex === current ? [6, 4] : undefined) },
         };
       });
-      const labels = months.map((m) => ctx.label("month", m));
+      const labels = months.map((m, i) => (i === current
+        ? t("analytics.charts.month_in_progress", { month: ctx.label("month", m) })
+        : ctx.label("month", m)));
+      canvas.dataset.inProgress = current >= 0 ? months[current] : "";
       drawChart(canvas, {
         type: "line",
         data: { labels, datasets },

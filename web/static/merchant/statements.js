@@ -58,14 +58,46 @@ export function setupStatements(api) {
           }, t("m.st.open")))));
   }
 
+  // Gross sales settled per month (by closing date), as bars; this month is still being
+  // settled, so its bar is hatched and labelled 「（集計中）」.
+  const shown = [];
+  function drawMonths() {
+    const box = $("#statement-months");
+    const totals = new Map();
+    for (const s of shown) {
+      const month = s.closing_date.slice(0, 7);
+      totals.set(month, (totals.get(month) ?? 0) + s.gross_sales);
+    }
+    const current = tokyoToday().slice(0, 7);
+    // This month is listed even before its first statement: nothing settled in it yet.
+    if (totals.size && !totals.has(current)) totals.set(current, 0);
+    const months = [...totals.keys()].sort().slice(-6);
+    const top = Math.max(1, ...months.map((m) => totals.get(m)));
+    box.replaceChildren(...months.map((month) => {
+      const [year, mm] = month.split("-");
+      const name = t("m.st.month", { year, month: String(Number(mm)) });
+      const partial = month === current;
+      return h("li", { class: `month-bar${partial ? " in-progress" : ""}`, dataset: { month, gross: String(totals.get(month)) } },
+        h("span", { class: "month-name" }, partial ? t("m.st.month_in_progress", { month: name }) : name),
+        h("span", { class: "bar", style: `width: ${Math.round((totals.get(month) / top) * 100)}%` }),
+        h("span", { class: "num" }, yenOf(totals.get(month))));
+    }));
+    $("#statement-months-card").hidden = months.length === 0;
+  }
+
   async function load({ more = false } = {}) {
     const box = $("#statements-error");
     box.hidden = true;
     $("#statements-loading").hidden = more;
     try {
       const page = await api.get(`/api/v1/merchant/settlements${more && cursor ? `?cursor=${cursor}` : ""}`);
-      if (!more) list.replaceChildren();
+      if (!more) {
+        list.replaceChildren();
+        shown.length = 0;
+      }
       list.append(...page.items.map(item));
+      shown.push(...page.items);
+      drawMonths();
       cursor = page.next_cursor;
       $("#statements-more").hidden = !cursor;
       $("#statements-empty").hidden = list.children.length > 0;
