@@ -3,7 +3,7 @@ the database clock unless the seed's own transaction set ``ledger.posted_at`` (t
 replays weeks of payments through the real payment path; nothing the API runs sets it).
 
 Revision ID: 0022_demo_story
-Revises: 0021_shop_directory
+Revises: 0022_shop_import
 Create Date: 2026-12-02 23:20:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 from alembic_utils.pg_function import PGFunction
 
 revision = "0022_demo_story"
-down_revision = "0021_shop_directory"
+down_revision = "0022_shop_import"
 branch_labels = None
 depends_on = None
 
