@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -259,6 +259,10 @@ def _application(cells: dict[str, str]) -> MerchantApplication:
     )
 
 
+# The advisory lock of a real import: negative, as the sealer's, never a ledger account id.
+_IMPORT_LOCK = -7302
+
+
 async def import_shops(
     session: AsyncSession, raw: bytes, *, officer_id: int, dry_run: bool
 ) -> ImportResult:
@@ -272,6 +276,11 @@ async def import_shops(
     refs: dict[str, int] = {}
     logins: dict[str, int] = {}
     records = list(_records(text))
+    if not dry_run:
+        # One real import at a time: a second one waits here for the first to commit, then
+        # reads its shops as already imported (checked after, a row's owner login would
+        # read as taken by the first import's owner instead).
+        await session.execute(select(func.pg_advisory_xact_lock(_IMPORT_LOCK)))
     # Rows already in (by the ward's reference) are skipped unchecked: a re-import of the
     # whole list after adding a few shops checks only the new ones.
     existing = set(
