@@ -29,17 +29,26 @@ def sqlstate_of(exc: DBAPIError) -> str | None:
     return None
 
 
-def translate(exc: DBAPIError) -> LedgerError | None:
-    """The ledger error this database error means, or None if it is not one of ours."""
-    state = sqlstate_of(exc)
-    driver = _driver_error(exc)
-    detail = str(getattr(driver, "detail", "") or "")
+def refusal(state: str | None, detail: str) -> LedgerError | None:
+    """The ledger's own refusals by SQLSTATE (raised by ``ledger_post``, or reported per
+    entry by ``ledger_post_batch``), or None."""
     if state == "ML001":
         return InsufficientFunds(detail or "?")
     if state == "ML002":
         return IdempotencyConflict(detail)
     if state == "ML003":
         return UnknownAccount(detail or "?")
+    return None
+
+
+def translate(exc: DBAPIError) -> LedgerError | None:
+    """The ledger error this database error means, or None if it is not one of ours."""
+    state = sqlstate_of(exc)
+    driver = _driver_error(exc)
+    detail = str(getattr(driver, "detail", "") or "")
+    refused = refusal(state, detail)
+    if refused is not None:
+        return refused
     if state == "ML011":
         return UnbalancedEntry(str(getattr(driver, "message", None) or exc))
     if isinstance(exc, IntegrityError) and "reverses_entry_id" in str(exc):

@@ -32,7 +32,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.types import BigInteger, Integer, String
 
-from ledger.errors import IdempotencyConflict, InsufficientFunds, LedgerError, UnknownAccount
+from ledger import _dberrors
 from ledger.posting import EntryDraft, PostedEntry, post_draft
 from machipay.db import UTCDateTime
 from machipay.hotsql import HotStatement
@@ -56,12 +56,6 @@ _POST_BATCH = HotStatement(
         bindparam("amounts", type_=ARRAY(BigInteger())),
     )
 )
-
-_REFUSALS: dict[str, type[LedgerError]] = {
-    "ML001": InsufficientFunds,
-    "ML002": IdempotencyConflict,
-    "ML003": UnknownAccount,
-}
 
 
 @dataclass
@@ -181,7 +175,10 @@ class GroupCommitter:
         for waiting, row in zip(batch, rows, strict=True):
             _ord, entry_id, created, refusal, detail = row
             if refusal is not None:
-                waiting.answer.set_exception(_REFUSALS[refusal](detail or "?"))
+                waiting.answer.set_exception(
+                    _dberrors.refusal(refusal, detail or "")
+                    or RuntimeError(f"ledger_post_batch refused with {refusal}")
+                )
             else:
                 waiting.answer.set_result(PostedEntry(int(entry_id), bool(created)))
 

@@ -51,7 +51,6 @@ CONTENT_SECURITY_POLICY = _policy()
 # ward's domain are not ours to force onto HTTPS.
 HSTS = b"max-age=31536000"
 
-_IMG_SRC = "img-src 'self' data: blob:"
 _HOST = re.compile(r"[A-Za-z0-9*][A-Za-z0-9.-]*(:[0-9]{1,5})?")
 
 
@@ -61,7 +60,7 @@ def content_security_policy(map_tile_url: str = "") -> str:
     parts = urlsplit(map_tile_url.replace("{s}", "*"))
     if parts.scheme != "https" or not _HOST.fullmatch(parts.netloc):
         return CONTENT_SECURITY_POLICY
-    return CONTENT_SECURITY_POLICY.replace(_IMG_SRC, f"{_IMG_SRC} https://{parts.netloc}")
+    return _policy(f" https://{parts.netloc}")
 
 
 _CSP = b"content-security-policy"

@@ -13,9 +13,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from machipay.errors import NotFound, ValidationFailed
-from machipay.phone import normalize_phone
 from wallet_api.models import Resident
-from wallet_api.service import require_wallet_can_move_money
+from wallet_api.service import (
+    recipient_phone,
+    require_wallet_can_move_money,
+    resident_who_can_receive,
+)
 
 # The same number of stars whatever the name's length: the mask must not hint at it.
 _HIDDEN = "***"
@@ -40,27 +43,13 @@ async def recipient_name(session: AsyncSession, *, sender_id: int, to_phone: str
     """The masked name of the resident a transfer to ``to_phone`` would reach."""
     # Only a wallet that may send can ask: the look-up is part of sending.
     await require_wallet_can_move_money(session, sender_id)
-    try:
-        e164 = normalize_phone(to_phone)
-    except ValueError as exc:
-        raise ValidationFailed(
-            "Enter the recipient's Japanese phone number.", field="to_phone"
-        ) from exc
+    e164 = recipient_phone(to_phone)
     sender_phone = (
         await session.execute(select(Resident.phone).where(Resident.user_id == sender_id))
     ).scalar_one()
     if e164 == sender_phone:
         raise ValidationFailed("You cannot send money to yourself.", field="to_phone")
-    # What transfer_money accepts as a recipient: verified and active.
-    name = (
-        await session.execute(
-            select(Resident.display_name).where(
-                Resident.phone == e164,
-                Resident.phone_verified_at.is_not(None),
-                Resident.status == "active",
-            )
-        )
-    ).scalar_one_or_none()
-    if name is None:
+    recipient = await resident_who_can_receive(session, e164)
+    if recipient is None:
         raise RecipientNotFound("No resident who can receive a transfer has this phone number.")
-    return mask_name(name)
+    return mask_name(recipient.display_name)

@@ -477,6 +477,33 @@ async def _count_miss(cache: CacheBackend, settings: Settings, sender_id: int) -
     await cache.incr_window(misses.key_for(str(sender_id)), misses.window_seconds)
 
 
+def recipient_phone(to_phone: str) -> str:
+    """A transfer's recipient number as E.164 (full-width digits and dashes accepted)."""
+    try:
+        return normalize_phone(to_phone)
+    except ValueError as exc:
+        raise ValidationFailed(
+            "Enter the recipient's Japanese phone number.", field="to_phone"
+        ) from exc
+
+
+async def resident_who_can_receive(session: AsyncSession, e164: str) -> Resident | None:
+    """The resident a transfer to this number reaches, the one rule for the transfer and
+    for the name shown before it: a verified phone (someone may have registered a number
+    that is not theirs, and the money would reach them, not the number's owner) and an
+    active wallet (a frozen one was frozen because someone else may hold the phone, and
+    money sent into it could not be sent back until the desk unfreezes it)."""
+    return (
+        await session.execute(
+            select(Resident).where(
+                Resident.phone == e164,
+                Resident.phone_verified_at.is_not(None),
+                Resident.status == "active",
+            )
+        )
+    ).scalar_one_or_none()
+
+
 async def transfer_money(
     session: AsyncSession,
     cache: CacheBackend,
@@ -494,12 +521,7 @@ async def transfer_money(
     and a recipient that cannot receive gets the answer an unregistered number gets: the
     answer never tells whether a number is registered unless the money moves."""
     await require_wallet_can_move_money(session, sender_id)
-    try:
-        e164 = normalize_phone(to_phone)
-    except ValueError as exc:
-        raise ValidationFailed(
-            "Enter the recipient's Japanese phone number.", field="to_phone"
-        ) from exc
+    e164 = recipient_phone(to_phone)
     # Lock the sender first: caps are sums over their past transfers, so two transfers of
     # one resident must not both pass the check at once.
     sender = (
@@ -521,18 +543,10 @@ async def transfer_money(
     if await ledger.get_balance(session, ledger.resident_money(sender.user_id)) < amount:
         raise InsufficientFunds("Your wallet does not hold enough money for this transfer.")
     await _refuse_once_misses_are_spent(cache, settings, sender.user_id)
-    # A wallet whose phone is not verified cannot receive: someone may have registered a
-    # number that is not theirs, and the money would reach them, not the number's owner.
-    recipient = (
-        await session.execute(
-            select(Resident).where(Resident.phone == e164, Resident.phone_verified_at.is_not(None))
-        )
-    ).scalar_one_or_none()
-    # A frozen wallet takes no transfers: it was frozen because someone else may hold the
-    # phone (or it carries fraud), and money sent into it could not be sent back until the
-    # desk unfreezes it. The sender hears what an unknown number gets: whether a wallet is
-    # frozen is nobody else's business.
-    if recipient is None or recipient.status != "active":
+    # The sender hears what an unknown number gets: whether a wallet is frozen or unverified
+    # is nobody else's business.
+    recipient = await resident_who_can_receive(session, e164)
+    if recipient is None:
         await _count_miss(cache, settings, sender.user_id)
         raise RecipientCannotReceive(_CANNOT_RECEIVE)
 
