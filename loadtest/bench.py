@@ -30,7 +30,16 @@ Steps, all on scratch databases that are dropped at the end (``--keep`` keeps th
    once and every one given up not at all (their idempotency keys against the payments,
    their ledger entries and the stored answers);
 7. RSS of every API worker after the load, then ``machipay verify`` on the loaded
-   database: nothing may be lost or double-counted under load.
+   database: nothing may be lost or double-counted under load;
+8. with ``--ledger``, ``loadtest.ledger_bench`` (the app's Python path, one transaction per
+   transfer, then group commit) against its own pgbench slot; with ``--peer PATH``,
+   ``loadtest.peer_bench`` (``ledger_post`` and pgledger's transfer, both driven by pgbench,
+   in alternating rounds), so one run prints every row of issue 20's table.
+
+The machine's CPU per payment is the busy time of every core (``/proc/stat``) over the
+peak phase divided by the payments the database gained meanwhile: API workers, PostgreSQL,
+Redis, the analytics worker and the load generator together, as a ward's own machine would
+spend them.
 
 Every phase is bounded by ``--seconds``; the table and a JSON summary are printed.
 """
@@ -72,8 +81,18 @@ SECRET = "bench-secret-key-0123456789abcdef-0123456789"  # noqa: S105 - scratch 
 TOKEN_TTL = 6 * 3600
 HERE = Path(__file__).resolve().parent
 PAYMENT_NAMES = ("pay", "pay (hot shop)")
-TARGET_RATIO, TARGET_P99_MS, TARGET_HOT, TARGET_RSS_MB = 0.5, 50.0, 0.8, 250.0
-TARGET_GOODPUT, TARGET_OVERLOAD_P99_MS = 0.9, 1_000.0
+# Issue 20's targets.
+TARGET_RATIO, TARGET_P99_MS, TARGET_HOT, TARGET_RSS_MB = 0.25, 100.0, 0.8, 250.0
+TARGET_GOODPUT, TARGET_OVERLOAD_P99_MS, TARGET_MACHINE_MS = 0.9, 1_000.0, 4.0
+TARGET_LEDGER_RATIO, TARGET_PEER_RATIO = 1.0, 1.0
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def machine_busy_s() -> float:
+    """CPU seconds the whole machine has spent busy since boot (every core, every process)."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:9]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    return (sum(fields) - idle) / CLK_TCK
 
 
 def free_port() -> int:
@@ -300,24 +319,36 @@ def run_locust(
     label: str,
     out_dir: Path,
     outcomes: Path | None = None,
+    database: str | None = None,
 ) -> dict[str, Any]:
+    """One locust phase; with ``database`` (a libpq URL of the app's database), also the
+    machine's busy CPU per payment made."""
     prefix = out_dir / label
     command, env = locust_invocation(
         host, seed_file, ns, hot_share=hot_share, pay_rate=pay_rate, prefix=prefix,
         outcomes=outcomes,
     )  # fmt: skip
     started = time.perf_counter()
+    made_before = asyncio.run(payments_watermark(database)) if database else (0, 0)
+    busy_before = machine_busy_s()
     cpu_before = os.times()
     subprocess.run(
         command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         timeout=ns.seconds + 120, check=False,
     )  # fmt: skip
     cpu_after = os.times()
+    busy = machine_busy_s() - busy_before
+    # Busy time over the load generator's whole life (start-up included) against the
+    # payments the database gained over the same span: every process, ours or not.
+    made = (asyncio.run(payments_watermark(database))[0] - made_before[0]) if database else 0
     return {
         **locust_results(prefix, label),
         "load_generator_cpu_s": (cpu_after.children_user + cpu_after.children_system)
         - (cpu_before.children_user + cpu_before.children_system),
         "elapsed_s": time.perf_counter() - started,
+        "machine_busy_s": busy,
+        "payments_made": made,
+        "machine_ms_per_payment": 1000 * busy / made if made else None,
     }
 
 
@@ -429,6 +460,44 @@ async def exactly_once(
     return result
 
 
+def side_bench(module: str, args: list[str], out_dir: Path, name: str) -> dict[str, Any] | None:
+    """Run another loadtest script in the same run (the ledger's and the peer's rows)."""
+    out = out_dir / f"{name}.json"
+    say(f"{name}: python -m {module} {' '.join(args)}")
+    done = subprocess.run(
+        [sys.executable, "-m", module, *args, "--json-out", str(out)],
+        capture_output=True, text=True, timeout=1800, check=False,
+    )  # fmt: skip
+    if not out.exists():
+        say(f"{name} failed ({done.returncode}):\n{(done.stdout + done.stderr)[-2000:]}")
+        return None
+    result: dict[str, Any] = json.loads(out.read_text())
+    result["exit_code"] = done.returncode
+    return result
+
+
+def ledger_rows(ns: argparse.Namespace, out_dir: Path) -> dict[str, Any]:
+    """``--ledger``: transfers through the app's Python path against pgbench, unbatched
+    and with group commit; ``--peer``: ``ledger_post`` against pgledger's transfer."""
+    rows: dict[str, Any] = {}
+    if ns.ledger:
+        for client in ("session", "group"):
+            rows[f"ledger_{client}"] = side_bench(
+                "loadtest.ledger_bench",
+                ["--client", client, "--clients", str(ns.clients), "--seconds", str(ns.seconds),
+                 "--database-url", ns.url],
+                out_dir, f"ledger-{client}",
+            )  # fmt: skip
+    if ns.peer is not None:
+        rows["peer"] = side_bench(
+            "loadtest.peer_bench",
+            ["--pgledger", str(ns.peer), "--clients", str(ns.clients),
+             "--seconds", str(ns.seconds), "--url", ns.url],
+            out_dir, "peer",
+        )  # fmt: skip
+    return rows
+
+
 def bench(ns: argparse.Namespace) -> dict[str, Any]:
     tag = uuid.uuid4().hex[:10]
     app_db, pgbench_db = f"machipay_bench_{tag}", f"machipay_pgbench_{tag}"
@@ -451,7 +520,11 @@ def bench(ns: argparse.Namespace) -> dict[str, Any]:
         consumer_in_api = ns.consumer == "api"
         if not consumer_in_api:
             consumer = start_consumer(url, ns.redis_url)
-        server = start_server(url, ns.redis_url, port, ns.workers, consumer_in_api=consumer_in_api)
+        overrides = {"MACHIPAY_PAYMENTS_IN_FLIGHT": str(ns.in_flight)} if ns.in_flight else None
+        server = start_server(
+            url, ns.redis_url, port, ns.workers, consumer_in_api=consumer_in_api,
+            env_overrides=overrides,
+        )  # fmt: skip
         host = f"http://127.0.0.1:{port}"
         app_admin = database_url(ns.url, app_db, "postgresql")
         # Untimed: the tables a campaign fills (points lots, rewards, tallies, payments) start
@@ -463,7 +536,7 @@ def bench(ns: argparse.Namespace) -> dict[str, Any]:
             host, seed_file, warm, hot_share=0.0, pay_rate=0.0, label="warm-up", out_dir=out_dir
         )
         asyncio.run(admin_execute(app_admin, "ANALYZE"))
-        run = {"hot_share": 0.0, "pay_rate": 0.0, "out_dir": out_dir}
+        run = {"hot_share": 0.0, "pay_rate": 0.0, "out_dir": out_dir, "database": app_admin}
         spread = run_locust(host, seed_file, ns, label="spread", **run)  # type: ignore[arg-type]
         say(f"spread: {spread['payments_per_s']:.0f} payments/s, p99 {spread['p99_ms']} ms")
         asyncio.run(admin_execute(app_admin, "ANALYZE"))
@@ -505,7 +578,9 @@ def bench(ns: argparse.Namespace) -> dict[str, Any]:
     if not ns.keep:
         for name in (app_db, pgbench_db):
             asyncio.run(admin_execute(ns.url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    side = ledger_rows(ns, out_dir)
     return {
+        **side,
         "machine": {"cores": os.cpu_count()},
         "settings": {
             "residents": ns.residents,
@@ -516,6 +591,7 @@ def bench(ns: argparse.Namespace) -> dict[str, Any]:
             "seconds": ns.seconds,
             "pgbench_clients": ns.clients,
             "consumer": ns.consumer,
+            "in_flight": ns.in_flight,
             "campaign_id": campaign_id,
         },
         "pgbench_tps": tps,
@@ -537,6 +613,42 @@ def bench(ns: argparse.Namespace) -> dict[str, Any]:
         "verify_report": report,
         "kept_databases": [app_db, pgbench_db] if ns.keep else [],
     }
+
+
+def fmt_ms(value: float | None) -> str:
+    return "–" if value is None else f"{value:.2f} ms"
+
+
+def side_lines(s: dict[str, Any]) -> list[tuple[str, str]]:
+    lines = []
+    for client, target in (("session", TARGET_LEDGER_RATIO), ("group", 2 * TARGET_LEDGER_RATIO)):
+        row = s.get(f"ledger_{client}")
+        if f"ledger_{client}" not in s:
+            continue
+        lines.append(
+            (
+                f"ledger ({client}) transfers/s ÷ pgbench",
+                "failed"
+                if row is None
+                else f"{row['transfers_per_s']:,.0f} ÷ {row['pgbench_tps']:,.0f} = "
+                f"{row['ratio']:.2f} (target ≥ {target:.1f}: {verdict(row['ratio'] >= target)};"
+                f" client CPU {row['client_cpu_ms_per_transfer']:.2f} ms/transfer; verify "
+                f"{'green' if row['verify_ok'] else 'RED'})",
+            )
+        )
+    if "peer" in s:
+        peer = s["peer"]
+        lines.append(
+            (
+                "ledger_post by pgbench ÷ tpcb, ÷ peer",
+                "failed"
+                if peer is None
+                else f"{peer['ours_to_tpcb']:.2f} and {peer['ours_to_peer']:.2f} (target ÷ peer"
+                f" ≥ {TARGET_PEER_RATIO:.1f}: {verdict(peer['ours_to_peer'] >= TARGET_PEER_RATIO)};"
+                f" books {'ok' if peer['books_ok'] else 'BROKEN'})",
+            )
+        )
+    return lines
 
 
 def fmt_s(value: float | None) -> str:
@@ -563,6 +675,13 @@ def print_table(s: dict[str, Any]) -> None:
             "peak latency p50 / p95 / p99 ms",
             f"{spread['p50_ms']} / {spread['p95_ms']} / {spread['p99_ms']}",
         ),
+        (
+            "machine CPU per payment at the peak",
+            f"{fmt_ms(spread['machine_ms_per_payment'])} (all processes, /proc/stat; target ≤ "
+            f"{TARGET_MACHINE_MS:.0f}: "
+            f"{verdict((spread['machine_ms_per_payment'] or 1e9) <= TARGET_MACHINE_MS)})",
+        ),
+        *side_lines(s),
         ("paced at 70 %: payments/s", f"{paced['payments_per_s']:,.1f}"),
         (
             "paced at 70 %: p50 / p95 / p99 ms",
@@ -688,6 +807,21 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         action="store_true",
         help="launch no campaign: the same morning on a platform without one, to compare",
     )
+    parser.add_argument(
+        "--in-flight",
+        type=int,
+        help="MACHIPAY_PAYMENTS_IN_FLIGHT for the server (default: the setting's own default)",
+    )
+    parser.add_argument(
+        "--ledger",
+        action="store_true",
+        help="also run loadtest.ledger_bench (session, then group commit) in this run",
+    )
+    parser.add_argument(
+        "--peer",
+        type=Path,
+        help="also run loadtest.peer_bench against this pgledger checkout (never committed)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the scratch databases")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON too")
     ns = parser.parse_args(argv)
@@ -711,6 +845,8 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(summary, indent=2, ensure_ascii=False, default=str))
     once = summary["exactly_once"]
     ok = summary["verify_ok"] and summary["spread"]["payments"] and once.get("ok", False)
+    side = [summary[k] for k in ("ledger_session", "ledger_group", "peer") if k in summary]
+    ok = ok and all(row is not None and row["exit_code"] == 0 for row in side)
     return 0 if ok else 1
 
 

@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import hashlib
+import json
 import re
 import subprocess
 import tempfile
@@ -204,6 +205,17 @@ def main(argv: list[str] | None = None) -> int:
           f" over {peer_transfers:,} transfers")  # fmt: skip
     if ns.keep:
         print("  kept: " + ", ".join(created))
+    if ns.json_out:
+        summary = {
+            "tps": means,
+            "slots": slots,
+            "ours_to_tpcb": means["ours"] / means["tpcb-like"],
+            "ours_to_peer": means["ours"] / means["peer"],
+            "peer_to_tpcb": means["peer"] / means["tpcb-like"],
+            "books_ok": ours_ok and peer_ok,
+            "pgledger_sha256": sha256(ns.pgledger / "pgledger.sql"),
+        }
+        ns.json_out.write_text(json.dumps(summary, indent=2), encoding="utf-8")
     return 0 if ours_ok and peer_ok else 1
 
 
@@ -225,6 +237,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seconds", type=int, default=20, help="per slot")
     parser.add_argument("--rounds", type=int, default=2, help="even: each order equally often")
     parser.add_argument("--keep", action="store_true", help="keep the scratch databases")
+    parser.add_argument("--json-out", type=Path, help="also write the means and ratios here")
     ns = parser.parse_args(argv)
     if not 5 <= ns.seconds <= 300 or not 1 <= ns.clients <= 64 or not 1 <= ns.jobs <= ns.clients:
         parser.error("--seconds 5..300, --clients 1..64, --jobs 1..clients")

@@ -62,10 +62,12 @@ import asyncpg
 import redis
 
 from loadtest.bench import (
+    CLK_TCK,
     add_morning_arguments,
     free_port,
     locust_invocation,
     locust_results,
+    machine_busy_s,
     machipay_verify,
     prepare,
     say,
@@ -76,7 +78,6 @@ from loadtest.ledger_bench import admin_execute, database_url
 from machipay.migrate import upgrade
 
 DEFAULT_REDIS = "redis://127.0.0.1:6379/7"
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 # Layers in the order the table prints them. A frame's layer is the first rule that matches
 # its module path (site-packages/…, the repository's own packages, or the standard library);
@@ -258,12 +259,6 @@ def cmdline(pid: int) -> bytes:
         return Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         return b""
-
-
-def machine_busy_s() -> float:
-    fields = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:9]]
-    idle = fields[3] + fields[4]  # idle + iowait
-    return (sum(fields) - idle) / CLK_TCK
 
 
 @dataclass

@@ -99,6 +99,11 @@ class Settings(BaseSettings):
     # Tokens
     access_token_ttl_seconds: int = Field(900, ge=30, le=86_400)
     refresh_token_ttl_seconds: int = Field(30 * 86_400, ge=300)
+    # How long a worker trusts its own "this session has not ended" answer before asking the
+    # deny-list again: a Redis round trip saved on most requests, at the price of a token
+    # another worker's sign-out ended still passing here for at most this long (at most 1 s;
+    # 0 asks every time). A sign-out in this worker is seen at once.
+    session_check_memo_ms: int = Field(1_000, ge=0, le=1_000)
     funding_webhook_tolerance_seconds: int = Field(300, ge=1, le=3_600)
 
     # Money limits (integer yen).

@@ -25,7 +25,7 @@ async def current_claims(
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthorized("Send an access token as 'Authorization: Bearer <token>'.")
     claims = decode_access_token(settings.secret_key, credentials.credentials)
-    if await session_ended(cache, claims.session_id):
+    if await session_ended(cache, claims.session_id, memo_s=settings.session_check_memo_ms / 1000):
         raise Unauthorized("This session was signed out.")
     return claims
 

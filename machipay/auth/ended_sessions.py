@@ -11,17 +11,42 @@ refused by the same lookup.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 
 from machipay.cache import CacheBackend
+
+# Sessions this worker found not ended, and until when (monotonic seconds) it believes it.
+# Only the "not ended" answer is remembered: an ended session is asked about every time, so
+# nothing here can let an ended session back in once its end is seen. Bounded: emptied when
+# full (one Redis read per session to refill it).
+_NOT_ENDED_UNTIL: dict[str, float] = {}
+MEMO_ENTRIES = 100_000
 
 
 def ended_key(session_id: str) -> str:
     return f"auth:session-ended:{session_id}"
 
 
-async def session_ended(cache: CacheBackend, session_id: str) -> bool:
-    return await cache.get(ended_key(session_id)) is not None
+async def session_ended(
+    cache: CacheBackend,
+    session_id: str,
+    *,
+    memo_s: float = 0.0,
+    monotonic: Callable[[], float] = time.monotonic,
+) -> bool:
+    """Has this session ended? With ``memo_s``, a "no" is trusted for that long in this
+    worker (the request path's token check); without, the deny-list is always asked (a
+    refresh, which must be exact)."""
+    now = monotonic()
+    if memo_s > 0 and _NOT_ENDED_UNTIL.get(session_id, 0.0) > now:
+        return False
+    ended = await cache.get(ended_key(session_id)) is not None
+    if memo_s > 0 and not ended:
+        if len(_NOT_ENDED_UNTIL) >= MEMO_ENTRIES:
+            _NOT_ENDED_UNTIL.clear()
+        _NOT_ENDED_UNTIL[session_id] = now + memo_s
+    return ended
 
 
 async def deny_sessions(
@@ -30,3 +55,5 @@ async def deny_sessions(
     """Refuse these sessions' access tokens from now on, for ``ttl_seconds``."""
     for session_id in session_ids:
         await cache.set(ended_key(session_id), "1", ttl_seconds=ttl_seconds)
+        # Seen at once by this worker; other workers within their memo (≤ 1 s).
+        _NOT_ENDED_UNTIL.pop(session_id, None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import time
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -63,8 +64,29 @@ def issue_access_token(
     return jwt.encode(payload, secret, algorithm=ALGORITHM), claims
 
 
+# Tokens this worker has verified, and their claims: a resident's app sends the same token
+# with every request for its 15 minutes, and checking the signature and claims again costs
+# more than the rest of the token check. Keyed by secret and token, so a token is only ever
+# taken as it was verified; expiry is checked on every use. Bounded: emptied when full.
+_VERIFIED: dict[tuple[str, str], AccessClaims] = {}
+VERIFIED_ENTRIES = 50_000
+
+
 def decode_access_token(secret: str, token: str) -> AccessClaims:
     """Verify signature, algorithm, issuer, audience and expiry; anything off is a 401."""
+    known = _VERIFIED.get((secret, token))
+    if known is not None:
+        if known.expires_at.timestamp() > time.time():
+            return known
+        del _VERIFIED[(secret, token)]
+    claims = _verify(secret, token)
+    if len(_VERIFIED) >= VERIFIED_ENTRIES:
+        _VERIFIED.clear()
+    _VERIFIED[(secret, token)] = claims
+    return claims
+
+
+def _verify(secret: str, token: str) -> AccessClaims:
     try:
         # algorithms is pinned: a token claiming "none" or another algorithm is refused.
         payload = jwt.decode(
