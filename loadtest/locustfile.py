@@ -19,6 +19,10 @@ Environment:
   hot-shop variant; default 0: spread over every shop)
 * ``MACHIPAY_LOAD_PAY_RATE``: payments per second per paying user (default 0: a user pays
   again as soon as the last payment answered, which finds the peak)
+* ``MACHIPAY_LOAD_ARRIVALS``: with a pay rate, ``paced`` (default: each user pays on a
+  fixed beat, locust's ``constant_throughput``) or ``poisson`` (each user waits an
+  exponentially distributed time after each answer: many such users arrive as residents do,
+  independently of each other and of how fast the last payment was answered)
 * ``MACHIPAY_LOAD_MIX``: ``morning`` (default, the whole mix) or ``payments`` (only
   scan-and-pay, what the benchmark measures)
 * ``MACHIPAY_LOAD_CAMPAIGN_ID``, ``MACHIPAY_LOAD_OFFICER`` (``user:password``): the
@@ -60,6 +64,7 @@ SEED: dict[str, Any] = json.loads(  # the logins file written by `machipay seed`
 )
 HOT_SHARE = float(os.environ.get("MACHIPAY_LOAD_HOT_SHARE", "0"))
 PAY_RATE = float(os.environ.get("MACHIPAY_LOAD_PAY_RATE", "0"))
+ARRIVALS = os.environ.get("MACHIPAY_LOAD_ARRIVALS", "paced")
 MIX = os.environ.get("MACHIPAY_LOAD_MIX", "morning")
 CAMPAIGN_ID = os.environ.get("MACHIPAY_LOAD_CAMPAIGN_ID")
 OFFICER = os.environ.get("MACHIPAY_LOAD_OFFICER", "")
@@ -153,7 +158,11 @@ def pick_shop(rng: random.Random) -> dict[str, Any]:
 
 
 def pacing() -> Any:
-    return constant_throughput(PAY_RATE) if PAY_RATE else constant(0)
+    if not PAY_RATE:
+        return constant(0)
+    if ARRIVALS == "poisson":
+        return lambda _user: random.expovariate(PAY_RATE)
+    return constant_throughput(PAY_RATE)
 
 
 class _Signed(FastHttpUser):

@@ -372,6 +372,17 @@ async def test_charts_draw_suppressed_cells_as_gaps_not_zeros(
 
         uplift = page.locator("canvas#chart-uplift[data-ready='true']")
         await expect(uplift).to_have_count(1)
+        # The demo's newest campaign has not started (開始前): the panel opens on the newest
+        # one that has, not on a campaign with no effect to show.
+        choices = page.locator("#uplift-campaign option")
+        assert any(
+            message("analytics.status.approved") in text
+            for text in await choices.all_text_contents()
+        ), "the demo should hold a campaign not yet started"
+        chosen = await page.locator("#uplift-campaign").evaluate(
+            "s => s.options[s.selectedIndex].textContent"
+        )
+        assert message("analytics.status.approved") not in chosen, chosen
         bars = await uplift.evaluate("c => Chart.getChart(c).data.datasets.length")
         assert bars == 2
         await expect(page.locator("#uplift-spend")).not_to_be_empty()

@@ -200,6 +200,10 @@ export function createCharts(ctx) {
     const select = $("uplift-campaign");
     select.replaceChildren(...ctx.campaigns.map((c) => h("option", { value: String(c.id) },
       `${c.name} (${t(`analytics.status.${c.status}`)})`)));
+    // The newest campaign that has started: one not yet started (開始前) has no effect to show.
+    const now = Date.now();
+    const started = ctx.campaigns.find((c) => c.status !== "approved" && Date.parse(c.starts_at) <= now);
+    if (started) select.value = String(started.id);
     select.disabled = ctx.campaigns.length === 0;
     if (!ctx.campaigns.length) {
       const note = $("chart-uplift-note");
