@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-import time
 import secrets
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
