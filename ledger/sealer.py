@@ -54,10 +54,19 @@ async def _final_horizon(engine: AsyncEngine) -> int | None:
                     # marked committed before it leaves the running list, and until then a
                     # new snapshot (like the one the entries are read with below) does not
                     # show its entry. pg_xact_status let the sealer seal past such an entry.
+                    # Transaction ids are the server's, not the database's: a long
+                    # transaction in another database on the same server (a report, a
+                    # restore) is in the snapshot too, but can never write our entries.
+                    # Only a backend known to be in another database is left out; anything
+                    # unidentified (a prepared transaction, a backend whose xid we may not
+                    # see) still holds the horizon back.
                     text(
                         "SELECT count(*)"
                         " FROM pg_snapshot_xip(CAST(CAST(:s AS text) AS pg_snapshot)) AS x "
                         "WHERE NOT pg_visible_in_snapshot(x, pg_current_snapshot())"
+                        " AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a"
+                        "  WHERE a.backend_xid::text::bigint = x::text::bigint % 4294967296"
+                        "   AND a.datname IS DISTINCT FROM current_database())"
                     ),
                     {"s": snapshot},
                 )

@@ -526,7 +526,11 @@ def bench(ns: argparse.Namespace) -> dict[str, Any]:
         consumer_in_api = ns.consumer == "api"
         if not consumer_in_api:
             consumer = start_consumer(url, ns.redis_url)
-        overrides = {"MACHIPAY_PAYMENTS_IN_FLIGHT": str(ns.in_flight)} if ns.in_flight else None
+        overrides = {}
+        if ns.in_flight:
+            overrides["MACHIPAY_PAYMENTS_IN_FLIGHT"] = str(ns.in_flight)
+        if ns.queue_wait_ms is not None:
+            overrides["MACHIPAY_PAYMENT_QUEUE_WAIT_MS"] = str(ns.queue_wait_ms)
         server = start_server(
             url, ns.redis_url, port, ns.workers, consumer_in_api=consumer_in_api,
             env_overrides=overrides,
@@ -610,6 +614,7 @@ def bench(ns: argparse.Namespace) -> dict[str, Any]:
             "pgbench_clients": ns.clients,
             "consumer": ns.consumer,
             "in_flight": ns.in_flight,
+            "queue_wait_ms": ns.queue_wait_ms,
             "campaign_id": campaign_id,
         },
         "pgbench_tps": tps,
@@ -788,6 +793,8 @@ def print_table(s: dict[str, Any]) -> None:
         f" {st['residents']:,} residents, {st['merchants']} shops, pgbench {st['pgbench_clients']}"
         " clients, "
         + ("no campaign" if st["campaign_id"] is None else f"campaign {st['campaign_id']} active")
+        + f", payments in flight per worker {st['in_flight'] or 'default'}, queue wait "
+        + (f"{st['queue_wait_ms']} ms" if st["queue_wait_ms"] is not None else "default")
     )
     if not s["verify_ok"]:
         print(s["verify_report"])
@@ -841,6 +848,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--in-flight",
         type=int,
         help="MACHIPAY_PAYMENTS_IN_FLIGHT for the server (default: the setting's own default)",
+    )
+    parser.add_argument(
+        "--queue-wait-ms",
+        type=int,
+        help="MACHIPAY_PAYMENT_QUEUE_WAIT_MS for the server (default: the setting's own)",
     )
     parser.add_argument(
         "--ledger",

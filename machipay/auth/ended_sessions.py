@@ -21,7 +21,7 @@ from machipay.cache import CacheBackend
 # nothing here can let an ended session back in once its end is seen. Bounded: emptied when
 # full (one Redis read per session to refill it).
 _NOT_ENDED_UNTIL: dict[str, float] = {}
-MEMO_ENTRIES = 100_000
+MEMO_ENTRIES = 20_000  # about 100 bytes each: 2 MB at most
 
 
 def ended_key(session_id: str) -> str:

@@ -69,7 +69,7 @@ def issue_access_token(
 # more than the rest of the token check. Keyed by secret and token, so a token is only ever
 # taken as it was verified; expiry is checked on every use. Bounded: emptied when full.
 _VERIFIED: dict[tuple[str, str], AccessClaims] = {}
-VERIFIED_ENTRIES = 50_000
+VERIFIED_ENTRIES = 20_000  # about 800 bytes each with the token: 16 MB at most
 
 
 def decode_access_token(secret: str, token: str) -> AccessClaims:

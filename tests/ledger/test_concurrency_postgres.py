@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import uuid
 
+import asyncpg
 import pytest
 from sqlalchemy import event, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 import ledger
+import tests.conftest as harness
 from ledger import credit, debit
 from machipay.db import make_sessionmaker
 from tests.ledger.helpers import balances, open_and_fund, transfer
@@ -284,3 +286,34 @@ async def test_the_sealer_waits_for_an_entry_still_being_written(
         ).scalar_one()
     assert report.ok, report.findings
     assert last_sealed >= later.id
+
+
+async def test_a_transaction_in_another_database_does_not_hold_the_sealer_back(
+    pg: async_sessionmaker[AsyncSession], unique: str
+) -> None:
+    # Transaction ids are the server's: a long transaction in another database of the same
+    # server (a report, a restore, another deployment) is in every snapshot, yet can never
+    # write this database's entries. It must not stop the chain from being sealed.
+    a, b = f"resident:{unique}a:money", f"resident:{unique}b:money"
+    await open_and_fund(pg, {a: 500, b: 0})
+    assert harness.PG_URL
+    other = await asyncpg.connect(harness._asyncpg_dsn(harness.PG_URL))
+    try:
+        assert await other.fetchval("SELECT current_database()") != await _our_database(pg)
+        elsewhere = other.transaction()
+        await elsewhere.start()
+        await other.fetchval("SELECT pg_current_xact_id()")  # holds a transaction id
+        await transfer(pg, a, b, 5)
+        sealed = await ledger.seal_pending_entries(pg)
+        assert sealed.entries >= 1
+        await elsewhere.rollback()
+    finally:
+        await other.close()
+    async with pg() as session:
+        report = await ledger.verify_ledger(session)
+    assert report.ok, report.findings
+
+
+async def _our_database(pg: async_sessionmaker[AsyncSession]) -> str:
+    async with pg() as session:
+        return str((await session.execute(text("SELECT current_database()"))).scalar_one())
