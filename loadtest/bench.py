@@ -51,16 +51,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import csv
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import urllib.request
 import uuid
+from collections import Counter
 from contextlib import closing
 from pathlib import Path
 from typing import Any
@@ -81,6 +86,11 @@ from wallet_api.models import Resident
 DEFAULT_URL = "postgresql://root@127.0.0.1:5432/postgres"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/14"
 SECRET = "bench-secret-key-0123456789abcdef-0123456789"  # noqa: S105 - scratch server only
+METRICS_TOKEN = "bench-metrics-token-0123456789abcdef"  # noqa: S105 - scratch server only
+PAYMENT_ROUTE = 'method="POST",route="/api/v1/payments"'
+BUCKET = re.compile(
+    r"^machipay_http_request_duration_seconds_bucket\{(?P<labels>[^}]*)\} (?P<count>[0-9.e+]+)$"
+)
 TOKEN_TTL = 6 * 3600
 HERE = Path(__file__).resolve().parent
 PAYMENT_NAMES = ("pay", "pay (hot shop)")
@@ -161,6 +171,7 @@ def server_env(url: str, redis_url: str) -> dict[str, str]:
             # which no resident does): the per-account limit would refuse most of the load.
             "MACHIPAY_MONEY_MOVES_PER_ACCOUNT_PER_MINUTE": "100000",
             "MACHIPAY_LOG_LEVEL": "WARNING",
+            "MACHIPAY_METRICS_TOKEN": METRICS_TOKEN,
         }
     )
     return env
@@ -336,18 +347,23 @@ def run_locust(
     )  # fmt: skip
     started = time.perf_counter()
     made_before = asyncio.run(payments_watermark(database)) if database else (0, 0)
+    histogram_before = payment_buckets(host) if database else {}
     busy_before = machine_busy_s()
     cpu_before = os.times()
-    subprocess.run(
-        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        timeout=ns.seconds + 120, check=False,
-    )  # fmt: skip
+    with WaitSampler(database) if database else contextlib.nullcontext() as waits:
+        subprocess.run(
+            command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            timeout=ns.seconds + 120, check=False,
+        )  # fmt: skip
     cpu_after = os.times()
     busy = machine_busy_s() - busy_before
     # Busy time over the load generator's whole life (start-up included) against the
     # payments the database gained over the same span: every process, ours or not.
     made = (asyncio.run(payments_watermark(database))[0] - made_before[0]) if database else 0
+    server = server_percentiles(histogram_before, payment_buckets(host)) if database else {}
     return {
+        "server": server,
+        "backends": waits.summary() if waits is not None else {},
         **locust_results(prefix, label),
         "load_generator_cpu_s": (cpu_after.children_user + cpu_after.children_system)
         - (cpu_before.children_user + cpu_before.children_system),
@@ -466,6 +482,90 @@ async def exactly_once(
     return result
 
 
+class WaitSampler:
+    """What the app's PostgreSQL backends are doing, sampled every 50 ms during a phase:
+    running on a CPU, waiting (for a row lock, the WAL flush of a commit…), or holding a
+    transaction open while the API worker computes its next statement.
+    A thread of its own with one connection, so sampling never waits for the load."""
+
+    def __init__(self, database: str) -> None:
+        self.database = database
+        self.counts: Counter[str] = Counter()
+        self.samples = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> WaitSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        asyncio.run(self._sample())
+
+    async def _sample(self) -> None:
+        conn = await asyncpg.connect(self.database)
+        try:
+            while not self._stop.is_set():
+                rows = await conn.fetch(
+                    # "idle in transaction": a transaction open while the API worker runs
+                    # its Python between two statements (its locks held meanwhile).
+                    "SELECT CASE WHEN state = 'idle in transaction' THEN 'app, in transaction'"
+                    " ELSE coalesce(wait_event_type || ':' || wait_event, 'CPU') END AS what,"
+                    " count(*) AS n FROM pg_stat_activity WHERE datname = current_database()"
+                    " AND state IN ('active', 'idle in transaction')"
+                    " AND pid <> pg_backend_pid() GROUP BY 1"
+                )
+                self.samples += 1
+                for row in rows:
+                    self.counts[row["what"]] += row["n"]
+                await asyncio.sleep(0.05)
+        finally:
+            await conn.close()
+
+    def summary(self, top: int = 5) -> dict[str, float]:
+        """Mean active backends per sample, by what they were doing (the largest first)."""
+        if not self.samples:
+            return {}
+        return {what: n / self.samples for what, n in self.counts.most_common(top)}
+
+
+def payment_buckets(host: str) -> dict[float, float]:
+    """The server's own latency histogram of ``POST /api/v1/payments`` (every worker's, from
+    ``/metrics``): cumulative counts by upper bound in seconds."""
+    url, auth = f"{host}/metrics", {"Authorization": f"Bearer {METRICS_TOKEN}"}
+    request = urllib.request.Request(url, headers=auth)  # noqa: S310 - our own loopback server
+    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+        text = response.read().decode()
+    buckets: dict[float, float] = {}
+    for line in text.splitlines():
+        match = BUCKET.match(line)
+        if match is None or PAYMENT_ROUTE not in match["labels"]:
+            continue
+        bound = re.search(r'le="([^"]+)"', match["labels"])
+        if bound is not None:
+            le = float("inf") if bound[1] == "+Inf" else float(bound[1])
+            buckets[le] = buckets.get(le, 0.0) + float(match["count"])
+    return buckets
+
+
+def server_percentiles(before: dict[float, float], after: dict[float, float]) -> dict[str, Any]:
+    """The phase's share of the histogram: for p50/p95/p99, the bucket bound it falls under
+    (an upper bound, in ms), as the server measured it, from its outermost middleware to the
+    last byte handed to the ASGI server (the client's and the kernel's queues are not in it)."""
+    bounds = sorted(after)
+    counts = [after[b] - before.get(b, 0.0) for b in bounds]
+    total = counts[-1] if counts else 0.0
+    result: dict[str, Any] = {"requests": int(total)}
+    for name, q in (("p50", 0.50), ("p95", 0.95), ("p99", 0.99)):
+        bound = next((b for b, c in zip(bounds, counts, strict=True) if c >= q * total), None)
+        result[f"{name}_le_ms"] = None if bound is None or not total else 1000 * bound
+    return result
+
+
 def side_bench(module: str, args: list[str], out_dir: Path, name: str) -> dict[str, Any] | None:
     """Run another loadtest script in the same run (the ledger's and the peer's rows)."""
     out = out_dir / f"{name}.json"
@@ -551,14 +651,16 @@ def bench(ns: argparse.Namespace) -> dict[str, Any]:
         say(f"spread: {spread['payments_per_s']:.0f} payments/s, p99 {spread['p99_ms']} ms")
         asyncio.run(admin_execute(app_admin, "ANALYZE"))
         hot = run_locust(
-            host, seed_file, ns, hot_share=0.3, pay_rate=0.0, label="hot", out_dir=out_dir
-        )
+            host, seed_file, ns, hot_share=0.3, pay_rate=0.0, label="hot", out_dir=out_dir,
+            database=app_admin,
+        )  # fmt: skip
         say(f"hot shop (30 %): {hot['payments_per_s']:.0f} payments/s")
         asyncio.run(admin_execute(app_admin, "ANALYZE"))
         paced_rate = 0.7 * spread["payments_per_s"] / ns.users
         paced = run_locust(
-            host, seed_file, ns, hot_share=0.0, pay_rate=paced_rate, label="paced", out_dir=out_dir
-        )
+            host, seed_file, ns, hot_share=0.0, pay_rate=paced_rate, label="paced",
+            out_dir=out_dir, database=app_admin,
+        )  # fmt: skip
         say(f"70 % of peak: {paced['payments_per_s']:.0f} payments/s, p99 {paced['p99_ms']} ms")
         asyncio.run(admin_execute(app_admin, "ANALYZE"))
         # The same 70 % from a crowd: the overload phase's residents, each paying after an
@@ -568,6 +670,7 @@ def bench(ns: argparse.Namespace) -> dict[str, Any]:
         poisson = run_locust(
             host, seed_file, crowd, hot_share=0.0, pay_rate=0.7 * spread["payments_per_s"]
             / crowd.users, label="poisson", out_dir=out_dir, arrivals="poisson",
+            database=app_admin,
         )  # fmt: skip
         say(
             f"70 % of peak, Poisson arrivals: {poisson['payments_per_s']:.0f} payments/s,"
@@ -578,7 +681,7 @@ def bench(ns: argparse.Namespace) -> dict[str, Any]:
         watermark = asyncio.run(payments_watermark(app_admin))
         overload = run_locust(
             host, seed_file, crowd, hot_share=0.0, pay_rate=0.0, label="overload",
-            out_dir=out_dir, outcomes=outcomes,
+            out_dir=out_dir, outcomes=outcomes, database=app_admin,
         )  # fmt: skip
         keys = json.loads(outcomes.read_text()) if outcomes.exists() else None
         once = asyncio.run(exactly_once(app_admin, keys, watermark))
@@ -637,6 +740,21 @@ def bench(ns: argparse.Namespace) -> dict[str, Any]:
         "verify_report": report,
         "kept_databases": [app_db, pgbench_db] if ns.keep else [],
     }
+
+
+def backends(phase: dict[str, Any]) -> str:
+    found = phase.get("backends") or {}
+    return ", ".join(f"{what} {n:.1f}" for what, n in found.items()) or "–"
+
+
+def server_side(phase: dict[str, Any]) -> str:
+    server = phase.get("server") or {}
+    if not server.get("requests"):
+        return "–"
+    return " / ".join(
+        "–" if server[f"{p}_le_ms"] is None else f"{server[f'{p}_le_ms']:g}"
+        for p in ("p50", "p95", "p99")
+    )
 
 
 def fmt_ms(value: float | None) -> str:
@@ -721,6 +839,14 @@ def print_table(s: dict[str, Any]) -> None:
             "70 %, Poisson: p50 / p95 / p99 ms",
             f"{poisson['p50_ms']} / {poisson['p95_ms']} / {poisson['p99_ms']} (p99 target ≤ "
             f"{TARGET_P99_MS:.0f}: {verdict((poisson['p99_ms'] or 1e9) <= TARGET_P99_MS)})",
+        ),
+        (
+            "server-side p50 / p95 / p99 ≤ ms (peak, paced, Poisson)",
+            ", ".join(server_side(phase) for phase in (spread, paced, poisson)),
+        ),
+        *(
+            (f"{name}: active PostgreSQL backends by state", backends(phase))
+            for name, phase in (("peak", spread), ("Poisson", poisson))
         ),
         ("hot shop (30 %): payments/s", f"{hot['payments_per_s']:,.1f}"),
         (
