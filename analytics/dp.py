@@ -48,6 +48,7 @@ from ward import list_categories, list_districts, list_shopping_streets
 dp.enable_features("contrib")
 
 MAX_PUBLIC_CELLS = 50_000
+FACT_MEASURES = ("amount", "points_used", "reward")
 # Measures and the fact column each sums (payments: a 0/1 column, so refunds don't count).
 SUMS = {
     "payments": "is_payment",
@@ -193,6 +194,7 @@ def _truncated(
     filters: dict[str, list[Any]],
     months: list[str],
     bounds: Bounds,
+    summed: tuple[str, ...] = FACT_MEASURES,
 ) -> Any:
     """The facts OpenDP may see, summed and bounded in the database: one row per pseudonym
     and cell, its payments counted up to ``payments_per_cell`` and each sum clamped to
@@ -215,20 +217,17 @@ def _truncated(
         select(
             *(column.label(name) for name, column in columns.items()),
             func.least(func.sum(source.payments), bounds.payments_per_cell).label("is_payment"),
-            *(bounded(measure).label(measure) for measure in FACT_MEASURES),
+            *(bounded(measure).label(measure) for measure in summed),
             cell_rank.label("_c"),
         )
         .where(*_conditions(source, filters, months))
         .group_by(person, *dims)
         .subquery()
     )
-    names = [*columns, "is_payment", *FACT_MEASURES]
+    names = [*columns, "is_payment", *summed]
     return select(*(inner.c[name] for name in names)).where(
         inner.c["_c"] <= bounds.cells_per_resident
     )
-
-
-FACT_MEASURES = ("amount", "points_used", "reward")
 
 
 async def _source(
@@ -257,6 +256,7 @@ async def truncated_csv(
     months: list[str],
     bounds: Bounds,
     *,
+    summed: tuple[str, ...] = FACT_MEASURES,
     source: _Source | None = None,
 ) -> bytes:
     """The truncated rows as CSV straight from PostgreSQL's COPY: parsed by Polars in
@@ -280,7 +280,7 @@ async def truncated_csv(
             " set_config('max_parallel_workers_per_gather', '0', true)"
         )
     )
-    compiled = _truncated(source, dimensions, filters, months, bounds).compile(
+    compiled = _truncated(source, dimensions, filters, months, bounds, summed).compile(
         dialect=connection.dialect, compile_kwargs={"render_postcompile": True}
     )
     arguments = [compiled.params[name] for name in compiled.positiontup or ()]
@@ -292,12 +292,22 @@ async def truncated_csv(
     return out.getvalue()
 
 
-def _frame(csv: bytes, names: list[str], max_rows: int) -> pl.DataFrame:
+def summed_for(measures: tuple[str, ...]) -> tuple[str, ...]:
+    """The sums a query's measures need (the payments' count is always read): the others
+    are not computed, sorted or sent, as OpenDP would not be given them anyway."""
+    # An average ticket is spend ÷ payments: both are released to compute it.
+    ratio = ("spend", "payments") if "average_ticket" in measures else ()
+    return tuple(SUMS[m] for m in SUMS if (m in measures or m in ratio) and m != "payments")
+
+
+def _frame(
+    csv: bytes, names: list[str], max_rows: int, summed: tuple[str, ...] = FACT_MEASURES
+) -> pl.DataFrame:
     # Types from the columns, not from the rows: a frame with no row must work the same.
     schema: dict[str, Any] = {
         name: pl.Int64 if name in INTEGER_DIMENSIONS else pl.String for name in names
     }
-    schema.update(is_payment=pl.Int64, amount=pl.Int64, points_used=pl.Int64, reward=pl.Int64)
+    schema.update(dict.fromkeys(("is_payment", *summed), pl.Int64))
     frame = pl.read_csv(io.BytesIO(csv), schema=schema, has_header=True)
     # The facts were counted before the read (``truncated_csv``), in a statement of their
     # own: the rows, fewer than the facts, are held to the bound OpenDP is promised too.
@@ -430,7 +440,9 @@ async def dp_answer(
     the read runs on the DP pool (``analytics.dp_pool``), off the event loop."""
     bounds = Bounds.of(settings, len(months))
     async with sessions() as session:
-        csv = await truncated_csv(session, list(dimensions), filters, months, bounds)
+        csv = await truncated_csv(
+            session, list(dimensions), filters, months, bounds, summed=summed_for(measures)
+        )
     return await dp_pool.compute(
         settings,
         functools.partial(_answer, csv, list(dimensions), measures, keys, epsilon, bounds),
@@ -445,7 +457,7 @@ def _answer(
     epsilon: float,
     bounds: Bounds,
 ) -> DpAnswer:
-    frame = _frame(csv, dims, bounds.max_rows)
+    frame = _frame(csv, dims, bounds.max_rows, summed_for(measures))
     released, errors = _release(frame, dims, measures, keys, epsilon, bounds)
     rows: list[dict[str, Any]] = []
     for record in (

@@ -39,12 +39,14 @@ def bounds(months: int, cap: int = CAP) -> dp.Bounds:
     )
 
 
-def _parsed(csv: bytes, dims: list[str]) -> list[tuple[Any, ...]]:
+def _parsed(
+    csv: bytes, dims: list[str], summed: tuple[str, ...] = dp.FACT_MEASURES
+) -> list[tuple[Any, ...]]:
     """Every column of the rows handed over, in one order."""
     schema: dict[str, Any] = {
         name: pl.Int64 if name in INTEGER_DIMENSIONS else pl.String for name in dims
     }
-    schema |= dict.fromkeys(("is_payment", "amount", "points_used", "reward"), pl.Int64)
+    schema |= dict.fromkeys(("is_payment", *summed), pl.Int64)
     frame = pl.read_csv(io.BytesIO(csv), schema=schema, has_header=True)
     return sorted(frame.rows(), key=repr)
 
@@ -158,6 +160,14 @@ async def test_the_cells_hand_over_exactly_the_rows_the_facts_do(
             session, ["shopping_street"], {}, MONTHS[:1], wider, source=dp._CELLS["place"]
         )
         assert len(_parsed(unlimited, ["shopping_street"])) == len(by_street) + 3
+        # A query asking for spend alone is read the same, less the sums it does not need.
+        assert dp.summed_for(("spend", "residents")) == ("amount",)
+        spend_only = await dp.truncated_csv(
+            session, ["shopping_street"], {}, MONTHS[:1], bounds(1), summed=("amount",)
+        )
+        assert _parsed(spend_only, ["shopping_street"], ("amount",)) == sorted(
+            (row[:3] for row in by_street), key=repr
+        )
 
 
 async def test_a_query_over_the_row_limit_is_refused_before_its_rows_are_read(
