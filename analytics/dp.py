@@ -34,12 +34,12 @@ from typing import Any
 import opendp.prelude as dp
 import polars as pl
 from opendp.accuracy import summarize_polars_measurement
-from sqlalchemy import case, func, literal, select, text
+from sqlalchemy import BigInteger, Float, case, cast, func, literal, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from analytics import dp_pool
-from analytics.dimensions import AGE_BANDS, INTEGER_DIMENSIONS
-from analytics.models import Fact
+from analytics import dp_cells, dp_pool
+from analytics.dimensions import AGE_BANDS, DIMENSIONS, INTEGER_DIMENSIONS
+from analytics.models import DpCell, Fact
 from machipay.errors import ValidationFailed
 from machipay.settings import Settings
 from merchant_api import STORE_TYPES
@@ -48,6 +48,7 @@ from ward import list_categories, list_districts, list_shopping_streets
 dp.enable_features("contrib")
 
 MAX_PUBLIC_CELLS = 50_000
+FACT_MEASURES = ("amount", "points_used", "reward")
 # Measures and the fact column each sums (payments: a 0/1 column, so refunds don't count).
 SUMS = {
     "payments": "is_payment",
@@ -121,59 +122,165 @@ async def public_keys(
     return pl.DataFrame(list(itertools.product(*domains)), schema=list(dimensions), orient="row")
 
 
-def _truncated(columns: dict[str, Any], conditions: list[Any], bounds: Bounds) -> Any:
+@dataclass(frozen=True, slots=True, eq=False)
+class _Source:
+    """Where a DP query's rows come from: the facts, or ``analytics_dp_cells`` (the same
+    facts pre-summed per pseudonym and fine cell, each amount clamped before its sum)."""
+
+    columns: dict[str, Any]  # dimension -> column
+    table: Any
+    rows: list[Any]  # which of its rows
+    person: Any
+    facts_read: Any  # an aggregate: the facts behind the rows matched (the row limit)
+    payments: Any  # per row: payments it counts
+    clamped_sums: dict[str, Any]  # measure column -> its sum, every fact clamped to ±cap
+
+
+def _facts_source(cap: int) -> _Source:
+    def clamped_sum(column: Any) -> Any:
+        return func.sum(func.greatest(func.least(column, cap), -cap))
+
+    return _Source(
+        columns=DIMENSIONS,
+        table=Fact,
+        rows=[],
+        person=Fact.resident_key,
+        facts_read=func.count(),
+        payments=case((Fact.kind == "payment", 1), else_=0),
+        clamped_sums={
+            "amount": clamped_sum(Fact.amount),
+            "points_used": clamped_sum(Fact.points_used),
+            "reward": clamped_sum(Fact.reward),
+        },
+    )
+
+
+def _float_sum(column: Any) -> Any:
+    # A sum of bigints is a numeric (a state allocated per group, numeric arithmetic after);
+    # a sum of float8 is one machine number, exact for whole numbers below 2^53 yen: a
+    # pseudonym's month of clamped amounts is many orders of magnitude short of that.
+    return func.sum(cast(column, Float))
+
+
+def _cells_source(columns: dict[str, Any], rows: Any) -> _Source:
+    return _Source(
+        columns=columns,
+        table=DpCell,
+        rows=[rows],
+        person=DpCell.resident_key,
+        facts_read=func.coalesce(func.sum(DpCell.facts), 0),
+        payments=DpCell.payments,
+        clamped_sums={
+            "amount": _float_sum(DpCell.amount),
+            "points_used": _float_sum(DpCell.points_used),
+            "reward": _float_sum(DpCell.reward),
+        },
+    )
+
+
+_CELLS = {kind: _cells_source(*carried) for kind, carried in dp_cells.KINDS.items()}
+
+
+def _conditions(source: _Source, filters: dict[str, list[Any]], months: list[str]) -> list[Any]:
+    conditions = [*source.rows]
+    conditions += [source.columns[name].in_(values) for name, values in filters.items()]
+    conditions.append(source.columns["month"].in_(months))
+    return conditions
+
+
+def _truncated(
+    source: _Source,
+    dimensions: list[str],
+    filters: dict[str, list[Any]],
+    months: list[str],
+    bounds: Bounds,
+    summed: tuple[str, ...] = FACT_MEASURES,
+) -> Any:
     """The facts OpenDP may see, summed and bounded in the database: one row per pseudonym
     and cell, its payments counted up to ``payments_per_cell`` and each sum clamped to
     that many payments of ±``amount_cap`` yen (every payment clamped first), and at most
     ``cells_per_resident`` cells per pseudonym (its first in key order). Each row is a
     function of one person's own facts; OpenDP gets a few columns of numbers per person
     and cell instead of every payment with its keys."""
+    columns = {name: source.columns[name] for name in dimensions}
     dims = list(columns.values())
     # Bytewise: the pseudonyms' order means nothing, and locale-aware sorting costs.
-    person = Fact.resident_key.collate("C")
-    cap = bounds.amount_cap
-    most = bounds.payments_per_cell * cap
+    person = source.person.collate("C")
+    most = bounds.payments_per_cell * bounds.amount_cap
 
-    def clamped_sum(column: Any) -> Any:
-        each = func.greatest(func.least(column, cap), -cap)
-        return func.greatest(func.least(func.sum(each), most), -most)
+    def bounded(measure: str) -> Any:
+        total = source.clamped_sums[measure]
+        return cast(func.greatest(func.least(total, most), -most), BigInteger)
 
     cell_rank = func.dense_rank().over(partition_by=person, order_by=dims) if dims else literal(1)
     inner = (
         select(
             *(column.label(name) for name, column in columns.items()),
-            func.least(
-                func.sum(case((Fact.kind == "payment", 1), else_=0)), bounds.payments_per_cell
-            ).label("is_payment"),
-            clamped_sum(Fact.amount).label("amount"),
-            clamped_sum(Fact.points_used).label("points_used"),
-            clamped_sum(Fact.reward).label("reward"),
+            func.least(func.sum(source.payments), bounds.payments_per_cell).label("is_payment"),
+            *(bounded(measure).label(measure) for measure in summed),
             cell_rank.label("_c"),
-            # The facts the query matched, for the row limit: counted in the same pass.
-            func.sum(func.count()).over().label("_facts"),
         )
-        .where(*conditions)
+        .where(*_conditions(source, filters, months))
         .group_by(person, *dims)
         .subquery()
     )
-    names = [*columns, "is_payment", *FACT_MEASURES, "_facts"]
+    names = [*columns, "is_payment", *summed]
     return select(*(inner.c[name] for name in names)).where(
         inner.c["_c"] <= bounds.cells_per_resident
     )
 
 
-FACT_MEASURES = ("amount", "points_used", "reward")
+async def _source(
+    session: AsyncSession, dimensions: list[str], filters: dict[str, list[Any]], bounds: Bounds
+) -> _Source:
+    """The DP cells when they can answer (the query's keys are among theirs, and they were
+    clamped with this cap), else the facts: the same rows either way."""
+    kind = dp_cells.rows_for(dimensions, filters)
+    if kind is not None and await dp_cells.built_with(session, bounds.amount_cap):
+        return _CELLS[kind]
+    return _facts_source(bounds.amount_cap)
 
 
-async def _facts_csv(
-    session: AsyncSession, columns: dict[str, Any], conditions: list[Any], bounds: Bounds
+async def facts_matched(
+    session: AsyncSession, source: _Source, filters: dict[str, list[Any]], months: list[str]
+) -> int:
+    """How many facts a query matches (the row limit), from the rows it will read."""
+    counted = select(source.facts_read).select_from(source.table)
+    return int(await session.scalar(counted.where(*_conditions(source, filters, months))) or 0)
+
+
+async def truncated_csv(
+    session: AsyncSession,
+    dimensions: list[str],
+    filters: dict[str, list[Any]],
+    months: list[str],
+    bounds: Bounds,
+    *,
+    summed: tuple[str, ...] = FACT_MEASURES,
+    source: _Source | None = None,
 ) -> bytes:
-    """The truncated facts as CSV straight from PostgreSQL's COPY: parsed by Polars in
-    native code, never turned into Python objects one value at a time."""
+    """The truncated rows as CSV straight from PostgreSQL's COPY: parsed by Polars in
+    native code, never turned into Python objects one value at a time. A query matching
+    more than ``max_rows`` facts is refused before they are read."""
+    if source is None:
+        source = await _source(session, dimensions, filters, bounds)
+    if await facts_matched(session, source, filters, months) > bounds.max_rows:
+        raise ValidationFailed(
+            f"DP mode reads at most {bounds.max_rows} facts per query; narrow the filters.",
+            field="filters",
+        )
     connection = await session.connection()
-    # One sort or hash of the facts read: in memory rather than spilled to disk.
-    await session.execute(text("SET LOCAL work_mem = '64MB'"))
-    compiled = _truncated(columns, conditions, bounds).compile(
+    # Nearly one group per row read: sorted once in memory (not hashed, then spilled and
+    # sorted again for the cell rank); no JIT compilation for a statement run once; one
+    # core, never the payments' other one (parallel workers were slower on a busy host).
+    await session.execute(
+        text(
+            "SELECT set_config('work_mem', '256MB', true),"
+            " set_config('enable_hashagg', 'off', true), set_config('jit', 'off', true),"
+            " set_config('max_parallel_workers_per_gather', '0', true)"
+        )
+    )
+    compiled = _truncated(source, dimensions, filters, months, bounds, summed).compile(
         dialect=connection.dialect, compile_kwargs={"render_postcompile": True}
     )
     arguments = [compiled.params[name] for name in compiled.positiontup or ()]
@@ -185,25 +292,31 @@ async def _facts_csv(
     return out.getvalue()
 
 
-def _frame(csv: bytes, names: list[str], max_rows: int) -> pl.DataFrame:
+def summed_for(measures: tuple[str, ...]) -> tuple[str, ...]:
+    """The sums a query's measures need (the payments' count is always read): the others
+    are not computed, sorted or sent, as OpenDP would not be given them anyway."""
+    # An average ticket is spend ÷ payments: both are released to compute it.
+    ratio = ("spend", "payments") if "average_ticket" in measures else ()
+    return tuple(SUMS[m] for m in SUMS if (m in measures or m in ratio) and m != "payments")
+
+
+def _frame(
+    csv: bytes, names: list[str], max_rows: int, summed: tuple[str, ...] = FACT_MEASURES
+) -> pl.DataFrame:
     # Types from the columns, not from the rows: a frame with no row must work the same.
     schema: dict[str, Any] = {
         name: pl.Int64 if name in INTEGER_DIMENSIONS else pl.String for name in names
     }
-    schema.update(
-        is_payment=pl.Int64,
-        amount=pl.Int64,
-        points_used=pl.Int64,
-        reward=pl.Int64,
-        _facts=pl.Int64,
-    )
+    schema.update(dict.fromkeys(("is_payment", *summed), pl.Int64))
     frame = pl.read_csv(io.BytesIO(csv), schema=schema, has_header=True)
-    if frame.height and int(frame["_facts"][0]) > max_rows:
+    # The facts were counted before the read (``truncated_csv``), in a statement of their
+    # own: the rows, fewer than the facts, are held to the bound OpenDP is promised too.
+    if frame.height > max_rows:
         raise ValidationFailed(
             f"DP mode reads at most {max_rows} facts per query; narrow the filters.",
             field="filters",
         )
-    return frame.drop("_facts")
+    return frame
 
 
 def _measurement(query: Any) -> Any:
@@ -315,9 +428,8 @@ async def dp_answer(
     settings: Settings,
     *,
     dimensions: tuple[str, ...],
-    columns: dict[str, Any],
     keys: pl.DataFrame | None,
-    conditions: list[Any],
+    filters: dict[str, list[Any]],
     measures: tuple[str, ...],
     epsilon: float,
     months: list[str],
@@ -327,9 +439,10 @@ async def dp_answer(
     noise can take longer than a database lets a transaction sit idle. Everything after
     the read runs on the DP pool (``analytics.dp_pool``), off the event loop."""
     bounds = Bounds.of(settings, len(months))
-    conditions = [*conditions, Fact.month.in_(months)]
     async with sessions() as session:
-        csv = await _facts_csv(session, columns, conditions, bounds)
+        csv = await truncated_csv(
+            session, list(dimensions), filters, months, bounds, summed=summed_for(measures)
+        )
     return await dp_pool.compute(
         settings,
         functools.partial(_answer, csv, list(dimensions), measures, keys, epsilon, bounds),
@@ -344,7 +457,7 @@ def _answer(
     epsilon: float,
     bounds: Bounds,
 ) -> DpAnswer:
-    frame = _frame(csv, dims, bounds.max_rows)
+    frame = _frame(csv, dims, bounds.max_rows, summed_for(measures))
     released, errors = _release(frame, dims, measures, keys, epsilon, bounds)
     rows: list[dict[str, Any]] = []
     for record in (

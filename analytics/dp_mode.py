@@ -19,7 +19,6 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from analytics import dp_budget, dp_pool
-from analytics.dimensions import DIMENSIONS
 from analytics.models import QueryLog
 from machipay.settings import Settings
 from machipay.timeutil import utcnow
@@ -82,9 +81,8 @@ async def answer_with_dp(
             sessions,
             settings,
             dimensions=query.dimensions,
-            columns={d: DIMENSIONS[d] for d in query.dimensions},
             keys=keys,
-            conditions=[DIMENSIONS[name].in_(values) for name, values in query.filters.items()],
+            filters=query.filters,
             measures=query.measures,
             epsilon=epsilon,
             months=months,

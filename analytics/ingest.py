@@ -20,6 +20,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from analytics.dp_cells import add_to_dp_cells
 from analytics.models import Fact
 from analytics.pseudonyms import merchant_pseudonym, resident_person, resident_pseudonym
 from analytics.rollups import add_to_rollups
@@ -123,7 +124,9 @@ async def ingest_batch(session: AsyncSession, settings: Settings, *, limit: int)
         )
         # Only facts stored now go into the rollups: a row applied twice counts once.
         new = set(stored.scalars())
-        await add_to_rollups(session, [f for f in facts if f["source_id"] in new])
+        fresh = [f for f in facts if f["source_id"] in new]
+        await add_to_rollups(session, fresh)
+        await add_to_dp_cells(session, fresh)
     await session.execute(
         update(OutboxEvent)
         .where(OutboxEvent.id.in_([row.id for row in rows]))

@@ -10,7 +10,18 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, BigInteger, Date, Float, Index, SmallInteger, String, Text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    Date,
+    Float,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    Text,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -145,6 +156,43 @@ class RollupShop(Base):
     cell: Mapped[str] = mapped_column(String(120), primary_key=True)
     merchant_key: Mapped[str] = mapped_column(String(32), primary_key=True)
     spend: Mapped[int] = mapped_column(BigInteger)
+
+
+# -- DP mode's cells (analytics/dp_cells.py) -----------------------------------------
+
+
+class DpCell(Base):
+    """One pseudonym's facts in one month and fine cell, summed with every amount clamped
+    to the cap first (``DpCellsCap``): what DP mode truncates, read instead of the facts.
+    Each fact is in two rows: by street and store type (``week`` empty), and by week
+    (street -1, store type empty)."""
+
+    __tablename__ = "analytics_dp_cells"
+
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)
+    # Second in the key: a query reads one kind of row of its months, each kind together.
+    week: Mapped[str] = mapped_column(String(8), primary_key=True)
+    resident_key: Mapped[str] = mapped_column(String(32), primary_key=True)
+    age_band: Mapped[str] = mapped_column(String(5), primary_key=True)
+    district_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    # 0 for a shop on no street (ids start at 1): a key column cannot be NULL.
+    shopping_street_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    store_type: Mapped[str] = mapped_column(String(8), primary_key=True)
+    facts: Mapped[int] = mapped_column(Integer)  # payments and refunds: the row limit's count
+    payments: Mapped[int] = mapped_column(Integer)
+    amount: Mapped[int] = mapped_column(BigInteger)
+    points_used: Mapped[int] = mapped_column(BigInteger)
+    reward: Mapped[int] = mapped_column(BigInteger)
+
+
+class DpCellsCap(Base):
+    """The amount cap ``analytics_dp_cells`` was built with (one row; none: not built)."""
+
+    __tablename__ = "analytics_dp_cells_cap"
+    __table_args__ = (CheckConstraint("id = 1", name="one_row"),)
+
+    id: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    amount_cap: Mapped[int] = mapped_column(BigInteger)
 
 
 class BenefitReportCell(Base):

@@ -2,8 +2,9 @@
 
 For benchmarks, the demo and trying the analyst console on something the size of a real
 ward. It writes facts with COPY (and then rebuilds every rollup in bulk,
-``analytics.rollups.build_all_rollups``), not ledger payments: a million payments through
-the money path would take an hour and say nothing more about analytics. What it models:
+``analytics.rollups.build_all_rollups``, and DP mode's cells), not ledger payments: a
+million payments through the money path would take an hour and say nothing more about
+analytics. What it models:
 
 - streets of very different sizes (a Zipf-like weight), shops on them with categories and
   store types, a few large stores that dominate their street;
@@ -33,6 +34,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from analytics.dimensions import AGE_BANDS
+from analytics.dp_cells import build_dp_cells
 from analytics.models import Fact
 from analytics.pseudonyms import merchant_pseudonym, resident_person, resident_pseudonym
 from analytics.rollups import build_all_rollups
@@ -227,6 +229,7 @@ async def generate_history(
         # Every rollup from every fact, set-based: the months written and the all-months
         # partition alike (a rebuild scoped to the new months would redo the latter anyway).
         await build_all_rollups(session)
+        await build_dp_cells(session, settings.analytics_dp_amount_cap)
     return first_source - next_source
 
 

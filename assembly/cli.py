@@ -273,6 +273,17 @@ def seal() -> None:
     asyncio.run(run())
 
 
+@app.command("rebuild-dp-cells")
+def rebuild_dp_cells() -> None:
+    """Rebuild DP mode's cells from every fact with MACHIPAY_ANALYTICS_DP_AMOUNT_CAP: after
+    the cap is changed (until then DP queries read the facts, slower, same answers)."""
+    from analytics.dp_cells import build_dp_cells
+
+    cap = _settings().analytics_dp_amount_cap
+    asyncio.run(_in_unit_of_work(lambda session: build_dp_cells(session, cap)))
+    typer.echo(f"DP cells rebuilt with an amount cap of {cap:,} yen")
+
+
 users_app = typer.Typer(help="Staff and resident user accounts.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
 

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from analytics.dp_cells import add_to_dp_cells
 from analytics.models import Fact
 from analytics.rollups import add_to_rollups
 
@@ -60,7 +61,9 @@ def fact(
 
 
 async def store_facts(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
-    """Insert facts and fold them into the rollups, as the consumer does (and commit)."""
+    """Insert facts and fold them into the rollups and DP cells, as the consumer does (and
+    commit)."""
     await session.execute(insert(Fact), rows)
     await add_to_rollups(session, rows)
+    await add_to_dp_cells(session, rows)
     await session.commit()
