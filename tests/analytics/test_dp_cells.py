@@ -3,7 +3,6 @@ incremental table is exactly what a bulk rebuild makes, whatever the cap."""
 
 from __future__ import annotations
 
-import asyncio
 import io
 import itertools
 from datetime import date
@@ -23,6 +22,7 @@ from machipay.db import create_engine, make_sessionmaker
 from machipay.errors import ValidationFailed
 from machipay.settings import Settings
 from tests.analytics.facts import fact, store_facts
+from tests.own_loop import run_on_own_loop
 
 CAP = 20_000  # the cap migration 0024 builds the table with (the setting's default)
 MONTHS = ["2031-05", "2031-06", "2031-07"]
@@ -322,8 +322,4 @@ def test_the_consumers_cells_equal_a_bulk_rebuild(
         finally:
             await engine.dispose()
 
-    loop = asyncio.new_event_loop()
-    try:
-        loop.run_until_complete(run())
-    finally:
-        loop.close()
+    run_on_own_loop(run())

@@ -22,6 +22,7 @@ from machipay.settings import Settings
 from tests.api.campaign_kit import Ward, open_ward
 from tests.api.conftest import WEBHOOK_SECRET, ResidentHandle, register, top_up
 from tests.api.shops import ShopHandle, sticker_payload
+from tests.own_loop import run_on_own_loop
 
 BUDGET = 10_000
 PAYMENTS = 200
@@ -131,8 +132,4 @@ async def _race(database: str, redis_url: str, seed: int) -> None:
 def test_two_hundred_payments_never_overspend_a_budget(
     postgres_url: str, redis_url: str, seed: int
 ) -> None:
-    loop = asyncio.new_event_loop()
-    try:
-        loop.run_until_complete(_race(postgres_url, redis_url, seed))
-    finally:
-        loop.close()
+    run_on_own_loop(_race(postgres_url, redis_url, seed))

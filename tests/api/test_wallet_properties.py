@@ -6,7 +6,6 @@ in wallets equals what the funding network credited, and ``verify`` is green.
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from typing import Any
 
@@ -18,6 +17,7 @@ import ledger
 from assembly.app import create_app
 from machipay.settings import Settings
 from tests.api.conftest import WEBHOOK_SECRET, ResidentHandle, register, top_up
+from tests.own_loop import run_on_own_loop
 
 PEOPLE = 3
 steps = st.lists(
@@ -126,8 +126,4 @@ async def _money(client: httpx.AsyncClient, person: ResidentHandle) -> int:
 def test_interleavings_keep_every_wallet_equal_to_its_history(
     database_url: str, cache_url: str | None, plan: list[tuple[Any, ...]]
 ) -> None:
-    loop = asyncio.new_event_loop()
-    try:
-        loop.run_until_complete(run_steps(database_url, cache_url, plan))
-    finally:
-        loop.close()
+    run_on_own_loop(run_steps(database_url, cache_url, plan))

@@ -18,6 +18,7 @@ from ledger import GroupCommitter, credit, debit, draft_entry
 from machipay.db import create_engine, make_sessionmaker
 from machipay.settings import Settings
 from tests.ledger.helpers import balances, open_and_fund
+from tests.own_loop import run_on_own_loop
 
 SM = async_sessionmaker[AsyncSession]
 
@@ -169,11 +170,7 @@ def test_group_commit_never_overspends_and_each_answer_is_the_truth(
         finally:
             await engine.dispose()
 
-    loop = asyncio.new_event_loop()
-    try:
-        loop.run_until_complete(run())
-    finally:
-        loop.close()
+    run_on_own_loop(run())
 
 
 def test_a_batch_has_bounds() -> None:
