@@ -768,9 +768,9 @@ def fmt_ms(value: float | None) -> str:
 def side_lines(s: dict[str, Any]) -> list[tuple[str, str]]:
     lines = []
     for client, target in (("session", TARGET_LEDGER_RATIO), ("group", 2 * TARGET_LEDGER_RATIO)):
-        row = s.get(f"ledger_{client}")
         if f"ledger_{client}" not in s:
-            continue
+            continue  # not asked for (--ledger)
+        row = s[f"ledger_{client}"]
         lines.append(
             (
                 f"ledger ({client}) transfers/s ÷ pgbench",

@@ -15,13 +15,13 @@ import time
 from collections.abc import Callable, Iterable
 
 from machipay.cache import CacheBackend
+from machipay.memo import WorkerMemo
 
 # Sessions this worker found not ended, and until when (monotonic seconds) it believes it.
 # Only the "not ended" answer is remembered: an ended session is asked about every time, so
-# nothing here can let an ended session back in once its end is seen. Bounded: emptied when
-# full (one Redis read per session to refill it).
-_NOT_ENDED_UNTIL: dict[str, float] = {}
-MEMO_ENTRIES = 20_000  # about 100 bytes each: 2 MB at most
+# nothing here can let an ended session back in once its end is seen. About 100 bytes an
+# entry: 2 MB at most.
+_NOT_ENDED_UNTIL: WorkerMemo[str, float] = WorkerMemo(20_000)
 
 
 def ended_key(session_id: str) -> str:
@@ -39,13 +39,11 @@ async def session_ended(
     worker (the request path's token check); without, the deny-list is always asked (a
     refresh, which must be exact)."""
     now = monotonic()
-    if memo_s > 0 and _NOT_ENDED_UNTIL.get(session_id, 0.0) > now:
+    if memo_s > 0 and (_NOT_ENDED_UNTIL.get(session_id) or 0.0) > now:
         return False
     ended = await cache.get(ended_key(session_id)) is not None
     if memo_s > 0 and not ended:
-        if len(_NOT_ENDED_UNTIL) >= MEMO_ENTRIES:
-            _NOT_ENDED_UNTIL.clear()
-        _NOT_ENDED_UNTIL[session_id] = now + memo_s
+        _NOT_ENDED_UNTIL.put(session_id, now + memo_s)
     return ended
 
 
@@ -56,4 +54,4 @@ async def deny_sessions(
     for session_id in session_ids:
         await cache.set(ended_key(session_id), "1", ttl_seconds=ttl_seconds)
         # Seen at once by this worker; other workers within their memo (≤ 1 s).
-        _NOT_ENDED_UNTIL.pop(session_id, None)
+        _NOT_ENDED_UNTIL.forget(session_id)

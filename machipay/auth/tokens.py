@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 import jwt
 
 from machipay.errors import Unauthorized
+from machipay.memo import WorkerMemo
 from machipay.timeutil import utcnow
 
 ALGORITHM = "HS256"
@@ -67,9 +68,9 @@ def issue_access_token(
 # Tokens this worker has verified, and their claims: a resident's app sends the same token
 # with every request for its 15 minutes, and checking the signature and claims again costs
 # more than the rest of the token check. Keyed by secret and token, so a token is only ever
-# taken as it was verified; expiry is checked on every use. Bounded: emptied when full.
-_VERIFIED: dict[tuple[str, str], AccessClaims] = {}
-VERIFIED_ENTRIES = 20_000  # about 800 bytes each with the token: 16 MB at most
+# taken as it was verified; expiry is checked on every use. About 800 bytes an entry with
+# the token: 16 MB at most.
+_VERIFIED: WorkerMemo[tuple[str, str], AccessClaims] = WorkerMemo(20_000)
 
 
 def decode_access_token(secret: str, token: str) -> AccessClaims:
@@ -78,11 +79,9 @@ def decode_access_token(secret: str, token: str) -> AccessClaims:
     if known is not None:
         if known.expires_at.timestamp() > time.time():
             return known
-        del _VERIFIED[(secret, token)]
+        _VERIFIED.forget((secret, token))
     claims = _verify(secret, token)
-    if len(_VERIFIED) >= VERIFIED_ENTRIES:
-        _VERIFIED.clear()
-    _VERIFIED[(secret, token)] = claims
+    _VERIFIED.put((secret, token), claims)
     return claims
 
 
