@@ -7,7 +7,7 @@ import html
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, Response
 
 from desk import cash_up, service
 from desk.models import DeskCashUp, DeskClosure, DeskTopUp
@@ -224,7 +224,7 @@ async def cash_top_up(
     request: Request,
     session: DbSession,
     settings: AppSettings,
-) -> JSONResponse:
+) -> Response:
     """Cash taken at a ward counter, credited like a bank top-up (source ``desk``)."""
 
     async def produce() -> tuple[int, object]:

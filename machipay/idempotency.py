@@ -15,29 +15,19 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Header, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 from pydantic import BaseModel
-from sqlalchemy import (
-    BigInteger,
-    Integer,
-    String,
-    Text,
-    UniqueConstraint,
-    bindparam,
-    select,
-    text,
-    update,
-)
+from sqlalchemy import BigInteger, Integer, String, Text, UniqueConstraint, bindparam, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from machipay.db import Base, BigId, UTCDateTime, table_of
+from machipay.db import Base, BigId, UTCDateTime
 from machipay.errors import BadRequest, Conflict, MachipayError, ValidationFailed
 from machipay.hotsql import HotStatement
 from machipay.problems import PROBLEM_MEDIA_TYPE
@@ -90,104 +80,162 @@ def request_hash(method: str, path: str, body: Any) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
+def answer_text(body: Any) -> str:
+    """A JSON answer as stored and as sent: serialised once, in the form JSONResponse sends."""
+    return json.dumps(body, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+
+
 @dataclass(frozen=True, slots=True)
 class StoredResponse:
     status_code: int
-    body: Any
+    body_text: str  # the JSON body, exactly as stored with the key
     replayed: bool
 
-    def as_response(self) -> JSONResponse:
-        return JSONResponse(
-            self.body,
+    def as_response(self) -> Response:
+        return Response(
+            self.body_text,
             status_code=self.status_code,
-            media_type=PROBLEM_MEDIA_TYPE if self.status_code >= 400 else None,
+            media_type=PROBLEM_MEDIA_TYPE if self.status_code >= 400 else "application/json",
             headers={"Idempotent-Replayed": "true"} if self.replayed else None,
         )
 
 
+@dataclass(slots=True)
+class IdempotentRequest:
+    """One request under its caller's Idempotency-Key: what it asks (the fingerprint), and,
+    once claimed, the key's row. A money path may claim and answer inside its own database
+    calls (:meth:`claim_arguments`, :meth:`claimed`, :meth:`answer_arguments`): the rules
+    are the same functions, ``idempotency_claim`` and ``idempotency_answer``, without their
+    own round trips."""
+
+    scope: str
+    key: str
+    fingerprint: str
+    instance: str  # the path, for a stored refusal's problem
+    record_id: int | None = None
+    answer: tuple[int, str] | None = None  # (status, JSON text) once stored
+
+    @classmethod
+    def of(cls, request: Request, *, scope: str, key: str, body: BaseModel) -> IdempotentRequest:
+        path = request.url.path
+        return cls(
+            scope, key, request_hash(request.method, path, body.model_dump(mode="json")), path
+        )
+
+    def claim_arguments(self) -> dict[str, Any]:
+        return {
+            "scope": self.scope,
+            "key": self.key,
+            "request_hash": self.fingerprint,
+            "created_at": utcnow(),
+        }
+
+    def claimed(self, record_id: int | None, stored: Sequence[Any]) -> None:
+        """Take a claim's outcome: the new row's id, or (``record_id`` None) the row that was
+        there, as (request hash, status, body); the work stops and the runner answers."""
+        if record_id is None:
+            raise _KeyTaken(stored[0], stored[1], stored[2])
+        self.record_id = record_id
+
+    def answer_arguments(self, status_code: int, body: Any) -> dict[str, Any]:
+        """The claimed row and the answer to store with it, by the work's own last call."""
+        if self.record_id is None:
+            raise RuntimeError("an answer needs a claimed Idempotency-Key")
+        self.answer = (status_code, answer_text(body))
+        return {
+            "answer_record": self.record_id,
+            "answer_status": status_code,
+            "answer_body": self.answer[1],
+        }
+
+
+class _KeyTaken(Exception):
+    """The key's row was there before this request: replay it (or refuse a mismatch)."""
+
+    def __init__(self, request_hash: str, status_code: int | None, body_text: str | None):
+        super().__init__("idempotency key taken")
+        self.request_hash = request_hash
+        self.status_code = status_code
+        self.body_text = body_text
+
+
+def _replay(request: IdempotentRequest, taken: _KeyTaken) -> StoredResponse:
+    if taken.request_hash != request.fingerprint:
+        raise IdempotencyKeyReused("This Idempotency-Key was used for a different request.")
+    if taken.status_code is None or taken.body_text is None:
+        raise Conflict("A request with this Idempotency-Key is still being processed.")
+    return StoredResponse(taken.status_code, taken.body_text, replayed=True)
+
+
 async def run_idempotent(
     session: AsyncSession,
+    request: IdempotentRequest,
+    produce: Callable[[], Awaitable[tuple[int, Any] | None]],
     *,
-    scope: str,
-    key: str,
-    method: str,
-    path: str,
-    body: Any,
-    produce: Callable[[], Awaitable[tuple[int, Any]]],
+    claimed_by_produce: bool = False,
 ) -> StoredResponse:
-    """Run ``produce`` once per (scope, key); store and replay its (status, JSON body)."""
-    fingerprint = request_hash(method, path, body)
-    inserted = await _claim(session, scope, key, fingerprint)
-    if inserted is None:
-        stored = (
-            await session.execute(
-                select(
-                    IdempotencyRecord.request_hash,
-                    IdempotencyRecord.status_code,
-                    IdempotencyRecord.response_body,
-                ).where(IdempotencyRecord.scope == scope, IdempotencyRecord.key == key)
-            )
-        ).one()
-        if stored.request_hash != fingerprint:
-            raise IdempotencyKeyReused("This Idempotency-Key was used for a different request.")
-        if stored.status_code is None or stored.response_body is None:
-            raise Conflict("A request with this Idempotency-Key is still being processed.")
-        return StoredResponse(stored.status_code, json.loads(stored.response_body), replayed=True)
+    """Run ``produce`` once per (scope, key); store and replay its (status, JSON body).
 
+    With ``claimed_by_produce`` the work claims the key in its first call and stores the
+    answer in its last (the payment path), and returns None; otherwise the claim and the
+    store are calls of their own around it."""
     try:
-        status_code, body = await produce()
-    except MachipayError as refusal:
-        if not 400 <= refusal.status < 500:
-            raise
-        # Undo the work, keep the answer: the refusal is this key's result from now on.
-        await session.rollback()
-        claimed = await _claim(session, scope, key, fingerprint)
-        if claimed is not None:
-            await _store(session, claimed, refusal.status, refusal.to_problem(instance=path))
+        if not claimed_by_produce:
+            await _claim(session, request)
+        try:
+            produced = await produce()
+        except MachipayError as refusal:
+            if not 400 <= refusal.status < 500:
+                raise
+            # Undo the work, keep the answer: the refusal is this key's result from now on.
+            await session.rollback()
+            request.record_id, request.answer = None, None
+            await _claim(session, request)
+            await _store(
+                session, request, refusal.status, refusal.to_problem(instance=request.instance)
+            )
             refusal.keep_changes = True  # type: ignore[misc]
-        raise
-    await _store(session, inserted, status_code, body)
-    return StoredResponse(status_code, body, replayed=False)
+            raise
+    except _KeyTaken as taken:
+        return _replay(request, taken)
+    if request.record_id is None:
+        # The work ran without its key: never commit it (the session rolls back on errors).
+        raise RuntimeError("a money path ran without claiming its Idempotency-Key")
+    if produced is not None:
+        await _store(session, request, *produced)
+    if request.answer is None:
+        raise RuntimeError("a money path claimed its Idempotency-Key but stored no answer")
+    return StoredResponse(*request.answer, replayed=False)
 
 
-# Built once: every money-moving request claims and stores a key. Plain SQL, because
-# SQLAlchemy cannot cache the compiled form of an ON CONFLICT insert (it would compile it
-# on every request); the same text runs on PostgreSQL and SQLite.
+# Built once: every money-moving request claims and stores a key, through the functions
+# the payment path folds into its own calls (machipay/sql/idempotency_*.sql).
 _CLAIM = HotStatement(
     text(
-        "INSERT INTO idempotency_keys (scope, key, request_hash, created_at)"
-        " VALUES (:scope, :key, :request_hash, :created_at)"
-        " ON CONFLICT (scope, key) DO NOTHING RETURNING id"
+        "SELECT record_id, stored_hash, stored_status, stored_body"
+        " FROM idempotency_claim(:scope, :key, :request_hash, :created_at)"
     )
     .bindparams(bindparam("created_at", type_=UTCDateTime))
-    .columns(id=BigInteger)
+    .columns(record_id=BigInteger)
 )
 _STORE = HotStatement(
-    update(table_of(IdempotencyRecord))
-    .where(table_of(IdempotencyRecord).c.id == bindparam("record_id"))
-    .values(status_code=bindparam("status"), response_body=bindparam("body"))
+    text("SELECT idempotency_answer(:answer_record, :answer_status, :answer_body)").bindparams(
+        bindparam("answer_record", type_=BigInteger()), bindparam("answer_status", type_=Integer())
+    )
 )
 
 
-async def _claim(session: AsyncSession, scope: str, key: str, fingerprint: str) -> int | None:
-    """Insert the key's row; None when it exists (after waiting for an in-flight holder)."""
-    inserted = await _CLAIM.row(
-        session, {"scope": scope, "key": key, "request_hash": fingerprint, "created_at": utcnow()}
-    )
-    return None if inserted is None else int(inserted[0])
+async def _claim(session: AsyncSession, request: IdempotentRequest) -> None:
+    """Claim the key (after waiting for an in-flight holder); raises _KeyTaken when it exists."""
+    row = await _CLAIM.row(session, request.claim_arguments())
+    assert row is not None
+    request.claimed(None if row[0] is None else int(row[0]), row[1:])
 
 
-async def _store(session: AsyncSession, record_id: int, status_code: int, body: Any) -> None:
-    await _STORE.run_many(
-        session,
-        [
-            {
-                "record_id": record_id,
-                "status": status_code,
-                "body": json.dumps(body, ensure_ascii=False),
-            }
-        ],
-    )
+async def _store(
+    session: AsyncSession, request: IdempotentRequest, status_code: int, body: Any
+) -> None:
+    await _STORE.run_many(session, [request.answer_arguments(status_code, body)])
 
 
 async def respond_idempotently(
@@ -198,15 +246,7 @@ async def respond_idempotently(
     key: str,
     body: BaseModel,
     produce: Callable[[], Awaitable[tuple[int, Any]]],
-) -> JSONResponse:
+) -> Response:
     """The usual route shape: run ``produce`` under the caller's key, answer (or replay)."""
-    stored = await run_idempotent(
-        session,
-        scope=scope,
-        key=key,
-        method=request.method,
-        path=request.url.path,
-        body=body.model_dump(mode="json"),
-        produce=produce,
-    )
-    return stored.as_response()
+    idempotent = IdempotentRequest.of(request, scope=scope, key=key, body=body)
+    return (await run_idempotent(session, idempotent, produce)).as_response()

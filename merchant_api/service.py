@@ -5,13 +5,14 @@ from __future__ import annotations
 import re
 import secrets
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Select, bindparam, select
+from sqlalchemy import Select, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import ledger
@@ -533,29 +534,25 @@ class ScannedShop:
     view: MerchantView  # what the resident sees, and what a campaign looks at
 
 
-# The shop and its street in one round trip: this runs on every payment.
+# The rule lives in merchant_scanned.sql: the payment path reads the same row inside its own
+# first call (payment_open) and hands it to scanned_shop.
 _SHOP_BY_PUBLIC_ID = HotStatement(
-    select(
-        Merchant.id,
-        Merchant.name,
-        Merchant.shopping_street_id,
-        Merchant.category_code,
-        Merchant.store_type,
-        Merchant.status,
-        ShoppingStreet.name,
-        ShoppingStreet.district_id,
+    text(
+        "SELECT merchant_id, name, shopping_street_id, category, store_type, status,"
+        " street_name, district_id FROM merchant_scanned(:public_id)"
     )
-    .outerjoin(ShoppingStreet, ShoppingStreet.id == Merchant.shopping_street_id)
-    .where(Merchant.public_id == bindparam("public_id"))
 )
 
 
-async def resolve_shop_qr(session: AsyncSession, settings: Settings, payload: str) -> ScannedShop:
-    """Who a scanned code pays: the shop its signed token names, if it can take payments.
-    (A dynamic code's charge is the payments context's to check.)"""
-    parsed = parse_payload(settings.secret_key, payload)
-    found = await _SHOP_BY_PUBLIC_ID.row(session, {"public_id": parsed.merchant_public_id})
-    if found is None:
+def parse_shop_qr(settings: Settings, payload: str) -> ParsedQr:
+    """A scanned code's content, its signature checked (InvalidQr otherwise)."""
+    return parse_payload(settings.secret_key, payload)
+
+
+def scanned_shop(parsed: ParsedQr, found: Sequence[Any] | None) -> ScannedShop:
+    """The shop a code names, from ``merchant_scanned``'s row (None or a NULL id: no such
+    shop), if it can take payments."""
+    if found is None or found[0] is None:
         raise InvalidQr("This QR code names no machipay shop.")
     merchant_id, name, street_id, category, store_type, status, street_name, district_id = found
     view = MerchantView(
@@ -564,6 +561,15 @@ async def resolve_shop_qr(session: AsyncSession, settings: Settings, payload: st
     if status != "active":
         raise InvalidQr("This shop cannot take payments at the moment.")
     return ScannedShop(parsed, view)
+
+
+async def resolve_shop_qr(session: AsyncSession, settings: Settings, payload: str) -> ScannedShop:
+    """Who a scanned code pays: the shop its signed token names, if it can take payments.
+    (A dynamic code's charge is the payments context's to check.)"""
+    parsed = parse_shop_qr(settings, payload)
+    return scanned_shop(
+        parsed, await _SHOP_BY_PUBLIC_ID.row(session, {"public_id": parsed.merchant_public_id})
+    )
 
 
 async def merchant_by_id(session: AsyncSession, merchant_id: int) -> Merchant:

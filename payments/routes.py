@@ -12,7 +12,7 @@ from enum import Enum
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request
-from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 
 from identity import usernames
 from machipay.admission import admission_controlled
@@ -20,7 +20,12 @@ from machipay.auth import AccessClaims, Role, require_roles
 from machipay.deps import AppSettings, Cache, DbSession, EventBroker
 from machipay.downloads import csv_attachment
 from machipay.errors import ValidationFailed
-from machipay.idempotency import idempotency_key_header, respond_idempotently
+from machipay.idempotency import (
+    IdempotentRequest,
+    idempotency_key_header,
+    respond_idempotently,
+    run_idempotent,
+)
 from machipay.ratelimits import limit_money_moves
 from machipay.timeutil import to_tokyo, tokyo_day_bounds, utcnow
 from merchant_api import caller_shop
@@ -49,7 +54,7 @@ from payments.schemas import (
     RewardsOut,
     TakenByOut,
 )
-from payments.service import PaymentDone, preview_reward
+from payments.service import PaymentClaim, PaymentDone, preview_reward
 
 RESIDENTS: list[str | Enum] = ["residents"]
 MERCHANTS: list[str | Enum] = ["merchants"]
@@ -138,25 +143,25 @@ async def create_payment(
     request: Request,
     session: DbSession,
     settings: AppSettings,
-) -> JSONResponse:
+) -> Response:
     """Pay a shop by its QR: points first (oldest expiry first), then money."""
+    idempotent = IdempotentRequest.of(request, scope=f"user:{caller.user_id}", key=key, body=body)
 
-    async def produce() -> tuple[int, object]:
-        done = await qr_pay.pay_by_qr(
+    async def produce() -> None:
+        # The key is claimed by the payment's first call and answered by its last.
+        await qr_pay.pay_by_qr(
             session,
             settings,
             resident_id=caller.user_id,
             payload=body.qr_payload,
             amount=body.amount,
-            idempotency_key=key,
+            claim=PaymentClaim(idempotent, answer=lambda done: (201, payment_out(done))),
             rewards=request.app.state.campaign_rewards,
             use_points=body.use_points,
         )
-        return 201, payment_out(done)
 
-    return await respond_idempotently(
-        session, request, scope=f"user:{caller.user_id}", key=key, body=body, produce=produce
-    )
+    stored = await run_idempotent(session, idempotent, produce, claimed_by_produce=True)
+    return stored.as_response()
 
 
 @router.post(
@@ -263,7 +268,7 @@ async def capture_code(
     session: DbSession,
     cache: Cache,
     settings: AppSettings,
-) -> JSONResponse:
+) -> Response:
     """Take payment from the one-time code a resident shows at the till."""
     shop = await caller_shop(session, caller.merchant_id)
 
@@ -302,7 +307,7 @@ async def refund(
     request: Request,
     session: DbSession,
     settings: AppSettings,
-) -> JSONResponse:
+) -> Response:
     """Refund all or part of a payment to the resident, in points and money as it was paid.
 
     Only an active shop refunds (a suspended one is refused: its money is frozen with it);

@@ -9,11 +9,12 @@ the shop after commit. Refunds are in :mod:`payments.refunds`.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, String, bindparam, text
+from sqlalchemy import BigInteger, Boolean, Integer, String, bindparam, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -23,6 +24,7 @@ from machipay.db import UTCDateTime
 from machipay.errors import ValidationFailed
 from machipay.events import publish_after_commit
 from machipay.hotsql import HotStatement
+from machipay.idempotency import IdempotentRequest
 from machipay.outbox import outbox_payload
 from machipay.settings import Settings
 from machipay.timeutil import utcnow
@@ -64,7 +66,7 @@ _RECORD = HotStatement(
         " :rewards_granted, :lot_ids, :lot_takes, :reward_lot_amount, :reward_lot_campaign,"
         " :reward_lot_expires, :reward_lot_reference, :history_references, :history_kinds,"
         " :history_amounts, :history_money, :history_points, :history_counterparties,"
-        " :outbox_topic, :outbox_payload)"
+        " :outbox_topic, :outbox_payload, :answer_record, :answer_status, :answer_body)"
     ).bindparams(
         *(
             bindparam(name, type_=UTCDateTime)
@@ -84,8 +86,10 @@ _RECORD = HotStatement(
                 "merchant_cashback",
                 "reward_lot_amount",
                 "reward_lot_campaign",
+                "answer_record",
             )
         ),
+        bindparam("answer_status", type_=Integer()),
         bindparam("rewards_granted", type_=Boolean()),
         *(
             bindparam(name, type_=ARRAY(String()))
@@ -113,6 +117,35 @@ class PaymentDone:
     rewards: RewardPlan
 
 
+@dataclass(frozen=True, slots=True)
+class PaymentClaim:
+    """The resident's Idempotency-Key for this payment, claimed by its first call
+    (``payment_open``), and the answer to store with it by its last (``payment_record``):
+    the HTTP shape of a done payment, which is known before that call."""
+
+    request: IdempotentRequest
+    answer: Callable[[PaymentDone], tuple[int, Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class LockedPayer:
+    """The payer's lock is held; these are the live points lots it may spend (lot id,
+    remaining), oldest expiry first, as of ``at``."""
+
+    at: datetime
+    lots: Sequence[tuple[int, int]]
+
+
+async def lock_payer(session: AsyncSession, resident_id: int, now: datetime) -> LockedPayer:
+    """One resident's payments run one at a time: points lots and campaign caps are read,
+    then written. The lock, the gate on the payer (verified phone, wallet neither frozen nor
+    closed: wallet_lock_lots reads them under the lock) and the live lots in one round trip;
+    the lots are spent by payment_record."""
+    with wallet_lock_refusals():
+        rows = await _LOCK_WITH_LOTS.rows(session, {"resident": resident_id, "now": now})
+    return LockedPayer(now, [(int(lot_id), int(remaining)) for lot_id, remaining in rows])
+
+
 async def pay(
     session: AsyncSession,
     settings: Settings,
@@ -127,19 +160,21 @@ async def pay(
     taken_by: int | None = None,
     rewards: CampaignRewards = no_campaign_rewards,
     use_points: bool = True,
+    locked: LockedPayer | None = None,
+    claim: PaymentClaim | None = None,
 ) -> PaymentDone:
     """Pay ``amount`` to the shop: points first (unless the resident keeps them with
     ``use_points=False``: then money only, and too little money is refused even when points
-    would have covered it), then money."""
+    would have covered it), then money.
+
+    ``locked``: the caller's first call already took the payer's lock and read the lots
+    (``payment_open``). ``claim``: the Idempotency-Key that call claimed; the answer is
+    stored by the payment's own last call."""
     if amount > settings.max_payment:
         raise PaymentLimitExceeded(f"One payment is at most ¥{settings.max_payment:,}.")
-    now = utcnow()
-    # One resident's payments run one at a time: points lots and (later) campaign caps are
-    # read, then written. The lock, the gate on the payer (verified phone, wallet neither
-    # frozen nor closed: wallet_lock_lots reads them under the lock) and the live lots in one
-    # round trip; the lots are spent by payment_record.
-    with wallet_lock_refusals():
-        lots = await _LOCK_WITH_LOTS.rows(session, {"resident": resident_id, "now": now})
+    if locked is None:
+        locked = await lock_payer(session, resident_id, utcnow())
+    now, lots = locked.at, locked.lots
     takes = choose_takes(lots, amount, at_most=True) if use_points else []
     points = sum(take.amount for take in takes)
     money = amount - points
@@ -206,10 +241,14 @@ async def pay(
         "method": method,
         "at": now.isoformat(),
     }
-    entry_id, payment_id = await _record_in_one_call(
-        session, _PaymentRows(draft, row, takes, plan.points_lot, lines, fact)
+    payment = Payment(**row)
+    answer: dict[str, Any] = {"answer_record": None, "answer_status": None, "answer_body": None}
+    if claim is not None:
+        # The answer does not depend on the ids the database is about to choose.
+        answer = claim.request.answer_arguments(*claim.answer(PaymentDone(payment, merchant, plan)))
+    payment.entry_id, payment.id = await _record_in_one_call(
+        session, _PaymentRows(draft, row, takes, plan.points_lot, lines, fact), answer
     )
-    payment = Payment(id=payment_id, entry_id=entry_id, **row)
     publish_after_commit(
         session,
         merchant_channel(merchant.id),
@@ -298,8 +337,11 @@ class _PaymentRows:
     fact: dict[str, Any]  # the outbox fact
 
 
-async def _record_in_one_call(session: AsyncSession, rows: _PaymentRows) -> tuple[int, int]:
-    """PostgreSQL: the entry and every row of the payment in one ``payment_record`` call."""
+async def _record_in_one_call(
+    session: AsyncSession, rows: _PaymentRows, answer: dict[str, Any]
+) -> tuple[int, int]:
+    """PostgreSQL: the entry, every row of the payment and (``answer``) the stored HTTP
+    answer in one ``payment_record`` call."""
     row, takes, grant, lines = rows.row, rows.takes, rows.grant, rows.lines
     params = ledger.ledger_post_arguments(rows.draft)
     params.update(
@@ -330,6 +372,7 @@ async def _record_in_one_call(session: AsyncSession, rows: _PaymentRows) -> tupl
         history_counterparties=[line.counterparty for line in lines],
         outbox_topic="payment.completed",
         outbox_payload=outbox_payload(rows.fact),
+        **answer,
     )
     with ledger.ledger_errors():
         found = await _RECORD.row(session, params)

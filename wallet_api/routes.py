@@ -8,7 +8,6 @@ from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request, Response
-from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
 import ledger
@@ -321,7 +320,7 @@ async def transfer(
     session: DbSession,
     cache: Cache,
     settings: AppSettings,
-) -> JSONResponse:
+) -> Response:
     """Send money (never points) to another resident by phone number."""
 
     async def produce() -> tuple[int, object]:

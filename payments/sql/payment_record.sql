@@ -5,7 +5,10 @@
 -- function: the wallet its lots and history lines, the outbox the fact. The rules stay in
 -- Python (which lots, the rewards, the legs); this only writes what it is given.
 -- p_taken_by is the shop's user at the till (a captured code, a charge they showed); NULL
--- for the sticker.
+-- for the sticker. p_answer_*: the resident's Idempotency-Key claimed by payment_open and
+-- the HTTP answer to store with it (known before this call: the payment's reference and time
+-- are chosen in Python), so storing it costs no round trip of its own; NULL for callers that
+-- store their answer themselves.
 CREATE OR REPLACE FUNCTION public.payment_record(
     p_key text, p_kind text, p_memo text, p_fingerprint text, p_hash text,
     p_created_at timestamptz, p_codes text[], p_amounts bigint[],
@@ -17,7 +20,8 @@ CREATE OR REPLACE FUNCTION public.payment_record(
     p_reward_lot_reference text,
     p_history_references text[], p_history_kinds text[], p_history_amounts bigint[],
     p_history_money bigint[], p_history_points bigint[], p_history_counterparties text[],
-    p_outbox_topic text, p_outbox_payload text
+    p_outbox_topic text, p_outbox_payload text,
+    p_answer_record bigint, p_answer_status integer, p_answer_body text
 ) RETURNS TABLE (entry_id bigint, created boolean, payment_id bigint) LANGUAGE plpgsql AS $$
 DECLARE
     v_entry bigint;
@@ -55,6 +59,10 @@ BEGIN
                                  p_history_points, p_history_counterparties);
 
     PERFORM outbox_emit(p_outbox_topic, p_outbox_payload);
+
+    IF p_answer_record IS NOT NULL THEN
+        PERFORM idempotency_answer(p_answer_record, p_answer_status, p_answer_body);
+    END IF;
 
     entry_id := v_entry;
     created := v_created;
