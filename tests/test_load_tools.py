@@ -230,6 +230,26 @@ def test_profile_reads_a_process_cpu_from_proc() -> None:
     assert after[1] + after[2] - before[1] - before[2] >= 0.1
 
 
+def test_peer_bench_warms_each_contestant_up_once_and_counts_only_the_rounds() -> None:
+    from loadtest.peer_bench import CONTESTANTS, mean_tps, parse_args, schedule, warmup_slots
+
+    planned = schedule(rounds=2, seconds=20, warmup_seconds=7)
+    warmups, rounds = planned[:3], planned[3:]
+    assert [(s.contestant, s.seconds, s.counted) for s in warmups] == [
+        (c, 7, False) for c in CONTESTANTS
+    ]
+    assert all(s.counted and s.seconds == 20 for s in rounds)
+    assert [s.contestant for s in rounds] == [*CONTESTANTS, *CONTESTANTS[::-1]]
+    # A warm-up as fast or as slow as it likes moves no mean: only the rounds count.
+    tps = [1.0, 1.0, 1.0, 100.0, 200.0, 300.0, 300.0, 300.0, 300.0]  # in the order they ran
+    runs = [(s, {"tps": t, "latency_ms": 1.0}) for s, t in zip(planned, tps, strict=True)]
+    assert mean_tps(runs) == {"tpcb-like": 200.0, "ours": 250.0, "peer": 300.0}
+    assert {c: r["tps"] for c, r in warmup_slots(runs).items()} == dict.fromkeys(CONTESTANTS, 1.0)
+    assert all(s.counted for s in schedule(rounds=2, seconds=20, warmup_seconds=0))
+    assert len(schedule(rounds=2, seconds=20, warmup_seconds=0)) == 2 * len(CONTESTANTS)
+    assert parse_args([]).warmup_seconds > 0  # on unless asked off
+
+
 async def test_peer_bench_funds_each_resident_by_an_entry_of_its_own(
     scratch_database: str,  # noqa: F811
 ) -> None:
