@@ -138,7 +138,8 @@ class _Source:
 
 def _facts_source(cap: int) -> _Source:
     def clamped_sum(column: Any) -> Any:
-        return func.sum(func.greatest(func.least(column, cap), -cap))
+        # The cells' rule too (analytics/sql/analytics_clamp.sql): both sources sum the same.
+        return func.sum(func.analytics_clamp(column, cap, type_=BigInteger))
 
     return _Source(
         columns=DIMENSIONS,

@@ -2,15 +2,17 @@
 sums a few rows per person instead of every payment (``analytics.dp``).
 
 A row of ``analytics_dp_cells`` holds one pseudonym's facts in one month with the
-pseudonym's age band and home district, and either one street and store type or one ISO
-week (every fact is in one row of each kind): how many facts and payments, and the sums
-of amount, points used and reward with *each fact clamped to ±amount_cap first*. DP
-mode's truncation (counts up to ``payments_per_cell``, sums bounded to that many payments
-of ±``amount_cap``, at most ``cells_per_resident`` cells) only ever needs a cell's count
-and the sum of its clamped amounts, and sums add up: summing these rows per pseudonym and
-query cell gives exactly what summing the clamped facts gives. A query whose dimensions
-and filters are all carried by one kind of row reads those rows (``rows_for``); any other
-(category, campaign, weekday, hour, or week with a street) reads the facts, as before.
+pseudonym's age band and home district, and either one street and store type or one ISO week
+(every fact is in one row of each kind): how many facts and payments, and the sums of
+amount, points used and reward with *each fact clamped to ±amount_cap first*, by the SQL
+function a query reading the facts clamps with too (``analytics_clamp``, in
+``analytics/sql/``: refunds clamp to -amount_cap). DP mode's truncation (counts up to
+``payments_per_cell``, sums bounded to that many payments of ±``amount_cap``, at most
+``cells_per_resident`` cells) only ever needs a cell's count and the sum of its clamped
+amounts, and sums add up: summing these rows per pseudonym and query cell gives exactly what
+summing the clamped facts gives. A query whose dimensions and filters are all carried by one
+kind of row reads those rows (``rows_for``); any other (category, campaign, weekday, hour,
+or week with a street) reads the facts, as before.
 
 The per-fact clamp makes the sums depend on the cap. The table records the cap it was
 built with (``analytics_dp_cells_cap``); a query whose cap differs (the setting was
@@ -84,9 +86,9 @@ def _from_facts(source: str) -> str:
         f" CASE {by_week} THEN -1 ELSE COALESCE(f.shopping_street_id, 0) END,"
         f" CASE {by_week} THEN '' ELSE f.store_type END,"
         " COUNT(*), COUNT(*) FILTER (WHERE f.kind = 'payment'),"
-        " SUM(GREATEST(LEAST(f.amount, c.amount_cap), -c.amount_cap)),"
-        " SUM(GREATEST(LEAST(f.points_used, c.amount_cap), -c.amount_cap)),"
-        " SUM(GREATEST(LEAST(f.reward, c.amount_cap), -c.amount_cap))"
+        " SUM(analytics_clamp(f.amount, c.amount_cap)),"
+        " SUM(analytics_clamp(f.points_used, c.amount_cap)),"
+        " SUM(analytics_clamp(f.reward, c.amount_cap))"
         f" FROM {source} CROSS JOIN analytics_dp_cells_cap AS c"
         " GROUP BY f.month, f.resident_key, f.age_band, f.district_id, GROUPING SETS"
         " ((COALESCE(f.shopping_street_id, 0), f.store_type), (f.week))"

@@ -37,7 +37,8 @@ Steps, all on scratch databases that are dropped at the end (``--keep`` keeps th
 8. with ``--ledger``, ``loadtest.ledger_bench`` (the app's Python path, one transaction per
    transfer, then group commit) against its own pgbench slot; with ``--peer PATH``,
    ``loadtest.peer_bench`` (``ledger_post`` and pgledger's transfer, both driven by pgbench,
-   in alternating rounds), so one run prints every row of issue 20's table.
+   in alternating rounds after an uncounted warm-up slot each), so one run prints every row
+   of issue 20's table.
 
 The machine's CPU per payment is the busy time of every core (``/proc/stat``) over the
 peak phase divided by the payments the database gained meanwhile: API workers, PostgreSQL,

@@ -5,8 +5,9 @@ in the way: pgbench's C client drives three contestants on the same server with 
 clients and duration, one at a time:
 
 * **tpcb-like**: pgbench's own write transaction (scale 10), the machine's yardstick;
-* **ours**: ``ledger_post`` for a two-leg transfer between two of 10,000 funded residents
-  (``loadtest/pgbench_ledger_post.sql`` sets the database up, ``.pgb`` is the script);
+* **ours**: ``ledger_post`` for a two-leg transfer between two of 10,000 residents, each
+  funded by an entry of its own (``loadtest/pgbench_ledger_post.sql`` sets the database up
+  and says why an entry each, ``.pgb`` is the script);
 * **peer**: `pgledger <https://github.com/pgr0ss/pgledger>`_'s ``pgledger_create_transfer``,
   a ledger written in PL/pgSQL, between two of 10,000 funded accounts of its own.
 
@@ -15,11 +16,16 @@ the vendored ULID functions it needs) and installed into a scratch database at r
 none of it is part of this repository. Both ledger scripts send the call alone (the
 function's statement is its transaction), pick two distinct random accounts and ¥1–¥500.
 
-The disk's commit latency drifts from minute to minute here, so one slot says little:
-the contestants run in ``--rounds`` rounds of alternating order (tpcb, ours, peer; then
-peer, ours, tpcb; …), each slot after ``VACUUM ANALYZE`` of its database and a
-``CHECKPOINT``, and the ratios are of the contestants' mean tps over all rounds. The
-books are checked afterwards (``verify_ledger``'s balance checks for ours: pgbench writes
+Before the measured rounds each contestant runs one warm-up slot of its own
+(``--warmup-seconds``, default 10, 0 for none): the same clients and script, printed and
+kept in ``--json-out`` under ``warmup`` but never counted: the first slot on a freshly
+filled database pays for what no later slot does (cold caches, the tables' first growth),
+and without it that cost fell on whichever contestant ran first. The disk's commit
+latency drifts from minute to minute here, so one slot says little: the contestants then
+run in ``--rounds`` rounds of alternating order (tpcb, ours, peer; then peer, ours, tpcb;
+…), each slot (warm-up or not) after ``VACUUM ANALYZE`` of its database and a
+``CHECKPOINT``, and the ratios are of the contestants' mean tps over the measured rounds.
+The books are checked afterwards (``verify_ledger``'s balance checks for ours: pgbench writes
 placeholder hashes; the peer's balances must sum to zero) and the scratch databases are dropped.
 """
 
@@ -33,6 +39,7 @@ import re
 import subprocess
 import tempfile
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from statistics import mean
 
@@ -122,13 +129,55 @@ def prepare(ns: argparse.Namespace, names: dict[str, str], work: Path) -> dict[s
     return {"tpcb-like": tpcb_script, "ours": HERE / "pgbench_ledger_post.pgb", "peer": peer_script}
 
 
-def slot(ns: argparse.Namespace, contestant: str, database: str, script: Path) -> dict[str, float]:
+@dataclass(frozen=True)
+class Slot:
+    """One pgbench run of one contestant; a warm-up is run and shown but never counted."""
+
+    label: str  # "warm-up" or "round N"
+    contestant: str
+    seconds: int
+    counted: bool
+
+
+Result = dict[str, float]  # "tps", "latency_ms"
+
+
+def orders(rounds: int) -> list[tuple[str, ...]]:
+    return [CONTESTANTS if r % 2 == 0 else CONTESTANTS[::-1] for r in range(rounds)]
+
+
+def schedule(rounds: int, seconds: int, warmup_seconds: int) -> list[Slot]:
+    """A warm-up slot per contestant (none if ``warmup_seconds`` is 0), then the rounds."""
+    warmups = [Slot("warm-up", c, warmup_seconds, counted=False) for c in CONTESTANTS]
+    measured = [
+        Slot(f"round {n}", c, seconds, counted=True)
+        for n, order in enumerate(orders(rounds), start=1)
+        for c in order
+    ]
+    return (warmups if warmup_seconds else []) + measured
+
+
+def measured_slots(runs: list[tuple[Slot, Result]]) -> dict[str, list[Result]]:
+    """Each contestant's counted slots, in the order they ran: what the means are of."""
+    return {c: [r for s, r in runs if s.counted and s.contestant == c] for c in CONTESTANTS}
+
+
+def warmup_slots(runs: list[tuple[Slot, Result]]) -> dict[str, Result]:
+    return {s.contestant: r for s, r in runs if not s.counted}
+
+
+def mean_tps(runs: list[tuple[Slot, Result]]) -> dict[str, float]:
+    return {c: mean(r["tps"] for r in rs) for c, rs in measured_slots(runs).items()}
+
+
+def run_slot(ns: argparse.Namespace, planned: Slot, database: str, script: Path) -> Result:
+    contestant = planned.contestant
     db_url = database_url(ns.url, database, "postgresql")
     asyncio.run(admin_execute(db_url, "VACUUM ANALYZE"))
     asyncio.run(admin_execute(db_url, "CHECKPOINT"))
     which = ["-b", "tpcb-like"] if contestant == "tpcb-like" else ["-f", str(script)]
     command = [
-        "pgbench", "-n", "-c", str(ns.clients), "-j", str(ns.jobs), "-T", str(ns.seconds),
+        "pgbench", "-n", "-c", str(ns.clients), "-j", str(ns.jobs), "-T", str(planned.seconds),
         *which, *connection_args(ns.url, database),
     ]  # fmt: skip
     done = subprocess.run(command, capture_output=True, text=True, check=False)
@@ -150,17 +199,13 @@ async def peer_books(url: str) -> tuple[bool, int]:
     return total == 0, int(transfers)
 
 
-def orders(rounds: int) -> list[tuple[str, ...]]:
-    return [CONTESTANTS if r % 2 == 0 else CONTESTANTS[::-1] for r in range(rounds)]
-
-
 def main(argv: list[str] | None = None) -> int:
     ns = parse_args(argv)
     peer_sources(ns.pgledger)  # refuse a wrong path before creating anything
     tag = uuid.uuid4().hex[:10]
     names = {c: f"machipay_peer_{c.replace('-', '_')}_{tag}" for c in CONTESTANTS}
     created: list[str] = []
-    slots: dict[str, list[dict[str, float]]] = {c: [] for c in CONTESTANTS}
+    runs: list[tuple[Slot, Result]] = []
     try:
         for name in names.values():
             asyncio.run(admin_execute(ns.url, f'CREATE DATABASE "{name}"'))
@@ -168,15 +213,16 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory(prefix="machipay-peer-") as tmp:
             scripts = prepare(ns, names, Path(tmp))
             print(f"pgledger.sql sha256 {sha256(ns.pgledger / 'pgledger.sql')[:16]}…")
-            for n, order in enumerate(orders(ns.rounds), start=1):
-                for contestant in order:
-                    result = slot(ns, contestant, names[contestant], scripts[contestant])
-                    slots[contestant].append(result)
-                    print(
-                        f"round {n}: {contestant:<9} {result['tps']:>9,.1f} tps"
-                        f"  (latency {result['latency_ms']:.2f} ms)",
-                        flush=True,
-                    )
+            for planned in schedule(ns.rounds, ns.seconds, ns.warmup_seconds):
+                c = planned.contestant
+                result = run_slot(ns, planned, names[c], scripts[c])
+                runs.append((planned, result))
+                print(
+                    f"{planned.label}: {c:<9} {result['tps']:>9,.1f} tps"
+                    f"  (latency {result['latency_ms']:.2f} ms"
+                    f"{'' if planned.counted else f', {planned.seconds} s, not counted'})",
+                    flush=True,
+                )
         report = asyncio.run(verify(database_url(ns.url, names["ours"])))
         # pgbench writes placeholder fingerprints ('fp', 'h'): hashing an entry is the Python
         # client's work, so only the hash check is expected to object; the balances must not.
@@ -188,14 +234,20 @@ def main(argv: list[str] | None = None) -> int:
         if not ns.keep:
             for name in created:
                 asyncio.run(admin_execute(ns.url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    means = {c: mean(s["tps"] for s in slots[c]) for c in CONTESTANTS}
+    slots, warmups, means = measured_slots(runs), warmup_slots(runs), mean_tps(runs)
+    warmed = (
+        f"after a {ns.warmup_seconds} s warm-up slot each (not counted)"
+        if warmups
+        else "without warm-up slots"
+    )
     print(
         f"\n{ns.clients} clients, {ns.jobs} threads, {ns.seconds} s per slot, {ns.rounds} rounds"
-        " in alternating order; mean tps per contestant:"
+        f" in alternating order {warmed}; mean tps per contestant:"
     )
     for c in CONTESTANTS:
         each = " / ".join(f"{s['tps']:,.0f}" for s in slots[c])
-        print(f"  {c:<9} {means[c]:>9,.1f}  ({each})")
+        warm = f"; warm-up {warmups[c]['tps']:,.0f}, not counted" if c in warmups else ""
+        print(f"  {c:<9} {means[c]:>9,.1f}  ({each}{warm})")
     print(f"  ours ÷ tpcb-like  {means['ours'] / means['tpcb-like']:.2f}")
     print(f"  ours ÷ peer       {means['ours'] / means['peer']:.2f}")
     print(f"  peer ÷ tpcb-like  {means['peer'] / means['tpcb-like']:.2f}")
@@ -209,6 +261,8 @@ def main(argv: list[str] | None = None) -> int:
         summary = {
             "tps": means,
             "slots": slots,
+            "warmup_seconds": ns.warmup_seconds,
+            "warmup": warmups,  # each contestant's warm-up slot, not in "tps" or the ratios
             "ours_to_tpcb": means["ours"] / means["tpcb-like"],
             "ours_to_peer": means["ours"] / means["peer"],
             "peer_to_tpcb": means["peer"] / means["tpcb-like"],
@@ -234,13 +288,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--url", default=DEFAULT_URL, help="PostgreSQL server (admin database)")
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--jobs", type=int, default=2, help="pgbench threads")
-    parser.add_argument("--seconds", type=int, default=20, help="per slot")
+    parser.add_argument("--seconds", type=int, default=20, help="per measured slot")
+    parser.add_argument(
+        "--warmup-seconds", type=int, default=10,
+        help="one uncounted slot per contestant before the rounds (0: none)",
+    )  # fmt: skip
     parser.add_argument("--rounds", type=int, default=2, help="even: each order equally often")
     parser.add_argument("--keep", action="store_true", help="keep the scratch databases")
     parser.add_argument("--json-out", type=Path, help="also write the means and ratios here")
     ns = parser.parse_args(argv)
     if not 5 <= ns.seconds <= 300 or not 1 <= ns.clients <= 64 or not 1 <= ns.jobs <= ns.clients:
         parser.error("--seconds 5..300, --clients 1..64, --jobs 1..clients")
+    if not 0 <= ns.warmup_seconds <= 300:
+        parser.error("--warmup-seconds 0..300")
     if ns.rounds < 2 or ns.rounds % 2 or ns.rounds > 10:
         parser.error("--rounds must be even, 2..10: a single order favours whoever runs last")
     return ns
