@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -277,16 +278,53 @@ async def test_peer_bench_funds_each_resident_by_an_entry_of_its_own(
             "SELECT count(*) FROM ledger_accounts"
             " WHERE code LIKE 'resident:p%' AND balance = 1000000 AND version = 1"
         )
-        # The query PostgreSQL's foreign-key trigger runs, as a connection plans it for
-        # good once it has run it a few times.
-        await conn.execute("SET plan_cache_mode = force_generic_plan")
-        await conn.execute(
-            "PREPARE fk_check(bigint) AS SELECT 1 FROM ONLY ledger_entries x"
-            " WHERE id OPERATOR(pg_catalog.=) $1 FOR KEY SHARE OF x"
-        )
-        plan = "\n".join(r[0] for r in await conn.fetch("EXPLAIN EXECUTE fk_check(1)"))
+        plan = await _postings_foreign_key_plan(conn)
     finally:
         await conn.close()
     assert "Index Scan using pk_ledger_entries" in plan, plan
     assert residents == 10_000
+    assert len(funded) == 10_000 and all(f["legs"] == 2 and f["total"] == 0 for f in funded)
+
+
+async def _postings_foreign_key_plan(conn: Any) -> str:
+    """The query PostgreSQL's foreign-key trigger runs for each posting, planned as a
+    connection plans it for good once it has run it a few times."""
+    await conn.execute("SET plan_cache_mode = force_generic_plan")
+    await conn.execute(
+        "PREPARE fk_check(bigint) AS SELECT 1 FROM ONLY ledger_entries x"
+        " WHERE id OPERATOR(pg_catalog.=) $1 FOR KEY SHARE OF x"
+    )
+    return "\n".join(r[0] for r in await conn.fetch("EXPLAIN EXECUTE fk_check(1)"))
+
+
+async def test_ledger_bench_funds_each_account_by_an_entry_of_its_own(
+    scratch_database: str,  # noqa: F811
+) -> None:
+    """``loadtest.ledger_bench`` starts from a ledger-shaped table, as the peer bench does:
+    its connections plan the postings' foreign-key check on the primary key (funded 63
+    accounts an entry, they scanned a 3-page table and kept doing so as it grew)."""
+    import asyncpg
+
+    from loadtest.ledger_bench import FUNDING_YEN, seed_ledger
+
+    assert (
+        await asyncio.to_thread(run_cli, "migrate", database_url=scratch_database)
+    ).returncode == 0
+    await seed_ledger(scratch_database, 10_000)
+    conn = await asyncpg.connect(scratch_database.replace("postgresql+asyncpg", "postgresql"))
+    try:
+        funded = await conn.fetch(
+            "SELECT count(*) AS legs, sum(p.amount) AS total FROM ledger_entries e"
+            " JOIN ledger_postings p ON p.entry_id = e.id GROUP BY e.id"
+        )
+        balances = await conn.fetchval(
+            "SELECT count(*) FROM ledger_accounts WHERE code LIKE 'resident:bench%'"
+            " AND balance = $1",
+            FUNDING_YEN,
+        )
+        plan = await _postings_foreign_key_plan(conn)
+    finally:
+        await conn.close()
+    assert "Index Scan using pk_ledger_entries" in plan, plan
+    assert balances == 10_000
     assert len(funded) == 10_000 and all(f["legs"] == 2 and f["total"] == 0 for f in funded)

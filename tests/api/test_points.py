@@ -12,7 +12,9 @@ import pytest
 from fastapi import FastAPI
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import func, select
+from sqlalchemy import BigInteger, bindparam, func, select, text
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.exc import DBAPIError
 
 import ledger
 from assembly.app import create_app
@@ -114,6 +116,54 @@ async def test_spend_oldest_expiry_first_then_expire_the_rest(
     assert report.ok, report.findings
     wallet = (await client.get("/api/v1/wallet", headers=resident.headers)).json()
     assert (wallet["points"], wallet["points_lots"], wallet["next_points_expiry"]) == (0, [], None)
+
+
+async def test_lots_are_spent_each_by_its_take_or_not_at_all(
+    client: httpx.AsyncClient, app: FastAPI
+) -> None:
+    """wallet_spend_lots, which every payment's points go through: each lot loses exactly its
+    take; a take a lot cannot cover stops the whole statement (the caller's lock makes that
+    impossible on the payment path; the guard is why a bug there cannot spend points twice)."""
+    resident = await register(client)
+    campaign = await _campaign(app)
+    now = utcnow()
+    async with app.state.sessionmaker() as session:
+        lots = [
+            await grant_points(
+                session,
+                resident_id=resident.id,
+                amount=amount,
+                campaign_id=campaign,
+                expires_at=now + timedelta(days=30),
+                idempotency_key=uuid.uuid4().hex,
+                counterparty="c",
+            )
+            for amount in (300, 200)
+        ]
+        await session.commit()
+    spend = text("SELECT wallet_spend_lots('pay_test', :lots, :takes)").bindparams(
+        bindparam("lots", type_=ARRAY(BigInteger())), bindparam("takes", type_=ARRAY(BigInteger()))
+    )
+
+    async def remaining() -> list[int]:
+        async with app.state.sessionmaker() as session:
+            found = await session.execute(
+                select(PointsLot.id, PointsLot.remaining).where(PointsLot.id.in_(lots))
+            )
+            by_id = dict(found.tuples().all())
+        return [int(by_id[lot]) for lot in lots]
+
+    async with app.state.sessionmaker() as session:
+        await session.execute(spend, {"lots": lots, "takes": [120, 200]})
+        await session.execute(spend, {"lots": [], "takes": []})  # nothing to spend
+        await session.commit()
+    assert await remaining() == [180, 0]
+
+    async with app.state.sessionmaker() as session:
+        with pytest.raises(DBAPIError, match=rf"points lot {lots[1]} could not be spent"):
+            await session.execute(spend, {"lots": lots, "takes": [100, 1]})
+        await session.rollback()
+    assert await remaining() == [180, 0]  # the first lot's take was undone with the statement
 
 
 @pytest.fixture
