@@ -33,7 +33,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import case, delete, func, select, text
+from sqlalchemy import BigInteger, String, bindparam, case, delete, func, select, text
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -129,41 +130,66 @@ async def add_to_rollups(
         )
         for shape, month, cell in inserted:
             new_people[(shape, month, cell)] += 1
-    cells = [
-        {
-            "shape": s,
-            "month": m,
-            "cell": c,
-            "payments": v[0],
-            "spend": v[1],
-            "points_used": v[2],
-            "rewards": v[3],
-            "residents": new_people.get((s, m, c), 0),
-        }
-        for (s, m, c), v in delta.cells.items()
-    ]
-    upsert = pg_insert(RollupCell)
-    excluded = upsert.excluded
-    upsert = upsert.on_conflict_do_update(
-        index_elements=["shape", "month", "cell"],
-        set_={
-            name: getattr(RollupCell, name) + getattr(excluded, name)
-            for name in ("payments", "spend", "points_used", "rewards", "residents")
-        },
-    )
+    # One set-based upsert per chunk, rows in key order: sent row by row (executemany), the
+    # cells and shops cost the consumer ~17 statements per payment (pg_stat_statements).
+    cells = sorted(delta.cells.items())
     for start in range(0, len(cells), chunk):
-        await session.execute(upsert, cells[start : start + chunk])
-    shops = [
-        {"shape": s, "month": m, "cell": c, "merchant_key": k, "spend": v}
-        for (s, m, c, k), v in delta.shops.items()
-    ]
-    shop_upsert = pg_insert(RollupShop)
-    shop_upsert = shop_upsert.on_conflict_do_update(
-        index_elements=["shape", "month", "cell", "merchant_key"],
-        set_={"spend": RollupShop.spend + shop_upsert.excluded.spend},
-    )
+        part = cells[start : start + chunk]
+        await session.execute(
+            _CELLS_UPSERT,
+            {
+                "shapes": [s for (s, _, _), _ in part],
+                "months": [m for (_, m, _), _ in part],
+                "cells": [c for (_, _, c), _ in part],
+                "payments": [v[0] for _, v in part],
+                "spend": [v[1] for _, v in part],
+                "points_used": [v[2] for _, v in part],
+                "rewards": [v[3] for _, v in part],
+                "residents": [new_people.get(key, 0) for key, _ in part],
+            },
+        )
+    shops = sorted(delta.shops.items())
     for start in range(0, len(shops), chunk):
-        await session.execute(shop_upsert, shops[start : start + chunk])
+        part_shops = shops[start : start + chunk]
+        await session.execute(
+            _SHOPS_UPSERT,
+            {
+                "shapes": [s for (s, _, _, _), _ in part_shops],
+                "months": [m for (_, m, _, _), _ in part_shops],
+                "cells": [c for (_, _, c, _), _ in part_shops],
+                "merchant_keys": [k for (_, _, _, k), _ in part_shops],
+                "spend": [v for _, v in part_shops],
+            },
+        )
+
+
+_TEXTS = ARRAY(String())
+_BIGINTS = ARRAY(BigInteger())
+_CELLS_UPSERT = text(
+    "INSERT INTO analytics_rollup_cells AS r"
+    " (shape, month, cell, payments, spend, points_used, rewards, residents)"
+    " SELECT * FROM unnest(:shapes, :months, :cells, :payments, :spend, :points_used,"
+    " :rewards, :residents)"
+    " ON CONFLICT (shape, month, cell) DO UPDATE SET"
+    " payments = r.payments + EXCLUDED.payments, spend = r.spend + EXCLUDED.spend,"
+    " points_used = r.points_used + EXCLUDED.points_used,"
+    " rewards = r.rewards + EXCLUDED.rewards, residents = r.residents + EXCLUDED.residents"
+).bindparams(
+    *(bindparam(name, type_=_TEXTS) for name in ("shapes", "months", "cells")),
+    *(
+        bindparam(name, type_=_BIGINTS)
+        for name in ("payments", "spend", "points_used", "rewards", "residents")
+    ),
+)
+_SHOPS_UPSERT = text(
+    "INSERT INTO analytics_rollup_shops AS r (shape, month, cell, merchant_key, spend)"
+    " SELECT * FROM unnest(:shapes, :months, :cells, :merchant_keys, :spend)"
+    " ON CONFLICT (shape, month, cell, merchant_key) DO UPDATE SET"
+    " spend = r.spend + EXCLUDED.spend"
+).bindparams(
+    *(bindparam(name, type_=_TEXTS) for name in ("shapes", "months", "cells", "merchant_keys")),
+    bindparam("spend", type_=_BIGINTS),
+)
 
 
 def shape_for(dimensions: Iterable[str], filters: Iterable[str]) -> str | None:

@@ -77,3 +77,39 @@ async def test_the_bulk_build_equals_the_rebuild_and_the_consumer(
     assert {t: len(rows) for t, rows in bulk.items()} == {t: len(r) for t, r in rebuilt.items()}
     assert bulk == rebuilt
     assert len(bulk["analytics_rollup_members"]) > 4_000
+
+
+async def test_the_consumers_batches_add_up_to_the_rebuild(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    """Cells and shops the consumer meets again in a later batch are added to, not replaced:
+    new people, repeat people, a refund and another month, in four batches, give exactly the
+    rollups a rebuild from the facts gives."""
+    may, june = date(2032, 5, 3), date(2032, 6, 7)
+    batches = [
+        [fact(may, 88, 1_000, resident="inc-r1", shop="inc-s1", person="inc-p1")],
+        [
+            fact(may, 88, 700, resident="inc-r2", shop="inc-s1", person="inc-p2", reward=210),
+            fact(may, 88, 400, resident="inc-r1", shop="inc-s2", person="inc-p1"),
+        ],
+        [
+            {
+                **fact(may, 88, -300, resident="inc-r1", shop="inc-s1", person="inc-p1"),
+                "kind": "refund",
+            },
+            fact(may, None, 500, resident="inc-r3", shop="inc-s3", person="inc-p3"),
+        ],
+        [fact(june, 88, 900, resident="inc-r9", shop="inc-s1", person="inc-p1")],
+    ]
+    async with sessionmaker() as session:
+        for batch in batches:
+            await store_facts(session, batch)
+        by_consumer = await _rollups(session)
+        await rebuild_rollups(session)
+        rebuilt = await _rollups(session)
+        await session.rollback()
+    assert by_consumer == rebuilt
+    # The street's May cell, over both months' shapes: two people, three payments and a refund.
+    street = [row for row in by_consumer["analytics_rollup_cells"] if row[0] == "street"]
+    may_88 = [row for row in street if row[1] == "2032-05" and row[2] == "88"]
+    assert [row[3:] for row in may_88] == [(3, 1_800, 0, 210, 2)]
