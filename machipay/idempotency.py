@@ -130,12 +130,14 @@ class IdempotentRequest:
             "created_at": utcnow(),
         }
 
-    def claimed(self, record_id: int | None, stored: Sequence[Any]) -> None:
-        """Take a claim's outcome: the new row's id, or (``record_id`` None) the row that was
-        there, as (request hash, status, body); the work stops and the runner answers."""
+    def claimed(self, row: Sequence[Any]) -> None:
+        """Take ``idempotency_claim``'s row (record id, stored hash, status, body): the new
+        row's id, or (id NULL) the row that was there; then the work stops and the runner
+        answers."""
+        record_id, stored_hash, stored_status, stored_body = row
         if record_id is None:
-            raise _KeyTaken(stored[0], stored[1], stored[2])
-        self.record_id = record_id
+            raise _KeyTaken(stored_hash, stored_status, stored_body)
+        self.record_id = int(record_id)
 
     def answer_arguments(self, status_code: int, body: Any) -> dict[str, Any]:
         """The claimed row and the answer to store with it, by the work's own last call."""
@@ -229,7 +231,7 @@ async def _claim(session: AsyncSession, request: IdempotentRequest) -> None:
     """Claim the key (after waiting for an in-flight holder); raises _KeyTaken when it exists."""
     row = await _CLAIM.row(session, request.claim_arguments())
     assert row is not None
-    request.claimed(None if row[0] is None else int(row[0]), row[1:])
+    request.claimed(row)
 
 
 async def _store(

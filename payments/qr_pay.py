@@ -109,12 +109,10 @@ async def open_qr_payment(
             },
         )
     assert found is not None
-    claim.request.claimed(None if found[0] is None else int(found[0]), found[1:4])
+    claim.request.claimed(found[:4])
     scanned = scanned_shop(parsed, found[4:12])
-    lot_ids, remaining = found[12], found[13]
-    return scanned, LockedPayer(
-        now, [(int(i), int(r)) for i, r in zip(lot_ids, remaining, strict=True)]
-    )
+    # The lots as wallet_lock_lots returned them, in two arrays (lot ids, remaining).
+    return scanned, LockedPayer(now, list(zip(found[12], found[13], strict=True)))
 
 
 async def pay_by_qr(
