@@ -37,6 +37,7 @@ from machipay.settings import Settings, get_settings
 from machipay.sms import HttpSms, make_sms_sender
 from machipay.sms import router as sms_routes
 from merchant_api import routes as merchant_routes
+from payments import PaymentGroupCommit
 from payments import routes as payment_routes
 from settlement import routes as settlement_routes
 from wallet_api import routes as wallet_routes
@@ -83,6 +84,19 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
                 shards=settings.campaign_budget_shards,
                 refresh_seconds=settings.campaign_refresh_seconds,
             )
+            # A worker's concurrent sticker payments, a transaction per batch.
+            app.state.payment_batches = (
+                PaymentGroupCommit(
+                    app.state.sessionmaker,
+                    broker,
+                    settings,
+                    app.state.campaign_rewards,
+                    flushers=settings.payment_batch_flushers,
+                    max_batch=settings.payment_batch_max,
+                )
+                if settings.payment_group_commit
+                else None
+            )
             if settings.sealer_enabled:
                 sealer = asyncio.create_task(
                     run_sealer_forever(
@@ -105,6 +119,9 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
                 freeze_startup_objects()
             yield
         finally:
+            batches = getattr(app.state, "payment_batches", None)
+            if batches is not None:
+                await batches.close()
             for task in (sealer, consumer):
                 if task is not None:
                     task.cancel()

@@ -9,10 +9,13 @@ the winning campaign caps residents, and reserves the budget from one shard.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, Integer, bindparam, func, select, text, update
+from sqlalchemy import BigInteger, Boolean, Integer, String, bindparam, func, select, text, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import ledger
@@ -92,6 +95,110 @@ _GRANT = HotStatement(
 )
 
 
+# campaign_grant's arguments, one array each in campaign_grant_batch (shards stays one value).
+_GRANT_ARRAYS = (
+    "payment", "resident", "merchant", "street", "category", "store_type", "district", "amount",
+    "paid_at", "month", "points_campaign", "points", "points_deferred", "monthly_cap",
+    "campaign_cap", "cashback_campaign", "cashback", "cashback_deferred",
+)  # fmt: skip
+_GRANT_BATCH = HotStatement(
+    text(
+        "SELECT ord, points, cashback, exhausted FROM campaign_grant_batch("
+        ":payment, :resident, :merchant, :street, :category, :store_type, :district, :amount,"
+        " :paid_at, :month, :shards, :points_campaign, :points, :points_deferred, :monthly_cap,"
+        " :campaign_cap, :cashback_campaign, :cashback, :cashback_deferred)"
+    ).bindparams(
+        *(
+            bindparam(name, type_=ARRAY(String()))
+            for name in ("payment", "category", "store_type", "district", "month")
+        ),
+        *(
+            bindparam(name, type_=ARRAY(BigInteger()))
+            for name in (
+                "resident",
+                "merchant",
+                "street",
+                "amount",
+                "points_campaign",
+                "points",
+                "monthly_cap",
+                "campaign_cap",
+                "cashback_campaign",
+                "cashback",
+            )
+        ),
+        bindparam("paid_at", type_=ARRAY(UTCDateTime)),
+        bindparam("shards", type_=Integer()),
+        bindparam("points_deferred", type_=ARRAY(Boolean())),
+        bindparam("cashback_deferred", type_=ARRAY(Boolean())),
+    )
+)
+
+
+def _ask_of(campaigns: Sequence[CampaignRules], facts: PaymentFacts) -> _Ask | None:
+    """What the best offers would grant this payment before caps and budgets (None: nothing)."""
+    resident_offer = best_resident_offer(campaigns, facts)
+    merchant_offer = best_merchant_offer(campaigns, facts)
+    ask = _Ask(facts=facts, month=tokyo_month(facts.paid_at))
+    if resident_offer is not None:
+        ask.points_rules = resident_offer.rules
+        # Points spent earn no points; the per-payment cap first, the others with the tallies.
+        ask.points = capped_resident_points(
+            resident_offer.rules,
+            share(facts.money_used, resident_offer.rate_bp),
+            earned_this_month=0,
+            earned_in_campaign=0,
+        )
+    if merchant_offer is not None:
+        ask.cashback_rules = merchant_offer.rules
+        ask.cashback = share(facts.amount, merchant_offer.rate_bp)
+    if ask.points <= 0 and ask.cashback <= 0:
+        return None
+    return ask
+
+
+def _plan_of(ask: _Ask, points: int, cashback: int) -> RewardPlan:
+    """The plan for what the database granted: the legs, the memo and the points lot."""
+    facts = ask.facts
+    grants: list[_Grant] = []
+    if points and ask.points_rules is not None:
+        grants.append(_Grant(ask.points_rules, "resident", points))
+    if cashback and ask.cashback_rules is not None:
+        grants.append(_Grant(ask.cashback_rules, "merchant", cashback))
+    if not grants:
+        return RewardPlan()
+    legs: list[Leg] = []
+    notes: list[str] = []
+    for grant in grants:
+        if grant.campaign.deferred:
+            notes.append(f"campaign {grant.campaign.id}: {grant.kind} {grant.amount} pending")
+            continue
+        source = debit(ledger.campaign_budget(grant.campaign.id), grant.amount)
+        if grant.kind == "resident":
+            legs += [source, credit(ledger.resident_points(facts.resident_id), grant.amount)]
+            notes.append(f"campaign {grant.campaign.id}: {grant.amount} points")
+        else:
+            legs += [source, credit(ledger.merchant_payable(facts.merchant_id), grant.amount)]
+            notes.append(f"campaign {grant.campaign.id}: ¥{grant.amount} cashback")
+    lot = None
+    if points and ask.points_rules is not None and not ask.points_rules.deferred:
+        lot = PointsLotGrant(
+            campaign_id=ask.points_rules.id,
+            amount=points,
+            expires_at=ask.points_rules.points_expiry(facts.paid_at),
+            counterparty=ask.points_rules.name[:80],
+        )
+    return RewardPlan(
+        resident_points=points,
+        merchant_cashback=cashback,
+        granted=not any(g.campaign.deferred for g in grants),
+        legs=tuple(legs),
+        memo="; ".join(notes),
+        points_lot=lot,
+        campaign_id=grants[0].campaign.id,
+    )
+
+
 class CampaignEngine:
     def __init__(self, *, shards: int, refresh_seconds: float = 1.0) -> None:
         self.shards = shards
@@ -126,64 +233,46 @@ class CampaignEngine:
         campaigns = await self.approved_campaigns(session, facts.paid_at)
         if not campaigns:
             return RewardPlan()
-        resident_offer = best_resident_offer(campaigns, facts)
-        merchant_offer = best_merchant_offer(campaigns, facts)
-        ask = _Ask(facts=facts, month=tokyo_month(facts.paid_at))
-        if resident_offer is not None:
-            ask.points_rules = resident_offer.rules
-            # Points spent earn no points; the per-payment cap first, the others with the tallies.
-            ask.points = capped_resident_points(
-                resident_offer.rules,
-                share(facts.money_used, resident_offer.rate_bp),
-                earned_this_month=0,
-                earned_in_campaign=0,
-            )
-        if merchant_offer is not None:
-            ask.cashback_rules = merchant_offer.rules
-            ask.cashback = share(facts.amount, merchant_offer.rate_bp)
-        if ask.points <= 0 and ask.cashback <= 0:
+        ask = _ask_of(campaigns, facts)
+        if ask is None:
             return RewardPlan()
         points, cashback, exhausted = await self._grant_in_database(session, ask)
+        await self._ended_by_budget(session, exhausted)
+        return _plan_of(ask, points, cashback)
+
+    async def plan_many(
+        self, session: AsyncSession, facts: Sequence[PaymentFacts]
+    ) -> list[RewardPlan]:
+        """:meth:`plan` for each payment, the grants in one ``campaign_grant_batch`` call."""
+        plans = [RewardPlan() for _ in facts]
+        if not facts:
+            return plans
+        campaigns = await self.approved_campaigns(session, facts[0].paid_at)
+        if not campaigns:
+            return plans
+        asks = [(i, ask) for i, f in enumerate(facts) if (ask := _ask_of(campaigns, f)) is not None]
+        if not asks:
+            return plans
+        arguments = [self._grant_arguments(ask) for _, ask in asks]
+        rows = await _GRANT_BATCH.rows(
+            session,
+            {
+                **{name: [a[name] for a in arguments] for name in _GRANT_ARRAYS},
+                "shards": self.shards,
+            },
+        )
+        exhausted: list[int] = []
+        for ord_, points, cashback, ended in rows:
+            i, ask = asks[int(ord_) - 1]
+            plans[i] = _plan_of(ask, int(points), int(cashback))
+            exhausted += [int(c) for c in ended if int(c) not in exhausted]
+        await self._ended_by_budget(session, exhausted)
+        return plans
+
+    async def _ended_by_budget(self, session: AsyncSession, exhausted: Sequence[int]) -> None:
         for campaign_id in exhausted:
             await end_campaign(session, campaign_id, reason="budget", actor_id=None)
             self._exhausted.add(campaign_id)
-        grants: list[_Grant] = []
-        if points and ask.points_rules is not None:
-            grants.append(_Grant(ask.points_rules, "resident", points))
-        if cashback and ask.cashback_rules is not None:
-            grants.append(_Grant(ask.cashback_rules, "merchant", cashback))
-        if not grants:
-            return RewardPlan()
-        legs: list[Leg] = []
-        notes: list[str] = []
-        for grant in grants:
-            if grant.campaign.deferred:
-                notes.append(f"campaign {grant.campaign.id}: {grant.kind} {grant.amount} pending")
-                continue
-            source = debit(ledger.campaign_budget(grant.campaign.id), grant.amount)
-            if grant.kind == "resident":
-                legs += [source, credit(ledger.resident_points(facts.resident_id), grant.amount)]
-                notes.append(f"campaign {grant.campaign.id}: {grant.amount} points")
-            else:
-                legs += [source, credit(ledger.merchant_payable(facts.merchant_id), grant.amount)]
-                notes.append(f"campaign {grant.campaign.id}: ¥{grant.amount} cashback")
-        lot = None
-        if points and ask.points_rules is not None and not ask.points_rules.deferred:
-            lot = PointsLotGrant(
-                campaign_id=ask.points_rules.id,
-                amount=points,
-                expires_at=ask.points_rules.points_expiry(facts.paid_at),
-                counterparty=ask.points_rules.name[:80],
-            )
-        return RewardPlan(
-            resident_points=points,
-            merchant_cashback=cashback,
-            granted=not any(g.campaign.deferred for g in grants),
-            legs=tuple(legs),
-            memo="; ".join(notes),
-            points_lot=lot,
-            campaign_id=grants[0].campaign.id,
-        )
 
     async def preview(
         self, session: AsyncSession, facts: PaymentFacts, *, amount_known: bool = True
@@ -223,35 +312,34 @@ class CampaignEngine:
         self, session: AsyncSession, ask: _Ask
     ) -> tuple[int, int, list[int]]:
         """Caps, reservations, tallies and reward rows: one call of ``campaign_grant``."""
-        facts, points_rules, cashback_rules = ask.facts, ask.points_rules, ask.cashback_rules
-        row = await _GRANT.row(
-            session,
-            {
-                "payment": facts.payment_reference,
-                "resident": facts.resident_id,
-                "merchant": facts.merchant_id,
-                "street": facts.shopping_street_id,
-                "category": facts.category,
-                "store_type": facts.store_type,
-                "district": facts.district_id,
-                "amount": facts.amount,
-                "paid_at": facts.paid_at,
-                "month": ask.month,
-                "shards": self.shards,
-                "points_campaign": points_rules.id if points_rules and ask.points else None,
-                "points": ask.points,
-                "points_deferred": bool(points_rules and points_rules.deferred),
-                "monthly_cap": points_rules.per_resident_monthly_cap if points_rules else None,
-                "campaign_cap": points_rules.per_resident_cap if points_rules else None,
-                "cashback_campaign": (
-                    cashback_rules.id if cashback_rules and ask.cashback else None
-                ),
-                "cashback": ask.cashback,
-                "cashback_deferred": bool(cashback_rules and cashback_rules.deferred),
-            },
-        )
+        row = await _GRANT.row(session, {**self._grant_arguments(ask), "shards": self.shards})
         assert row is not None
         return int(row[0]), int(row[1]), [int(c) for c in row[2]]
+
+    @staticmethod
+    def _grant_arguments(ask: _Ask) -> dict[str, Any]:
+        """``campaign_grant``'s arguments for one payment (all but ``shards``)."""
+        facts, points_rules, cashback_rules = ask.facts, ask.points_rules, ask.cashback_rules
+        return {
+            "payment": facts.payment_reference,
+            "resident": facts.resident_id,
+            "merchant": facts.merchant_id,
+            "street": facts.shopping_street_id,
+            "category": facts.category,
+            "store_type": facts.store_type,
+            "district": facts.district_id,
+            "amount": facts.amount,
+            "paid_at": facts.paid_at,
+            "month": ask.month,
+            "points_campaign": points_rules.id if points_rules and ask.points else None,
+            "points": ask.points,
+            "points_deferred": bool(points_rules and points_rules.deferred),
+            "monthly_cap": points_rules.per_resident_monthly_cap if points_rules else None,
+            "campaign_cap": points_rules.per_resident_cap if points_rules else None,
+            "cashback_campaign": (cashback_rules.id if cashback_rules and ask.cashback else None),
+            "cashback": ask.cashback,
+            "cashback_deferred": bool(cashback_rules and cashback_rules.deferred),
+        }
 
     # -- refunds ----------------------------------------------------------------------------
 

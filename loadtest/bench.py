@@ -349,6 +349,7 @@ def run_locust(
     started = time.perf_counter()
     made_before = asyncio.run(payments_watermark(database)) if database else (0, 0)
     histogram_before = payment_buckets(host) if database else {}
+    held_before, batches_before = batch_totals(host) if database else (0.0, 0.0)
     busy_before = machine_busy_s()
     cpu_before = os.times()
     with WaitSampler(database) if database else contextlib.nullcontext() as waits:
@@ -362,8 +363,12 @@ def run_locust(
     # payments the database gained over the same span: every process, ours or not.
     made = (asyncio.run(payments_watermark(database))[0] - made_before[0]) if database else 0
     server = server_percentiles(histogram_before, payment_buckets(host)) if database else {}
+    held_after, batches_after = batch_totals(host) if database else (0.0, 0.0)
+    batches = batches_after - batches_before
     return {
         "server": server,
+        "batches": int(batches),
+        "mean_batch": (held_after - held_before) / batches if batches else None,
         "backends": waits.summary() if waits is not None else {},
         **locust_results(prefix, label),
         "load_generator_cpu_s": (cpu_after.children_user + cpu_after.children_system)
@@ -557,6 +562,26 @@ def payment_buckets(host: str) -> dict[float, float]:
     return buckets
 
 
+def batch_totals(host: str) -> tuple[float, float]:
+    """The payment group commit's batches so far (every worker's, from ``/metrics``): the
+    payments they held and their number."""
+    url, auth = f"{host}/metrics", {"Authorization": f"Bearer {METRICS_TOKEN}"}
+    request = urllib.request.Request(url, headers=auth)  # noqa: S310 - our own loopback server
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+            text = response.read().decode()
+    except OSError:
+        return 0.0, 0.0
+    held = batches = 0.0
+    for line in text.splitlines():
+        name, _, value = line.partition(" ")
+        if name.startswith("machipay_payment_batch_size_sum"):
+            held += float(value)
+        elif name.startswith("machipay_payment_batch_size_count"):
+            batches += float(value)
+    return held, batches
+
+
 def server_percentiles(before: dict[float, float], after: dict[float, float]) -> dict[str, Any]:
     """The phase's share of the histogram: for p50/p95/p99, the bucket bound it falls under
     (an upper bound, in ms), as the server measured it, from its outermost middleware to the
@@ -636,6 +661,8 @@ def bench(ns: argparse.Namespace) -> dict[str, Any]:
             overrides["MACHIPAY_PAYMENTS_IN_FLIGHT"] = str(ns.in_flight)
         if ns.queue_wait_ms is not None:
             overrides["MACHIPAY_PAYMENT_QUEUE_WAIT_MS"] = str(ns.queue_wait_ms)
+        if ns.no_group_commit:
+            overrides["MACHIPAY_PAYMENT_GROUP_COMMIT"] = "false"
         server = start_server(
             url, ns.redis_url, port, ns.workers, consumer_in_api=consumer_in_api,
             env_overrides=overrides,
@@ -723,6 +750,7 @@ def bench(ns: argparse.Namespace) -> dict[str, Any]:
             "consumer": ns.consumer,
             "in_flight": ns.in_flight,
             "queue_wait_ms": ns.queue_wait_ms,
+            "group_commit": not ns.no_group_commit,
             "campaign_id": campaign_id,
         },
         "pgbench_tps": tps,
@@ -849,6 +877,14 @@ def print_table(s: dict[str, Any]) -> None:
             "server-side p50 / p95 / p99 ≤ ms (peak, paced, Poisson)",
             ", ".join(server_side(phase) for phase in (spread, paced, poisson)),
         ),
+        (
+            "payment batches: mean size (peak, paced, Poisson, 4×)",
+            ", ".join(
+                "off" if not s["settings"].get("group_commit", True)
+                else f"{phase.get('mean_batch') or 0:.1f}"
+                for phase in (spread, paced, poisson, over)
+            ),
+        ),
         *(
             (f"{name}: active PostgreSQL backends by state", backends(phase))
             for name, phase in (("peak", spread), ("Poisson", poisson))
@@ -926,6 +962,7 @@ def print_table(s: dict[str, Any]) -> None:
         + ("no campaign" if st["campaign_id"] is None else f"campaign {st['campaign_id']} active")
         + f", payments in flight per worker {st['in_flight'] or 'default'}, queue wait "
         + (f"{st['queue_wait_ms']} ms" if st["queue_wait_ms"] is not None else "default")
+        + (", group commit" if st.get("group_commit", True) else ", no group commit")
     )
     if not s["verify_ok"]:
         print(s["verify_report"])
@@ -984,6 +1021,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--queue-wait-ms",
         type=int,
         help="MACHIPAY_PAYMENT_QUEUE_WAIT_MS for the server (default: the setting's own)",
+    )
+    parser.add_argument(
+        "--no-group-commit",
+        action="store_true",
+        help="pay each payment in its own transaction (MACHIPAY_PAYMENT_GROUP_COMMIT=false)",
     )
     parser.add_argument(
         "--ledger",

@@ -169,6 +169,16 @@ def _replay(request: IdempotentRequest, taken: _KeyTaken) -> StoredResponse:
     return StoredResponse(taken.status_code, taken.body_text, replayed=True)
 
 
+def replay_of(request: IdempotentRequest, row: Sequence[Any]) -> StoredResponse:
+    """The answer to a request whose key ``idempotency_claim`` found claimed before (its row
+    has no new id): the stored answer, or the refusal of a reused or still-running key."""
+    try:
+        request.claimed(row)
+    except _KeyTaken as taken:
+        return _replay(request, taken)
+    raise RuntimeError("this request claimed the key: it is not a replay")
+
+
 async def run_idempotent(
     session: AsyncSession,
     request: IdempotentRequest,

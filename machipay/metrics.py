@@ -54,6 +54,21 @@ PAYMENTS_IN_FLIGHT = Gauge(
     multiprocess_mode="livesum",
 )
 
+# Payment group commit (payments/group_commit.py): how many payments each batch held, and
+# how many were paid on their own after a batch (routed out of it, or the batch failed).
+PAYMENT_BATCH_SIZE = Histogram(
+    "machipay_payment_batch_size",
+    "Payments per group-commit batch (one transaction, one COMMIT).",
+    buckets=(1, 2, 4, 8, 16, 32, 60),
+    registry=REGISTRY,
+)
+PAYMENTS_PAID_ALONE = Counter(
+    "machipay_payments_paid_alone_total",
+    "Sticker payments paid on their own after their batch, by why.",
+    ["reason"],
+    registry=REGISTRY,
+)
+
 # Gauges in multiprocess mode: the most recent value written by any worker.
 OUTBOX_WAITING = Gauge(
     "machipay_analytics_outbox_waiting",

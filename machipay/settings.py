@@ -53,6 +53,12 @@ class Settings(BaseSettings):
     # one, then gets 503 + Retry-After before any work is done.
     payments_in_flight: int | None = Field(None, ge=1, le=10_000)
     payment_queue_wait_ms: int = Field(200, ge=0, le=60_000)
+    # Group commit (payments/group_commit.py): a worker's concurrent sticker payments paid in
+    # one transaction (three calls, one COMMIT); at most payment_batch_max in a batch, and
+    # payment_batch_flushers batches on the wire at once (each holds a pooled connection).
+    payment_group_commit: bool = True
+    payment_batch_max: int = Field(32, ge=1, le=60)
+    payment_batch_flushers: int = Field(4, ge=1, le=64)
     redis_url: str | None = None
 
     # Secrets. The development defaults are refused unless environment is development/test.

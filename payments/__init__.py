@@ -2,6 +2,7 @@
 refunds, live payment events; and the campaign rewards a payment asks for."""
 
 from payments.charges import ChargeUnusable, create_charge
+from payments.group_commit import PaymentBatchStats, PaymentGroupCommit
 from payments.live import merchant_channel
 from payments.lookups import PaymentLine, RefundLine, payments_by_entries, refunds_by_entries
 from payments.one_time_codes import CodeUnusable, issue_code, pay_by_code
@@ -25,8 +26,10 @@ __all__ = [
     "ChargeUnusable",
     "CodeUnusable",
     "MerchantSpend",
+    "PaymentBatchStats",
     "PaymentDone",
     "PaymentFacts",
+    "PaymentGroupCommit",
     "PaymentLimitExceeded",
     "PaymentLine",
     "PointsLotGrant",

@@ -8,15 +8,19 @@ one, and pays.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import BigInteger, bindparam, text
+from sqlalchemy import BigInteger, Boolean, String, bindparam, text
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ledger import resident_money
 from machipay.db import UTCDateTime
-from machipay.errors import ValidationFailed
+from machipay.errors import MachipayError, ValidationFailed
 from machipay.hotsql import HotStatement
+from machipay.idempotency import StoredResponse, replay_of, run_idempotent
 from machipay.settings import Settings
 from machipay.timeutil import utcnow
 from merchant_api import (
@@ -30,7 +34,7 @@ from merchant_api import (
 from payments.charges import mark_charge_paid, open_charge
 from payments.models import Charge
 from payments.rewards import CampaignRewards, no_campaign_rewards
-from payments.service import LockedPayer, PaymentClaim, PaymentDone, pay
+from payments.service import LockedPayer, PaymentAsk, PaymentClaim, PaymentDone, pay, pay_many
 from wallet_api import wallet_lock_refusals
 
 
@@ -156,3 +160,148 @@ async def pay_by_qr(
     if charge is not None:
         await mark_charge_paid(session, charge, done.payment.id)
     return done
+
+
+async def pay_qr_idempotently(
+    session: AsyncSession,
+    settings: Settings,
+    payment: QrPayment,
+    *,
+    rewards: CampaignRewards = no_campaign_rewards,
+) -> StoredResponse:
+    """A resident's QR payment under their Idempotency-Key, on its own: the key is claimed by
+    the payment's first call and answered by its last; a refusal is stored as the key's
+    answer (and raised)."""
+
+    async def produce() -> None:
+        await pay_by_qr(
+            session,
+            settings,
+            resident_id=payment.resident_id,
+            payload=payment.payload,
+            amount=payment.amount,
+            claim=payment.claim,
+            rewards=rewards,
+            use_points=payment.use_points,
+        )
+
+    return await run_idempotent(session, payment.claim.request, produce, claimed_by_produce=True)
+
+
+@dataclass(frozen=True, slots=True)
+class QrPayment:
+    """A resident's QR payment as they asked for it (``POST /payments``)."""
+
+    resident_id: int
+    payload: str
+    amount: int | None
+    use_points: bool
+    claim: PaymentClaim
+
+    def sticker(self, settings: Settings) -> ParsedQr | None:
+        """The shop's sticker this pays, with its amount, if it may be paid in a group commit:
+        a signed static code and an amount within the limit. Anything else (a dynamic code, an
+        invalid code, no amount, too much) is paid on its own, where it is refused if it
+        must be."""
+        if self.amount is None or not 1 <= self.amount <= settings.max_payment:
+            return None
+        try:
+            parsed = parse_shop_qr(settings, self.payload)
+        except MachipayError:
+            return None
+        return None if parsed.dynamic else parsed
+
+
+@dataclass(frozen=True, slots=True)
+class BatchAnswer:
+    """One payment's outcome in a group commit: its answer (paid now, or a replay), a refusal
+    of its key (reused, or still being paid), or ``alone``: nothing of it was kept, pay it on
+    its own."""
+
+    stored: StoredResponse | None = None
+    refusal: MachipayError | None = None
+    alone: bool = False
+
+
+# payment_open for each payment of a batch (payments/sql/payment_open_batch.sql).
+_OPEN_BATCH = HotStatement(
+    text(
+        "SELECT ord, outcome, record_id, stored_hash, stored_status, stored_body, merchant_id,"
+        " merchant_name, shopping_street_id, category, store_type, merchant_status, street_name,"
+        " district_id, lot_ids, lot_remaining FROM payment_open_batch(:scopes, :keys,"
+        " :request_hashes, :created_at, :public_ids, :residents, :now, :amounts, :use_points,"
+        " :money_codes)"
+    ).bindparams(
+        *(
+            bindparam(name, type_=ARRAY(String()))
+            for name in ("scopes", "keys", "request_hashes", "public_ids", "money_codes")
+        ),
+        bindparam("residents", type_=ARRAY(BigInteger())),
+        bindparam("amounts", type_=ARRAY(BigInteger())),
+        bindparam("use_points", type_=ARRAY(Boolean())),
+        bindparam("created_at", type_=UTCDateTime),
+        bindparam("now", type_=UTCDateTime),
+    )
+)
+
+
+async def pay_stickers(
+    session: AsyncSession,
+    settings: Settings,
+    payments: Sequence[tuple[QrPayment, ParsedQr]],
+    *,
+    rewards: CampaignRewards = no_campaign_rewards,
+) -> list[BatchAnswer]:
+    """Several payers' sticker payments in one transaction and three calls (the group
+    commit): each payment's key is claimed, its shop read and its payer locked by
+    ``payment_open_batch``; the campaign's grants and every payment's rows follow in one
+    call each (:func:`payments.service.pay_many`). One payer at most once, payers in id
+    order. The answers are in the given order."""
+    if len({p.resident_id for p, _ in payments}) != len(payments):
+        raise ValueError("a batch pays each resident at most once")
+    now = utcnow()
+    claims = [p.claim.request.claim_arguments() for p, _ in payments]
+    rows = await _OPEN_BATCH.rows(
+        session,
+        {
+            "scopes": [c["scope"] for c in claims],
+            "keys": [c["key"] for c in claims],
+            "request_hashes": [c["request_hash"] for c in claims],
+            "created_at": now,
+            "public_ids": [parsed.merchant_public_id for _, parsed in payments],
+            "residents": [p.resident_id for p, _ in payments],
+            "now": now,
+            "amounts": [p.amount for p, _ in payments],
+            "use_points": [p.use_points for p, _ in payments],
+            "money_codes": [resident_money(p.resident_id) for p, _ in payments],
+        },
+    )
+    answers = [BatchAnswer(alone=True) for _ in payments]
+    opened: list[tuple[int, PaymentAsk]] = []
+    for row in rows:
+        i, outcome = int(row[0]) - 1, row[1]
+        payment, parsed = payments[i]
+        if outcome == "replay":
+            try:
+                answers[i] = BatchAnswer(stored=replay_of(payment.claim.request, row[2:6]))
+            except MachipayError as refusal:
+                answers[i] = BatchAnswer(refusal=refusal)
+        elif outcome == "open":
+            payment.claim.request.claimed(row[2:6])
+            assert payment.amount is not None
+            ask = PaymentAsk(
+                payment.resident_id,
+                scanned_shop(parsed, row[6:14]).view,
+                payment.amount,
+                payment.use_points,
+                LockedPayer(now, list(zip(row[14], row[15], strict=True))),
+                payment.claim,
+            )
+            opened.append((i, ask))
+    if opened:
+        await pay_many(session, settings, [ask for _, ask in opened], rewards=rewards)
+        for i, ask in opened:
+            answer = ask.claim.request.answer
+            assert answer is not None
+            answers[i] = BatchAnswer(stored=StoredResponse(*answer, replayed=False))
+    return answers

@@ -12,6 +12,7 @@ without campaigns.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -96,6 +97,13 @@ class RewardPreview:
 class CampaignRewards(Protocol):
     async def plan(self, session: AsyncSession, facts: PaymentFacts) -> RewardPlan: ...
 
+    async def plan_many(
+        self, session: AsyncSession, facts: Sequence[PaymentFacts]
+    ) -> list[RewardPlan]:
+        """``plan`` for several payers' payments of one transaction (a group commit), in one
+        round trip; the plans in the given order."""
+        ...
+
     async def preview(
         self, session: AsyncSession, facts: PaymentFacts, *, amount_known: bool = True
     ) -> RewardPreview | None:
@@ -111,6 +119,11 @@ class NoCampaignRewards:
 
     async def plan(self, session: AsyncSession, facts: PaymentFacts) -> RewardPlan:
         return RewardPlan()
+
+    async def plan_many(
+        self, session: AsyncSession, facts: Sequence[PaymentFacts]
+    ) -> list[RewardPlan]:
+        return [RewardPlan() for _ in facts]
 
     async def preview(
         self, session: AsyncSession, facts: PaymentFacts, *, amount_known: bool = True

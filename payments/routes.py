@@ -24,12 +24,12 @@ from machipay.idempotency import (
     IdempotentRequest,
     idempotency_key_header,
     respond_idempotently,
-    run_idempotent,
 )
 from machipay.ratelimits import limit_money_moves
 from machipay.timeutil import to_tokyo, tokyo_day_bounds, utcnow
 from merchant_api import caller_shop
 from payments import charges, live, lookups, one_time_codes, qr_pay, receipts, refunds
+from payments.group_commit import PaymentGroupCommit
 from payments.schemas import (
     ChargeIn,
     ChargeOut,
@@ -146,21 +146,20 @@ async def create_payment(
 ) -> Response:
     """Pay a shop by its QR: points first (oldest expiry first), then money."""
     idempotent = IdempotentRequest.of(request, scope=f"user:{caller.user_id}", key=key, body=body)
-
-    async def produce() -> None:
-        # The key is claimed by the payment's first call and answered by its last.
-        await qr_pay.pay_by_qr(
-            session,
-            settings,
-            resident_id=caller.user_id,
-            payload=body.qr_payload,
-            amount=body.amount,
-            claim=PaymentClaim(idempotent, answer=lambda done: (201, payment_out(done))),
-            rewards=request.app.state.campaign_rewards,
-            use_points=body.use_points,
-        )
-
-    stored = await run_idempotent(session, idempotent, produce, claimed_by_produce=True)
+    payment = qr_pay.QrPayment(
+        caller.user_id,
+        body.qr_payload,
+        body.amount,
+        body.use_points,
+        PaymentClaim(idempotent, answer=lambda done: (201, payment_out(done))),
+    )
+    rewards = request.app.state.campaign_rewards
+    batches: PaymentGroupCommit | None = request.app.state.payment_batches
+    sticker = payment.sticker(settings) if batches is not None else None
+    if batches is not None and sticker is not None:
+        stored = await batches.pay(payment, sticker)
+    else:
+        stored = await qr_pay.pay_qr_idempotently(session, settings, payment, rewards=rewards)
     return stored.as_response()
 
 

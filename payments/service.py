@@ -110,6 +110,45 @@ _RECORD = HotStatement(
 )
 
 
+_TEXTS = (
+    "key", "kind", "memo", "fingerprint", "hash", "codes", "payment_reference", "method",
+    "reward_lot_reference", "history_references", "history_kinds", "history_counterparties",
+    "outbox_payload", "answer_body",
+)  # fmt: skip
+_BIGINTS = (
+    "amounts", "resident", "merchant", "amount", "points_used", "money_used", "charge",
+    "taken_by", "resident_reward", "merchant_cashback", "lot_ids", "lot_takes",
+    "reward_lot_amount", "reward_lot_campaign", "history_amounts", "history_money",
+    "history_points", "answer_record",
+)  # fmt: skip
+_RECORD_BATCH = HotStatement(
+    text(
+        "SELECT ord, entry_id, created, payment_id FROM payment_record_batch("
+        ":key, :kind, :memo, :fingerprint, :hash, :created_at, :leg_counts, :codes, :amounts,"
+        " :paid_at, :payment_reference, :resident, :merchant, :amount, :points_used,"
+        " :money_used, :method, :charge, :taken_by, :resident_reward, :merchant_cashback,"
+        " :rewards_granted, :lot_counts, :lot_ids, :lot_takes, :reward_lot_amount,"
+        " :reward_lot_campaign, :reward_lot_expires, :reward_lot_reference, :line_counts,"
+        " :history_references, :history_kinds, :history_amounts, :history_money,"
+        " :history_points, :history_counterparties, :outbox_topic, :outbox_payload,"
+        " :answer_record, :answer_status, :answer_body)"
+    ).bindparams(
+        *(bindparam(name, type_=ARRAY(String())) for name in _TEXTS),
+        *(bindparam(name, type_=ARRAY(BigInteger())) for name in _BIGINTS),
+        *(
+            bindparam(name, type_=ARRAY(UTCDateTime))
+            for name in ("created_at", "paid_at", "reward_lot_expires")
+        ),
+        *(
+            bindparam(name, type_=ARRAY(Integer()))
+            for name in ("leg_counts", "lot_counts", "line_counts", "answer_status")
+        ),
+        bindparam("rewards_granted", type_=ARRAY(Boolean())),
+        bindparam("outbox_topic", type_=String()),
+    )
+)
+
+
 @dataclass(frozen=True, slots=True)
 class PaymentDone:
     payment: Payment
@@ -174,16 +213,132 @@ async def pay(
         raise PaymentLimitExceeded(f"One payment is at most ¥{settings.max_payment:,}.")
     if locked is None:
         locked = await lock_payer(session, resident_id, utcnow())
-    now, lots = locked.at, locked.lots
-    takes = choose_takes(lots, amount, at_most=True) if use_points else []
+    takes = choose_takes(locked.lots, amount, at_most=True) if use_points else []
     points = sum(take.amount for take in takes)
-    money = amount - points
     # The campaign engine reserves its budget and hands back the reward legs, so payment
     # and rewards are one entry and commit (or fail) together.
-    reference = "pay_" + secrets.token_hex(10)
+    reference = new_payment_reference()
     plan = await rewards.plan(
-        session, payment_facts(reference, resident_id, merchant, amount, points, now)
+        session, payment_facts(reference, resident_id, merchant, amount, points, locked.at)
     )
+    rows, done = _payment_rows(
+        _Payer(resident_id, locked.at, takes),
+        merchant,
+        amount,
+        method,
+        reference,
+        plan,
+        idempotency_key=idempotency_key,
+        charge_id=charge_id,
+        taken_by=taken_by,
+    )
+    answer: dict[str, Any] = {"answer_record": None, "answer_status": None, "answer_body": None}
+    if claim is not None:
+        # The answer does not depend on the ids the database is about to choose.
+        answer = claim.request.answer_arguments(*claim.answer(done))
+    with ledger.ledger_errors():
+        found = await _RECORD.row(session, _record_arguments(rows, answer))
+    assert found is not None
+    done.payment.entry_id, done.payment.id = int(found[0]), int(found[2])
+    _notify_shop(session, done, charge_reference)
+    return done
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentAsk:
+    """One payment of a group commit (:func:`pay_many`): a sticker's payment whose payer the
+    batch's first call has locked (``locked``) and whose key it has claimed (``claim``)."""
+
+    resident_id: int
+    merchant: MerchantView
+    amount: int
+    use_points: bool
+    locked: LockedPayer
+    claim: PaymentClaim
+
+
+async def pay_many(
+    session: AsyncSession,
+    settings: Settings,
+    asks: Sequence[PaymentAsk],
+    *,
+    rewards: CampaignRewards = no_campaign_rewards,
+) -> list[PaymentDone]:
+    """Pay several payers' stickers in one transaction: the same rules as :func:`pay`, the
+    campaign's work in one call (``rewards.plan_many``) and every payment's rows and answer
+    in one more (``payment_record_batch``). The caller checked that each payer's points
+    and money cover the amount, so any failure here fails them all (the caller then pays
+    each on its own)."""
+    payers: list[_Payer] = []
+    references: list[str] = []
+    facts: list[PaymentFacts] = []
+    for ask in asks:
+        if ask.amount > settings.max_payment:
+            raise PaymentLimitExceeded(f"One payment is at most ¥{settings.max_payment:,}.")
+        takes = choose_takes(ask.locked.lots, ask.amount, at_most=True) if ask.use_points else []
+        payers.append(_Payer(ask.resident_id, ask.locked.at, takes))
+        references.append(new_payment_reference())
+        points = sum(take.amount for take in takes)
+        facts.append(
+            payment_facts(
+                references[-1], ask.resident_id, ask.merchant, ask.amount, points, ask.locked.at
+            )
+        )
+    plans = await rewards.plan_many(session, facts)
+    dones: list[PaymentDone] = []
+    arguments: list[dict[str, Any]] = []
+    for ask, payer, reference, plan in zip(asks, payers, references, plans, strict=True):
+        rows, done = _payment_rows(
+            payer,
+            ask.merchant,
+            ask.amount,
+            "static",
+            reference,
+            plan,
+            idempotency_key=ask.claim.request.key,
+        )
+        answer = ask.claim.request.answer_arguments(*ask.claim.answer(done))
+        arguments.append(_record_arguments(rows, answer))
+        dones.append(done)
+    with ledger.ledger_errors():
+        found = await _RECORD_BATCH.rows(session, _batch_arguments(arguments))
+    for row in found:
+        payment = dones[int(row[0]) - 1].payment
+        payment.entry_id, payment.id = int(row[1]), int(row[3])
+    for done in dones:
+        _notify_shop(session, done, None)
+    return dones
+
+
+def new_payment_reference() -> str:
+    return "pay_" + secrets.token_hex(10)
+
+
+@dataclass(frozen=True, slots=True)
+class _Payer:
+    """The payer, locked as of ``at``, and the points the payment takes from each lot."""
+
+    resident_id: int
+    at: datetime
+    takes: list[LotTake]
+
+
+def _payment_rows(
+    payer: _Payer,
+    merchant: MerchantView,
+    amount: int,
+    method: str,
+    reference: str,
+    plan: RewardPlan,
+    *,
+    idempotency_key: str,
+    charge_id: int | None = None,
+    taken_by: int | None = None,
+) -> tuple[_PaymentRows, PaymentDone]:
+    """Everything the payment writes, and the payment as answered (ids still to come)."""
+    resident_id, now, takes = payer.resident_id, payer.at, payer.takes
+    points = sum(take.amount for take in takes)
+    money = amount - points
     legs: list[Leg] = []
     if points:
         legs.append(debit(ledger.resident_points(resident_id), points))
@@ -241,28 +396,25 @@ async def pay(
         "method": method,
         "at": now.isoformat(),
     }
-    payment = Payment(**row)
-    answer: dict[str, Any] = {"answer_record": None, "answer_status": None, "answer_body": None}
-    if claim is not None:
-        # The answer does not depend on the ids the database is about to choose.
-        answer = claim.request.answer_arguments(*claim.answer(PaymentDone(payment, merchant, plan)))
-    payment.entry_id, payment.id = await _record_in_one_call(
-        session, _PaymentRows(draft, row, takes, plan.points_lot, lines, fact), answer
-    )
+    rows = _PaymentRows(draft, row, takes, plan.points_lot, lines, fact)
+    return rows, PaymentDone(Payment(**row), merchant, plan)
+
+
+def _notify_shop(session: AsyncSession, done: PaymentDone, charge_reference: str | None) -> None:
+    payment = done.payment
     publish_after_commit(
         session,
-        merchant_channel(merchant.id),
+        merchant_channel(payment.merchant_id),
         {
             "type": "payment",
-            "id": reference,
-            "amount": amount,
-            "method": method,
+            "id": payment.reference,
+            "amount": payment.amount,
+            "method": payment.method,
             # The dashboard's open charge turns "paid" on exactly its own payment.
             "charge": charge_reference,
-            "at": now.isoformat(),
+            "at": payment.created_at.isoformat(),
         },
     )
-    return PaymentDone(payment, merchant, plan)
 
 
 def payment_facts(
@@ -337,11 +489,9 @@ class _PaymentRows:
     fact: dict[str, Any]  # the outbox fact
 
 
-async def _record_in_one_call(
-    session: AsyncSession, rows: _PaymentRows, answer: dict[str, Any]
-) -> tuple[int, int]:
-    """PostgreSQL: the entry, every row of the payment and (``answer``) the stored HTTP
-    answer in one ``payment_record`` call."""
+def _record_arguments(rows: _PaymentRows, answer: dict[str, Any]) -> dict[str, Any]:
+    """``payment_record``'s arguments: the entry, every row of the payment and (``answer``)
+    the stored HTTP answer."""
     row, takes, grant, lines = rows.row, rows.takes, rows.grant, rows.lines
     params = ledger.ledger_post_arguments(rows.draft)
     params.update(
@@ -374,7 +524,34 @@ async def _record_in_one_call(
         outbox_payload=outbox_payload(rows.fact),
         **answer,
     )
-    with ledger.ledger_errors():
-        found = await _RECORD.row(session, params)
-    assert found is not None
-    return int(found[0]), int(found[2])
+    return params
+
+
+# payment_record's arguments that are one value per payment, and those that are a list per
+# payment (flattened for payment_record_batch, with a count per payment).
+_PER_PAYMENT = (
+    "key", "kind", "memo", "fingerprint", "hash", "created_at", "paid_at", "payment_reference",
+    "resident", "merchant", "amount", "points_used", "money_used", "method", "charge",
+    "taken_by", "resident_reward", "merchant_cashback", "rewards_granted",
+    "reward_lot_amount", "reward_lot_campaign", "reward_lot_expires", "reward_lot_reference",
+    "outbox_payload", "answer_record", "answer_status", "answer_body",
+)  # fmt: skip
+_FLATTENED = {
+    "leg_counts": ("codes", "amounts"),
+    "lot_counts": ("lot_ids", "lot_takes"),
+    "line_counts": (
+        "history_references", "history_kinds", "history_amounts", "history_money",
+        "history_points", "history_counterparties",
+    ),
+}  # fmt: skip
+
+
+def _batch_arguments(payments: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """``payment_record_batch``'s arguments for these payments' ``payment_record`` ones."""
+    batch: dict[str, Any] = {name: [p[name] for p in payments] for name in _PER_PAYMENT}
+    for count, names in _FLATTENED.items():
+        batch[count] = [len(p[names[0]]) for p in payments]
+        for name in names:
+            batch[name] = [value for p in payments for value in p[name]]
+    batch["outbox_topic"] = "payment.completed"
+    return batch

@@ -1,7 +1,9 @@
 """A QR payment's round trips to PostgreSQL (issue 20): the Idempotency-Key's claim, the shop
 and the payer's lock in the first call (``payment_open``), the answer stored by the last
-(``payment_record``). Counted on the request's own connection with asyncpg's query logger,
-so a statement that creeps back onto the payment path fails here."""
+(``payment_record``); with group commit (on by default) the same in their batch forms
+(``payment_open_batch``, ``payment_record_batch``) on the batch's connection. Counted per
+connection with asyncpg's query logger, so a statement that creeps back onto the payment
+path fails here. Every test runs with group commit on and off."""
 
 from __future__ import annotations
 
@@ -15,9 +17,11 @@ from typing import Any
 
 import asyncpg
 import httpx
+import pytest
 from fastapi import FastAPI
 from sqlalchemy import event, make_url, text
 
+from machipay.settings import Settings
 from tests.api.conftest import ResidentHandle, register, top_up
 from tests.api.shops import ShopHandle, open_shop, sticker_payload
 from tests.api.test_payments import money_points, pay, payable, verify_green
@@ -73,16 +77,29 @@ async def statements_by_connection(app: FastAPI) -> AsyncIterator[dict[int, list
             driver.remove_query_logger(log)
 
 
+@pytest.fixture(params=[True, False], ids=["group-commit", "alone"])
+def app_settings(app_settings: Settings, request: pytest.FixtureRequest) -> Settings:
+    return app_settings.model_copy(update={"payment_group_commit": request.param})
+
+
 def the_payment(seen: dict[int, list[str]]) -> Counter[str]:
     """The statements sent on the connection that opened the payment (one request per
     window). Counted, not ordered: asyncpg's logger reports a statement after it ends, by
     ``call_soon``, while SQLAlchemy's event fires as one starts."""
-    (statements,) = [s for s in seen.values() if "payment_open" in s]
+    (statements,) = [s for s in seen.values() if "payment_open" in s or "payment_open_batch" in s]
     return Counter(statements)
 
 
 def calls(*names: str) -> Counter[str]:
     return Counter(names)
+
+
+def sticker_calls(app: FastAPI, *names: str) -> Counter[str]:
+    """A sticker payment's statements: in their batch forms when the app group-commits."""
+    if app.state.payment_batches is None:
+        return calls(*names)
+    batched = {"payment_open": "payment_open_batch", "payment_record": "payment_record_batch"}
+    return calls(*(batched.get(name, name) for name in names))
 
 
 async def _scene(client: httpx.AsyncClient, app: FastAPI) -> tuple[ShopHandle, ResidentHandle, str]:
@@ -104,11 +121,13 @@ async def test_a_payment_is_two_calls_and_its_replay_one(
     async with statements_by_connection(app) as seen:
         paid = await pay(client, resident, payload, 1_000, key=key)
     assert paid.status_code == 201, paid.text
-    assert the_payment(seen) == calls("BEGIN", "payment_open", "payment_record", "COMMIT")
+    assert the_payment(seen) == sticker_calls(
+        app, "BEGIN", "payment_open", "payment_record", "COMMIT"
+    )
 
     async with statements_by_connection(app) as seen:
         again = await pay(client, resident, payload, 1_000, key=key)
-    assert the_payment(seen) == calls("BEGIN", "payment_open", "COMMIT")
+    assert the_payment(seen) == sticker_calls(app, "BEGIN", "payment_open", "COMMIT")
     # The answer stored by payment_record is the answer sent, byte for byte.
     assert (again.status_code, again.content) == (201, paid.content)
     assert again.headers["idempotent-replayed"] == "true"
