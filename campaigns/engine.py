@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, Integer, String, bindparam, func, select, text, update
+from sqlalchemy import BigInteger, Boolean, Integer, String, func, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.types import TypeEngine
 
 import ledger
 from campaigns import budget
@@ -65,74 +66,26 @@ class _Ask:
     cashback: int = 0
 
 
-_GRANT = HotStatement(
-    text(
-        "SELECT points, cashback, exhausted FROM campaign_grant("
-        ":payment, :resident, :merchant, :street, :category, :store_type, :district, :amount,"
-        " :paid_at, :month, :shards, :points_campaign, :points, :points_deferred, :monthly_cap,"
-        " :campaign_cap, :cashback_campaign, :cashback, :cashback_deferred)"
-    ).bindparams(
-        bindparam("paid_at", type_=UTCDateTime),
-        *(
-            bindparam(name, type_=BigInteger())
-            for name in (
-                "resident",
-                "merchant",
-                "street",
-                "amount",
-                "points_campaign",
-                "points",
-                "monthly_cap",
-                "campaign_cap",
-                "cashback_campaign",
-                "cashback",
-            )
-        ),
-        bindparam("shards", type_=Integer()),
-        bindparam("points_deferred", type_=Boolean()),
-        bindparam("cashback_deferred", type_=Boolean()),
-    )
+# campaign_grant's arguments in order, with their types: campaign_grant_batch takes the same,
+# an array of each, except the number of shards.
+_BIGINT, _TEXT = BigInteger(), String()
+_GRANT_ARGUMENTS: dict[str, TypeEngine[Any]] = {
+    "payment": _TEXT, "resident": _BIGINT, "merchant": _BIGINT, "street": _BIGINT,
+    "category": _TEXT, "store_type": _TEXT, "district": _TEXT, "amount": _BIGINT,
+    "paid_at": UTCDateTime(), "month": _TEXT, "shards": Integer(), "points_campaign": _BIGINT,
+    "points": _BIGINT, "points_deferred": Boolean(), "monthly_cap": _BIGINT,
+    "campaign_cap": _BIGINT, "cashback_campaign": _BIGINT, "cashback": _BIGINT,
+    "cashback_deferred": Boolean(),
+}  # fmt: skip
+_GRANT = HotStatement.function_call(
+    "points, cashback, exhausted", "campaign_grant", _GRANT_ARGUMENTS
 )
-
-
-# campaign_grant's arguments, one array each in campaign_grant_batch (shards stays one value).
-_GRANT_ARRAYS = (
-    "payment", "resident", "merchant", "street", "category", "store_type", "district", "amount",
-    "paid_at", "month", "points_campaign", "points", "points_deferred", "monthly_cap",
-    "campaign_cap", "cashback_campaign", "cashback", "cashback_deferred",
-)  # fmt: skip
-_GRANT_BATCH = HotStatement(
-    text(
-        "SELECT ord, points, cashback, exhausted FROM campaign_grant_batch("
-        ":payment, :resident, :merchant, :street, :category, :store_type, :district, :amount,"
-        " :paid_at, :month, :shards, :points_campaign, :points, :points_deferred, :monthly_cap,"
-        " :campaign_cap, :cashback_campaign, :cashback, :cashback_deferred)"
-    ).bindparams(
-        *(
-            bindparam(name, type_=ARRAY(String()))
-            for name in ("payment", "category", "store_type", "district", "month")
-        ),
-        *(
-            bindparam(name, type_=ARRAY(BigInteger()))
-            for name in (
-                "resident",
-                "merchant",
-                "street",
-                "amount",
-                "points_campaign",
-                "points",
-                "monthly_cap",
-                "campaign_cap",
-                "cashback_campaign",
-                "cashback",
-            )
-        ),
-        bindparam("paid_at", type_=ARRAY(UTCDateTime)),
-        bindparam("shards", type_=Integer()),
-        bindparam("points_deferred", type_=ARRAY(Boolean())),
-        bindparam("cashback_deferred", type_=ARRAY(Boolean())),
-    )
+_GRANT_BATCH = HotStatement.function_call(
+    "ord, points, cashback, exhausted",
+    "campaign_grant_batch",
+    {name: type_ if name == "shards" else ARRAY(type_) for name, type_ in _GRANT_ARGUMENTS.items()},
 )
+_GRANT_ARRAYS = tuple(name for name in _GRANT_ARGUMENTS if name != "shards")
 
 
 def _ask_of(campaigns: Sequence[CampaignRules], facts: PaymentFacts) -> _Ask | None:

@@ -539,19 +539,25 @@ class WaitSampler:
         return {what: n / self.samples for what, n in self.counts.most_common(top)}
 
 
-def payment_buckets(host: str) -> dict[float, float]:
-    """The server's own latency histogram of ``POST /api/v1/payments`` (every worker's, from
-    ``/metrics``): cumulative counts by upper bound in seconds."""
+def metrics_text(host: str) -> str | None:
+    """The server's ``/metrics`` (every worker's), or None when it cannot be read (the
+    figures from it are left out and the run goes on)."""
     url, auth = f"{host}/metrics", {"Authorization": f"Bearer {METRICS_TOKEN}"}
     request = urllib.request.Request(url, headers=auth)  # noqa: S310 - our own loopback server
     try:
         with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
-            text = response.read().decode()
-    except OSError as exc:  # the figure is left out, the run goes on
+            return str(response.read().decode())
+    except OSError as exc:
         say(f"could not read {url}: {exc}")
-        return {}
+        return None
+
+
+def payment_buckets(host: str) -> dict[float, float]:
+    """The server's own latency histogram of ``POST /api/v1/payments`` (every worker's, from
+    ``/metrics``): cumulative counts by upper bound in seconds."""
+    text = metrics_text(host)
     buckets: dict[float, float] = {}
-    for line in text.splitlines():
+    for line in (text or "").splitlines():
         match = BUCKET.match(line)
         if match is None or PAYMENT_ROUTE not in match["labels"]:
             continue
@@ -565,15 +571,8 @@ def payment_buckets(host: str) -> dict[float, float]:
 def batch_totals(host: str) -> tuple[float, float]:
     """The payment group commit's batches so far (every worker's, from ``/metrics``): the
     payments they held and their number."""
-    url, auth = f"{host}/metrics", {"Authorization": f"Bearer {METRICS_TOKEN}"}
-    request = urllib.request.Request(url, headers=auth)  # noqa: S310 - our own loopback server
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
-            text = response.read().decode()
-    except OSError:
-        return 0.0, 0.0
     held = batches = 0.0
-    for line in text.splitlines():
+    for line in (metrics_text(host) or "").splitlines():
         name, _, value = line.partition(" ")
         if name.startswith("machipay_payment_batch_size_sum"):
             held += float(value)

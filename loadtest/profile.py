@@ -463,6 +463,8 @@ def profile(ns: argparse.Namespace) -> dict[str, Any]:
         asyncio.run(admin_execute(app_admin, "VACUUM ANALYZE"))
         redis.Redis.from_url(ns.redis_url).flushdb()
         env = {"MACHIPAY_LOG_LEVEL": ns.log_level}
+        if ns.no_group_commit:
+            env["MACHIPAY_PAYMENT_GROUP_COMMIT"] = "false"
         consumer = subprocess.Popen(
             [sys.executable, "-m", "assembly", "worker"],
             env={**server_env(url, ns.redis_url), **env},
@@ -619,6 +621,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="the server's (INFO, the default setting, logs every request)",
     )  # fmt: skip
     parser.add_argument("--no-campaign", action="store_true", help="launch no campaign")
+    parser.add_argument(
+        "--no-group-commit",
+        action="store_true",
+        help="pay each payment in its own transaction (MACHIPAY_PAYMENT_GROUP_COMMIT=false)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the database and files")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON too")
     ns = parser.parse_args(argv)

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import asyncpg
-from sqlalchemy import event
+from sqlalchemy import bindparam, event, text
 from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session, SessionTransaction
 from sqlalchemy.sql import Executable
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ClauseElement
+from sqlalchemy.types import TypeEngine
 
 # Round trips sent straight to the driver, for benchmarks that count statements per payment
 # (SQLAlchemy's own events do not see them).
@@ -57,6 +58,18 @@ class HotStatement:
             for name, bind in compiled.binds.items()
             if not bind.required and name in self.names
         }
+
+    @classmethod
+    def function_call(
+        cls, columns: str, function: str, arguments: Mapping[str, TypeEngine[Any]]
+    ) -> HotStatement:
+        """``SELECT columns FROM function(:a, :b, ...)``, the arguments in the mapping's order,
+        each bound with its type."""
+        return cls(
+            text(
+                f"SELECT {columns} FROM {function}({', '.join(':' + name for name in arguments)})"
+            ).bindparams(*(bindparam(name, type_=type_) for name, type_ in arguments.items()))
+        )
 
     def _args(self, params: Mapping[str, Any]) -> list[Any]:
         fixed = self.fixed

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import BigInteger, Boolean, Integer, String, bindparam, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.types import TypeEngine
 
 import ledger
 from ledger import Leg, credit, debit
@@ -57,95 +58,57 @@ _LOCK_WITH_LOTS = HotStatement(
         bindparam("resident", type_=BigInteger()), bindparam("now", type_=UTCDateTime)
     )
 )
-_RECORD = HotStatement(
-    text(
-        "SELECT entry_id, created, payment_id FROM payment_record("
-        ":key, :kind, :memo, :fingerprint, :hash, :created_at, :codes, :amounts,"
-        " :paid_at, :payment_reference, :resident, :merchant, :amount, :points_used,"
-        " :money_used, :method, :charge, :taken_by, :resident_reward, :merchant_cashback,"
-        " :rewards_granted, :lot_ids, :lot_takes, :reward_lot_amount, :reward_lot_campaign,"
-        " :reward_lot_expires, :reward_lot_reference, :history_references, :history_kinds,"
-        " :history_amounts, :history_money, :history_points, :history_counterparties,"
-        " :outbox_topic, :outbox_payload, :answer_record, :answer_status, :answer_body)"
-    ).bindparams(
-        *(
-            bindparam(name, type_=UTCDateTime)
-            for name in ("created_at", "paid_at", "reward_lot_expires")
-        ),
-        *(
-            bindparam(name, type_=BigInteger())
-            for name in (
-                "resident",
-                "merchant",
-                "amount",
-                "points_used",
-                "money_used",
-                "charge",
-                "taken_by",
-                "resident_reward",
-                "merchant_cashback",
-                "reward_lot_amount",
-                "reward_lot_campaign",
-                "answer_record",
-            )
-        ),
-        bindparam("answer_status", type_=Integer()),
-        bindparam("rewards_granted", type_=Boolean()),
-        *(
-            bindparam(name, type_=ARRAY(String()))
-            for name in ("codes", "history_references", "history_kinds", "history_counterparties")
-        ),
-        *(
-            bindparam(name, type_=ARRAY(BigInteger()))
-            for name in (
-                "amounts",
-                "lot_ids",
-                "lot_takes",
-                "history_amounts",
-                "history_money",
-                "history_points",
-            )
-        ),
-    )
+# payment_record's arguments in order, with their types.
+_TEXT, _BIGINT, _AT = String(), BigInteger(), UTCDateTime()
+_RECORD_ARGUMENTS: dict[str, TypeEngine[Any]] = {
+    "key": _TEXT, "kind": _TEXT, "memo": _TEXT, "fingerprint": _TEXT, "hash": _TEXT,
+    "created_at": _AT, "codes": ARRAY(_TEXT), "amounts": ARRAY(_BIGINT), "paid_at": _AT,
+    "payment_reference": _TEXT, "resident": _BIGINT, "merchant": _BIGINT, "amount": _BIGINT,
+    "points_used": _BIGINT, "money_used": _BIGINT, "method": _TEXT, "charge": _BIGINT,
+    "taken_by": _BIGINT, "resident_reward": _BIGINT, "merchant_cashback": _BIGINT,
+    "rewards_granted": Boolean(), "lot_ids": ARRAY(_BIGINT), "lot_takes": ARRAY(_BIGINT),
+    "reward_lot_amount": _BIGINT, "reward_lot_campaign": _BIGINT, "reward_lot_expires": _AT,
+    "reward_lot_reference": _TEXT, "history_references": ARRAY(_TEXT),
+    "history_kinds": ARRAY(_TEXT), "history_amounts": ARRAY(_BIGINT),
+    "history_money": ARRAY(_BIGINT), "history_points": ARRAY(_BIGINT),
+    "history_counterparties": ARRAY(_TEXT), "outbox_topic": _TEXT, "outbox_payload": _TEXT,
+    "answer_record": _BIGINT, "answer_status": Integer(), "answer_body": _TEXT,
+}  # fmt: skip
+# payment_record_batch takes the same arguments, one array per payment argument, except: the
+# list arguments of all payments flattened into one, each group after a count per payment;
+# the outbox topic, the same for all.
+_FLATTENED = {
+    "leg_counts": ("codes", "amounts"),
+    "lot_counts": ("lot_ids", "lot_takes"),
+    "line_counts": (
+        "history_references", "history_kinds", "history_amounts", "history_money",
+        "history_points", "history_counterparties",
+    ),
+}  # fmt: skip
+_SHARED = ("outbox_topic",)
+_PER_PAYMENT = tuple(
+    name
+    for name in _RECORD_ARGUMENTS
+    if name not in _SHARED and not any(name in names for names in _FLATTENED.values())
 )
 
 
-_TEXTS = (
-    "key", "kind", "memo", "fingerprint", "hash", "codes", "payment_reference", "method",
-    "reward_lot_reference", "history_references", "history_kinds", "history_counterparties",
-    "outbox_payload", "answer_body",
-)  # fmt: skip
-_BIGINTS = (
-    "amounts", "resident", "merchant", "amount", "points_used", "money_used", "charge",
-    "taken_by", "resident_reward", "merchant_cashback", "lot_ids", "lot_takes",
-    "reward_lot_amount", "reward_lot_campaign", "history_amounts", "history_money",
-    "history_points", "answer_record",
-)  # fmt: skip
-_RECORD_BATCH = HotStatement(
-    text(
-        "SELECT ord, entry_id, created, payment_id FROM payment_record_batch("
-        ":key, :kind, :memo, :fingerprint, :hash, :created_at, :leg_counts, :codes, :amounts,"
-        " :paid_at, :payment_reference, :resident, :merchant, :amount, :points_used,"
-        " :money_used, :method, :charge, :taken_by, :resident_reward, :merchant_cashback,"
-        " :rewards_granted, :lot_counts, :lot_ids, :lot_takes, :reward_lot_amount,"
-        " :reward_lot_campaign, :reward_lot_expires, :reward_lot_reference, :line_counts,"
-        " :history_references, :history_kinds, :history_amounts, :history_money,"
-        " :history_points, :history_counterparties, :outbox_topic, :outbox_payload,"
-        " :answer_record, :answer_status, :answer_body)"
-    ).bindparams(
-        *(bindparam(name, type_=ARRAY(String())) for name in _TEXTS),
-        *(bindparam(name, type_=ARRAY(BigInteger())) for name in _BIGINTS),
-        *(
-            bindparam(name, type_=ARRAY(UTCDateTime))
-            for name in ("created_at", "paid_at", "reward_lot_expires")
-        ),
-        *(
-            bindparam(name, type_=ARRAY(Integer()))
-            for name in ("leg_counts", "lot_counts", "line_counts", "answer_status")
-        ),
-        bindparam("rewards_granted", type_=ARRAY(Boolean())),
-        bindparam("outbox_topic", type_=String()),
-    )
+def _batch_argument_types() -> dict[str, TypeEngine[Any]]:
+    types: dict[str, TypeEngine[Any]] = {}
+    for name, type_ in _RECORD_ARGUMENTS.items():
+        for count, names in _FLATTENED.items():
+            if name == names[0]:
+                types[count] = ARRAY(Integer())
+        flat = name in _SHARED or any(name in names for names in _FLATTENED.values())
+        types[name] = type_ if flat else ARRAY(type_)
+    return types
+
+
+_RECORD = HotStatement.function_call(
+    "entry_id, created, payment_id", "payment_record", _RECORD_ARGUMENTS
+)
+_RECORD_BATCH = HotStatement.function_call(
+    "ord, entry_id, created, payment_id", "payment_record_batch", _batch_argument_types()
 )
 
 
@@ -527,25 +490,6 @@ def _record_arguments(rows: _PaymentRows, answer: dict[str, Any]) -> dict[str, A
     return params
 
 
-# payment_record's arguments that are one value per payment, and those that are a list per
-# payment (flattened for payment_record_batch, with a count per payment).
-_PER_PAYMENT = (
-    "key", "kind", "memo", "fingerprint", "hash", "created_at", "paid_at", "payment_reference",
-    "resident", "merchant", "amount", "points_used", "money_used", "method", "charge",
-    "taken_by", "resident_reward", "merchant_cashback", "rewards_granted",
-    "reward_lot_amount", "reward_lot_campaign", "reward_lot_expires", "reward_lot_reference",
-    "outbox_payload", "answer_record", "answer_status", "answer_body",
-)  # fmt: skip
-_FLATTENED = {
-    "leg_counts": ("codes", "amounts"),
-    "lot_counts": ("lot_ids", "lot_takes"),
-    "line_counts": (
-        "history_references", "history_kinds", "history_amounts", "history_money",
-        "history_points", "history_counterparties",
-    ),
-}  # fmt: skip
-
-
 def _batch_arguments(payments: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """``payment_record_batch``'s arguments for these payments' ``payment_record`` ones."""
     batch: dict[str, Any] = {name: [p[name] for p in payments] for name in _PER_PAYMENT}
@@ -553,5 +497,6 @@ def _batch_arguments(payments: Sequence[dict[str, Any]]) -> dict[str, Any]:
         batch[count] = [len(p[names[0]]) for p in payments]
         for name in names:
             batch[name] = [value for p in payments for value in p[name]]
-    batch["outbox_topic"] = "payment.completed"
+    for name in _SHARED:
+        batch[name] = payments[0][name]
     return batch
