@@ -26,11 +26,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from ledger import GroupCommitStats
 from machipay.db import unit_of_work
 from machipay.events import Broker
 from machipay.idempotency import StoredResponse
@@ -48,24 +48,11 @@ MAX_BATCH = 60
 
 
 @dataclass
-class PaymentBatchStats:
-    """What the batches looked like: their sizes, the payments paid on their own, and the
-    batches that failed as a whole."""
+class PaymentBatchStats(GroupCommitStats):
+    """What the batches looked like (their sizes, the batches that failed as a whole), and the
+    payments paid on their own after their batch."""
 
-    batch_sizes: Counter[int] = field(default_factory=Counter)
     alone: int = 0
-    fallbacks: int = 0
-
-    @property
-    def batches(self) -> int:
-        return sum(self.batch_sizes.values())
-
-    @property
-    def payments(self) -> int:
-        return sum(size * n for size, n in self.batch_sizes.items())
-
-    def mean_batch(self) -> float:
-        return self.payments / self.batches if self.batches else 0.0
 
 
 @dataclass(slots=True)

@@ -224,25 +224,18 @@ class BatchAnswer:
 
 
 # payment_open for each payment of a batch (payments/sql/payment_open_batch.sql).
-_OPEN_BATCH = HotStatement(
-    text(
-        "SELECT ord, outcome, record_id, stored_hash, stored_status, stored_body, merchant_id,"
-        " merchant_name, shopping_street_id, category, store_type, merchant_status, street_name,"
-        " district_id, lot_ids, lot_remaining FROM payment_open_batch(:scopes, :keys,"
-        " :request_hashes, :created_at, :public_ids, :residents, :now, :amounts, :use_points,"
-        " :money_codes)"
-    ).bindparams(
-        *(
-            bindparam(name, type_=ARRAY(String()))
-            for name in ("scopes", "keys", "request_hashes", "public_ids", "money_codes")
-        ),
-        bindparam("residents", type_=ARRAY(BigInteger())),
-        bindparam("amounts", type_=ARRAY(BigInteger())),
-        bindparam("use_points", type_=ARRAY(Boolean())),
-        bindparam("created_at", type_=UTCDateTime),
-        bindparam("now", type_=UTCDateTime),
-    )
-)
+_TEXTS, _BIGINTS, _AT = ARRAY(String()), ARRAY(BigInteger()), UTCDateTime()
+_OPEN_BATCH = HotStatement.function_call(
+    "ord, outcome, record_id, stored_hash, stored_status, stored_body, merchant_id,"
+    " merchant_name, shopping_street_id, category, store_type, merchant_status, street_name,"
+    " district_id, lot_ids, lot_remaining",
+    "payment_open_batch",
+    {
+        "scopes": _TEXTS, "keys": _TEXTS, "request_hashes": _TEXTS, "created_at": _AT,
+        "public_ids": _TEXTS, "residents": _BIGINTS, "now": _AT, "amounts": _BIGINTS,
+        "use_points": ARRAY(Boolean()), "money_codes": _TEXTS,
+    },
+)  # fmt: skip
 
 
 async def pay_stickers(

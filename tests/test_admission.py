@@ -9,6 +9,7 @@ import asyncio
 import pytest
 
 from machipay.admission import AdmissionGate
+from machipay.settings import GROUP_COMMIT_IN_FLIGHT, Settings
 
 
 async def settle() -> None:
@@ -105,3 +106,14 @@ async def test_saturation_is_remembered_for_a_second_after_a_refusal() -> None:
 def test_a_limit_below_one_is_refused() -> None:
     with pytest.raises(ValueError):
         AdmissionGate(0, 1)
+
+
+def test_the_default_limit_follows_group_commit() -> None:
+    # Group-committed payments wait for their batch without a connection of their own, so
+    # their default is not the pool's size; each payment on its own holds one.
+    batched = Settings(environment="test", db_pool_size=7)
+    assert batched.payment_admission_limit == GROUP_COMMIT_IN_FLIGHT
+    alone = Settings(environment="test", db_pool_size=7, payment_group_commit=False)
+    assert alone.payment_admission_limit == 7
+    chosen = Settings(environment="test", payments_in_flight=3)
+    assert chosen.payment_admission_limit == 3

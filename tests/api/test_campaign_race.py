@@ -54,7 +54,8 @@ def _app(database: str, redis_url: str) -> Settings:
         money_moves_per_account_per_minute=100_000,
         db_pool_size=12,
         db_max_overflow=0,
-        # Twelve admission slots (one per connection); the rest queue for them, never refused.
+        # The admission slots' default (48 with group commit); the rest queue for them, never
+        # refused.
         payment_queue_wait_ms=60_000,
     )
 
