@@ -662,6 +662,8 @@ def bench(ns: argparse.Namespace) -> dict[str, Any]:
             overrides["MACHIPAY_PAYMENT_QUEUE_WAIT_MS"] = str(ns.queue_wait_ms)
         if ns.no_group_commit:
             overrides["MACHIPAY_PAYMENT_GROUP_COMMIT"] = "false"
+        if ns.batch_flushers:
+            overrides["MACHIPAY_PAYMENT_BATCH_FLUSHERS"] = str(ns.batch_flushers)
         server = start_server(
             url, ns.redis_url, port, ns.workers, consumer_in_api=consumer_in_api,
             env_overrides=overrides,
@@ -750,6 +752,7 @@ def bench(ns: argparse.Namespace) -> dict[str, Any]:
             "in_flight": ns.in_flight,
             "queue_wait_ms": ns.queue_wait_ms,
             "group_commit": not ns.no_group_commit,
+            "batch_flushers": ns.batch_flushers,
             "campaign_id": campaign_id,
         },
         "pgbench_tps": tps,
@@ -961,7 +964,11 @@ def print_table(s: dict[str, Any]) -> None:
         + ("no campaign" if st["campaign_id"] is None else f"campaign {st['campaign_id']} active")
         + f", payments in flight per worker {st['in_flight'] or 'default'}, queue wait "
         + (f"{st['queue_wait_ms']} ms" if st["queue_wait_ms"] is not None else "default")
-        + (", group commit" if st.get("group_commit", True) else ", no group commit")
+        + (
+            f", group commit ({st.get('batch_flushers') or 'default'} flushers)"
+            if st.get("group_commit", True)
+            else ", no group commit"
+        )
     )
     if not s["verify_ok"]:
         print(s["verify_report"])
@@ -1025,6 +1032,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--no-group-commit",
         action="store_true",
         help="pay each payment in its own transaction (MACHIPAY_PAYMENT_GROUP_COMMIT=false)",
+    )
+    parser.add_argument(
+        "--batch-flushers",
+        type=int,
+        help="MACHIPAY_PAYMENT_BATCH_FLUSHERS for the server (default: the setting's own)",
     )
     parser.add_argument(
         "--ledger",
