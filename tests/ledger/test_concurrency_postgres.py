@@ -288,6 +288,56 @@ async def test_the_sealer_waits_for_an_entry_still_being_written(
     assert last_sealed >= later.id
 
 
+async def test_the_sealer_waits_for_a_younger_transaction_holding_an_older_entry(
+    pg: async_sessionmaker[AsyncSession], postgres_engine: AsyncEngine, unique: str
+) -> None:
+    # A group-committed batch takes its transaction id at its first call and its entry ids at
+    # its last. So a younger transaction (a higher id) can hold an entry below one that an
+    # older transaction has committed. When nothing younger has completed, a snapshot's
+    # xmax stops at the older one, and its list of running ids leaves the younger one out.
+    # The sealer must wait for it all the same. (Run alone, this is exactly that case; beside
+    # other test workers, their completed transactions may lift the xmax and list it anyway.)
+    a, b = f"resident:{unique}a:money", f"resident:{unique}b:money"
+    c, d = f"resident:{unique}c:money", f"resident:{unique}d:money"
+    await open_and_fund(pg, {a: 500, b: 0, c: 500, d: 0})
+    await ledger.seal_pending_entries(pg)
+    async with pg() as older, pg() as younger:
+        await older.execute(text("SELECT pg_current_xact_id()"))  # the older id
+        early = await ledger.post_entry(
+            younger,
+            idempotency_key=f"younger-{unique}",
+            kind="transfer",
+            legs=[debit(a, 5), credit(b, 5)],
+        )
+        later = await ledger.post_entry(
+            older,
+            idempotency_key=f"older-{unique}",
+            kind="transfer",
+            legs=[debit(c, 5), credit(d, 5)],
+        )
+        assert later.id > early.id
+        await older.commit()
+        horizon_checked = asyncio.Event()
+
+        def watch(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+            if "pg_snapshot_xip" in statement:
+                horizon_checked.set()
+
+        event.listen(postgres_engine.sync_engine, "after_cursor_execute", watch)
+        try:
+            sealing = asyncio.create_task(ledger.seal_pending_entries(pg))
+            await asyncio.wait_for(horizon_checked.wait(), timeout=30)
+            await asyncio.sleep(0.2)  # were it not waiting, it would seal meanwhile
+        finally:
+            event.remove(postgres_engine.sync_engine, "after_cursor_execute", watch)
+        assert not sealing.done()  # held back by the younger transaction
+        await younger.commit()
+    await sealing
+    async with pg() as session:
+        report = await ledger.verify_ledger(session)
+    assert report.ok, report.findings
+
+
 async def test_a_transaction_in_another_database_does_not_hold_the_sealer_back(
     pg: async_sessionmaker[AsyncSession], unique: str
 ) -> None:
