@@ -89,9 +89,7 @@ DEFAULT_REDIS = "redis://127.0.0.1:6379/14"
 SECRET = "bench-secret-key-0123456789abcdef-0123456789"  # noqa: S105 - scratch server only
 METRICS_TOKEN = "bench-metrics-token-0123456789abcdef"  # noqa: S105 - scratch server only
 PAYMENT_ROUTE = 'method="POST",route="/api/v1/payments"'
-BUCKET = re.compile(
-    r"^machipay_http_request_duration_seconds_bucket\{(?P<labels>[^}]*)\} (?P<count>[0-9.e+]+)$"
-)
+BUCKET = re.compile(r"^(?P<metric>[a-z_]+)_bucket\{(?P<labels>[^}]*)\} (?P<count>[0-9.e+]+)$")
 TOKEN_TTL = 6 * 3600
 HERE = Path(__file__).resolve().parent
 PAYMENT_NAMES = ("pay", "pay (hot shop)")
@@ -362,11 +360,22 @@ def run_locust(
     # Busy time over the load generator's whole life (start-up included) against the
     # payments the database gained over the same span: every process, ours or not.
     made = (asyncio.run(payments_watermark(database))[0] - made_before[0]) if database else 0
-    server = server_percentiles(histogram_before, payment_buckets(host)) if database else {}
+    histogram_after = payment_buckets(host) if database else {}
+    server = (
+        server_percentiles(histogram_before["latency"], histogram_after["latency"])
+        if database
+        else {}
+    )
+    batch_times = {
+        name: server_percentiles(histogram_before[name], histogram_after[name])
+        for name in ("batch_wait", "batch_duration")
+        if database
+    }
     held_after, batches_after = batch_totals(host) if database else (0.0, 0.0)
     batches = batches_after - batches_before
     return {
         "server": server,
+        **batch_times,
         "batches": int(batches),
         "mean_batch": (held_after - held_before) / batches if batches else None,
         "backends": waits.summary() if waits is not None else {},
@@ -552,20 +561,31 @@ def metrics_text(host: str) -> str | None:
         return None
 
 
-def payment_buckets(host: str) -> dict[float, float]:
-    """The server's own latency histogram of ``POST /api/v1/payments`` (every worker's, from
-    ``/metrics``): cumulative counts by upper bound in seconds."""
-    text = metrics_text(host)
+def histogram_buckets(text: str | None, metric: str, labels: str = "") -> dict[float, float]:
+    """A histogram's cumulative counts by upper bound (every worker's, summed), from the text
+    of ``/metrics``; only series whose labels contain ``labels``."""
     buckets: dict[float, float] = {}
     for line in (text or "").splitlines():
         match = BUCKET.match(line)
-        if match is None or PAYMENT_ROUTE not in match["labels"]:
+        if match is None or match["metric"] != metric or labels not in match["labels"]:
             continue
         bound = re.search(r'le="([^"]+)"', match["labels"])
         if bound is not None:
             le = float("inf") if bound[1] == "+Inf" else float(bound[1])
             buckets[le] = buckets.get(le, 0.0) + float(match["count"])
     return buckets
+
+
+def payment_buckets(host: str) -> dict[str, dict[float, float]]:
+    """The server's own histograms of ``POST /api/v1/payments`` (its latency, and with group
+    commit a payment's wait for its batch and the batches' own time): cumulative counts by
+    upper bound in seconds."""
+    text = metrics_text(host)
+    return {
+        "latency": histogram_buckets(text, "machipay_http_request_duration_seconds", PAYMENT_ROUTE),
+        "batch_wait": histogram_buckets(text, "machipay_payment_batch_wait_seconds"),
+        "batch_duration": histogram_buckets(text, "machipay_payment_batch_duration_seconds"),
+    }
 
 
 def batch_totals(host: str) -> tuple[float, float]:
@@ -885,6 +905,14 @@ def print_table(s: dict[str, Any]) -> None:
                 "off" if not s["settings"].get("group_commit", True)
                 else f"{phase.get('mean_batch') or 0:.1f}"
                 for phase in (spread, paced, poisson, over)
+            ),
+        ),
+        (
+            "batch wait / batch's own time p50 / p95 / p99 ≤ ms (peak, paced, Poisson)",
+            ", ".join(
+                f"{server_side({'server': phase.get('batch_wait')})} + "
+                f"{server_side({'server': phase.get('batch_duration')})}"
+                for phase in (spread, paced, poisson)
             ),
         ),
         *(

@@ -62,6 +62,21 @@ PAYMENT_BATCH_SIZE = Histogram(
     buckets=(1, 2, 4, 8, 16, 32, 60),
     registry=REGISTRY,
 )
+# Where a group-committed payment's time goes: waiting in its worker's queue for a flusher,
+# then its batch's unit of work (BEGIN to COMMIT).
+_BATCH_SECONDS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.15, 0.2, 0.25, 0.5, 1)
+PAYMENT_BATCH_WAIT = Histogram(
+    "machipay_payment_batch_wait_seconds",
+    "Time a sticker payment waited in its worker's queue before its batch began.",
+    buckets=_BATCH_SECONDS,
+    registry=REGISTRY,
+)
+PAYMENT_BATCH_DURATION = Histogram(
+    "machipay_payment_batch_duration_seconds",
+    "A payment batch's unit of work, from its first statement to its COMMIT.",
+    buckets=_BATCH_SECONDS,
+    registry=REGISTRY,
+)
 PAYMENTS_PAID_ALONE = Counter(
     "machipay_payments_paid_alone_total",
     "Sticker payments paid on their own after their batch, by why.",

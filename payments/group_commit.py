@@ -26,7 +26,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -34,7 +35,12 @@ from ledger import GroupCommitStats
 from machipay.db import unit_of_work
 from machipay.events import Broker
 from machipay.idempotency import StoredResponse
-from machipay.metrics import PAYMENT_BATCH_SIZE, PAYMENTS_PAID_ALONE
+from machipay.metrics import (
+    PAYMENT_BATCH_DURATION,
+    PAYMENT_BATCH_SIZE,
+    PAYMENT_BATCH_WAIT,
+    PAYMENTS_PAID_ALONE,
+)
 from machipay.settings import Settings
 from merchant_api import ParsedQr
 from payments.qr_pay import QrPayment, pay_qr_idempotently, pay_stickers
@@ -60,6 +66,7 @@ class _Waiting:
     payment: QrPayment
     sticker: ParsedQr
     answer: asyncio.Future[StoredResponse]
+    queued_at: float = field(default_factory=time.monotonic)
 
 
 class PaymentGroupCommit:
@@ -180,6 +187,9 @@ class PaymentGroupCommit:
         """Pay the batch; answer what it settled; return those to pay on their own."""
         self.stats.batch_sizes[len(batch)] += 1
         PAYMENT_BATCH_SIZE.observe(len(batch))
+        began = time.monotonic()
+        for waiting in batch:
+            PAYMENT_BATCH_WAIT.observe(began - waiting.queued_at)
         try:
             async with unit_of_work(self._sessionmaker, self._broker) as session:
                 answers = await pay_stickers(
@@ -188,6 +198,7 @@ class PaymentGroupCommit:
                     [(w.payment, w.sticker) for w in batch],
                     rewards=self._rewards,
                 )
+            PAYMENT_BATCH_DURATION.observe(time.monotonic() - began)
         except Exception:
             # Nothing of the batch was written: each is paid on its own, from the start.
             log.warning(

@@ -332,3 +332,34 @@ async def test_ledger_bench_funds_each_account_by_an_entry_of_its_own(
         await conn.close()
     assert balances == 10_000
     _assert_one_entry_each(funded, plan)
+
+
+def test_bench_reads_a_histogram_summed_over_workers_and_its_phase_share() -> None:
+    from loadtest.bench import histogram_buckets, server_percentiles
+
+    def scrape(fast: int, slow: int) -> str:
+        # Two workers' series of one histogram, and another metric's series beside them.
+        return "\n".join(
+            [
+                "# HELP machipay_payment_batch_wait_seconds ...",
+                f'machipay_payment_batch_wait_seconds_bucket{{le="0.01",pid="1"}} {fast}',
+                f'machipay_payment_batch_wait_seconds_bucket{{le="0.01",pid="2"}} {fast}',
+                f'machipay_payment_batch_wait_seconds_bucket{{le="0.25",pid="1"}} {fast + slow}',
+                f'machipay_payment_batch_wait_seconds_bucket{{le="0.25",pid="2"}} {fast}',
+                f'machipay_payment_batch_wait_seconds_bucket{{le="+Inf",pid="1"}} {fast + slow}',
+                f'machipay_payment_batch_wait_seconds_bucket{{le="+Inf",pid="2"}} {fast}',
+                'machipay_payment_batch_duration_seconds_bucket{le="0.01"} 999',
+            ]
+        )
+
+    metric = "machipay_payment_batch_wait_seconds"
+    before = histogram_buckets(scrape(10, 0), metric)
+    assert before == {0.01: 20.0, 0.25: 20.0, float("inf"): 20.0}
+    # In the phase: 100 fast waits per worker and 2 slow ones in worker 1, so the p99 (the
+    # 200th of 202) is still fast and nothing reaches past 250 ms.
+    after = histogram_buckets(scrape(110, 2), metric)
+    share = server_percentiles(before, after)
+    assert share == {"requests": 202, "p50_le_ms": 10.0, "p95_le_ms": 10.0, "p99_le_ms": 10.0}
+    # Three slow ones of 103: the p99 falls in the 250 ms bucket.
+    share = server_percentiles(before, histogram_buckets(scrape(110, 3), metric))
+    assert share["p99_le_ms"] == 250.0
