@@ -242,6 +242,26 @@ async def test_raw_posting_that_overdraws_a_hot_account_fails_at_commit(
             await session.commit()
 
 
+async def _sealing_after_its_first_look(
+    pg: async_sessionmaker[AsyncSession], engine: AsyncEngine
+) -> asyncio.Task[ledger.SealResult]:
+    """A sealer run, started and watched until its first look at the transactions it waits
+    for (it waits by polling, not on a lock)."""
+    horizon_checked = asyncio.Event()
+
+    def watch(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        if "pg_snapshot_xip" in statement:
+            horizon_checked.set()
+
+    event.listen(engine.sync_engine, "after_cursor_execute", watch)
+    try:
+        sealing = asyncio.create_task(ledger.seal_pending_entries(pg))
+        await asyncio.wait_for(horizon_checked.wait(), timeout=30)
+    finally:
+        event.remove(engine.sync_engine, "after_cursor_execute", watch)
+    return sealing
+
+
 async def test_the_sealer_waits_for_an_entry_still_being_written(
     pg: async_sessionmaker[AsyncSession], postgres_engine: AsyncEngine, unique: str
 ) -> None:
@@ -261,20 +281,7 @@ async def test_the_sealer_waits_for_an_entry_still_being_written(
         )
         later = await transfer(pg, c, d, 5)
         assert later.id > early.id
-        # The sealer waits by polling, not on a lock: watch for its first look at the
-        # transactions its snapshot saw running (ours among them, still open).
-        horizon_checked = asyncio.Event()
-
-        def watch(_conn: object, _cursor: object, statement: str, *_: object) -> None:
-            if "pg_snapshot_xip" in statement:
-                horizon_checked.set()
-
-        event.listen(postgres_engine.sync_engine, "after_cursor_execute", watch)
-        try:
-            sealing = asyncio.create_task(ledger.seal_pending_entries(pg))
-            await asyncio.wait_for(horizon_checked.wait(), timeout=30)
-        finally:
-            event.remove(postgres_engine.sync_engine, "after_cursor_execute", watch)
+        sealing = await _sealing_after_its_first_look(pg, postgres_engine)
         assert not sealing.done()  # held back by the open transaction
         await open_session.commit()
     sealed = await sealing
@@ -317,19 +324,8 @@ async def test_the_sealer_waits_for_a_younger_transaction_holding_an_older_entry
         )
         assert later.id > early.id
         await older.commit()
-        horizon_checked = asyncio.Event()
-
-        def watch(_conn: object, _cursor: object, statement: str, *_: object) -> None:
-            if "pg_snapshot_xip" in statement:
-                horizon_checked.set()
-
-        event.listen(postgres_engine.sync_engine, "after_cursor_execute", watch)
-        try:
-            sealing = asyncio.create_task(ledger.seal_pending_entries(pg))
-            await asyncio.wait_for(horizon_checked.wait(), timeout=30)
-            await asyncio.sleep(0.2)  # were it not waiting, it would seal meanwhile
-        finally:
-            event.remove(postgres_engine.sync_engine, "after_cursor_execute", watch)
+        sealing = await _sealing_after_its_first_look(pg, postgres_engine)
+        await asyncio.sleep(0.2)  # were it not waiting, it would seal meanwhile
         assert not sealing.done()  # held back by the younger transaction
         await younger.commit()
     await sealing
