@@ -62,7 +62,7 @@ class Settings(BaseSettings):
     # one transaction (three calls, one COMMIT); at most payment_batch_max in a batch, and
     # payment_batch_flushers batches on the wire at once (each holds a pooled connection).
     payment_group_commit: bool = True
-    payment_batch_max: int = Field(32, ge=1, le=60)
+    payment_batch_max: int = Field(20, ge=1, le=21)
     payment_batch_flushers: int = Field(4, ge=1, le=64)
     redis_url: str | None = None
 

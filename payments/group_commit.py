@@ -48,9 +48,11 @@ from payments.rewards import CampaignRewards
 
 log = logging.getLogger(__name__)
 
-# Each payment of a batch opens in a subtransaction (payment_open_batch); 64 of them fill a
-# backend's subtransaction cache, past which every snapshot in the server slows down.
-MAX_BATCH = 60
+# 64 subtransactions with a transaction id fill a backend's subtransaction cache; past it
+# every snapshot in the server slows down (pg_subtrans lookups). A batch's payment keeps up to
+# three: its open (payment_open_batch) and one budget reservation per rewarding campaign
+# (campaign_reserve, a resident's and a shop's campaign). 21 x 3 = 63.
+MAX_BATCH = 21
 
 
 @dataclass
@@ -83,7 +85,7 @@ class PaymentGroupCommit:
         rewards: CampaignRewards,
         *,
         flushers: int = 4,
-        max_batch: int = 32,
+        max_batch: int = 20,
     ) -> None:
         if not 1 <= max_batch <= MAX_BATCH:
             raise ValueError(f"max_batch must be 1 to {MAX_BATCH}")

@@ -117,3 +117,16 @@ def test_the_default_limit_follows_group_commit() -> None:
     assert alone.payment_admission_limit == 7
     chosen = Settings(environment="test", payments_in_flight=3)
     assert chosen.payment_admission_limit == 3
+
+
+def test_a_payment_batch_stays_below_the_subtransaction_cache() -> None:
+    from pydantic import ValidationError
+
+    from payments.group_commit import MAX_BATCH
+
+    # Up to three subtransactions with an id per payment (its open, a reservation per
+    # rewarding campaign); PostgreSQL caches 64 per backend before every snapshot slows.
+    assert MAX_BATCH * 3 < 64
+    assert Settings(environment="test").payment_batch_max <= MAX_BATCH
+    with pytest.raises(ValidationError):
+        Settings(environment="test", payment_batch_max=MAX_BATCH + 1)
