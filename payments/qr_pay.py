@@ -253,13 +253,13 @@ async def pay_stickers(
     if len({p.resident_id for p, _ in payments}) != len(payments):
         raise ValueError("a batch pays each resident at most once")
     now = utcnow()
-    claims = [p.claim.request.claim_arguments() for p, _ in payments]
+    requests = [p.claim.request for p, _ in payments]
     rows = await _OPEN_BATCH.rows(
         session,
         {
-            "scopes": [c["scope"] for c in claims],
-            "keys": [c["key"] for c in claims],
-            "request_hashes": [c["request_hash"] for c in claims],
+            "scopes": [r.scope for r in requests],
+            "keys": [r.key for r in requests],
+            "request_hashes": [r.fingerprint for r in requests],
             "created_at": now,
             "public_ids": [parsed.merchant_public_id for _, parsed in payments],
             "residents": [p.resident_id for p, _ in payments],

@@ -172,8 +172,7 @@ async def pay(
     ``locked``: the caller's first call already took the payer's lock and read the lots
     (``payment_open``). ``claim``: the Idempotency-Key that call claimed; the answer is
     stored by the payment's own last call."""
-    if amount > settings.max_payment:
-        raise PaymentLimitExceeded(f"One payment is at most ¥{settings.max_payment:,}.")
+    check_payment_limit(settings, amount)
     if locked is None:
         locked = await lock_payer(session, resident_id, utcnow())
     takes = choose_takes(locked.lots, amount, at_most=True) if use_points else []
@@ -236,8 +235,7 @@ async def pay_many(
     references: list[str] = []
     facts: list[PaymentFacts] = []
     for ask in asks:
-        if ask.amount > settings.max_payment:
-            raise PaymentLimitExceeded(f"One payment is at most ¥{settings.max_payment:,}.")
+        check_payment_limit(settings, ask.amount)
         takes = choose_takes(ask.locked.lots, ask.amount, at_most=True) if ask.use_points else []
         payers.append(_Payer(ask.resident_id, ask.locked.at, takes))
         references.append(new_payment_reference())
@@ -271,6 +269,11 @@ async def pay_many(
     for done in dones:
         _notify_shop(session, done, None)
     return dones
+
+
+def check_payment_limit(settings: Settings, amount: int) -> None:
+    if amount > settings.max_payment:
+        raise PaymentLimitExceeded(f"One payment is at most ¥{settings.max_payment:,}.")
 
 
 def new_payment_reference() -> str:
