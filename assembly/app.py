@@ -28,7 +28,7 @@ from machipay.db import create_engine, make_sessionmaker
 from machipay.docs import install_docs
 from machipay.events import make_broker
 from machipay.logging import configure_logging
-from machipay.metrics import MetricsMiddleware
+from machipay.metrics import MetricsMiddleware, watch_event_loop_lag, watch_gc_pauses
 from machipay.migrate import assert_migrated, assert_money_triggers
 from machipay.problems import install_error_handlers
 from machipay.requestlog import RequestContextMiddleware
@@ -47,14 +47,25 @@ from web import install_web
 log = logging.getLogger("machipay.app")
 
 
+# The collector's thresholds for a serving worker (CPython's are 700, 10, 10). Each request
+# allocates thousands of objects and frees nearly all of them by reference counting, so at
+# CPython's default a worker under load ran a full pass about every 4 s, each stalling every
+# payment it had in flight for 10-50 ms (machipay_gc_pause_seconds, BENCHMARKS.md session 14).
+# With a young generation of 20,000 and a full pass only after 100 middle ones, a 20 s phase
+# of the campaign morning ran none, and RSS per worker stayed at 128-130 MB.
+GC_THRESHOLDS = (20_000, 20, 100)
+
+
 def freeze_startup_objects() -> None:
     """Keep what start-up built (about 200,000 objects: modules, the app, its routes and
     models) out of the garbage collector's full passes for the life of the process. A full
     pass over them stalls every request a worker has in flight for about 110 ms (measured on
-    this app); frozen, it scans only what requests created. Not in tests, which build many
-    apps in one process and would keep each one's garbage for good."""
+    this app); frozen, it scans only what requests created. Then collect less often
+    (:data:`GC_THRESHOLDS`). Not in tests, which build many apps in one process and would
+    keep each one's garbage for good."""
     gc.collect()
     gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
 
 
 def create_app(settings: Settings | None = None, *, configure_logs: bool = True) -> FastAPI:
@@ -70,6 +81,8 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
         broker = make_broker(settings.redis_url)
         sealer: asyncio.Task[None] | None = None
         consumer: asyncio.Task[None] | None = None
+        lag = asyncio.create_task(watch_event_loop_lag(), name="event-loop-lag")
+        watch_gc_pauses()
         try:
             await assert_migrated(engine)
             await assert_money_triggers(engine, money_triggers())
@@ -122,7 +135,7 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
             batches = getattr(app.state, "payment_batches", None)
             if batches is not None:
                 await batches.close()
-            for task in (sealer, consumer):
+            for task in (sealer, consumer, lag):
                 if task is not None:
                     task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):

@@ -7,6 +7,8 @@ and ``/metrics`` adds them up, so a scrape sees the whole server, not one worker
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import os
 import time
 
@@ -77,6 +79,21 @@ PAYMENT_BATCH_DURATION = Histogram(
     buckets=_BATCH_SECONDS,
     registry=REGISTRY,
 )
+# How late a worker's event loop runs what is ready: every await of a request (a database
+# answer, a Redis reply) waits this long behind the other requests' Python before it goes on,
+# so it is added to each round trip. Sampled by a timer (watch_event_loop_lag).
+EVENT_LOOP_LAG = Histogram(
+    "machipay_event_loop_lag_seconds",
+    "How much later than asked a worker's event loop woke a timer (its ready queue's wait).",
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1),
+    registry=REGISTRY,
+)
+GC_PAUSE = Histogram(
+    "machipay_gc_pause_seconds",
+    "How long each full (generation 2) garbage collection stopped a worker.",
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1),
+    registry=REGISTRY,
+)
 PAYMENTS_PAID_ALONE = Counter(
     "machipay_payments_paid_alone_total",
     "Sticker payments paid on their own after their batch, by why.",
@@ -138,3 +155,32 @@ async def metrics_endpoint(_request: Request) -> Response:
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
     return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+
+async def watch_event_loop_lag(interval: float = 0.05) -> None:
+    """Observe :data:`EVENT_LOOP_LAG` every ``interval`` seconds, until cancelled."""
+    # perf_counter, not loop.time(): uvloop's clock is in whole milliseconds, cached per turn.
+    while True:
+        asked = time.perf_counter() + interval
+        await asyncio.sleep(interval)
+        EVENT_LOOP_LAG.observe(max(0.0, time.perf_counter() - asked))
+
+
+_gc_started: float | None = None
+
+
+def _time_full_collection(phase: str, info: dict[str, int]) -> None:
+    global _gc_started
+    if info["generation"] != 2:  # the young ones run often and take microseconds
+        return
+    if phase == "start":
+        _gc_started = time.perf_counter()
+    elif _gc_started is not None:
+        GC_PAUSE.observe(time.perf_counter() - _gc_started)
+        _gc_started = None
+
+
+def watch_gc_pauses() -> None:
+    """Observe :data:`GC_PAUSE` for every full collection of this process (once is enough)."""
+    if _time_full_collection not in gc.callbacks:
+        gc.callbacks.append(_time_full_collection)
