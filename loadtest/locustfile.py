@@ -20,7 +20,7 @@ Environment:
 * ``MACHIPAY_LOAD_PAY_RATE``: payments per second per paying user (default 0: a user pays
   again as soon as the last payment answered, which finds the peak)
 * ``MACHIPAY_LOAD_ARRIVALS``: with a pay rate, ``paced`` (default: each user pays on a
-  fixed beat, locust's ``constant_throughput``) or ``poisson`` (each user waits an
+  fixed beat of its own, the first one at a random phase) or ``poisson`` (each user waits an
   exponentially distributed time after each answer: many such users arrive as residents do,
   independently of each other and of how fast the last payment was answered)
 * ``MACHIPAY_LOAD_MIX``: ``morning`` (default, the whole mix) or ``payments`` (only
@@ -31,6 +31,8 @@ Environment:
 * ``MACHIPAY_LOAD_MAX_RETRIES``: how often a payment refused as overloaded (503 with
   ``Retry-After``) is sent again, with the same ``Idempotency-Key``, after the wait the
   server asked for (default 5); then the resident gives up
+* ``MACHIPAY_LOAD_TIMELINE``: a file to write, at the end, each answered scan-and-pay
+  payment's send time and response time (the benchmark finds the phase's start in it)
 * ``MACHIPAY_LOAD_OUTCOMES``: a file to write, at the end, the idempotency keys of the
   scan-and-pay payments that were accepted and of those given up (the benchmark checks
   each was paid exactly once, or not at all)
@@ -54,7 +56,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from locust import FastHttpUser, between, constant, constant_throughput, events, task
+from locust import FastHttpUser, between, constant, events, task
 from locust.env import Environment
 
 from machipay.spending import amount_yen
@@ -79,8 +81,11 @@ HOT_SHOP = SHOPS[0]
 _next_resident = itertools.count()
 MAX_RETRIES = int(os.environ.get("MACHIPAY_LOAD_MAX_RETRIES", "5"))
 OUTCOMES = os.environ.get("MACHIPAY_LOAD_OUTCOMES")
+TIMELINE = os.environ.get("MACHIPAY_LOAD_TIMELINE")
 _accepted_keys: list[str] = []
 _given_up_keys: list[str] = []
+# Each answered scan-and-pay payment: when it was sent (epoch seconds) and its time (ms).
+_timeline: list[tuple[float, float]] = []
 
 
 @events.quitting.add_listener
@@ -89,6 +94,14 @@ def _write_outcomes(environment: Environment, **_kwargs: Any) -> None:
         Path(OUTCOMES).write_text(
             json.dumps({"accepted": _accepted_keys, "gave_up": _given_up_keys})
         )
+    if TIMELINE:
+        Path(TIMELINE).write_text(json.dumps(_timeline))
+
+
+@events.request.add_listener
+def _note_payment(name: str, response_time: float, **_kwargs: Any) -> None:
+    if TIMELINE and name in ("pay", "pay (hot shop)"):
+        _timeline.append((time.time() - response_time / 1000, response_time))
 
 
 def overload_wait_s(response: Any) -> float | None:
@@ -157,12 +170,30 @@ def pick_shop(rng: random.Random) -> dict[str, Any]:
     return shop
 
 
+def first_wait() -> float:
+    """How long a paced user waits before its first payment, in seconds. Every user of a
+    phase starts at the same instant: without this wait they would all pay at once, a burst
+    of the whole crowd that no rate is (64 payments in one instant at 70 % of a 450/s peak
+    took the phase's p99 from about 190 ms to 470 ms, BENCHMARKS.md session 14). A beat's
+    phase is uniform over one interval; a Poisson arrival's first wait is exponential, as
+    every later one is."""
+    if not PAY_RATE:
+        return 0.0
+    if ARRIVALS == "poisson":
+        return random.expovariate(PAY_RATE)
+    return random.uniform(0, 1 / PAY_RATE)
+
+
 def pacing() -> Any:
     if not PAY_RATE:
         return constant(0)
     if ARRIVALS == "poisson":
         return lambda _user: random.expovariate(PAY_RATE)
-    return constant_throughput(PAY_RATE)
+    # Each user's own beat, from the start of its last payment. Not locust's
+    # constant_throughput: it counts the first beat from the moment the user was created, so
+    # users created together pay together from the second beat on, whatever their first wait.
+    interval = 1 / PAY_RATE
+    return lambda user: max(0.0, user.began + interval - time.perf_counter())
 
 
 class _Signed(FastHttpUser):
@@ -198,13 +229,16 @@ class ScanAndPay(_Signed):
 
     weight = 20
     wait_time = pacing()
+    began = 0.0  # when its last payment started (its beat)
 
     def on_start(self) -> None:
         self.rng = random.Random()
         self.become(RESIDENTS[next(_next_resident) % len(RESIDENTS)])
+        time.sleep(first_wait())  # cooperative: locust has gevent patch the time module
 
     @task
     def pay(self) -> None:
+        self.began = time.perf_counter()
         shop = pick_shop(self.rng)
         if MIX == "morning":
             self.client.get("/api/v1/wallet", headers=self.auth, name="wallet")

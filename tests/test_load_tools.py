@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from machipay.spending import HIGHEST, LOWEST, amount_yen
 from tests.conftest import free_port, wait_until_serving
@@ -363,3 +364,56 @@ def test_bench_reads_a_histogram_summed_over_workers_and_its_phase_share() -> No
     # Three slow ones of 103: the p99 falls in the 250 ms bucket.
     share = server_percentiles(before, histogram_buckets(scrape(110, 3), metric))
     assert share["p99_le_ms"] == 250.0
+
+
+@pytest.mark.parametrize(
+    ("arrivals", "rate", "check"),
+    [
+        # A beat's phase: uniform over one interval (0.5 s at 2/s), so the crowd is spread.
+        ("paced", "2", "0 <= min(w) < 0.05 and 0.45 < max(w) < 0.5"),
+        # A Poisson arrival's first wait: exponential with the rate's mean, some past it.
+        ("poisson", "2", "0.4 < sum(w) / len(w) < 0.6 and max(w) > 1.0"),
+        # No rate (the peak): pay at once.
+        ("paced", "0", "set(w) == {0.0}"),
+    ],
+)
+def test_paced_users_do_not_all_pay_at_the_first_instant(
+    tmp_path: Path, arrivals: str, rate: str, check: str
+) -> None:
+    seed = tmp_path / "seed.json"
+    seed.write_text(json.dumps({"password": "x", "residents": [], "merchants": [{}]}))
+    shown = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from loadtest.locustfile import first_wait;"
+            f"w = [first_wait() for _ in range(2000)]; print({check})",
+        ],
+        env={
+            **os.environ,
+            "MACHIPAY_LOAD_SEED": str(seed),
+            "MACHIPAY_LOAD_PAY_RATE": rate,
+            "MACHIPAY_LOAD_ARRIVALS": arrivals,
+        },
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert shown.stdout.strip() == "True", shown.stdout + shown.stderr[-2000:]
+
+
+def test_settled_latency_leaves_out_the_phase_start(tmp_path: Path) -> None:
+    from loadtest.bench import settled_latency
+
+    # 100 payments in the first 3 s at 800 ms, then 1,000 at 1..1000 ms.
+    early = [[1_000.0 + i * 0.02, 800.0] for i in range(100)]
+    later = [[1_003.0 + i * 0.01, float(i + 1)] for i in range(1_000)]
+    timeline = tmp_path / "t.json"
+    timeline.write_text(json.dumps(early + later))
+    found = settled_latency(timeline)
+    assert found["settled_p50_ms"] == 501
+    assert found["settled_p99_ms"] == 991
+    assert found["first_seconds_max_ms"] == 800
+    assert settled_latency(tmp_path / "missing.json") == {}
