@@ -68,6 +68,7 @@ import urllib.request
 import uuid
 from collections import Counter
 from contextlib import closing
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -273,12 +274,23 @@ def locust_invocation(
     if outcomes is not None:
         env["MACHIPAY_LOAD_OUTCOMES"] = str(outcomes)
     env["MACHIPAY_LOAD_TIMELINE"] = f"{prefix}_timeline.json"
+    env["MACHIPAY_LOAD_FIRST_RESIDENT"] = str(ns.residents_cursor.next)
     command = [
         sys.executable, "-m", "locust", "-f", str(HERE / "locustfile.py"), "--host", host,
         "--headless", "-u", str(ns.users), "-r", str(ns.users), "-t", f"{ns.seconds}s",
         "--csv", str(prefix), "--only-summary", "--stop-timeout", "5",
     ]  # fmt: skip
     return command, env
+
+
+@dataclass
+class ResidentsCursor:
+    """Where in the logins file the next phase's users start. A phase's users spend most of
+    their wallets; the next phase starting on the same residents began with a burst of
+    refusals (402, each paid on its own on a connection the pool had to open) that made
+    its first seconds the slowest of the run. Shared by every phase's options."""
+
+    next: int = 0
 
 
 # A phase's first seconds, left out of its settled latency: every user starts at once, and
@@ -389,6 +401,9 @@ def run_locust(
         )  # fmt: skip
     cpu_after = os.times()
     busy = machine_busy_s() - busy_before
+    results = locust_results(prefix, label)
+    # Every user took a resident of its own, and another for each wallet that ran dry.
+    ns.residents_cursor.next += ns.users + results["refused_insufficient"]
     # Busy time over the load generator's whole life (start-up included) against the
     # payments the database gained over the same span: every process, ours or not.
     made = (asyncio.run(payments_watermark(database))[0] - made_before[0]) if database else 0
@@ -411,7 +426,7 @@ def run_locust(
         "batches": int(batches),
         "mean_batch": (held_after - held_before) / batches if batches else None,
         "backends": waits.summary() if waits is not None else {},
-        **locust_results(prefix, label),
+        **results,
         "load_generator_cpu_s": (cpu_after.children_user + cpu_after.children_system)
         - (cpu_before.children_user + cpu_before.children_system),
         "elapsed_s": time.perf_counter() - started,
@@ -1194,6 +1209,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error("--seconds must be between 5 and 600")
     if len(ns.also_paced) > 5 or not all(0.05 <= share < 1 for share in ns.also_paced):
         parser.error("--also-paced takes at most 5 shares, each from 0.05 to below 1")
+    ns.residents_cursor = ResidentsCursor()
     return ns
 
 

@@ -31,6 +31,8 @@ Environment:
 * ``MACHIPAY_LOAD_MAX_RETRIES``: how often a payment refused as overloaded (503 with
   ``Retry-After``) is sent again, with the same ``Idempotency-Key``, after the wait the
   server asked for (default 5); then the resident gives up
+* ``MACHIPAY_LOAD_FIRST_RESIDENT``: the place in the logins file of the first resident a
+  user pays as (default 0; each user takes the next, and so does a user whose wallet ran dry)
 * ``MACHIPAY_LOAD_TIMELINE``: a file to write, at the end, each answered scan-and-pay
   payment's send time and response time (the benchmark finds the phase's start in it)
 * ``MACHIPAY_LOAD_OUTCOMES``: a file to write, at the end, the idempotency keys of the
@@ -77,8 +79,9 @@ PASSWORD = SEED["password"]
 RESIDENTS = SEED["residents"]
 SHOPS = SEED["merchants"]
 HOT_SHOP = SHOPS[0]
-# Each user signs in as a resident of its own, so no two users pay from one wallet.
-_next_resident = itertools.count()
+# Each user signs in as a resident of its own, so no two users pay from one wallet; a phase
+# of the benchmark starts past the residents whose wallets earlier phases spent.
+_next_resident = itertools.count(int(os.environ.get("MACHIPAY_LOAD_FIRST_RESIDENT", "0")))
 MAX_RETRIES = int(os.environ.get("MACHIPAY_LOAD_MAX_RETRIES", "5"))
 OUTCOMES = os.environ.get("MACHIPAY_LOAD_OUTCOMES")
 TIMELINE = os.environ.get("MACHIPAY_LOAD_TIMELINE")
