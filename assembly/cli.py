@@ -112,6 +112,7 @@ def serve(
         log_config=None,
         proxy_headers=True,
         forwarded_allow_ips=settings.forwarded_allow_ips,
+        timeout_keep_alive=settings.http_keep_alive_seconds,
         server_header=False,
     )
 

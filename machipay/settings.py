@@ -78,6 +78,11 @@ class Settings(BaseSettings):
     # request it forwarded as https gets HSTS. "*" trusts every peer; only behind a proxy
     # that is the sole way in.
     forwarded_allow_ips: str = "127.0.0.1"
+    # How long an idle keep-alive connection stays open. Longer than the idle timeout of the
+    # proxy or load balancer in front (60 s for most), so it never sends a request on a
+    # connection we have just closed: uvicorn's own 5 s raced a resident's phone or the
+    # proxy reusing one (the benchmark's Poisson phase lost a payment's answer to it).
+    http_keep_alive_seconds: int = Field(75, ge=1, le=3600)
     # /docs, /redoc and /openapi.json: on outside production; in production only if enabled.
     docs_enabled: bool = False
     # /metrics answers an operator's access token, or this static bearer token (for the

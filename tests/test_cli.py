@@ -283,6 +283,28 @@ def _refuses_until_development(command: list[str], url: str) -> None:
     assert "MACHIPAY_SECRET_KEY" not in development.stderr
 
 
+async def keeps_an_idle_connection_for(port: int, *, seconds: float) -> None:
+    """An idle keep-alive connection answers a second request within ``seconds`` and is
+    closed by the server after them (MACHIPAY_HTTP_KEEP_ALIVE_SECONDS)."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+
+    async def healthz() -> None:
+        writer.write(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        await writer.drain()
+        head = (await reader.readuntil(b"\r\n\r\n")).decode().lower()
+        assert head.startswith("http/1.1 200"), head
+        length = int(head.split("content-length:")[1].split("\r\n")[0])
+        await reader.readexactly(length)
+
+    try:
+        await healthz()
+        await asyncio.sleep(seconds / 4)
+        await healthz()  # still open
+        assert await asyncio.wait_for(reader.read(), timeout=seconds * 3) == b""  # closed
+    finally:
+        writer.close()
+
+
 async def test_serve_answers_health_and_readiness(
     scratch_database: str, sms_gateway: FakeSmsGateway
 ) -> None:
@@ -301,6 +323,7 @@ async def test_serve_answers_health_and_readiness(
         # Every test registers from 127.0.0.1 and the hourly window outlives a test in Redis.
         MACHIPAY_REGISTRATIONS_PER_IP_PER_HOUR="100000",
         MACHIPAY_SMS_GATEWAY_URL=sms_gateway.url,
+        MACHIPAY_HTTP_KEEP_ALIVE_SECONDS="2",
     )
     if redis_url:
         env["MACHIPAY_REDIS_URL"] = redis_url
@@ -472,6 +495,7 @@ async def test_serve_answers_health_and_readiness(
             scrape = {"Authorization": f"Bearer {PRODUCTION_SECRETS['MACHIPAY_METRICS_TOKEN']}"}
             metrics = (await client.get("/metrics", headers=scrape)).text
             assert 'route="/healthz",status="200"} 12.0' in metrics, metrics[-2000:]
+            await keeps_an_idle_connection_for(port, seconds=2)
     finally:
         server.terminate()
         output, _ = server.communicate(timeout=30)
