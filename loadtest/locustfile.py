@@ -21,8 +21,9 @@ Environment:
   again as soon as the last payment answered, which finds the peak)
 * ``MACHIPAY_LOAD_ARRIVALS``: with a pay rate, ``paced`` (default: each user pays on a
   fixed beat of its own, the first one at a random phase) or ``poisson`` (each user waits an
-  exponentially distributed time after each answer: many such users arrive as residents do,
-  independently of each other and of how fast the last payment was answered)
+  exponentially distributed time before its first payment and after each answer: many such
+  users arrive as residents do, independently of each other and of how fast the last
+  payment was answered)
 * ``MACHIPAY_LOAD_MIX``: ``morning`` (default, the whole mix) or ``payments`` (only
   scan-and-pay, what the benchmark measures)
 * ``MACHIPAY_LOAD_CAMPAIGN_ID``, ``MACHIPAY_LOAD_OFFICER`` (``user:password``): the
@@ -176,10 +177,8 @@ def pick_shop(rng: random.Random) -> dict[str, Any]:
 def first_wait() -> float:
     """How long a paced user waits before its first payment, in seconds. Every user of a
     phase starts at the same instant: without this wait they would all pay at once, a burst
-    of the whole crowd that no rate is (64 payments in one instant at 70 % of a 450/s peak
-    took the phase's p99 from about 190 ms to 470 ms, BENCHMARKS.md session 14). A beat's
-    phase is uniform over one interval; a Poisson arrival's first wait is exponential, as
-    every later one is."""
+    of the whole crowd that no rate is (BENCHMARKS.md, session 14). A beat's phase is uniform
+    over one interval; a Poisson arrival's first wait is exponential, as every later one is."""
     if not PAY_RATE:
         return 0.0
     if ARRIVALS == "poisson":
