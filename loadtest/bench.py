@@ -293,8 +293,8 @@ class ResidentsCursor:
     next: int = 0
 
 
-# A phase's first seconds, left out of its settled latency: every user starts at once, and
-# what was queued or cached before the phase (ANALYZE's new plans) is paid off then.
+# A phase's first seconds, left out of its settled latency: every user starts, connects and
+# makes its first payment then, and whatever the previous phase left behind is paid off.
 SETTLING_S = 3.0
 
 

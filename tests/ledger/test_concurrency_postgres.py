@@ -262,16 +262,24 @@ async def _sealing_after_its_first_look(
     return sealing
 
 
+async def _two_pairs_all_sealed(
+    pg: async_sessionmaker[AsyncSession], unique: str
+) -> tuple[str, str, str, str]:
+    """Two funded payers (a, c) and two empty payees (b, d), with every entry so far sealed."""
+    a, b = f"resident:{unique}a:money", f"resident:{unique}b:money"
+    c, d = f"resident:{unique}c:money", f"resident:{unique}d:money"
+    await open_and_fund(pg, {a: 500, b: 0, c: 500, d: 0})
+    await ledger.seal_pending_entries(pg)
+    return a, b, c, d
+
+
 async def test_the_sealer_waits_for_an_entry_still_being_written(
     pg: async_sessionmaker[AsyncSession], postgres_engine: AsyncEngine, unique: str
 ) -> None:
     # An entry id handed out to a transaction that has not committed yet lies below the
     # ids of entries committed after it: the sealer must not seal past it until it is
     # visible, or the block would later be found to cover one entry more than it hashed.
-    a, b = f"resident:{unique}a:money", f"resident:{unique}b:money"
-    c, d = f"resident:{unique}c:money", f"resident:{unique}d:money"
-    await open_and_fund(pg, {a: 500, b: 0, c: 500, d: 0})
-    await ledger.seal_pending_entries(pg)
+    a, b, c, d = await _two_pairs_all_sealed(pg, unique)
     async with pg() as open_session:
         early = await ledger.post_entry(
             open_session,
@@ -304,10 +312,7 @@ async def test_the_sealer_waits_for_a_younger_transaction_holding_an_older_entry
     # xmax stops at the older one, and its list of running ids leaves the younger one out.
     # The sealer must wait for it all the same. (Run alone, this is exactly that case; beside
     # other test workers, their completed transactions may lift the xmax and list it anyway.)
-    a, b = f"resident:{unique}a:money", f"resident:{unique}b:money"
-    c, d = f"resident:{unique}c:money", f"resident:{unique}d:money"
-    await open_and_fund(pg, {a: 500, b: 0, c: 500, d: 0})
-    await ledger.seal_pending_entries(pg)
+    a, b, c, d = await _two_pairs_all_sealed(pg, unique)
     async with pg() as older, pg() as younger:
         await older.execute(text("SELECT pg_current_xact_id()"))  # the older id
         early = await ledger.post_entry(
