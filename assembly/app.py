@@ -9,6 +9,7 @@ import logging
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from analytics import benefit_routes as benefit_report_routes
 from analytics import campaign_routes as campaign_report_routes
@@ -26,7 +27,7 @@ from machipay.admission import AdmissionGate, AdmissionMiddleware, controlled_ro
 from machipay.cache import make_cache
 from machipay.db import create_engine, make_sessionmaker
 from machipay.docs import install_docs
-from machipay.events import make_broker
+from machipay.events import Broker, make_broker
 from machipay.logging import configure_logging
 from machipay.metrics import MetricsMiddleware, watch_event_loop_lag, watch_gc_pauses
 from machipay.migrate import assert_migrated, assert_money_triggers
@@ -37,7 +38,7 @@ from machipay.settings import Settings, get_settings
 from machipay.sms import HttpSms, make_sms_sender
 from machipay.sms import router as sms_routes
 from merchant_api import routes as merchant_routes
-from payments import PaymentGroupCommit
+from payments import CampaignRewards, PaymentGroupCommit
 from payments import routes as payment_routes
 from settlement import routes as settlement_routes
 from wallet_api import routes as wallet_routes
@@ -66,6 +67,32 @@ def freeze_startup_objects() -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLDS)
+
+
+async def start_payment_batches(
+    settings: Settings,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    broker: Broker,
+    rewards: CampaignRewards,
+) -> PaymentGroupCommit | None:
+    """The worker's group commit for sticker payments, its connections open and its
+    statements prepared (None without group commit)."""
+    if not settings.payment_group_commit:
+        return None
+    batches = PaymentGroupCommit(
+        sessionmaker,
+        broker,
+        settings,
+        rewards,
+        flushers=settings.payment_batch_flushers,
+        max_batch=settings.payment_batch_max,
+    )
+    try:
+        await batches.warm()
+    except BaseException:
+        await batches.close()
+        raise
+    return batches
 
 
 def create_app(settings: Settings | None = None, *, configure_logs: bool = True) -> FastAPI:
@@ -98,17 +125,8 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
                 refresh_seconds=settings.campaign_refresh_seconds,
             )
             # A worker's concurrent sticker payments, a transaction per batch.
-            app.state.payment_batches = (
-                PaymentGroupCommit(
-                    app.state.sessionmaker,
-                    broker,
-                    settings,
-                    app.state.campaign_rewards,
-                    flushers=settings.payment_batch_flushers,
-                    max_batch=settings.payment_batch_max,
-                )
-                if settings.payment_group_commit
-                else None
+            app.state.payment_batches = await start_payment_batches(
+                settings, app.state.sessionmaker, broker, app.state.campaign_rewards
             )
             if settings.sealer_enabled:
                 sealer = asyncio.create_task(

@@ -222,6 +222,11 @@ class CampaignEngine:
         await self._ended_by_budget(session, exhausted)
         return plans
 
+    async def rehearse(self, session: AsyncSession) -> None:
+        await _GRANT_BATCH.rows(
+            session, {**{name: [] for name in _GRANT_ARRAYS}, "shards": self.shards}
+        )
+
     async def _ended_by_budget(self, session: AsyncSession, exhausted: Sequence[int]) -> None:
         for campaign_id in exhausted:
             await end_campaign(session, campaign_id, reason="budget", actor_id=None)

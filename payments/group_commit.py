@@ -43,7 +43,7 @@ from machipay.metrics import (
 )
 from machipay.settings import Settings
 from merchant_api import ParsedQr
-from payments.qr_pay import QrPayment, pay_qr_idempotently, pay_stickers
+from payments.qr_pay import QrPayment, pay_qr_idempotently, pay_stickers, rehearse_stickers
 from payments.rewards import CampaignRewards
 
 log = logging.getLogger(__name__)
@@ -119,6 +119,19 @@ class PaymentGroupCommit:
             self._queue.append(waiting)
             self._ready.notify()
         return await waiting.answer
+
+    async def warm(self) -> None:
+        """Open a connection for each flusher and rehearse a batch's statements on it, so
+        the first batches (and a burst that needs every flusher) wait for no connection to
+        open and no statement to prepare. A cold connection took tens of milliseconds
+        before its first statement (BENCHMARKS.md, session 14)."""
+
+        async def rehearse() -> None:
+            async with self._sessionmaker() as session:
+                await rehearse_stickers(session, self._rewards)
+                await session.rollback()
+
+        await asyncio.gather(*(rehearse() for _ in self._tasks))
 
     async def close(self) -> None:
         """Pay what is queued, then stop."""

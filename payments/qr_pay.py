@@ -34,7 +34,15 @@ from merchant_api import (
 from payments.charges import mark_charge_paid, open_charge
 from payments.models import Charge
 from payments.rewards import CampaignRewards, no_campaign_rewards
-from payments.service import LockedPayer, PaymentAsk, PaymentClaim, PaymentDone, pay, pay_many
+from payments.service import (
+    LockedPayer,
+    PaymentAsk,
+    PaymentClaim,
+    PaymentDone,
+    pay,
+    pay_many,
+    rehearse_record_batch,
+)
 from wallet_api import wallet_lock_refusals
 
 
@@ -236,6 +244,17 @@ _OPEN_BATCH = HotStatement.function_call(
         "use_points": ARRAY(Boolean()), "money_codes": _TEXTS,
     },
 )  # fmt: skip
+
+
+async def rehearse_stickers(session: AsyncSession, rewards: CampaignRewards) -> None:
+    """Send a batch's three statements once with no payment in them (roll back after): the
+    connection prepares each, and its backend compiles each function, so the first batches
+    on a new connection pay neither."""
+    now = utcnow()
+    empty: dict[str, object] = {name: [] for name in _OPEN_BATCH.names}
+    await _OPEN_BATCH.rows(session, {**empty, "created_at": now, "now": now})
+    await rewards.rehearse(session)
+    await rehearse_record_batch(session)
 
 
 async def pay_stickers(

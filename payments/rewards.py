@@ -113,6 +113,11 @@ class CampaignRewards(Protocol):
 
     async def revoke(self, session: AsyncSession, facts: RefundFacts) -> Revocation: ...
 
+    async def rehearse(self, session: AsyncSession) -> None:
+        """Send ``plan_many``'s statement once with nothing to grant, so the connection has
+        it prepared (and its backend the function compiled) before a payment needs it."""
+        ...
+
 
 class NoCampaignRewards:
     """A platform without campaigns: no payment earns anything."""
@@ -132,6 +137,9 @@ class NoCampaignRewards:
 
     async def revoke(self, session: AsyncSession, facts: RefundFacts) -> Revocation:
         return Revocation()
+
+    async def rehearse(self, session: AsyncSession) -> None:
+        return None
 
 
 no_campaign_rewards: CampaignRewards = NoCampaignRewards()

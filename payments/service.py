@@ -271,6 +271,14 @@ async def pay_many(
     return dones
 
 
+async def rehearse_record_batch(session: AsyncSession) -> None:
+    """Send ``payment_record_batch`` once with no payment in it: the connection prepares the
+    statement, and its backend compiles the function, before a batch needs either."""
+    await _RECORD_BATCH.rows(
+        session, {name: "" if name in _SHARED else [] for name in _RECORD_BATCH.names}
+    )
+
+
 def check_payment_limit(settings: Settings, amount: int) -> None:
     if amount > settings.max_payment:
         raise PaymentLimitExceeded(f"One payment is at most ¥{settings.max_payment:,}.")

@@ -287,3 +287,29 @@ async def test_a_batch_that_fails_as_a_whole_pays_each_on_its_own(
     # Paid exactly once each: the failed batch wrote nothing.
     assert await payable(app, shop) == 6_100
     await verify_green(app)
+
+
+async def test_each_flusher_starts_on_a_connection_with_the_batch_prepared(
+    app: FastAPI,
+) -> None:
+    """Start-up opens the flushers' connections and rehearses a batch on each, so the first
+    batch waits for no connection and no statement to prepare (and the rehearsal kept
+    nothing)."""
+    engine = app.state.engine
+    pooled = engine.pool.checkedin()
+    async with engine.connect() as connection:
+        names = (
+            await connection.execute(
+                text(
+                    "SELECT substring(statement FROM '(payment_open_batch|"
+                    "campaign_grant_batch|payment_record_batch)') FROM pg_prepared_statements"
+                    " WHERE statement NOT LIKE '%pg_prepared_statements%'"
+                )
+            )
+        ).scalars()
+        prepared = sorted(n for n in names if n)
+    assert pooled == app.state.settings.payment_batch_flushers == 1
+    assert prepared == ["campaign_grant_batch", "payment_open_batch", "payment_record_batch"]
+    async with app.state.sessionmaker() as session:
+        assert (await session.execute(text("SELECT count(*) FROM payments"))).scalar() == 0
+        assert (await session.execute(text("SELECT count(*) FROM idempotency_keys"))).scalar() == 0
