@@ -293,6 +293,12 @@ class ResidentsCursor:
     next: int = 0
 
 
+def move_past_spent_residents(ns: argparse.Namespace, results: dict[str, Any]) -> None:
+    """After a phase: every user took a resident of its own, and another for each wallet
+    that ran dry, so the next phase starts past them."""
+    ns.residents_cursor.next += ns.users + results["refused_insufficient"]
+
+
 # A phase's first seconds, left out of its settled latency: every user starts, connects and
 # makes its first payment then, and whatever the previous phase left behind is paid off.
 SETTLING_S = 3.0
@@ -402,8 +408,7 @@ def run_locust(
     cpu_after = os.times()
     busy = machine_busy_s() - busy_before
     results = locust_results(prefix, label)
-    # Every user took a resident of its own, and another for each wallet that ran dry.
-    ns.residents_cursor.next += ns.users + results["refused_insufficient"]
+    move_past_spent_residents(ns, results)
     # Busy time over the load generator's whole life (start-up included) against the
     # payments the database gained over the same span: every process, ours or not.
     made = (asyncio.run(payments_watermark(database))[0] - made_before[0]) if database else 0

@@ -63,12 +63,14 @@ import redis
 
 from loadtest.bench import (
     CLK_TCK,
+    ResidentsCursor,
     add_morning_arguments,
     free_port,
     locust_invocation,
     locust_results,
     machine_busy_s,
     machipay_verify,
+    move_past_spent_residents,
     prepare,
     say,
     server_env,
@@ -436,7 +438,9 @@ def run_phase(
         time.sleep(0.2)
     if spy is not None:
         spy.wait(timeout=60)
-    return locust_results(prefix, label), usage.ru_utime + usage.ru_stime, spy_out
+    results = locust_results(prefix, label)
+    move_past_spent_residents(ns, results)
+    return results, usage.ru_utime + usage.ru_stime, spy_out
 
 
 async def connect_pair(ns: argparse.Namespace, app_db: str) -> tuple[Any, Any]:
@@ -637,6 +641,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error("--rate must be between 10 and 1000 Hz")
     if shutil.which(ns.py_spy) is None:
         parser.error(f"py-spy not found ({ns.py_spy}): pip install py-spy, or pass --py-spy PATH")
+    ns.residents_cursor = ResidentsCursor()
     return ns
 
 

@@ -417,3 +417,23 @@ def test_settled_latency_leaves_out_the_phase_start(tmp_path: Path) -> None:
     assert found["settled_p99_ms"] == 991
     assert found["first_seconds_max_ms"] == 800
     assert settled_latency(tmp_path / "missing.json") == {}
+
+
+def test_profile_phases_start_past_the_residents_earlier_phases_spent(tmp_path: Path) -> None:
+    """loadtest.profile drives locust through bench's invocation: its options carry the
+    residents' cursor, and each phase moves it past what the phase spent (session 14's
+    cursor first broke the profile, which had none)."""
+    from loadtest import profile
+    from loadtest.bench import locust_invocation, move_past_spent_residents
+
+    ns = profile.parse_args(["--users", "8", "--py-spy", sys.executable])
+    starts = []
+    for refused in (0, 3):
+        _, env = locust_invocation(
+            "http://127.0.0.1:1", tmp_path / "seed.json", ns,
+            hot_share=0.0, pay_rate=0.0, prefix=tmp_path / "phase",
+        )  # fmt: skip
+        starts.append(int(env["MACHIPAY_LOAD_FIRST_RESIDENT"]))
+        move_past_spent_residents(ns, {"refused_insufficient": refused})
+    assert starts == [0, 8]
+    assert ns.residents_cursor.next == 8 + 8 + 3
