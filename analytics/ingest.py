@@ -17,14 +17,14 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from analytics.dp_cells import add_to_dp_cells
 from analytics.models import Fact
 from analytics.pseudonyms import merchant_pseudonym, resident_person, resident_pseudonym
 from analytics.rollups import add_to_rollups
-from machipay.db import unit_of_work
+from analytics.unnest import as_columns, unnest_insert
+from machipay.db import table_of, unit_of_work
 from machipay.metrics import OUTBOX_LAG, OUTBOX_WAITING
 from machipay.outbox import OutboxEvent
 from machipay.settings import Settings
@@ -91,6 +91,13 @@ def _fact(
     }
 
 
+# Every column a fact sets (the id is the table's own), in the order of _fact's dict.
+_FACT_COLUMNS = tuple(c.key for c in table_of(Fact).columns if c.key != "id")
+_INSERT_FACTS = unnest_insert(
+    table_of(Fact), _FACT_COLUMNS, "ON CONFLICT (source_id) DO NOTHING RETURNING t.source_id"
+)
+
+
 async def ingest_batch(session: AsyncSession, settings: Settings, *, limit: int) -> int:
     """Apply up to ``limit`` outbox rows; returns how many were processed."""
     rows = list(
@@ -116,12 +123,7 @@ async def ingest_batch(session: AsyncSession, settings: Settings, *, limit: int)
         for row, payload in wanted
     ]
     if facts:
-        stored = await session.execute(
-            pg_insert(Fact)
-            .on_conflict_do_nothing(index_elements=["source_id"])
-            .returning(Fact.source_id),
-            facts,
-        )
+        stored = await session.execute(_INSERT_FACTS, as_columns(facts, _FACT_COLUMNS))
         # Only facts stored now go into the rollups: a row applied twice counts once.
         new = set(stored.scalars())
         fresh = [f for f in facts if f["source_id"] in new]

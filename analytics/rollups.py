@@ -35,12 +35,13 @@ from typing import Any
 
 from sqlalchemy import BigInteger, String, bindparam, case, delete, func, select, text
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from analytics.dimensions import DIMENSIONS, INTEGER_DIMENSIONS
 from analytics.disclosure import ShopSpread
 from analytics.models import Fact, RollupCell, RollupMember, RollupShop
+from analytics.unnest import unnest_insert
+from machipay.db import table_of
 
 SHAPES: dict[str, tuple[str, ...]] = {
     # The whole ward: its members are every (month, pseudonym), the differencing guard's
@@ -118,15 +119,17 @@ async def add_to_rollups(
         return
     delta = _delta(facts)
     new_people: dict[tuple[str, str, str], int] = defaultdict(int)
-    members = [
-        {"shape": s, "month": m, "cell": c, "resident_key": r} for s, m, c, r in delta.members
-    ]
+    # In key order, as the cells and shops below: two consumers insert the same members in
+    # one order.
+    members = sorted(delta.members)
     for start in range(0, len(members), chunk):
+        part_members = members[start : start + chunk]
         inserted = await session.execute(
-            pg_insert(RollupMember)
-            .on_conflict_do_nothing()
-            .returning(RollupMember.shape, RollupMember.month, RollupMember.cell),
-            members[start : start + chunk],
+            _MEMBERS_INSERT,
+            {
+                name: [member[i] for member in part_members]
+                for i, name in enumerate(_MEMBER_COLUMNS)
+            },
         )
         for shape, month, cell in inserted:
             new_people[(shape, month, cell)] += 1
@@ -163,6 +166,14 @@ async def add_to_rollups(
         )
 
 
+_MEMBER_COLUMNS = ("shape", "month", "cell", "resident_key")
+# A member already counted (its cell's resident counted) is not returned: only the new
+# ones add to their cells' resident counts.
+_MEMBERS_INSERT = unnest_insert(
+    table_of(RollupMember),
+    _MEMBER_COLUMNS,
+    "ON CONFLICT DO NOTHING RETURNING t.shape, t.month, t.cell",
+)
 _TEXTS = ARRAY(String())
 _BIGINTS = ARRAY(BigInteger())
 _CELLS_UPSERT = text(
