@@ -91,7 +91,7 @@ def _fact(
     }
 
 
-# Every column a fact sets (the id is the table's own), in the order of _fact's dict.
+# Every column a fact sets (the id is the table's own), in the table's order: _fact's keys.
 _FACT_COLUMNS = tuple(c.key for c in table_of(Fact).columns if c.key != "id")
 _INSERT_FACTS = unnest_insert(
     table_of(Fact), _FACT_COLUMNS, "ON CONFLICT (source_id) DO NOTHING RETURNING t.source_id"
