@@ -33,8 +33,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import BigInteger, String, bindparam, case, delete, func, select, text
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import case, delete, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from analytics.dimensions import DIMENSIONS, INTEGER_DIMENSIONS
@@ -141,9 +140,9 @@ async def add_to_rollups(
         await session.execute(
             _CELLS_UPSERT,
             {
-                "shapes": [s for (s, _, _), _ in part],
-                "months": [m for (_, m, _), _ in part],
-                "cells": [c for (_, _, c), _ in part],
+                "shape": [s for (s, _, _), _ in part],
+                "month": [m for (_, m, _), _ in part],
+                "cell": [c for (_, _, c), _ in part],
                 "payments": [v[0] for _, v in part],
                 "spend": [v[1] for _, v in part],
                 "points_used": [v[2] for _, v in part],
@@ -157,10 +156,10 @@ async def add_to_rollups(
         await session.execute(
             _SHOPS_UPSERT,
             {
-                "shapes": [s for (s, _, _, _), _ in part_shops],
-                "months": [m for (_, m, _, _), _ in part_shops],
-                "cells": [c for (_, _, c, _), _ in part_shops],
-                "merchant_keys": [k for (_, _, _, k), _ in part_shops],
+                "shape": [s for (s, _, _, _), _ in part_shops],
+                "month": [m for (_, m, _, _), _ in part_shops],
+                "cell": [c for (_, _, c, _), _ in part_shops],
+                "merchant_key": [k for (_, _, _, k), _ in part_shops],
                 "spend": [v for _, v in part_shops],
             },
         )
@@ -174,32 +173,18 @@ _MEMBERS_INSERT = unnest_insert(
     _MEMBER_COLUMNS,
     "ON CONFLICT DO NOTHING RETURNING t.shape, t.month, t.cell",
 )
-_TEXTS = ARRAY(String())
-_BIGINTS = ARRAY(BigInteger())
-_CELLS_UPSERT = text(
-    "INSERT INTO analytics_rollup_cells AS r"
-    " (shape, month, cell, payments, spend, points_used, rewards, residents)"
-    " SELECT * FROM unnest(:shapes, :months, :cells, :payments, :spend, :points_used,"
-    " :rewards, :residents)"
-    " ON CONFLICT (shape, month, cell) DO UPDATE SET"
-    " payments = r.payments + EXCLUDED.payments, spend = r.spend + EXCLUDED.spend,"
-    " points_used = r.points_used + EXCLUDED.points_used,"
-    " rewards = r.rewards + EXCLUDED.rewards, residents = r.residents + EXCLUDED.residents"
-).bindparams(
-    *(bindparam(name, type_=_TEXTS) for name in ("shapes", "months", "cells")),
-    *(
-        bindparam(name, type_=_BIGINTS)
-        for name in ("payments", "spend", "points_used", "rewards", "residents")
-    ),
+_CELLS_UPSERT = unnest_insert(
+    table_of(RollupCell),
+    ("shape", "month", "cell", "payments", "spend", "points_used", "rewards", "residents"),
+    "ON CONFLICT (shape, month, cell) DO UPDATE SET"
+    " payments = t.payments + EXCLUDED.payments, spend = t.spend + EXCLUDED.spend,"
+    " points_used = t.points_used + EXCLUDED.points_used,"
+    " rewards = t.rewards + EXCLUDED.rewards, residents = t.residents + EXCLUDED.residents",
 )
-_SHOPS_UPSERT = text(
-    "INSERT INTO analytics_rollup_shops AS r (shape, month, cell, merchant_key, spend)"
-    " SELECT * FROM unnest(:shapes, :months, :cells, :merchant_keys, :spend)"
-    " ON CONFLICT (shape, month, cell, merchant_key) DO UPDATE SET"
-    " spend = r.spend + EXCLUDED.spend"
-).bindparams(
-    *(bindparam(name, type_=_TEXTS) for name in ("shapes", "months", "cells", "merchant_keys")),
-    bindparam("spend", type_=_BIGINTS),
+_SHOPS_UPSERT = unnest_insert(
+    table_of(RollupShop),
+    ("shape", "month", "cell", "merchant_key", "spend"),
+    "ON CONFLICT (shape, month, cell, merchant_key) DO UPDATE SET spend = t.spend + EXCLUDED.spend",
 )
 
 
