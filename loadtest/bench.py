@@ -82,7 +82,7 @@ from loadtest.ledger_bench import admin_execute, database_url, run_pgbench
 from machipay.auth.tokens import issue_access_token
 from machipay.db import create_engine, make_sessionmaker, unit_of_work
 from machipay.migrate import upgrade
-from machipay.settings import Settings
+from machipay.settings import GROUP_COMMIT_IN_FLIGHT, Settings
 from wallet_api.models import Resident
 
 DEFAULT_URL = "postgresql://root@127.0.0.1:5432/postgres"
@@ -701,10 +701,11 @@ def ledger_rows(ns: argparse.Namespace, out_dir: Path) -> dict[str, Any]:
     and with group commit; ``--peer``: ``ledger_post`` against pgledger's transfer."""
     rows: dict[str, Any] = {}
     if ns.ledger:
-        for client in ("session", "group"):
+        for client, clients in (("session", ns.clients), ("group", ns.group_clients)):
             rows[f"ledger_{client}"] = side_bench(
                 "loadtest.ledger_bench",
-                ["--client", client, "--clients", str(ns.clients), "--seconds", str(ns.seconds),
+                ["--client", client, "--clients", str(clients),
+                 "--pgbench-clients", str(ns.clients), "--seconds", str(ns.seconds),
                  "--database-url", ns.url],
                 out_dir, f"ledger-{client}",
             )  # fmt: skip
@@ -905,7 +906,8 @@ def side_lines(s: dict[str, Any]) -> list[tuple[str, str]]:
                 f"ledger ({client}) transfers/s ÷ pgbench",
                 "failed"
                 if row is None
-                else f"{row['transfers_per_s']:,.0f} ÷ {row['pgbench_tps']:,.0f} = "
+                else f"{row['transfers_per_s']:,.0f} ({row['clients']} clients) ÷"
+                f" {row['pgbench_tps']:,.0f} ({row['pgbench_clients']}) = "
                 f"{row['ratio']:.2f} (target ≥ {target:.1f}: {verdict(row['ratio'] >= target)};"
                 f" client CPU {row['client_cpu_ms_per_transfer']:.2f} ms/transfer; verify "
                 f"{'green' if row['verify_ok'] else 'RED'})",
@@ -1196,6 +1198,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="also run loadtest.ledger_bench (session, then group commit) in this run",
     )
     parser.add_argument(
+        "--group-clients",
+        type=int,
+        help="--ledger: the group-commit row's clients, against pgbench's --clients (default:"
+        " the payments the API workers admit at once, --workers × the in-flight limit)",
+    )
+    parser.add_argument(
         "--peer",
         type=Path,
         help="also run loadtest.peer_bench against this pgledger checkout (never committed)",
@@ -1203,6 +1211,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--keep", action="store_true", help="keep the scratch databases")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON too")
     ns = parser.parse_args(argv)
+    if ns.group_clients is None:
+        ns.group_clients = ns.workers * (ns.in_flight or GROUP_COMMIT_IN_FLIGHT)
+    if ns.group_clients < 1:
+        parser.error("--group-clients must be >= 1")
     if ns.users * ns.overload_factor > ns.residents:
         parser.error(
             "--users × --overload-factor must not exceed --residents (each user pays from its"

@@ -437,3 +437,36 @@ def test_profile_phases_start_past_the_residents_earlier_phases_spent(tmp_path: 
         move_past_spent_residents(ns, {"refused_insufficient": refused})
     assert starts == [0, 8]
     assert ns.residents_cursor.next == 8 + 8 + 3
+
+
+def test_bench_runs_group_commit_at_the_apis_concurrency_against_pgbench_at_its_own(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The group-commit row offers as many transfers at once as the API workers admit
+    payments (a batch cannot hold more than is in flight), while pgbench keeps the run's
+    --clients, as the session row does."""
+    from loadtest import bench
+    from machipay.settings import GROUP_COMMIT_IN_FLIGHT
+
+    calls: dict[str, list[str]] = {}
+
+    def side_bench(module: str, args: list[str], out_dir: Path, name: str) -> dict[str, Any]:
+        calls[name] = args
+        return {}
+
+    monkeypatch.setattr(bench, "side_bench", side_bench)
+
+    def option(args: list[str], name: str) -> str:
+        return args[args.index(name) + 1]
+
+    ns = bench.parse_args(["--ledger", "--workers", "3"])
+    bench.ledger_rows(ns, tmp_path)
+    assert option(calls["ledger-session"], "--clients") == "16"
+    assert option(calls["ledger-group"], "--clients") == str(3 * GROUP_COMMIT_IN_FLIGHT)
+    for args in calls.values():
+        assert option(args, "--pgbench-clients") == "16"
+
+    ns = bench.parse_args(["--ledger", "--in-flight", "10", "--group-clients", "40"])
+    bench.ledger_rows(ns, tmp_path)
+    assert option(calls["ledger-group"], "--clients") == "40"
+    assert bench.parse_args(["--in-flight", "10"]).group_clients == 2 * 10
