@@ -470,3 +470,28 @@ def test_bench_runs_group_commit_at_the_apis_concurrency_against_pgbench_at_its_
     bench.ledger_rows(ns, tmp_path)
     assert option(calls["ledger-group"], "--clients") == "40"
     assert bench.parse_args(["--in-flight", "10"]).group_clients == 2 * 10
+
+
+async def test_http_floor_serves_a_bare_and_a_validating_endpoint() -> None:
+    """loadtest.http_floor prices the server and the framework alone: its FastAPI route
+    validates as ours do (a bad amount or a missing key is refused), the bare one does not."""
+    from loadtest.http_floor import FASTAPI_PATH, RAW_PATH, create_app
+
+    # As loadtest/floor_locustfile.py sends (importing it would let locust patch the loop).
+    TOKEN, PAYLOAD = "Bearer " + "x" * 332, "000201010211" + "y" * 170
+
+    transport = httpx.ASGITransport(app=create_app())
+    headers = {"Authorization": TOKEN, "Idempotency-Key": "k" * 32}
+    async with httpx.AsyncClient(transport=transport, base_url="http://floor") as client:
+        raw = await client.post(RAW_PATH, json={})
+        assert (raw.status_code, raw.json()["amount"]) == (201, 1500)
+        ok = await client.post(FASTAPI_PATH, json={"qr_payload": PAYLOAD, "amount": 980},
+                               headers=headers)  # fmt: skip
+        assert ok.status_code == 201
+        assert ok.json() == {"reference": "k" * 32, "amount": 980, "status": "completed"}
+        for body, sent in (
+            ({"qr_payload": PAYLOAD, "amount": 0}, headers),
+            ({"qr_payload": PAYLOAD, "amount": 980}, {"Authorization": TOKEN}),
+            ({"qr_payload": PAYLOAD, "amount": 980}, headers | {"Authorization": "Basic x"}),
+        ):
+            assert (await client.post(FASTAPI_PATH, json=body, headers=sent)).status_code == 422
