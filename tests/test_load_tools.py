@@ -495,3 +495,37 @@ async def test_http_floor_serves_a_bare_and_a_validating_endpoint() -> None:
             ({"qr_payload": PAYLOAD, "amount": 980}, headers | {"Authorization": "Basic x"}),
         ):
             assert (await client.post(FASTAPI_PATH, json=body, headers=sent)).status_code == 422
+
+
+def test_profile_prices_each_process_in_pgbench_transactions(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """With pgbench measured in the same run, each process's CPU per payment is also given
+    in tpcb-like transactions (cores ÷ tps of machine time each), the unit of issue 20's
+    ratio target: 0.25 payments per transaction is 4 transactions per payment."""
+    from loadtest.profile import print_tables
+
+    summary: dict[str, Any] = {
+        "by_process": {
+            "payments": 1_000, "elapsed_s": 4.0, "ours_s": 3.0, "machine_busy_s": 3.1,
+            "not_ours_s": 0.1, "postgres_other_databases_s": 0.0, "api_kernel_s": 0.2,
+            "cpu_s": {"API workers": 2.5, "load generator (locust)": 0.5},
+        },
+        "pgbench": {"clients": 16, "tps": 4_000.0, "cores": 2},
+        "layers": None,
+        "phase_a": {"p50_ms": 10, "p99_ms": 20, "failures": 0},
+        "verify_ok": True,
+    }  # fmt: skip
+    print_tables(summary)
+    out = capsys.readouterr().out
+    assert "one transaction = 0.500 ms of machine" in out
+    assert "allows 4 of them (2.00 ms) per payment" in out
+    api = next(line for line in out.splitlines() if line.strip().startswith("API workers"))
+    assert api.split()[-3:] == ["2.50", "83.3%", "5.00"]  # 2.5 ms = 5 transactions
+
+    summary["pgbench"] = None
+    print_tables(summary)
+    out = capsys.readouterr().out
+    assert "pgbench" not in out
+    api = next(line for line in out.splitlines() if line.strip().startswith("API workers"))
+    assert api.split()[-2:] == ["2.50", "83.3%"]
