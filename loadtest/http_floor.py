@@ -89,22 +89,25 @@ def create_app() -> Any:
     return app
 
 
-def start_server(port: int, workers: int) -> subprocess.Popen[bytes]:
-    """uvicorn with ``machipay serve``'s options (assembly/cli.py), in its own group."""
+def start_server(port: int, workers: int, log: Path) -> subprocess.Popen[bytes]:
+    """uvicorn with ``machipay serve``'s options (assembly/cli.py), in its own group; its
+    output goes to ``log`` (a pipe nobody reads could fill and stall the workers)."""
     server = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "loadtest.http_floor:create_app", "--factory",
          "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
          "--no-server-header", "--no-access-log", "--log-level", "warning"],
-        cwd=HERE.parent, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        cwd=HERE.parent, stdout=subprocess.DEVNULL, stderr=log.open("wb"),
         start_new_session=True,
     )  # fmt: skip
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if server.poll() is not None:
-            stderr = server.stderr.read().decode() if server.stderr else ""
-            raise RuntimeError(f"server exited: {stderr[-2000:]}")
+            raise RuntimeError(f"server exited: {log.read_text(errors='replace')[-2000:]}")
         try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}{RAW_PATH}", data=b"{}", timeout=1)
+            with urllib.request.urlopen(
+                f"http://127.0.0.1:{port}{RAW_PATH}", data=b"{}", timeout=1
+            ):
+                pass
             time.sleep(1.0)  # every worker up
             return server
         except OSError:
@@ -169,17 +172,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     ns = parse_args(argv)
     port = free_port()
-    server = start_server(port, ns.workers)
-    ns.server_pgid = server.pid
     rows = []
-    try:
-        with tempfile.TemporaryDirectory(prefix="machipay-floor-") as out:
+    with tempfile.TemporaryDirectory(prefix="machipay-floor-") as out:
+        server = start_server(port, ns.workers, Path(out) / "server.log")
+        ns.server_pgid = server.pid
+        try:
             for name in PHASES:
                 say(f"{name}: {ns.users} users for {ns.seconds} s")
                 rows.append(run_phase(name, port, ns, Path(out)))
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
+        finally:
+            os.killpg(server.pid, signal.SIGTERM)
+            server.wait(timeout=30)
     print(f"  {'phase':<8} {'requests/s':>11} {'server CPU':>11} {'locust CPU':>11} failures")
     for row in rows:
         print(
