@@ -38,7 +38,7 @@ from fastapi import FastAPI, Header
 from pydantic import BaseModel, Field
 
 from loadtest.bench import free_port, say
-from loadtest.profile import group_pids, proc_stat
+from loadtest.profile import cpu_of, group_pids
 
 HERE = Path(__file__).resolve().parent
 RAW_PATH = "/raw"
@@ -116,12 +116,7 @@ def start_server(port: int, workers: int, log: Path) -> subprocess.Popen[bytes]:
 
 
 def group_cpu(pgid: int) -> float:
-    total = 0.0
-    for pid in group_pids(pgid):
-        stat = proc_stat(pid)
-        if stat is not None:
-            total += stat[1] + stat[2]
-    return total
+    return sum(cpu_of(group_pids(pgid)).values())
 
 
 def run_phase(name: str, port: int, ns: argparse.Namespace, out: Path) -> dict[str, Any]:
