@@ -23,7 +23,7 @@ from analytics.dp_cells import add_to_dp_cells
 from analytics.models import Fact
 from analytics.pseudonyms import merchant_pseudonym, resident_person, resident_pseudonym
 from analytics.rollups import add_to_rollups
-from analytics.unnest import as_columns, unnest_insert
+from analytics.unnest import unnest_insert
 from machipay.db import table_of, unit_of_work
 from machipay.metrics import OUTBOX_LAG, OUTBOX_WAITING
 from machipay.outbox import OutboxEvent
@@ -123,9 +123,9 @@ async def ingest_batch(session: AsyncSession, settings: Settings, *, limit: int)
         for row, payload in wanted
     ]
     if facts:
-        stored = await session.execute(_INSERT_FACTS, as_columns(facts, _FACT_COLUMNS))
+        stored = await _INSERT_FACTS.execute(session, facts)
         # Only facts stored now go into the rollups: a row applied twice counts once.
-        new = set(stored.scalars())
+        new = {row.source_id for row in stored}
         fresh = [f for f in facts if f["source_id"] in new]
         await add_to_rollups(session, fresh)
         await add_to_dp_cells(session, fresh)
